@@ -1,0 +1,44 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+OUT    ?= runs/tour
+LINT_PATHS := src tests $(wildcard bench)
+
+.PHONY: demo test lint typecheck pytest format bench benchmarks-md clean install
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[torch,tensorflow,dev]'
+	@touch $@
+
+demo: $(STAMP)
+	$(BIN)/gradlab tour --out $(OUT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+test: lint typecheck pytest
+
+format: $(STAMP)
+	$(BIN)/ruff format $(LINT_PATHS)
+	$(BIN)/ruff check --fix $(LINT_PATHS)
+
+bench: $(STAMP)
+	$(BIN)/gradlab bench
+
+benchmarks-md: $(STAMP)
+	$(BIN)/gradlab bench --markdown BENCHMARKS.md
+
+clean:
+	rm -rf $(VENV) runs .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,63 @@
+"""The ``gradlab`` command: parse arguments, run one command, map errors to exit statuses.
+
+Each command lives in :mod:`gradlab.commands` as a module with
+``add_arguments(parser)`` and ``run(args) -> int``. Command modules import only
+light things at module level (NumPy at most); SymPy, matplotlib, PyTorch and
+TensorFlow are imported inside ``run``, so ``--help`` is quick and no command
+pays for an engine it does not use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from gradlab import __version__
+from gradlab.errors import ExitStatus, GradlabError
+
+#: command name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "tour": ("tour", "run the whole curriculum on built-in data and write an HTML report"),
+    "descend": ("descend", "gradient descent on a function of x (and y)"),
+    "linreg": ("linreg", "linear regression by gradient descent, beside the closed form"),
+    "env": ("env", "versions, BLAS, threads and devices of this machine"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gradlab",
+        description="Learn and run machine learning by gradient descent.",
+        epilog="Run 'gradlab COMMAND --help' for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"gradlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:])
+        _command(name).add_arguments(p)
+    return parser
+
+
+def _command(name: str):  # type: ignore[no-untyped-def]
+    return importlib.import_module(f"gradlab.commands.{COMMANDS[name][0]}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status (see :class:`ExitStatus`)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits with status 2 on a usage error
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return ExitStatus.USAGE
+    try:
+        return int(_command(args.command).run(args))
+    except GradlabError as exc:
+        print(f"gradlab {args.command}: error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(exc.hint, file=sys.stderr)
+        return int(exc.exit_status)
+    except KeyboardInterrupt:
+        print(f"gradlab {args.command}: interrupted", file=sys.stderr)
+        return ExitStatus.INTERRUPTED

@@ -1,0 +1,1 @@
+"""One module per ``gradlab`` command; see :mod:`gradlab.cli`."""

@@ -1,0 +1,90 @@
+"""Argument types and options shared by the commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from gradlab.io import _jsonable
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number > 0."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return v
+
+
+def finite_float(text: str) -> float:
+    """An argparse type: a finite number."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return v
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return v
+
+
+def float_list(text: str) -> list[float]:
+    """An argparse type: comma-separated finite numbers, e.g. ``0.001,0.01,0.1``."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError("expected one or more numbers separated by commas")
+    return [finite_float(p) for p in parts]
+
+
+def positive_float_list(text: str) -> list[float]:
+    """An argparse type: comma-separated numbers, each finite and > 0."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError("expected one or more numbers separated by commas")
+    return [positive_float(p) for p in parts]
+
+
+def add_output_options(parser: argparse.ArgumentParser, default_out: str) -> None:
+    """``--out``, ``--no-plots`` and ``--json``."""
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(default_out),
+        metavar="DIR",
+        help=f"folder for plots and files (default: {default_out})",
+    )
+    parser.add_argument("--no-plots", action="store_true", help="write no plot files")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object on stdout instead of the text summary",
+    )
+
+
+def add_seed(parser: argparse.ArgumentParser, default: int = 0) -> None:
+    parser.add_argument(
+        "--seed", type=int, default=default, help=f"random seed (default: {default})"
+    )
+
+
+def print_json(obj: Any) -> None:
+    """Print ``obj`` as JSON on stdout."""
+    json.dump(obj, sys.stdout, indent=2, default=_jsonable)
+    sys.stdout.write("\n")

@@ -1,0 +1,30 @@
+"""``gradlab tour``: the whole curriculum on built-in data, with every plot and an HTML report."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gradlab.commands._args import add_seed
+
+NAME = "tour"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs/tour"),
+        metavar="DIR",
+        help="folder for the plots and report.html (default: runs/tour)",
+    )
+    add_seed(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from gradlab.tour import run_tour
+
+    print(f"gradlab tour: writing to {args.out}/")
+    report = run_tour(args.out, seed=args.seed)
+    print(f"Report: {report}")
+    return 0

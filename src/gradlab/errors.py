@@ -1,0 +1,109 @@
+"""Errors and exit statuses.
+
+Every error a user can cause derives from :class:`GradlabError`. The CLI turns
+them into a one-paragraph message on stderr and the error's exit status, with no
+traceback. Library users can catch them by the builtin they also subclass
+(``ValueError`` for bad values, ``ImportError`` for a missing engine, ...).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any
+
+
+class ExitStatus(IntEnum):
+    """Exit statuses of the ``gradlab`` command."""
+
+    OK = 0
+    ERROR = 1  #: an unexpected failure (a bug: please report it)
+    USAGE = 2  #: bad arguments or bad input data; the message says what to fix
+    DIVERGED = 3  #: training diverged (non-finite or exploding loss)
+    DOWNLOAD = 4  #: a data set could not be fetched from any mirror
+    INTERRUPTED = 130  #: stopped by Ctrl-C
+
+
+class GradlabError(Exception):
+    """Base class of the errors a user can cause.
+
+    Parameters
+    ----------
+    message : str
+        What went wrong, naming the bad value, file, line or parameter.
+    hint : str, optional
+        What to do about it.
+    """
+
+    exit_status: ExitStatus = ExitStatus.ERROR
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message}\n{self.hint}"
+        return self.message
+
+
+class UsageError(GradlabError, ValueError):
+    """A parameter has a bad value (a learning rate of -1, an unknown engine...)."""
+
+    exit_status = ExitStatus.USAGE
+
+
+class DataError(GradlabError, ValueError):
+    """Input data is malformed (a CSV cell that is no number, a truncated IDX file...)."""
+
+    exit_status = ExitStatus.USAGE
+
+
+class MissingDependencyError(GradlabError, ImportError):
+    """An optional engine (PyTorch, TensorFlow) is not installed."""
+
+    exit_status = ExitStatus.USAGE
+
+    def __init__(self, package: str, extra: str) -> None:
+        super().__init__(
+            f"{package} is not installed, and this needs it.",
+            hint=f"Install it with: pip install 'gradlab[{extra}]' -c constraints.txt",
+        )
+        self.package = package
+        self.extra = extra
+
+
+class DownloadError(GradlabError, OSError):
+    """No mirror could deliver a data set file."""
+
+    exit_status = ExitStatus.DOWNLOAD
+
+
+class DivergenceError(GradlabError, ArithmeticError):
+    """The loss became non-finite or exploded during descent.
+
+    Attributes
+    ----------
+    iteration : int
+        The step (counted from 1) at which the loss went bad.
+    loss : float
+        The offending loss value.
+    last_params : dict
+        The last parameters for which the loss was finite.
+    """
+
+    exit_status = ExitStatus.DIVERGED
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        iteration: int,
+        loss: float,
+        last_params: dict[str, Any],
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.iteration = iteration
+        self.loss = loss
+        self.last_params = last_params

@@ -1,0 +1,64 @@
+"""Training history: plain per-epoch records that plots and reports read."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gradlab import io as gio
+
+
+@dataclass
+class History:
+    """Columns of per-epoch metrics (epoch 0 is the state before training).
+
+    Attributes
+    ----------
+    columns : dict of str to list of float
+        One list per metric, all of the same length.
+    step_loss : list of float
+        The loss of each mini-batch as it was stepped on (for noise plots).
+    """
+
+    columns: dict[str, list[float]] = field(default_factory=dict)
+    step_loss: list[float] = field(default_factory=list)
+
+    def append(self, **metrics: float) -> None:
+        """Add one row; every row must name the same metrics."""
+        if self.columns and set(metrics) != set(self.columns):
+            raise ValueError(f"history row has {sorted(metrics)}, expected {sorted(self.columns)}")
+        for k, v in metrics.items():
+            self.columns.setdefault(k, []).append(float(v))
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values()), []))
+
+    def __getitem__(self, key: str) -> list[float]:
+        return self.columns[key]
+
+    def last(self) -> dict[str, float]:
+        """The latest row."""
+        return {k: v[-1] for k, v in self.columns.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"columns": self.columns, "step_loss": self.step_loss}
+
+    def to_csv_text(self) -> str:
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        names = list(self.columns)
+        writer.writerow(names)
+        for row in zip(*(self.columns[n] for n in names), strict=True):
+            writer.writerow([repr(v) for v in row])
+        return buf.getvalue()
+
+    def save(self, stem: str | os.PathLike[str]) -> tuple[Path, Path]:
+        """Write ``stem.csv`` and ``stem.json`` atomically; return both paths."""
+        base = Path(stem)
+        csv_path = gio.write_text(base.with_suffix(".csv"), self.to_csv_text())
+        json_path = gio.write_json(base.with_suffix(".json"), self.to_dict())
+        return csv_path, json_path

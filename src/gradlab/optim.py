@@ -1,0 +1,123 @@
+"""Descent rules: which points each step sees, and the divergence guard.
+
+``batch`` steps once per epoch on all points, ``sgd`` once per point, and
+``minibatch`` once per ``batch_size`` points; the order is a seeded shuffle.
+The schedule is made with NumPy once, so every engine sees the same batches.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
+
+import numpy as np
+
+from gradlab.errors import DivergenceError, UsageError
+
+Method = Literal["batch", "sgd", "minibatch"]
+METHODS: tuple[Method, ...] = ("batch", "sgd", "minibatch")
+
+Batch = slice | np.ndarray
+"""Rows one step uses: ``slice(None)`` for all of them, else an index array."""
+
+
+def check_method(method: str) -> Method:
+    """Return ``method`` if it names a descent method, else raise a UsageError listing them."""
+    if method not in METHODS:
+        raise UsageError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}.")
+    return method  # type: ignore[return-value]
+
+
+def check_positive(name: str, value: float, *, integer: bool = False) -> None:
+    """Raise a UsageError naming ``name`` unless ``value`` is a finite number > 0."""
+    if integer:
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise UsageError(f"{name} must be a positive integer, got {value!r}.")
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise UsageError(f"{name} must be a number, got {value!r}.")
+    if not (math.isfinite(value) and value > 0):
+        raise UsageError(f"{name} must be a finite number > 0, got {value!r}.")
+
+
+def epoch_batches(
+    n: int, method: Method, batch_size: int, rng: np.random.Generator
+) -> Iterator[Batch]:
+    """Yield the batches of one epoch over ``n`` points.
+
+    Parameters
+    ----------
+    n : int
+        Number of points.
+    method : {"batch", "sgd", "minibatch"}
+        The descent method.
+    batch_size : int
+        Points per step for ``minibatch`` (the last batch may be smaller).
+    rng : numpy.random.Generator
+        Source of the shuffle (unused by ``batch``).
+    """
+    if method == "batch":
+        yield slice(None)
+        return
+    order = rng.permutation(n)
+    size = 1 if method == "sgd" else batch_size
+    for start in range(0, n, size):
+        yield order[start : start + size]
+
+
+class DivergenceGuard:
+    """Stop descent at the first non-finite or exploding loss.
+
+    Parameters
+    ----------
+    lr : float
+        The learning rate, quoted in the message.
+    explode : float, default 1e8
+        A loss above ``explode * max(first_loss, 1)`` counts as exploding.
+    stable_lr : callable, optional
+        Returns the largest stable learning rate when one is known (for a
+        quadratic loss, ``2 / largest eigenvalue of the Hessian``); called only
+        on failure, to suggest a rate.
+    """
+
+    def __init__(
+        self,
+        lr: float,
+        explode: float = 1e8,
+        stable_lr: Callable[[], float | None] | None = None,
+    ) -> None:
+        self.lr = lr
+        self.explode = explode
+        self.stable_lr = stable_lr
+        self.first: float | None = None
+
+    def suggestion(self) -> str:
+        """A smaller learning rate to try, with the reason when one is known."""
+        bound = self.stable_lr() if self.stable_lr is not None else None
+        if bound is not None and math.isfinite(bound) and 0 < bound < self.lr:
+            return (
+                f"Try a learning rate below {bound:.2g}: full-batch descent on this data "
+                f"is stable only for rates under about {bound:.2g}."
+            )
+        return f"Try a smaller learning rate, e.g. {self.lr / 10:g}."
+
+    def check(self, step: int, loss: float, last_params: Callable[[], dict[str, Any]]) -> None:
+        """Raise :class:`DivergenceError` if ``loss`` (seen at 1-based ``step``) went bad.
+
+        ``last_params`` is called only on failure, to report the last finite parameters.
+        """
+        if self.first is None and math.isfinite(loss):
+            self.first = loss
+        limit = self.explode * max(self.first or 0.0, 1.0)
+        if math.isfinite(loss) and loss <= limit:
+            return
+        what = f"became {loss}" if not math.isfinite(loss) else f"exploded to {loss:.3g}"
+        raise DivergenceError(
+            f"descent diverged at iteration {step}: the loss {what} "
+            f"(learning rate {self.lr:g} is too large for this problem).",
+            hint=self.suggestion(),
+            iteration=step,
+            loss=loss,
+            last_params=last_params(),
+        )

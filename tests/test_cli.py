@@ -1,0 +1,195 @@
+"""The command line, run in-process: output, JSON, files and exit statuses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gradlab.cli import main
+from gradlab.errors import ExitStatus
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse usage errors
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys)
+    assert code == ExitStatus.USAGE
+    assert "usage: gradlab" in err
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for name in ("tour", "descend", "linreg", "env"):
+        assert name in out
+
+
+def test_linreg_prints_the_tutorial_lines(
+    capsys: pytest.CaptureFixture[str], data_csv: Path, tmp_path: Path
+) -> None:
+    code, out, _ = run(
+        capsys, "linreg", "--csv", str(data_csv), "--lr", "0.0001", "--iters", "1000",
+        "--out", str(tmp_path),
+    )  # fmt: skip
+    assert code == 0
+    assert "Starting gradient descent at b = 0, w = 0, error = 5565.1078344832" in out
+    assert "After 1000 iterations b = 0.088936519937" in out
+    assert "w = 1.47774408518944" in out
+    assert "error = 112.614810116134" in out
+    assert "Closed form (least squares): b = 7.991020982" in out
+    assert {p.name for p in tmp_path.iterdir()} == {"fit.png", "loss.png", "surface.png"}
+
+
+def test_linreg_json_is_one_object_with_the_results(
+    capsys: pytest.CaptureFixture[str], data_csv: Path
+) -> None:
+    code, out, _ = run(capsys, "linreg", "--csv", str(data_csv), "--no-plots", "--json")
+    assert code == 0
+    obj = json.loads(out)
+    assert obj["end"]["w"] == pytest.approx(1.4777440851894448, rel=1e-12)
+    assert obj["closed_form"]["b"] == pytest.approx(7.99102098227036, rel=1e-9)
+    assert obj["gap"]["error"] > 0
+    assert obj["plots"] == []
+
+
+def test_linreg_generated_data_with_minibatch(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "linreg", "--lr", "0.005", "--iters", "200", "--method", "minibatch",
+        "--batch-size", "8", "--seed", "3", "--no-plots", "--json",
+    )  # fmt: skip
+    assert code == 0
+    obj = json.loads(out)
+    assert obj["data"].startswith("generated")
+    assert obj["steps"] == 200 * 13
+
+
+def test_linreg_divergence_exits_3_with_advice_and_no_traceback(
+    capsys: pytest.CaptureFixture[str], data_csv: Path
+) -> None:
+    code, _, err = run(capsys, "linreg", "--csv", str(data_csv), "--lr", "0.001", "--no-plots")
+    assert code == ExitStatus.DIVERGED
+    assert "diverged at iteration" in err
+    assert "Last finite parameters (after epoch" in err
+    assert "Try a learning rate below 0.0004" in err
+    assert "Traceback" not in err
+
+
+def test_linreg_bad_csv_exits_2_naming_line_and_column(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    p = tmp_path / "bad.csv"
+    p.write_text("1,2\n3,x\n")
+    code, _, err = run(capsys, "linreg", "--csv", str(p), "--no-plots")
+    assert code == ExitStatus.USAGE
+    assert "bad.csv, line 2, column 2: 'x' is not a number" in err
+    assert "Traceback" not in err
+
+
+def test_linreg_missing_csv_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "linreg", "--csv", str(tmp_path / "none.csv"))
+    assert code == ExitStatus.USAGE
+    assert "none.csv: no such file" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["linreg", "--lr", "-1"], "must be a finite number > 0, got '-1'"),
+        (["linreg", "--lr", "abc"], "'abc' is not a number"),
+        (["linreg", "--iters", "0"], "must be at least 1, got '0'"),
+        (["linreg", "--method", "newton"], "invalid choice: 'newton'"),
+        (["descend", "x", "--lr", "0.1,nan"], "must be a finite number > 0, got 'nan'"),
+    ],
+)
+def test_bad_arguments_exit_2_with_the_reason(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, _, err = run(capsys, *argv)
+    assert code == ExitStatus.USAGE
+    assert message in err
+
+
+def test_descend_prints_the_derivative_path_and_verdict(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, _ = run(
+        capsys, "descend", "x**2*sin(x)", "--x0", "4", "--lr", "0.05", "--steps", "200",
+        "--out", str(tmp_path),
+    )  # fmt: skip
+    assert code == 0
+    assert "f'(x) = x**2*cos(x) + 2*x*sin(x)" in out
+    assert "update: x <- x - 0.05 * f'(x)" in out
+    assert "verdict: converged after 26 steps" in out
+    assert (tmp_path / "descent.png").stat().st_size > 1000
+
+
+def test_descend_compares_learning_rates(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "descend", "x**2*sin(x)", "--lr", "0.001,0.01,0.1,1", "--no-plots", "--json"
+    )
+    assert code == 0
+    verdicts = [r["verdict"] for r in json.loads(out)["runs"]]
+    assert verdicts == ["too slow", "converged", "oscillating", "diverged"]
+
+
+def test_descend_refuses_code_injection_with_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    marker = tmp_path / "pwned"
+    code, _, err = run(capsys, "descend", f"__import__('os').system('touch {marker}')")
+    assert code == ExitStatus.USAGE
+    assert "not allowed" in err
+    assert not marker.exists()
+    assert "Traceback" not in err
+
+
+def test_descend_unknown_name_is_named(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "descend", "foo(x)")
+    assert code == ExitStatus.USAGE
+    assert "'foo'" in err
+
+
+def test_descend_single_diverging_rate_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "descend", "x**2*sin(x)", "--lr", "1", "--no-plots")
+    assert code == ExitStatus.DIVERGED
+    assert "diverged at step 5" in err
+    assert "Try a smaller --lr" in err
+
+
+def test_env_json_reports_versions_and_devices(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "env", "--json")
+    assert code == 0
+    info = json.loads(out)
+    assert info["python"].startswith("3.")
+    assert "numpy" in info
+    if info["torch"] is not None:
+        assert isinstance(info["torch"]["cuda_available"], bool)
+
+
+def test_env_text_mentions_cuda(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "env")
+    assert code == 0
+    assert "CUDA" in out
+    assert "NumPy" in out
+
+
+def test_tour_writes_plots_and_a_self_contained_report(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, _ = run(capsys, "tour", "--out", str(tmp_path))
+    assert code == 0
+    report = tmp_path / "report.html"
+    assert f"Report: {report}" in out
+    html = report.read_text()
+    assert html.count("data:image/png;base64,") >= 4
+    assert "Gradient descent on a function" in html
+    assert (tmp_path / "descent.png").exists()

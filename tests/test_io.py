@@ -1,0 +1,43 @@
+"""Atomic output: an interrupted write leaves the old file (or nothing), never half a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gradlab.io import atomic_path, write_json, write_text
+
+
+def test_write_text_creates_folders_and_file(tmp_path: Path) -> None:
+    p = write_text(tmp_path / "a" / "b.txt", "hello")
+    assert p.read_text() == "hello"
+
+
+def test_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "report.html"
+    target.write_text("old")
+
+    def interrupted_write() -> None:
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupted_write()
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
+
+
+def test_failed_first_write_leaves_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "plot.png"
+    with pytest.raises(RuntimeError), atomic_path(target):
+        raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_json_handles_numpy_values(tmp_path: Path) -> None:
+    import numpy as np
+
+    p = write_json(tmp_path / "x.json", {"a": np.float64(1.5), "b": np.arange(2)})
+    assert p.read_text().replace(" ", "").replace("\n", "") == '{"a":1.5,"b":[0,1]}'

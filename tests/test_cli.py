@@ -193,3 +193,43 @@ def test_tour_writes_plots_and_a_self_contained_report(
     assert html.count("data:image/png;base64,") >= 4
     assert "Gradient descent on a function" in html
     assert (tmp_path / "descent.png").exists()
+
+
+def test_compare_tutorial_prints_the_notes_numbers(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "compare", "--tutorial")
+    assert code == 0
+    assert "0.77828922 0.7795984" in out
+    assert "w = 2.98927619, b = 2.09818307" in out
+    assert "-> 0.2437, b = 0" in out
+    assert "w = 2.9645, b = 2.1146" in out
+    assert out.count("\n") > 15  # the TensorFlow rows, every 200 steps
+
+
+def test_compare_methods_table_and_plot(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, _ = run(
+        capsys, "compare", "--engines", "numpy", "--methods", "batch,sgd,minibatch",
+        "--problem", "line", "--lr", "0.005", "--epochs", "20", "--out", str(tmp_path), "--json",
+    )  # fmt: skip
+    assert code == 0
+    rows = json.loads(out)["rows"]
+    assert [r["method"] for r in rows] == ["batch", "sgd", "minibatch"]
+    assert [r["steps"] for r in rows] == [20, 2000, 200]
+    assert rows[1]["noise"] > rows[0]["noise"]
+    assert (tmp_path / "loss-curves.png").exists()
+
+
+def test_compare_breast_cancer_prints_scikit_learn_beside(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(
+        capsys, "compare", "--problem", "breast-cancer", "--engines", "numpy,torch", "--no-plots"
+    )
+    assert code == 0
+    assert "scikit-learn LogisticRegression" in out
+    assert "test acc" in out
+
+
+def test_compare_unknown_engine_lists_the_valid_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "compare", "--engines", "numpy,jax")
+    assert code == ExitStatus.USAGE
+    assert "unknown engine 'jax'; choose from: numpy, torch, tensorflow" in err

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tour": ("tour", "run the whole curriculum on built-in data and write an HTML report"),
     "descend": ("descend", "gradient descent on a function of x (and y)"),
     "linreg": ("linreg", "linear regression by gradient descent, beside the closed form"),
+    "compare": ("compare", "engines (numpy, torch, tensorflow) and descent methods side by side"),
     "env": ("env", "versions, BLAS, threads and devices of this machine"),
 }
 

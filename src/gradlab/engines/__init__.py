@@ -11,6 +11,7 @@ PyTorch and TensorFlow are imported only when their engine is asked for.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -97,10 +98,8 @@ def make_engine(
     module_name, dep = _MODULES[check_engine(name)]
     if dep is not None:
         package, extra = dep
-        try:
-            importlib.import_module(extra)
-        except ImportError:
-            raise MissingDependencyError(package, extra) from None
+        if importlib.util.find_spec(extra) is None:
+            raise MissingDependencyError(package, extra)
     module = importlib.import_module(module_name)
     engine: LinearEngine = module.build(problem, w0, b0, **options)
     return engine

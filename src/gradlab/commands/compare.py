@@ -1,0 +1,195 @@
+"""``gradlab compare``: engines and descent methods side by side, and the tutorial reproduced."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from gradlab.commands._args import (
+    add_output_options,
+    add_seed,
+    positive_float,
+    positive_int,
+    print_json,
+)
+
+NAME = "compare"
+ENGINES = ("numpy", "torch", "tensorflow")
+METHODS = ("batch", "sgd", "minibatch")
+PROBLEMS = ("quadratic", "line", "breast-cancer")
+
+
+def _choices(valid: tuple[str, ...], what: str):  # type: ignore[no-untyped-def]
+    def parse(text: str) -> list[str]:
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        bad = [t for t in items if t not in valid]
+        if bad or not items:
+            raise argparse.ArgumentTypeError(
+                f"unknown {what} {', '.join(map(repr, bad)) or '(none)'}; "
+                f"choose from: {', '.join(valid)}"
+            )
+        return items
+
+    return parse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--tutorial",
+        action="store_true",
+        help="reproduce the NumPy / PyTorch / TensorFlow tutorial's printed results exactly",
+    )
+    p.add_argument(
+        "--problem",
+        choices=PROBLEMS,
+        default="quadratic",
+        help="quadratic: the tutorial's y = w*x**2 + b; line: generated y = w*x + b; "
+        "breast-cancer: logistic regression on scikit-learn's data (default: quadratic)",
+    )
+    p.add_argument(
+        "--engines",
+        type=_choices(ENGINES, "engine"),
+        default=list(ENGINES),
+        metavar="E[,E...]",
+        help="numpy, torch, tensorflow (default: all three)",
+    )
+    p.add_argument(
+        "--methods",
+        type=_choices(METHODS, "method"),
+        default=["batch"],
+        metavar="M[,M...]",
+        help="batch, sgd, minibatch (default: batch)",
+    )
+    p.add_argument("--lr", type=positive_float, help="learning rate (default: per problem)")
+    p.add_argument(
+        "--epochs", type=positive_int, help="passes over the data (default: per problem)"
+    )
+    p.add_argument(
+        "--batch-size", type=positive_int, default=10, help="minibatch size (default: 10)"
+    )
+    p.add_argument(
+        "--loss",
+        choices=("mse", "half_sse", "bce", "bce_sum"),
+        help="loss convention (default: half_sse for quadratic, mse for line, bce for logistic)",
+    )
+    add_seed(p)
+    add_output_options(p, "runs/compare")
+
+
+def _tutorial(args: argparse.Namespace) -> int:
+    from gradlab.compare import tutorial_numpy, tutorial_tensorflow, tutorial_torch
+
+    results = [tutorial_numpy()]
+    missing = []
+    for name, fn in (
+        ("torch", tutorial_torch),
+        ("tensorflow", lambda: tutorial_tensorflow(args.seed)),
+    ):
+        import importlib.util
+
+        if importlib.util.find_spec(name) is None:
+            missing.append(name)
+            continue
+        results.append(fn())
+    if args.json:
+        print_json({"tutorial": results, "missing_engines": missing})
+        return 0
+    n, *rest = results
+    print("The NumPy / PyTorch / TensorFlow tutorial, reproduced (y = w*x**2 + b):\n")
+    print(
+        f"numpy       np.random.seed(100); w, b = rand(1,1), rand(1,1) -> "
+        f"{n['w0']:.8f} {n['b0']:.7f}\n"
+        f"            800 steps, lr 0.001, loss 0.5*sum -> w = {n['w']:.8f}, b = {n['b']:.8f}"
+    )
+    for r in rest:
+        if r["engine"] == "torch":
+            print(
+                f"torch       torch.manual_seed(100); w = randn(1,1) -> {r['w0']:.4f}, b = 0\n"
+                f"            800 steps, lr 0.001, loss 0.5*sum, autograd -> "
+                f"w = {r['w']:.4f}, b = {r['b']:.4f}"
+            )
+        else:
+            print(
+                f"tensorflow  tf.random.set_seed({r['seed']}); w = uniform(0, 1) -> "
+                f"{r['w0']:.6f}, b = 0\n"
+                "            2000 steps, lr 0.01, mean squared loss, GradientTape + tf.function:"
+            )
+            print(f"{'step':>16}  {'loss':>8}  {'w':>10}  {'b':>10}")
+            for row in r["rows"]:
+                print(
+                    f"{row['step']:>16}  {row['loss']:>8.4f}  {row['w']:>10.7f}  {row['b']:>10.7f}"
+                )
+    for name in missing:
+        print(f"{name:<11} not installed: pip install 'gradlab[{name}]' -c constraints.txt")
+    return 0
+
+
+def _fmt_params(coef: list[float], b: float) -> str:
+    if len(coef) <= 2:
+        return "w=" + ",".join(f"{c:.8g}" for c in coef) + f" b={b:.8g}"
+    return f"{len(coef)} weights, b={b:.6g}"
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.tutorial:
+        return _tutorial(args)
+    from gradlab.compare import DEFAULTS, compare, sklearn_logistic
+
+    data, rows = compare(
+        args.problem,
+        engines=args.engines,
+        methods=args.methods,
+        lr=args.lr,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        loss=args.loss,
+        seed=args.seed,
+    )
+    d = DEFAULTS[args.problem]
+    lr = args.lr or d["lr"]
+    epochs = args.epochs or d["epochs"]
+    reference = sklearn_logistic(data) if data.X_test is not None else None
+    plots = []
+    if not args.no_plots:
+        from gradlab.viz.regression import loss_curves
+        from gradlab.viz.save import save_figure
+
+        curves = [(f"{r.engine} {r.method}", r.history) for r in rows]
+        fig = loss_curves(curves, xlabel="epoch", title=f"Loss per epoch: {data.name}, lr={lr:g}")
+        plots.append(str(save_figure(fig, args.out / "loss-curves.png")))
+    if args.json:
+        out: dict[str, Any] = {
+            "problem": data.name,
+            "data": data.description,
+            "lr": lr,
+            "epochs": epochs,
+            "rows": [r.to_dict() for r in rows],
+            "plots": plots,
+        }
+        if reference:
+            out["scikit_learn"] = reference
+        print_json(out)
+        return 0
+    print(f"Problem: {data.name} ({data.description}); lr {lr:g}, {epochs} epochs, float64")
+    acc = data.X_test is not None
+    head = (
+        f"{'engine':<11} {'method':<10} {'parameters':<34} {'final loss':>12} {'steps':>7} "
+        f"{'ms/step':>8} {'steps/s':>9} {'s/epoch':>8} {'noise':>6}"
+    )
+    print(head + (f" {'test acc':>8}" if acc else ""))
+    for r in rows:
+        line = (
+            f"{r.engine:<11} {r.method:<10} {_fmt_params(r.coef, r.intercept):<34} "
+            f"{r.loss:>12.6g} {r.steps:>7} {r.ms_per_step:>8.3g} {r.steps_per_second:>9.3g} "
+            f"{r.seconds_per_epoch:>8.3g} {r.noise:>6.3f}"
+        )
+        print(line + (f" {r.test_accuracy:>8.4f}" if acc else ""))
+    if reference:
+        print(f"{reference['name']}: test accuracy {reference['test_accuracy']:.4f}")
+    print(
+        "noise: median |log(loss[t+1]/loss[t])| over the last half of the steps "
+        "(0 for a smooth curve)"
+    )
+    if plots:
+        print(f"Plot: {plots[0]}")
+    return 0

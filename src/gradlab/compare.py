@@ -1,0 +1,316 @@
+"""One problem, several engines or descent methods, measured side by side.
+
+Also the exact reproductions of the NumPy / PyTorch / TensorFlow tutorial
+(seed note 003): same seeds, same random-number order, same hyperparameters.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gradlab.errors import UsageError
+from gradlab.models import LinearRegression, LogisticRegression, PolynomialRegression
+from gradlab.models.base import GradientDescentModel
+
+PROBLEMS = ("quadratic", "line", "breast-cancer")
+
+#: Per-problem defaults: the quadratic one is the tutorial's (lr 0.001, 800 steps, 0.5*sum).
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "quadratic": {"lr": 0.001, "epochs": 800, "loss": "half_sse"},
+    "line": {"lr": 0.01, "epochs": 200, "loss": "mse"},
+    "breast-cancer": {"lr": 0.1, "epochs": 300, "loss": "bce"},
+}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Train (and optional test) arrays for one comparison problem."""
+
+    name: str
+    X: np.ndarray
+    y: np.ndarray
+    X_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+    description: str = ""
+
+
+def tutorial_quadratic_data(seed: int = 100) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """The tutorial's NumPy data and initial parameters, in its random-number order.
+
+    ``np.random.seed(100)``; ``x = linspace(-1, 1, 100)``; ``y = 3x^2 + 2 + 0.2*rand``;
+    then ``w = rand(1, 1)``, ``b = rand(1, 1)``.
+
+    Returns
+    -------
+    x : ndarray of shape (100,)
+    y : ndarray of shape (100,)
+    w0, b0 : float
+        0.77828922 and 0.7795984 for seed 100.
+    """
+    rs = np.random.RandomState(seed)  # the legacy generator behind np.random.seed
+    x = np.linspace(-1, 1, 100).reshape(100, 1)
+    y = 3 * np.power(x, 2) + 2 + 0.2 * rs.rand(x.size).reshape(100, 1)
+    w0 = rs.rand(1, 1)
+    b0 = rs.rand(1, 1)
+    return x[:, 0], y[:, 0], float(w0[0, 0]), float(b0[0, 0])
+
+
+def load_problem(name: str, seed: int = 0) -> Dataset:
+    """The data of a comparison problem (see :data:`PROBLEMS`)."""
+    if name == "quadratic":
+        x, y, _, _ = tutorial_quadratic_data()
+        return Dataset(name, x[:, None], y, description="y = 3x^2 + 2 + 0.2*U(0,1), 100 points")
+    if name == "line":
+        from gradlab.data.points import make_line
+
+        pts = make_line(100, seed=seed)
+        return Dataset(name, pts.X, pts.y, description=pts.source)
+    if name == "breast-cancer":
+        return breast_cancer()
+    raise UsageError(f"unknown problem {name!r}; choose one of: {', '.join(PROBLEMS)}.")
+
+
+def breast_cancer() -> Dataset:
+    """scikit-learn's breast-cancer data (569 x 30, embedded), standardised, fixed split.
+
+    The split is stratified, 25% test, ``random_state=0``; the mean and standard
+    deviation come from the training part only.
+    """
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import train_test_split
+
+    data = load_breast_cancer()
+    Xtr, Xte, ytr, yte = train_test_split(
+        data.data, data.target, test_size=0.25, stratify=data.target, random_state=0
+    )
+    mu, sd = Xtr.mean(axis=0), Xtr.std(axis=0)
+    return Dataset(
+        "breast-cancer",
+        (Xtr - mu) / sd,
+        ytr.astype(np.float64),
+        (Xte - mu) / sd,
+        yte.astype(np.float64),
+        description="scikit-learn breast cancer, 426 train / 143 test, standardised",
+    )
+
+
+def make_model(problem: str, **params: Any) -> GradientDescentModel:
+    """The model a problem is solved with."""
+    if problem == "quadratic":
+        return PolynomialRegression(powers=(2,), **params)
+    if problem == "line":
+        return LinearRegression(**params)
+    return LogisticRegression(**params)
+
+
+@dataclass
+class Row:
+    """One engine/method run."""
+
+    engine: str
+    method: str
+    coef: list[float]
+    intercept: float
+    loss: float
+    steps: int
+    seconds: float
+    history: list[float]
+    step_loss: list[float]
+    test_accuracy: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ms_per_step(self) -> float:
+        return 1e3 * self.seconds / max(self.steps, 1)
+
+    @property
+    def steps_per_second(self) -> float:
+        return self.steps / self.seconds if self.seconds > 0 else float("inf")
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        return self.seconds / max(len(self.history) - 1, 1)
+
+    @property
+    def noise(self) -> float:
+        """How jumpy the per-step loss is: median ``|log(L[t+1] / L[t])|`` over the last half."""
+        s = np.asarray(self.step_loss[len(self.step_loss) // 2 :])
+        s = s[s > 0]
+        if s.size < 3:
+            return 0.0
+        return float(np.median(np.abs(np.diff(np.log(s)))))
+
+    @property
+    def rises(self) -> float:
+        """Share of epochs after which the full loss went up."""
+        h = np.asarray(self.history)
+        return float(np.mean(np.diff(h) > 0)) if h.size > 1 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "engine": self.engine,
+            "method": self.method,
+            "coef": self.coef,
+            "intercept": self.intercept,
+            "loss": self.loss,
+            "steps": self.steps,
+            "seconds": self.seconds,
+            "ms_per_step": self.ms_per_step,
+            "steps_per_second": self.steps_per_second,
+            "seconds_per_epoch": self.seconds_per_epoch,
+            "noise": self.noise,
+            "rises": self.rises,
+            "test_accuracy": self.test_accuracy,
+            **self.extra,
+        }
+
+
+def compare(
+    problem: str,
+    *,
+    engines: list[str],
+    methods: list[str],
+    lr: float | None = None,
+    epochs: int | None = None,
+    batch_size: int = 10,
+    loss: str | None = None,
+    seed: int = 0,
+    dtype: str = "float64",
+) -> tuple[Dataset, list[Row]]:
+    """Fit ``problem`` with every engine x method from the same start; time each fit.
+
+    The start is the tutorial's ``(w, b)`` for ``quadratic`` and zeros otherwise;
+    the shuffles come from one seed, so every engine sees the same batches. Each
+    fit is preceded by a short warm-up fit (imports, graph tracing) that is not timed.
+    """
+    data = load_problem(problem, seed)
+    d = DEFAULTS[problem]
+    params = {
+        "lr": d["lr"] if lr is None else lr,
+        "epochs": d["epochs"] if epochs is None else epochs,
+        "loss": d["loss"] if loss is None else loss,
+        "batch_size": batch_size,
+        "seed": seed,
+    }
+    w0: np.ndarray | None = None
+    b0 = 0.0
+    if problem == "quadratic":
+        _, _, w, b0 = tutorial_quadratic_data()
+        w0 = np.array([w])
+    rows = []
+    for engine in engines:
+        options = {} if engine == "numpy" else {"dtype": dtype}
+        for method in methods:
+            warm = make_model(problem, **{**params, "epochs": 1}, method=method, engine=engine)
+            warm.engine_options = options
+            warm.fit(data.X, data.y, coef_init=w0, intercept_init=b0)
+            model = make_model(problem, **params, method=method, engine=engine)
+            model.engine_options = options
+            start = time.perf_counter()
+            model.fit(data.X, data.y, coef_init=w0, intercept_init=b0)
+            seconds = time.perf_counter() - start
+            acc = None
+            if data.X_test is not None and data.y_test is not None:
+                acc = float(model.score(data.X_test, data.y_test))  # type: ignore[attr-defined]
+            rows.append(
+                Row(
+                    engine=engine,
+                    method=method,
+                    coef=model.coef_.tolist(),
+                    intercept=model.intercept_,
+                    loss=model.loss_value(data.X, data.y),
+                    steps=model.n_steps_,
+                    seconds=seconds,
+                    history=model.history_["loss"],
+                    step_loss=model.history_.step_loss,
+                    test_accuracy=acc,
+                )
+            )
+    return data, rows
+
+
+def sklearn_logistic(data: Dataset) -> dict[str, Any]:
+    """scikit-learn's ``LogisticRegression`` on the same split, for reference."""
+    from sklearn.linear_model import LogisticRegression as SkLogistic
+
+    start = time.perf_counter()
+    clf = SkLogistic(max_iter=1000).fit(data.X, data.y)
+    seconds = time.perf_counter() - start
+    return {
+        "name": "scikit-learn LogisticRegression (lbfgs, C=1)",
+        "test_accuracy": float(clf.score(data.X_test, data.y_test)),
+        "seconds": seconds,
+    }
+
+
+# ---------------------------------------------------------------- the tutorial, exactly
+
+
+def tutorial_numpy() -> dict[str, Any]:
+    """The NumPy run: seed 100, 800 steps, lr 0.001, loss 0.5*sum, hand-derived gradients."""
+    x, y, w0, b0 = tutorial_quadratic_data(100)
+    m = PolynomialRegression(powers=(2,), lr=0.001, epochs=800, loss="half_sse")
+    m.fit(x, y, coef_init=[w0], intercept_init=b0)
+    return {"engine": "numpy", "w0": w0, "b0": b0, "w": float(m.coef_[0]), "b": m.intercept_}
+
+
+def tutorial_torch() -> dict[str, Any]:
+    """The PyTorch run: ``torch.manual_seed(100)``, float32, autograd, 800 steps, lr 0.001."""
+    import torch
+
+    g = torch.Generator().manual_seed(100)
+    x = torch.unsqueeze(torch.linspace(-1, 1, 100), dim=1)
+    y = 3 * x.pow(2) + 2 + 0.2 * torch.rand(x.size(), generator=g)
+    w0 = torch.randn(1, 1, generator=g)
+    m = PolynomialRegression(
+        powers=(2,),
+        lr=0.001,
+        epochs=800,
+        loss="half_sse",
+        engine="torch",
+        engine_options={"dtype": "float32"},
+    )
+    m.fit(x.numpy()[:, 0], y.numpy()[:, 0], coef_init=[float(w0)], intercept_init=0.0)
+    return {
+        "engine": "torch",
+        "w0": float(w0),
+        "b0": 0.0,
+        "w": float(m.coef_[0]),
+        "b": m.intercept_,
+    }
+
+
+def tutorial_tensorflow(seed: int = 0) -> dict[str, Any]:
+    """The TensorFlow run: the NumPy data, ``w ~ U[0, 1)`` from TensorFlow's own seed,
+    ``b = 0``, mean squared error, lr 0.01, 2000 steps; a row every 200 steps."""
+    from gradlab.engines.tf_engine import tf  # imported quietly there
+
+    x, y, _, _ = tutorial_quadratic_data(100)
+    tf.random.set_seed(seed)
+    w0 = float(tf.random.uniform([1], 0, 1.0)[0])
+    m = PolynomialRegression(
+        powers=(2,),
+        lr=0.01,
+        epochs=2000,
+        loss="mse",
+        engine="tensorflow",
+        engine_options={"dtype": "float32"},
+    )
+    m.fit(x, y, coef_init=[w0], intercept_init=0.0)
+    h = m.history_
+    rows = [
+        {"step": t, "loss": h["loss"][t], "w": h["w"][t], "b": h["b"][t]}
+        for t in range(0, 2001, 200)
+    ]
+    return {
+        "engine": "tensorflow",
+        "seed": seed,
+        "w0": w0,
+        "w": float(m.coef_[0]),
+        "b": m.intercept_,
+        "rows": rows,
+    }

@@ -233,3 +233,95 @@ def test_compare_unknown_engine_lists_the_valid_ones(capsys: pytest.CaptureFixtu
     code, _, err = run(capsys, "compare", "--engines", "numpy,jax")
     assert code == ExitStatus.USAGE
     assert "unknown engine 'jax'; choose from: numpy, torch, tensorflow" in err
+
+
+def test_train_softmax_on_digits_writes_everything(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, _ = run(
+        capsys, "train", "softmax", "--epochs", "3", "--out", str(tmp_path), "--json"
+    )
+    assert code == 0
+    summary = json.loads(out)
+    for key in ("train_loss", "train_accuracy", "test_accuracy", "seconds", "epochs"):
+        assert key in summary
+    assert summary["epochs"] == 3
+    assert summary["dataset"] == "digits"
+    names = {p.name for p in tmp_path.iterdir()}
+    expected = {"model.safetensors", "history.csv", "history.json", "curves.png"}
+    assert expected | {"predictions.png", "confusion.png"} <= names
+    assert (tmp_path / "history.csv").read_text().startswith("epoch,train_loss,train_accuracy")
+
+
+def test_train_prints_a_line_per_epoch_and_a_summary(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = run(
+        capsys, "train", "mlp", "--hidden", "16", "--epochs", "2", "--out", str(tmp_path),
+        "--no-plots",
+    )  # fmt: skip
+    assert code == 0
+    assert "epoch 1/2  train loss" in err
+    assert "mlp on digits (numpy engine): after 2 epochs" in out
+
+
+def test_train_resume_continues_from_the_checkpoint(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    args = ["train", "softmax", "--out", str(tmp_path), "--no-plots", "--json"]
+    assert run(capsys, *args, "--epochs", "2")[0] == 0
+    code, out, _ = run(capsys, *args, "--epochs", "4", "--resume")
+    assert code == 0
+    assert json.loads(out)["epochs"] == 4
+    assert len((tmp_path / "history.csv").read_text().splitlines()) == 5
+
+
+def test_train_resume_without_checkpoint_says_what_to_do(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, "train", "mlp", "--out", str(tmp_path), "--resume")
+    assert code == ExitStatus.USAGE
+    assert "--resume: there is no checkpoint at" in err
+    assert "Train without --resume first" in err
+
+
+def test_train_softmax_refuses_hidden_layers(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "train", "softmax", "--hidden", "10")
+    assert code == ExitStatus.USAGE
+    assert "--hidden is for the MLP" in err
+
+
+def test_train_missing_idx_files_are_listed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run(
+        capsys, "train", "softmax", "--dataset", "mnist", "--data-dir", str(tmp_path)
+    )
+    assert code == ExitStatus.USAGE
+    assert "train-images-idx3-ubyte" in err
+    assert str(tmp_path) in err
+    assert "Traceback" not in err
+
+
+def test_predict_draws_the_grid_from_a_saved_model(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert (
+        run(capsys, "train", "softmax", "--epochs", "2", "--out", str(tmp_path), "--json")[0] == 0
+    )
+    code, out, _ = run(
+        capsys, "predict", "--checkpoint", str(tmp_path / "model.safetensors"),
+        "--out", str(tmp_path / "p"), "--n", "6", "--json",
+    )  # fmt: skip
+    assert code == 0
+    assert json.loads(out)["test_accuracy"] > 0.5
+    assert (tmp_path / "p" / "predictions.png").exists()
+    assert (tmp_path / "p" / "confusion.png").exists()
+
+
+def test_predict_with_a_missing_checkpoint_exits_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, "predict", "--checkpoint", str(tmp_path / "none.safetensors"))
+    assert code == ExitStatus.USAGE
+    assert "no such checkpoint file" in err

@@ -22,7 +22,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tour": ("tour", "run the whole curriculum on built-in data and write an HTML report"),
     "descend": ("descend", "gradient descent on a function of x (and y)"),
     "linreg": ("linreg", "linear regression by gradient descent, beside the closed form"),
+    "train": ("train", "softmax regression or an MLP on digits, MNIST or Fashion-MNIST"),
+    "predict": ("predict", "a saved model's predictions: image grid and confusion matrix"),
     "compare": ("compare", "engines (numpy, torch, tensorflow) and descent methods side by side"),
+    "bench": ("bench", "benchmarks: gradlab against the tutorials' code, scikit-learn, the floor"),
     "env": ("env", "versions, BLAS, threads and devices of this machine"),
 }
 

@@ -1,0 +1,1 @@
+"""Benchmarks and baselines for gradlab (outside the installed package)."""

@@ -1,0 +1,56 @@
+"""``gradlab predict``: a saved model's predictions as a picture grid and a confusion matrix."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gradlab.commands._args import print_json
+from gradlab.commands.train import CHECKPOINT, add_data_arguments
+
+NAME = "predict"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=Path("runs/train") / CHECKPOINT,
+        metavar="FILE",
+        help=f"a model saved by 'gradlab train' (default: runs/train/{CHECKPOINT})",
+    )
+    add_data_arguments(p)
+    p.add_argument("--n", type=int, default=18, help="images in the grid (default: 18)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs/predict"),
+        metavar="DIR",
+        help="folder for predictions.png and confusion.png (default: runs/predict)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    from gradlab.commands.train import draw_predictions, load_data
+    from gradlab.errors import DataError
+    from gradlab.models.classifier import MLPClassifier
+
+    model = MLPClassifier.load(args.checkpoint)
+    data = load_data(args)
+    if tuple(data.image_shape) != tuple(model.input_shape_):
+        raise DataError(
+            f"{args.checkpoint} was trained on {model.input_shape_} images; "
+            f"{data.name} has {data.image_shape}.",
+            hint="Pass the --dataset the model was trained on.",
+        )
+    accuracy = model.score(data.X_test, data.y_test)
+    files = draw_predictions(model, data, args.out, args.n)
+    if args.json:
+        print_json(
+            {"dataset": data.name, "test_accuracy": accuracy, "files": [str(f) for f in files]}
+        )
+    else:
+        print(f"{args.checkpoint}: test accuracy on {data.name} {accuracy:.4f}")
+        print("Files: " + ", ".join(str(f) for f in files))
+    return 0

@@ -1,0 +1,219 @@
+"""``gradlab train``: softmax regression or an MLP on digits, MNIST or Fashion-MNIST."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from gradlab.commands._args import add_seed, positive_float, positive_int, print_json
+
+NAME = "train"
+DATASETS = ("digits", "mnist", "fashion-mnist", "synthetic")
+CHECKPOINT = "model.safetensors"
+
+
+def hidden_sizes(text: str) -> tuple[int, ...]:
+    """An argparse type: comma-separated positive widths; empty for no hidden layer."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    try:
+        sizes = tuple(int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected widths such as 200,200, got {text!r}") from None
+    if any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"widths must be at least 1, got {text!r}")
+    return sizes
+
+
+def add_data_arguments(p: argparse.ArgumentParser) -> None:
+    """``--dataset``, ``--data-dir``, ``--cache-dir`` (shared with ``predict``)."""
+    p.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        default="digits",
+        help="digits: scikit-learn's 8x8 digits, built in (default); mnist, fashion-mnist: "
+        "downloaded once into the cache, or read from --data-dir; synthetic: generated "
+        "28x28 images of the real shape",
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="a folder with the four IDX files (raw or .gz, flat or <Name>/raw/)",
+    )
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        metavar="DIR",
+        help="where downloads are kept (default: $GRADLAB_DATA or ~/.cache/gradlab)",
+    )
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", choices=("softmax", "mlp"), help="softmax regression or the MLP")
+    add_data_arguments(p)
+    engine = p.add_mutually_exclusive_group()
+    engine.add_argument(
+        "--engine",
+        choices=("auto", "numpy", "torch"),
+        default="auto",
+        help="numpy: hand-written forward/backward (fastest on a CPU); torch: torch.nn + "
+        "torch.optim; auto: torch on a GPU, else numpy (default)",
+    )
+    engine.add_argument(
+        "--scratch",
+        dest="engine",
+        action="store_const",
+        const="numpy",
+        help="from scratch: own softmax, cross-entropy and SGD (the same as --engine numpy)",
+    )
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="for torch")
+    p.add_argument("--epochs", type=positive_int, default=10, help="default: 10")
+    p.add_argument("--lr", type=positive_float, default=0.1, help="learning rate (default: 0.1)")
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        help="default: 256 for softmax (the tutorial's), 200 for the MLP",
+    )
+    p.add_argument(
+        "--hidden",
+        type=hidden_sizes,
+        default=(200, 200),
+        metavar="W[,W...]",
+        help="MLP hidden widths (default: 200,200)",
+    )
+    p.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default: 0)")
+    add_seed(p)
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs/train"),
+        metavar="DIR",
+        help="folder for the checkpoint, history and pictures (default: runs/train)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help=f"continue from DIR/{CHECKPOINT} up to --epochs",
+    )
+    p.add_argument("--grid", type=int, default=18, metavar="N", help="images in the grid (0: none)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--no-plots", action="store_true", help="no PNG files")
+    p.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
+
+
+def load_data(args: argparse.Namespace) -> Any:
+    """The data set the arguments name."""
+    if args.dataset == "synthetic":
+        from gradlab.data.synthetic import make_images
+
+        return make_images(seed=args.seed)
+    from gradlab.data.images import load_images
+
+    return load_images(
+        args.dataset,
+        data_dir=args.data_dir,
+        cache_dir=args.cache_dir,
+        progress=None if not getattr(args, "quiet", False) else False,
+    )
+
+
+def make_model(args: argparse.Namespace) -> Any:
+    from gradlab.models import MLPClassifier, SoftmaxRegression
+
+    common = {
+        "lr": args.lr,
+        "epochs": args.epochs,
+        "momentum": args.momentum,
+        "engine": args.engine,
+        "device": args.device,
+        "seed": args.seed,
+    }
+    if args.model == "softmax":
+        return SoftmaxRegression(batch_size=args.batch_size or 256, **common)
+    return MLPClassifier(hidden=args.hidden, batch_size=args.batch_size or 200, **common)
+
+
+def draw_predictions(model: Any, data: Any, out: Path, n: int) -> list[Path]:
+    """The prediction grid (first ``n`` test images) and the confusion matrix."""
+    from gradlab.viz.images import confusion_figure, confusion_matrix, prediction_grid
+    from gradlab.viz.save import save_figure
+
+    pred = model.predict(data.X_test)
+    paths = []
+    if n > 0:
+        k = min(n, len(pred))
+        grid = prediction_grid(data.X_test[:k], data.y_test[:k], pred[:k], data.classes)
+        paths.append(save_figure(grid, out / "predictions.png"))
+    cm = confusion_matrix(data.y_test, pred, len(data.classes))
+    paths.append(save_figure(confusion_figure(cm, data.classes), out / "confusion.png"))
+    return paths
+
+
+def run(args: argparse.Namespace) -> int:
+    from gradlab.errors import UsageError
+    from gradlab.viz.monitor import CurvesPNG, HistoryFiles, monitors
+
+    if args.model == "softmax" and args.hidden != (200, 200):
+        raise UsageError("--hidden is for the MLP; softmax regression has no hidden layer.")
+    if not (0.0 <= args.momentum < 1.0):
+        raise UsageError(f"--momentum must be in [0, 1), got {args.momentum}.")
+    checkpoint = args.out / CHECKPOINT
+    if args.resume and not checkpoint.exists():
+        raise UsageError(
+            f"--resume: there is no checkpoint at {checkpoint}.",
+            hint="Train without --resume first, or point --out at the folder of an earlier run.",
+        )
+    data = load_data(args)
+    model = make_model(args)
+    callbacks = monitors(quiet=args.quiet or args.json)
+    callbacks.append(HistoryFiles(args.out / "history"))
+    curves = CurvesPNG(args.out / "curves.png", title=f"{args.model} on {data.name}")
+    if not args.no_plots:
+        callbacks.append(curves)
+    try:
+        model.fit(
+            data.X_train,
+            data.y_train,
+            eval_set=(data.X_test, data.y_test),
+            classes=data.classes,
+            callbacks=callbacks,
+            checkpoint=checkpoint,
+            resume=args.resume,
+        )
+    except KeyboardInterrupt:
+        done = len(model.history_) if hasattr(model, "history_") else 0
+        where = f"epoch {done} is saved in {checkpoint}" if done else "no epoch finished"
+        print(f"gradlab train: interrupted; {where}.", file=sys.stderr)
+        if done:
+            print("Continue with the same command and --resume.", file=sys.stderr)
+        return 130
+    files = [checkpoint, args.out / "history.csv", args.out / "history.json"]
+    if not args.no_plots:
+        files += [p for p in (curves.written,) if p] + draw_predictions(
+            model, data, args.out, args.grid
+        )
+    last = model.history_.last()
+    summary = {
+        "model": args.model,
+        "dataset": data.name,
+        "engine": model.engine_,
+        "epochs": int(last["epoch"]),
+        "train_loss": last["train_loss"],
+        "train_accuracy": last["train_accuracy"],
+        "test_accuracy": last["test_accuracy"],
+        "seconds": float(sum(model.history_["seconds"])),
+        "files": [str(f) for f in files],
+    }
+    if args.json:
+        print_json(summary)
+    else:
+        print(
+            f"{args.model} on {data.name} ({model.engine_} engine): after {summary['epochs']} "
+            f"epochs train loss {summary['train_loss']:.4f}, train acc "
+            f"{summary['train_accuracy']:.4f}, test acc {summary['test_accuracy']:.4f} "
+            f"({summary['seconds']:.2f} s training)"
+        )
+        print("Files: " + ", ".join(str(f) for f in files))
+    return 0

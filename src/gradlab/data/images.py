@@ -1,0 +1,375 @@
+"""Image classification data sets: scikit-learn's digits, MNIST and Fashion-MNIST.
+
+``load_images("digits")`` works offline. MNIST and Fashion-MNIST are read from
+a folder of your own (``data_dir``: the four IDX files, raw or gzipped, flat or
+in torchvision's ``MNIST/raw/`` layout) or downloaded once into a cache folder,
+with their MD5 checksums verified.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from gradlab.data.download import default_cache_dir, fetch, manual_download_hint
+from gradlab.data.idx import read_idx
+from gradlab.errors import DataError, UsageError
+
+#: The names ``load_images`` knows.
+IMAGE_DATASETS = ("digits", "mnist", "fashion-mnist", "synthetic")
+#: The four files of MNIST and Fashion-MNIST, without the ``.gz`` ending.
+IDX_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+#: The fixed split of scikit-learn's digits: 25 % test, stratified, this seed.
+DIGITS_TEST_SIZE = 0.25
+DIGITS_SPLIT_SEED = 0
+
+_DIGIT_CLASSES = tuple(str(d) for d in range(10))
+
+
+@dataclass(frozen=True)
+class IdxSource:
+    """Where an IDX data set comes from.
+
+    Attributes
+    ----------
+    folder : str
+        torchvision's folder name for it (``root/<folder>/raw/`` holds the files).
+    mirrors : tuple of str
+        Base URLs to download the ``.gz`` files from, tried in order.
+    md5 : mapping of str to str
+        The MD5 checksum of each ``.gz`` file, by file name.
+    classes : tuple of str
+        The class names, by label.
+    """
+
+    folder: str
+    mirrors: tuple[str, ...]
+    md5: Mapping[str, str]
+    classes: tuple[str, ...]
+
+
+#: The downloadable data sets. Mirrors and MD5s as in torchvision.datasets.MNIST
+#: and FashionMNIST (torchvision/datasets/mnist.py).
+IDX_SOURCES: dict[str, IdxSource] = {
+    "mnist": IdxSource(
+        folder="MNIST",
+        mirrors=(
+            "https://ossci-datasets.s3.amazonaws.com/mnist/",
+            "http://yann.lecun.com/exdb/mnist/",
+        ),
+        md5={
+            "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+            "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+            "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+            "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+        },
+        classes=_DIGIT_CLASSES,
+    ),
+    "fashion-mnist": IdxSource(
+        folder="FashionMNIST",
+        mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+        md5={
+            "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+            "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+            "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+            "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+        },
+        classes=(
+            "t-shirt/top",
+            "trouser",
+            "pullover",
+            "dress",
+            "coat",
+            "sandal",
+            "shirt",
+            "sneaker",
+            "bag",
+            "ankle boot",
+        ),
+    ),
+}
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class ImageDataset:
+    """Grey-scale images with class labels, split into training and test sets.
+
+    Attributes
+    ----------
+    name : str
+        The data set's name (``"mnist"``...).
+    X_train : ndarray of shape (n_train, height, width)
+        Training images, uint8, 0 (black) to 255 (white).
+    y_train : ndarray of shape (n_train,)
+        Their labels, int64, each in ``0 .. n_classes - 1``.
+    X_test : ndarray of shape (n_test, height, width)
+        Test images, uint8, of the same size as the training images.
+    y_test : ndarray of shape (n_test,)
+        Their labels, int64.
+    classes : tuple of str
+        The class names, by label.
+
+    Raises
+    ------
+    DataError
+        On construction: images that are not 3-D uint8, labels that are not
+        1-D integers (other integer types are converted to int64), counts of
+        images and labels that differ, train and test images of different
+        sizes, or a label outside ``0 .. n_classes - 1``.
+    """
+
+    name: str
+    X_train: npt.NDArray[np.uint8]
+    y_train: npt.NDArray[np.int64]
+    X_test: npt.NDArray[np.uint8]
+    y_test: npt.NDArray[np.int64]
+    classes: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        _check_split(self.X_train, self.y_train, "X_train", "y_train")
+        _check_split(self.X_test, self.y_test, "X_test", "y_test")
+        _check_same_size(self.X_train, self.X_test, "X_train", "X_test")
+        for field in ("y_train", "y_test"):
+            labels = getattr(self, field)
+            _check_label_range(labels, self.classes, f"{self.name} {field}")
+            if labels.dtype != np.int64:
+                object.__setattr__(self, field, labels.astype(np.int64))
+
+    @property
+    def n_classes(self) -> int:
+        """The number of classes."""
+        return len(self.classes)
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """``(height, width)`` of every image."""
+        return int(self.X_train.shape[1]), int(self.X_train.shape[2])
+
+    @property
+    def n_features(self) -> int:
+        """Pixels per image: ``height * width``."""
+        height, width = self.image_shape
+        return height * width
+
+    def __repr__(self) -> str:
+        height, width = self.image_shape
+        return (
+            f"ImageDataset(name={self.name!r}, train={len(self.y_train)}, "
+            f"test={len(self.y_test)}, image_shape={height}x{width}, n_classes={self.n_classes})"
+        )
+
+
+def load_images(
+    name: str = "digits",
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    download: bool = True,
+    mirrors: Sequence[str] | None = None,
+    progress: bool | None = None,
+) -> ImageDataset:
+    """Load an image classification data set.
+
+    Parameters
+    ----------
+    name : {"digits", "mnist", "fashion-mnist", "synthetic"}, default "digits"
+        ``"digits"``: scikit-learn's 1797 digits of 8x8 pixels, scaled from
+        0..16 to 0..255 (``round(v * 255 / 16)``), split by a fixed stratified
+        draw (``train_test_split(test_size=0.25, stratify=y, random_state=0)``:
+        1347 training and 450 test images); needs no network.
+        ``"mnist"``, ``"fashion-mnist"``: 60000 training and 10000 test images
+        of 28x28. ``"synthetic"``: :func:`gradlab.data.synthetic.make_images`
+        with its defaults (MNIST-shaped, generated, offline).
+    data_dir : path-like, optional
+        Read MNIST or Fashion-MNIST from this folder instead of the cache:
+        each of the four files raw or ``.gz``, directly in it or in
+        torchvision's layout ``data_dir/MNIST/raw/`` (``FashionMNIST/raw/``).
+    cache_dir : path-like, optional
+        Where downloads are kept, in a sub-folder per data set; by default
+        :func:`gradlab.data.download.default_cache_dir`.
+    download : bool, default True
+        Download missing files. With False, only the cache folder is read.
+    mirrors : sequence of str, optional
+        Base URLs to download from instead of the data set's own mirrors. The
+        files must still match the published checksums.
+    progress : bool, optional
+        Show download progress bars; by default when standard error is a terminal.
+
+    Returns
+    -------
+    ImageDataset
+        Images as uint8 arrays of shape (n, height, width), labels as int64.
+
+    Raises
+    ------
+    UsageError
+        ``name`` is not one of :data:`IMAGE_DATASETS`.
+    DataError
+        A file is missing (the message lists the file names and the folders
+        searched) or damaged, or the files do not fit together.
+    DownloadError
+        No mirror delivered a file.
+    """
+    key = name.lower()
+    if key == "digits":
+        return _load_digits()
+    if key == "synthetic":
+        from gradlab.data.synthetic import make_images
+
+        return make_images()
+    source = IDX_SOURCES.get(key)
+    if source is None:
+        raise UsageError(
+            f"unknown image data set {name!r}; choose one of: {', '.join(IMAGE_DATASETS)}"
+        )
+    if data_dir is not None:
+        root = Path(data_dir)
+        files = _find_files(
+            key,
+            [root, root / source.folder / "raw"],
+            hint=f"Put the four files into {root}/, or leave out --data-dir to download them.",
+        )
+    else:
+        folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        folder = folder / key
+        if download:
+            files = _fetch_files(source, folder, mirrors=mirrors, progress=progress)
+        else:
+            files = _find_files(
+                key, [folder], hint="Downloading is switched off; switch it on to fetch them."
+            )
+    return _dataset_from_files(key, source.classes, files)
+
+
+def _load_digits() -> ImageDataset:
+    """scikit-learn's 8x8 digits as uint8 0..255, with the fixed stratified split."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = load_digits()
+    images = np.rint(bunch.images * (255 / 16)).astype(np.uint8)
+    labels = np.asarray(bunch.target, dtype=np.int64)
+    X_train, X_test, y_train, y_test = train_test_split(
+        images,
+        labels,
+        test_size=DIGITS_TEST_SIZE,
+        stratify=labels,
+        random_state=DIGITS_SPLIT_SEED,
+    )
+    return ImageDataset("digits", X_train, y_train, X_test, y_test, _DIGIT_CLASSES)
+
+
+def _find_files(name: str, folders: Sequence[Path], *, hint: str) -> dict[str, Path]:
+    """Find each of :data:`IDX_FILES`, raw or ``.gz``, in the first folder that has it.
+
+    Returns
+    -------
+    dict of str to Path
+        The path of each file, by its name without ``.gz``.
+    """
+    found: dict[str, Path] = {}
+    for base in IDX_FILES:
+        candidates = (folder / f"{base}{ending}" for folder in folders for ending in ("", ".gz"))
+        path = next((c for c in candidates if c.is_file()), None)
+        if path is not None:
+            found[base] = path
+    missing = [base for base in IDX_FILES if base not in found]
+    if missing:
+        raise DataError(
+            f"cannot find the {name} file(s) {', '.join(missing)} (raw or .gz); "
+            f"looked in: {', '.join(map(str, folders))}",
+            hint=f"The {name} data set is the four files {', '.join(IDX_FILES)}. {hint}",
+        )
+    return found
+
+
+def _fetch_files(
+    source: IdxSource, folder: Path, *, mirrors: Sequence[str] | None, progress: bool | None
+) -> dict[str, Path]:
+    """Download each ``.gz`` file of ``source`` into ``folder`` unless cached and verified."""
+    names = [f"{base}.gz" for base in IDX_FILES]
+    hint = manual_download_hint(names, folder)
+    return {
+        base: fetch(
+            f"{base}.gz",
+            mirrors=source.mirrors if mirrors is None else mirrors,
+            md5=source.md5[f"{base}.gz"],
+            cache_dir=folder,
+            progress=progress,
+            hint=hint,
+        )
+        for base in IDX_FILES
+    }
+
+
+def _dataset_from_files(
+    name: str, classes: tuple[str, ...], files: Mapping[str, Path]
+) -> ImageDataset:
+    """Read the four IDX files and check that they fit together."""
+    train_images, train_labels, test_images, test_labels = (files[base] for base in IDX_FILES)
+    X_train, y_train = read_idx(train_images), read_idx(train_labels)
+    X_test, y_test = read_idx(test_images), read_idx(test_labels)
+    _check_split(X_train, y_train, str(train_images), str(train_labels))
+    _check_split(X_test, y_test, str(test_images), str(test_labels))
+    _check_same_size(X_train, X_test, str(train_images), str(test_images))
+    _check_label_range(y_train, classes, str(train_labels))
+    _check_label_range(y_test, classes, str(test_labels))
+    return ImageDataset(
+        name, X_train, y_train.astype(np.int64), X_test, y_test.astype(np.int64), classes
+    )
+
+
+def _check_split(
+    images: npt.NDArray[Any], labels: npt.NDArray[Any], images_source: str, labels_source: str
+) -> None:
+    """Check that ``images`` are 3-D uint8, ``labels`` 1-D integers, one label per image."""
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise DataError(
+            f"{images_source} must hold uint8 images of shape (n, height, width), "
+            f"but holds {images.dtype} values of shape {images.shape}"
+        )
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise DataError(
+            f"{labels_source} must hold integer labels of shape (n,), "
+            f"but holds {labels.dtype} values of shape {labels.shape}"
+        )
+    if len(images) != len(labels):
+        raise DataError(
+            f"{images_source} has {len(images)} images but {labels_source} has "
+            f"{len(labels)} labels; there must be one label per image"
+        )
+
+
+def _check_same_size(
+    train: npt.NDArray[Any], test: npt.NDArray[Any], train_source: str, test_source: str
+) -> None:
+    """Check that training and test images have the same height and width."""
+    if train.shape[1:] != test.shape[1:]:
+        raise DataError(
+            f"{train_source} holds images of {'x'.join(map(str, train.shape[1:]))} but "
+            f"{test_source} holds images of {'x'.join(map(str, test.shape[1:]))}; "
+            "training and test images must be the same size"
+        )
+
+
+def _check_label_range(labels: npt.NDArray[Any], classes: tuple[str, ...], source: str) -> None:
+    """Check that every label is in ``0 .. len(classes) - 1``; name the first one that is not."""
+    bad = np.flatnonzero((labels < 0) | (labels >= len(classes)))
+    if bad.size:
+        index = int(bad[0])
+        raise DataError(
+            f"{source} has label {int(labels[index])} at index {index}, outside "
+            f"0..{len(classes) - 1} for its {len(classes)} classes"
+            + (f" ({bad.size} bad labels in all)" if bad.size > 1 else "")
+        )

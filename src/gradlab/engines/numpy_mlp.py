@@ -1,0 +1,168 @@
+"""A multilayer perceptron in NumPy with hand-derived backpropagation.
+
+Softmax regression is the case with no hidden layer. For a batch ``X`` (m, d) with
+labels ``y`` and layers ``h_0 = X``, ``h_k = relu(h_{k-1} @ W_k + b_k)``, logits
+``z = h_{L-1} @ W_L + b_L``:
+
+    loss  = mean_i( logsumexp(z_i) - z_i[y_i] )          (cross-entropy of softmax(z))
+    dz    = (softmax(z) - onehot(y)) / m
+    dW_k  = h_{k-1}.T @ dh_k,   db_k = sum(dh_k, axis=0)   (dh_L = dz)
+    dh_{k-1} = (dh_k @ W_k.T) * (h_{k-1} > 0)     (ReLU passes the gradient where it was active)
+
+The softmax subtracts each row's maximum before ``exp``, so logits of 1000 or more
+do not overflow. All arrays are float32 and every step reuses preallocated
+buffers, so a step is a handful of BLAS calls and no allocation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    """``z - logsumexp(z)`` row-wise, stable for any finite ``z`` (shape (m, k))."""
+    shifted = z - z.max(axis=1, keepdims=True)
+    out: np.ndarray = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return out
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise probabilities, stable for any finite ``z`` (shape (m, k))."""
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    out: np.ndarray = e / e.sum(axis=1, keepdims=True)
+    return out
+
+
+def cross_entropy(z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per-row cross-entropy of ``softmax(z)`` against integer labels ``y``, shape (m,)."""
+    out: np.ndarray = -log_softmax(z)[np.arange(len(y)), y]
+    return out
+
+
+class NumpyMLP:
+    """Weights ``W_k`` (fan_in, fan_out) and biases ``b_k`` (fan_out,), float32.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths from input to output, e.g. ``(784, 200, 200, 10)``; ``(784, 10)``
+        is softmax regression.
+    params : dict of str to ndarray
+        Initial ``W1, b1, W2, b2, ...`` (see :func:`gradlab.models.classifier.init_params`).
+    momentum : float
+        SGD momentum (0 is plain SGD).
+    """
+
+    def __init__(
+        self, sizes: Sequence[int], params: dict[str, np.ndarray], momentum: float = 0.0
+    ) -> None:
+        self.sizes = tuple(sizes)
+        self.n_layers = len(sizes) - 1
+        self.W = [np.ascontiguousarray(params[f"W{k}"], np.float32) for k in self._ks()]
+        self.b = [np.ascontiguousarray(params[f"b{k}"], np.float32) for k in self._ks()]
+        self.momentum = float(momentum)
+        self.vW = [np.zeros_like(w) for w in self.W] if momentum else []
+        self.vb = [np.zeros_like(b) for b in self.b] if momentum else []
+        self.gW = [np.empty_like(w) for w in self.W]
+        self.gb = [np.empty_like(b) for b in self.b]
+        self._buffers: dict[int, list[np.ndarray]] = {}
+
+    def _ks(self) -> range:
+        return range(1, self.n_layers + 1)
+
+    def _acts(self, m: int) -> list[np.ndarray]:
+        """Activation buffers for a batch of ``m`` rows (made once per batch size)."""
+        if m not in self._buffers:
+            self._buffers[m] = [np.empty((m, s), np.float32) for s in self.sizes[1:]]
+        return self._buffers[m]
+
+    def forward(self, X: np.ndarray) -> list[np.ndarray]:
+        """Activations of every layer; the last is the logits. Shapes (m, size_k)."""
+        acts = self._acts(X.shape[0])
+        h = X
+        for k in range(self.n_layers):
+            out = acts[k]
+            np.matmul(h, self.W[k], out=out)
+            out += self.b[k]
+            if k < self.n_layers - 1:
+                np.maximum(out, 0, out=out)
+            h = out
+        return acts
+
+    def prepare(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The data as contiguous float32 features and int64 labels (no copy if already so)."""
+        return np.ascontiguousarray(X, np.float32), np.ascontiguousarray(y, np.int64)
+
+    def train_step(
+        self, data: tuple[np.ndarray, np.ndarray], idx: np.ndarray, lr: float
+    ) -> tuple[float, int]:
+        """One SGD step on rows ``idx``; returns (sum of losses, number correct) before it."""
+        return self.step(data[0][idx], data[1][idx], lr)
+
+    def step(self, X: np.ndarray, y: np.ndarray, lr: float) -> tuple[float, int]:
+        """One SGD step on a batch; returns (sum of losses, number correct) before the step."""
+        m = X.shape[0]
+        acts = self.forward(X)
+        z = acts[-1]
+        correct = int(np.count_nonzero(z.argmax(axis=1) == y))
+        # softmax in place: z becomes probabilities, then the gradient (p - onehot) / m
+        rows = np.arange(m)
+        z -= z.max(axis=1, keepdims=True)
+        z_true = z[rows, y]
+        np.exp(z, out=z)
+        sums = z.sum(axis=1, keepdims=True)
+        loss = float(np.log(sums[:, 0]).sum() - z_true.sum())  # sum of logsumexp(z) - z[y]
+        z /= sums
+        z[rows, y] -= 1.0
+        z *= 1.0 / m
+        grad = z
+        for k in range(self.n_layers - 1, -1, -1):
+            h_prev = X if k == 0 else acts[k - 1]
+            np.matmul(h_prev.T, grad, out=self.gW[k])
+            np.sum(grad, axis=0, out=self.gb[k])
+            if k > 0:
+                back = grad @ self.W[k].T
+                back *= h_prev > 0
+                grad = back
+        self._update(lr)
+        return loss, correct
+
+    def _update(self, lr: float) -> None:
+        for k in range(self.n_layers):
+            if self.momentum:
+                self.vW[k] *= self.momentum
+                self.vW[k] += self.gW[k]
+                self.vb[k] *= self.momentum
+                self.vb[k] += self.gb[k]
+                self.W[k] -= lr * self.vW[k]
+                self.b[k] -= lr * self.vb[k]
+            else:
+                self.W[k] -= lr * self.gW[k]
+                self.b[k] -= lr * self.gb[k]
+
+    def evaluate(self, data: tuple[np.ndarray, np.ndarray], batch: int = 2000) -> tuple[float, int]:
+        """(sum of cross-entropy, number correct) over a prepared data set, in batches."""
+        X, y = data
+        total, correct = 0.0, 0
+        for i in range(0, X.shape[0], batch):
+            z = self.forward(X[i : i + batch])[-1]
+            yb = y[i : i + batch]
+            total += float(cross_entropy(z, yb).sum())
+            correct += int(np.count_nonzero(z.argmax(axis=1) == yb))
+        return total, correct
+
+    def logits(self, X: np.ndarray, batch: int = 2000) -> np.ndarray:
+        """Logits for every row of ``X``, shape (n, classes)."""
+        return np.concatenate(
+            [self.forward(X[i : i + batch])[-1].copy() for i in range(0, X.shape[0], batch)]
+        )
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The parameters as ``W1, b1, ...`` copies."""
+        out = {}
+        for k in range(self.n_layers):
+            out[f"W{k + 1}"] = self.W[k].copy()
+            out[f"b{k + 1}"] = self.b[k].copy()
+        return out

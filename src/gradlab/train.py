@@ -1,0 +1,169 @@
+"""The training loop for classifiers: epochs -> batches -> step -> metrics -> callbacks.
+
+It knows nothing of plots, progress bars or files: those are callbacks
+(:mod:`gradlab.viz.monitor`, :class:`gradlab.checkpoint.Checkpointer`). The data
+set is moved to the engine once; each step takes a slice of a seeded permutation.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from gradlab.errors import DivergenceError
+from gradlab.history import History
+
+#: An epoch's training loss above EXPLODE times the first epoch's stops training.
+EXPLODE = 1e6
+
+
+class Net(Protocol):
+    """What the loop needs from an engine's network."""
+
+    def prepare(self, X: np.ndarray, y: np.ndarray) -> Any:
+        """Move a whole data set to the engine (once)."""
+        ...
+
+    def train_step(self, data: Any, idx: np.ndarray, lr: float) -> tuple[Any, Any]:
+        """One SGD step on rows ``idx``; returns (sum of losses, number correct) as numbers
+        or 0-d tensors (kept on the device until the loop needs them)."""
+        ...
+
+    def evaluate(self, data: Any) -> tuple[float, int]:
+        """(sum of losses, number correct) over a whole prepared data set."""
+        ...
+
+
+class Callback:
+    """Hooks into training; every method is optional."""
+
+    def on_train_begin(self, info: dict[str, Any]) -> None:
+        """``info``: epochs, n_train, n_test, batch_size, batches_per_epoch, start_epoch,
+        and ``history`` (the History being filled, with earlier rows when resuming)."""
+
+    def on_batch_end(self, epoch: int, batch: int, stats: BatchStats) -> None:
+        """After each step; ``stats`` reads the running sums on demand."""
+
+    def on_epoch_end(self, epoch: int, row: dict[str, float]) -> None:
+        """After each epoch's test evaluation; ``row`` is the new history row."""
+
+    def on_train_end(self, history: History) -> None:
+        """After the last epoch (not called when training stops with an error)."""
+
+
+class BatchStats:
+    """Running sums of the current epoch; reading them may synchronise a GPU, so
+    callbacks read them only when they are about to show them."""
+
+    def __init__(self) -> None:
+        self.loss_sum: Any = 0.0
+        self.correct: Any = 0
+        self.seen = 0
+
+    @property
+    def loss(self) -> float:
+        return float(self.loss_sum) / max(self.seen, 1)
+
+    @property
+    def accuracy(self) -> float:
+        return float(self.correct) / max(self.seen, 1)
+
+
+def train(
+    net: Net,
+    X: np.ndarray,
+    y: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int = 0,
+    callbacks: Sequence[Callback] = (),
+    history: History | None = None,
+) -> History:
+    """Train ``net`` with mini-batch SGD and return the per-epoch history.
+
+    Parameters
+    ----------
+    net : Net
+    X : ndarray of shape (n, d), float32
+    y : ndarray of shape (n,), int64
+    X_test, y_test : the same for the test set (evaluated after every epoch)
+    epochs : int
+        The last epoch to train to. With a ``history`` from a checkpoint,
+        training continues from the epoch after its last row.
+    batch_size, lr, seed : the mini-batch size, the learning rate, the shuffle seed.
+        Epoch ``e`` shuffles with ``default_rng([seed, e])``, so a resumed run sees
+        the same batches as an uninterrupted one.
+
+    Raises
+    ------
+    DivergenceError
+        The training loss of an epoch was not finite, or exploded (above
+        :data:`EXPLODE` times the first epoch's).
+    """
+    history = history if history is not None else History()
+    start = int(history["epoch"][-1]) if len(history) else 0
+    n = X.shape[0]
+    train_data = net.prepare(X, y)
+    test_data = net.prepare(X_test, y_test)
+    n_batches = math.ceil(n / batch_size)
+    info = {
+        "epochs": epochs,
+        "start_epoch": start,
+        "n_train": n,
+        "n_test": X_test.shape[0],
+        "batch_size": batch_size,
+        "batches_per_epoch": n_batches,
+        "history": history,
+    }
+    for cb in callbacks:
+        cb.on_train_begin(info)
+    for epoch in range(start + 1, epochs + 1):
+        order = np.random.default_rng([seed, epoch]).permutation(n)
+        stats = BatchStats()
+        tick = time.perf_counter()
+        for b in range(n_batches):
+            idx = order[b * batch_size : (b + 1) * batch_size]
+            loss_sum, correct = net.train_step(train_data, idx, lr)
+            stats.loss_sum += loss_sum
+            stats.correct += correct
+            stats.seen += idx.size
+            for cb in callbacks:
+                cb.on_batch_end(epoch, b, stats)
+        train_loss = stats.loss
+        seconds = time.perf_counter() - tick
+        first = history["train_loss"][0] if len(history) else train_loss
+        if not math.isfinite(train_loss) or train_loss > EXPLODE * max(first, 1.0):
+            last = int(history["epoch"][-1]) if len(history) else 0
+            what = f"became {train_loss}" if not math.isfinite(train_loss) else "exploded"
+            raise DivergenceError(
+                f"training diverged in epoch {epoch}: the training loss {what} "
+                f"({train_loss:.3g}; learning rate {lr:g} is too large).",
+                hint=f"Try a smaller learning rate, e.g. --lr {lr / 10:g}.",
+                iteration=epoch,
+                loss=train_loss,
+                last_params={"epoch": last},
+            )
+        n_test = X_test.shape[0]
+        test_loss, test_correct = net.evaluate(test_data) if n_test else (0.0, 0)
+        row = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "train_accuracy": stats.accuracy,
+            "test_loss": test_loss / n_test if n_test else math.nan,
+            "test_accuracy": test_correct / n_test if n_test else math.nan,
+            "seconds": seconds,
+        }
+        history.append(**row)
+        for cb in callbacks:
+            cb.on_epoch_end(epoch, row)
+    for cb in callbacks:
+        cb.on_train_end(history)
+    return history

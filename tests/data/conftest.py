@@ -1,0 +1,96 @@
+"""A local HTTP server for the download tests: real sockets, no internet."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+
+@dataclass(frozen=True)
+class Route:
+    """What the server sends for one path.
+
+    ``status`` other than 200 sends an error. ``truncate`` announces the full
+    length but sends only that many bytes. ``delay`` waits before answering.
+    """
+
+    body: bytes
+    status: int = 200
+    truncate: int | None = None
+    delay: float = 0.0
+
+
+class FileServer:
+    """A threaded HTTP server on 127.0.0.1 that serves :class:`Route` s and logs requests."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.requests: list[str] = []
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._httpd.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self._thread.start()
+
+    def mirror(self, name: str) -> str:
+        """The base URL of a mirror called ``name`` (a path prefix on this server)."""
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}/{name}/"
+
+    def serve(self, mirror: str, filename: str, body: bytes, **kwargs: Any) -> None:
+        """Serve ``body`` as ``mirror + filename``; ``kwargs`` as for :class:`Route`."""
+        path = "/" + mirror.split("/", 3)[3] + filename
+        self.routes[path] = Route(body, **kwargs)
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.requests.append(self.path)
+                route = server.routes.get(self.path, Route(b"not found", status=404))
+                time.sleep(route.delay)
+                if route.status != 200:
+                    self.send_error(route.status)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(route.body)))
+                self.end_headers()
+                self.wfile.write(route.body[: route.truncate])
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler
+
+
+@pytest.fixture
+def file_server() -> Iterator[FileServer]:
+    """A running :class:`FileServer`, shut down after the test."""
+    server = FileServer()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def closed_port_mirror() -> str:
+    """The base URL of a mirror that refuses connections (a port nobody listens on)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/mnist/"

@@ -1,0 +1,237 @@
+"""fetch(): cache hits, mirrors that fail in each way, checksums, no partial files."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+from gradlab.data.download import ProgressBar, default_cache_dir, fetch
+from gradlab.errors import DownloadError, ExitStatus, UsageError
+
+from .conftest import FileServer
+
+NAME = "train-labels-idx1-ubyte.gz"
+BODY = b"\x1f\x8b" + bytes(range(256)) * 40
+SHA256 = hashlib.sha256(BODY).hexdigest()
+MD5 = hashlib.md5(BODY).hexdigest()
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Names of the temporary files left in ``folder``."""
+    return [p.name for p in folder.iterdir() if p.name.endswith(".part")]
+
+
+def test_good_file_is_downloaded_and_verified(file_server: FileServer, tmp_path: Path) -> None:
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, NAME, BODY)
+    log: list[str] = []
+    path = fetch(NAME, mirrors=[mirror], sha256=SHA256, md5=MD5, cache_dir=tmp_path, log=log.append)
+    assert path == tmp_path / NAME
+    assert path.read_bytes() == BODY
+    assert log == [f"downloading {mirror}{NAME}"]
+    assert leftovers(tmp_path) == []
+
+
+def test_mirror_without_trailing_slash_still_works(file_server: FileServer, tmp_path: Path) -> None:
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, NAME, BODY)
+    path = fetch(NAME, mirrors=[mirror.rstrip("/")], md5=MD5, cache_dir=tmp_path, log=print)
+    assert path.read_bytes() == BODY
+
+
+def test_verified_cached_file_is_returned_without_a_request(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    (tmp_path / NAME).write_bytes(BODY)
+    log: list[str] = []
+    path = fetch(
+        NAME, mirrors=[file_server.mirror("a")], md5=MD5, cache_dir=tmp_path, log=log.append
+    )
+    assert path.read_bytes() == BODY
+    assert file_server.requests == []
+    assert log == []
+
+
+def test_corrupt_cached_file_is_deleted_and_downloaded_again(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, NAME, BODY)
+    (tmp_path / NAME).write_bytes(b"junk")
+    log: list[str] = []
+    path = fetch(NAME, mirrors=[mirror], sha256=SHA256, cache_dir=tmp_path, log=log.append)
+    assert path.read_bytes() == BODY
+    assert log[0].startswith(f"checksum mismatch for cached {tmp_path / NAME}: expected sha256")
+    assert "file deleted, downloading it again" in log[0]
+
+
+def test_bad_checksum_deletes_the_file_and_falls_through_to_the_next_mirror(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    bad, good = file_server.mirror("bad"), file_server.mirror("good")
+    wrong = b"\x1f\x8b wrong bytes"
+    file_server.serve(bad, NAME, wrong)
+    file_server.serve(good, NAME, BODY)
+    log: list[str] = []
+    path = fetch(NAME, mirrors=[bad, good], md5=MD5, cache_dir=tmp_path, log=log.append)
+    assert path.read_bytes() == BODY
+    assert (
+        f"checksum mismatch for {NAME} from {bad}: expected md5 {MD5}, "
+        f"got {hashlib.md5(wrong).hexdigest()}; file deleted; trying the next mirror"
+    ) in log
+    assert file_server.requests == [f"/bad/{NAME}", f"/good/{NAME}"]
+
+
+def test_refused_connection_falls_through_to_the_next_mirror(
+    file_server: FileServer, closed_port_mirror: str, tmp_path: Path
+) -> None:
+    good = file_server.mirror("good")
+    file_server.serve(good, NAME, BODY)
+    log: list[str] = []
+    path = fetch(
+        NAME, mirrors=[closed_port_mirror, good], md5=MD5, cache_dir=tmp_path, log=log.append
+    )
+    assert path.read_bytes() == BODY
+    assert any(line.startswith(f"{closed_port_mirror}{NAME}: cannot connect") for line in log)
+
+
+def test_http_404_falls_through_to_the_next_mirror(file_server: FileServer, tmp_path: Path) -> None:
+    empty, good = file_server.mirror("empty"), file_server.mirror("good")
+    file_server.serve(good, NAME, BODY)
+    log: list[str] = []
+    fetch(NAME, mirrors=[empty, good], md5=MD5, cache_dir=tmp_path, log=log.append)
+    assert f"{empty}{NAME}: HTTP error 404 Not Found; trying the next mirror" in log
+
+
+def test_truncated_download_falls_through_to_the_next_mirror(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    short, good = file_server.mirror("short"), file_server.mirror("good")
+    file_server.serve(short, NAME, BODY, truncate=1000)
+    file_server.serve(good, NAME, BODY)
+    log: list[str] = []
+    path = fetch(NAME, mirrors=[short, good], md5=MD5, cache_dir=tmp_path, log=log.append)
+    assert path.read_bytes() == BODY
+    assert (
+        f"{short}{NAME}: connection closed after 1000 of {len(BODY)} bytes; trying the next mirror"
+    ) in log
+    assert leftovers(tmp_path) == []
+
+
+def test_silent_mirror_times_out(file_server: FileServer, tmp_path: Path) -> None:
+    slow = file_server.mirror("slow")
+    file_server.serve(slow, NAME, BODY, delay=0.6)
+    with pytest.raises(DownloadError, match=r"(no data within 0\.1 s|timed out)"):
+        fetch(NAME, mirrors=[slow], md5=MD5, cache_dir=tmp_path, timeout=0.1, log=print)
+
+
+def test_when_all_mirrors_fail_the_error_names_each_and_tells_how_to_place_the_file(
+    file_server: FileServer, closed_port_mirror: str, tmp_path: Path
+) -> None:
+    bad, short = file_server.mirror("bad"), file_server.mirror("short")
+    file_server.serve(bad, NAME, b"wrong")
+    file_server.serve(short, NAME, BODY, truncate=10)
+    mirrors = [closed_port_mirror, file_server.mirror("empty"), bad, short]
+    with pytest.raises(DownloadError, match=f"could not download {NAME} from any mirror") as caught:
+        fetch(NAME, mirrors=mirrors, md5=MD5, cache_dir=tmp_path, log=lambda line: None)
+    text = str(caught.value)
+    assert text.startswith(f"could not download {NAME} from any mirror:")
+    assert f"{closed_port_mirror}{NAME}: cannot connect" in text
+    assert f"{file_server.mirror('empty')}{NAME}: HTTP error 404" in text
+    assert f"checksum mismatch for {NAME} from {bad}" in text
+    assert f"{short}{NAME}: connection closed after 10 of {len(BODY)} bytes" in text
+    assert f"Download {NAME} by hand" in text
+    assert f"put it into {tmp_path}/" in text
+    assert "--data-dir DIR" in text
+    assert caught.value.exit_status == ExitStatus.DOWNLOAD
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_given_hint_replaces_the_default_one(closed_port_mirror: str, tmp_path: Path) -> None:
+    with pytest.raises(DownloadError, match="use the USB stick"):
+        fetch(
+            NAME,
+            mirrors=[closed_port_mirror],
+            md5=MD5,
+            cache_dir=tmp_path,
+            log=lambda line: None,
+            hint="use the USB stick",
+        )
+
+
+def test_unwritable_cache_folder_is_a_download_error(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, NAME, BODY)
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    with pytest.raises(
+        DownloadError, match=f"cannot write {NAME} into {re.escape(str(not_a_folder))}"
+    ):
+        fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=not_a_folder, log=lambda line: None)
+
+
+def test_progress_bar_is_drawn_on_stderr_when_asked(
+    file_server: FileServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, NAME, BODY)
+    fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=tmp_path, progress=True, log=lambda s: None)
+    err = capsys.readouterr().err
+    assert f"\r{NAME} [{'#' * ProgressBar.width}] 100%" in err
+    assert err.endswith("MB\n")
+
+
+def test_no_progress_bar_when_switched_off(
+    file_server: FileServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, NAME, BODY)
+    fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=tmp_path, progress=False)
+    assert capsys.readouterr().err == f"downloading {mirror}{NAME}\n"
+
+
+def test_progress_bar_without_a_known_size_shows_megabytes() -> None:
+    stream = io.StringIO()
+    bar = ProgressBar("f.gz", None, stream)
+    bar.update(2_500_000)
+    bar.close()
+    assert stream.getvalue().endswith("\rf.gz 2.5 MB\n")
+
+
+def test_malformed_checksum_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=f"the md5 checksum given for {NAME} is 'abc'"):
+        fetch(NAME, mirrors=["http://127.0.0.1:9/"], md5="abc", cache_dir=tmp_path)
+
+
+def test_no_mirrors_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=f"no mirrors given to download {NAME}"):
+        fetch(NAME, mirrors=[], md5=MD5, cache_dir=tmp_path)
+
+
+def test_cache_dir_comes_from_gradlab_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("GRADLAB_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "data"
+
+
+def test_cache_dir_falls_back_to_xdg_cache_home(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("GRADLAB_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "gradlab"
+
+
+def test_cache_dir_falls_back_to_home_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("GRADLAB_DATA", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert default_cache_dir() == tmp_path / ".cache" / "gradlab"

@@ -1,0 +1,250 @@
+"""IDX files: exact round trips, and a plain-words DataError for every kind of damage."""
+
+from __future__ import annotations
+
+import gzip
+import re
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import array_shapes, arrays
+
+from gradlab.data.idx import describe_shape, read_idx, write_idx
+from gradlab.errors import DataError, UsageError
+
+IDX_DTYPES = ["u1", "i1", "<i2", ">i2", "<i4", ">i4", "<f4", ">f4", "<f8", ">f8"]
+
+
+def header(code: int, *shape: int) -> bytes:
+    """An IDX header for ``shape`` with element type ``code``."""
+    return struct.pack(f">BBBB{len(shape)}I", 0, 0, code, len(shape), *shape)
+
+
+def in_file(tmp_path: Path, content: bytes, name: str = "f-idx3-ubyte") -> Path:
+    path = tmp_path / name
+    path.write_bytes(content)
+    return path
+
+
+def damaged(path: Path) -> str:
+    """The start of every DataError message about ``path``, as a regex."""
+    return re.escape(str(path))
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    array=arrays(
+        dtype=st.sampled_from(IDX_DTYPES),
+        shape=array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=5),
+    ),
+    compress=st.booleans(),
+)
+def test_round_trip_is_exact(tmp_path: Path, array: np.ndarray, compress: bool) -> None:
+    path = write_idx(tmp_path / "a.idx", array, compress=compress)
+    back = read_idx(path)
+    native = array.dtype.newbyteorder("=")
+    assert back.dtype == native
+    assert back.shape == array.shape
+    assert back.tobytes() == array.astype(native).tobytes()  # bit for bit, NaNs too
+
+
+def test_read_array_is_writable_and_native(tmp_path: Path) -> None:
+    path = write_idx(tmp_path / "a", np.arange(6, dtype=">i4").reshape(2, 3))
+    back = read_idx(path)
+    assert back.flags.writeable
+    assert back.dtype.isnative
+    back[0, 0] = 7
+
+
+def test_mnist_image_file_has_the_published_layout(tmp_path: Path) -> None:
+    images = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
+    path = write_idx(tmp_path / "train-images-idx3-ubyte", images)
+    assert path.read_bytes()[:16] == bytes.fromhex("00000803 00000002 0000001c 0000001c")
+
+
+def test_gzip_is_detected_by_content_not_by_name(tmp_path: Path) -> None:
+    labels = np.array([3, 1, 4, 1, 5], dtype=np.uint8)
+    packed = write_idx(tmp_path / "labels-without-ending", labels, compress=True)
+    plain = write_idx(tmp_path / "labels.gz", labels)
+    assert packed.read_bytes()[:2] == b"\x1f\x8b"
+    assert plain.read_bytes()[:2] == b"\x00\x00"
+    np.testing.assert_array_equal(read_idx(packed), labels)
+    np.testing.assert_array_equal(read_idx(plain), labels)
+
+
+def test_compressed_output_does_not_depend_on_the_time(tmp_path: Path) -> None:
+    a = write_idx(tmp_path / "a.gz", np.ones(4, np.uint8), compress=True).read_bytes()
+    b = write_idx(tmp_path / "b.gz", np.ones(4, np.uint8), compress=True).read_bytes()
+    assert a == b
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_truncated_images_say_how_many_bytes_were_promised(tmp_path: Path, compress: bool) -> None:
+    content = header(0x08, 5, 4, 3) + bytes(50)
+    path = in_file(tmp_path, gzip.compress(content) if compress else content)
+    with pytest.raises(
+        DataError,
+        match=damaged(path)
+        + re.escape(
+            " is truncated: its header promises 5 images of 4x3 (60 bytes) but only 50 bytes follow"
+        ),
+    ):
+        read_idx(path)
+
+
+def test_truncated_labels_are_counted_as_items(tmp_path: Path) -> None:
+    path = in_file(tmp_path, header(0x08, 10) + bytes(7))
+    with pytest.raises(
+        DataError, match=re.escape("promises 10 items (10 bytes) but only 7 bytes follow")
+    ):
+        read_idx(path)
+
+
+def test_truncated_multibyte_data_counts_bytes(tmp_path: Path) -> None:
+    path = in_file(tmp_path, header(0x0E, 3, 2) + bytes(47))
+    with pytest.raises(
+        DataError, match=re.escape("promises 3 items of 2 (48 bytes) but only 47 bytes follow")
+    ):
+        read_idx(path)
+
+
+def test_trailing_bytes_are_an_error(tmp_path: Path) -> None:
+    path = in_file(tmp_path, header(0x08, 2, 2, 2) + bytes(11))
+    with pytest.raises(
+        DataError,
+        match=damaged(path)
+        + re.escape(
+            " has 3 unexpected bytes after its data: its header promises "
+            "2 images of 2x2 (8 bytes) but 11 bytes follow"
+        ),
+    ):
+        read_idx(path)
+
+
+def test_nonzero_magic_bytes_are_not_an_idx_file(tmp_path: Path) -> None:
+    path = in_file(tmp_path, b"\x01\x00\x08\x01" + struct.pack(">I", 1) + b"\x00")
+    with pytest.raises(
+        DataError,
+        match=damaged(path) + " is not an IDX file: it should start with two zero bytes, "
+        "but starts with 01 00 08 01",
+    ):
+        read_idx(path)
+
+
+def test_html_error_page_is_not_an_idx_file(tmp_path: Path) -> None:
+    path = in_file(tmp_path, b"<html><body>404 Not Found</body></html>")
+    with pytest.raises(DataError, match=r"(?s)starts with 3c 68 74 6d \('<htm'\).*HTML error page"):
+        read_idx(path)
+
+
+def test_unknown_type_code_is_named(tmp_path: Path) -> None:
+    path = in_file(tmp_path, header(0x0A, 1) + b"\x00")
+    with pytest.raises(
+        DataError,
+        match=damaged(path) + " has an unknown IDX type code 0x0A; known codes: 0x08 \\(uint8\\)",
+    ):
+        read_idx(path)
+
+
+@pytest.mark.parametrize("ndim", [0, 5])
+def test_dimension_count_out_of_range(tmp_path: Path, ndim: int) -> None:
+    path = in_file(tmp_path, bytes([0, 0, 8, ndim]) + struct.pack(f">{ndim}I", *[1] * ndim))
+    with pytest.raises(DataError, match=f"declares {ndim} dimensions; an IDX data file has 1 to 4"):
+        read_idx(path)
+
+
+def test_truncated_header(tmp_path: Path) -> None:
+    path = in_file(tmp_path, bytes([0, 0, 8, 3]) + bytes(5))
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            "is truncated inside its header: it declares 3 dimensions (12 bytes of sizes) "
+            "but only 5 bytes follow"
+        ),
+    ):
+        read_idx(path)
+
+
+def test_file_shorter_than_a_header(tmp_path: Path) -> None:
+    path = in_file(tmp_path, b"\x00\x00")
+    with pytest.raises(DataError, match="is too short to be an IDX file: it has 2 bytes"):
+        read_idx(path)
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    path = in_file(tmp_path, b"")
+    with pytest.raises(DataError, match="is too short to be an IDX file: it has 0 bytes"):
+        read_idx(path)
+
+
+def test_zero_size_dimension(tmp_path: Path) -> None:
+    path = in_file(tmp_path, header(0x08, 0, 28, 28))
+    with pytest.raises(
+        DataError, match=re.escape("declares a dimension of size 0 (shape 0x28x28)")
+    ):
+        read_idx(path)
+
+
+def test_corrupted_gzip_stream(tmp_path: Path) -> None:
+    packed = bytearray(gzip.compress(header(0x08, 100) + bytes(range(100))))
+    packed[15:25] = b"\xff" * 10
+    path = in_file(tmp_path, bytes(packed))
+    with pytest.raises(DataError, match=damaged(path) + " is a damaged gzip file"):
+        read_idx(path)
+
+
+def test_truncated_gzip_stream(tmp_path: Path) -> None:
+    packed = gzip.compress(header(0x08, 1000) + bytes(1000))
+    path = in_file(tmp_path, packed[: len(packed) // 2])
+    with pytest.raises(DataError, match=damaged(path) + " is a damaged gzip file"):
+        read_idx(path)
+
+
+def test_gzip_with_a_wrong_crc(tmp_path: Path) -> None:
+    packed = bytearray(gzip.compress(header(0x08, 3) + b"abc"))
+    packed[-8] ^= 0xFF  # the CRC-32 of the trailer
+    path = in_file(tmp_path, bytes(packed))
+    with pytest.raises(DataError, match="is a damaged gzip file: CRC check failed"):
+        read_idx(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "nowhere-idx1-ubyte"
+    with pytest.raises(DataError, match=f"cannot read {damaged(path)}: No such file"):
+        read_idx(path)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "uint16", "float16", "bool", "complex64"])
+def test_write_refuses_element_types_idx_cannot_hold(tmp_path: Path, dtype: str) -> None:
+    with pytest.raises(UsageError, match=f"IDX cannot hold elements of type {dtype}; use one of"):
+        write_idx(tmp_path / "a", np.zeros(3, dtype=dtype))
+
+
+@pytest.mark.parametrize("shape", [(), (1, 1, 1, 1, 1)])
+def test_write_refuses_dimension_counts_idx_cannot_hold(
+    tmp_path: Path, shape: tuple[int, ...]
+) -> None:
+    with pytest.raises(
+        UsageError, match=f"IDX holds arrays of 1 to 4 dimensions, not {len(shape)}"
+    ):
+        write_idx(tmp_path / "a", np.zeros(shape, np.uint8))
+
+
+def test_write_refuses_empty_arrays(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=re.escape("cannot hold an array of shape (0, 28)")):
+        write_idx(tmp_path / "a", np.zeros((0, 28), np.uint8))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("shape", "words"),
+    [((7,), "7 items"), ((3, 28, 28), "3 images of 28x28"), ((2, 5), "2 items of 5")],
+)
+def test_shapes_are_described_in_words(shape: tuple[int, ...], words: str) -> None:
+    assert describe_shape(shape) == words

@@ -1,0 +1,431 @@
+"""load_images(), ImageDataset and make_images()."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from gradlab.data import images
+from gradlab.data.idx import write_idx
+from gradlab.data.images import IDX_FILES, IDX_SOURCES, ImageDataset, load_images
+from gradlab.data.synthetic import make_images
+from gradlab.errors import DataError, DownloadError, UsageError
+
+from .conftest import FileServer
+
+TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS = IDX_FILES
+
+
+def fake_arrays(n_train: int = 12, n_test: int = 5) -> dict[str, npt.NDArray[np.uint8]]:
+    """Small MNIST-like arrays, by file name."""
+    rng = np.random.default_rng(0)
+    return {
+        TRAIN_IMAGES: rng.integers(0, 256, (n_train, 6, 5), dtype=np.uint8),
+        TRAIN_LABELS: (np.arange(n_train) % 10).astype(np.uint8),
+        TEST_IMAGES: rng.integers(0, 256, (n_test, 6, 5), dtype=np.uint8),
+        TEST_LABELS: (np.arange(n_test) % 10).astype(np.uint8),
+    }
+
+
+def write_files(
+    folder: Path, arrays: dict[str, npt.NDArray[np.uint8]], *, gz: bool = False
+) -> dict[str, Path]:
+    """Write ``arrays`` as IDX files into ``folder`` (``.gz`` and compressed when ``gz``)."""
+    ending = ".gz" if gz else ""
+    return {
+        base: write_idx(folder / f"{base}{ending}", array, compress=gz)
+        for base, array in arrays.items()
+    }
+
+
+def assert_matches(data: ImageDataset, arrays: dict[str, npt.NDArray[np.uint8]]) -> None:
+    np.testing.assert_array_equal(data.X_train, arrays[TRAIN_IMAGES])
+    np.testing.assert_array_equal(data.y_train, arrays[TRAIN_LABELS])
+    np.testing.assert_array_equal(data.X_test, arrays[TEST_IMAGES])
+    np.testing.assert_array_equal(data.y_test, arrays[TEST_LABELS])
+    assert data.X_train.dtype == np.uint8
+    assert data.y_train.dtype == np.int64
+    assert data.y_test.dtype == np.int64
+
+
+# --- digits ----------------------------------------------------------------------------------
+
+
+def test_digits_load_offline_with_the_fixed_split() -> None:
+    data = load_images("digits")
+    assert data.name == "digits"
+    assert data.X_train.shape == (1347, 8, 8)
+    assert data.X_test.shape == (450, 8, 8)
+    assert data.X_train.dtype == np.uint8
+    assert data.y_train.dtype == np.int64
+    assert data.classes == tuple("0123456789")
+    assert (data.n_classes, data.image_shape, data.n_features) == (10, (8, 8), 64)
+    assert data.X_train.max() == 255
+    assert set(np.unique(data.X_test)) <= {round(v * 255 / 16) for v in range(17)}
+    assert np.bincount(data.y_test).min() >= 43  # stratified: about 45 of each digit
+    again = load_images("digits")
+    np.testing.assert_array_equal(again.X_train, data.X_train)
+    np.testing.assert_array_equal(again.y_test, data.y_test)
+
+
+def test_unknown_data_set_name_lists_the_valid_ones() -> None:
+    with pytest.raises(
+        UsageError,
+        match="unknown image data set 'cifar10'; choose one of: digits, mnist, fashion-mnist",
+    ):
+        load_images("cifar10")
+
+
+def test_synthetic_by_name_is_make_images_with_defaults() -> None:
+    data = load_images("synthetic")
+    assert data.name == "synthetic"
+    assert data.X_train.shape == (60000, 28, 28)
+
+
+# --- IDX files from a folder -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_data_dir_with_flat_files(tmp_path: Path, gz: bool) -> None:
+    arrays = fake_arrays()
+    write_files(tmp_path, arrays, gz=gz)
+    data = load_images("mnist", data_dir=tmp_path)
+    assert_matches(data, arrays)
+    assert data.name == "mnist"
+    assert data.image_shape == (6, 5)
+
+
+@pytest.mark.parametrize(
+    ("name", "folder"), [("mnist", "MNIST"), ("fashion-mnist", "FashionMNIST")]
+)
+@pytest.mark.parametrize("gz", [False, True])
+def test_data_dir_in_torchvision_layout(tmp_path: Path, name: str, folder: str, gz: bool) -> None:
+    arrays = fake_arrays()
+    write_files(tmp_path / folder / "raw", arrays, gz=gz)
+    data = load_images(name, data_dir=tmp_path)
+    assert_matches(data, arrays)
+    assert data.classes == IDX_SOURCES[name].classes
+
+
+def test_fashion_mnist_class_names() -> None:
+    assert IDX_SOURCES["fashion-mnist"].classes[0] == "t-shirt/top"
+    assert IDX_SOURCES["fashion-mnist"].classes[-1] == "ankle boot"
+    assert len(IDX_SOURCES["fashion-mnist"].classes) == 10
+
+
+def test_data_dir_with_raw_and_gz_files_mixed(tmp_path: Path) -> None:
+    arrays = fake_arrays()
+    write_files(tmp_path, {TRAIN_IMAGES: arrays[TRAIN_IMAGES], TEST_LABELS: arrays[TEST_LABELS]})
+    write_files(tmp_path / "MNIST" / "raw", arrays, gz=True)
+    data = load_images("mnist", data_dir=tmp_path)
+    assert_matches(data, arrays)
+
+
+def test_missing_files_are_listed_with_every_folder_searched(tmp_path: Path) -> None:
+    arrays = fake_arrays()
+    write_files(tmp_path, {TRAIN_IMAGES: arrays[TRAIN_IMAGES], TRAIN_LABELS: arrays[TRAIN_LABELS]})
+    with pytest.raises(
+        DataError,
+        match="(?s)"
+        + re.escape(
+            f"cannot find the mnist file(s) {TEST_IMAGES}, {TEST_LABELS} (raw or .gz); "
+            f"looked in: {tmp_path}, {tmp_path / 'MNIST' / 'raw'}"
+        )
+        + ".*"
+        + re.escape(f"is the four files {', '.join(IDX_FILES)}"),
+    ):
+        load_images("mnist", data_dir=tmp_path)
+
+
+def test_count_mismatch_names_both_files(tmp_path: Path) -> None:
+    arrays = fake_arrays()
+    arrays[TRAIN_LABELS] = arrays[TRAIN_LABELS][:11]
+    paths = write_files(tmp_path, arrays)
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            f"{paths[TRAIN_IMAGES]} has 12 images but {paths[TRAIN_LABELS]} has 11 labels"
+        ),
+    ):
+        load_images("mnist", data_dir=tmp_path)
+
+
+def test_label_out_of_range_names_file_value_and_index(tmp_path: Path) -> None:
+    arrays = fake_arrays()
+    arrays[TEST_LABELS][3] = 10
+    paths = write_files(tmp_path, arrays)
+    with pytest.raises(
+        DataError,
+        match=re.escape(f"{paths[TEST_LABELS]} has label 10 at index 3, outside 0..9"),
+    ):
+        load_images("mnist", data_dir=tmp_path)
+
+
+def test_train_and_test_image_sizes_must_agree(tmp_path: Path) -> None:
+    arrays = fake_arrays()
+    arrays[TEST_IMAGES] = np.zeros((5, 6, 6), np.uint8)
+    paths = write_files(tmp_path, arrays)
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            f"{paths[TRAIN_IMAGES]} holds images of 6x5 but {paths[TEST_IMAGES]} "
+            "holds images of 6x6"
+        ),
+    ):
+        load_images("mnist", data_dir=tmp_path)
+
+
+def test_image_file_must_be_three_dimensional_uint8(tmp_path: Path) -> None:
+    arrays = fake_arrays()
+    paths = write_files(tmp_path, arrays)
+    write_idx(paths[TRAIN_IMAGES], arrays[TRAIN_IMAGES].reshape(12, 30).astype(np.float32))
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            f"{paths[TRAIN_IMAGES]} must hold uint8 images of shape (n, height, width), "
+            "but holds float32 values of shape (12, 30)"
+        ),
+    ):
+        load_images("mnist", data_dir=tmp_path)
+
+
+def test_label_file_must_be_one_dimensional(tmp_path: Path) -> None:
+    arrays = fake_arrays()
+    arrays[TRAIN_LABELS] = arrays[TRAIN_LABELS].reshape(12, 1)
+    paths = write_files(tmp_path, arrays)
+    with pytest.raises(
+        DataError, match=re.escape(f"{paths[TRAIN_LABELS]} must hold integer labels of shape (n,)")
+    ):
+        load_images("mnist", data_dir=tmp_path)
+
+
+# --- downloads -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mnist_mirror(
+    file_server: FileServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> tuple[str, dict[str, npt.NDArray[np.uint8]]]:
+    """A local mirror serving small fake MNIST ``.gz`` files, with their MD5s patched in."""
+    arrays = fake_arrays()
+    paths = write_files(tmp_path / "served", arrays, gz=True)
+    mirror = file_server.mirror("mnist")
+    md5 = {}
+    for path in paths.values():
+        file_server.serve(mirror, path.name, path.read_bytes())
+        md5[path.name] = hashlib.md5(path.read_bytes()).hexdigest()
+    monkeypatch.setitem(IDX_SOURCES, "mnist", dataclasses.replace(IDX_SOURCES["mnist"], md5=md5))
+    return mirror, arrays
+
+
+def test_mnist_downloads_into_the_cache_and_then_reads_it_offline(
+    mnist_mirror: tuple[str, dict[str, npt.NDArray[np.uint8]]],
+    file_server: FileServer,
+    tmp_path: Path,
+) -> None:
+    mirror, arrays = mnist_mirror
+    cache = tmp_path / "cache"
+    data = load_images("mnist", cache_dir=cache, mirrors=[mirror], progress=False)
+    assert_matches(data, arrays)
+    assert sorted(p.name for p in (cache / "mnist").iterdir()) == sorted(
+        f"{base}.gz" for base in IDX_FILES
+    )
+    assert len(file_server.requests) == 4
+    again = load_images("mnist", cache_dir=cache, mirrors=[mirror], progress=False)
+    assert_matches(again, arrays)
+    assert len(file_server.requests) == 4  # all four were cache hits
+    offline = load_images("mnist", cache_dir=cache, download=False)
+    assert_matches(offline, arrays)
+
+
+def test_cache_dir_defaults_to_gradlab_data(
+    mnist_mirror: tuple[str, dict[str, npt.NDArray[np.uint8]]],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    mirror, arrays = mnist_mirror
+    monkeypatch.setenv("GRADLAB_DATA", str(tmp_path / "env"))
+    assert_matches(load_images("mnist", mirrors=[mirror], progress=False), arrays)
+    assert (tmp_path / "env" / "mnist" / f"{TRAIN_IMAGES}.gz").is_file()
+
+
+def test_files_with_the_published_checksums_are_required(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    mirror = file_server.mirror("mnist")
+    for path in write_files(tmp_path / "served", fake_arrays(), gz=True).values():
+        file_server.serve(mirror, path.name, path.read_bytes())
+    published = IDX_SOURCES["mnist"].md5[f"{TRAIN_IMAGES}.gz"]
+    with pytest.raises(DownloadError, match=f"expected md5 {published}"):
+        load_images("mnist", cache_dir=tmp_path / "cache", mirrors=[mirror], progress=False)
+    assert list((tmp_path / "cache" / "mnist").iterdir()) == []
+
+
+def test_failed_download_hint_names_all_four_files_and_the_cache_folder(
+    closed_port_mirror: str, tmp_path: Path
+) -> None:
+    names = ", ".join(f"{base}.gz" for base in IDX_FILES)
+    with pytest.raises(
+        DownloadError,
+        match="(?s)"
+        + re.escape(f"Download {names} by hand")
+        + ".*"
+        + re.escape(f"into {tmp_path / 'fashion-mnist'}/"),
+    ):
+        load_images(
+            "fashion-mnist", cache_dir=tmp_path, mirrors=[closed_port_mirror], progress=False
+        )
+
+
+def test_without_download_an_empty_cache_is_a_data_error(tmp_path: Path) -> None:
+    with pytest.raises(
+        DataError,
+        match="(?s)"
+        + re.escape(f"looked in: {tmp_path / 'mnist'}")
+        + ".*Downloading is switched off",
+    ):
+        load_images("mnist", cache_dir=tmp_path, download=False)
+
+
+def test_published_checksums_are_those_torchvision_uses() -> None:
+    assert IDX_SOURCES["mnist"].md5[f"{TRAIN_IMAGES}.gz"] == "f68b3c2dcbeaaa9fbdd348bbdeb94873"
+    assert IDX_SOURCES["fashion-mnist"].md5[f"{TEST_LABELS}.gz"] == (
+        "bb300cfdad3c16e7a12a480ee83cd310"
+    )
+    for source in IDX_SOURCES.values():
+        assert sorted(source.md5) == sorted(f"{base}.gz" for base in IDX_FILES)
+
+
+# --- ImageDataset ----------------------------------------------------------------------------
+
+
+def small_dataset(**changes: object) -> ImageDataset:
+    fields: dict[str, object] = {
+        "name": "toy",
+        "X_train": np.zeros((3, 2, 2), np.uint8),
+        "y_train": np.array([0, 1, 2]),
+        "X_test": np.zeros((2, 2, 2), np.uint8),
+        "y_test": np.array([2, 0]),
+        "classes": ("a", "b", "c"),
+    }
+    fields.update(changes)
+    return ImageDataset(**fields)  # type: ignore[arg-type]
+
+
+def test_dataset_properties_and_repr() -> None:
+    data = small_dataset()
+    assert (data.n_classes, data.image_shape, data.n_features) == (3, (2, 2), 4)
+    assert repr(data) == "ImageDataset(name='toy', train=3, test=2, image_shape=2x2, n_classes=3)"
+
+
+def test_dataset_converts_other_integer_labels_to_int64() -> None:
+    data = small_dataset(y_train=np.array([0, 1, 2], np.uint8))
+    assert data.y_train.dtype == np.int64
+
+
+def test_dataset_count_mismatch_names_both_counts() -> None:
+    with pytest.raises(DataError, match="X_train has 3 images but y_train has 2 labels"):
+        small_dataset(y_train=np.array([0, 1]))
+
+
+def test_dataset_label_out_of_range_names_value_and_index() -> None:
+    with pytest.raises(
+        DataError,
+        match=re.escape("toy y_test has label -1 at index 1, outside 0..2 for its 3 classes"),
+    ):
+        small_dataset(y_test=np.array([0, -1]))
+
+
+def test_dataset_counts_all_bad_labels() -> None:
+    with pytest.raises(DataError, match=r"label 3 at index 0.*\(2 bad labels in all\)"):
+        small_dataset(y_train=np.array([3, 1, 5]))
+
+
+def test_dataset_refuses_float_images() -> None:
+    with pytest.raises(DataError, match="X_test must hold uint8 images"):
+        small_dataset(X_test=np.zeros((2, 2, 2)))
+
+
+def test_dataset_refuses_float_labels() -> None:
+    with pytest.raises(DataError, match="y_train must hold integer labels"):
+        small_dataset(y_train=np.zeros(3))
+
+
+# --- synthetic -------------------------------------------------------------------------------
+
+
+def nearest_centroid_accuracy(data: ImageDataset) -> float:
+    X_train = data.X_train.reshape(len(data.X_train), -1) / 255
+    X_test = data.X_test.reshape(len(data.X_test), -1) / 255
+    centroids = np.stack([X_train[data.y_train == k].mean(0) for k in range(data.n_classes)])
+    distances = ((X_test[:, None, :] - centroids[None]) ** 2).sum(-1)
+    return float((distances.argmin(1) == data.y_test).mean())
+
+
+def test_synthetic_images_have_the_real_shape_and_types() -> None:
+    data = make_images(500, 100)
+    assert data.name == "synthetic"
+    assert data.X_train.shape == (500, 28, 28)
+    assert data.X_test.shape == (100, 28, 28)
+    assert data.X_train.dtype == np.uint8
+    assert data.y_train.dtype == np.int64
+    assert data.classes == tuple("0123456789")
+    assert np.bincount(data.y_train).tolist() == [50] * 10
+    assert 0 < data.X_train.mean() < 128
+    assert data.X_train.max() == 255
+
+
+def test_synthetic_images_are_deterministic_per_seed() -> None:
+    a, b, c = make_images(300, 50, seed=4), make_images(300, 50, seed=4), make_images(300, 50)
+    np.testing.assert_array_equal(a.X_train, b.X_train)
+    np.testing.assert_array_equal(a.y_test, b.y_test)
+    assert not np.array_equal(a.X_train, c.X_train)
+
+
+def test_synthetic_training_set_does_not_depend_on_the_test_size() -> None:
+    a, b = make_images(300, 50), make_images(300, 80)
+    np.testing.assert_array_equal(a.X_train, b.X_train)
+
+
+def test_synthetic_other_shapes_and_class_counts() -> None:
+    data = make_images(40, 20, shape=(8, 12), n_classes=4, seed=1)
+    assert data.X_train.shape == (40, 8, 12)
+    assert data.classes == ("0", "1", "2", "3")
+
+
+def test_synthetic_classes_are_learnable_but_not_trivial() -> None:
+    accuracy = nearest_centroid_accuracy(make_images(3000, 1000))
+    assert 0.5 < accuracy < 0.95
+
+
+def test_synthetic_noise_makes_it_harder() -> None:
+    clean = nearest_centroid_accuracy(make_images(2000, 500, noise=0.0))
+    noisy = nearest_centroid_accuracy(make_images(2000, 500, noise=1.0))
+    assert noisy < clean
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_train": 0}, "n_train must be at least 1, not 0"),
+        ({"n_test": -1}, "n_test must be at least 1, not -1"),
+        ({"seed": -2}, "seed must be at least 0, not -2"),
+        ({"n_classes": 1}, "n_classes must be at least 2, not 1"),
+        ({"shape": (3, 28)}, re.escape("shape must be (height, width), each at least 4")),
+        ({"noise": float("nan")}, "noise must be a finite number >= 0, not nan"),
+        ({"noise": -0.1}, "noise must be a finite number >= 0, not -0.1"),
+    ],
+)
+def test_synthetic_bad_parameters_are_named(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        make_images(**kwargs)  # type: ignore[arg-type]
+
+
+def test_module_constants_describe_the_digits_split() -> None:
+    assert (images.DIGITS_TEST_SIZE, images.DIGITS_SPLIT_SEED) == (0.25, 0)

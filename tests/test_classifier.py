@@ -1,0 +1,245 @@
+"""Classifiers: stable softmax, backprop against autograd, the loop, checkpoints, resume."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gradlab import checkpoint
+from gradlab.engines.numpy_mlp import NumpyMLP, cross_entropy, log_softmax, softmax
+from gradlab.engines.torch_mlp import TorchMLP
+from gradlab.errors import DataError, UsageError
+from gradlab.models import MLPClassifier, SoftmaxRegression
+from gradlab.models.classifier import init_params
+from gradlab.train import Callback
+from gradlab.viz.monitor import TerminalProgress
+
+
+def blobs(n: int = 300, d: int = 16, k: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0, 2, size=(k, d))
+    y = rng.integers(0, k, n)
+    return (centers[y] + rng.normal(size=(n, d))).astype(np.float32), y
+
+
+def test_softmax_does_not_overflow_for_logits_around_1000() -> None:
+    z = np.array([[1000.0, 999.0, -1000.0], [5000.0, 5000.0, 0.0]], dtype=np.float32)
+    p = softmax(z)
+    assert np.all(np.isfinite(p))
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(p[1, :2], [0.5, 0.5])
+    ce = cross_entropy(z, np.array([2, 0]))
+    assert np.all(np.isfinite(ce))
+    expected = torch.nn.functional.cross_entropy(
+        torch.tensor(z), torch.tensor([2, 0]), reduction="none"
+    )
+    np.testing.assert_allclose(ce, expected.numpy(), rtol=1e-6)
+
+
+def test_log_softmax_matches_torch() -> None:
+    z = np.random.default_rng(0).normal(0, 30, size=(5, 7))
+    np.testing.assert_allclose(log_softmax(z), torch.log_softmax(torch.tensor(z), 1), rtol=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    hidden=st.lists(st.integers(1, 12), max_size=2),
+    m=st.integers(1, 20),
+    seed=st.integers(0, 1000),
+    momentum=st.sampled_from([0.0, 0.9]),
+)
+def test_hand_derived_backprop_matches_torch_autograd(
+    hidden: list[int], m: int, seed: int, momentum: float
+) -> None:
+    rng = np.random.default_rng(seed)
+    sizes = (6, *hidden, 4)
+    params = init_params(sizes, "kaiming", 0.01, seed)
+    X = rng.normal(size=(m, 6)).astype(np.float32)
+    y = rng.integers(0, 4, m)
+    a, b = NumpyMLP(sizes, params, momentum), TorchMLP(sizes, params, momentum, "cpu")
+    da, db = a.prepare(X, y), b.prepare(X, y)
+    idx = np.arange(m)
+    for _ in range(3):  # three steps, so momentum matters
+        la, ca = a.train_step(da, idx, 0.05)
+        lb, cb = b.train_step(db, idx, 0.05)
+        assert la == pytest.approx(float(lb), rel=1e-4, abs=1e-5)
+        assert ca == int(cb)
+    for key, value in a.state().items():
+        np.testing.assert_allclose(value, b.state()[key], rtol=1e-4, atol=1e-5, err_msg=key)
+
+
+def test_numpy_and_torch_engines_train_to_the_same_history() -> None:
+    X, y = blobs()
+    runs = [
+        MLPClassifier(hidden=(8,), epochs=3, batch_size=32, engine=e).fit(X, y, eval_set=(X, y))
+        for e in ("numpy", "torch")
+    ]
+    np.testing.assert_allclose(
+        runs[0].history_["train_loss"], runs[1].history_["train_loss"], rtol=1e-4
+    )
+
+
+def test_history_has_the_three_curves_per_epoch() -> None:
+    X, y = blobs()
+    m = SoftmaxRegression(epochs=4, batch_size=50).fit(X, y, eval_set=(X[:100], y[:100]))
+    assert m.history_["epoch"] == [1.0, 2.0, 3.0, 4.0]
+    for key in ("train_loss", "train_accuracy", "test_accuracy", "seconds"):
+        assert len(m.history_[key]) == 4
+    assert m.history_["train_loss"][-1] < m.history_["train_loss"][0]
+    assert m.score(X, y) > 0.9
+
+
+def test_without_eval_set_the_test_columns_are_nan() -> None:
+    X, y = blobs(100)
+    m = SoftmaxRegression(epochs=1).fit(X, y)
+    assert np.isnan(m.history_["test_accuracy"][0])
+
+
+def test_mlp_learns_the_digits() -> None:
+    from gradlab.data.images import load_images
+
+    d = load_images("digits")
+    m = MLPClassifier(epochs=20, batch_size=32, lr=0.05).fit(
+        d.X_train, d.y_train, eval_set=(d.X_test, d.y_test)
+    )
+    assert m.history_["test_accuracy"][-1] >= 0.95
+
+
+def test_resumed_training_equals_uninterrupted_training(tmp_path: Path) -> None:
+    X, y = blobs()
+    ck = tmp_path / "m.safetensors"
+    straight = MLPClassifier(hidden=(8,), epochs=4, batch_size=32).fit(X, y)
+    MLPClassifier(hidden=(8,), epochs=2, batch_size=32).fit(X, y, checkpoint=ck)
+    resumed = MLPClassifier(hidden=(8,), epochs=4, batch_size=32)
+    resumed.fit(X, y, checkpoint=ck, resume=True)
+    assert resumed.history_["epoch"] == [1.0, 2.0, 3.0, 4.0]
+    for key, value in straight.params_.items():
+        np.testing.assert_array_equal(resumed.params_[key], value)
+
+
+class StopInEpoch(Callback):
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_batch_end(self, epoch: int, batch: int, stats: Any) -> None:
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_an_interrupted_run_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
+    X, y = blobs()
+    ck = tmp_path / "m.safetensors"
+    with pytest.raises(KeyboardInterrupt):
+        MLPClassifier(hidden=(8,), epochs=5).fit(X, y, checkpoint=ck, callbacks=[StopInEpoch(3)])
+    model = MLPClassifier.load(ck)
+    assert model.history_["epoch"] == [1.0, 2.0]
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]  # no temp files left
+
+
+def test_saved_model_predicts_like_the_original(tmp_path: Path) -> None:
+    X, y = blobs()
+    m = SoftmaxRegression(epochs=2).fit(X, y, classes=["a", "b", "c"])
+    loaded = MLPClassifier.load(m.save(tmp_path / "s.safetensors"))
+    assert isinstance(loaded, SoftmaxRegression)
+    assert loaded.classes_ == ("a", "b", "c")
+    np.testing.assert_array_equal(loaded.predict(X), m.predict(X))
+
+
+def test_missing_checkpoint_is_named(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"nope\.safetensors: no such checkpoint file"):
+        checkpoint.load(tmp_path / "nope.safetensors")
+
+
+def test_garbage_checkpoint_is_refused(tmp_path: Path) -> None:
+    p = tmp_path / "bad.safetensors"
+    p.write_bytes(b"\x00" * 64)
+    with pytest.raises(DataError, match="not a readable safetensors file"):
+        checkpoint.load(p)
+
+
+def test_foreign_safetensors_file_is_refused(tmp_path: Path) -> None:
+    from safetensors.numpy import save_file
+
+    p = tmp_path / "other.safetensors"
+    save_file({"w": np.zeros(3, np.float32)}, str(p))
+    with pytest.raises(DataError, match="a safetensors file, but not a gradlab checkpoint"):
+        checkpoint.load(p)
+
+
+def test_resuming_with_other_layer_sizes_is_refused(tmp_path: Path) -> None:
+    X, y = blobs()
+    ck = tmp_path / "m.safetensors"
+    MLPClassifier(hidden=(8,), epochs=1).fit(X, y, checkpoint=ck)
+    with pytest.raises(DataError, match=r"the checkpoint is for layers \(16, 8, 3\)"):
+        MLPClassifier(hidden=(9,), epochs=2).fit(X, y, checkpoint=ck, resume=True)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"lr": 0.0}, "lr must be a finite number > 0"),
+        ({"hidden": (0,)}, r"hidden must be positive layer widths, got \(0,\)"),
+        ({"momentum": 1.0}, r"momentum must be in \[0, 1\), got 1.0"),
+        ({"engine": "jax"}, "unknown engine 'jax'; choose one of: auto, numpy, torch"),
+        ({"init": "xavier"}, "unknown init 'xavier'; choose one of: kaiming, normal"),
+        ({"engine": "numpy", "device": "cuda"}, "the numpy engine runs on the CPU"),
+    ],
+)
+def test_bad_hyperparameters_are_named(kwargs: dict[str, Any], message: str) -> None:
+    X, y = blobs(20)
+    with pytest.raises(UsageError, match=message):
+        MLPClassifier(**kwargs).fit(X, y)
+
+
+def test_label_outside_the_classes_is_named() -> None:
+    X, y = blobs(20)
+    y[5] = 7
+    with pytest.raises(DataError, match=r"y\[5\] is 7, but labels must be in 0..2"):
+        MLPClassifier().fit(X, y, classes=["a", "b", "c"])
+
+
+def test_image_and_label_counts_must_match() -> None:
+    X, y = blobs(20)
+    with pytest.raises(DataError, match="there are 20 images but 19 labels"):
+        MLPClassifier().fit(X, y[:19])
+
+
+def test_non_finite_pixels_are_refused() -> None:
+    X, y = blobs(20)
+    X[3, 3] = np.nan
+    with pytest.raises(DataError, match="X contains NaN or infinite values"):
+        MLPClassifier().fit(X, y)
+
+
+def test_divergence_is_reported() -> None:
+    from gradlab.errors import DivergenceError
+
+    X, y = blobs(200)
+    match = "training diverged in epoch 2: the training loss exploded"
+    with pytest.raises(DivergenceError, match=match):
+        MLPClassifier(hidden=(32,), lr=100, epochs=3).fit(X * 100, y)
+
+
+def test_terminal_progress_prints_a_line_per_epoch() -> None:
+    X, y = blobs()
+    out = io.StringIO()
+    SoftmaxRegression(epochs=2).fit(X, y, eval_set=(X, y), callbacks=[TerminalProgress(out)])
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("training on 300 samples, testing on 300")
+    assert lines[1].startswith("epoch 1/2  train loss")
+    assert "test acc" in lines[2]
+    assert "\r" not in out.getvalue()  # no bar when the stream is not a terminal
+
+
+def test_terminal_progress_draws_a_bar_when_asked() -> None:
+    X, y = blobs()
+    out = io.StringIO()
+    SoftmaxRegression(epochs=1).fit(X, y, callbacks=[TerminalProgress(out, bar=True, every=0)])
+    assert "[########################] 2/2" in out.getvalue()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import platform
 import time
 from datetime import date
@@ -137,6 +138,7 @@ def run(
 ) -> dict[str, Any]:
     """Run every table; return plain data."""
     start = time.perf_counter()
+    load_start = os.getloadavg()[0]
     log("measuring the floors ...")
     floors = fl.measure(quick)
     points, points_source = tutorial_points()
@@ -180,6 +182,7 @@ def run(
         "scaling": scale,
         "engines": eng,
         "seconds": time.perf_counter() - start,
+        "load_average": [load_start, os.getloadavg()[0]],
     }
 
 
@@ -209,7 +212,9 @@ def markdown(res: dict[str, Any]) -> str:
         f"Measured in this run: float32 matmul {f['matmul_flops'] / 1e9:.0f} GFLOP/s "
         f"({f['matmul_source']}), memory read {f['read_bandwidth'] / 1e9:.1f} GB/s. "
         f"Data: {res['data']['points']}; images: {res['data']['images']} "
-        f"({res['data']['n_train']} + {res['data']['n_test']}). Total {res['seconds']:.0f} s.",
+        f"({res['data']['n_train']} + {res['data']['n_test']}). Total {res['seconds']:.0f} s; "
+        f"load average {res['load_average'][0]:.2f} at the start, "
+        f"{res['load_average'][1]:.2f} at the end (the machine is shared).",
         "",
         "## Jobs",
         "",

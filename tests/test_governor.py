@@ -1,0 +1,79 @@
+"""The thread governor trains on the cores that other processes leave free."""
+
+from __future__ import annotations
+
+import pytest
+
+from gradlab import governor
+from gradlab.governor import ThreadGovernor
+from gradlab.train import BatchStats
+
+
+class FakeClock:
+    """Wall time, machine busy time and own CPU time, advanced by hand."""
+
+    def __init__(self) -> None:
+        self.wall = self.busy = self.own = 0.0
+
+    def advance(self, seconds: float, own_cores: float, other_cores: float) -> None:
+        self.wall += seconds
+        self.own += seconds * own_cores
+        self.busy += seconds * (own_cores + other_cores)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    c = FakeClock()
+    monkeypatch.setattr(governor, "cpu_busy_seconds", lambda: c.busy)
+    monkeypatch.setattr(governor.time, "perf_counter", lambda: c.wall)
+    monkeypatch.setattr(governor.time, "process_time", lambda: c.own)
+    return c
+
+
+def run_epoch(gov: ThreadGovernor, clock: FakeClock, other_cores: float, epoch: int = 1) -> None:
+    for b in range(governor.PROBE_STEPS + 2):
+        clock.advance(0.01, gov.threads, other_cores)
+        gov.on_batch_end(epoch, b, BatchStats())
+    gov.on_epoch_end(epoch, {})
+
+
+def test_starts_on_one_thread_and_takes_both_cores_when_idle(clock: FakeClock) -> None:
+    applied: list[int] = []
+    gov = ThreadGovernor(applied.append, max_threads=2)
+    gov.on_train_begin({})
+    assert applied == [1]
+    run_epoch(gov, clock, other_cores=0.0)
+    assert gov.threads == 2
+    assert applied[-1] == 2
+
+
+def test_stays_on_one_thread_while_another_process_holds_a_core(clock: FakeClock) -> None:
+    applied: list[int] = []
+    gov = ThreadGovernor(applied.append, max_threads=2)
+    gov.on_train_begin({})
+    run_epoch(gov, clock, other_cores=1.0)
+    assert gov.threads == 1
+
+
+def test_follows_the_load_from_epoch_to_epoch(clock: FakeClock) -> None:
+    gov = ThreadGovernor(lambda n: None, max_threads=2)
+    gov.on_train_begin({})
+    run_epoch(gov, clock, other_cores=0.0, epoch=1)
+    assert gov.threads == 2
+    run_epoch(gov, clock, other_cores=0.95, epoch=2)
+    assert gov.threads == 1
+    run_epoch(gov, clock, other_cores=0.05, epoch=3)
+    assert gov.threads == 2
+
+
+def test_without_proc_stat_it_keeps_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(governor, "cpu_busy_seconds", lambda: None)
+    gov = ThreadGovernor(lambda n: None, max_threads=8)
+    gov.on_train_begin({})
+    gov.on_epoch_end(1, {})
+    assert gov.threads == 1
+
+
+def test_cpu_busy_seconds_reads_this_machine() -> None:
+    busy = governor.cpu_busy_seconds()
+    assert busy is None or busy > 0

@@ -11,7 +11,7 @@ labels ``y`` and layers ``h_0 = X``, ``h_k = relu(h_{k-1} @ W_k + b_k)``, logits
 
 The softmax subtracts each row's maximum before ``exp``, so logits of 1000 or more
 do not overflow. All arrays are float32 and every step reuses preallocated
-buffers, so a step is a handful of BLAS calls and no allocation.
+buffers, so a step is a handful of BLAS calls and no large allocation.
 """
 
 from __future__ import annotations
@@ -68,6 +68,9 @@ class NumpyMLP:
         self.gW = [np.empty_like(w) for w in self.W]
         self.gb = [np.empty_like(b) for b in self.b]
         self._buffers: dict[int, list[np.ndarray]] = {}
+        self._inputs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        # dL/dh for each hidden layer, by batch size
+        self._backs: dict[int, list[np.ndarray]] = {}
 
     def _ks(self) -> range:
         return range(1, self.n_layers + 1)
@@ -76,7 +79,30 @@ class NumpyMLP:
         """Activation buffers for a batch of ``m`` rows (made once per batch size)."""
         if m not in self._buffers:
             self._buffers[m] = [np.empty((m, s), np.float32) for s in self.sizes[1:]]
+            self._backs[m] = [np.empty((m, s), np.float32) for s in self.sizes[1:-1]]
         return self._buffers[m]
+
+    def rows(self, X: np.ndarray, idx: np.ndarray | slice) -> np.ndarray:
+        """Rows ``idx`` of ``X`` as float32, in a reused buffer.
+
+        uint8 images stay uint8 in memory (a quarter of the bytes to gather) and
+        are scaled by 1/255 batch by batch, so no float copy of the data set is made.
+        """
+        if X.dtype != np.uint8:
+            return np.ascontiguousarray(X[idx], dtype=np.float32)
+        m = len(range(X.shape[0])[idx]) if isinstance(idx, slice) else idx.shape[0]
+        if m not in self._inputs:
+            self._inputs[m] = (
+                np.empty((m, X.shape[1]), np.uint8),
+                np.empty((m, X.shape[1]), np.float32),
+            )
+        raw, out = self._inputs[m]
+        if isinstance(idx, slice):
+            raw[...] = X[idx]
+        else:
+            np.take(X, idx, axis=0, out=raw)
+        np.multiply(raw, np.float32(1 / 255), out=out)
+        return out
 
     def forward(self, X: np.ndarray) -> list[np.ndarray]:
         """Activations of every layer; the last is the logits. Shapes (m, size_k)."""
@@ -92,22 +118,30 @@ class NumpyMLP:
         return acts
 
     def prepare(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The data as contiguous float32 features and int64 labels (no copy if already so)."""
-        return np.ascontiguousarray(X, np.float32), np.ascontiguousarray(y, np.int64)
+        """The data as it is (uint8 pixels or float32 features) and int64 labels."""
+        if X.dtype != np.uint8:
+            X = np.ascontiguousarray(X, np.float32)
+        return np.ascontiguousarray(X), np.ascontiguousarray(y, np.int64)
 
     def train_step(
         self, data: tuple[np.ndarray, np.ndarray], idx: np.ndarray, lr: float
     ) -> tuple[float, int]:
         """One SGD step on rows ``idx``; returns (sum of losses, number correct) before it."""
-        return self.step(data[0][idx], data[1][idx], lr)
+        return self.step(self.rows(data[0], idx), data[1][idx], lr)
 
     def step(self, X: np.ndarray, y: np.ndarray, lr: float) -> tuple[float, int]:
-        """One SGD step on a batch; returns (sum of losses, number correct) before the step."""
+        """One SGD step on a float32 batch; returns (sum of losses, number correct) before it.
+
+        The learning rate is folded into the output gradient (``lr / m`` instead of
+        ``1 / m``), so every gradient below is already ``lr * dL/dtheta`` and each
+        update is one in-place subtraction. With momentum the velocity is kept in
+        the same units, which is exact while the learning rate stays constant.
+        """
         m = X.shape[0]
         acts = self.forward(X)
         z = acts[-1]
         correct = int(np.count_nonzero(z.argmax(axis=1) == y))
-        # softmax in place: z becomes probabilities, then the gradient (p - onehot) / m
+        # softmax in place: z becomes probabilities, then the gradient (p - onehot) * lr / m
         rows = np.arange(m)
         z -= z.max(axis=1, keepdims=True)
         z_true = z[rows, y]
@@ -116,47 +150,51 @@ class NumpyMLP:
         loss = float(np.log(sums[:, 0]).sum() - z_true.sum())  # sum of logsumexp(z) - z[y]
         z /= sums
         z[rows, y] -= 1.0
-        z *= 1.0 / m
+        z *= lr / m
         grad = z
+        backs = self._backs[m]
         for k in range(self.n_layers - 1, -1, -1):
             h_prev = X if k == 0 else acts[k - 1]
             np.matmul(h_prev.T, grad, out=self.gW[k])
             np.sum(grad, axis=0, out=self.gb[k])
             if k > 0:
-                back = grad @ self.W[k].T
+                back = np.matmul(grad, self.W[k].T, out=backs[k - 1])
                 back *= h_prev > 0
                 grad = back
-        self._update(lr)
+        self._update()
         return loss, correct
 
-    def _update(self, lr: float) -> None:
+    def _update(self) -> None:
+        """``theta -= step`` with the lr-scaled gradients (or velocities)."""
         for k in range(self.n_layers):
+            gW, gb = self.gW[k], self.gb[k]
             if self.momentum:
                 self.vW[k] *= self.momentum
-                self.vW[k] += self.gW[k]
+                self.vW[k] += gW
                 self.vb[k] *= self.momentum
-                self.vb[k] += self.gb[k]
-                self.W[k] -= lr * self.vW[k]
-                self.b[k] -= lr * self.vb[k]
-            else:
-                self.W[k] -= lr * self.gW[k]
-                self.b[k] -= lr * self.gb[k]
+                self.vb[k] += gb
+                gW, gb = self.vW[k], self.vb[k]
+            self.W[k] -= gW
+            self.b[k] -= gb
 
     def evaluate(self, data: tuple[np.ndarray, np.ndarray], batch: int = 2000) -> tuple[float, int]:
         """(sum of cross-entropy, number correct) over a prepared data set, in batches."""
         X, y = data
         total, correct = 0.0, 0
         for i in range(0, X.shape[0], batch):
-            z = self.forward(X[i : i + batch])[-1]
+            z = self.forward(self.rows(X, slice(i, i + batch)))[-1]
             yb = y[i : i + batch]
             total += float(cross_entropy(z, yb).sum())
             correct += int(np.count_nonzero(z.argmax(axis=1) == yb))
         return total, correct
 
     def logits(self, X: np.ndarray, batch: int = 2000) -> np.ndarray:
-        """Logits for every row of ``X``, shape (n, classes)."""
+        """Logits for every row of ``X`` (uint8 pixels or float32), shape (n, classes)."""
         return np.concatenate(
-            [self.forward(X[i : i + batch])[-1].copy() for i in range(0, X.shape[0], batch)]
+            [
+                self.forward(self.rows(X, slice(i, i + batch)))[-1].copy()
+                for i in range(0, X.shape[0], batch)
+            ]
         )
 
     def state(self) -> dict[str, np.ndarray]:

@@ -59,17 +59,26 @@ class TorchMLP:
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.1, momentum=momentum)
 
     def prepare(self, X: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """Move the whole data set to the device once."""
-        Xt = torch.from_numpy(np.ascontiguousarray(X, np.float32)).to(self.device)
+        """Move the whole data set to the device once (uint8 pixels stay uint8 there)."""
+        if X.dtype != np.uint8:
+            X = np.ascontiguousarray(X, np.float32)
+        Xt = torch.from_numpy(np.ascontiguousarray(X)).to(self.device)
         yt = torch.from_numpy(np.ascontiguousarray(y, np.int64)).to(self.device)
         return Xt, yt
+
+    @staticmethod
+    def floats(X: torch.Tensor) -> torch.Tensor:
+        """A batch as float32: uint8 pixels scaled to [0, 1]."""
+        if X.dtype == torch.uint8:
+            return X.to(torch.float32).mul_(1 / 255)
+        return X
 
     def train_step(
         self, data: tuple[torch.Tensor, torch.Tensor], idx: np.ndarray, lr: float
     ) -> tuple[torch.Tensor, torch.Tensor]:
         X, y = data
         rows = torch.from_numpy(idx).to(self.device, non_blocking=True)
-        Xb, yb = X[rows], y[rows]
+        Xb, yb = self.floats(X[rows]), y[rows]
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         logits = self.model(Xb)
@@ -90,7 +99,7 @@ class TorchMLP:
         total = torch.zeros((), device=self.device)
         correct = torch.zeros((), dtype=torch.int64, device=self.device)
         for i in range(0, X.shape[0], batch):
-            logits = self.model(X[i : i + batch])
+            logits = self.model(self.floats(X[i : i + batch]))
             yb = y[i : i + batch]
             total += nn.functional.cross_entropy(logits, yb, reduction="sum")
             correct += (logits.argmax(dim=1) == yb).sum()
@@ -98,8 +107,10 @@ class TorchMLP:
 
     @torch.no_grad()
     def logits(self, X: np.ndarray, batch: int = 4096) -> np.ndarray:
-        Xt = torch.from_numpy(np.ascontiguousarray(X, np.float32)).to(self.device)
-        out = [self.model(Xt[i : i + batch]).cpu() for i in range(0, Xt.shape[0], batch)]
+        Xt = self.prepare(X, np.zeros(len(X), np.int64))[0]
+        out = [
+            self.model(self.floats(Xt[i : i + batch])).cpu() for i in range(0, Xt.shape[0], batch)
+        ]
         return torch.cat(out).numpy()
 
     def state(self) -> dict[str, np.ndarray]:

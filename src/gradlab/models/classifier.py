@@ -23,13 +23,14 @@ INITS = ("kaiming", "normal")
 
 
 def as_images(X: Any, name: str = "X") -> tuple[np.ndarray, tuple[int, ...], float]:
-    """Flatten images to float32 rows; uint8 pixels are scaled to [0, 1].
+    """Flatten images to rows: uint8 pixels stay uint8 (the engines scale them to
+    [0, 1] batch by batch, never copying the whole set); anything else becomes float32.
 
     Returns
     -------
-    rows : ndarray of shape (n, d), float32
+    rows : ndarray of shape (n, d), uint8 or float32
     shape : the shape of one image (for pictures)
-    scale : what the pixels were multiplied by (1/255 for uint8, else 1)
+    scale : what the pixels are multiplied by (1/255 for uint8, else 1)
     """
     arr = np.asarray(X)
     if arr.ndim < 2:
@@ -39,8 +40,7 @@ def as_images(X: Any, name: str = "X") -> tuple[np.ndarray, tuple[int, ...], flo
     shape = tuple(int(s) for s in arr.shape[1:])
     if arr.dtype == np.uint8:
         scale = 1.0 / 255.0
-        rows = arr.reshape(arr.shape[0], -1).astype(np.float32)
-        rows *= np.float32(scale)
+        rows = np.ascontiguousarray(arr.reshape(arr.shape[0], -1))
     else:
         scale = 1.0
         try:

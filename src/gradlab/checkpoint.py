@@ -20,6 +20,7 @@ from gradlab.io import atomic_path
 from gradlab.train import Callback
 
 FORMAT = "gradlab-checkpoint-1"
+REQUIRED = ("sizes", "input_shape", "input_scale", "classes", "hyperparameters", "history")
 
 
 def save(path: str | os.PathLike[str], arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Path:
@@ -53,7 +54,16 @@ def load(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str,
         raise DataError(f"{p}: not a readable safetensors file ({exc}).") from None
     if header.get("format") != FORMAT:
         raise DataError(f"{p}: a safetensors file, but not a gradlab checkpoint.")
-    return arrays, json.loads(header["meta"])
+    try:
+        meta = json.loads(header["meta"])
+        missing = [k for k in REQUIRED if k not in meta]
+    except (KeyError, TypeError, ValueError):
+        missing = ["meta"]
+    if missing:
+        raise DataError(
+            f"{p}: damaged gradlab checkpoint (no {', '.join(missing)} in its metadata)."
+        )
+    return arrays, meta
 
 
 class Checkpointer(Callback):

@@ -35,6 +35,14 @@ def cpu_busy_seconds() -> float | None:
     return busy / os.sysconf("SC_CLK_TCK")
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, which containers narrow)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 class ThreadGovernor(Callback):
     """Set the thread count to the cores other processes leave free.
 
@@ -48,7 +56,7 @@ class ThreadGovernor(Callback):
 
     def __init__(self, set_threads: Callable[[int], None], max_threads: int | None = None):
         self.set_threads = set_threads
-        self.max_threads = max_threads or os.cpu_count() or 1
+        self.max_threads = max_threads or usable_cpus()
         self.threads = 1
         self.choices: list[int] = []
         self._mark: tuple[float, float, float] | None = None

@@ -41,6 +41,12 @@ def check_positive(name: str, value: float, *, integer: bool = False) -> None:
         raise UsageError(f"{name} must be a finite number > 0, got {value!r}.")
 
 
+def check_seed(seed: object) -> None:
+    """Raise a UsageError unless ``seed`` is an integer >= 0."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise UsageError(f"seed must be an integer >= 0, got {seed!r}.")
+
+
 def epoch_batches(
     n: int, method: Method, batch_size: int, rng: np.random.Generator
 ) -> Iterator[Batch]:

@@ -78,13 +78,36 @@ def add_output_options(parser: argparse.ArgumentParser, default_out: str) -> Non
     )
 
 
+def non_negative_int(text: str) -> int:
+    """An argparse type: an integer >= 0 (what NumPy accepts as a seed)."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
+    return v
+
+
 def add_seed(parser: argparse.ArgumentParser, default: int = 0) -> None:
     parser.add_argument(
-        "--seed", type=int, default=default, help=f"random seed (default: {default})"
+        "--seed", type=non_negative_int, default=default, help=f"random seed (default: {default})"
     )
 
 
 def print_json(obj: Any) -> None:
-    """Print ``obj`` as JSON on stdout."""
-    json.dump(obj, sys.stdout, indent=2, default=_jsonable)
+    """Print ``obj`` as strict JSON on stdout (NaN and infinities become null)."""
+    json.dump(_finite(obj), sys.stdout, indent=2, default=_jsonable, allow_nan=False)
     sys.stdout.write("\n")
+
+
+def _finite(obj: Any) -> Any:
+    """``obj`` with every non-finite float replaced by None (JSON has no NaN)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    tolist = getattr(obj, "tolist", None)
+    return _finite(tolist()) if callable(tolist) else obj

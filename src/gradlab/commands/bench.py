@@ -67,6 +67,12 @@ def bench_root() -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    from gradlab.errors import MissingDependencyError
+
+    if importlib.util.find_spec("torch") is None:  # the tutorial baselines are PyTorch code
+        raise MissingDependencyError("PyTorch", "torch")
     root = bench_root()
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))

@@ -82,7 +82,7 @@ class LinregResult:
             "n_points": self.points.n_points,
             "method": m.method,
             "lr": m.lr,
-            "iterations": m.epochs,
+            "epochs": m.epochs,
             "steps": m.n_steps_,
             "start": self.start,
             "end": self.end,
@@ -189,7 +189,8 @@ def summary(result: LinregResult) -> str:
         f"Starting gradient descent at b = {s['b']:g}, w = {_fmt_w(s['w'], g=True)}, "
         f"error = {s['error']!r}",
         "Running...",
-        f"After {m.epochs} iterations b = {e['b']!r}, w = {_fmt_w(e['w'])}, error = {e['error']!r}",
+        f"After {m.epochs} {'iterations' if m.method == 'batch' else 'epochs'} "
+        f"b = {e['b']!r}, w = {_fmt_w(e['w'])}, error = {e['error']!r}",
         f"Closed form (least squares): b = {c['b']!r}, w = {_fmt_w(c['w'])}, "
         f"error = {c['error']!r}",
         f"Gap to the closed form: b {e['b'] - c['b']:+.6g}, w {_fmt_gap(e['w'], c['w'])}, "

@@ -44,6 +44,12 @@ def run(args: argparse.Namespace) -> int:
             f"{data.name} has {data.image_shape}.",
             hint="Pass the --dataset the model was trained on.",
         )
+    if tuple(data.classes) != tuple(model.classes_):
+        raise DataError(
+            f"{args.checkpoint} was trained on the classes {', '.join(model.classes_)}; "
+            f"{data.name} has {', '.join(data.classes)}.",
+            hint="Pass the --dataset the model was trained on.",
+        )
     accuracy = model.score(data.X_test, data.y_test)
     files = draw_predictions(model, data, args.out, args.n)
     if args.json:

@@ -79,7 +79,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--hidden",
         type=hidden_sizes,
-        default=(200, 200),
         metavar="W[,W...]",
         help="MLP hidden widths (default: 200,200)",
     )
@@ -105,6 +104,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def load_data(args: argparse.Namespace) -> Any:
     """The data set the arguments name."""
+    from gradlab.errors import UsageError
+
+    if args.dataset in ("digits", "synthetic") and (args.data_dir or args.cache_dir):
+        raise UsageError(
+            f"--data-dir and --cache-dir are for mnist and fashion-mnist; "
+            f"{args.dataset} is built in.",
+            hint="Add --dataset mnist or --dataset fashion-mnist.",
+        )
     if args.dataset == "synthetic":
         from gradlab.data.synthetic import make_images
 
@@ -132,7 +139,8 @@ def make_model(args: argparse.Namespace) -> Any:
     }
     if args.model == "softmax":
         return SoftmaxRegression(batch_size=args.batch_size or 256, **common)
-    return MLPClassifier(hidden=args.hidden, batch_size=args.batch_size or 200, **common)
+    hidden = (200, 200) if args.hidden is None else args.hidden
+    return MLPClassifier(hidden=hidden, batch_size=args.batch_size or 200, **common)
 
 
 def draw_predictions(model: Any, data: Any, out: Path, n: int) -> list[Path]:
@@ -155,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
     from gradlab.errors import UsageError
     from gradlab.viz.monitor import CurvesPNG, HistoryFiles, monitors
 
-    if args.model == "softmax" and args.hidden != (200, 200):
+    if args.model == "softmax" and args.hidden is not None:
         raise UsageError("--hidden is for the MLP; softmax regression has no hidden layer.")
     if not (0.0 <= args.momentum < 1.0):
         raise UsageError(f"--momentum must be in [0, 1), got {args.momentum}.")

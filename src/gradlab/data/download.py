@@ -126,9 +126,10 @@ def fetch(
             log(f"{exc}; trying the next mirror" if number < len(mirrors) else str(exc))
             failures.append(f"  {exc}")
             continue
-        except OSError as exc:
+        except (OSError, UsageError) as exc:  # atomic_path reports unwritable folders as UsageError
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             raise DownloadError(
-                f"cannot write {filename} into {target.parent}: {exc.strerror or exc}",
+                f"cannot write {filename} into {target.parent}: {reason}",
                 hint="Pass --cache-dir DIR, or set GRADLAB_DATA, to a folder you can write to.",
             ) from exc
         return target

@@ -80,7 +80,12 @@ def load_csv(path: str | os.PathLike[str], *, delimiter: str = ",") -> Points:
     p = Path(path)
     try:
         with open(p, newline="", encoding="utf-8-sig") as fh:
-            rows = [(i, row) for i, row in enumerate(csv.reader(fh, delimiter=delimiter), 1)]
+            reader = csv.reader(fh, delimiter=delimiter)
+            rows = []
+            for row in reader:  # line_num: the physical line a record ends on
+                rows.append((reader.line_num, row))
+    except csv.Error as exc:
+        raise DataError(f"{p}, line {reader.line_num}: not valid CSV ({exc}).") from None
     except FileNotFoundError:
         raise DataError(
             f"{p}: no such file.", hint="Check the path, or leave out --csv to use generated data."

@@ -69,6 +69,13 @@ class LinearEngine(Protocol):
         ...
 
 
+#: the engine_options each engine takes
+OPTIONS: dict[str, tuple[str, ...]] = {
+    "numpy": (),
+    "torch": ("device", "dtype", "style"),
+    "tensorflow": ("dtype",),
+}
+
 _MODULES = {
     "numpy": ("gradlab.engines.numpy_engine", None),
     "torch": ("gradlab.engines.torch_engine", ("PyTorch", "torch")),
@@ -96,6 +103,13 @@ def make_engine(
         The engine's framework is not installed; the message gives the install command.
     """
     module_name, dep = _MODULES[check_engine(name)]
+    unknown = sorted(set(options) - set(OPTIONS[name]))
+    if unknown:
+        valid = ", ".join(OPTIONS[name]) or "none"
+        raise UsageError(
+            f"unknown engine option(s) {', '.join(map(repr, unknown))} for the {name} engine; "
+            f"it takes: {valid}."
+        )
     if dep is not None:
         package, extra = dep
         if importlib.util.find_spec(extra) is None:

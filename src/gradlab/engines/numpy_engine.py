@@ -172,7 +172,6 @@ class NumpyEngine:
 
 
 def build(problem: Problem, w0: np.ndarray, b0: float, **options: object) -> NumpyEngine:
-    """Make the NumPy engine (it takes no options)."""
-    if options:
-        raise TypeError(f"the numpy engine takes no options, got {sorted(options)}")
+    """Make the NumPy engine (it takes no options; :func:`gradlab.engines.make_engine`
+    has already refused any)."""
     return NumpyEngine(problem, w0, b0)

@@ -53,10 +53,17 @@ class NumpyMLP:
         Initial ``W1, b1, W2, b2, ...`` (see :func:`gradlab.models.classifier.init_params`).
     momentum : float
         SGD momentum (0 is plain SGD).
+    lr : float, optional
+        The learning rate, needed only to resume velocities saved by :meth:`velocities`
+        (``vW1``, ``vb1``, ... in ``params``).
     """
 
     def __init__(
-        self, sizes: Sequence[int], params: dict[str, np.ndarray], momentum: float = 0.0
+        self,
+        sizes: Sequence[int],
+        params: dict[str, np.ndarray],
+        momentum: float = 0.0,
+        lr: float | None = None,
     ) -> None:
         self.sizes = tuple(sizes)
         self.n_layers = len(sizes) - 1
@@ -65,6 +72,12 @@ class NumpyMLP:
         self.momentum = float(momentum)
         self.vW = [np.zeros_like(w) for w in self.W] if momentum else []
         self.vb = [np.zeros_like(b) for b in self.b] if momentum else []
+        self._lr = lr
+        if momentum and lr is not None and "vW1" in params:
+            # saved in gradient units (as torch.optim.SGD keeps them); here in step units
+            for k in self._ks():
+                self.vW[k - 1][...] = params[f"vW{k}"] * np.float32(lr)
+                self.vb[k - 1][...] = params[f"vb{k}"] * np.float32(lr)
         self.gW = [np.empty_like(w) for w in self.W]
         self.gb = [np.empty_like(b) for b in self.b]
         self._buffers: dict[int, list[np.ndarray]] = {}
@@ -138,6 +151,7 @@ class NumpyMLP:
         the same units, which is exact while the learning rate stays constant.
         """
         m = X.shape[0]
+        self._lr = lr
         acts = self.forward(X)
         z = acts[-1]
         correct = int(np.count_nonzero(z.argmax(axis=1) == y))
@@ -196,6 +210,16 @@ class NumpyMLP:
                 for i in range(0, X.shape[0], batch)
             ]
         )
+
+    def velocities(self) -> dict[str, np.ndarray]:
+        """The momentum buffers ``vW1, vb1, ...`` in gradient units (empty without momentum)."""
+        if not self.momentum or not self._lr:
+            return {}
+        out = {}
+        for k in range(self.n_layers):
+            out[f"vW{k + 1}"] = self.vW[k] / np.float32(self._lr)
+            out[f"vb{k + 1}"] = self.vb[k] / np.float32(self._lr)
+        return out
 
     def state(self) -> dict[str, np.ndarray]:
         """The parameters as ``W1, b1, ...`` copies."""

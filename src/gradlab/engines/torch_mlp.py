@@ -57,6 +57,12 @@ class TorchMLP:
                 lin.bias.copy_(torch.from_numpy(np.asarray(params[f"b{k}"])))
         self.loss_fn = nn.CrossEntropyLoss()
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.1, momentum=momentum)
+        if momentum and "vW1" in params:  # resume the momentum buffers of a checkpoint
+            for k, lin in enumerate(self.linears, 1):
+                for p, key, t in ((lin.weight, f"vW{k}", True), (lin.bias, f"vb{k}", False)):
+                    value = params[key].T if t else params[key]
+                    buf = torch.from_numpy(np.ascontiguousarray(value)).to(self.device)
+                    self.optimizer.state[p]["momentum_buffer"] = buf
 
     def prepare(self, X: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """Move the whole data set to the device once (uint8 pixels stay uint8 there)."""
@@ -118,6 +124,17 @@ class TorchMLP:
         for k, lin in enumerate(self.linears, 1):
             out[f"W{k}"] = lin.weight.detach().cpu().numpy().T.copy()
             out[f"b{k}"] = lin.bias.detach().cpu().numpy().copy()
+        return out
+
+    def velocities(self) -> dict[str, np.ndarray]:
+        """The optimizer's momentum buffers as ``vW1, vb1, ...`` (empty without momentum)."""
+        out: dict[str, np.ndarray] = {}
+        for k, lin in enumerate(self.linears, 1):
+            for p, key, t in ((lin.weight, f"vW{k}", True), (lin.bias, f"vb{k}", False)):
+                buf = self.optimizer.state.get(p, {}).get("momentum_buffer")
+                if buf is not None:
+                    value = buf.detach().cpu().numpy()
+                    out[key] = value.T.copy() if t else value.copy()
         return out
 
     def extra(self) -> dict[str, Any]:

@@ -27,7 +27,13 @@ from gradlab.engines import (
 )
 from gradlab.errors import DataError, UsageError
 from gradlab.history import History
-from gradlab.optim import DivergenceGuard, check_method, check_positive, epoch_batches
+from gradlab.optim import (
+    DivergenceGuard,
+    check_method,
+    check_positive,
+    check_seed,
+    epoch_batches,
+)
 
 
 def as_features(X: Any, name: str = "X") -> np.ndarray:
@@ -186,6 +192,7 @@ class GradientDescentModel:
         check_positive("explode", self.explode)
         check_method(self.method)
         check_engine(self.engine)
+        check_seed(self.seed)
         loss = self.default_loss if self.loss is None else self.loss
         if loss not in self.losses:
             raise UsageError(

@@ -15,7 +15,7 @@ import numpy as np
 from gradlab import __version__
 from gradlab.errors import DataError, UsageError
 from gradlab.history import History
-from gradlab.optim import check_positive
+from gradlab.optim import check_positive, check_seed
 from gradlab.train import Callback, train
 
 ENGINES = ("auto", "numpy", "torch")
@@ -86,6 +86,11 @@ def init_params(sizes: Sequence[int], init: str, std: float, seed: int) -> dict[
         params[f"W{k}"] = rng.normal(0.0, s, size=(fan_in, fan_out)).astype(np.float32)
         params[f"b{k}"] = np.zeros(fan_out, np.float32)
     return params
+
+
+def _history(meta: dict[str, Any]) -> History:
+    """The training history stored in a checkpoint's metadata."""
+    return History(columns={k: list(v) for k, v in meta["history"].items()})
 
 
 class MLPClassifier:
@@ -169,6 +174,7 @@ class MLPClassifier:
         check_positive("epochs", self.epochs, integer=True)
         check_positive("batch_size", self.batch_size, integer=True)
         check_positive("init_std", self.init_std)
+        check_seed(self.seed)
         if not (0.0 <= self.momentum < 1.0):
             raise UsageError(f"momentum must be in [0, 1), got {self.momentum!r}.")
         hidden = tuple(self.hidden)
@@ -265,7 +271,10 @@ class MLPClassifier:
         if checkpoint is not None:
             from gradlab.checkpoint import Checkpointer
 
-            cbs.insert(0, Checkpointer(checkpoint, net.state, lambda: self._meta(history)))
+            def arrays() -> dict[str, np.ndarray]:
+                return {**net.state(), **net.velocities()}
+
+            cbs.insert(0, Checkpointer(checkpoint, arrays, lambda: self._meta(history)))
         self.history_ = history
         start = time.perf_counter()
         governor = self._governor()
@@ -334,7 +343,7 @@ class MLPClassifier:
             return TorchMLP(sizes, params, self.momentum, self.device)
         from gradlab.engines.numpy_mlp import NumpyMLP
 
-        return NumpyMLP(sizes, params, self.momentum)
+        return NumpyMLP(sizes, params, self.momentum, self.lr)
 
     # -- checkpoints ----------------------------------------------------------------------
 
@@ -370,7 +379,7 @@ class MLPClassifier:
                 f"{path}: the checkpoint is for layers {tuple(meta['sizes'])}, "
                 f"but this model and data need {sizes}."
             )
-        return arrays, History(columns={k: list(v) for k, v in meta["history"].items()})
+        return arrays, _history(meta)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the fitted model to a checkpoint file."""
@@ -392,12 +401,12 @@ class MLPClassifier:
             batch_size=hp["batch_size"], momentum=hp["momentum"], init=hp["init"],
             seed=hp["seed"],
         )  # fmt: skip
-        model.params_ = arrays
+        model.params_ = {k: v for k, v in arrays.items() if not k.startswith("v")}
         model.sizes_ = tuple(meta["sizes"])
         model.input_shape_ = tuple(meta["input_shape"])
         model.input_scale_ = float(meta["input_scale"])
         model.classes_ = tuple(meta["classes"])
-        model.history_ = History(columns={k: list(v) for k, v in meta["history"].items()})
+        model.history_ = _history(meta)
         model.engine_ = "numpy"
         return model
 

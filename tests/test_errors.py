@@ -1,0 +1,288 @@
+"""Every user-facing error path not covered elsewhere, with the message it gives."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from gradlab import checkpoint
+from gradlab.cli import main
+from gradlab.compare import load_problem
+from gradlab.data.points import load_csv
+from gradlab.errors import DataError, ExitStatus, MissingDependencyError, UsageError
+from gradlab.io import atomic_path
+from gradlab.models import (
+    LinearRegression,
+    LogisticRegression,
+    MLPClassifier,
+    PolynomialRegression,
+)
+
+# ------------------------------------------------------------------ regression inputs
+
+
+@pytest.mark.parametrize(
+    ("X", "y", "message"),
+    [
+        ([["a"], ["b"]], [1.0, 2.0], "X must be numbers"),
+        (np.zeros((2, 2, 2)), [1.0, 2.0], r"X must have shape \(n_samples, n_features\)"),
+        (np.zeros((0, 1)), [], "X has no rows"),
+        ([[1.0], [2.0]], [["a"], ["b"]], "y must be numbers"),
+        ([[1.0], [2.0]], np.zeros((2, 2)), r"y must have shape \(n_samples,\)"),
+        ([[1.0], [2.0]], [1.0, np.inf], r"y\[1\] is inf; values must be finite"),
+    ],
+)
+def test_regression_input_errors_are_named(X: Any, y: Any, message: str) -> None:
+    with pytest.raises(DataError, match=message):
+        LinearRegression().fit(X, y)
+
+
+def test_predict_with_another_number_of_features_is_named() -> None:
+    m = LinearRegression(epochs=2).fit([[1.0, 2.0], [2.0, 1.0]], [1.0, 2.0])
+    with pytest.raises(DataError, match="X has 1 features but the model was fitted on 2"):
+        m.predict([[1.0]])
+
+
+def test_non_finite_intercept_init_is_refused() -> None:
+    with pytest.raises(UsageError, match="intercept_init must be finite, got nan"):
+        LinearRegression().fit([[1.0], [2.0]], [1.0, 2.0], intercept_init=float("nan"))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"powers": (0,)}, r"powers must be positive integers, got \(0,\)"),
+        ({"degree": 0}, "degree must be a positive integer, got 0"),
+    ],
+)
+def test_polynomial_parameters_are_named(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        PolynomialRegression(**kwargs).fit([1.0, 2.0], [1.0, 2.0])
+
+
+def test_logistic_score_refuses_labels_outside_0_1() -> None:
+    m = LogisticRegression(epochs=2).fit([[0.0], [1.0]], [0, 1])
+    with pytest.raises(DataError, match="labels must be 0 or 1 for logistic regression"):
+        m.score([[0.0], [1.0]], [0, 2])
+
+
+def test_negative_seed_is_refused() -> None:
+    with pytest.raises(UsageError, match="seed must be an integer >= 0, got -1"):
+        LinearRegression(seed=-1).fit([[1.0], [2.0]], [1.0, 2.0])
+
+
+@pytest.mark.parametrize(
+    ("engine", "options", "message"),
+    [
+        ("numpy", {"dtype": "float32"}, "unknown engine option.*'dtype' for the numpy engine"),
+        ("torch", {"colour": 1}, "it takes: device, dtype, style"),
+        ("torch", {"dtype": "float16"}, "unknown dtype 'float16'; choose one of: float64, float32"),
+        ("torch", {"device": "tpu"}, "unknown device 'tpu'; choose one of: auto, cpu, cuda"),
+        pytest.param(
+            "tensorflow",
+            {"dtype": "int8"},
+            "unknown dtype 'int8'; choose one of: float64, float32",
+            marks=pytest.mark.tensorflow,
+        ),
+    ],
+)
+def test_bad_engine_options_are_named(engine: str, options: dict[str, Any], message: str) -> None:
+    m = LinearRegression(engine=engine, engine_options=options)
+    with pytest.raises(UsageError, match=message):
+        m.fit([[1.0], [2.0]], [1.0, 2.0])
+
+
+def test_missing_torch_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n, *a: None if n == "torch" else real(n, *a)
+    )
+    with pytest.raises(MissingDependencyError, match="PyTorch is not installed"):
+        LinearRegression(engine="torch").fit([[1.0], [2.0]], [1.0, 2.0])
+    with pytest.raises(MissingDependencyError, match=r"pip install 'gradlab\[torch\]'"):
+        MLPClassifier(engine="torch").fit(np.zeros((4, 3)), [0, 1, 0, 1])
+
+
+def test_unknown_comparison_problem_lists_the_valid_ones() -> None:
+    with pytest.raises(UsageError, match="unknown problem 'iris'; choose one of: quadratic"):
+        load_problem("iris")
+
+
+# ------------------------------------------------------------------ classifier inputs
+
+
+@pytest.mark.parametrize(
+    ("X", "y", "message"),
+    [
+        (np.zeros(5), [0] * 5, "X must have one row .* per sample"),
+        (np.zeros((0, 4)), [], "X has no samples"),
+        (np.array([["a", "b"]]), [0], "X must be numbers"),
+        (np.zeros((2, 3)), np.zeros((2, 1)), "y must be one label per sample"),
+        (np.zeros((2, 3)), [0.5, 1.0], "y must hold integer class labels"),
+    ],
+)
+def test_classifier_input_errors_are_named(X: Any, y: Any, message: str) -> None:
+    with pytest.raises(DataError, match=message):
+        MLPClassifier(hidden=(2,), epochs=1).fit(X, y)
+
+
+def test_test_images_of_another_size_are_named() -> None:
+    with pytest.raises(DataError, match="test images have 5 values each, training images 4"):
+        MLPClassifier(epochs=1).fit(
+            np.zeros((3, 4)), [0, 1, 0], eval_set=(np.zeros((2, 5)), [0, 1])
+        )
+
+
+def test_resume_without_a_checkpoint_path_is_refused() -> None:
+    with pytest.raises(UsageError, match="resume needs the checkpoint to resume from"):
+        MLPClassifier(epochs=1).fit(np.zeros((3, 4)), [0, 1, 0], resume=True)
+
+
+def test_classifier_predict_before_fit_and_wrong_width() -> None:
+    with pytest.raises(UsageError, match="not fitted yet; call fit first"):
+        MLPClassifier().predict(np.zeros((1, 4)))
+    m = MLPClassifier(hidden=(2,), epochs=1).fit(np.zeros((4, 4)), [0, 1, 0, 1])
+    with pytest.raises(DataError, match="X has 3 values per sample; the model takes 4"):
+        m.predict(np.zeros((1, 3)))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"device": "tpu"}, "unknown device 'tpu'; choose one of: auto, cpu, cuda"),
+        ({"seed": -3}, "seed must be an integer >= 0, got -3"),
+        ({"cpu_threads": 0}, "cpu_threads must be a positive integer, got 0"),
+    ],
+)
+def test_classifier_parameters_are_named(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        MLPClassifier(**kwargs).fit(np.zeros((2, 3)), [0, 1])
+
+
+def test_damaged_checkpoint_metadata_is_named(tmp_path: Path) -> None:
+    p = checkpoint.save(tmp_path / "c.safetensors", {"W1": np.zeros((2, 2), np.float32)}, {})
+    with pytest.raises(DataError, match=r"damaged gradlab checkpoint .*no sizes"):
+        checkpoint.load(p)
+
+
+# ------------------------------------------------------------------ files and the CLI
+
+
+def test_csv_with_an_oversized_field_is_a_clean_error(tmp_path: Path) -> None:
+    p = tmp_path / "big.csv"
+    p.write_text("1,2\n" + "3," + "9" * 200_000 + "\n")
+    with pytest.raises(DataError, match=r"big\.csv, line 2: not valid CSV"):
+        load_csv(p)
+
+
+def test_csv_line_numbers_count_physical_lines(tmp_path: Path) -> None:
+    p = tmp_path / "q.csv"
+    p.write_text('1,2\n"3\n",4\n5,x\n')
+    with pytest.raises(DataError, match="line 4, column 2: 'x' is not a number"):
+        load_csv(p)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_output_folder_is_a_usage_error(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    with pytest.raises(UsageError, match=r"cannot write .*locked"), atomic_path(locked / "x.png"):
+        pass
+
+
+def test_output_under_a_file_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(UsageError, match="cannot write"), atomic_path(tmp_path / "afile" / "x"):
+        pass
+
+
+def test_written_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    from gradlab.io import write_text
+
+    mode = write_text(tmp_path / "r.html", "x").stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    assert mode == 0o666 & ~umask
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_negative_seed_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(capsys, "linreg", "--seed", "-1")
+    assert code == ExitStatus.USAGE
+    assert "must be 0 or more, got '-1'" in err
+
+
+def test_cli_unwritable_out_exits_2_without_traceback(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "afile").write_text("")
+    code, _, err = cli(capsys, "descend", "x**2", "--out", str(tmp_path / "afile" / "sub"))
+    assert code == ExitStatus.USAGE
+    assert "cannot write" in err
+    assert "Traceback" not in err
+
+
+def test_cli_data_dir_with_digits_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = cli(capsys, "train", "softmax", "--data-dir", str(tmp_path))
+    assert code == ExitStatus.USAGE
+    assert "--data-dir and --cache-dir are for mnist and fashion-mnist; digits is built in" in err
+
+
+def test_cli_predict_on_other_classes_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from gradlab.models import SoftmaxRegression
+
+    m = SoftmaxRegression(epochs=1).fit(
+        np.zeros((4, 8, 8), np.uint8), [0, 1, 0, 1], classes=["a", "b"]
+    )
+    m.save(tmp_path / "m.safetensors")
+    code, _, err = cli(capsys, "predict", "--checkpoint", str(tmp_path / "m.safetensors"))
+    assert code == ExitStatus.USAGE
+    assert "was trained on the classes a, b; digits has 0, 1" in err
+
+
+def test_json_output_has_no_nan(capsys: pytest.CaptureFixture[str]) -> None:
+    from gradlab.commands._args import print_json
+
+    print_json({"a": float("nan"), "b": [1.0, float("inf")], "c": np.float64(2.5)})
+    assert json.loads(capsys.readouterr().out) == {"a": None, "b": [1.0, None], "c": 2.5}
+
+
+def test_cli_softmax_with_hidden_layers_is_refused_even_at_the_mlp_default(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = cli(capsys, "train", "softmax", "--hidden", "200,200")
+    assert code == ExitStatus.USAGE
+    assert "--hidden is for the MLP" in err
+
+
+def test_bench_without_torch_names_the_install_command(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n, *a: None if n == "torch" else real(n, *a)
+    )
+    code, _, err = cli(capsys, "bench", "--quick")
+    assert code == ExitStatus.USAGE
+    assert "PyTorch is not installed" in err

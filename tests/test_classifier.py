@@ -227,7 +227,7 @@ def test_divergence_is_reported() -> None:
     from gradlab.errors import DivergenceError
 
     X, y = blobs(200)
-    match = "training diverged in epoch 2: the training loss exploded"
+    match = "descent diverged at epoch 2: the loss exploded to"
     with pytest.raises(DivergenceError, match=match):
         MLPClassifier(hidden=(32,), lr=100, epochs=3).fit(X * 100, y)
 

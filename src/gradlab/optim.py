@@ -81,6 +81,8 @@ class DivergenceGuard:
         The learning rate, quoted in the message.
     explode : float, default 1e8
         A loss above ``explode * max(first_loss, 1)`` counts as exploding.
+    unit : str, default "iteration"
+        What ``step`` counts, for the message ("epoch" for the classifiers' loop).
     stable_lr : callable, optional
         Returns the largest stable learning rate when one is known (for a
         quadratic loss, ``2 / largest eigenvalue of the Hessian``); called only
@@ -92,8 +94,10 @@ class DivergenceGuard:
         lr: float,
         explode: float = 1e8,
         stable_lr: Callable[[], float | None] | None = None,
+        unit: str = "iteration",
     ) -> None:
         self.lr = lr
+        self.unit = unit
         self.explode = explode
         self.stable_lr = stable_lr
         self.first: float | None = None
@@ -120,7 +124,7 @@ class DivergenceGuard:
             return
         what = f"became {loss}" if not math.isfinite(loss) else f"exploded to {loss:.3g}"
         raise DivergenceError(
-            f"descent diverged at iteration {step}: the loss {what} "
+            f"descent diverged at {self.unit} {step}: the loss {what} "
             f"(learning rate {self.lr:g} is too large for this problem).",
             hint=self.suggestion(),
             iteration=step,

@@ -54,8 +54,8 @@ def descent_chapter(out: Path, seed: int) -> Chapter:
 
 def linreg_chapter(out: Path, seed: int) -> Chapter:
     """Linear regression on generated points, beside the closed form."""
-    from gradlab.commands.linreg import fit
     from gradlab.data.points import make_line
+    from gradlab.jobs.linreg import fit
 
     points = make_line(100, w=1.5, b=4.0, noise=1.0, seed=seed)
     slow = fit(points, lr=0.0001, epochs=1000, out=out / "linreg-lr0.0001")
@@ -150,8 +150,8 @@ def engines_chapter(out: Path, seed: int) -> Chapter:
 
 def classify_chapter(out: Path, seed: int) -> Chapter:
     """Softmax regression and the MLP on the built-in digits, with curves and predictions."""
-    from gradlab.commands.train import draw_predictions
     from gradlab.data.images import load_images
+    from gradlab.jobs.predictions import draw_predictions
     from gradlab.models import MLPClassifier, SoftmaxRegression
     from gradlab.viz.monitor import CurvesPNG
 

@@ -14,8 +14,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from gradlab.errors import DivergenceError
 from gradlab.history import History
+from gradlab.optim import DivergenceGuard
 
 #: An epoch's training loss above EXPLODE times the first epoch's stops training.
 EXPLODE = 1e6
@@ -106,7 +106,7 @@ def train(
     ------
     DivergenceError
         The training loss of an epoch was not finite, or exploded (above
-        :data:`EXPLODE` times the first epoch's).
+        :data:`EXPLODE` times the first epoch's); see :class:`~gradlab.optim.DivergenceGuard`.
     """
     history = history if history is not None else History()
     start = int(history["epoch"][-1]) if len(history) else 0
@@ -125,6 +125,7 @@ def train(
     }
     for cb in callbacks:
         cb.on_train_begin(info)
+    guard = DivergenceGuard(lr, explode=EXPLODE, unit="epoch")
     for epoch in range(start + 1, epochs + 1):
         order = np.random.default_rng([seed, epoch]).permutation(n)
         stats = BatchStats()
@@ -139,18 +140,10 @@ def train(
                 cb.on_batch_end(epoch, b, stats)
         train_loss = stats.loss
         seconds = time.perf_counter() - tick
-        first = history["train_loss"][0] if len(history) else train_loss
-        if not math.isfinite(train_loss) or train_loss > EXPLODE * max(first, 1.0):
-            last = int(history["epoch"][-1]) if len(history) else 0
-            what = f"became {train_loss}" if not math.isfinite(train_loss) else "exploded"
-            raise DivergenceError(
-                f"training diverged in epoch {epoch}: the training loss {what} "
-                f"({train_loss:.3g}; learning rate {lr:g} is too large).",
-                hint=f"Try a smaller learning rate, e.g. --lr {lr / 10:g}.",
-                iteration=epoch,
-                loss=train_loss,
-                last_params={"epoch": last},
-            )
+        if len(history) and guard.first is None:
+            guard.first = history["train_loss"][0]  # resumed: compare with the first epoch
+        last_good = {"epoch": int(history["epoch"][-1]) if len(history) else 0}
+        guard.check(epoch, train_loss, last_good.copy)
         n_test = X_test.shape[0]
         test_loss, test_correct = net.evaluate(test_data) if n_test else (0.0, 0)
         row = {

@@ -12,11 +12,11 @@ from gradlab.commands._args import (
     positive_int,
     print_json,
 )
+from gradlab.compare import PROBLEMS
+from gradlab.engines import ENGINES
+from gradlab.optim import METHODS
 
 NAME = "compare"
-ENGINES = ("numpy", "torch", "tensorflow")
-METHODS = ("batch", "sgd", "minibatch")
-PROBLEMS = ("quadratic", "line", "breast-cancer")
 
 
 def _choices(valid: tuple[str, ...], what: str):  # type: ignore[no-untyped-def]

@@ -32,8 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gradlab.commands.train import draw_predictions, load_data
+    from gradlab.commands.train import load_data
     from gradlab.errors import DataError
+    from gradlab.jobs.predictions import draw_predictions
     from gradlab.models.classifier import MLPClassifier
 
     model = MLPClassifier.load(args.checkpoint)

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from gradlab.commands._args import add_seed, positive_float, positive_int, print_json
+from gradlab.data.images import IMAGE_DATASETS
 
 NAME = "train"
-DATASETS = ("digits", "mnist", "fashion-mnist", "synthetic")
+DATASETS = IMAGE_DATASETS
 CHECKPOINT = "model.safetensors"
 
 
@@ -143,22 +144,6 @@ def make_model(args: argparse.Namespace) -> Any:
     return MLPClassifier(hidden=hidden, batch_size=args.batch_size or 200, **common)
 
 
-def draw_predictions(model: Any, data: Any, out: Path, n: int) -> list[Path]:
-    """The prediction grid (first ``n`` test images) and the confusion matrix."""
-    from gradlab.viz.images import confusion_figure, confusion_matrix, prediction_grid
-    from gradlab.viz.save import save_figure
-
-    pred = model.predict(data.X_test)
-    paths = []
-    if n > 0:
-        k = min(n, len(pred))
-        grid = prediction_grid(data.X_test[:k], data.y_test[:k], pred[:k], data.classes)
-        paths.append(save_figure(grid, out / "predictions.png"))
-    cm = confusion_matrix(data.y_test, pred, len(data.classes))
-    paths.append(save_figure(confusion_figure(cm, data.classes), out / "confusion.png"))
-    return paths
-
-
 def run(args: argparse.Namespace) -> int:
     from gradlab.errors import UsageError
     from gradlab.viz.monitor import CurvesPNG, HistoryFiles, monitors
@@ -199,6 +184,8 @@ def run(args: argparse.Namespace) -> int:
         return 130
     files = [checkpoint, args.out / "history.csv", args.out / "history.json"]
     if not args.no_plots:
+        from gradlab.jobs.predictions import draw_predictions
+
         files += [p for p in (curves.written,) if p] + draw_predictions(
             model, data, args.out, args.grid
         )

@@ -29,7 +29,7 @@ def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--help")
     assert code == 0
-    for name in ("tour", "descend", "linreg", "env"):
+    for name in ("tour", "descend", "linreg", "compare", "train", "predict", "bench", "env"):
         assert name in out
 
 
@@ -190,8 +190,14 @@ def test_tour_writes_plots_and_a_self_contained_report(
     report = tmp_path / "report.html"
     assert f"Report: {report}" in out
     html = report.read_text()
-    assert html.count("data:image/png;base64,") >= 4
-    assert "Gradient descent on a function" in html
+    assert html.count("data:image/png;base64,") >= 10
+    for chapter in (
+        "1. Gradient descent on a function",
+        "2. Linear regression by gradient descent",
+        "3. One model, three engines; three descent methods",
+        "4. Image classification: softmax regression and an MLP",
+    ):
+        assert chapter in html
     assert (tmp_path / "descent.png").exists()
 
 

@@ -214,6 +214,7 @@ def classify(
     sklearn: bool = True,
     torch_engine: bool = True,
     device: str = "cpu",
+    repeats: int = 1,
 ) -> list[Row]:
     """Softmax regression or the MLP, 10 epochs at the tutorial's settings, every path."""
     from bench.baselines import sklearn_rows, tutorial_classify
@@ -253,14 +254,16 @@ def classify(
     for engine, dev in engines:  # warm-up: imports and first-call costs are not timed
         SoftmaxRegression(epochs=1, engine=engine, device=dev).fit(*warm)
     for engine, dev in engines:
-        est = (
-            SoftmaxRegression(epochs=epochs, engine=engine, device=dev)
-            if model == "softmax"
-            else MLPClassifier(epochs=epochs, engine=engine, device=dev)
-        )
-        t = time.perf_counter()
-        est.fit(data.X_train, data.y_train, eval_set=(data.X_test, data.y_test))
-        seconds = time.perf_counter() - t
+        seconds = float("inf")
+        for _ in range(repeats):  # best of `repeats`: the host is shared and noisy
+            est = (
+                SoftmaxRegression(epochs=epochs, engine=engine, device=dev)
+                if model == "softmax"
+                else MLPClassifier(epochs=epochs, engine=engine, device=dev)
+            )
+            t = time.perf_counter()
+            est.fit(data.X_train, data.y_train, eval_set=(data.X_test, data.y_test))
+            seconds = min(seconds, time.perf_counter() - t)
         label = (
             "hand-written forward/backward"
             if engine == "numpy"

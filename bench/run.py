@@ -152,7 +152,14 @@ def run(
         log(f"{model} ...")
         tables.append(
             jobs.classify(
-                model, data, floors, epochs=epochs, device=device, sklearn=True, tutorial=True
+                model,
+                data,
+                floors,
+                epochs=epochs,
+                device=device,
+                sklearn=True,
+                tutorial=True,
+                repeats=1 if quick else 2,
             )
         )
     for rows in tables:
@@ -220,7 +227,9 @@ def markdown(res: dict[str, Any]) -> str:
         "",
         "ratio = seconds / gradlab's seconds (above 1: slower than gradlab; for the floor, "
         "below 1 is the headroom left). 'same result' compares the final loss or test "
-        "accuracy with gradlab's (accuracy within 0.01).",
+        "accuracy with gradlab's (accuracy within 0.01). Fast rows are the best of several "
+        "runs (linear regression: 3; gradlab's classifier rows: 2 in a full run), as the "
+        "host is shared; the tutorial and scikit-learn rows run once.",
     ]
     for rows in res["jobs"]:
         lines += [

@@ -12,26 +12,25 @@ from typing import Any
 from gradlab.io import _jsonable
 
 
-def positive_float(text: str) -> float:
-    """An argparse type: a finite number > 0."""
+def _float(text: str, *, positive: bool) -> float:
     try:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (math.isfinite(v) and v > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    if not math.isfinite(v) or (positive and v <= 0):
+        what = "a finite number > 0" if positive else "a finite number"
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
     return v
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number > 0."""
+    return _float(text, positive=True)
 
 
 def finite_float(text: str) -> float:
     """An argparse type: a finite number."""
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(v):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
-    return v
+    return _float(text, positive=False)
 
 
 def positive_int(text: str) -> int:
@@ -61,15 +60,20 @@ def positive_float_list(text: str) -> list[float]:
     return [positive_float(p) for p in parts]
 
 
-def add_output_options(parser: argparse.ArgumentParser, default_out: str) -> None:
-    """``--out``, ``--no-plots`` and ``--json``."""
+def add_out(parser: argparse.ArgumentParser, default: str, what: str = "plots and files") -> None:
+    """``--out DIR``: where a command writes its files."""
     parser.add_argument(
         "--out",
         type=Path,
-        default=Path(default_out),
+        default=Path(default),
         metavar="DIR",
-        help=f"folder for plots and files (default: {default_out})",
+        help=f"folder for {what} (default: {default})",
     )
+
+
+def add_output_options(parser: argparse.ArgumentParser, default_out: str) -> None:
+    """``--out``, ``--no-plots`` and ``--json``."""
+    add_out(parser, default_out)
     parser.add_argument("--no-plots", action="store_true", help="write no plot files")
     parser.add_argument(
         "--json",

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gradlab.commands._args import print_json
+from gradlab.commands._args import add_out, print_json
 
 NAME = "bench"
 
@@ -42,13 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--markdown", type=Path, metavar="FILE", help="also write the Markdown tables to FILE"
     )
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=Path("runs/bench"),
-        metavar="DIR",
-        help="folder for bench.json and bench.png (default: runs/bench)",
-    )
+    add_out(p, "runs/bench", "bench.json and bench.png")
     p.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gradlab.commands._args import print_json
+from gradlab.commands._args import add_out, print_json
 from gradlab.commands.train import CHECKPOINT, add_data_arguments
 
 NAME = "predict"
@@ -21,13 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     add_data_arguments(p)
     p.add_argument("--n", type=int, default=18, help="images in the grid (default: 18)")
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=Path("runs/predict"),
-        metavar="DIR",
-        help="folder for predictions.png and confusion.png (default: runs/predict)",
-    )
+    add_out(p, "runs/predict", "predictions.png and confusion.png")
     p.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
 
 

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from gradlab.commands._args import add_seed
+from gradlab.commands._args import add_out, add_seed
 
 NAME = "tour"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=Path("runs/tour"),
-        metavar="DIR",
-        help="folder for the plots and report.html (default: runs/tour)",
-    )
+    add_out(p, "runs/tour", "the plots and report.html")
     add_seed(p)
 
 

@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gradlab.commands._args import add_seed, positive_float, positive_int, print_json
+from gradlab.commands._args import (
+    add_out,
+    add_seed,
+    positive_float,
+    positive_int,
+    print_json,
+)
 from gradlab.data.images import IMAGE_DATASETS
 
 NAME = "train"
@@ -85,13 +91,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default: 0)")
     add_seed(p)
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=Path("runs/train"),
-        metavar="DIR",
-        help="folder for the checkpoint, history and pictures (default: runs/train)",
-    )
+    add_out(p, "runs/train", "the checkpoint, history and pictures")
     p.add_argument(
         "--resume",
         action="store_true",

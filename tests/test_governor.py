@@ -31,10 +31,23 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 
 
 def run_epoch(gov: ThreadGovernor, clock: FakeClock, other_cores: float, epoch: int = 1) -> None:
-    for b in range(governor.PROBE_STEPS + 2):
+    for b in range(10):
         clock.advance(0.01, gov.threads, other_cores)
         gov.on_batch_end(epoch, b, BatchStats())
     gov.on_epoch_end(epoch, {})
+
+
+def test_first_decision_comes_after_the_probe_time_within_the_first_epoch(
+    clock: FakeClock,
+) -> None:
+    gov = ThreadGovernor(lambda n: None, max_threads=2)
+    gov.on_train_begin({})
+    clock.advance(0.01, 1, 0.0)
+    gov.on_batch_end(1, 0, BatchStats())
+    assert gov.choices == []  # 10 ms: too short to tell
+    clock.advance(governor.PROBE_SECONDS, 1, 0.0)
+    gov.on_batch_end(1, 1, BatchStats())
+    assert gov.choices == [2]
 
 
 def test_starts_on_one_thread_and_takes_both_cores_when_idle(clock: FakeClock) -> None:

@@ -17,8 +17,9 @@ from typing import Any
 
 from gradlab.train import BatchStats, Callback
 
-#: Steps of the first epoch run on one thread before the first decision.
-PROBE_STEPS = 8
+#: Seconds of training on one thread before the first decision: long enough for the
+#: kernel's CPU accounting (10 ms ticks) to tell how busy the machine is.
+PROBE_SECONDS = 0.05
 
 
 def cpu_busy_seconds() -> float | None:
@@ -82,7 +83,9 @@ class ThreadGovernor(Callback):
         self._mark = self._now()
 
     def on_batch_end(self, epoch: int, batch: int, stats: BatchStats) -> None:
-        if batch + 1 == PROBE_STEPS and not self.choices:
+        if self.choices or self._mark is None:
+            return
+        if time.perf_counter() - self._mark[0] >= PROBE_SECONDS:
             self._decide()
 
     def on_epoch_end(self, epoch: int, row: dict[str, float]) -> None:

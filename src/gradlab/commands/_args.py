@@ -33,15 +33,20 @@ def finite_float(text: str) -> float:
     return _float(text, positive=False)
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: an integer >= 1."""
+def _int(text: str, *, minimum: int) -> int:
     try:
         v = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    if v < minimum:
+        limit = "at least 1" if minimum == 1 else f"{minimum} or more"
+        raise argparse.ArgumentTypeError(f"must be {limit}, got {text!r}")
     return v
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    return _int(text, minimum=1)
 
 
 def float_list(text: str) -> list[float]:
@@ -84,13 +89,7 @@ def add_output_options(parser: argparse.ArgumentParser, default_out: str) -> Non
 
 def non_negative_int(text: str) -> int:
     """An argparse type: an integer >= 0 (what NumPy accepts as a seed)."""
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
-    return v
+    return _int(text, minimum=0)
 
 
 def add_seed(parser: argparse.ArgumentParser, default: int = 0) -> None:

@@ -259,7 +259,8 @@ def classify(
             est = (
                 SoftmaxRegression(epochs=epochs, engine=engine, device=dev)
                 if model == "softmax"
-                else MLPClassifier(epochs=epochs, engine=engine, device=dev)
+                # the tutorial's hyperparameters: plain SGD at lr 0.1
+                else MLPClassifier(epochs=epochs, engine=engine, device=dev, lr=0.1, momentum=0.0)
             )
             t = time.perf_counter()
             est.fit(data.X_train, data.y_train, eval_set=(data.X_test, data.y_test))

@@ -229,7 +229,7 @@ def test_divergence_is_reported() -> None:
     X, y = blobs(200)
     match = "descent diverged at epoch 2: the loss exploded to"
     with pytest.raises(DivergenceError, match=match):
-        MLPClassifier(hidden=(32,), lr=100, epochs=3).fit(X * 100, y)
+        MLPClassifier(hidden=(32,), lr=100, momentum=0.0, epochs=3).fit(X * 100, y)
 
 
 def test_terminal_progress_prints_a_line_per_epoch() -> None:

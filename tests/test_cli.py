@@ -331,3 +331,16 @@ def test_predict_with_a_missing_checkpoint_exits_2(
     code, _, err = run(capsys, "predict", "--checkpoint", str(tmp_path / "none.safetensors"))
     assert code == ExitStatus.USAGE
     assert "no such checkpoint file" in err
+
+
+@pytest.mark.parametrize(("model", "lr", "momentum"), [("softmax", 0.1, 0.0), ("mlp", 0.05, 0.9)])
+def test_train_uses_each_models_own_defaults(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, model: str, lr: float, momentum: float
+) -> None:
+    from gradlab import checkpoint
+
+    argv = ["train", model, "--epochs", "1", "--out", str(tmp_path), "--no-plots", "--json"]
+    assert run(capsys, *argv)[0] == 0
+    _, meta = checkpoint.load(tmp_path / "model.safetensors")
+    assert meta["hyperparameters"]["lr"] == lr
+    assert meta["hyperparameters"]["momentum"] == momentum

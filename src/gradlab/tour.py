@@ -165,7 +165,10 @@ def classify_chapter(out: Path, seed: int) -> Chapter:
     rows, summary = [], []
     for name, model in (
         ("softmax regression", SoftmaxRegression(lr=0.1, epochs=30, batch_size=32, seed=seed)),
-        ("MLP 64-200-200-10", MLPClassifier(lr=0.05, epochs=30, batch_size=32, seed=seed)),
+        (
+            "MLP 64-200-200-10",
+            MLPClassifier(lr=0.05, momentum=0.0, epochs=30, batch_size=32, seed=seed),
+        ),
     ):
         folder = out / name.split()[0].lower()
         curves = CurvesPNG(folder / "curves.png", title=f"{name} on digits")

@@ -77,7 +77,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="for torch")
     p.add_argument("--epochs", type=positive_int, default=10, help="default: 10")
-    p.add_argument("--lr", type=positive_float, default=0.1, help="learning rate (default: 0.1)")
+    p.add_argument(
+        "--lr",
+        type=positive_float,
+        help="learning rate (default: 0.1 for softmax, the tutorial's; 0.05 for the MLP)",
+    )
     p.add_argument(
         "--batch-size",
         type=positive_int,
@@ -89,7 +93,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="W[,W...]",
         help="MLP hidden widths (default: 200,200)",
     )
-    p.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default: 0)")
+    p.add_argument(
+        "--momentum",
+        type=float,
+        help="SGD momentum in [0, 1) (default: 0 for softmax, 0.9 for the MLP)",
+    )
     add_seed(p)
     add_out(p, "runs/train", "the checkpoint, history and pictures")
     p.add_argument(
@@ -130,14 +138,12 @@ def load_data(args: argparse.Namespace) -> Any:
 def make_model(args: argparse.Namespace) -> Any:
     from gradlab.models import MLPClassifier, SoftmaxRegression
 
-    common = {
-        "lr": args.lr,
-        "epochs": args.epochs,
-        "momentum": args.momentum,
-        "engine": args.engine,
-        "device": args.device,
-        "seed": args.seed,
-    }
+    common = {"epochs": args.epochs, "engine": args.engine, "device": args.device}
+    common["seed"] = args.seed
+    # lr and momentum: the model's own defaults unless given
+    common.update(
+        {k: v for k, v in (("lr", args.lr), ("momentum", args.momentum)) if v is not None}
+    )
     if args.model == "softmax":
         return SoftmaxRegression(batch_size=args.batch_size or 256, **common)
     hidden = (200, 200) if args.hidden is None else args.hidden
@@ -150,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.model == "softmax" and args.hidden is not None:
         raise UsageError("--hidden is for the MLP; softmax regression has no hidden layer.")
-    if not (0.0 <= args.momentum < 1.0):
+    if args.momentum is not None and not (0.0 <= args.momentum < 1.0):
         raise UsageError(f"--momentum must be in [0, 1), got {args.momentum}.")
     checkpoint = args.out / CHECKPOINT
     if args.resume and not checkpoint.exists():

@@ -104,10 +104,9 @@ class MLPClassifier:
     epochs : int, default 10
     batch_size : int, default 200
     momentum : float, default 0.9
-        SGD momentum in [0, 1). With the default lr, 0.9 reached in 4 epochs the test
-        accuracy plain SGD (lr 0.1, momentum 0) reached in 10, on generated images of
-        MNIST's shape (0.943 against 0.935 after 10 epochs). ``lr=0.1, momentum=0``
-        is the plain course version.
+        SGD momentum in [0, 1). On real MNIST, 10 epochs, the defaults reach a test
+        accuracy of 0.979-0.981 (seeds 0-2; ``bench/real_data.py``), plain SGD
+        (``lr=0.1, momentum=0``, the course version) 0.974.
     init : {"kaiming", "normal"}, default "kaiming"
     init_std : float, default 0.01
         Standard deviation for ``init="normal"``.

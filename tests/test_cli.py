@@ -165,6 +165,18 @@ def test_descend_single_diverging_rate_exits_3(capsys: pytest.CaptureFixture[str
     assert "Try a smaller --lr" in err
 
 
+def test_descend_names_a_growing_bounce_diverging_and_suggests_a_smaller_rate(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(capsys, "descend", "x**2 + 3*y**2", "--x0", "1,1", "--lr", "0.34",
+                       "--no-plots")  # fmt: skip
+    assert code == 0  # a verdict, not an error: the run finished its steps
+    assert (
+        "verdict: diverging after 200 steps: each bounce is longer than the last; "
+        "try a smaller learning rate"
+    ) in out
+
+
 def test_env_json_reports_versions_and_devices(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "env", "--json")
     assert code == 0

@@ -500,6 +500,32 @@ def test_oscillation_in_one_coordinate_is_enough() -> None:
     assert trajectory.verdict == "oscillating"
 
 
+def test_bounce_that_grows_every_step_is_diverging_before_it_explodes() -> None:
+    # x <- x - 1.01 * 2x = -1.02 x: each bounce 2% longer; 1.02**200 ~ 52 stays under explode
+    trajectory = minimize("x^2", 1.0, lr=1.01, steps=200)
+    assert trajectory.verdict == "diverging"
+    assert trajectory.diverged_at is None
+    assert abs(trajectory.x_final[0]) > 40
+
+
+def test_slow_growth_in_one_coordinate_of_two_is_diverging() -> None:
+    # y <- y - 0.34 * 6y = -1.04 y, while x settles
+    assert minimize("x^2 + 3*y^2", (2.0, 1.0), lr=0.34).verdict == "diverging"
+
+
+def test_bounce_of_constant_length_is_oscillating_not_diverging() -> None:
+    # x <- -x exactly: the bounces never grow
+    assert minimize("x^2", 1.0, lr=1.0, steps=200).verdict == "oscillating"
+
+
+def test_bounded_chaotic_bounce_is_oscillating_not_diverging() -> None:
+    # the tutorial's lr 0.1: bounces grow for a dozen steps, then fall back near the minimum
+    trajectory = minimize("x^2*sin(x)", 4.0, lr=0.1)
+    lengths = np.abs(np.diff(trajectory.points[:, 0]))
+    assert np.all(lengths[-12:-2] < lengths[-11:-1])  # ten growing bounces in a row ...
+    assert trajectory.verdict == "oscillating"  # ... that is not a record: not escaping
+
+
 def test_too_few_steps_to_judge_oscillation_counts_as_too_slow() -> None:
     assert minimize("x^2", 1.0, lr=0.995, steps=2).verdict == "too slow"
 

@@ -49,12 +49,13 @@ __all__ = [
     "parse_function",
 ]
 
-Verdict = Literal["converged", "too slow", "oscillating", "diverged"]
+Verdict = Literal["converged", "too slow", "oscillating", "diverging", "diverged"]
 FloatArray = npt.NDArray[np.float64]
 
 #: Longest function text :func:`parse_function` accepts, in characters.
 MAX_TEXT_LENGTH = 500
-#: Number of final updates :class:`Trajectory` inspects to call a run "oscillating".
+#: Number of final updates :class:`Trajectory` inspects to call a run "oscillating"
+#: or "diverging".
 OSCILLATION_WINDOW = 20
 
 # Numeric exponents are bounded so that SymPy's exact arithmetic stays fast:
@@ -530,7 +531,7 @@ class Trajectory:
         ``f`` at each point.
     gradients : numpy.ndarray, shape (k + 1, n_vars)
         The gradient at each point.
-    verdict : {"converged", "too slow", "oscillating", "diverged"}
+    verdict : {"converged", "too slow", "oscillating", "diverging", "diverged"}
         What happened, by these rules, applied in order:
 
         1. ``"diverged"`` if the run stopped because an iterate, its value or its
@@ -538,11 +539,16 @@ class Trajectory:
            absolute value, or ``|f|`` exceeded ``explode * max(1, |f(x0)|)``.
         2. ``"converged"`` if the run stopped because an update
            ``lr * grad f(x)`` was shorter (Euclidean norm) than ``tol``.
-        3. ``"oscillating"`` if the steps ran out and, over the last
+        3. ``"diverging"`` if the steps ran out, the run oscillates (rule 4),
+           each of the last :data:`OSCILLATION_WINDOW` updates is longer than the
+           one before, and the last is longer than every update before the
+           window: the rate is past the stable limit and more steps would blow
+           up, though nothing has exceeded ``explode`` yet.
+        4. ``"oscillating"`` if the steps ran out and, over the last
            :data:`OSCILLATION_WINDOW` updates, some coordinate's update changed
            sign on more than half of the consecutive pairs: the iterate bounces
            across a minimum (or between basins) instead of settling.
-        4. ``"too slow"`` otherwise: the steps ran out while the iterate was
+        5. ``"too slow"`` otherwise: the steps ran out while the iterate was
            still creeping in one direction.
     converged_at : int or None
         The step (counted from 1) whose update was shorter than ``tol``.
@@ -618,12 +624,20 @@ def _check_start(function: Function, x0: float | Sequence[float] | npt.ArrayLike
 
 
 def _verdict_of_run(points: FloatArray) -> Verdict:
-    """``"oscillating"`` or ``"too slow"`` for a run that used all its steps."""
+    """``"diverging"``, ``"oscillating"`` or ``"too slow"`` for a run that used all its steps."""
     updates = np.diff(points[-(OSCILLATION_WINDOW + 1) :], axis=0)  # (w, n_vars)
     if len(updates) < 3:
         return "too slow"
     flips = (updates[1:] * updates[:-1]) < 0  # (w - 1, n_vars)
-    return "oscillating" if bool(np.any(flips.mean(axis=0) > 0.5)) else "too slow"
+    if not bool(np.any(flips.mean(axis=0) > 0.5)):
+        return "too slow"
+    lengths = np.linalg.norm(np.diff(points, axis=0), axis=1)  # every update, (k,)
+    window, before = lengths[-len(updates) :], lengths[: -len(updates)]
+    # a bounded but chaotic bounce (x**2*sin(x) at lr 0.1) also has long runs of
+    # growing bounces, then falls back: only a bounce longer than any before is escaping
+    record = before.size == 0 or window[-1] > before.max()
+    growing = bool(np.all(window[1:] > window[:-1])) and record
+    return "diverging" if growing else "oscillating"
 
 
 def minimize(

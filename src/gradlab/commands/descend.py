@@ -90,6 +90,11 @@ def describe(run: Trajectory) -> str:
         return f"converged after {run.converged_at} steps (a step shorter than {run.tol:g})"
     if run.verdict == "diverged":
         return f"diverged at step {run.diverged_at}: try a smaller learning rate"
+    if run.verdict == "diverging":
+        return (
+            f"diverging after {run.steps} steps: each bounce is longer than the last; "
+            "try a smaller learning rate"
+        )
     if run.verdict == "oscillating":
         return f"oscillating after {run.steps} steps: the rate is too large to settle"
     return f"still descending after {run.steps} steps: the rate is too small (too slow)"

@@ -194,7 +194,11 @@ def test_resuming_with_other_layer_sizes_is_refused(tmp_path: Path) -> None:
         ({"momentum": 1.0}, r"momentum must be in \[0, 1\), got 1.0"),
         ({"engine": "jax"}, "unknown engine 'jax'; choose one of: auto, numpy, torch"),
         ({"init": "xavier"}, "unknown init 'xavier'; choose one of: kaiming, normal"),
-        ({"engine": "numpy", "device": "cuda"}, "the numpy engine runs on the CPU"),
+        (
+            {"engine": "numpy", "device": "cuda"},
+            r"the numpy engine \(engine='numpy', --engine numpy or --scratch\) runs on the CPU "
+            r"only; for CUDA use the torch engine \(engine='torch', --engine torch\)",
+        ),
     ],
 )
 def test_bad_hyperparameters_are_named(kwargs: dict[str, Any], message: str) -> None:

@@ -356,3 +356,171 @@ def test_train_uses_each_models_own_defaults(
     _, meta = checkpoint.load(tmp_path / "model.safetensors")
     assert meta["hyperparameters"]["lr"] == lr
     assert meta["hyperparameters"]["momentum"] == momentum
+
+
+def test_train_quiet_prints_nothing_on_stderr(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = run(
+        capsys, "train", "softmax", "--epochs", "2", "--out", str(tmp_path), "--quiet",
+        "--no-plots",
+    )  # fmt: skip
+    assert code == 0
+    assert err == ""
+    assert "softmax on digits (numpy engine): after 2 epochs" in out
+
+
+def test_train_resume_refuses_a_checkpoint_of_other_data(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    args = ["train", "softmax", "--out", str(tmp_path), "--no-plots", "--quiet"]
+    assert run(capsys, *args, "--epochs", "1")[0] == 0
+    before = (tmp_path / "model.safetensors").read_bytes()
+    code, _, err = run(capsys, *args, "--dataset", "synthetic", "--epochs", "2", "--resume")
+    assert code == ExitStatus.USAGE
+    assert (
+        f"--resume: {tmp_path / 'model.safetensors'} was trained on other data "
+        "(10 classes: 0, 1, 2, ...; images (8, 8)), not on synthetic"
+    ) in err
+    assert "Resume with the --dataset it was trained on" in err
+    assert (tmp_path / "model.safetensors").read_bytes() == before
+
+
+def test_train_resume_says_when_there_is_nothing_left_to_train(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    args = ["train", "softmax", "--out", str(tmp_path), "--no-plots", "--quiet"]
+    assert run(capsys, *args, "--epochs", "3")[0] == 0
+    code, out, err = run(capsys, *args, "--epochs", "2", "--resume")
+    assert code == 0
+    assert "already holds 3 epoch(s), which is --epochs 2 or more: nothing to train" in err
+    assert "after 3 epochs" in out
+
+
+def test_train_resume_names_changed_hyperparameters(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    args = ["train", "softmax", "--out", str(tmp_path), "--no-plots", "--quiet"]
+    assert run(capsys, *args, "--epochs", "1")[0] == 0
+    code, _, err = run(capsys, *args, "--epochs", "2", "--resume", "--lr", "0.2")
+    assert code == 0
+    assert "resuming with --lr 0.2 (the checkpoint's: 0.1); the run will no longer match" in err
+
+
+def test_train_interrupted_during_a_save_names_the_epoch_on_disk(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gradlab import checkpoint
+
+    real_save = checkpoint.save
+    calls = []
+
+    def save_then_interrupt(*args: object, **kwargs: object) -> Path:
+        calls.append(1)
+        if len(calls) == 3:  # Ctrl-C while the third epoch is being saved
+            raise KeyboardInterrupt
+        return real_save(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(checkpoint, "save", save_then_interrupt)
+    code, _, err = run(
+        capsys, "train", "softmax", "--epochs", "5", "--out", str(tmp_path), "--quiet",
+        "--no-plots",
+    )  # fmt: skip
+    assert code == ExitStatus.INTERRUPTED
+    assert (
+        f"gradlab train: interrupted; epoch 2 is saved in {tmp_path / 'model.safetensors'}."
+    ) in err
+    assert "Continue with the same command and --resume." in err
+    _, meta = checkpoint.load(tmp_path / "model.safetensors")
+    assert meta["history"]["epoch"] == [1.0, 2.0]
+
+
+def test_train_interrupted_before_any_save_says_so(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gradlab import checkpoint
+
+    def interrupt(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint, "save", interrupt)
+    code, _, err = run(capsys, "train", "softmax", "--out", str(tmp_path), "--quiet")
+    assert code == ExitStatus.INTERRUPTED
+    assert "gradlab train: interrupted; no epoch was saved." in err
+    assert "--resume" not in err
+
+
+def test_train_out_inside_a_file_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "f").write_text("")
+    code, _, err = run(capsys, "train", "mlp", "--out", str(tmp_path / "f" / "run"))
+    assert code == ExitStatus.USAGE
+    assert f"is inside {tmp_path / 'f'}, which is a file, not a folder." in err
+
+
+def test_train_data_dir_that_is_a_file_is_named(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "f").write_text("")
+    code, _, err = run(
+        capsys, "train", "softmax", "--dataset", "mnist", "--data-dir", str(tmp_path / "f"),
+        "--out", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert code == ExitStatus.USAGE
+    assert f"{tmp_path / 'f'} is a file; the data folder must be a folder holding" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "softmax", "--grid", "-3"], "argument --grid: must be 0 or more, got '-3'"),
+        (["predict", "--n", "-5"], "argument --n: must be 0 or more, got '-5'"),
+    ],
+)
+def test_negative_grid_sizes_are_refused(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, _, err = run(capsys, *argv)
+    assert code == ExitStatus.USAGE
+    assert message in err
+
+
+def test_train_a_network_too_large_for_memory_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run(
+        capsys, "train", "mlp", "--hidden", "10000000000", "--out", str(tmp_path), "--quiet"
+    )
+    assert code == ExitStatus.USAGE
+    assert "not enough memory for a network of layers (64, 10000000000, 10)" in err
+    assert "Choose smaller hidden widths." in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("model", "lr"), [("softmax", "1e30"), ("mlp", "1e6")])
+def test_train_with_an_absurd_rate_stops_diverged_without_numpy_warnings(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, model: str, lr: str
+) -> None:
+    code, _, err = run(
+        capsys, "train", model, "--lr", lr, "--out", str(tmp_path), "--quiet", "--no-plots"
+    )
+    assert code == ExitStatus.DIVERGED
+    assert "descent diverged at epoch 1: the loss" in err
+    assert "RuntimeWarning" not in err
+
+
+def test_predict_on_synthetic_images_uses_the_models_seed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    argv = ["train", "softmax", "--dataset", "synthetic", "--epochs", "1", "--seed", "3"]
+    code, out, _ = run(capsys, *argv, "--out", str(tmp_path), "--quiet", "--no-plots", "--json")
+    assert code == 0
+    trained = json.loads(out)["test_accuracy"]
+    code, out, _ = run(
+        capsys, "predict", "--checkpoint", str(tmp_path / "model.safetensors"),
+        "--dataset", "synthetic", "--out", str(tmp_path / "p"), "--n", "4", "--json",
+    )  # fmt: skip
+    assert code == 0
+    # the same test images as in training (seed 3, from the checkpoint), so the same accuracy
+    assert json.loads(out)["test_accuracy"] == pytest.approx(trained)

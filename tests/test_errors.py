@@ -231,10 +231,22 @@ def test_cli_unwritable_out_exits_2_without_traceback(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     (tmp_path / "afile").write_text("")
-    code, _, err = cli(capsys, "descend", "x**2", "--out", str(tmp_path / "afile" / "sub"))
+    out = tmp_path / "afile" / "sub"
+    code, _, err = cli(capsys, "descend", "x**2", "--out", str(out))
     assert code == ExitStatus.USAGE
-    assert "cannot write" in err
+    assert f"--out {out} is inside {tmp_path / 'afile'}, which is a file, not a folder." in err
     assert "Traceback" not in err
+
+
+def test_cli_out_that_is_a_file_is_refused_before_any_training(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "afile").write_text("keep")
+    code, _, err = cli(capsys, "train", "softmax", "--out", str(tmp_path / "afile"))
+    assert code == ExitStatus.USAGE
+    assert f"--out {tmp_path / 'afile'} is a file, not a folder." in err
+    assert "training on" not in err  # refused before the data was loaded
+    assert (tmp_path / "afile").read_text() == "keep"
 
 
 def test_cli_data_dir_with_digits_is_refused(

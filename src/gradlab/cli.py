@@ -14,9 +14,11 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from gradlab import __version__
 from gradlab.errors import ExitStatus, GradlabError
+from gradlab.io import check_out_dir
 
 #: command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -57,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return ExitStatus.USAGE
     try:
+        if isinstance(getattr(args, "out", None), Path):
+            # a bad --out is reported now, not after the data is loaded or a model trained
+            check_out_dir(args.out, create=False)
         return int(_command(args.command).run(args))
     except GradlabError as exc:
         print(f"gradlab {args.command}: error: {exc.message}", file=sys.stderr)

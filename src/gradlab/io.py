@@ -47,6 +47,39 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
+def check_out_dir(path: str | os.PathLike[str], *, create: bool, option: str = "--out") -> Path:
+    """Make sure ``path`` is, or can become, a folder we can write into; fail early.
+
+    Commands call this before loading data or training, so a bad ``--out`` is
+    reported at once rather than after an epoch (or a download). With ``create``
+    the folder is made now; without it nothing on disk changes.
+
+    Raises
+    ------
+    UsageError
+        ``path`` (or a parent of it) is a file, or the folder cannot be written.
+    """
+    target = Path(path)
+    hint = "Choose a folder you can write to (it is created when missing)."
+    existing = target
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        where = "is a file" if existing == target else f"is inside {existing}, which is a file"
+        raise UsageError(f"{option} {target} {where}, not a folder.", hint=hint)
+    if create:
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(
+                f"{option} {target}: cannot create the folder ({exc.strerror or exc}).", hint=hint
+            ) from None
+        existing = target
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {target}: {existing} is not writable.", hint=hint)
+    return target
+
+
 def _umask() -> int:
     """The process's umask (read by setting and restoring it)."""
     mask = os.umask(0o022)

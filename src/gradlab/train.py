@@ -17,7 +17,7 @@ import numpy as np
 from gradlab.history import History
 from gradlab.optim import DivergenceGuard
 
-#: An epoch's training loss above EXPLODE times the first epoch's stops training.
+#: An epoch's training loss above EXPLODE times the untrained loss stops training.
 EXPLODE = 1e6
 
 
@@ -105,8 +105,9 @@ def train(
     Raises
     ------
     DivergenceError
-        The training loss of an epoch was not finite, or exploded (above
-        :data:`EXPLODE` times the first epoch's); see :class:`~gradlab.optim.DivergenceGuard`.
+        The training loss of an epoch was not finite, or exploded: above
+        :data:`EXPLODE` times the loss of the first batch before any update (of
+        the first epoch's, when resuming); see :class:`~gradlab.optim.DivergenceGuard`.
     """
     history = history if history is not None else History()
     start = int(history["epoch"][-1]) if len(history) else 0
@@ -126,37 +127,43 @@ def train(
     for cb in callbacks:
         cb.on_train_begin(info)
     guard = DivergenceGuard(lr, explode=EXPLODE, unit="epoch")
-    for epoch in range(start + 1, epochs + 1):
-        order = np.random.default_rng([seed, epoch]).permutation(n)
-        stats = BatchStats()
-        tick = time.perf_counter()
-        for b in range(n_batches):
-            idx = order[b * batch_size : (b + 1) * batch_size]
-            loss_sum, correct = net.train_step(train_data, idx, lr)
-            stats.loss_sum += loss_sum
-            stats.correct += correct
-            stats.seen += idx.size
+    if len(history):
+        guard.first = history["train_loss"][0]  # resumed: compare with the first epoch
+    n_test = X_test.shape[0]
+    # an overflow is for the guard to report, once, rather than NumPy on every batch
+    with np.errstate(all="ignore"):
+        for epoch in range(start + 1, epochs + 1):
+            order = np.random.default_rng([seed, epoch]).permutation(n)
+            stats = BatchStats()
+            tick = time.perf_counter()
+            for b in range(n_batches):
+                idx = order[b * batch_size : (b + 1) * batch_size]
+                loss_sum, correct = net.train_step(train_data, idx, lr)
+                if guard.first is None and math.isfinite(loss_sum):
+                    # the loss before any update: an epoch that explodes in its first
+                    # batches must not become its own yardstick
+                    guard.first = loss_sum / idx.size
+                stats.loss_sum += loss_sum
+                stats.correct += correct
+                stats.seen += idx.size
+                for cb in callbacks:
+                    cb.on_batch_end(epoch, b, stats)
+            train_loss = stats.loss
+            seconds = time.perf_counter() - tick
+            last_good = {"epoch": int(history["epoch"][-1]) if len(history) else 0}
+            guard.check(epoch, train_loss, last_good.copy)
+            test_loss, test_correct = net.evaluate(test_data) if n_test else (0.0, 0)
+            row = {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "train_accuracy": stats.accuracy,
+                "test_loss": test_loss / n_test if n_test else math.nan,
+                "test_accuracy": test_correct / n_test if n_test else math.nan,
+                "seconds": seconds,
+            }
+            history.append(**row)
             for cb in callbacks:
-                cb.on_batch_end(epoch, b, stats)
-        train_loss = stats.loss
-        seconds = time.perf_counter() - tick
-        if len(history) and guard.first is None:
-            guard.first = history["train_loss"][0]  # resumed: compare with the first epoch
-        last_good = {"epoch": int(history["epoch"][-1]) if len(history) else 0}
-        guard.check(epoch, train_loss, last_good.copy)
-        n_test = X_test.shape[0]
-        test_loss, test_correct = net.evaluate(test_data) if n_test else (0.0, 0)
-        row = {
-            "epoch": epoch,
-            "train_loss": train_loss,
-            "train_accuracy": stats.accuracy,
-            "test_loss": test_loss / n_test if n_test else math.nan,
-            "test_accuracy": test_correct / n_test if n_test else math.nan,
-            "seconds": seconds,
-        }
-        history.append(**row)
-        for cb in callbacks:
-            cb.on_epoch_end(epoch, row)
+                cb.on_epoch_end(epoch, row)
     for cb in callbacks:
         cb.on_train_end(history)
     return history

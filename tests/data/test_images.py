@@ -244,6 +244,28 @@ def test_mnist_downloads_into_the_cache_and_then_reads_it_offline(
     assert_matches(offline, arrays)
 
 
+def test_download_messages_go_to_the_given_log_and_not_to_stderr(
+    mnist_mirror: tuple[str, dict[str, npt.NDArray[np.uint8]]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    mirror, _ = mnist_mirror
+    messages: list[str] = []
+    load_images(
+        "mnist", cache_dir=tmp_path / "cache", mirrors=[mirror], progress=False,
+        log=messages.append,
+    )  # fmt: skip
+    assert [m.split("/")[-1] for m in messages] == [f"{base}.gz" for base in IDX_FILES]
+    assert all(m.startswith("downloading http://127.0.0.1:") for m in messages)
+    assert capsys.readouterr().err == ""
+
+
+def test_fashion_mnist_has_more_than_one_mirror() -> None:
+    mirrors = IDX_SOURCES["fashion-mnist"].mirrors
+    assert len(mirrors) >= 2
+    assert len(set(mirrors)) == len(mirrors)
+
+
 def test_cache_dir_defaults_to_gradlab_data(
     mnist_mirror: tuple[str, dict[str, npt.NDArray[np.uint8]]],
     monkeypatch: pytest.MonkeyPatch,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gradlab.commands._args import add_out, print_json
+from gradlab.commands._args import add_out, non_negative_int, print_json
 from gradlab.commands.train import CHECKPOINT, add_data_arguments
 
 NAME = "predict"
@@ -20,7 +20,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"a model saved by 'gradlab train' (default: runs/train/{CHECKPOINT})",
     )
     add_data_arguments(p)
-    p.add_argument("--n", type=int, default=18, help="images in the grid (default: 18)")
+    p.add_argument(
+        "--n", type=non_negative_int, default=18, help="images in the grid (default: 18)"
+    )
+    p.add_argument(
+        "--seed",
+        type=non_negative_int,
+        help="for --dataset synthetic: the seed the images were generated with "
+        "(default: the one the model was trained with)",
+    )
     add_out(p, "runs/predict", "predictions.png and confusion.png")
     p.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
 
@@ -28,10 +36,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from gradlab.commands.train import load_data
     from gradlab.errors import DataError
+    from gradlab.io import check_out_dir
     from gradlab.jobs.predictions import draw_predictions
     from gradlab.models.classifier import MLPClassifier
 
+    check_out_dir(args.out, create=True)
     model = MLPClassifier.load(args.checkpoint)
+    if args.seed is None:
+        args.seed = model.seed
     data = load_data(args)
     if tuple(data.image_shape) != tuple(model.input_shape_):
         raise DataError(

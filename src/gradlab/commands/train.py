@@ -10,6 +10,7 @@ from typing import Any
 from gradlab.commands._args import (
     add_out,
     add_seed,
+    non_negative_int,
     positive_float,
     positive_int,
     print_json,
@@ -105,7 +106,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help=f"continue from DIR/{CHECKPOINT} up to --epochs",
     )
-    p.add_argument("--grid", type=int, default=18, metavar="N", help="images in the grid (0: none)")
+    p.add_argument(
+        "--grid",
+        type=non_negative_int,
+        default=18,
+        metavar="N",
+        help="images in the grid (0: none)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--no-plots", action="store_true", help="no PNG files")
     p.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
@@ -127,12 +134,66 @@ def load_data(args: argparse.Namespace) -> Any:
         return make_images(seed=args.seed)
     from gradlab.data.images import load_images
 
+    quiet = getattr(args, "quiet", False)
     return load_images(
         args.dataset,
         data_dir=args.data_dir,
         cache_dir=args.cache_dir,
-        progress=None if not getattr(args, "quiet", False) else False,
+        progress=False if quiet else None,
+        log=_silent if quiet else None,
     )
+
+
+def _silent(message: str) -> None:
+    """A ``log`` that drops download messages (``--quiet``)."""
+
+
+def check_resume(args: argparse.Namespace, checkpoint: Path, data: Any) -> None:
+    """Refuse a checkpoint of another data set; say what a resume will and won't do."""
+    from gradlab import checkpoint as ckpt
+    from gradlab.errors import UsageError
+
+    _, meta = ckpt.load(checkpoint)
+    classes = tuple(meta["classes"])
+    if classes != tuple(data.classes) or tuple(meta["input_shape"]) != tuple(data.image_shape):
+        raise UsageError(
+            f"--resume: {checkpoint} was trained on other data ({len(classes)} classes: "
+            f"{', '.join(classes[:3])}, ...; images {tuple(meta['input_shape'])}), not on "
+            f"{data.name} ({', '.join(data.classes[:3])}, ...; images {data.image_shape}).",
+            hint="Resume with the --dataset it was trained on, or choose another --out.",
+        )
+    done = len(meta["history"].get("epoch", []))
+    if done >= args.epochs:
+        print(
+            f"gradlab train: {checkpoint} already holds {done} epoch(s), which is --epochs "
+            f"{args.epochs} or more: nothing to train. Raise --epochs to continue.",
+            file=sys.stderr,
+        )
+    saved = meta["hyperparameters"]
+    given = {"lr": args.lr, "batch_size": args.batch_size, "momentum": args.momentum}
+    changed = [
+        f"{'--' + k.replace('_', '-')} {v:g} (the checkpoint's: {saved[k]:g})"
+        for k, v in given.items()
+        if v is not None and k in saved and float(v) != float(saved[k])
+    ]
+    if changed:
+        print(
+            "gradlab train: resuming with " + ", ".join(changed) + "; the run will no longer "
+            "match an uninterrupted one.",
+            file=sys.stderr,
+        )
+
+
+def saved_epochs(checkpoint: Path) -> int:
+    """How many epochs the checkpoint on disk holds (0 when there is none)."""
+    from gradlab import checkpoint as ckpt
+    from gradlab.errors import DataError
+
+    try:
+        _, meta = ckpt.load(checkpoint)
+    except DataError:
+        return 0
+    return len(meta["history"].get("epoch", []))
 
 
 def make_model(args: argparse.Namespace) -> Any:
@@ -152,6 +213,7 @@ def make_model(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from gradlab.errors import UsageError
+    from gradlab.io import check_out_dir
     from gradlab.viz.monitor import CurvesPNG, HistoryFiles, monitors
 
     if args.model == "softmax" and args.hidden is not None:
@@ -164,7 +226,10 @@ def run(args: argparse.Namespace) -> int:
             f"--resume: there is no checkpoint at {checkpoint}.",
             hint="Train without --resume first, or point --out at the folder of an earlier run.",
         )
+    check_out_dir(args.out, create=True)
     data = load_data(args)
+    if args.resume:
+        check_resume(args, checkpoint, data)
     model = make_model(args)
     callbacks = monitors(quiet=args.quiet or args.json)
     callbacks.append(HistoryFiles(args.out / "history"))
@@ -182,8 +247,8 @@ def run(args: argparse.Namespace) -> int:
             resume=args.resume,
         )
     except KeyboardInterrupt:
-        done = len(model.history_) if hasattr(model, "history_") else 0
-        where = f"epoch {done} is saved in {checkpoint}" if done else "no epoch finished"
+        done = saved_epochs(checkpoint)  # what is on disk, not what was in memory
+        where = f"epoch {done} is saved in {checkpoint}" if done else "no epoch was saved"
         print(f"gradlab train: interrupted; {where}.", file=sys.stderr)
         if done:
             print("Continue with the same command and --resume.", file=sys.stderr)
@@ -210,9 +275,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(summary)
     else:
+        epochs = f"{summary['epochs']} epoch{'' if summary['epochs'] == 1 else 's'}"
         print(
-            f"{args.model} on {data.name} ({model.engine_} engine): after {summary['epochs']} "
-            f"epochs train loss {summary['train_loss']:.4f}, train acc "
+            f"{args.model} on {data.name} ({model.engine_} engine): after {epochs} "
+            f"train loss {summary['train_loss']:.4f}, train acc "
             f"{summary['train_accuracy']:.4f}, test acc {summary['test_accuracy']:.4f} "
             f"({summary['seconds']:.2f} s training)"
         )

@@ -38,7 +38,7 @@ class _ChecksumMismatch(_MirrorFailed):
     """A mirror delivered a file whose checksum is wrong."""
 
 
-def _stderr(message: str) -> None:
+def stderr_log(message: str) -> None:
     """Print ``message`` on standard error (the default ``log`` of :func:`fetch`)."""
     print(message, file=sys.stderr, flush=True)
 
@@ -68,7 +68,7 @@ def fetch(
     cache_dir: Path,
     progress: bool | None = None,
     timeout: float = 30,
-    log: Log = _stderr,
+    log: Log = stderr_log,
     hint: str | None = None,
 ) -> Path:
     """Return ``cache_dir / filename``, downloading it when it is absent or corrupt.

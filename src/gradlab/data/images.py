@@ -9,7 +9,7 @@ with their MD5 checksums verified.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradlab.data.download import default_cache_dir, fetch, manual_download_hint
+from gradlab.data.download import default_cache_dir, fetch, manual_download_hint, stderr_log
 from gradlab.data.idx import read_idx
 from gradlab.errors import DataError, UsageError
 
@@ -78,7 +78,11 @@ IDX_SOURCES: dict[str, IdxSource] = {
     ),
     "fashion-mnist": IdxSource(
         folder="FashionMNIST",
-        mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+        mirrors=(
+            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+            # the same four files in the data set's own repository (same MD5s)
+            "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+        ),
         md5={
             "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
             "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
@@ -178,6 +182,7 @@ def load_images(
     download: bool = True,
     mirrors: Sequence[str] | None = None,
     progress: bool | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> ImageDataset:
     """Load an image classification data set.
 
@@ -205,6 +210,10 @@ def load_images(
         files must still match the published checksums.
     progress : bool, optional
         Show download progress bars; by default when standard error is a terminal.
+    log : callable, optional
+        Receives the download messages (a download started, a mirror failed, a
+        file failed its checksum); by default they are printed on standard
+        error. ``lambda message: None`` silences them.
 
     Returns
     -------
@@ -235,6 +244,12 @@ def load_images(
         )
     if data_dir is not None:
         root = Path(data_dir)
+        if root.exists() and not root.is_dir():
+            raise DataError(
+                f"{root} is a file; the data folder must be a folder holding the four files "
+                f"{', '.join(IDX_FILES)} (raw or .gz).",
+                hint="Pass the folder that contains the files as --data-dir.",
+            )
         files = _find_files(
             key,
             [root, root / source.folder / "raw"],
@@ -244,7 +259,7 @@ def load_images(
         folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         folder = folder / key
         if download:
-            files = _fetch_files(source, folder, mirrors=mirrors, progress=progress)
+            files = _fetch_files(source, folder, mirrors=mirrors, progress=progress, log=log)
         else:
             files = _find_files(
                 key, [folder], hint="Downloading is switched off; switch it on to fetch them."
@@ -295,7 +310,12 @@ def _find_files(name: str, folders: Sequence[Path], *, hint: str) -> dict[str, P
 
 
 def _fetch_files(
-    source: IdxSource, folder: Path, *, mirrors: Sequence[str] | None, progress: bool | None
+    source: IdxSource,
+    folder: Path,
+    *,
+    mirrors: Sequence[str] | None,
+    progress: bool | None,
+    log: Callable[[str], None] | None,
 ) -> dict[str, Path]:
     """Download each ``.gz`` file of ``source`` into ``folder`` unless cached and verified."""
     names = [f"{base}.gz" for base in IDX_FILES]
@@ -308,6 +328,7 @@ def _fetch_files(
             cache_dir=folder,
             progress=progress,
             hint=hint,
+            log=log if log is not None else stderr_log,
         )
         for base in IDX_FILES
     }

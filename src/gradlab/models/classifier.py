@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import os
 import time
@@ -201,7 +202,10 @@ class MLPClassifier:
     def _resolve_engine(self) -> str:
         if self.engine == "numpy":
             if self.device == "cuda":
-                raise UsageError("the numpy engine runs on the CPU; use engine='torch' for CUDA.")
+                raise UsageError(
+                    "the numpy engine (engine='numpy', --engine numpy or --scratch) runs on the "
+                    "CPU only; for CUDA use the torch engine (engine='torch', --engine torch)."
+                )
             return "numpy"
         if self.engine == "torch" or self.device == "cuda":
             return "torch"
@@ -267,12 +271,22 @@ class MLPClassifier:
         self.engine_ = self._resolve_engine()
 
         history = History()
-        params = init_params(sizes, self.init, self.init_std, self.seed)
-        if resume:
-            if checkpoint is None:
-                raise UsageError("resume needs the checkpoint to resume from.")
-            params, history = self._from_checkpoint(checkpoint, sizes)
-        net = self._make_net(sizes, params)
+        try:
+            params = init_params(sizes, self.init, self.init_std, self.seed)
+            if resume:
+                if checkpoint is None:
+                    raise UsageError("resume needs the checkpoint to resume from.")
+                params, history = self._from_checkpoint(
+                    checkpoint, sizes, None if classes is None else self.classes_
+                )
+            net = self._make_net(sizes, params)
+        except MemoryError:
+            weights = sum(a * b for a, b in itertools.pairwise(sizes))
+            raise UsageError(
+                f"not enough memory for a network of layers {sizes}: {weights:,} weights "
+                f"({weights * 4 / 1e9:.3g} GB in float32, several times that to train).",
+                hint="Choose smaller hidden widths.",
+            ) from None
         cbs = list(callbacks)
         if checkpoint is not None:
             from gradlab.checkpoint import Checkpointer
@@ -375,7 +389,10 @@ class MLPClassifier:
         }
 
     def _from_checkpoint(
-        self, path: str | os.PathLike[str], sizes: tuple[int, ...]
+        self,
+        path: str | os.PathLike[str],
+        sizes: tuple[int, ...],
+        classes: tuple[str, ...] | None,
     ) -> tuple[dict[str, np.ndarray], History]:
         from gradlab import checkpoint
 
@@ -384,6 +401,12 @@ class MLPClassifier:
             raise DataError(
                 f"{path}: the checkpoint is for layers {tuple(meta['sizes'])}, "
                 f"but this model and data need {sizes}."
+            )
+        if classes is not None and tuple(meta["classes"]) != classes:
+            raise DataError(
+                f"{path}: the checkpoint was trained on the classes "
+                f"{', '.join(meta['classes'])}, not {', '.join(classes)}.",
+                hint="Resume on the data it was trained on.",
             )
         return arrays, _history(meta)
 

@@ -1,8 +1,14 @@
 """Watching training: callbacks for the terminal, Jupyter and files.
 
-:func:`monitors` picks what fits where the code runs: a progress bar and a line per
-epoch in a terminal (only the lines when output is not a terminal), an inline plot
-that updates every epoch in Jupyter, and always a PNG of the curves at the end.
+:func:`monitors` picks the live view that fits where the code runs: a progress bar and
+a line per epoch in a terminal (only the lines when output is not a terminal), or an
+inline plot that updates every epoch in Jupyter. Files are separate callbacks:
+:class:`CurvesPNG` (a PNG of the curves at the end, for scripts and headless runs) and
+:class:`HistoryFiles` (CSV and JSON after every epoch). ``gradlab train`` uses all three;
+from Python::
+
+    model.fit(X, y, eval_set=(X_test, y_test),
+              callbacks=[*monitors(), CurvesPNG("curves.png"), HistoryFiles("history")])
 """
 
 from __future__ import annotations

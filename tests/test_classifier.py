@@ -129,6 +129,25 @@ def test_resumed_training_equals_uninterrupted_training(
         np.testing.assert_allclose(resumed.params_[key], value, rtol=1e-6, atol=1e-7)
 
 
+def test_resuming_on_other_classes_is_refused(tmp_path: Path) -> None:
+    X, y = blobs()
+    ck = tmp_path / "m.safetensors"
+    SoftmaxRegression(epochs=1).fit(X, y, classes=["a", "b", "c"], checkpoint=ck)
+    with pytest.raises(DataError, match=r"trained on the classes a, b, c, not x, y, z"):
+        SoftmaxRegression(epochs=2).fit(X, y, classes=["x", "y", "z"], checkpoint=ck, resume=True)
+
+
+def test_checkpoint_metadata_reads_without_the_arrays(tmp_path: Path) -> None:
+    from gradlab import checkpoint
+
+    X, y = blobs()
+    ck = tmp_path / "m.safetensors"
+    SoftmaxRegression(epochs=2).fit(X, y, classes=["a", "b", "c"], checkpoint=ck)
+    meta = checkpoint.load_meta(ck)
+    assert meta == checkpoint.load(ck)[1]
+    assert meta["history"]["epoch"] == [1.0, 2.0]
+
+
 class StopInEpoch(Callback):
     def __init__(self, epoch: int) -> None:
         self.epoch = epoch

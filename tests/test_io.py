@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gradlab.io import atomic_path, write_json, write_text
+from gradlab.errors import UsageError
+from gradlab.io import atomic_path, check_out_dir, write_json, write_text
 
 
 def test_write_text_creates_folders_and_file(tmp_path: Path) -> None:
@@ -41,3 +42,32 @@ def test_write_json_handles_numpy_values(tmp_path: Path) -> None:
 
     p = write_json(tmp_path / "x.json", {"a": np.float64(1.5), "b": np.arange(2)})
     assert p.read_text().replace(" ", "").replace("\n", "") == '{"a":1.5,"b":[0,1]}'
+
+
+def test_check_out_dir_without_create_changes_nothing(tmp_path: Path) -> None:
+    assert check_out_dir(tmp_path / "a" / "b", create=False) == tmp_path / "a" / "b"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_check_out_dir_with_create_makes_the_folder(tmp_path: Path) -> None:
+    check_out_dir(tmp_path / "a" / "b", create=True)
+    assert (tmp_path / "a" / "b").is_dir()
+
+
+def test_check_out_dir_reports_a_folder_it_cannot_create(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(self: Path, *args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    with pytest.raises(UsageError, match=r"--out .*run: cannot create the folder \(Permission"):
+        check_out_dir(tmp_path / "run", create=True)
+
+
+def test_check_out_dir_reports_an_unwritable_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gradlab.io.os.access", lambda path, mode: False)
+    with pytest.raises(UsageError, match=rf"--out {tmp_path / 'run'}: {tmp_path} is not writable"):
+        check_out_dir(tmp_path / "run", create=False)

@@ -34,13 +34,30 @@ def save(path: str | os.PathLike[str], arrays: dict[str, np.ndarray], meta: dict
 
 
 def load(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Read a checkpoint written by :func:`save`.
+    """Read a checkpoint written by :func:`save`: its arrays and its metadata.
 
     Raises
     ------
     DataError
         The file is missing, is not a safetensors file, or is not a gradlab checkpoint.
     """
+    return _read(path, arrays=True)
+
+
+def load_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The metadata of a checkpoint (classes, hyperparameters, history), without its arrays.
+
+    Raises
+    ------
+    DataError
+        As :func:`load`.
+    """
+    return _read(path, arrays=False)[1]
+
+
+def _read(
+    path: str | os.PathLike[str], *, arrays: bool
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     from safetensors import safe_open
 
     p = Path(path)
@@ -49,7 +66,7 @@ def load(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str,
     try:
         with safe_open(str(p), framework="numpy") as f:
             header = f.metadata() or {}
-            arrays = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+            tensors = {k: f.get_tensor(k) for k in f.keys()} if arrays else {}  # noqa: SIM118
     except Exception as exc:  # safetensors raises its own error types for bad files
         raise DataError(f"{p}: not a readable safetensors file ({exc}).") from None
     if header.get("format") != FORMAT:
@@ -63,7 +80,7 @@ def load(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str,
         raise DataError(
             f"{p}: damaged gradlab checkpoint (no {', '.join(missing)} in its metadata)."
         )
-    return arrays, meta
+    return tensors, meta
 
 
 class Checkpointer(Callback):

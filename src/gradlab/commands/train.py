@@ -153,7 +153,7 @@ def check_resume(args: argparse.Namespace, checkpoint: Path, data: Any) -> None:
     from gradlab import checkpoint as ckpt
     from gradlab.errors import UsageError
 
-    _, meta = ckpt.load(checkpoint)
+    meta = ckpt.load_meta(checkpoint)
     classes = tuple(meta["classes"])
     if classes != tuple(data.classes) or tuple(meta["input_shape"]) != tuple(data.image_shape):
         raise UsageError(
@@ -190,10 +190,9 @@ def saved_epochs(checkpoint: Path) -> int:
     from gradlab.errors import DataError
 
     try:
-        _, meta = ckpt.load(checkpoint)
+        return len(ckpt.load_meta(checkpoint)["history"].get("epoch", []))
     except DataError:
         return 0
-    return len(meta["history"].get("epoch", []))
 
 
 def make_model(args: argparse.Namespace) -> Any:

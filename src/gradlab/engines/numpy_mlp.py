@@ -20,6 +20,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+#: Float input buffers used in turn by :meth:`NumpyMLP.rows` (see there why several).
+INPUT_BUFFERS = 4
+
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
     """``z - logsumexp(z)`` row-wise, stable for any finite ``z`` (shape (m, k))."""
@@ -86,6 +89,19 @@ class NumpyMLP:
         self._turn = 0
         # dL/dh for each hidden layer, by batch size
         self._backs: dict[int, list[np.ndarray]] = {}
+        self._starts: dict[int, np.ndarray] = {}
+        self._ones_cache: dict[int, np.ndarray] = {}
+
+    def _row_starts(self, m: int) -> np.ndarray:
+        """``k * (number of classes)`` for k < m: where each row of the logits starts."""
+        if m not in self._starts:
+            self._starts[m] = np.arange(m) * self.sizes[-1]
+        return self._starts[m]
+
+    def _ones(self, m: int) -> np.ndarray:
+        if m not in self._ones_cache:
+            self._ones_cache[m] = np.ones(m, np.float32)
+        return self._ones_cache[m]
 
     def _ks(self) -> range:
         return range(1, self.n_layers + 1)
@@ -111,11 +127,15 @@ class NumpyMLP:
         rather than ``(x / 255) @ W``): the same numbers, on 10-200 columns instead
         of 784 (see ``scale`` in :meth:`forward` and :meth:`step`).
 
-        Two float buffers take turns. With two BLAS threads, the previous batch's
-        buffer still sits in the other core's cache after the GEMMs have read it, and
-        writing into it again costs a cross-core invalidation per cache line: measured
-        at 57 us against 21 us for a 256 x 784 cast on the 2-vCPU machine (a step of
-        softmax regression is about 250 us).
+        Float buffers take turns (:data:`INPUT_BUFFERS` of them). With two BLAS
+        threads, a batch's buffer still sits in the other core's cache after the GEMMs
+        have read it, and writing into it again costs a cross-core invalidation per
+        cache line: measured at 57 us against 21 us for a 256 x 784 cast on the
+        2-vCPU machine (a step of softmax regression is about 250 us). With four
+        buffers (3.2 MB, more than a core's 2 MB L2) the lines have left the other
+        core by the time a buffer comes round again: gather, cast and first product
+        took 129 us a batch with two buffers and 106-112 us with four
+        (``bench/experiments/input_buffers.py``).
         """
         if X.dtype != np.uint8:
             return np.ascontiguousarray(X[idx], dtype=np.float32)
@@ -123,15 +143,17 @@ class NumpyMLP:
         if m not in self._inputs:
             self._inputs[m] = (
                 np.empty((m, X.shape[1]), np.uint8),
-                [np.empty((m, X.shape[1]), np.float32) for _ in range(2)],
+                [np.empty((m, X.shape[1]), np.float32) for _ in range(INPUT_BUFFERS)],
             )
         raw, outs = self._inputs[m]
-        self._turn ^= 1
+        self._turn = (self._turn + 1) % INPUT_BUFFERS
         out = outs[self._turn]
         if isinstance(idx, slice):
             out[...] = X[idx]
         else:
-            np.take(X, idx, axis=0, out=raw)
+            # mode="clip": the default "raise" writes through a temporary copy of `out`
+            # (NumPy buffers it to check the indices); a permutation is always in range
+            np.take(X, idx, axis=0, out=raw, mode="clip")
             out[...] = raw
         return out
 
@@ -181,22 +203,26 @@ class NumpyMLP:
         self._lr = lr
         acts = self.forward(X, scale)
         z = acts[-1]
-        correct = int(np.count_nonzero(z.argmax(axis=1) == y))
-        # softmax in place: z becomes probabilities, then the gradient (p - onehot) * lr / m
-        rows = np.arange(m)
-        z -= z.max(axis=1, keepdims=True)
-        z_true = z[rows, y]
+        pred = z.argmax(axis=1)
+        correct = int(np.count_nonzero(pred == y))
+        # softmax in place: z becomes exp(z - max), then the gradient (p - onehot) * lr / m.
+        # Flat indices read the row maxima (at the argmax) and the true-class entries
+        # without another pass over z.
+        flat, at_true = z.reshape(-1), self._row_starts(m) + y
+        z -= flat[self._row_starts(m) + pred][:, None]
+        z_true = flat[at_true]
         np.exp(z, out=z)
-        sums = z.sum(axis=1, keepdims=True)
-        loss = float(np.log(sums[:, 0]).sum() - z_true.sum())  # sum of logsumexp(z) - z[y]
-        z /= sums
-        z[rows, y] -= 1.0
-        z *= lr / m
+        sums = z.sum(axis=1)
+        loss = float(np.log(sums).sum() - z_true.sum())  # sum of logsumexp(z) - z[y]
+        z *= (np.float32(lr / m) / sums)[:, None]
+        flat[at_true] -= np.float32(lr / m)
         grad = z
         backs = self._backs[m]
+        ones = self._ones(m)
         for k in range(self.n_layers - 1, -1, -1):
             h_prev = X if k == 0 else acts[k - 1]
-            np.sum(grad, axis=0, out=self.gb[k])
+            # column sums as a matrix-vector product: a third of np.sum's time here
+            np.matmul(ones, grad, out=self.gb[k])
             if k == 0 and scale != 1.0:
                 # (scale * X).T @ grad, with the scale on the (m, size_1) factor, which
                 # is 784 / m times smaller than the gradient (784, size_1)

@@ -213,7 +213,10 @@ def make_model(model: Literal["softmax", "mlp"], n_inputs: int = 784) -> nn.Sequ
         ``"softmax"``: ``Flatten, Linear(784, 10)`` with weights drawn from N(0, 0.01) (biases
         left at PyTorch's default init, as d2l's ``init_weights`` does).  ``"mlp"``:
         ``Flatten, Linear(784, 200), ReLU, Linear(200, 200), ReLU, Linear(200, 10)`` with
-        PyTorch's default init.
+        Kaiming-normal weights (std ``sqrt(2 / fan_in)``) and zero biases, the init the issue
+        asks of gradlab's MLP: the MNIST note names none, and the comparison is of the
+        pipelines, so both start from the same distribution. (PyTorch's default init, about
+        2.4x smaller, ended 0.015 lower after 10 epochs at batch 256 on the generated data.)
     n_inputs : int, default 784
         Pixels per image.
 
@@ -231,7 +234,7 @@ def make_model(model: Literal["softmax", "mlp"], n_inputs: int = 784) -> nn.Sequ
         net.apply(init_weights)
         return net
     if model == "mlp":
-        return nn.Sequential(
+        net = nn.Sequential(
             nn.Flatten(),
             nn.Linear(n_inputs, 200),
             nn.ReLU(),
@@ -239,6 +242,14 @@ def make_model(model: Literal["softmax", "mlp"], n_inputs: int = 784) -> nn.Sequ
             nn.ReLU(),
             nn.Linear(200, 10),
         )
+
+        def kaiming(m: nn.Module) -> None:
+            if type(m) is nn.Linear:
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+
+        net.apply(kaiming)
+        return net
     raise ValueError(f"model must be 'softmax' or 'mlp', got {model!r}")
 
 

@@ -159,7 +159,7 @@ def run(
                 device=device,
                 sklearn=True,
                 tutorial=True,
-                repeats=1 if quick else 2,
+                repeats=1 if quick else 3,
             )
         )
     for rows in tables:
@@ -228,7 +228,7 @@ def markdown(res: dict[str, Any]) -> str:
         "ratio = seconds / gradlab's seconds (above 1: slower than gradlab; for the floor, "
         "below 1 is the headroom left). 'same result' compares the final loss or test "
         "accuracy with gradlab's (accuracy within 0.01). Fast rows are the best of several "
-        "runs (linear regression: 3; gradlab's classifier rows: 2 in a full run), as the "
+        "runs (linear regression: 3; gradlab's classifier rows: 3 in a full run), as the "
         "host is shared; the tutorial and scikit-learn rows run once.",
     ]
     for rows in res["jobs"]:

@@ -46,7 +46,14 @@ def image_data(quick: bool, data_dir: Path | None, dataset: str) -> Any:
 
 
 def add_ratios(rows: list[dict[str, Any]]) -> None:
-    """``ratio``: seconds over gradlab's; ``agrees``: result within noise of gradlab's."""
+    """``ratio``: seconds over gradlab's; ``vs_floor``: seconds over the job's first floor
+    row (the peak-rate floor), for every path that is not a floor itself; ``agrees``:
+    result within noise of gradlab's."""
+    floor = next((r for r in rows if r.get("floor")), None)
+    if floor is not None and floor["seconds"] > 0:
+        for r in rows:
+            if not r.get("floor"):
+                r["vs_floor"] = r["seconds"] / floor["seconds"]
     ref = next((r for r in rows if r.get("gradlab")), None)
     if ref is None:
         return
@@ -226,7 +233,8 @@ def markdown(res: dict[str, Any]) -> str:
         "## Jobs",
         "",
         "ratio = seconds / gradlab's seconds (above 1: slower than gradlab; for the floor, "
-        "below 1 is the headroom left). 'same result' compares the final loss or test "
+        "below 1 is the headroom left); x floor = seconds / the job's first floor row (how "
+        "far each path is from what the hardware allows). 'same result' compares the final loss or test "
         "accuracy with gradlab's (accuracy within 0.01). Fast rows are the best of several "
         "runs (linear regression: 3; gradlab's classifier rows: 3 in a full run), as the "
         "host is shared; the tutorial and scikit-learn rows run once.",
@@ -236,15 +244,16 @@ def markdown(res: dict[str, Any]) -> str:
             "",
             f"### {rows[0]['job']}",
             "",
-            "| path | seconds | ratio to gradlab | result | same result | note |",
-            "|---|---|---|---|---|---|",
+            "| path | seconds | ratio to gradlab | x floor | result | same result | note |",
+            "|---|---|---|---|---|---|---|",
         ]
         for r in rows:
             result = "" if r["result"] is None else f"{r['result']:.6g}"
             ratio = f"{r.get('ratio', float('nan')):.3g}x"
+            vs_floor = f"{r['vs_floor']:.3g}x" if "vs_floor" in r else ""
             name = f"**{r['path']}**" if r.get("gradlab") else r["path"]
             lines.append(
-                f"| {name} | {_s(r['seconds'])} | {ratio} | {result} | "
+                f"| {name} | {_s(r['seconds'])} | {ratio} | {vs_floor} | {result} | "
                 f"{r.get('agrees', '')} | {r['note']} |"
             )
     lines += [

@@ -30,6 +30,13 @@ def test_quick_bench_reports_every_table_with_ratios(
         assert gradlab_rows[0]["ratio"] == pytest.approx(1.0)
         assert any(r.get("floor") for r in rows)
         assert all(r["seconds"] > 0 for r in rows)
+        # every path says how far it is from the floor; the floors themselves do not
+        floor = next(r for r in rows if r.get("floor"))
+        for r in rows:
+            if r.get("floor"):
+                assert "vs_floor" not in r
+            else:
+                assert r["vs_floor"] == pytest.approx(r["seconds"] / floor["seconds"])
     small = res["jobs"][0]
     tutorial = next(r for r in small if r.get("baseline"))
     assert tutorial["agrees"] == "yes"  # same final error as gradlab
@@ -37,6 +44,7 @@ def test_quick_bench_reports_every_table_with_ratios(
     assert {r["engine"] for r in res["engines"]} >= {"numpy", "torch"}
     text = md.read_text()
     assert "## Jobs" in text
+    assert "| x floor |" in text
     assert "## Scaling" in text
     assert "## Engines" in text
     assert (tmp_path / "bench.png").stat().st_size > 1000

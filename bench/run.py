@@ -234,10 +234,10 @@ def markdown(res: dict[str, Any]) -> str:
         "",
         "ratio = seconds / gradlab's seconds (above 1: slower than gradlab; for the floor, "
         "below 1 is the headroom left); x floor = seconds / the job's first floor row (how "
-        "far each path is from what the hardware allows). 'same result' compares the final loss or test "
-        "accuracy with gradlab's (accuracy within 0.01). Fast rows are the best of several "
-        "runs (linear regression: 3; gradlab's classifier rows: 3 in a full run), as the "
-        "host is shared; the tutorial and scikit-learn rows run once.",
+        "far each path is from what the hardware allows). 'same result' compares the final "
+        "loss or test accuracy with gradlab's (accuracy within 0.01). Fast rows are the best "
+        "of several runs (linear regression: 3; gradlab's classifier rows: 3 in a full run), "
+        "as the host is shared; the tutorial and scikit-learn rows run once.",
     ]
     for rows in res["jobs"]:
         lines += [

@@ -1,7 +1,7 @@
 """What the hardware allows, measured in the same run as the jobs.
 
 * matmul rate: the best float32 GEMM rate of NumPy (OpenBLAS) and PyTorch at a large
-  square size and at the MLP's own shapes;
+  square size (the rate at a job's own shapes is :func:`bench.jobs.job_gemm_rate`);
 * memory read bandwidth: the best rate of summing a large float64 array (far larger
   than the caches).
 

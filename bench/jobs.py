@@ -185,13 +185,16 @@ def job_gemm_rate(sizes: tuple[int, ...], batch: int) -> tuple[float, str]:
     rng = np.random.default_rng(0)
     acts = [rng.random((batch, s), dtype=np.float32) for s in sizes]
     Ws = [rng.random((a, b), dtype=np.float32) for a, b in itertools.pairwise(sizes)]
+    # outputs in reused buffers, as the engine writes them (no allocation timed)
+    outs = [np.empty((batch, s), np.float32) for s in sizes]
+    grads = [np.empty_like(W) for W in Ws]
 
     def step() -> None:
         for k, W in enumerate(Ws):
-            acts[k] @ W
-            acts[k].T @ acts[k + 1]
+            np.matmul(acts[k], W, out=outs[k + 1])
+            np.matmul(acts[k].T, acts[k + 1], out=grads[k])
             if k > 0:
-                acts[k + 1] @ W.T
+                np.matmul(acts[k + 1], W.T, out=outs[k])
 
     fwd = sum(2 * batch * a * b for a, b in itertools.pairwise(sizes))
     flops = 3 * fwd - 2 * batch * sizes[0] * sizes[1]
@@ -230,24 +233,30 @@ def classify(
     bs = 256
     rows = []
     if tutorial:
-        r = tutorial_classify.run(
-            model,
-            data.X_train,
-            data.y_train,
-            data.X_test,
-            data.y_test,
-            epochs=epochs,
-            lr=0.1,
-            batch_size=bs,
-            num_workers=4,
-        )
+        # best of `repeats` like gradlab's rows, so both sides report the same statistic
+        # (the least disturbed run); the seed is the same, so every run computes the same
+        runs = [
+            tutorial_classify.run(
+                model,
+                data.X_train,
+                data.y_train,
+                data.X_test,
+                data.y_test,
+                epochs=epochs,
+                lr=0.1,
+                batch_size=bs,
+                num_workers=4,
+            )
+            for _ in range(repeats)
+        ]
+        r = min(runs, key=lambda run: run["seconds"])
         rows.append(
             _row(
                 job,
                 "tutorial: per-image ToTensor, DataLoader(num_workers=4)",
                 r["seconds"],
                 r["test_accuracy"],
-                "d2l train_ch3",
+                f"d2l train_ch3; best of {repeats}" if repeats > 1 else "d2l train_ch3",
                 baseline=True,
             )
         )

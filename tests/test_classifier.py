@@ -75,6 +75,36 @@ def test_hand_derived_backprop_matches_torch_autograd(
         np.testing.assert_allclose(value, b.state()[key], rtol=1e-4, atol=1e-5, err_msg=key)
 
 
+def test_uint8_batches_by_index_match_autograd_across_the_rotating_buffers() -> None:
+    # pixels gathered by a shuffled index, cast into buffers used in turn and scaled by
+    # 1/255 inside the products: six steps, so every input buffer is reused
+    rng = np.random.default_rng(3)
+    sizes = (12, 7, 3)
+    X = rng.integers(0, 256, (50, 12), dtype=np.uint8)
+    y = rng.integers(0, 3, 50)
+    params = init_params(sizes, "kaiming", 0.01, 3)
+    a, b = NumpyMLP(sizes, params, 0.9), TorchMLP(sizes, params, 0.9, "cpu")
+    da, db = a.prepare(X, y), b.prepare(X, y)
+    order = rng.permutation(50)
+    for step in range(6):
+        idx = order[(step * 8) % 48 : (step * 8) % 48 + 8]
+        la, ca = a.train_step(da, idx, 0.1)
+        lb, cb = b.train_step(db, idx, 0.1)
+        assert la == pytest.approx(float(lb), rel=1e-4)
+        assert ca == int(cb)
+    for key, value in a.state().items():
+        np.testing.assert_allclose(value, b.state()[key], rtol=1e-4, atol=1e-6, err_msg=key)
+
+
+def test_rows_read_negative_indices_as_numpy_does_and_a_bad_index_is_refused() -> None:
+    X = np.arange(4 * 3, dtype=np.uint8).reshape(4, 3)
+    net = NumpyMLP((3, 2), init_params((3, 2), "normal", 0.01, 0))
+    np.testing.assert_array_equal(net.rows(X, np.array([-1, 0])), X[[-1, 0]].astype(np.float32))
+    data = net.prepare(X, np.array([0, 1, 0, 1]))
+    with pytest.raises(IndexError):
+        net.train_step(data, np.array([0, 4]), 0.1)
+
+
 def test_numpy_and_torch_engines_train_to_the_same_history() -> None:
     X, y = blobs()
     runs = [

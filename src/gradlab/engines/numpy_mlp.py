@@ -151,9 +151,11 @@ class NumpyMLP:
         if isinstance(idx, slice):
             out[...] = X[idx]
         else:
-            # mode="clip": the default "raise" writes through a temporary copy of `out`
-            # (NumPy buffers it to check the indices); a permutation is always in range
-            np.take(X, idx, axis=0, out=raw, mode="clip")
+            # mode="wrap": the default "raise" writes through a temporary copy of `out`
+            # (NumPy buffers it to check the indices). "wrap" reads -1 as the last row,
+            # as indexing the labels with the same idx does; an index past the end is
+            # refused there (IndexError), so a bad idx cannot pass unnoticed.
+            np.take(X, idx, axis=0, out=raw, mode="wrap")
             out[...] = raw
         return out
 

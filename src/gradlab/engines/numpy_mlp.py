@@ -84,24 +84,14 @@ class NumpyMLP:
         self.gW = [np.empty_like(w) for w in self.W]
         self.gb = [np.empty_like(b) for b in self.b]
         self._buffers: dict[int, list[np.ndarray]] = {}
-        # per batch size: a uint8 gather buffer and two float32 buffers used in turn
+        # per batch size: a uint8 gather buffer and INPUT_BUFFERS float32 buffers used in turn
         self._inputs: dict[int, tuple[np.ndarray, list[np.ndarray]]] = {}
         self._turn = 0
-        # dL/dh for each hidden layer, by batch size
+        # by batch size: dL/dh for each hidden layer; where each row of the logits starts
+        # in their flat view (k * classes); ones for the bias gradients (see step)
         self._backs: dict[int, list[np.ndarray]] = {}
         self._starts: dict[int, np.ndarray] = {}
-        self._ones_cache: dict[int, np.ndarray] = {}
-
-    def _row_starts(self, m: int) -> np.ndarray:
-        """``k * (number of classes)`` for k < m: where each row of the logits starts."""
-        if m not in self._starts:
-            self._starts[m] = np.arange(m) * self.sizes[-1]
-        return self._starts[m]
-
-    def _ones(self, m: int) -> np.ndarray:
-        if m not in self._ones_cache:
-            self._ones_cache[m] = np.ones(m, np.float32)
-        return self._ones_cache[m]
+        self._ones: dict[int, np.ndarray] = {}
 
     def _ks(self) -> range:
         return range(1, self.n_layers + 1)
@@ -111,6 +101,8 @@ class NumpyMLP:
         if m not in self._buffers:
             self._buffers[m] = [np.empty((m, s), np.float32) for s in self.sizes[1:]]
             self._backs[m] = [np.empty((m, s), np.float32) for s in self.sizes[1:-1]]
+            self._starts[m] = np.arange(m) * self.sizes[-1]
+            self._ones[m] = np.ones(m, np.float32)
         return self._buffers[m]
 
     @staticmethod
@@ -210,8 +202,9 @@ class NumpyMLP:
         # softmax in place: z becomes exp(z - max), then the gradient (p - onehot) * lr / m.
         # Flat indices read the row maxima (at the argmax) and the true-class entries
         # without another pass over z.
-        flat, at_true = z.reshape(-1), self._row_starts(m) + y
-        z -= flat[self._row_starts(m) + pred][:, None]
+        flat, starts = z.reshape(-1), self._starts[m]
+        at_true = starts + y
+        z -= flat[starts + pred][:, None]
         z_true = flat[at_true]
         np.exp(z, out=z)
         sums = z.sum(axis=1)
@@ -220,7 +213,7 @@ class NumpyMLP:
         flat[at_true] -= np.float32(lr / m)
         grad = z
         backs = self._backs[m]
-        ones = self._ones(m)
+        ones = self._ones[m]
         for k in range(self.n_layers - 1, -1, -1):
             h_prev = X if k == 0 else acts[k - 1]
             # column sums as a matrix-vector product: a third of np.sum's time here

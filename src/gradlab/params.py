@@ -1,0 +1,208 @@
+"""Parameter validation: one declarative table per estimator or function, one message style.
+
+Every public entry point that takes hyperparameters declares what each one may be,
+in the manner of scikit-learn's ``_parameter_constraints``::
+
+    CONSTRAINTS = {
+        "lr": Interval(Real, 0, None, closed="neither"),
+        "epochs": Interval(Integral, 1, None),
+        "method": Options(METHODS),
+        "seed": [Interval(Integral, 0, None), None],   # a list means "any of these"
+    }
+
+and checks them once, at the boundary (``fit``, ``minimize``, ...), with
+:func:`validate`. A bad value raises :class:`~gradlab.errors.UsageError` with a
+message of one shape everywhere::
+
+    LinearRegression: lr must be a number > 0; got -1.
+
+This module is also the one home of the sets of choices that several layers share
+(engines, devices, descent methods), so a choice list is never copied.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from numbers import Integral
+from typing import Any, Literal
+
+from gradlab.errors import UsageError
+
+__all__ = [
+    "CLASSIFIER_ENGINES",
+    "DEVICES",
+    "LINEAR_ENGINES",
+    "METHODS",
+    "Constraint",
+    "Interval",
+    "Options",
+    "Predicate",
+    "describe",
+    "validate",
+    "validate_one",
+]
+
+# ------------------------------------------------------------------ the shared choices
+
+#: Engines of the generalised linear models (linear, polynomial, logistic regression).
+LINEAR_ENGINES: tuple[str, ...] = ("numpy", "torch", "tensorflow")
+#: Engines of the image classifiers; ``auto`` picks torch on a GPU, numpy otherwise.
+CLASSIFIER_ENGINES: tuple[str, ...] = ("auto", "numpy", "torch")
+#: Devices of the torch engine.
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+#: Descent methods: all points per step, one point per step, ``batch_size`` points per step.
+METHODS: tuple[str, ...] = ("batch", "sgd", "minibatch")
+
+
+# ------------------------------------------------------------------ constraints
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A real or integer number in an interval.
+
+    Parameters
+    ----------
+    kind : ``numbers.Real`` or ``numbers.Integral``
+        ``Integral`` accepts Python and NumPy integers only; ``Real`` accepts
+        integers and floats. Booleans are never numbers here.
+    low, high : float or None
+        The bounds; None for no bound.
+    closed : {"both", "left", "right", "neither"}, default "both"
+        Which bounds belong to the interval.
+    """
+
+    kind: type
+    low: float | None
+    high: float | None
+    closed: Literal["both", "left", "right", "neither"] = "both"
+
+    def accepts(self, value: Any) -> bool:
+        if isinstance(value, bool) or not isinstance(value, self.kind):
+            return False
+        v = float(value)  # type: ignore[arg-type]
+        if not math.isfinite(v):
+            return False
+        if self.low is not None:
+            left_closed = self.closed in ("both", "left")
+            if v < self.low or (v == self.low and not left_closed):
+                return False
+        if self.high is not None:
+            right_closed = self.closed in ("both", "right")
+            if v > self.high or (v == self.high and not right_closed):
+                return False
+        return True
+
+    def describe(self) -> str:
+        what = "an integer" if self.kind is Integral else "a number"
+        lo, hi = self.low, self.high
+        left = ">=" if self.closed in ("both", "left") else ">"
+        right = "<=" if self.closed in ("both", "right") else "<"
+        if lo is None and hi is None:
+            return f"{what} (finite)"
+        if hi is None:
+            return f"{what} {left} {_num(lo)}"
+        if lo is None:
+            return f"{what} {right} {_num(hi)}"
+        lb = "[" if left == ">=" else "("
+        rb = "]" if right == "<=" else ")"
+        return f"{what} in {lb}{_num(lo)}, {_num(hi)}{rb}"
+
+
+@dataclass(frozen=True)
+class Options:
+    """One of a fixed set of values (compared with ``==``)."""
+
+    values: tuple[Any, ...]
+
+    def __init__(self, values: Iterable[Any]) -> None:
+        object.__setattr__(self, "values", tuple(values))
+
+    def accepts(self, value: Any) -> bool:
+        if isinstance(value, bool) and not any(isinstance(v, bool) for v in self.values):
+            return False  # True == 1, but True is no option of 1
+        try:
+            return any(bool(value == v) for v in self.values)
+        except Exception:  # an array compared with a string, say
+            return False
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(repr(v) for v in self.values)
+
+
+@dataclass(frozen=True)
+class Predicate:
+    """Any value ``test`` accepts; ``text`` says what that is ("a sequence of widths >= 1")."""
+
+    test: Callable[[Any], bool]
+    text: str
+
+    def accepts(self, value: Any) -> bool:
+        try:
+            return bool(self.test(value))
+        except Exception:
+            return False
+
+    def describe(self) -> str:
+        return self.text
+
+
+Constraint = Interval | Options | Predicate | None
+"""One allowed form; ``None`` allows the value None."""
+
+
+def _num(v: float | None) -> str:
+    return f"{v:g}" if v is not None else ""
+
+
+def _accepts(c: Constraint, value: Any) -> bool:
+    return value is None if c is None else c.accepts(value)
+
+
+def describe(rule: Constraint | list[Constraint]) -> str:
+    """What ``rule`` allows, in words ("a number > 0 or None")."""
+    rules = rule if isinstance(rule, list) else [rule]
+    return " or ".join("None" if c is None else c.describe() for c in rules)
+
+
+def validate_one(name: str, value: Any, rule: Constraint | list[Constraint], owner: str) -> None:
+    """Raise a :class:`UsageError` unless ``value`` satisfies ``rule``.
+
+    Parameters
+    ----------
+    name : str
+        The parameter's name, quoted in the message.
+    value : object
+        The value to check.
+    rule : constraint or list of constraints
+        A list means any one of them will do.
+    owner : str
+        Who takes the parameter (``"LinearRegression"``, ``"minimize"``), quoted first.
+    """
+    rules = rule if isinstance(rule, list) else [rule]
+    if any(_accepts(c, value) for c in rules):
+        return
+    raise UsageError(f"{owner}: {name} must be {describe(rule)}; got {_short(value)}.")
+
+
+def validate(
+    table: Mapping[str, Constraint | list[Constraint]], params: Mapping[str, Any], owner: str
+) -> None:
+    """Check every parameter named in ``table`` (in the table's order); see :func:`validate_one`.
+
+    A parameter in ``params`` that the table does not name is a programming error
+    (``KeyError``): every parameter must be declared.
+    """
+    unknown = set(params) - set(table)
+    if unknown:
+        raise KeyError(f"{owner}: no constraint declared for {sorted(unknown)}")
+    for name, rule in table.items():
+        if name in params:
+            validate_one(name, params[name], rule, owner)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -1,0 +1,42 @@
+"""The differentiable operations of the curriculum, each stated once with its gradient.
+
+Every model in gradlab is built from these few operations. Each one's forward pass and
+its hand-derived backward pass sit side by side (as in micrograd, and as scikit-learn
+pairs each activation with its derivative), and ``tests/test_ops.py`` checks every
+backward pass against PyTorch's autograd and against central differences.
+
+- :mod:`gradlab.ops.activations`: sigmoid, ReLU, softmax and log-softmax.
+- :mod:`gradlab.ops.losses`: squared error, binary cross-entropy and cross-entropy on
+  logits, each returning the loss and its gradient with respect to its input.
+
+The engines' fast paths (the NumPy MLP's in-place step, the linear models' sufficient
+statistics) are tested equal to plain compositions of these functions.
+"""
+
+from gradlab.ops.activations import (
+    log_softmax,
+    relu,
+    relu_backward,
+    sigmoid,
+    sigmoid_backward,
+    softmax,
+)
+from gradlab.ops.losses import (
+    Reduction,
+    binary_cross_entropy,
+    cross_entropy,
+    squared_error,
+)
+
+__all__ = [
+    "Reduction",
+    "binary_cross_entropy",
+    "cross_entropy",
+    "log_softmax",
+    "relu",
+    "relu_backward",
+    "sigmoid",
+    "sigmoid_backward",
+    "softmax",
+    "squared_error",
+]

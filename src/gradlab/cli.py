@@ -5,20 +5,37 @@ Each command lives in :mod:`gradlab.commands` as a module with
 light things at module level (NumPy at most); SymPy, matplotlib, PyTorch and
 TensorFlow are imported inside ``run``, so ``--help`` is quick and no command
 pays for an engine it does not use.
+
+:func:`main` is the one place where errors become exit statuses (see
+:class:`~gradlab.errors.ExitStatus`): a :class:`~gradlab.errors.GradlabError` becomes
+its message on stderr (and, under ``--json``, one JSON object on stdout), Ctrl-C and
+SIGTERM stop the run cleanly, and no user input produces a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import json
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import FrameType
+from typing import Any, NoReturn
 
 from gradlab import __version__
-from gradlab.errors import ExitStatus, GradlabError
-from gradlab.io import check_out_dir
+from gradlab.errors import (
+    DivergenceError,
+    ExitStatus,
+    GradlabError,
+    ResourceError,
+    Terminated,
+)
+from gradlab.io import check_out_dir, run_lock
 
 #: command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -32,12 +49,32 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "env": ("env", "versions, BLAS, threads and devices of this machine"),
 }
 
+#: Commands whose only files are plots: with --no-plots they write nothing, so they
+#: neither create nor lock their --out folder.
+PLOTS_ONLY = frozenset({"descend", "linreg", "compare"})
+
+
+class _ArgumentError(Exception):
+    """A command-line usage error, raised instead of argparse's exit so --json can report it."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+        self.message = message
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _ArgumentError(self, message)
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gradlab",
         description="Learn and run machine learning by gradient descent.",
-        epilog="Run 'gradlab COMMAND --help' for a command's options.",
+        epilog="Run 'gradlab COMMAND --help' for a command's options. Exit statuses: "
+        + ", ".join(f"{s.value} {s.name.lower()}" for s in ExitStatus)
+        + ".",
     )
     parser.add_argument("--version", action="version", version=f"gradlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -53,25 +90,98 @@ def _command(name: str):  # type: ignore[no-untyped-def]
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (see :class:`ExitStatus`)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)  # exits with status 2 on a usage error
+    wants_json = "--json" in argv
+    try:
+        args = parser.parse_args(argv)
+    except _ArgumentError as exc:
+        exc.parser.print_usage(sys.stderr)
+        print(f"{exc.parser.prog}: error: {exc.message}", file=sys.stderr)
+        if wants_json:
+            _print_error_json("usage", exc.message, None, ExitStatus.USAGE)
+        return ExitStatus.USAGE
     if args.command is None:
         parser.print_help(sys.stderr)
         return ExitStatus.USAGE
+    wants_json = bool(getattr(args, "json", False))
+    name = args.command
     try:
-        if isinstance(getattr(args, "out", None), Path):
-            # a bad --out is reported now, not after the data is loaded or a model trained
-            check_out_dir(args.out, create=False)
-        return int(_command(args.command).run(args))
+        with _sigterm_as_exception():
+            return _run(name, args)
     except GradlabError as exc:
-        print(f"gradlab {args.command}: error: {exc.message}", file=sys.stderr)
+        print(f"gradlab {name}: error: {exc.message}", file=sys.stderr)
         if exc.hint:
             print(exc.hint, file=sys.stderr)
+        if wants_json:
+            extra = _divergence_fields(exc) if isinstance(exc, DivergenceError) else {}
+            _print_error_json(exc.kind, exc.message, exc.hint, exc.exit_status, **extra)
         return int(exc.exit_status)
-    except KeyboardInterrupt:
-        print(f"gradlab {args.command}: interrupted", file=sys.stderr)
-        return ExitStatus.INTERRUPTED
+    except MemoryError:
+        err = ResourceError(
+            "ran out of memory.",
+            hint="Use a smaller data set or model, or a smaller batch size; files written "
+            "before this point (the last checkpoint among them) are intact.",
+        )
+        print(f"gradlab {name}: error: {err.message}\n{err.hint}", file=sys.stderr)
+        if wants_json:
+            _print_error_json(err.kind, err.message, err.hint, err.exit_status)
+        return int(err.exit_status)
+    except KeyboardInterrupt as exc:
+        status = ExitStatus.TERMINATED if isinstance(exc, Terminated) else ExitStatus.INTERRUPTED
+        what = "stopped by SIGTERM" if status == ExitStatus.TERMINATED else "interrupted"
+        print(f"gradlab {name}: {what}", file=sys.stderr)
+        if wants_json:
+            _print_error_json(status.name.lower(), what, None, status)
+        return int(status)
     except BrokenPipeError:  # e.g. `gradlab descend ... | head -1`: the reader left
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return ExitStatus.OK
+
+
+def _run(name: str, args: argparse.Namespace) -> int:
+    """Check and take the --out folder, then run the command."""
+    out = getattr(args, "out", None)
+    if not isinstance(out, Path):
+        return int(_command(name).run(args))
+    # a bad --out is reported now, not after the data is loaded or a model trained
+    check_out_dir(out, create=False)
+    if name in PLOTS_ONLY and getattr(args, "no_plots", False):
+        return int(_command(name).run(args))
+    with run_lock(out):
+        return int(_command(name).run(args))
+
+
+@contextlib.contextmanager
+def _sigterm_as_exception() -> Iterator[None]:
+    """While the block runs, SIGTERM raises :class:`Terminated` (handled like Ctrl-C).
+
+    Only the main thread can install signal handlers; elsewhere (a test runner's
+    worker thread, say) the block runs unchanged.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _divergence_fields(exc: DivergenceError) -> dict[str, Any]:
+    return {"iteration": exc.iteration, "loss": exc.loss, "last_params": exc.last_params}
+
+
+def _print_error_json(kind: str, message: str, hint: str | None, status: int, **extra: Any) -> None:
+    """One JSON object on stdout describing the error (``--json``)."""
+    from gradlab.commands._args import finite_json
+
+    error = {"kind": kind, "message": message, "hint": hint, "exit_status": int(status), **extra}
+    sys.stdout.write(json.dumps({"error": finite_json(error)}, indent=2, allow_nan=False) + "\n")
+    sys.stdout.flush()

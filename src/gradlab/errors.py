@@ -20,7 +20,9 @@ class ExitStatus(IntEnum):
     USAGE = 2  #: bad arguments or bad input data; the message says what to fix
     DIVERGED = 3  #: training diverged (non-finite or exploding loss)
     DOWNLOAD = 4  #: a data set could not be fetched from any mirror
-    INTERRUPTED = 130  #: stopped by Ctrl-C
+    RESOURCE = 5  #: the machine ran out of disk space or memory, or a file could not be written
+    INTERRUPTED = 130  #: stopped by Ctrl-C (SIGINT)
+    TERMINATED = 143  #: stopped by SIGTERM (128 + 15, as a shell reports it)
 
 
 class GradlabError(Exception):
@@ -35,6 +37,8 @@ class GradlabError(Exception):
     """
 
     exit_status: ExitStatus = ExitStatus.ERROR
+    #: a short machine-readable name, reported under ``--json``
+    kind: str = "error"
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -51,18 +55,21 @@ class UsageError(GradlabError, ValueError):
     """A parameter has a bad value (a learning rate of -1, an unknown engine...)."""
 
     exit_status = ExitStatus.USAGE
+    kind = "usage"
 
 
 class DataError(GradlabError, ValueError):
     """Input data is malformed (a CSV cell that is no number, a truncated IDX file...)."""
 
     exit_status = ExitStatus.USAGE
+    kind = "data"
 
 
 class MissingDependencyError(GradlabError, ImportError):
     """An optional engine (PyTorch, TensorFlow) is not installed."""
 
     exit_status = ExitStatus.USAGE
+    kind = "missing-dependency"
 
     def __init__(self, package: str, extra: str) -> None:
         super().__init__(
@@ -77,6 +84,26 @@ class DownloadError(GradlabError, OSError):
     """No mirror could deliver a data set file."""
 
     exit_status = ExitStatus.DOWNLOAD
+    kind = "download"
+
+
+class ResourceError(GradlabError, OSError):
+    """The machine ran out of something: disk space while writing a file, or memory.
+
+    Raised for a write that fails part-way (no space left, a read-only file system,
+    a folder where a file should go); the file being written is left as it was.
+    """
+
+    exit_status = ExitStatus.RESOURCE
+    kind = "resource"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an exception by the CLI so it unwinds like Ctrl-C.
+
+    Subclassing ``KeyboardInterrupt`` means every ``except KeyboardInterrupt`` that
+    keeps the last checkpoint and cleans up temporary files handles it the same way.
+    """
 
 
 class DivergenceError(GradlabError, ArithmeticError):
@@ -93,6 +120,7 @@ class DivergenceError(GradlabError, ArithmeticError):
     """
 
     exit_status = ExitStatus.DIVERGED
+    kind = "diverged"
 
     def __init__(
         self,

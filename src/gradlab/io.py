@@ -1,8 +1,19 @@
-"""Atomic file output: a file is either complete or absent, never half-written."""
+"""Output files and folders: atomic writes, early checks, one run per folder.
+
+- :func:`atomic_path` (and :func:`write_bytes`, :func:`write_text`, :func:`write_json`):
+  a file is either complete or absent, never half-written; a write that fails part-way
+  (disk full, a read-only file system, a folder in the way) raises a
+  :class:`~gradlab.errors.ResourceError` naming the file, and the old file stays.
+- :func:`check_out_dir`: a bad ``--out`` is reported before any work is done.
+- :func:`run_lock`: two runs writing into the same folder at once would overwrite each
+  other's files; the second is refused. Temporary files left there by a killed run are
+  removed when the next run takes the folder.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -10,7 +21,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from gradlab.errors import UsageError
+from gradlab.errors import GradlabError, ResourceError, UsageError
+
+#: Suffix of the temporary files :func:`atomic_path` writes beside their target.
+PART_SUFFIX = ".part"
+#: Name of the lock file :func:`run_lock` keeps in an output folder.
+LOCK_NAME = ".gradlab.lock"
 
 
 @contextlib.contextmanager
@@ -22,16 +38,18 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     temporary file is removed and ``path`` is left as it was.
     """
     target = Path(path)
+    if target.is_dir():
+        raise ResourceError(
+            f"cannot write {target}: it is a folder.",
+            hint="Move the folder away, or choose another output folder (--out DIR).",
+        )
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=".part", dir=target.parent
+            prefix=f".{target.name}.", suffix=PART_SUFFIX, dir=target.parent
         )
     except OSError as exc:
-        raise UsageError(
-            f"cannot write {target}: {exc.strerror or exc}.",
-            hint="Choose a folder you can write to (--out DIR).",
-        ) from None
+        raise _write_error(target, exc) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -41,10 +59,33 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(exc, OSError) and not isinstance(exc, GradlabError):
+            raise _write_error(target, exc) from None
         raise
+
+
+def _write_error(target: Path, exc: OSError) -> GradlabError:
+    """A failed write as an error that names the file and says what to do."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return ResourceError(
+            f"cannot write {target}: {reason}; the file was left as it was.",
+            hint="Free some disk space, or choose an output folder on another disk (--out DIR).",
+        )
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR):
+        return UsageError(
+            f"cannot write {target}: a part of that path is a file, not a folder.",
+            hint="Choose a folder you can write to (--out DIR).",
+        )
+    if exc.errno in (errno.ENAMETOOLONG, errno.EACCES, errno.EPERM, errno.EROFS):
+        return UsageError(
+            f"cannot write {target}: {reason}.",
+            hint="Choose a folder you can write to (--out DIR).",
+        )
+    return ResourceError(f"cannot write {target}: {reason}.")
 
 
 def check_out_dir(path: str | os.PathLike[str], *, create: bool, option: str = "--out") -> Path:
@@ -62,8 +103,11 @@ def check_out_dir(path: str | os.PathLike[str], *, create: bool, option: str = "
     target = Path(path)
     hint = "Choose a folder you can write to (it is created when missing)."
     existing = target
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    try:
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+    except OSError as exc:  # a name too long, or a parent we may not enter
+        raise UsageError(f"{option} {target}: {exc.strerror or exc}.", hint=hint) from None
     if existing.exists() and not existing.is_dir():
         where = "is a file" if existing == target else f"is inside {existing}, which is a file"
         raise UsageError(f"{option} {target} {where}, not a folder.", hint=hint)
@@ -78,6 +122,66 @@ def check_out_dir(path: str | os.PathLike[str], *, create: bool, option: str = "
     if not os.access(existing, os.W_OK | os.X_OK):
         raise UsageError(f"{option} {target}: {existing} is not writable.", hint=hint)
     return target
+
+
+@contextlib.contextmanager
+def run_lock(folder: str | os.PathLike[str], *, option: str = "--out") -> Iterator[Path]:
+    """Hold ``folder`` for this run; refuse when another live run holds it.
+
+    The lock is an advisory ``flock`` on ``folder/.gradlab.lock``: the operating system
+    drops it when the process ends, however it ends, so a killed run never leaves a
+    stale lock. On taking the folder, temporary files that a killed run left there
+    (``.*.part``, see :func:`atomic_path`) are deleted: no live run can own them.
+
+    Raises
+    ------
+    UsageError
+        Another process holds the folder (the message names its process id).
+    """
+    import fcntl
+
+    target = check_out_dir(folder, create=True, option=option)
+    lock_path = target / LOCK_NAME
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise _write_error(lock_path, exc) from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+            raise UsageError(
+                f"{option} {target} is in use by another gradlab run (process {holder}); "
+                "two runs writing into one folder would overwrite each other's files.",
+                hint=f"Wait for that run to finish, or choose another folder ({option} DIR).",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        remove_stale_parts(target)
+        yield target
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def remove_stale_parts(folder: Path, *, max_depth: int = 3) -> list[Path]:
+    """Delete the temporary ``.*.part`` files of :func:`atomic_path` under ``folder``.
+
+    Call it only while holding the folder (:func:`run_lock`): then no live run of ours
+    is writing them. Returns the files removed.
+    """
+    removed: list[Path] = []
+    base_depth = len(folder.parts)
+    for root, dirs, files in os.walk(folder):
+        if len(Path(root).parts) - base_depth >= max_depth:
+            dirs.clear()
+        for name in files:
+            if name.startswith(".") and name.endswith(PART_SUFFIX):
+                path = Path(root) / name
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    removed.append(path)
+    return removed
 
 
 def _umask() -> int:

@@ -100,17 +100,18 @@ def add_seed(parser: argparse.ArgumentParser, default: int = 0) -> None:
 
 def print_json(obj: Any) -> None:
     """Print ``obj`` as strict JSON on stdout (NaN and infinities become null)."""
-    json.dump(_finite(obj), sys.stdout, indent=2, default=_jsonable, allow_nan=False)
+    json.dump(finite_json(obj), sys.stdout, indent=2, default=_jsonable, allow_nan=False)
     sys.stdout.write("\n")
 
 
-def _finite(obj: Any) -> Any:
-    """``obj`` with every non-finite float replaced by None (JSON has no NaN)."""
+def finite_json(obj: Any) -> Any:
+    """``obj`` with NumPy values as plain ones and every non-finite float as None
+    (JSON has no NaN)."""
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: finite_json(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
+        return [finite_json(v) for v in obj]
     tolist = getattr(obj, "tolist", None)
-    return _finite(tolist()) if callable(tolist) else obj
+    return finite_json(tolist()) if callable(tolist) else obj

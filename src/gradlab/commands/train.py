@@ -251,7 +251,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"gradlab train: interrupted; {where}.", file=sys.stderr)
         if done:
             print("Continue with the same command and --resume.", file=sys.stderr)
-        return 130
+        raise  # the CLI turns it into the exit status (130 for Ctrl-C, 143 for SIGTERM)
     files = [checkpoint, args.out / "history.csv", args.out / "history.json"]
     if not args.no_plots:
         from gradlab.jobs.predictions import draw_predictions

@@ -72,6 +72,16 @@ def epoch_batches(
         yield order[start : start + size]
 
 
+def plain_number(x: float) -> str:
+    """``x`` with two significant digits, as a person writes it: ``0.001``, ``1e-05`` as
+    ``1e-5``, ``1e+30`` as ``1e30``."""
+    text = f"{x:.2g}"
+    mantissa, _, exponent = text.partition("e")
+    if not exponent:
+        return text
+    return f"{mantissa}e{int(exponent)}"
+
+
 class DivergenceGuard:
     """Stop descent at the first non-finite or exploding loss.
 
@@ -110,7 +120,12 @@ class DivergenceGuard:
                 f"Try a learning rate below {bound:.2g}: full-batch descent on this data "
                 f"is stable only for rates under about {bound:.2g}."
             )
-        return f"Try a smaller learning rate, e.g. {self.lr / 10:g}."
+        if self.lr > 1:
+            return (
+                f"A learning rate of {plain_number(self.lr)} is far above what gradient descent "
+                "usually takes; start from 0.1 and divide by 10 until the loss falls."
+            )
+        return f"Try a smaller learning rate, e.g. {plain_number(self.lr / 10)}."
 
     def check(self, step: int, loss: float, last_params: Callable[[], dict[str, Any]]) -> None:
         """Raise :class:`DivergenceError` if ``loss`` (seen at 1-based ``step``) went bad.

@@ -1,0 +1,269 @@
+"""The CLI's one place for errors: --json error objects, SIGTERM, the run lock, writes that fail."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gradlab.cli import main
+from gradlab.errors import ExitStatus, ResourceError, UsageError
+from gradlab.io import atomic_path, run_lock, write_text
+from gradlab.optim import DivergenceGuard, plain_number
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def only_json(out: str) -> dict:
+    """stdout must be exactly one JSON object."""
+    return json.loads(out)
+
+
+# ------------------------------------------------------------------ --json on errors
+
+
+def test_json_usage_error_from_the_argument_parser_is_one_object(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run(capsys, "linreg", "--lr", "-1", "--json")
+    assert code == ExitStatus.USAGE
+    error = only_json(out)["error"]
+    assert error["kind"] == "usage"
+    assert error["exit_status"] == 2
+    assert "--lr: must be a finite number > 0, got '-1'" in error["message"]
+    assert "--lr: must be a finite number > 0" in err  # people still read stderr
+
+
+def test_json_data_error_names_the_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    missing = tmp_path / "nope.csv"
+    code, out, _ = run(capsys, "linreg", "--csv", str(missing), "--json", "--no-plots")
+    assert code == ExitStatus.USAGE
+    error = only_json(out)["error"]
+    assert error["kind"] == "data"
+    assert str(missing) in error["message"]
+
+
+def test_json_divergence_reports_iteration_and_last_parameters(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(capsys, "linreg", "--lr", "1", "--json", "--no-plots")
+    assert code == ExitStatus.DIVERGED
+    error = only_json(out)["error"]
+    assert error["kind"] == "diverged"
+    assert error["exit_status"] == 3
+    assert error["iteration"] >= 1
+    assert set(error["last_params"]) >= {"coef", "intercept"}
+    assert "Try a learning rate below" in error["hint"]
+
+
+def test_json_divergence_of_training_is_one_object(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, _ = run(
+        capsys, "train", "softmax", "--lr", "1e30", "--epochs", "2", "--out", str(tmp_path),
+        "--json", "--no-plots",
+    )  # fmt: skip
+    assert code == ExitStatus.DIVERGED
+    assert only_json(out)["error"]["kind"] == "diverged"
+
+
+# ------------------------------------------------------------------ divergence hints
+
+
+@pytest.mark.parametrize(
+    ("x", "text"), [(1e30, "1e30"), (1e-5, "1e-5"), (0.001, "0.001"), (2.5e-7, "2.5e-7")]
+)
+def test_plain_number_writes_exponents_as_people_do(x: float, text: str) -> None:
+    assert plain_number(x) == text
+
+
+def test_divergence_hint_for_an_absurd_rate_says_where_to_start() -> None:
+    hint = DivergenceGuard(1e30).suggestion()
+    assert hint == (
+        "A learning rate of 1e30 is far above what gradient descent usually takes; "
+        "start from 0.1 and divide by 10 until the loss falls."
+    )
+    assert DivergenceGuard(0.5).suggestion() == "Try a smaller learning rate, e.g. 0.05."
+
+
+# ------------------------------------------------------------------ SIGTERM
+
+
+def test_sigterm_stops_training_like_ctrl_c_and_keeps_the_checkpoint(tmp_path: Path) -> None:
+    from gradlab import checkpoint
+
+    out = tmp_path / "run"
+    ckpt = out / "model.safetensors"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gradlab", "train", "mlp", "--epochs", "100000", "--out",
+         str(out), "--quiet", "--no-plots"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not ckpt.exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no checkpoint after 60 s"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == ExitStatus.TERMINATED
+    assert "gradlab train: stopped by SIGTERM" in err
+    assert "Traceback" not in err
+    _, meta = checkpoint.load(ckpt)  # intact and loadable
+    assert len(meta["history"]["epoch"]) >= 1
+    assert not list(out.glob(".*.part"))
+
+
+# ------------------------------------------------------------------ one run per folder
+
+
+def test_a_second_run_into_a_busy_folder_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    with run_lock(tmp_path):  # another run holds the folder
+        code, _, err = run(capsys, "linreg", "--out", str(tmp_path))
+    assert code == ExitStatus.USAGE
+    assert f"--out {tmp_path} is in use by another gradlab run (process {os.getpid()})" in err
+    assert not (tmp_path / "fit.png").exists()
+    code, _, _ = run(capsys, "linreg", "--out", str(tmp_path))  # free again
+    assert code == 0
+
+
+def test_temporary_files_of_a_killed_run_are_removed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    stale = [tmp_path / ".fit.png.x1y2.part", tmp_path / "sub" / ".loss.png.z9.part"]
+    for p in stale:
+        p.parent.mkdir(exist_ok=True)
+        p.write_bytes(b"half a png")
+    keep = tmp_path / "notes.part"  # not one of ours: no leading dot
+    keep.write_text("mine")
+    code, _, _ = run(capsys, "linreg", "--out", str(tmp_path))
+    assert code == 0
+    assert not any(p.exists() for p in stale)
+    assert keep.read_text() == "mine"
+
+
+def test_plots_only_commands_with_no_plots_create_no_folder(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "never"
+    code, _, _ = run(capsys, "descend", "x**2", "--no-plots", "--out", str(out))
+    assert code == 0
+    assert not out.exists()
+
+
+# ------------------------------------------------------------------ writes that fail
+
+
+def test_a_write_that_fails_for_lack_of_space_keeps_the_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "report.html"
+    target.write_text("old")
+
+    def write_until_the_disk_is_full() -> None:
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(ResourceError) as info:
+        write_until_the_disk_is_full()
+    assert str(target) in info.value.message
+    assert "No space left on device; the file was left as it was" in info.value.message
+    assert "Free some disk space" in (info.value.hint or "")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+def test_an_output_file_that_is_a_folder_is_named(tmp_path: Path) -> None:
+    (tmp_path / "history.csv").mkdir()
+    with pytest.raises(ResourceError, match=r"cannot write .*history\.csv: it is a folder"):
+        write_text(tmp_path / "history.csv", "x")
+
+
+def test_cli_checkpoint_path_that_is_a_folder_exits_with_a_message(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "model.safetensors").mkdir()
+    code, _, err = run(capsys, "train", "softmax", "--epochs", "1", "--out", str(tmp_path))
+    assert code == ExitStatus.RESOURCE
+    assert f"cannot write {tmp_path / 'model.safetensors'}: it is a folder." in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "make_out",
+    [
+        lambda base: base / ("a" * 300),  # one component over NAME_MAX (255)
+        lambda base: base.joinpath(*["b" * 200] * 25),  # the path over PATH_MAX (4096)
+    ],
+)
+def test_cli_out_paths_too_long_exit_2_without_traceback(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, make_out
+) -> None:
+    code, _, err = run(capsys, "linreg", "--out", str(make_out(tmp_path)))
+    assert code == ExitStatus.USAGE
+    assert "File name too long" in err
+    assert "Traceback" not in err
+
+
+@contextlib.contextmanager
+def tiny_filesystem(path: Path, size: str = "96k"):
+    """A small tmpfs at ``path`` (needs root and mount rights; skips otherwise)."""
+    path.mkdir()
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
+def test_cli_full_disk_exits_with_its_status_and_keeps_finished_files(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    with tiny_filesystem(tmp_path / "small") as out:
+        code, _, err = run(capsys, "linreg", "--out", str(out))
+        assert code == ExitStatus.RESOURCE
+        assert "No space left on device; the file was left as it was." in err
+        assert "Traceback" not in err
+        assert not list(out.glob(".*.part"))  # nothing half-written left behind
+
+
+def test_running_out_of_memory_is_a_message_and_its_status(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_memory(*args: object, **kwargs: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr("gradlab.commands.linreg.make_line", no_memory)
+    code, _, err = run(capsys, "linreg", "--no-plots")
+    assert code == ExitStatus.RESOURCE
+    assert "gradlab linreg: error: ran out of memory." in err
+
+
+def test_usage_error_is_still_raised_for_library_callers(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(UsageError, match="a part of that path is a file, not a folder"):
+        write_text(tmp_path / "afile" / "x.txt", "x")

@@ -3,16 +3,25 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# a second environment without the optional engines (no torch, no tensorflow), to check
+# that everything that needs neither works without them
+MINVENV := .venv-minimal
+MINSTAMP := $(MINVENV)/.installed-stamp
 OUT    ?= runs/tour
 LINT_PATHS := src tests $(wildcard bench)
 
-.PHONY: demo test lint typecheck pytest format bench benchmarks-md clean install
+.PHONY: demo test lint typecheck pytest pytest-minimal format bench benchmarks-md clean install
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[torch,tensorflow,dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[torch,tensorflow,bench,dev]'
+	@touch $@
+
+$(MINSTAMP): pyproject.toml constraints.txt
+	@test -x $(MINVENV)/bin/python || $(PYTHON) -m venv $(MINVENV)
+	$(MINVENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $@
 
 demo: $(STAMP)
@@ -28,6 +37,10 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
+# the suite again without torch and tensorflow: what needs them skips, the rest must pass
+pytest-minimal: $(MINSTAMP)
+	$(MINVENV)/bin/python -m pytest -n 2 -q -p no:cacheprovider
+
 test: lint typecheck pytest
 
 format: $(STAMP)
@@ -41,4 +54,4 @@ benchmarks-md: $(STAMP)
 	$(BIN)/gradlab bench --markdown BENCHMARKS.md
 
 clean:
-	rm -rf $(VENV) runs .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(MINVENV) runs .mypy_cache .ruff_cache .pytest_cache

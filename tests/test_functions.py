@@ -594,19 +594,19 @@ def test_minimize_accepts_a_function_object_and_a_numpy_start() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"lr": 0.0}, r"lr must be a finite number > 0, got 0\.0"),
-        ({"lr": -0.1}, r"lr must be a finite number > 0, got -0\.1"),
-        ({"lr": math.nan}, r"lr must be a finite number > 0, got nan"),
-        ({"lr": math.inf}, r"lr must be a finite number > 0, got inf"),
-        ({"lr": "0.1"}, r"lr must be a finite number > 0, got '0\.1'"),
-        ({"lr": True}, r"lr must be a finite number > 0, got True"),
-        ({"lr": 0.1, "steps": 0}, r"steps must be a positive integer, got 0"),
-        ({"lr": 0.1, "steps": -5}, r"steps must be a positive integer, got -5"),
-        ({"lr": 0.1, "steps": 2.5}, r"steps must be a positive integer, got 2\.5"),
-        ({"lr": 0.1, "steps": True}, r"steps must be a positive integer, got True"),
-        ({"lr": 0.1, "tol": -1.0}, r"tol must be a finite number >= 0, got -1\.0"),
-        ({"lr": 0.1, "tol": math.nan}, r"tol must be a finite number >= 0, got nan"),
-        ({"lr": 0.1, "explode": 0.0}, r"explode must be a finite number > 0, got 0\.0"),
+        ({"lr": 0.0}, r"^minimize: lr must be a number > 0; got 0\.0\.$"),
+        ({"lr": -1}, r"^minimize: lr must be a number > 0; got -1\.$"),
+        ({"lr": math.nan}, r"^minimize: lr must be a number > 0; got nan\.$"),
+        ({"lr": math.inf}, r"^minimize: lr must be a number > 0; got inf\.$"),
+        ({"lr": "0.1"}, r"^minimize: lr must be a number > 0; got '0\.1'\.$"),
+        ({"lr": True}, r"^minimize: lr must be a number > 0; got True\.$"),
+        ({"lr": 0.1, "steps": 0}, r"^minimize: steps must be an integer >= 1; got 0\.$"),
+        ({"lr": 0.1, "steps": -5}, r"^minimize: steps must be an integer >= 1; got -5\.$"),
+        ({"lr": 0.1, "steps": 2.5}, r"^minimize: steps must be an integer >= 1; got 2\.5\.$"),
+        ({"lr": 0.1, "steps": True}, r"^minimize: steps must be an integer >= 1; got True\.$"),
+        ({"lr": 0.1, "tol": -1.0}, r"^minimize: tol must be a number >= 0; got -1\.0\.$"),
+        ({"lr": 0.1, "tol": math.nan}, r"^minimize: tol must be a number >= 0; got nan\.$"),
+        ({"lr": 0.1, "explode": 0.0}, r"^minimize: explode must be a number > 0; got 0\.0\.$"),
     ],
 )
 def test_minimize_refuses_bad_parameters_naming_them(
@@ -683,20 +683,41 @@ def test_compare_rates_passes_steps_and_tol_through() -> None:
 
 
 def test_compare_rates_refuses_empty_rates() -> None:
-    with pytest.raises(UsageError, match=r"lrs is empty; give at least one learning rate"):
+    with pytest.raises(
+        UsageError,
+        match=r"^compare_rates: lrs must be a non-empty sequence of learning rates; got \[\]\.$",
+    ):
         compare_rates(TUTORIAL, 4.0, [])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"lrs": "0.1"}, r"^compare_rates: lrs must be a non-empty sequence .*; got '0\.1'\.$"),
+        ({"lrs": [0.1], "steps": 0}, r"^compare_rates: steps must be an integer >= 1; got 0\.$"),
+        ({"lrs": [0.1], "tol": -1}, r"^compare_rates: tol must be a number >= 0; got -1\.$"),
+        ({"lrs": [0.1], "explode": -1}, r"^compare_rates: explode must be a number > 0; got -1\.$"),
+    ],
+)
+def test_compare_rates_refuses_bad_parameters_naming_them(
+    kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(UsageError, match=message):
+        compare_rates(TUTORIAL, 4.0, **kwargs)  # type: ignore[arg-type]
 
 
 def test_compare_rates_checks_every_rate_before_running_any(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import gradlab.functions as module
+    import gradlab.functions.descent as module
 
     def must_not_run(*args: object, **kwargs: object) -> Trajectory:
         raise AssertionError("minimize ran before all rates were checked")
 
     monkeypatch.setattr(module, "minimize", must_not_run)
-    with pytest.raises(UsageError, match=r"lr must be a finite number > 0, got -1\.0"):
+    with pytest.raises(
+        UsageError, match=r"^compare_rates: lrs\[1\] must be a number > 0; got -1\.0\.$"
+    ):
         compare_rates(TUTORIAL, 4.0, [0.1, -1.0])
 
 

@@ -176,8 +176,58 @@ REFUSALS = [
     ),
     ("9^9^9 * x", r"the exponent is too large .*: '9\^9\^9' in '9\^9\^9 \* x'"),
     ("((2*x)^100)^100", r"the exponent is too large"),
-    ("((2^999)^999)^999 * x", r"the exponent is too large .*: '\(2\^999\)\^999'"),
+    (
+        "((2^999)^999)^999 * x",
+        r"the number is too large: about 300428 digits, and exact numbers are limited to 1000: "
+        r"'\(2\^999\)\^999' in",
+    ),
+    # Python refuses to print an int of over 4300 digits: SymPy would fail printing it
+    (
+        "x*(10**999)**5",
+        r"the number is too large: about 4995 digits, .* limited to 1000: "
+        r"'\(10\*\*999\)\*\*5' in 'x\*\(10\*\*999\)\*\*5'$",
+    ),
+    (
+        "9**999*9**999*9**999*x",
+        r"about 1907 digits, .*: '9\*\*999\*9\*\*999' in '9\*\*999\*9\*\*999\*9\*\*999\*x'$",
+    ),
     ("-" * 490 + "x", r"nested too deeply|too many nested"),
+    # a power tower sent SymPy's derivative past the recursion limit
+    (
+        "**".join(["x"] * 140),
+        r"^'x\*\*x\*\*.*\.\.\.' is nested too deeply: 140 levels, at most 30; "
+        r"write it more simply$",
+    ),
+    ("sin(" * 30 + "x" + ")" * 30, r"is nested too deeply: 31 levels, at most 30"),
+    # complex constants: refused, never cut to their real part
+    (
+        "sqrt(-1)*x**2",
+        r"^complex numbers are not allowed, and this is I \(about 1\.0\*I\); gradlab "
+        r"minimises real functions: 'sqrt\(-1\)' in 'sqrt\(-1\)\*x\*\*2'$",
+    ),
+    (
+        "(-8)**(1/3) * x",
+        r"^complex numbers .* this is 2\*\(-1\)\*\*\(1/3\) \(about 1\.0 \+ 1\.732\*I\); "
+        r".*: '\(-8\)\*\*\(1/3\)' in",
+    ),
+    ("log(-1)*x", r"this is I\*pi \(about 3\.142\*I\).*: 'log\(-1\)' in 'log\(-1\)\*x'$"),
+    ("x + asin(2)", r"this is asin\(2\) \(about 1\.571 - 1\.317\*I\).*: 'asin\(2\)' in"),
+    ("x * (-2.5)^0.5", r"complex numbers are not allowed.*: '\(-2\.5\)\^0\.5' in"),
+    ("x - log(sin(5))", r"complex numbers are not allowed.*: 'log\(sin\(5\)\)' in"),
+    ("x^2 + sqrt(1 - pi)", r"complex numbers are not allowed.*: 'sqrt\(1 - pi\)' in"),
+    ("x^2 + sqrt(-1)^2", r"complex numbers are not allowed.*: 'sqrt\(-1\)' in"),
+    (
+        "sqrt(-x^2 - 1)",
+        r"^'sqrt\(-x\^2 - 1\)' has no real value for any real x; gradlab minimises real "
+        r"functions$",
+    ),
+    ("log(-x^2 - y^2 - 1)", r"has no real value for any real x and y"),
+    (
+        "(-1)^x",
+        r"^'\(-1\)\^x' is not a real function of real x: its derivative df/dx = "
+        r"\(-1\)\*\*x\*I\*pi is complex \(it holds I, the imaginary unit\)\n",
+    ),
+    ("x + (-2)^y", r"is not a real function of real x and y: its derivative df/dy = "),
 ]
 
 
@@ -185,6 +235,64 @@ REFUSALS = [
 def test_parse_function_refuses_with_a_message_naming_the_problem(text: str, message: str) -> None:
     with pytest.raises(UsageError, match=message):
         parse_function(text)
+
+
+def test_complex_root_of_a_negative_number_gets_a_hint_for_the_real_root() -> None:
+    with pytest.raises(UsageError, match=r"complex numbers are not allowed") as info:
+        parse_function("(-8)^(1/3) * x")
+    assert info.value.hint is not None
+    assert "for the real cube root of -8 write -(8**(1/3))" in info.value.hint
+    assert parse_function("-(8**(1/3)) * x").expr == -2 * X
+
+
+def test_variable_power_of_a_negative_number_gets_a_hint() -> None:
+    with pytest.raises(UsageError, match=r"not a real function") as info:
+        parse_function("(-1)^x")
+    assert info.value.hint == (
+        "A negative number to a variable power, such as (-1)**x, is real only "
+        "at whole-number exponents."
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("x*10**999/10**998", 10 * X),  # exact arithmetic through a 1000-digit number
+        ("x^2 + (1/2)^999", X**2 + sympy.Rational(1, 2**999)),
+        ("+".join(["x"] * 240), 240 * X),  # a long sum is flat, not deep
+        ("*".join(["x"] * 240), X**240),
+        ("sin(" * 29 + "x" + ")" * 29, functools.reduce(lambda e, _: sympy.sin(e), range(29), X)),
+        ("sqrt(x^2)", abs(X)),  # x is real
+        ("abs(sqrt(x) - 1) * x^(1/3)", abs(sympy.sqrt(X) - 1) * X ** sympy.Rational(1, 3)),
+    ],
+)
+def test_limits_leave_room_for_real_formulas(text: str, expected: sympy.Expr) -> None:
+    assert parse_function(text).expr == expected
+
+
+def test_tower_at_the_depth_limit_parses_on_a_deep_stack() -> None:
+    # the limit leaves SymPy room even when the caller is already deep in the stack
+    text = "**".join(["x"] * 30)
+
+    def nest(levels: int) -> Function:
+        return parse_function(text) if levels == 0 else nest(levels - 1)
+
+    f = nest(300)
+    assert float(f.value(1.0)) == 1.0
+
+
+def test_function_built_from_a_complex_expression_is_refused() -> None:
+    with pytest.raises(UsageError, match=r"^'i x' is complex \(I\*x holds I, the imaginary unit\)"):
+        Function(text="i x", expr=sympy.I * X, variables=("x",))
+
+
+def test_complex_values_become_nan_never_their_real_part() -> None:
+    from gradlab.functions.function import _real
+
+    values = _real(np.array([2.0 + 0j, 1.0 + 1e-300j, -3.0 + 2.0j]))
+    assert values.dtype == np.float64
+    np.testing.assert_array_equal(values, [2.0, np.nan, np.nan])
+    np.testing.assert_array_equal(_real([1, 2]), [1.0, 2.0])
 
 
 def test_implicit_product_gets_a_hint_to_write_the_star() -> None:
@@ -649,11 +757,35 @@ def test_minimize_refuses_bad_starting_points(x0: object, message: str) -> None:
         minimize(text, x0, lr=0.1)  # type: ignore[arg-type]
 
 
-def test_start_outside_the_domain_is_a_usage_error() -> None:
+@pytest.mark.parametrize(
+    ("text", "x0"),
+    [("log(x)", -1.0), ("x^(1/3)", -8.0), ("sqrt(x) + y^2", [-1.0, 0.0]), ("asin(x)", 2.0)],
+)
+def test_start_outside_the_real_domain_is_a_usage_error(text: str, x0: object) -> None:
     with pytest.raises(
-        UsageError, match=r"'log\(x\)' or its gradient is not finite at x0=\[-1\.0\].*domain"
+        UsageError,
+        match=r"or its gradient has no real value at x0=\[.*\] \(f = nan, gradient = .*\): "
+        r"x0 is outside the function's real domain .*; start inside its domain$",
     ):
-        minimize("log(x)", -1.0, lr=0.1)
+        minimize(text, x0, lr=0.1)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("text", "x0"), [("1/x", 0.0), ("10^999 * x", 4.0), ("exp(x)", 800.0)])
+def test_start_where_f_is_infinite_is_a_usage_error(text: str, x0: float) -> None:
+    with pytest.raises(
+        UsageError,
+        match=r"or its gradient is infinite at x0=\[.*\] \(f = .*\): x0 is a singularity, or "
+        r"the values are beyond float64 \(about 1\.8e308\) there; start elsewhere$",
+    ):
+        minimize(text, x0, lr=0.1)
+
+
+def test_stepping_out_of_the_real_domain_midway_is_divergence() -> None:
+    # x^(1/3) from 1 at lr 10: 1 - 10/3 < 0, where the real cube root is nan in NumPy
+    trajectory = minimize("x^(1/3)", 1.0, lr=10.0)
+    assert trajectory.verdict == "diverged"
+    assert trajectory.diverged_at == 1
+    np.testing.assert_array_equal(trajectory.points, [[1.0]])
 
 
 def test_minimize_refuses_bad_function_text() -> None:

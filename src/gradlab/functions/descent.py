@@ -78,8 +78,9 @@ class Trajectory:
         What happened, by these rules, applied in order:
 
         1. ``"diverged"`` if the run stopped because an iterate, its value or its
-           gradient became non-finite, an iterate exceeded ``explode`` in
-           absolute value, or ``|f|`` exceeded ``explode * max(1, |f(x0)|)``.
+           gradient became non-finite (infinite, or ``nan`` outside the real
+           domain), an iterate exceeded ``explode`` in absolute value, or
+           ``|f|`` exceeded ``explode * max(1, |f(x0)|)``.
         2. ``"converged"`` if the run stopped because an update
            ``lr * grad f(x)`` was shorter (Euclidean norm) than ``tol``.
         3. ``"diverging"`` if the steps ran out, the run oscillates (rule 4),
@@ -150,6 +151,23 @@ def _check_start(function: Function, x0: float | Sequence[float] | npt.ArrayLike
     return start
 
 
+def _check_finite_start(function: Function, x: FloatArray, fx: float, grad: FloatArray) -> None:
+    """Refuse a start where ``f`` or its gradient is not a finite real number."""
+    if math.isfinite(fx) and bool(np.all(np.isfinite(grad))):
+        return
+    where = f"at x0={x.tolist()} (f = {fx}, gradient = {grad.tolist()})"
+    if math.isnan(fx) or bool(np.any(np.isnan(grad))):
+        raise UsageError(
+            f"{function.text!r} or its gradient has no real value {where}: x0 is outside "
+            "the function's real domain (a log or square root of a negative number, an "
+            "asin of more than 1, ...); start inside its domain"
+        )
+    raise UsageError(
+        f"{function.text!r} or its gradient is infinite {where}: x0 is a singularity, "
+        "or the values are beyond float64 (about 1.8e308) there; start elsewhere"
+    )
+
+
 def _verdict_of_run(points: FloatArray) -> Verdict:
     """``"diverging"``, ``"oscillating"`` or ``"too slow"`` for a run that used all its steps."""
     updates = np.diff(points[-(OSCILLATION_WINDOW + 1) :], axis=0)  # (w, n_vars)
@@ -205,7 +223,9 @@ def minimize(
     UsageError
         For a bad parameter (the message names it and its value), an ``x0``
         whose length is not the number of variables, or an ``x0`` at which
-        ``f`` or its gradient is not finite.
+        ``f`` or its gradient is not a finite real number (outside the real
+        domain, at a singularity, or beyond float64). A run that later steps
+        out of the real domain stops there, ``"diverged"``.
     """
     params = {"lr": lr, "steps": steps, "tol": tol, "explode": explode}
     validate(MINIMIZE_CONSTRAINTS, params, "minimize")
@@ -215,11 +235,7 @@ def minimize(
 
     fx = float(function.value(x))
     grad = function.gradient(x)
-    if not (math.isfinite(fx) and np.all(np.isfinite(grad))):
-        raise UsageError(
-            f"{function.text!r} or its gradient is not finite at x0={x.tolist()} "
-            f"(f = {fx}, gradient = {grad.tolist()}); start inside its domain"
-        )
+    _check_finite_start(function, x, fx, grad)
     f_limit = limit * max(1.0, abs(fx))
     points, values, gradients = [x], [fx], [grad]
     converged_at: int | None = None

@@ -76,9 +76,38 @@ class Function:
         if self.variables not in (("x",), ("x", "y")):
             raise UsageError(f"variables must be ('x',) or ('x', 'y'), got {self.variables!r}")
         symbols = tuple(VARIABLES[name] for name in self.variables)
+        self._check_real(self.expr, None)
         grads = tuple(cast(sympy.Expr, sympy.diff(self.expr, s)) for s in symbols)
+        for name, grad in zip(self.variables, grads, strict=True):
+            self._check_real(grad, name)
         object.__setattr__(self, "gradient_exprs", grads)
         self._compile()
+
+    def _check_real(self, expr: sympy.Expr, variable: str | None) -> None:
+        """Refuse ``expr`` (f, or its derivative in ``variable``) if it is not real.
+
+        A complex value would otherwise reach NumPy and be cut to its real part,
+        or make the descent step complex.
+        """
+        over = f"real {self.variables_text}"
+        if variable is None:
+            if expr.has(sympy.I):
+                raise UsageError(
+                    f"{self.text!r} is complex ({expr} holds I, the imaginary unit); "
+                    "gradlab minimises real functions"
+                )
+            if expr.is_extended_real is False:
+                raise UsageError(
+                    f"{self.text!r} has no real value for any {over}; "
+                    "gradlab minimises real functions"
+                )
+        elif expr.has(sympy.I):
+            raise UsageError(
+                f"{self.text!r} is not a real function of {over}: its derivative "
+                f"df/d{variable} = {expr} is complex (it holds I, the imaginary unit)",
+                hint="A negative number to a variable power, such as (-1)**x, is real only "
+                "at whole-number exponents.",
+            )
 
     def _compile(self) -> None:
         symbols = [VARIABLES[name] for name in self.variables]
@@ -151,12 +180,12 @@ class Function:
         Returns
         -------
         numpy.ndarray, shape (...)
-            ``f`` at each point (float64); ``nan`` or ``inf`` outside the domain
-            (e.g. ``log`` of a negative number), without a warning.
+            ``f`` at each point (float64); ``nan`` or ``inf`` outside the real
+            domain (e.g. ``log`` of a negative number), without a warning.
         """
         array, columns = self._columns(points, "points")
         with np.errstate(all="ignore"):
-            result = self._value_fn(*columns)
+            result = _real(self._value_fn(*columns))
         return np.array(np.broadcast_to(result, array.shape[:-1]), dtype=np.float64)
 
     def gradient(self, point: npt.ArrayLike) -> FloatArray:
@@ -170,12 +199,24 @@ class Function:
         Returns
         -------
         numpy.ndarray, shape (n_vars,) or (..., n_vars)
-            The partial derivatives in the order of ``variables`` (float64).
+            The partial derivatives in the order of ``variables`` (float64);
+            ``nan`` outside the real domain.
         """
         array, columns = self._columns(point, "point")
         with np.errstate(all="ignore"):
             parts = self._gradient_fn(*columns)
         shape = array.shape[:-1]
-        return np.stack(
-            [np.broadcast_to(np.asarray(p, dtype=np.float64), shape) for p in parts], -1
-        )
+        return np.stack([np.broadcast_to(_real(p), shape) for p in parts], -1)
+
+
+def _real(values: Any) -> FloatArray:
+    """``values`` as float64, with ``nan`` wherever a value is complex.
+
+    Only a value that is real goes through: casting a complex array to float
+    would keep its real part and drop the rest without a word.
+    """
+    array = np.asarray(values)
+    if np.iscomplexobj(array):
+        with np.errstate(invalid="ignore"):
+            return np.where(array.imag == 0, array.real, np.nan).astype(np.float64)
+    return array.astype(np.float64)

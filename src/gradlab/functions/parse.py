@@ -18,16 +18,26 @@ import sympy  # type: ignore[import-untyped]  # SymPy ships no type information
 from gradlab.errors import UsageError
 from gradlab.functions.function import VARIABLES, Function, X, Y
 
-__all__ = ["MAX_TEXT_LENGTH", "parse_function"]
+__all__ = ["MAX_DEPTH", "MAX_DIGITS", "MAX_TEXT_LENGTH", "parse_function"]
 
 
 #: Longest function text :func:`parse_function` accepts, in characters.
 MAX_TEXT_LENGTH = 500
 
+#: Deepest nesting :func:`parse_function` accepts: each call, power, unary sign or
+#: change between sums and products is a level (``x + y + z`` is one). SymPy
+#: differentiates and prints recursively, some 7 Python frames a level, and its
+#: cost grows fast with depth; no formula one would minimise by hand comes close.
+MAX_DEPTH = 30
+#: Most decimal digits of an exact number (numerator or denominator). Python
+#: refuses to print integers of over 4300 digits, and float64 ends at 1.8e308.
+MAX_DIGITS = 1000
+
 # Numeric exponents are bounded so that SymPy's exact arithmetic stays fast:
 # ``x**(10**10)`` or ``9**9**9`` would otherwise hang the parser.
 _MAX_SYMBOLIC_POWER = 1000  # no variable ends up raised to more than this
-_MAX_INTEGER_BITS = 100_000  # no exact number ends up larger than about 2**this
+_BITS_PER_DIGIT = math.log2(10)
+_MAX_INTEGER_BITS = math.ceil(MAX_DIGITS * _BITS_PER_DIGIT)
 
 _CONSTANTS: dict[str, sympy.Expr] = {"pi": sympy.pi, "e": sympy.E}
 _FUNCTIONS: dict[str, Callable[[sympy.Expr], sympy.Expr]] = {
@@ -112,8 +122,12 @@ def parse_function(text: str) -> Function:
     UsageError
         If the text is empty, longer than :data:`MAX_TEXT_LENGTH` characters, not
         valid syntax, uses anything outside the whitelist (the message names the
-        offending piece), does not depend on any variable, uses ``y`` without
-        ``x``, or is undefined (e.g. divides by zero).
+        offending piece), is nested deeper than :data:`MAX_DEPTH`, holds an exact
+        number of more than :data:`MAX_DIGITS` digits, does not depend on any
+        variable, uses ``y`` without ``x``, is undefined (e.g. divides by zero),
+        or is not real: a complex constant such as ``sqrt(-1)`` or ``(-8)**(1/3)``
+        (SymPy takes the principal complex root), an expression with no real
+        value for any real ``x``, or one whose derivative is complex.
 
     Notes
     -----
@@ -145,7 +159,16 @@ def parse_function(text: str) -> Function:
     if symbols == {Y}:
         raise UsageError(f"{source!r} uses y but not x; write a function of one variable in x")
     variables = ("x",) if symbols == {X} else ("x", "y")
-    return Function(text=source, expr=expr, variables=variables)
+    try:
+        return Function(text=source, expr=expr, variables=variables)
+    except UsageError:
+        raise
+    except (RecursionError, MemoryError, ValueError, OverflowError) as exc:
+        # a safety net: the limits above should keep SymPy within bounds
+        raise UsageError(
+            f"cannot differentiate {source!r}: it is too large or too deeply nested "
+            f"for SymPy ({type(exc).__name__}); write it more simply"
+        ) from None
 
 
 class _Builder:
@@ -172,6 +195,13 @@ class _Builder:
             raise self._syntax_error(exc) from None
         except (ValueError, RecursionError, MemoryError) as exc:
             raise UsageError(f"cannot parse {self.original!r}: {exc}") from None
+        depth = _depth(tree.body)
+        if depth > MAX_DEPTH:
+            shown = self.original if len(self.original) <= 60 else self.original[:57] + "..."
+            raise UsageError(
+                f"{shown!r} is nested too deeply: {depth} levels, at most {MAX_DEPTH}; "
+                "write it more simply"
+            )
         try:
             expr = self._visit(tree.body)
         except RecursionError:
@@ -207,11 +237,41 @@ class _Builder:
         end_char = len(encoded[:end].decode("utf-8", errors="ignore"))
         return self.original[self._back[start_char] : self._back[end_char]]
 
-    def _refuse(self, node: ast.AST, message: str) -> UsageError:
+    def _refuse(self, node: ast.AST, message: str, hint: str | None = None) -> UsageError:
         segment = self._segment(node)
         if segment == self.original:
-            return UsageError(f"{message}: {segment!r}")
-        return UsageError(f"{message}: {segment!r} in {self.original!r}")
+            return UsageError(f"{message}: {segment!r}", hint=hint)
+        return UsageError(f"{message}: {segment!r} in {self.original!r}", hint=hint)
+
+    def _check_size(self, node: ast.AST, value: sympy.Expr) -> None:
+        """Refuse an exact number of more than :data:`MAX_DIGITS` digits in ``value``."""
+        bits = max(
+            [0, *(max(int(r.p).bit_length(), int(r.q).bit_length()) for r in _rationals(value))]
+        )
+        if bits > _MAX_INTEGER_BITS:
+            raise self._refuse(node, _too_many_digits(bits))
+
+    def _check_real(self, node: ast.AST, value: sympy.Expr) -> None:
+        """Refuse a constant that is not a real number (``sqrt(-1)``, ``(-8)**(1/3)``)."""
+        if not value.is_number or value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+            return  # a variable is real; an infinite constant gets its own message later
+        real = value.is_extended_real
+        if real is None:  # SymPy cannot tell symbolically: look at the number
+            real = sympy.im(value.evalf(30, chop=True)) == 0
+        if real:
+            return
+        hint = None
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+            hint = (
+                "A power of a negative number to a fraction is complex (SymPy takes the "
+                "principal root); for the real cube root of -8 write -(8**(1/3))."
+            )
+        raise self._refuse(
+            node,
+            f"complex numbers are not allowed, and this is {value} "
+            f"(about {sympy.N(value, 4)}); gradlab minimises real functions",
+            hint,
+        )
 
     # ---------------------------------------------------------------- visitors
 
@@ -220,12 +280,15 @@ class _Builder:
             return self._constant(node)
         if isinstance(node, ast.Name):
             return self._name(node)
-        if isinstance(node, ast.BinOp):
-            return self._binary(node)
-        if isinstance(node, ast.UnaryOp):
-            return self._unary(node)
-        if isinstance(node, ast.Call):
-            return self._call(node)
+        if isinstance(node, ast.BinOp | ast.UnaryOp | ast.Call):
+            if isinstance(node, ast.BinOp):
+                value = self._binary(node)
+            elif isinstance(node, ast.UnaryOp):
+                value = self._unary(node)
+            else:
+                value = self._call(node)
+            self._check_real(node, value)
+            return value
         problem = _NODE_KINDS.get(type(node), f"{type(node).__name__} is not allowed")
         raise self._refuse(node, problem)
 
@@ -260,12 +323,27 @@ class _Builder:
         if op is not ast.Pow and op not in _BINARY:
             symbol = _OPERATOR_SYMBOLS.get(op, op.__name__)
             raise self._refuse(node, f"the operator {symbol!r} is not allowed")
-        left = self._visit(node.left)
-        right = self._visit(node.right)
         if op is ast.Pow:
-            self._check_power(node, left, right)
-            return cast(sympy.Expr, left**right)
-        return _BINARY[op](left, right)
+            base = self._visit(node.left)
+            exponent = self._visit(node.right)
+            self._check_power(node, base, exponent)
+            value = cast(sympy.Expr, base**exponent)
+            self._check_size(node, value)
+            return value
+        # ``a + b - c + ...`` parses as a left-leaning chain as long as the text:
+        # fold it in a loop, so that only real nesting costs recursion
+        spine = [node]
+        while (
+            isinstance(spine[-1].left, ast.BinOp)
+            and _CHAINS.get(type(spine[-1].left.op)) == _CHAINS[op]
+        ):
+            spine.append(spine[-1].left)
+        value = self._visit(spine[-1].left)
+        for link in reversed(spine):
+            value = _BINARY[type(link.op)](value, self._visit(link.right))
+            if _CHAINS[type(link.op)] == "product":  # a sum grows by a digit at most
+                self._check_size(link, value)
+        return value
 
     def _check_power(self, node: ast.AST, base: sympy.Expr, exponent: sympy.Expr) -> None:
         """Refuse powers whose exact evaluation would be huge (``9**9**9``, ``x**10**9``)."""
@@ -275,16 +353,16 @@ class _Builder:
         powers = [
             abs(float(p.exp)) for p in base.atoms(sympy.Pow) if p.exp.is_Number
         ]  # e.g. (x**3)**4 becomes x**12
-        bits = [
-            max(int(r.p).bit_length(), int(r.q).bit_length()) for r in base.atoms(sympy.Rational)
+        bits = [  # log2 of the largest numerator or denominator in the base
+            max(math.log2(abs(int(r.p)) or 1), math.log2(int(r.q))) for r in _rationals(base)
         ]
-        if size * max([1.0, *powers]) > _MAX_SYMBOLIC_POWER or size * max([1, *bits]) > (
-            _MAX_INTEGER_BITS
-        ):
+        if size * max([1.0, *powers]) > _MAX_SYMBOLIC_POWER:
             raise self._refuse(
                 node,
                 f"the exponent is too large (powers are limited to {_MAX_SYMBOLIC_POWER})",
             )
+        if size * max([0.0, *bits]) > _MAX_INTEGER_BITS:  # checked before SymPy computes it
+            raise self._refuse(node, _too_many_digits(size * max([0.0, *bits])))
 
     def _unary(self, node: ast.UnaryOp) -> sympy.Expr:
         if isinstance(node.op, ast.USub):
@@ -314,3 +392,47 @@ class _Builder:
         if len(node.args) != 1:
             raise self._refuse(node, f"{name} takes exactly one argument, got {len(node.args)}")
         return _FUNCTIONS[name](self._visit(node.args[0]))
+
+
+def _rationals(value: sympy.Expr) -> set[sympy.Rational]:
+    return cast(set[sympy.Rational], value.atoms(sympy.Rational))
+
+
+def _too_many_digits(bits: float) -> str:
+    return (
+        f"the number is too large: about {bits / _BITS_PER_DIGIT:.0f} digits, "
+        f"and exact numbers are limited to {MAX_DIGITS}"
+    )
+
+
+_CHAINS: dict[type[ast.operator], str] = {
+    ast.Add: "sum",
+    ast.Sub: "sum",
+    ast.Mult: "product",
+    ast.Div: "product",
+}
+
+
+def _depth(root: ast.AST) -> int:
+    """How deeply ``root`` nests, counted without recursion (see :data:`MAX_DEPTH`).
+
+    A sum inside a sum, or a product inside a product, adds no level: SymPy
+    flattens ``x + y + z`` into one node. Every other operator, call or unary
+    sign adds one.
+    """
+    deepest = 0
+    stack: list[tuple[ast.AST, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        chain = _CHAINS.get(type(node.op)) if isinstance(node, ast.BinOp) else None
+        for child in ast.iter_child_nodes(node):
+            if not isinstance(child, ast.expr):
+                continue  # operators and contexts
+            same = (
+                chain is not None
+                and isinstance(child, ast.BinOp)
+                and _CHAINS.get(type(child.op)) == chain
+            )
+            stack.append((child, depth if same else depth + 1))
+    return deepest

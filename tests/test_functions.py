@@ -858,3 +858,28 @@ def test_no_runtime_warnings_escape_from_divergent_runs() -> None:
         warnings.simplefilter("error")
         for lr in (0.5, 1.0, 10.0, 1e6):
             assert minimize(TUTORIAL, 4.0, lr=lr).verdict == "diverged"
+
+
+def test_the_descent_loop_takes_any_update_rule_as_a_step_function() -> None:
+    # a stateful rule (heavy-ball momentum) runs through the same loop as plain descent
+    from gradlab.functions.descent import _descend, plain_step
+
+    class HeavyBall:
+        def __init__(self, lr: float, mu: float) -> None:
+            self.lr, self.mu, self.velocity = lr, mu, np.zeros(1)
+
+        def __call__(self, x: np.ndarray, grad: np.ndarray) -> np.ndarray:
+            self.velocity = self.mu * self.velocity + self.lr * grad
+            return self.velocity
+
+    f = parse_function("x^2")
+    points, _, _, converged_at, diverged_at = _descend(
+        f, np.array([1.0]), HeavyBall(0.1, 0.5), steps=3, tol=0.0, limit=1e12
+    )
+    # v1 = 0.2, x1 = 0.8; v2 = 0.1 + 0.16, x2 = 0.54; v3 = 0.13 + 0.108, x3 = 0.302
+    np.testing.assert_allclose(np.array(points)[:, 0], [1.0, 0.8, 0.54, 0.302], rtol=1e-15)
+    assert (converged_at, diverged_at) == (None, None)
+    plain = _descend(f, np.array([1.0]), plain_step(0.1), steps=3, tol=0.0, limit=1e12)[0]
+    np.testing.assert_array_equal(
+        np.array(plain)[:, 0], minimize(f, 1.0, lr=0.1, steps=3, tol=0.0).points[:, 0]
+    )

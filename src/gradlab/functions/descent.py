@@ -9,7 +9,7 @@ runs with different rates can be compared side by side.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Literal, cast
@@ -25,10 +25,12 @@ from gradlab.params import Constraint, Interval, Predicate, validate, validate_o
 __all__ = [
     "MINIMIZE_CONSTRAINTS",
     "OSCILLATION_WINDOW",
+    "StepFn",
     "Trajectory",
     "Verdict",
     "compare_rates",
     "minimize",
+    "plain_step",
 ]
 
 Verdict = Literal["converged", "too slow", "oscillating", "diverging", "diverged"]
@@ -151,6 +153,70 @@ def _check_start(function: Function, x0: float | Sequence[float] | npt.ArrayLike
     return start
 
 
+#: One step of an update rule: given the point ``x`` and ``grad f(x)`` (each of shape
+#: ``(n_vars,)``), the update to subtract, shape ``(n_vars,)``. A rule with state
+#: (momentum, Adam) is a callable object that keeps it between calls.
+StepFn = Callable[[FloatArray, FloatArray], FloatArray]
+
+_Run = tuple[list[FloatArray], list[float], list[FloatArray], int | None, int | None]
+
+
+def plain_step(lr: float) -> StepFn:
+    """Plain gradient descent's step: the update is ``lr * grad f(x)``."""
+
+    def step(x: FloatArray, grad: FloatArray) -> FloatArray:
+        return lr * grad
+
+    return step
+
+
+def _descend(
+    function: Function,
+    x: FloatArray,
+    step_fn: StepFn,
+    *,
+    steps: int,
+    tol: float,
+    limit: float,
+) -> _Run:
+    """The descent loop: ``x <- x - step_fn(x, grad f(x))``, at most ``steps`` times.
+
+    The loop knows nothing of the rule: it asks ``step_fn`` for each update and
+    judges only what comes of it. Refuses a start where ``f`` or its gradient is
+    not finite (:class:`UsageError`); stops, diverged, at a non-finite or runaway
+    iterate or value (``|x| > limit`` or ``|f| > limit * max(1, |f(x0)|)``),
+    and, converged, after an update shorter than ``tol``.
+
+    Returns
+    -------
+    points, values, gradients : lists, of length k + 1
+        The iterates kept (the start first), ``f`` and the gradient at each.
+    converged_at, diverged_at : int or None
+        The step that converged, or the step that went bad (its point not kept).
+    """
+    fx = float(function.value(x))
+    grad = function.gradient(x)
+    _check_finite_start(function, x, fx, grad)
+    f_limit = limit * max(1.0, abs(fx))
+    points, values, gradients = [x], [fx], [grad]
+    for step in range(1, steps + 1):
+        with np.errstate(all="ignore"):
+            update = step_fn(x, grad)
+            x = x - update
+        if not np.all(np.isfinite(x)) or float(np.max(np.abs(x))) > limit:
+            return points, values, gradients, None, step
+        fx = float(function.value(x))
+        grad = function.gradient(x)
+        if not (math.isfinite(fx) and np.all(np.isfinite(grad))) or abs(fx) > f_limit:
+            return points, values, gradients, None, step
+        points.append(x)
+        values.append(fx)
+        gradients.append(grad)
+        if float(np.linalg.norm(update)) < tol:
+            return points, values, gradients, step, None
+    return points, values, gradients, None, None
+
+
 def _check_finite_start(function: Function, x: FloatArray, fx: float, grad: FloatArray) -> None:
     """Refuse a start where ``f`` or its gradient is not a finite real number."""
     if math.isfinite(fx) and bool(np.all(np.isfinite(grad))):
@@ -226,6 +292,13 @@ def minimize(
         ``f`` or its gradient is not a finite real number (outside the real
         domain, at a singularity, or beyond float64). A run that later steps
         out of the real domain stops there, ``"diverged"``.
+
+    Notes
+    -----
+    The loop asks a step function (:data:`StepFn`) for each update; plain
+    descent's is :func:`plain_step`. Another update rule (momentum, Adam) needs
+    only its own step function: the loop, the stopping rules and the verdicts
+    stay as they are.
     """
     params = {"lr": lr, "steps": steps, "tol": tol, "explode": explode}
     validate(MINIMIZE_CONSTRAINTS, params, "minimize")
@@ -233,31 +306,8 @@ def minimize(
     function = parse_function(f) if isinstance(f, str) else f
     x = _check_start(function, x0)
 
-    fx = float(function.value(x))
-    grad = function.gradient(x)
-    _check_finite_start(function, x, fx, grad)
-    f_limit = limit * max(1.0, abs(fx))
-    points, values, gradients = [x], [fx], [grad]
-    converged_at: int | None = None
-    diverged_at: int | None = None
-    for step in range(1, budget + 1):
-        with np.errstate(all="ignore"):
-            update = rate * grad
-            x = x - update
-        if not np.all(np.isfinite(x)) or float(np.max(np.abs(x))) > limit:
-            diverged_at = step
-            break
-        fx = float(function.value(x))
-        grad = function.gradient(x)
-        if not (math.isfinite(fx) and np.all(np.isfinite(grad))) or abs(fx) > f_limit:
-            diverged_at = step
-            break
-        points.append(x)
-        values.append(fx)
-        gradients.append(grad)
-        if float(np.linalg.norm(update)) < tolerance:
-            converged_at = step
-            break
+    run = _descend(function, x, plain_step(rate), steps=budget, tol=tolerance, limit=limit)
+    points, values, gradients, converged_at, diverged_at = run
 
     path = np.array(points)
     verdict: Verdict

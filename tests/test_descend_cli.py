@@ -72,3 +72,43 @@ def test_power_tower_is_refused_by_the_installed_command(tmp_path: Path) -> None
     assert result.returncode == ExitStatus.USAGE
     assert result.stdout == ""
     assert_one_paragraph(result.stderr, "is nested too deeply")
+
+
+def test_descend_imports_no_other_command_and_not_numpy_testing() -> None:
+    # the parser is built for the named command only, and lambdify gets NumPy's
+    # namespace rather than running `from numpy import *`
+    code = (
+        "import sys\n"
+        "from gradlab.cli import main\n"
+        "assert main(['descend', 'x**2*sin(x)', '--no-plots', '--json']) == 0\n"
+        "loaded = [m for m in sys.modules if m.startswith(('gradlab.commands.', 'gradlab.jobs',"
+        " 'gradlab.data', 'gradlab.engines', 'gradlab.models', 'numpy.testing', 'numpy.f2py',"
+        " 'matplotlib'))]\n"
+        "print(sorted(loaded), file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stderr.strip() == "['gradlab.commands._args', 'gradlab.commands.descend']"
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["descend", "--help"], "--x0 X[,Y]"),
+        (["linreg", "--help"], "--csv"),
+        (["--help"], "gradient descent on a function of x (and y)"),
+    ],
+)
+def test_help_still_describes_each_command(
+    capsys: pytest.CaptureFixture[str], argv: list[str], expected: str
+) -> None:
+    code, out, _ = run(capsys, *argv)
+    assert code == 0
+    assert expected in out
+
+
+def test_an_unknown_command_is_still_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "decsend", "x")
+    assert code == ExitStatus.USAGE
+    assert "invalid choice: 'decsend'" in err

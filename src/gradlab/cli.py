@@ -33,7 +33,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or with ``only`` the arguments of that one command.
+
+    Every command is listed either way (``gradlab --help`` needs only the names
+    and help lines in :data:`COMMANDS`); a command's module is imported to add
+    its arguments, so a run that names its command imports no other.
+    """
     parser = argparse.ArgumentParser(
         prog="gradlab",
         description="Learn and run machine learning by gradient descent.",
@@ -43,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:])
-        _command(name).add_arguments(p)
+        if only is None or name == only:
+            _command(name).add_arguments(p)
     return parser
 
 
@@ -53,7 +60,9 @@ def _command(name: str):  # type: ignore[no-untyped-def]
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (see :class:`ExitStatus`)."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    first = next((a for a in argv if not a.startswith("-")), None)  # options come after it
+    parser = build_parser(first if first in COMMANDS else None)
     args = parser.parse_args(argv)  # exits with status 2 on a usage error
     if args.command is None:
         parser.print_help(sys.stderr)

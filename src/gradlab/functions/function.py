@@ -111,9 +111,12 @@ class Function:
 
     def _compile(self) -> None:
         symbols = [VARIABLES[name] for name in self.variables]
-        value_fn = sympy.lambdify(symbols, _numeric(self.expr), modules="numpy")
+        # NumPy's namespace as a module object, not the name "numpy": for the name,
+        # SymPy runs `from numpy import *`, which imports numpy.testing, numpy.f2py
+        # and numpy.ma (a tenth of a second of a command's start) for nothing
+        value_fn = sympy.lambdify(symbols, _numeric(self.expr), modules=[np])
         gradient_fn = sympy.lambdify(
-            symbols, [_numeric(g) for g in self.gradient_exprs], modules="numpy"
+            symbols, [_numeric(g) for g in self.gradient_exprs], modules=[np]
         )
         object.__setattr__(self, "_value_fn", value_fn)
         object.__setattr__(self, "_gradient_fn", gradient_fn)

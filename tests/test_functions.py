@@ -883,3 +883,37 @@ def test_the_descent_loop_takes_any_update_rule_as_a_step_function() -> None:
     np.testing.assert_array_equal(
         np.array(plain)[:, 0], minimize(f, 1.0, lr=0.1, steps=3, tol=0.0).points[:, 0]
     )
+
+
+LEAVES = st.sampled_from(["x", "y", "2", "-3", "0.5", "1/3", "pi", "e", "(-8)", "(-1)", "0"])
+NAMES = ["sin", "cos", "tan", "asin", "acos", "atan", "sinh", "exp", "log", "sqrt", "abs"]
+
+
+def _formulas() -> st.SearchStrategy[str]:
+    def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        calls = st.builds(lambda n, a: f"{n}({a})", st.sampled_from(NAMES), inner)
+        ops = st.builds(
+            lambda a, op, b: f"({a}){op}({b})",
+            inner,
+            st.sampled_from(["+", "-", "*", "/", "**"]),
+            inner,
+        )
+        return calls | ops | st.builds(lambda a: f"-({a})", inner)
+
+    return st.recursive(LEAVES, extend, max_leaves=8)
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=_formulas())
+def test_any_formula_parses_to_a_real_function_or_is_refused_with_a_message(text: str) -> None:
+    try:
+        f = parse_function(text)
+    except UsageError:
+        return  # refused with a message: any other exception fails the test
+    assert not f.expr.has(sympy.I)
+    assert not any(g.has(sympy.I) for g in f.gradient_exprs)
+    point = np.full(f.n_vars, 0.7)
+    value, gradient = f.value(point), f.gradient(point)
+    assert value.dtype == np.float64
+    assert gradient.dtype == np.float64
+    assert gradient.shape == (f.n_vars,)

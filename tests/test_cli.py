@@ -47,7 +47,7 @@ def test_linreg_prints_the_tutorial_lines(
     assert "error = 112.614810116134" in out
     assert "Closed form (least squares): b = 7.991020982" in out
     names = {p.name for p in tmp_path.iterdir()}
-    assert names == {"fit.png", "loss.png", "surface.png", ".gradlab.lock"}  # and no temp file
+    assert names == {"fit.png", "loss.png", "surface.png"}  # no temp file, no lock left
 
 
 def test_linreg_json_is_one_object_with_the_results(

@@ -267,3 +267,20 @@ def test_usage_error_is_still_raised_for_library_callers(tmp_path: Path) -> None
     (tmp_path / "afile").write_text("")
     with pytest.raises(UsageError, match="a part of that path is a file, not a folder"):
         write_text(tmp_path / "afile" / "x.txt", "x")
+
+
+def test_a_run_refused_for_bad_input_leaves_no_folder_behind(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "new"
+    code, _, _ = run(capsys, "descend", "x**", "--out", str(out))
+    assert code == ExitStatus.USAGE
+    assert not out.exists()
+
+
+def test_the_lock_is_released_and_its_file_removed_after_a_run(tmp_path: Path) -> None:
+    with run_lock(tmp_path) as folder:
+        assert (folder / ".gradlab.lock").read_text().strip() == str(os.getpid())
+    assert list(tmp_path.iterdir()) == []
+    with run_lock(tmp_path):  # can be taken again at once
+        pass

@@ -176,8 +176,58 @@ REFUSALS = [
     ),
     ("9^9^9 * x", r"the exponent is too large .*: '9\^9\^9' in '9\^9\^9 \* x'"),
     ("((2*x)^100)^100", r"the exponent is too large"),
-    ("((2^999)^999)^999 * x", r"the exponent is too large .*: '\(2\^999\)\^999'"),
+    (
+        "((2^999)^999)^999 * x",
+        r"the number is too large: about 300428 digits, and exact numbers are limited to 1000: "
+        r"'\(2\^999\)\^999' in",
+    ),
+    # Python refuses to print an int of over 4300 digits: SymPy would fail printing it
+    (
+        "x*(10**999)**5",
+        r"the number is too large: about 4995 digits, .* limited to 1000: "
+        r"'\(10\*\*999\)\*\*5' in 'x\*\(10\*\*999\)\*\*5'$",
+    ),
+    (
+        "9**999*9**999*9**999*x",
+        r"about 1907 digits, .*: '9\*\*999\*9\*\*999' in '9\*\*999\*9\*\*999\*9\*\*999\*x'$",
+    ),
     ("-" * 490 + "x", r"nested too deeply|too many nested"),
+    # a power tower sent SymPy's derivative past the recursion limit
+    (
+        "**".join(["x"] * 140),
+        r"^'x\*\*x\*\*.*\.\.\.' is nested too deeply: 140 levels, at most 30; "
+        r"write it more simply$",
+    ),
+    ("sin(" * 30 + "x" + ")" * 30, r"is nested too deeply: 31 levels, at most 30"),
+    # complex constants: refused, never cut to their real part
+    (
+        "sqrt(-1)*x**2",
+        r"^complex numbers are not allowed, and this is I \(about 1\.0\*I\); gradlab "
+        r"minimises real functions: 'sqrt\(-1\)' in 'sqrt\(-1\)\*x\*\*2'$",
+    ),
+    (
+        "(-8)**(1/3) * x",
+        r"^complex numbers .* this is 2\*\(-1\)\*\*\(1/3\) \(about 1\.0 \+ 1\.732\*I\); "
+        r".*: '\(-8\)\*\*\(1/3\)' in",
+    ),
+    ("log(-1)*x", r"this is I\*pi \(about 3\.142\*I\).*: 'log\(-1\)' in 'log\(-1\)\*x'$"),
+    ("x + asin(2)", r"this is asin\(2\) \(about 1\.571 - 1\.317\*I\).*: 'asin\(2\)' in"),
+    ("x * (-2.5)^0.5", r"complex numbers are not allowed.*: '\(-2\.5\)\^0\.5' in"),
+    ("x - log(sin(5))", r"complex numbers are not allowed.*: 'log\(sin\(5\)\)' in"),
+    ("x^2 + sqrt(1 - pi)", r"complex numbers are not allowed.*: 'sqrt\(1 - pi\)' in"),
+    ("x^2 + sqrt(-1)^2", r"complex numbers are not allowed.*: 'sqrt\(-1\)' in"),
+    (
+        "sqrt(-x^2 - 1)",
+        r"^'sqrt\(-x\^2 - 1\)' has no real value for any real x; gradlab minimises real "
+        r"functions$",
+    ),
+    ("log(-x^2 - y^2 - 1)", r"has no real value for any real x and y"),
+    (
+        "(-1)^x",
+        r"^'\(-1\)\^x' is not a real function of real x: its derivative df/dx = "
+        r"\(-1\)\*\*x\*I\*pi is complex \(it holds I, the imaginary unit\)\n",
+    ),
+    ("x + (-2)^y", r"is not a real function of real x and y: its derivative df/dy = "),
 ]
 
 
@@ -185,6 +235,64 @@ REFUSALS = [
 def test_parse_function_refuses_with_a_message_naming_the_problem(text: str, message: str) -> None:
     with pytest.raises(UsageError, match=message):
         parse_function(text)
+
+
+def test_complex_root_of_a_negative_number_gets_a_hint_for_the_real_root() -> None:
+    with pytest.raises(UsageError, match=r"complex numbers are not allowed") as info:
+        parse_function("(-8)^(1/3) * x")
+    assert info.value.hint is not None
+    assert "for the real cube root of -8 write -(8**(1/3))" in info.value.hint
+    assert parse_function("-(8**(1/3)) * x").expr == -2 * X
+
+
+def test_variable_power_of_a_negative_number_gets_a_hint() -> None:
+    with pytest.raises(UsageError, match=r"not a real function") as info:
+        parse_function("(-1)^x")
+    assert info.value.hint == (
+        "A negative number to a variable power, such as (-1)**x, is real only "
+        "at whole-number exponents."
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("x*10**999/10**998", 10 * X),  # exact arithmetic through a 1000-digit number
+        ("x^2 + (1/2)^999", X**2 + sympy.Rational(1, 2**999)),
+        ("+".join(["x"] * 240), 240 * X),  # a long sum is flat, not deep
+        ("*".join(["x"] * 240), X**240),
+        ("sin(" * 29 + "x" + ")" * 29, functools.reduce(lambda e, _: sympy.sin(e), range(29), X)),
+        ("sqrt(x^2)", abs(X)),  # x is real
+        ("abs(sqrt(x) - 1) * x^(1/3)", abs(sympy.sqrt(X) - 1) * X ** sympy.Rational(1, 3)),
+    ],
+)
+def test_limits_leave_room_for_real_formulas(text: str, expected: sympy.Expr) -> None:
+    assert parse_function(text).expr == expected
+
+
+def test_tower_at_the_depth_limit_parses_on_a_deep_stack() -> None:
+    # the limit leaves SymPy room even when the caller is already deep in the stack
+    text = "**".join(["x"] * 30)
+
+    def nest(levels: int) -> Function:
+        return parse_function(text) if levels == 0 else nest(levels - 1)
+
+    f = nest(300)
+    assert float(f.value(1.0)) == 1.0
+
+
+def test_function_built_from_a_complex_expression_is_refused() -> None:
+    with pytest.raises(UsageError, match=r"^'i x' is complex \(I\*x holds I, the imaginary unit\)"):
+        Function(text="i x", expr=sympy.I * X, variables=("x",))
+
+
+def test_complex_values_become_nan_never_their_real_part() -> None:
+    from gradlab.functions.function import _real
+
+    values = _real(np.array([2.0 + 0j, 1.0 + 1e-300j, -3.0 + 2.0j]))
+    assert values.dtype == np.float64
+    np.testing.assert_array_equal(values, [2.0, np.nan, np.nan])
+    np.testing.assert_array_equal(_real([1, 2]), [1.0, 2.0])
 
 
 def test_implicit_product_gets_a_hint_to_write_the_star() -> None:
@@ -594,19 +702,19 @@ def test_minimize_accepts_a_function_object_and_a_numpy_start() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"lr": 0.0}, r"lr must be a finite number > 0, got 0\.0"),
-        ({"lr": -0.1}, r"lr must be a finite number > 0, got -0\.1"),
-        ({"lr": math.nan}, r"lr must be a finite number > 0, got nan"),
-        ({"lr": math.inf}, r"lr must be a finite number > 0, got inf"),
-        ({"lr": "0.1"}, r"lr must be a finite number > 0, got '0\.1'"),
-        ({"lr": True}, r"lr must be a finite number > 0, got True"),
-        ({"lr": 0.1, "steps": 0}, r"steps must be a positive integer, got 0"),
-        ({"lr": 0.1, "steps": -5}, r"steps must be a positive integer, got -5"),
-        ({"lr": 0.1, "steps": 2.5}, r"steps must be a positive integer, got 2\.5"),
-        ({"lr": 0.1, "steps": True}, r"steps must be a positive integer, got True"),
-        ({"lr": 0.1, "tol": -1.0}, r"tol must be a finite number >= 0, got -1\.0"),
-        ({"lr": 0.1, "tol": math.nan}, r"tol must be a finite number >= 0, got nan"),
-        ({"lr": 0.1, "explode": 0.0}, r"explode must be a finite number > 0, got 0\.0"),
+        ({"lr": 0.0}, r"^minimize: lr must be a number > 0; got 0\.0\.$"),
+        ({"lr": -1}, r"^minimize: lr must be a number > 0; got -1\.$"),
+        ({"lr": math.nan}, r"^minimize: lr must be a number > 0; got nan\.$"),
+        ({"lr": math.inf}, r"^minimize: lr must be a number > 0; got inf\.$"),
+        ({"lr": "0.1"}, r"^minimize: lr must be a number > 0; got '0\.1'\.$"),
+        ({"lr": True}, r"^minimize: lr must be a number > 0; got True\.$"),
+        ({"lr": 0.1, "steps": 0}, r"^minimize: steps must be an integer >= 1; got 0\.$"),
+        ({"lr": 0.1, "steps": -5}, r"^minimize: steps must be an integer >= 1; got -5\.$"),
+        ({"lr": 0.1, "steps": 2.5}, r"^minimize: steps must be an integer >= 1; got 2\.5\.$"),
+        ({"lr": 0.1, "steps": True}, r"^minimize: steps must be an integer >= 1; got True\.$"),
+        ({"lr": 0.1, "tol": -1.0}, r"^minimize: tol must be a number >= 0; got -1\.0\.$"),
+        ({"lr": 0.1, "tol": math.nan}, r"^minimize: tol must be a number >= 0; got nan\.$"),
+        ({"lr": 0.1, "explode": 0.0}, r"^minimize: explode must be a number > 0; got 0\.0\.$"),
     ],
 )
 def test_minimize_refuses_bad_parameters_naming_them(
@@ -649,11 +757,35 @@ def test_minimize_refuses_bad_starting_points(x0: object, message: str) -> None:
         minimize(text, x0, lr=0.1)  # type: ignore[arg-type]
 
 
-def test_start_outside_the_domain_is_a_usage_error() -> None:
+@pytest.mark.parametrize(
+    ("text", "x0"),
+    [("log(x)", -1.0), ("x^(1/3)", -8.0), ("sqrt(x) + y^2", [-1.0, 0.0]), ("asin(x)", 2.0)],
+)
+def test_start_outside_the_real_domain_is_a_usage_error(text: str, x0: object) -> None:
     with pytest.raises(
-        UsageError, match=r"'log\(x\)' or its gradient is not finite at x0=\[-1\.0\].*domain"
+        UsageError,
+        match=r"or its gradient has no real value at x0=\[.*\] \(f = nan, gradient = .*\): "
+        r"x0 is outside the function's real domain .*; start inside its domain$",
     ):
-        minimize("log(x)", -1.0, lr=0.1)
+        minimize(text, x0, lr=0.1)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("text", "x0"), [("1/x", 0.0), ("10^999 * x", 4.0), ("exp(x)", 800.0)])
+def test_start_where_f_is_infinite_is_a_usage_error(text: str, x0: float) -> None:
+    with pytest.raises(
+        UsageError,
+        match=r"or its gradient is infinite at x0=\[.*\] \(f = .*\): x0 is a singularity, or "
+        r"the values are beyond float64 \(about 1\.8e308\) there; start elsewhere$",
+    ):
+        minimize(text, x0, lr=0.1)
+
+
+def test_stepping_out_of_the_real_domain_midway_is_divergence() -> None:
+    # x^(1/3) from 1 at lr 10: 1 - 10/3 < 0, where the real cube root is nan in NumPy
+    trajectory = minimize("x^(1/3)", 1.0, lr=10.0)
+    assert trajectory.verdict == "diverged"
+    assert trajectory.diverged_at == 1
+    np.testing.assert_array_equal(trajectory.points, [[1.0]])
 
 
 def test_minimize_refuses_bad_function_text() -> None:
@@ -683,20 +815,41 @@ def test_compare_rates_passes_steps_and_tol_through() -> None:
 
 
 def test_compare_rates_refuses_empty_rates() -> None:
-    with pytest.raises(UsageError, match=r"lrs is empty; give at least one learning rate"):
+    with pytest.raises(
+        UsageError,
+        match=r"^compare_rates: lrs must be a non-empty sequence of learning rates; got \[\]\.$",
+    ):
         compare_rates(TUTORIAL, 4.0, [])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"lrs": "0.1"}, r"^compare_rates: lrs must be a non-empty sequence .*; got '0\.1'\.$"),
+        ({"lrs": [0.1], "steps": 0}, r"^compare_rates: steps must be an integer >= 1; got 0\.$"),
+        ({"lrs": [0.1], "tol": -1}, r"^compare_rates: tol must be a number >= 0; got -1\.$"),
+        ({"lrs": [0.1], "explode": -1}, r"^compare_rates: explode must be a number > 0; got -1\.$"),
+    ],
+)
+def test_compare_rates_refuses_bad_parameters_naming_them(
+    kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(UsageError, match=message):
+        compare_rates(TUTORIAL, 4.0, **kwargs)  # type: ignore[arg-type]
 
 
 def test_compare_rates_checks_every_rate_before_running_any(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import gradlab.functions as module
+    import gradlab.functions.descent as module
 
     def must_not_run(*args: object, **kwargs: object) -> Trajectory:
         raise AssertionError("minimize ran before all rates were checked")
 
     monkeypatch.setattr(module, "minimize", must_not_run)
-    with pytest.raises(UsageError, match=r"lr must be a finite number > 0, got -1\.0"):
+    with pytest.raises(
+        UsageError, match=r"^compare_rates: lrs\[1\] must be a number > 0; got -1\.0\.$"
+    ):
         compare_rates(TUTORIAL, 4.0, [0.1, -1.0])
 
 
@@ -705,3 +858,62 @@ def test_no_runtime_warnings_escape_from_divergent_runs() -> None:
         warnings.simplefilter("error")
         for lr in (0.5, 1.0, 10.0, 1e6):
             assert minimize(TUTORIAL, 4.0, lr=lr).verdict == "diverged"
+
+
+def test_the_descent_loop_takes_any_update_rule_as_a_step_function() -> None:
+    # a stateful rule (heavy-ball momentum) runs through the same loop as plain descent
+    from gradlab.functions.descent import _descend, plain_step
+
+    class HeavyBall:
+        def __init__(self, lr: float, mu: float) -> None:
+            self.lr, self.mu, self.velocity = lr, mu, np.zeros(1)
+
+        def __call__(self, x: np.ndarray, grad: np.ndarray) -> np.ndarray:
+            self.velocity = self.mu * self.velocity + self.lr * grad
+            return self.velocity
+
+    f = parse_function("x^2")
+    points, _, _, converged_at, diverged_at = _descend(
+        f, np.array([1.0]), HeavyBall(0.1, 0.5), steps=3, tol=0.0, limit=1e12
+    )
+    # v1 = 0.2, x1 = 0.8; v2 = 0.1 + 0.16, x2 = 0.54; v3 = 0.13 + 0.108, x3 = 0.302
+    np.testing.assert_allclose(np.array(points)[:, 0], [1.0, 0.8, 0.54, 0.302], rtol=1e-15)
+    assert (converged_at, diverged_at) == (None, None)
+    plain = _descend(f, np.array([1.0]), plain_step(0.1), steps=3, tol=0.0, limit=1e12)[0]
+    np.testing.assert_array_equal(
+        np.array(plain)[:, 0], minimize(f, 1.0, lr=0.1, steps=3, tol=0.0).points[:, 0]
+    )
+
+
+LEAVES = st.sampled_from(["x", "y", "2", "-3", "0.5", "1/3", "pi", "e", "(-8)", "(-1)", "0"])
+NAMES = ["sin", "cos", "tan", "asin", "acos", "atan", "sinh", "exp", "log", "sqrt", "abs"]
+
+
+def _formulas() -> st.SearchStrategy[str]:
+    def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        calls = st.builds(lambda n, a: f"{n}({a})", st.sampled_from(NAMES), inner)
+        ops = st.builds(
+            lambda a, op, b: f"({a}){op}({b})",
+            inner,
+            st.sampled_from(["+", "-", "*", "/", "**"]),
+            inner,
+        )
+        return calls | ops | st.builds(lambda a: f"-({a})", inner)
+
+    return st.recursive(LEAVES, extend, max_leaves=8)
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=_formulas())
+def test_any_formula_parses_to_a_real_function_or_is_refused_with_a_message(text: str) -> None:
+    try:
+        f = parse_function(text)
+    except UsageError:
+        return  # refused with a message: any other exception fails the test
+    assert not f.expr.has(sympy.I)
+    assert not any(g.has(sympy.I) for g in f.gradient_exprs)
+    point = np.full(f.n_vars, 0.7)
+    value, gradient = f.value(point), f.gradient(point)
+    assert value.dtype == np.float64
+    assert gradient.dtype == np.float64
+    assert gradient.shape == (f.n_vars,)

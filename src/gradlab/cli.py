@@ -68,7 +68,13 @@ class _Parser(argparse.ArgumentParser):
         raise _ArgumentError(self, message)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or with ``only`` the arguments of that one command.
+
+    Every command is listed either way (``gradlab --help`` needs only the names
+    and help lines in :data:`COMMANDS`); a command's module is imported to add
+    its arguments, so a run that names its command imports no other.
+    """
     parser = _Parser(
         prog="gradlab",
         description="Learn and run machine learning by gradient descent.",
@@ -80,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:])
-        _command(name).add_arguments(p)
+        if only is None or name == only:
+            _command(name).add_arguments(p)
     return parser
 
 
@@ -91,7 +98,8 @@ def _command(name: str):  # type: ignore[no-untyped-def]
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (see :class:`ExitStatus`)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    first = next((a for a in argv if not a.startswith("-")), None)  # options come after it
+    parser = build_parser(first if first in COMMANDS else None)
     wants_json = "--json" in argv
     try:
         args = parser.parse_args(argv)

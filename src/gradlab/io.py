@@ -131,7 +131,9 @@ def run_lock(folder: str | os.PathLike[str], *, option: str = "--out") -> Iterat
     The lock is an advisory ``flock`` on ``folder/.gradlab.lock``: the operating system
     drops it when the process ends, however it ends, so a killed run never leaves a
     stale lock. On taking the folder, temporary files that a killed run left there
-    (``.*.part``, see :func:`atomic_path`) are deleted: no live run can own them.
+    (``.*.part``, see :func:`atomic_path`) are deleted: no live run can own them. On
+    release the lock file is removed, and so is the folder if this run created it and
+    left nothing in it (a run refused for bad input leaves no trace).
 
     Raises
     ------
@@ -140,28 +142,46 @@ def run_lock(folder: str | os.PathLike[str], *, option: str = "--out") -> Iterat
     """
     import fcntl
 
-    target = check_out_dir(folder, create=True, option=option)
+    target = Path(folder)
+    created = not target.exists()
+    check_out_dir(target, create=True, option=option)
     lock_path = target / LOCK_NAME
-    try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise _write_error(lock_path, exc) from None
-    try:
+    while True:
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise _write_error(lock_path, exc) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
             raise UsageError(
                 f"{option} {target} is in use by another gradlab run (process {holder}); "
                 "two runs writing into one folder would overwrite each other's files.",
                 hint=f"Wait for that run to finish, or choose another folder ({option} DIR).",
             ) from None
+        # The holder before us may have removed the file after we opened it: then our
+        # lock is on a file nobody else will open. Take the lock on the current file.
+        try:
+            same = os.stat(lock_path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
         remove_stale_parts(target)
         yield target
     finally:
-        os.close(fd)  # closing the descriptor releases the lock
+        with contextlib.suppress(OSError):
+            lock_path.unlink()  # while still holding the lock, so no one else can race us
+        os.close(fd)  # releases the lock
+        if created:
+            with contextlib.suppress(OSError):
+                target.rmdir()  # only succeeds when the run wrote nothing
 
 
 def remove_stale_parts(folder: Path, *, max_depth: int = 3) -> list[Path]:

@@ -1,0 +1,55 @@
+"""Gradient descent on a plain function of one or two variables.
+
+The first gradlab tutorial minimises :math:`f(x) = x^2 \\sin x` by repeating
+
+.. math:: x \\leftarrow x - \\mathrm{lr} \\cdot f'(x),
+   \\qquad f'(x) = 2x \\sin x + x^2 \\cos x,
+
+and shows that a learning rate that is too small crawls, a good one converges and
+one that is too large oscillates or diverges.
+
+The package has three parts:
+
+- :mod:`~gradlab.functions.parse`: the text to a SymPy expression, safely;
+- :mod:`~gradlab.functions.function`: :class:`Function`, the expression with its
+  derivatives and their NumPy code;
+- :mod:`~gradlab.functions.descent`: :func:`minimize`, :func:`compare_rates` and the
+  :class:`Trajectory` of a run with its verdict.
+
+User input is parsed *safely*: :func:`parse_function` walks the Python syntax tree
+of the text against a strict whitelist (numbers, ``x``, ``y``, ``pi``, ``e``, a
+few elementary functions, ``+ - * / **`` and ``^``) and builds the SymPy
+expression node by node. The text is never given to ``eval``, ``exec``,
+``sympify`` or ``parse_expr``.
+
+Examples
+--------
+>>> f = parse_function("x^2 * sin(x)")
+>>> f.derivative_text
+'x**2*cos(x) + 2*x*sin(x)'
+>>> [t.verdict for t in compare_rates(f, 4.0, [0.001, 0.05, 1.0])]
+['too slow', 'converged', 'diverged']
+"""
+
+from __future__ import annotations
+
+from gradlab.functions.descent import (
+    OSCILLATION_WINDOW,
+    Trajectory,
+    Verdict,
+    compare_rates,
+    minimize,
+)
+from gradlab.functions.function import Function
+from gradlab.functions.parse import MAX_TEXT_LENGTH, parse_function
+
+__all__ = [
+    "MAX_TEXT_LENGTH",
+    "OSCILLATION_WINDOW",
+    "Function",
+    "Trajectory",
+    "Verdict",
+    "compare_rates",
+    "minimize",
+    "parse_function",
+]

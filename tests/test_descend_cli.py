@@ -1,0 +1,114 @@
+"""``gradlab descend`` on expressions it must refuse: exit 2, one paragraph, no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gradlab.cli import main
+from gradlab.errors import ExitStatus
+
+TOWER = "**".join(["x"] * 140)
+
+# each expression once failed deep inside SymPy or NumPy, or ran on its real part alone
+BAD_EXPRESSIONS = [
+    ("x*(10**999)**5", "the number is too large: about 4995 digits"),
+    (TOWER, "is nested too deeply: 140 levels, at most 30"),
+    ("sqrt(-1)*x**2", "complex numbers are not allowed, and this is I"),
+    ("(-8)**(1/3)*x", "complex numbers are not allowed, and this is 2*(-1)**(1/3)"),
+    ("log(-1)*x", "complex numbers are not allowed, and this is I*pi"),
+    ("(-1)**x", "is not a real function of real x"),
+    ("sqrt(-x**2 - 1)", "has no real value for any real x"),
+]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_paragraph(err: str, message: str) -> None:
+    assert err.startswith("gradlab descend: error: ")
+    assert message in err
+    assert "Traceback" not in err
+    assert "\n\n" not in err.strip()  # one paragraph: the message, and a hint if any
+    assert len(err.strip().splitlines()) <= 2
+
+
+@pytest.mark.parametrize(("expr", "message"), BAD_EXPRESSIONS)
+def test_descend_refuses_with_exit_2_and_one_paragraph(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, expr: str, message: str
+) -> None:
+    code, out, err = run(capsys, "descend", expr, "--out", str(tmp_path))
+    assert code == ExitStatus.USAGE
+    assert out == ""
+    assert_one_paragraph(err, message)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_descend_start_outside_the_real_domain_exits_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, "descend", "log(x)", "--x0", "-1", "--out", str(tmp_path))
+    assert code == ExitStatus.USAGE
+    assert_one_paragraph(err, "has no real value at x0=[-1.0]")
+
+
+def test_power_tower_is_refused_by_the_installed_command(tmp_path: Path) -> None:
+    # the whole path, interpreter start to exit status, in a fresh process
+    result = subprocess.run(
+        [sys.executable, "-m", "gradlab", "descend", TOWER, "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == ExitStatus.USAGE
+    assert result.stdout == ""
+    assert_one_paragraph(result.stderr, "is nested too deeply")
+
+
+def test_descend_imports_no_other_command_and_not_numpy_testing() -> None:
+    # the parser is built for the named command only, and lambdify gets NumPy's
+    # namespace rather than running `from numpy import *`
+    code = (
+        "import sys\n"
+        "from gradlab.cli import main\n"
+        "assert main(['descend', 'x**2*sin(x)', '--no-plots', '--json']) == 0\n"
+        "loaded = [m for m in sys.modules if m.startswith(('gradlab.commands.', 'gradlab.jobs',"
+        " 'gradlab.data', 'gradlab.engines', 'gradlab.models', 'numpy.testing', 'numpy.f2py',"
+        " 'matplotlib'))]\n"
+        "print(sorted(loaded), file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stderr.strip() == "['gradlab.commands._args', 'gradlab.commands.descend']"
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["descend", "--help"], "--x0 X[,Y]"),
+        (["linreg", "--help"], "--csv"),
+        (["--help"], "gradient descent on a function of x (and y)"),
+    ],
+)
+def test_help_still_describes_each_command(
+    capsys: pytest.CaptureFixture[str], argv: list[str], expected: str
+) -> None:
+    code, out, _ = run(capsys, *argv)
+    assert code == 0
+    assert expected in out
+
+
+def test_an_unknown_command_is_still_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "decsend", "x")
+    assert code == ExitStatus.USAGE
+    assert "invalid choice: 'decsend'" in err

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
-from gradlab.data.images import ImageDataset
+from gradlab.data.dataset import ImageDataset
 from gradlab.errors import UsageError
 
 #: Images generated at a time (bounds the memory used; part of the output's definition).

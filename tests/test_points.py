@@ -108,12 +108,32 @@ def test_make_line_is_seeded_and_in_range() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"n": 1}, "n must be an integer of at least 2"),
-        ({"noise": -1.0}, "noise must be a finite number >= 0"),
-        ({"x_range": (3.0, 1.0)}, "x_range must be two finite numbers low < high"),
-        ({"w": float("nan")}, "w must be a finite number"),
+        ({"n": 1}, "make_line: n must be an integer >= 2; got 1."),
+        ({"n": 10.0}, "make_line: n must be an integer >= 2; got 10.0."),
+        ({"noise": -1.0}, "make_line: noise must be a number >= 0; got -1.0."),
+        ({"noise": float("inf")}, "make_line: noise must be a number >= 0; got inf."),
+        (
+            {"x_range": (3.0, 1.0)},
+            "make_line: x_range must be a pair (low, high) of finite numbers with low < high; "
+            "got (3.0, 1.0).",
+        ),
+        (
+            {"x_range": (0.0, float("nan"))},
+            "make_line: x_range must be a pair (low, high) of finite numbers with low < high; "
+            "got (0.0, nan).",
+        ),
+        ({"w": float("nan")}, "make_line: w must be a number (finite); got nan."),
+        ({"b": "4"}, "make_line: b must be a number (finite); got '4'."),
+        ({"seed": -1}, "make_line: seed must be an integer >= 0 or None; got -1."),
     ],
 )
 def test_make_line_rejects_bad_parameters(kwargs: dict[str, object], message: str) -> None:
-    with pytest.raises(UsageError, match=message):
+    with pytest.raises(UsageError) as caught:
         make_line(**kwargs)  # type: ignore[arg-type]
+    assert str(caught.value) == message
+
+
+def test_make_line_takes_numpy_numbers_and_no_seed() -> None:
+    pts = make_line(np.int64(5), w=np.float32(2.0), x_range=(np.float64(1.0), 2), seed=None)
+    assert pts.X.shape == (5, 1)
+    assert ((pts.X >= 1) & (pts.X <= 2)).all()

@@ -10,11 +10,13 @@ import csv
 import math
 import os
 from dataclasses import dataclass
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
 
-from gradlab.errors import DataError, UsageError
+from gradlab.errors import DataError
+from gradlab.params import Constraint, Interval, Predicate, validate
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,29 @@ def load_csv(path: str | os.PathLike[str], *, delimiter: str = ",") -> Points:
     return Points(X=values[:, :-1].copy(), y=values[:, -1].copy(), source=str(p), header=header)
 
 
+def _is_finite_range(value: object) -> bool:
+    """True for a pair ``(low, high)`` of finite real numbers with ``low < high``."""
+    return (
+        isinstance(value, tuple | list)
+        and len(value) == 2
+        and all(isinstance(v, Real) and not isinstance(v, bool) for v in value)
+        and math.isfinite(value[0])
+        and math.isfinite(value[1])
+        and value[0] < value[1]
+    )
+
+
+#: What each parameter of :func:`make_line` may be.
+MAKE_LINE_PARAMETERS: dict[str, Constraint | list[Constraint]] = {
+    "n": Interval(Integral, 2, None),
+    "w": Interval(Real, None, None),
+    "b": Interval(Real, None, None),
+    "noise": Interval(Real, 0, None),
+    "x_range": Predicate(_is_finite_range, "a pair (low, high) of finite numbers with low < high"),
+    "seed": [Interval(Integral, 0, None), None],
+}
+
+
 def make_line(
     n: int = 100,
     *,
@@ -144,27 +169,42 @@ def make_line(
     b: float = 4.0,
     noise: float = 1.0,
     x_range: tuple[float, float] = (0.0, 15.0),
-    seed: int = 0,
+    seed: int | None = 0,
 ) -> Points:
     """Generate ``y = w*x + b + eps`` with ``x ~ U(x_range)`` and ``eps ~ N(0, noise**2)``.
 
     This is the tutorials' set-up: 100 noisy samples of a line for ``x`` in [0, 15].
 
+    Parameters
+    ----------
+    n : int, default 100
+        The number of points, at least 2.
+    w, b : float, default 1.5, 4.0
+        Slope and intercept of the line, finite.
+    noise : float, default 1.0
+        Standard deviation of the noise, finite and >= 0.
+    x_range : (float, float), default (0.0, 15.0)
+        ``(low, high)``, finite, ``low < high``.
+    seed : int or None, default 0
+        Seed of the random numbers (>= 0); None for fresh ones on every call.
+
     Returns
     -------
     Points
         ``X`` of shape (n, 1) and ``y`` of shape (n,).
+
+    Raises
+    ------
+    UsageError
+        A parameter is out of range (see :data:`MAKE_LINE_PARAMETERS`); the
+        message names it: ``make_line: n must be an integer >= 2; got 1.``
     """
-    if not isinstance(n, int | np.integer) or n < 2:
-        raise UsageError(f"n must be an integer of at least 2, got {n!r}.")
-    if not (math.isfinite(noise) and noise >= 0):
-        raise UsageError(f"noise must be a finite number >= 0, got {noise!r}.")
+    validate(
+        MAKE_LINE_PARAMETERS,
+        {"n": n, "w": w, "b": b, "noise": noise, "x_range": x_range, "seed": seed},
+        "make_line",
+    )
     lo, hi = x_range
-    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        raise UsageError(f"x_range must be two finite numbers low < high, got {x_range!r}.")
-    for name, v in (("w", w), ("b", b)):
-        if not math.isfinite(v):
-            raise UsageError(f"{name} must be a finite number, got {v!r}.")
     rng = np.random.default_rng(seed)
     x = rng.uniform(lo, hi, size=n)
     y = w * x + b + rng.normal(0.0, noise, size=n)

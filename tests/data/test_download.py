@@ -209,6 +209,46 @@ def test_malformed_checksum_is_a_usage_error(tmp_path: Path) -> None:
         fetch(NAME, mirrors=["http://127.0.0.1:9/"], md5="abc", cache_dir=tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("filename", "problem"),
+    [
+        ("../secret.gz", "it leads out of the cache folder"),
+        ("sub/../../secret.gz", "it leads out of the cache folder"),
+        ("..", "it names a folder, not a file"),
+        (".", "it names a folder, not a file"),
+        ("/etc/passwd", "it is an absolute path"),
+        ("C:\\Windows\\x.gz", "it is an absolute path"),
+        ("mnist/train.gz", "it has a folder part"),
+        ("mnist\\train.gz", "it has a folder part"),
+        ("C:train.gz", "it has a folder part"),
+        ("", "it is empty"),
+        ("a\x00b.gz", "it has control characters"),
+    ],
+)
+def test_a_file_name_that_is_not_a_plain_name_is_refused_before_any_file_is_touched(
+    file_server: FileServer, tmp_path: Path, filename: str, problem: str
+) -> None:
+    cache = tmp_path / "cache" / "mnist"
+    cache.mkdir(parents=True)
+    (tmp_path / "cache" / "secret.gz").write_bytes(BODY)  # what "../secret.gz" would reach
+    mirror = file_server.mirror("a")
+    with pytest.raises(UsageError) as caught:
+        fetch(filename, mirrors=[mirror], cache_dir=cache, log=lambda line: None)
+    assert str(caught.value) == (
+        f"fetch: the file name {filename!r} is not a plain file name ({problem}); give the name "
+        "alone (such as 'train-images-idx3-ubyte.gz') and the folder as cache_dir"
+    )
+    assert file_server.requests == []
+    assert list(cache.iterdir()) == []
+
+
+def test_a_plain_name_with_dots_inside_is_accepted(file_server: FileServer, tmp_path: Path) -> None:
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, "t10k..labels.gz", BODY)
+    path = fetch("t10k..labels.gz", mirrors=[mirror], md5=MD5, cache_dir=tmp_path, log=print)
+    assert path == tmp_path / "t10k..labels.gz"
+
+
 def test_no_mirrors_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=f"no mirrors given to download {NAME}"):
         fetch(NAME, mirrors=[], md5=MD5, cache_dir=tmp_path)

@@ -16,7 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import IO
 
 from gradlab import io as gio
@@ -76,7 +76,9 @@ def fetch(
     Parameters
     ----------
     filename : str
-        The file's name, both in the cache folder and on the mirrors.
+        The file's name, both in the cache folder and on the mirrors: a plain
+        name, with no ``/`` or ``\\``, not ``.`` or ``..``, so the file can
+        only land in ``cache_dir``.
     mirrors : sequence of str
         Base URLs tried in order; the file's URL is ``mirror + filename`` (a
         missing trailing ``/`` is added).
@@ -105,11 +107,14 @@ def fetch(
     Raises
     ------
     UsageError
-        No mirrors, or a checksum that is not a hex digest.
+        ``filename`` is not a plain file name (it has a folder part, is
+        ``..``, or is absolute); no mirrors; or a checksum that is not a hex
+        digest.
     DownloadError
         No mirror delivered a file with the right checksum (the message lists
         each mirror and its failure), or the cache folder cannot be written.
     """
+    _check_filename(filename)
     expected = _expected_digests(filename, sha256=sha256, md5=md5)
     if not mirrors:
         raise UsageError(f"no mirrors given to download {filename} from")
@@ -147,6 +152,34 @@ def manual_download_hint(filenames: Sequence[str], folder: Path) -> str:
         f"{'it' if len(filenames) == 1 else 'them'} into {folder}/, "
         "or pass --data-dir DIR to read the files from a folder of your own."
     )
+
+
+def _check_filename(filename: str) -> None:
+    """Raise a UsageError unless ``filename`` is a plain name that stays inside its folder.
+
+    Both POSIX and Windows rules apply, so ``a\\b`` and ``C:x`` are refused on
+    every system, as they would escape the folder on one of them.
+    """
+    problem = None
+    if not isinstance(filename, str):
+        problem = f"it is a {type(filename).__name__}, not a str"
+    elif not filename:
+        problem = "it is empty"
+    elif PurePosixPath(filename).is_absolute() or PureWindowsPath(filename).is_absolute():
+        problem = "it is an absolute path"
+    elif filename in (".", ".."):
+        problem = "it names a folder, not a file"
+    elif ".." in PureWindowsPath(filename).parts:
+        problem = "it leads out of the cache folder"
+    elif PurePosixPath(filename).name != filename or PureWindowsPath(filename).name != filename:
+        problem = "it has a folder part"
+    elif not filename.isprintable():
+        problem = "it has control characters"
+    if problem is not None:
+        raise UsageError(
+            f"fetch: the file name {filename!r} is not a plain file name ({problem}); "
+            "give the name alone (such as 'train-images-idx3-ubyte.gz') and the folder as cache_dir"
+        )
 
 
 def _url(mirror: str, filename: str) -> str:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
-import re
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from gradlab.data import download
 from gradlab.data.download import ProgressBar, default_cache_dir, fetch
 from gradlab.errors import DownloadError, ExitStatus, UsageError
 
@@ -163,17 +166,85 @@ def test_a_given_hint_replaces_the_default_one(closed_port_mirror: str, tmp_path
         )
 
 
-def test_unwritable_cache_folder_is_a_download_error(
-    file_server: FileServer, tmp_path: Path
+CACHE_HINT = (
+    "Pass --cache-dir DIR, or set GRADLAB_DATA, to a folder you can write to "
+    "(it is created when missing)."
+)
+
+
+@pytest.mark.parametrize("inside", [False, True])
+def test_a_cache_folder_that_is_a_file_names_the_cache_options_not_out(
+    file_server: FileServer, tmp_path: Path, inside: bool
 ) -> None:
     mirror = file_server.mirror("a")
     file_server.serve(mirror, NAME, BODY)
-    not_a_folder = tmp_path / "file"
-    not_a_folder.write_text("x")
-    with pytest.raises(
-        DownloadError, match=f"cannot write {NAME} into {re.escape(str(not_a_folder))}"
-    ):
-        fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=not_a_folder, log=lambda line: None)
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    folder = a_file / "mnist" if inside else a_file
+    with pytest.raises(UsageError) as caught:
+        fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=folder, log=lambda line: None)
+    where = f"is inside {a_file}, which is a file" if inside else "is a file"
+    assert str(caught.value) == f"the cache folder {folder} {where}, not a folder\n{CACHE_HINT}"
+    assert "--out" not in str(caught.value)
+    assert caught.value.exit_status == ExitStatus.USAGE
+    assert file_server.requests == []
+    assert a_file.read_text() == "x"
+
+
+def test_a_failed_write_into_the_cache_is_a_download_error_naming_the_cache_options(
+    file_server: FileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, NAME, BODY)
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(download, "_download", disk_full)
+    with pytest.raises(DownloadError) as caught:
+        fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=tmp_path, log=lambda line: None)
+    assert str(caught.value) == (
+        f"cannot write {NAME} into the cache folder {tmp_path}: No space left on device\n"
+        + CACHE_HINT
+    )
+
+
+def test_a_temporary_file_that_cannot_be_created_is_reported_without_out(
+    file_server: FileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, NAME, BODY)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EACCES, os.strerror(errno.EACCES))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)  # how atomic_path makes its file
+    with pytest.raises(DownloadError) as caught:
+        fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=tmp_path, log=lambda line: None)
+    assert str(caught.value) == (
+        f"cannot write {NAME} into the cache folder {tmp_path}: Permission denied\n" + CACHE_HINT
+    )
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_a_cache_folder_that_cannot_be_created_is_a_usage_error(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    with pytest.raises(UsageError) as caught:
+        fetch(NAME, mirrors=["http://127.0.0.1:9/"], md5=MD5, cache_dir=locked / "c")
+    assert str(caught.value) == (
+        f"cannot create the cache folder {locked / 'c'}: Permission denied\n{CACHE_HINT}"
+    )
+
+
+def test_a_good_cached_file_in_a_folder_we_cannot_write_is_still_used(
+    file_server: FileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / NAME).write_bytes(BODY)
+    monkeypatch.setattr(download, "_make_cache_folder", lambda folder: pytest.fail("mkdir"))
+    assert fetch(NAME, mirrors=[file_server.mirror("a")], md5=MD5, cache_dir=tmp_path) == (
+        tmp_path / NAME
+    )
 
 
 def test_progress_bar_is_drawn_on_stderr_when_asked(

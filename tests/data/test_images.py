@@ -453,3 +453,15 @@ def test_synthetic_bad_parameters_are_named(kwargs: dict[str, object], message: 
     with pytest.raises(UsageError) as caught:
         make_images(**kwargs)  # type: ignore[arg-type]
     assert str(caught.value) == message
+
+
+def test_a_cache_dir_that_is_a_file_names_the_cache_options(tmp_path: Path) -> None:
+    a_file = tmp_path / "cache"
+    a_file.write_text("x")
+    with pytest.raises(UsageError) as caught:
+        load_images("mnist", cache_dir=a_file, mirrors=["http://127.0.0.1:9/"], progress=False)
+    assert str(caught.value) == (
+        f"the cache folder {a_file / 'mnist'} is inside {a_file}, which is a file, not a folder\n"
+        "Pass --cache-dir DIR, or set GRADLAB_DATA, to a folder you can write to "
+        "(it is created when missing)."
+    )

@@ -27,6 +27,13 @@ CHUNK_SIZE = 1 << 16
 #: Hex digest lengths of the checksum algorithms ``fetch`` accepts.
 _DIGEST_LENGTHS = {"sha256": 64, "md5": 32}
 
+#: What to do about a cache folder that cannot be used. ``fetch`` does not know where its
+#: folder came from, so this names both ways a user chooses it.
+CACHE_HINT = (
+    "Pass --cache-dir DIR, or set GRADLAB_DATA, to a folder you can write to "
+    "(it is created when missing)."
+)
+
 Log = Callable[[str], None]
 
 
@@ -108,19 +115,22 @@ def fetch(
     ------
     UsageError
         ``filename`` is not a plain file name (it has a folder part, is
-        ``..``, or is absolute); no mirrors; or a checksum that is not a hex
-        digest.
+        ``..``, or is absolute); no mirrors; a checksum that is not a hex
+        digest; or a cache folder that is a file, lies inside one, or cannot
+        be created.
     DownloadError
         No mirror delivered a file with the right checksum (the message lists
-        each mirror and its failure), or the cache folder cannot be written.
+        each mirror and its failure), or writing the file failed (a full disk).
     """
     _check_filename(filename)
     expected = _expected_digests(filename, sha256=sha256, md5=md5)
     if not mirrors:
         raise UsageError(f"no mirrors given to download {filename} from")
     target = Path(cache_dir) / filename
+    _check_cache_folder(target.parent)
     if _cached_file_is_good(target, expected, log):
         return target
+    _make_cache_folder(target.parent)
     show = sys.stderr.isatty() if progress is None else progress
     failures: list[str] = []
     for number, mirror in enumerate(mirrors, start=1):
@@ -131,11 +141,14 @@ def fetch(
             log(f"{exc}; trying the next mirror" if number < len(mirrors) else str(exc))
             failures.append(f"  {exc}")
             continue
-        except (OSError, UsageError) as exc:  # atomic_path reports unwritable folders as UsageError
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        except (OSError, UsageError) as exc:
+            # atomic_path reports a temporary file it cannot create as a UsageError about
+            # --out (its usual caller's option), chained to the OSError: say it our way
+            cause = exc if isinstance(exc, OSError) else exc.__context__
+            reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else cause
             raise DownloadError(
-                f"cannot write {filename} into {target.parent}: {reason}",
-                hint="Pass --cache-dir DIR, or set GRADLAB_DATA, to a folder you can write to.",
+                f"cannot write {filename} into the cache folder {target.parent}: {reason}",
+                hint=CACHE_HINT,
             ) from exc
         return target
     raise DownloadError(
@@ -226,6 +239,26 @@ def _hash_file(path: Path, expected: Mapping[str, str]) -> dict[str, hashlib._Ha
             for hasher in hashers.values():
                 hasher.update(chunk)
     return hashers
+
+
+def _check_cache_folder(folder: Path) -> None:
+    """Raise a UsageError when ``folder``, or the nearest part of it that exists, is a file."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        where = "is a file" if existing == folder else f"is inside {existing}, which is a file"
+        raise UsageError(f"the cache folder {folder} {where}, not a folder", hint=CACHE_HINT)
+
+
+def _make_cache_folder(folder: Path) -> None:
+    """Create ``folder`` when missing; raise a UsageError saying why when that fails."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot create the cache folder {folder}: {exc.strerror or exc}", hint=CACHE_HINT
+        ) from None
 
 
 def _cached_file_is_good(target: Path, expected: Mapping[str, str], log: Log) -> bool:

@@ -155,7 +155,8 @@ def load_images(
     Raises
     ------
     UsageError
-        ``name`` is not one of :data:`IMAGE_DATASETS`.
+        ``name`` is not one of :data:`IMAGE_DATASETS`, or the cache folder is
+        a file or cannot be created.
     DataError
         A file is missing (the message lists the file names and the folders
         searched) or damaged, or the files do not fit together.

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import io
 import os
+import subprocess
+import sys
 import tempfile
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +22,9 @@ from gradlab.data.download import ProgressBar, default_cache_dir, fetch
 from gradlab.errors import DownloadError, ExitStatus, UsageError
 
 from .conftest import FileServer
+
+if sys.platform != "win32":
+    import fcntl
 
 NAME = "train-labels-idx1-ubyte.gz"
 BODY = b"\x1f\x8b" + bytes(range(256)) * 40
@@ -346,3 +355,114 @@ def test_cache_dir_falls_back_to_home_cache(
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     assert default_cache_dir() == tmp_path / ".cache" / "gradlab"
+
+
+# --- temporary files left by interrupted downloads -------------------------------------------
+
+
+def test_a_download_killed_midway_leaves_a_temporary_file_that_the_next_run_deletes(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    slow, good = file_server.mirror("slow"), file_server.mirror("good")
+    big = bytes(range(256)) * 4096  # 1 MiB, sent in 16 KiB pieces every 0.1 s
+    file_server.serve(slow, NAME, big, pace=0.1, chunk=1 << 14)
+    file_server.serve(good, NAME, BODY)
+    code = (
+        "import sys; from pathlib import Path; from gradlab.data.download import fetch\n"
+        f"fetch({NAME!r}, mirrors=[{slow!r}], md5={MD5!r}, cache_dir=Path(sys.argv[1]),"
+        " log=lambda line: None)"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    child = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while not any(p.stat().st_size for p in tmp_path.glob("*.part")):
+            assert child.poll() is None, "the download ended before it could be killed"
+            assert time.monotonic() < deadline, "no temporary file appeared"
+            time.sleep(0.02)
+    finally:
+        child.kill()
+        child.wait()
+    [leftover] = leftovers(tmp_path)
+    log: list[str] = []
+    path = fetch(NAME, mirrors=[good], md5=MD5, cache_dir=tmp_path, log=log.append)
+    assert path.read_bytes() == BODY
+    assert log[0] == f"deleted {tmp_path / leftover}, left by an interrupted download"
+    assert leftovers(tmp_path) == []
+
+
+def test_a_leftover_is_never_trusted_even_when_it_holds_the_right_bytes(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, NAME, BODY)
+    (tmp_path / f".{NAME}.x1y2z3.part").write_bytes(BODY)
+    (tmp_path / f".{NAME}.q9.part").write_bytes(BODY[:100])
+    (tmp_path / ".other.gz.a1.part").write_bytes(b"another file's")  # not ours to delete
+    log: list[str] = []
+    fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=tmp_path, log=log.append)
+    assert file_server.requests == [f"/a/{NAME}"]  # downloaded afresh
+    assert sorted(log[:2]) == sorted(
+        f"deleted {tmp_path / name}, left by an interrupted download"
+        for name in (f".{NAME}.x1y2z3.part", f".{NAME}.q9.part")
+    )
+    assert leftovers(tmp_path) == [".other.gz.a1.part"]
+
+
+def test_a_cache_hit_also_clears_leftovers(file_server: FileServer, tmp_path: Path) -> None:
+    (tmp_path / NAME).write_bytes(BODY)
+    (tmp_path / f".{NAME}.abc.part").write_bytes(b"half")
+    fetch(NAME, mirrors=[file_server.mirror("a")], md5=MD5, cache_dir=tmp_path, log=print)
+    assert file_server.requests == []
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock")
+def test_a_live_download_in_another_process_is_waited_for_and_its_file_left_alone(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, NAME, BODY)
+    live = tmp_path / f".{NAME}.live.part"
+    live.write_bytes(b"being written")
+    log: list[str] = []
+    fd = os.open(tmp_path, os.O_RDONLY)  # the other process's lock on the folder
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        worker = threading.Thread(
+            target=fetch,
+            args=(NAME,),
+            kwargs={"mirrors": [mirror], "md5": MD5, "cache_dir": tmp_path, "log": log.append},
+        )
+        worker.start()
+        deadline = time.monotonic() + 10
+        while not log and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert log == [f"waiting for another gradlab process that is downloading into {tmp_path}"]
+        assert live.exists()
+        assert file_server.requests == []
+    finally:
+        os.close(fd)  # the other process ends
+    worker.join(timeout=10)
+    assert not worker.is_alive()
+    assert log[1] == f"deleted {live}, left by an interrupted download"
+    assert (tmp_path / NAME).read_bytes() == BODY
+
+
+def test_without_a_lock_only_old_leftovers_are_deleted(
+    file_server: FileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    @contextlib.contextmanager
+    def no_lock(folder: Path, log: object) -> Iterator[bool]:
+        yield False
+
+    monkeypatch.setattr(download, "_folder_lock", no_lock)
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, NAME, BODY)
+    young, old = tmp_path / f".{NAME}.young.part", tmp_path / f".{NAME}.old.part"
+    young.write_bytes(b"maybe being written")
+    old.write_bytes(b"long dead")
+    past = time.time() - download.LEFTOVER_AGE - 60
+    os.utime(old, (past, past))
+    fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=tmp_path, log=lambda line: None)
+    assert leftovers(tmp_path) == [young.name]

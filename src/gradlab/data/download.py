@@ -3,11 +3,16 @@
 :func:`fetch` returns a cached file when its checksum verifies and otherwise
 tries each mirror in turn. A download streams into a temporary file beside the
 target while it is hashed; only a complete file whose checksum verifies is moved
-into place, so the cache never holds a partial or corrupt file.
+into place, so the cache never holds a partial or corrupt file. A temporary
+file left by a download that was killed is never read; the next ``fetch`` of
+that file deletes it (downloads into one folder take turns, holding a lock on
+it, so a temporary file found there belongs to no live download).
 """
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import hashlib
 import http.client
 import os
@@ -22,6 +27,9 @@ from typing import IO
 from gradlab import io as gio
 from gradlab.errors import DownloadError, UsageError
 
+if sys.platform != "win32":
+    import fcntl
+
 #: Bytes read from the network at a time.
 CHUNK_SIZE = 1 << 16
 #: Hex digest lengths of the checksum algorithms ``fetch`` accepts.
@@ -33,6 +41,13 @@ CACHE_HINT = (
     "Pass --cache-dir DIR, or set GRADLAB_DATA, to a folder you can write to "
     "(it is created when missing)."
 )
+
+#: The ending of the temporary file a download streams into (``io.atomic_path`` makes it
+#: as ``.<name>.<random>.part`` beside the target).
+_PART = ".part"
+#: Where downloads cannot lock their folder, a temporary file untouched for this many
+#: seconds is taken to be a leftover of an interrupted download.
+LEFTOVER_AGE = 24 * 3600.0
 
 Log = Callable[[str], None]
 
@@ -128,10 +143,31 @@ def fetch(
         raise UsageError(f"no mirrors given to download {filename} from")
     target = Path(cache_dir) / filename
     _check_cache_folder(target.parent)
-    if _cached_file_is_good(target, expected, log):
-        return target
-    _make_cache_folder(target.parent)
-    show = sys.stderr.isatty() if progress is None else progress
+    if not target.parent.is_dir():
+        _make_cache_folder(target.parent)
+    with _folder_lock(target.parent, log) as locked:
+        _remove_leftovers(target, locked=locked, log=log)
+        if _cached_file_is_good(target, expected, log):
+            return target
+        show = sys.stderr.isatty() if progress is None else progress
+        _download_from_mirrors(
+            target, mirrors, expected, show=show, timeout=timeout, log=log, hint=hint
+        )
+    return target
+
+
+def _download_from_mirrors(
+    target: Path,
+    mirrors: Sequence[str],
+    expected: Mapping[str, str],
+    *,
+    show: bool,
+    timeout: float,
+    log: Log,
+    hint: str | None,
+) -> None:
+    """Try each mirror in turn until one delivers ``target`` with the ``expected`` digests."""
+    filename = target.name
     failures: list[str] = []
     for number, mirror in enumerate(mirrors, start=1):
         log(f"downloading {_url(mirror, filename)}")
@@ -150,11 +186,69 @@ def fetch(
                 f"cannot write {filename} into the cache folder {target.parent}: {reason}",
                 hint=CACHE_HINT,
             ) from exc
-        return target
+        return
     raise DownloadError(
         f"could not download {filename} from any mirror:\n" + "\n".join(failures),
         hint=hint or manual_download_hint([filename], target.parent),
     )
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path, log: Log) -> Iterator[bool]:
+    """Hold an exclusive lock on ``folder`` while a file in it is checked and downloaded.
+
+    The lock is ``flock`` on the folder itself (no lock file to leave behind),
+    and the system drops it when its holder exits, even when killed. A second
+    gradlab process downloading into the same folder waits, then finds the
+    file in the cache.
+
+    Yields
+    ------
+    bool
+        True when the lock is held: every temporary file in the folder is then
+        a leftover of a process that has died. False where locks are not
+        available (Windows, some network file systems).
+    """
+    if sys.platform == "win32":
+        yield False
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        yield False
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            locked = True
+        except BlockingIOError:
+            log(f"waiting for another gradlab process that is downloading into {folder}")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            locked = True
+        except OSError:
+            locked = False
+        yield locked
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _remove_leftovers(target: Path, *, locked: bool, log: Log) -> None:
+    """Delete the temporary files that interrupted downloads of ``target`` left beside it.
+
+    They are never read: a download always starts afresh. Under the folder's
+    lock every one is a leftover; without it, only those untouched for
+    :data:`LEFTOVER_AGE` seconds are taken to be (another process may be
+    writing a younger one).
+    """
+    pattern = f".{glob.escape(target.name)}.*{_PART}"
+    for path in target.parent.glob(pattern):
+        try:
+            if not locked and time.time() - path.stat().st_mtime < LEFTOVER_AGE:
+                continue
+            path.unlink()
+        except OSError:
+            continue  # gone already, or a folder we cannot write: it stays ignored
+        log(f"deleted {path}, left by an interrupted download")
 
 
 def manual_download_hint(filenames: Sequence[str], folder: Path) -> str:

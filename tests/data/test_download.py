@@ -7,6 +7,7 @@ import errno
 import hashlib
 import io
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -466,3 +467,142 @@ def test_without_a_lock_only_old_leftovers_are_deleted(
     os.utime(old, (past, past))
     fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=tmp_path, log=lambda line: None)
     assert leftovers(tmp_path) == [young.name]
+
+
+# --- size caps and deadlines -----------------------------------------------------------------
+
+
+def test_an_endless_body_is_cut_off_one_byte_past_the_files_size(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    endless, good = file_server.mirror("endless"), file_server.mirror("good")
+    file_server.serve(endless, NAME, BODY, endless=True)  # no length, then zeros for ever
+    file_server.serve(good, NAME, BODY)
+    log: list[str] = []
+    path = fetch(NAME, mirrors=[endless, good], md5=MD5, size=len(BODY), cache_dir=tmp_path,
+                 log=log.append)  # fmt: skip
+    assert path.read_bytes() == BODY
+    assert (
+        f"{endless}{NAME}: sent more than the {len(BODY)} bytes the file has; stopped; "
+        "trying the next mirror"
+    ) in log
+    assert leftovers(tmp_path) == []
+
+
+def test_without_a_size_an_endless_body_is_cut_off_at_the_general_cap(
+    file_server: FileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(download, "MAX_UNKNOWN_SIZE", 200_000)
+    endless = file_server.mirror("endless")
+    file_server.serve(endless, NAME, b"", endless=True)
+    with pytest.raises(DownloadError) as caught:
+        fetch(NAME, mirrors=[endless], md5=MD5, cache_dir=tmp_path, log=lambda line: None)
+    assert f"  {endless}{NAME}: sent more than the 200000 bytes are accepted; stopped\n" in str(
+        caught.value
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_announced_length_other_than_the_size_is_refused_before_the_body(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, NAME, BODY + b"extra")
+    with pytest.raises(DownloadError) as caught:
+        fetch(NAME, mirrors=[mirror], size=len(BODY), cache_dir=tmp_path, log=lambda line: None)
+    assert (
+        f"{mirror}{NAME}: announces {len(BODY) + 5} bytes, but the file has {len(BODY)}; "
+        "not downloaded"
+    ) in str(caught.value)
+
+
+def test_an_announced_length_over_the_general_cap_is_refused(
+    file_server: FileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(download, "MAX_UNKNOWN_SIZE", 1000)
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, NAME, BODY)
+    with pytest.raises(DownloadError) as caught:
+        fetch(NAME, mirrors=[mirror], cache_dir=tmp_path, log=lambda line: None)
+    assert (
+        f"{mirror}{NAME}: announces {len(BODY)} bytes, more than the 1000 accepted; not downloaded"
+    ) in str(caught.value)
+
+
+def test_a_server_that_trickles_is_cut_off_at_the_deadline_and_the_next_mirror_tried(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    trickle, good = file_server.mirror("trickle"), file_server.mirror("good")
+    file_server.serve(trickle, NAME, BODY, pace=0.1, chunk=1)  # each byte well within the timeout
+    file_server.serve(good, NAME, BODY)
+    log: list[str] = []
+    path = fetch(NAME, mirrors=[trickle, good], md5=MD5, size=len(BODY), cache_dir=tmp_path,
+                 timeout=5, deadline=0.6, log=log.append)  # fmt: skip
+    assert path.read_bytes() == BODY
+    pattern = (
+        re.escape(f"{trickle}{NAME}: not complete within the deadline of 0.6 s (")
+        + rf"\d+ of {len(BODY)} bytes received\); stopped; trying the next mirror"
+    )
+    assert any(re.fullmatch(pattern, line) for line in log), log
+    assert leftovers(tmp_path) == []
+
+
+def test_the_deadline_also_cuts_a_server_that_never_sends_its_headers(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    silent = file_server.mirror("silent")
+    file_server.serve(silent, NAME, BODY, delay=5)  # answers after the deadline, within timeout
+    with pytest.raises(DownloadError) as caught:
+        fetch(NAME, mirrors=[silent], size=len(BODY), cache_dir=tmp_path, timeout=10,
+              deadline=0.3, log=lambda line: None)  # fmt: skip
+    assert (
+        f"{silent}{NAME}: not complete within the deadline of 0.3 s "
+        f"(0 of {len(BODY)} bytes received); stopped"
+    ) in str(caught.value)
+
+
+def test_a_cached_file_of_the_wrong_size_is_deleted_without_being_read(
+    file_server: FileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, NAME, BODY)
+    (tmp_path / NAME).write_bytes(BODY + b"\x00")
+    hashed: list[Path] = []
+    real_hash_file = download._hash_file
+    monkeypatch.setattr(
+        download,
+        "_hash_file",
+        lambda path, expected: hashed.append(path) or real_hash_file(path, expected),
+    )
+    log: list[str] = []
+    fetch(NAME, mirrors=[mirror], md5=MD5, size=len(BODY), cache_dir=tmp_path, log=log.append)
+    assert log[0] == (
+        f"wrong size for cached {tmp_path / NAME}: expected {len(BODY)} bytes, found "
+        f"{len(BODY) + 1}; file deleted, downloading it again"
+    )
+    assert hashed == []
+    assert (tmp_path / NAME).read_bytes() == BODY
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"size": 0}, "fetch: size must be an integer >= 1 or None; got 0."),
+        ({"size": 1.5}, "fetch: size must be an integer >= 1 or None; got 1.5."),
+        ({"deadline": 0}, "fetch: deadline must be a number > 0 or None; got 0."),
+        ({"timeout": -1}, "fetch: timeout must be a number > 0; got -1."),
+    ],
+)
+def test_bad_limits_are_usage_errors(
+    tmp_path: Path, kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(UsageError) as caught:
+        fetch(NAME, mirrors=["http://127.0.0.1:9/"], md5=MD5, cache_dir=tmp_path, **kwargs)  # type: ignore[arg-type]
+    assert str(caught.value) == message
+
+
+def test_the_default_deadline_grows_with_the_size() -> None:
+    assert download._default_deadline(None) == download.UNKNOWN_SIZE_DEADLINE
+    small, large = download._default_deadline(4542), download._default_deadline(26421880)
+    assert download.DEADLINE_BASE < small < large
+    assert large == download.DEADLINE_BASE + 26421880 / download.MIN_RATE

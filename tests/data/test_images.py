@@ -209,11 +209,13 @@ def mnist_mirror(
     arrays = fake_arrays()
     paths = write_files(tmp_path / "served", arrays, gz=True)
     mirror = file_server.mirror("mnist")
-    md5 = {}
+    md5, sizes = {}, {}
     for path in paths.values():
         file_server.serve(mirror, path.name, path.read_bytes())
         md5[path.name] = hashlib.md5(path.read_bytes()).hexdigest()
-    monkeypatch.setitem(IDX_SOURCES, "mnist", dataclasses.replace(IDX_SOURCES["mnist"], md5=md5))
+        sizes[path.name] = path.stat().st_size
+    fake = dataclasses.replace(IDX_SOURCES["mnist"], md5=md5, sizes=sizes)
+    monkeypatch.setitem(IDX_SOURCES, "mnist", fake)
     return mirror, arrays
 
 
@@ -264,12 +266,33 @@ def test_cache_dir_defaults_to_gradlab_data(
     assert (tmp_path / "env" / "mnist" / f"{TRAIN_IMAGES}.gz").is_file()
 
 
-def test_files_with_the_published_checksums_are_required(
+def test_files_of_another_size_than_published_are_not_downloaded(
     file_server: FileServer, tmp_path: Path
 ) -> None:
     mirror = file_server.mirror("mnist")
     for path in write_files(tmp_path / "served", fake_arrays(), gz=True).values():
         file_server.serve(mirror, path.name, path.read_bytes())
+    served = (tmp_path / "served" / f"{TRAIN_IMAGES}.gz").stat().st_size
+    published = IDX_SOURCES["mnist"].sizes[f"{TRAIN_IMAGES}.gz"]
+    with pytest.raises(
+        DownloadError,
+        match=re.escape(f"announces {served} bytes, but the file has {published}; not downloaded"),
+    ):
+        load_images("mnist", cache_dir=tmp_path / "cache", mirrors=[mirror], progress=False)
+    assert list((tmp_path / "cache" / "mnist").iterdir()) == []
+
+
+def test_files_with_the_published_checksums_are_required(
+    file_server: FileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mirror = file_server.mirror("mnist")
+    sizes = {}
+    for path in write_files(tmp_path / "served", fake_arrays(), gz=True).values():
+        file_server.serve(mirror, path.name, path.read_bytes())
+        sizes[path.name] = path.stat().st_size
+    monkeypatch.setitem(
+        IDX_SOURCES, "mnist", dataclasses.replace(IDX_SOURCES["mnist"], sizes=sizes)
+    )
     published = IDX_SOURCES["mnist"].md5[f"{TRAIN_IMAGES}.gz"]
     with pytest.raises(DownloadError, match=f"expected md5 {published}"):
         load_images("mnist", cache_dir=tmp_path / "cache", mirrors=[mirror], progress=False)
@@ -306,6 +329,8 @@ def test_without_download_an_empty_cache_is_a_data_error(tmp_path: Path) -> None
 def test_each_catalogue_entry_is_complete_and_has_no_copy_paste_slips(name: str) -> None:
     source = IDX_SOURCES[name]
     assert sorted(source.md5) == sorted(f"{base}.gz" for base in IDX_FILES)
+    assert sorted(source.sizes) == sorted(source.md5)
+    assert all(size > 0 for size in source.sizes.values())
     assert all(re.fullmatch("[0-9a-f]{32}", digest) for digest in source.md5.values())
     assert len(set(source.md5.values())) == len(IDX_FILES)  # one file's digest pasted twice
     assert len(source.mirrors) >= 2  # one dead mirror must not stop a download

@@ -50,6 +50,9 @@ class IdxSource:
         Base URLs to download the ``.gz`` files from, tried in order.
     md5 : mapping of str to str
         The MD5 checksum of each ``.gz`` file, by file name.
+    sizes : mapping of str to int
+        The size in bytes of each ``.gz`` file, by file name: a download is
+        cut off at its file's size, so a hostile mirror cannot fill the disk.
     classes : tuple of str
         The class names, by label.
     """
@@ -57,11 +60,12 @@ class IdxSource:
     folder: str
     mirrors: tuple[str, ...]
     md5: Mapping[str, str]
+    sizes: Mapping[str, int]
     classes: tuple[str, ...]
 
 
 #: The downloadable data sets. Mirrors and MD5s as in torchvision.datasets.MNIST
-#: and FashionMNIST (torchvision/datasets/mnist.py).
+#: and FashionMNIST (torchvision/datasets/mnist.py); sizes as the data sets publish them.
 IDX_SOURCES: dict[str, IdxSource] = {
     "mnist": IdxSource(
         folder="MNIST",
@@ -74,6 +78,12 @@ IDX_SOURCES: dict[str, IdxSource] = {
             "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
             "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
             "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+        },
+        sizes={
+            "train-images-idx3-ubyte.gz": 9912422,
+            "train-labels-idx1-ubyte.gz": 28881,
+            "t10k-images-idx3-ubyte.gz": 1648877,
+            "t10k-labels-idx1-ubyte.gz": 4542,
         },
         classes=_DIGIT_CLASSES,
     ),
@@ -89,6 +99,12 @@ IDX_SOURCES: dict[str, IdxSource] = {
             "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
             "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
             "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+        },
+        sizes={
+            "train-images-idx3-ubyte.gz": 26421880,
+            "train-labels-idx1-ubyte.gz": 29515,
+            "t10k-images-idx3-ubyte.gz": 4422102,
+            "t10k-labels-idx1-ubyte.gz": 5148,
         },
         classes=(
             "t-shirt/top",
@@ -258,6 +274,7 @@ def _fetch_files(
             f"{base}.gz",
             mirrors=source.mirrors if mirrors is None else mirrors,
             md5=source.md5[f"{base}.gz"],
+            size=source.sizes[f"{base}.gz"],
             cache_dir=folder,
             progress=progress,
             hint=hint,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import hashlib
 import re
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +27,9 @@ def fake_arrays(n_train: int = 12, n_test: int = 5) -> dict[str, npt.NDArray[np.
     """Small MNIST-like arrays, by file name."""
     rng = np.random.default_rng(0)
     return {
-        TRAIN_IMAGES: rng.integers(0, 256, (n_train, 6, 5), dtype=np.uint8),
+        TRAIN_IMAGES: rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
         TRAIN_LABELS: (np.arange(n_train) % 10).astype(np.uint8),
-        TEST_IMAGES: rng.integers(0, 256, (n_test, 6, 5), dtype=np.uint8),
+        TEST_IMAGES: rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
         TEST_LABELS: (np.arange(n_test) % 10).astype(np.uint8),
     }
 
@@ -97,7 +99,7 @@ def test_data_dir_with_flat_files(tmp_path: Path, gz: bool) -> None:
     data = load_images("mnist", data_dir=tmp_path)
     assert_matches(data, arrays)
     assert data.name == "mnist"
-    assert data.image_shape == (6, 5)
+    assert data.image_shape == (28, 28)
 
 
 @pytest.mark.parametrize(
@@ -160,42 +162,60 @@ def test_label_out_of_range_names_file_value_and_index(tmp_path: Path) -> None:
         load_images("mnist", data_dir=tmp_path)
 
 
-def test_train_and_test_image_sizes_must_agree(tmp_path: Path) -> None:
-    arrays = fake_arrays()
-    arrays[TEST_IMAGES] = np.zeros((5, 6, 6), np.uint8)
-    paths = write_files(tmp_path, arrays)
-    with pytest.raises(
-        DataError,
-        match=re.escape(
-            f"{paths[TRAIN_IMAGES]} holds images of 6x5 but {paths[TEST_IMAGES]} "
-            "holds images of 6x6"
+@pytest.mark.parametrize(
+    ("base", "array", "declared", "allowed"),
+    [
+        (
+            TEST_IMAGES,
+            np.zeros((5, 28, 27), np.uint8),
+            "5 images of 28x27 (uint8, 3780 bytes)",
+            "mnist test images must be at most 10000 images of 28x28 (uint8)",
         ),
-    ):
-        load_images("mnist", data_dir=tmp_path)
-
-
-def test_image_file_must_be_three_dimensional_uint8(tmp_path: Path) -> None:
-    arrays = fake_arrays()
-    paths = write_files(tmp_path, arrays)
-    write_idx(paths[TRAIN_IMAGES], arrays[TRAIN_IMAGES].reshape(12, 30).astype(np.float32))
-    with pytest.raises(
-        DataError,
-        match=re.escape(
-            f"{paths[TRAIN_IMAGES]} must hold uint8 images of shape (n, height, width), "
-            "but holds float32 values of shape (12, 30)"
+        (
+            TRAIN_IMAGES,
+            np.zeros((12, 784), np.float32),
+            "12 items of 784 (float32, 37632 bytes)",
+            "mnist training images must be at most 60000 images of 28x28 (uint8)",
         ),
-    ):
+        (
+            TRAIN_LABELS,
+            np.zeros((12, 1), np.uint8),
+            "12 items of 1 (uint8, 12 bytes)",
+            "mnist training labels must be at most 60000 items (uint8)",
+        ),
+        (
+            TEST_LABELS,
+            np.zeros(10001, np.uint8),
+            "10001 items (uint8, 10001 bytes)",
+            "mnist test labels must be at most 10000 items (uint8)",
+        ),
+    ],
+)
+def test_a_file_whose_header_is_not_the_data_sets_layout_is_refused(
+    tmp_path: Path, base: str, array: npt.NDArray[np.generic], declared: str, allowed: str
+) -> None:
+    paths = write_files(tmp_path, fake_arrays())
+    write_idx(paths[base], array)
+    with pytest.raises(DataError) as caught:
         load_images("mnist", data_dir=tmp_path)
+    assert str(caught.value) == (
+        f"{paths[base]} declares {declared}, but {allowed}\n"
+        "Check that the file is the one its name says, and not damaged."
+    )
 
 
-def test_label_file_must_be_one_dimensional(tmp_path: Path) -> None:
-    arrays = fake_arrays()
-    arrays[TRAIN_LABELS] = arrays[TRAIN_LABELS].reshape(12, 1)
-    paths = write_files(tmp_path, arrays)
-    with pytest.raises(
-        DataError, match=re.escape(f"{paths[TRAIN_LABELS]} must hold integer labels of shape (n,)")
-    ):
+def test_a_gzip_bomb_in_the_data_folder_is_refused_from_its_header(tmp_path: Path) -> None:
+    paths = write_files(tmp_path, fake_arrays())
+    paths[TRAIN_IMAGES].unlink()
+    bomb = tmp_path / f"{TRAIN_IMAGES}.gz"
+    header = struct.pack(">BBBB3I", 0, 0, 0x08, 3, 10**9, 28, 28)
+    bomb.write_bytes(gzip.compress(header + bytes(1 << 20)))  # the rest would be 784 GB
+    with pytest.raises(DataError) as caught:
         load_images("mnist", data_dir=tmp_path)
+    assert str(caught.value).startswith(
+        f"{bomb} declares 1000000000 images of 28x28 (uint8, 784000000000 bytes), but mnist "
+        "training images must be at most 60000 images of 28x28 (uint8)"
+    )
 
 
 # --- downloads -------------------------------------------------------------------------------
@@ -389,6 +409,28 @@ def test_dataset_label_out_of_range_names_value_and_index() -> None:
 def test_dataset_counts_all_bad_labels() -> None:
     with pytest.raises(DataError, match=r"label 3 at index 0.*\(2 bad labels in all\)"):
         small_dataset(y_train=np.array([3, 1, 5]))
+
+
+def test_dataset_refuses_train_and_test_images_of_different_sizes() -> None:
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            "X_train holds images of 2x2 but X_test holds images of 3x2; "
+            "training and test images must be the same size"
+        ),
+    ):
+        small_dataset(X_test=np.zeros((2, 3, 2), np.uint8))
+
+
+def test_dataset_refuses_two_dimensional_images() -> None:
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            "X_train must hold uint8 images of shape (n, height, width), "
+            "but holds uint8 values of shape (3, 4)"
+        ),
+    ):
+        small_dataset(X_train=np.zeros((3, 4), np.uint8))
 
 
 def test_dataset_refuses_float_images() -> None:

@@ -17,7 +17,7 @@ import numpy as np
 
 from gradlab.data.dataset import ImageDataset, check_label_range, check_same_size, check_split
 from gradlab.data.download import default_cache_dir, fetch, manual_download_hint, stderr_log
-from gradlab.data.idx import read_idx
+from gradlab.data.idx import IdxSpec, read_idx
 from gradlab.errors import DataError, UsageError
 
 __all__ = ["IDX_FILES", "IDX_SOURCES", "IMAGE_DATASETS", "IdxSource", "ImageDataset", "load_images"]
@@ -31,6 +31,16 @@ IDX_FILES = (
     "t10k-images-idx3-ubyte",
     "t10k-labels-idx1-ubyte",
 )
+#: What each of the four files must declare, for MNIST and Fashion-MNIST alike: its role,
+#: its shape (None: the number of items) and the most items it may hold. The headers are
+#: checked against this before any data is read, so a damaged or hostile file cannot
+#: make ``load_images`` allocate more than the real data set needs.
+IDX_LAYOUT: dict[str, tuple[str, tuple[int | None, ...], int]] = {
+    "train-images-idx3-ubyte": ("training images", (None, 28, 28), 60000),
+    "train-labels-idx1-ubyte": ("training labels", (None,), 60000),
+    "t10k-images-idx3-ubyte": ("test images", (None, 28, 28), 10000),
+    "t10k-labels-idx1-ubyte": ("test labels", (None,), 10000),
+}
 #: The fixed split of scikit-learn's digits: 25 % test, stratified, this seed.
 DIGITS_TEST_SIZE = 0.25
 DIGITS_SPLIT_SEED = 0
@@ -234,6 +244,12 @@ def _load_digits() -> ImageDataset:
     return ImageDataset("digits", X_train, y_train, X_test, y_test, _DIGIT_CLASSES)
 
 
+def idx_spec(name: str, base: str) -> IdxSpec:
+    """What the file ``base`` (one of :data:`IDX_FILES`) of data set ``name`` must declare."""
+    role, shape, max_items = IDX_LAYOUT[base]
+    return IdxSpec(what=f"{name} {role}", dtype="uint8", shape=shape, max_items=max_items)
+
+
 def _find_files(name: str, folders: Sequence[Path], *, hint: str) -> dict[str, Path]:
     """Find each of :data:`IDX_FILES`, raw or ``.gz``, in the first folder that has it.
 
@@ -289,8 +305,9 @@ def _dataset_from_files(
 ) -> ImageDataset:
     """Read the four IDX files and check that they fit together."""
     train_images, train_labels, test_images, test_labels = (files[base] for base in IDX_FILES)
-    X_train, y_train = read_idx(train_images), read_idx(train_labels)
-    X_test, y_test = read_idx(test_images), read_idx(test_labels)
+    X_train, y_train, X_test, y_test = (
+        read_idx(files[base], spec=idx_spec(name, base)) for base in IDX_FILES
+    )
     check_split(X_train, y_train, str(train_images), str(train_labels))
     check_split(X_test, y_test, str(test_images), str(test_labels))
     check_same_size(X_train, X_test, str(train_images), str(test_images))

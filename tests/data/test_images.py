@@ -5,14 +5,19 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
+import os
 import re
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 
+from gradlab.data import images as images_module
+from gradlab.data._digits_split import split_order
 from gradlab.data.idx import write_idx
 from gradlab.data.images import IDX_FILES, IDX_SOURCES, ImageDataset, load_images
 from gradlab.data.synthetic import make_images
@@ -73,6 +78,66 @@ def test_digits_load_offline_with_the_fixed_split() -> None:
     again = load_images("digits")
     np.testing.assert_array_equal(again.X_train, data.X_train)
     np.testing.assert_array_equal(again.y_test, data.y_test)
+
+
+def digits_from_scikit_learn() -> ImageDataset:
+    """The digits as scikit-learn loads and splits them, by the documented recipe."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = load_digits()
+    images = np.rint(bunch.images * (255 / 16)).astype(np.uint8)
+    X_train, X_test, y_train, y_test = train_test_split(
+        images,
+        bunch.target,
+        test_size=images_module.DIGITS_TEST_SIZE,
+        stratify=bunch.target,
+        random_state=images_module.DIGITS_SPLIT_SEED,
+    )
+    return ImageDataset("digits", X_train, y_train, X_test, y_test, tuple("0123456789"))
+
+
+def assert_same_digits(data: ImageDataset, reference: ImageDataset) -> None:
+    for field in ("X_train", "y_train", "X_test", "y_test"):
+        np.testing.assert_array_equal(getattr(data, field), getattr(reference, field))
+        assert getattr(data, field).dtype == getattr(reference, field).dtype
+
+
+def test_digits_are_scikit_learns_images_in_scikit_learns_split() -> None:
+    assert_same_digits(load_images("digits"), digits_from_scikit_learn())
+
+
+def test_digits_come_from_the_file_scikit_learn_ships_without_importing_it() -> None:
+    probe = (
+        "import sys\n"
+        "from gradlab.data.images import load_images\n"
+        "data = load_images('digits')\n"
+        "print(len(data.y_train), len(data.y_test),"
+        " sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy')))"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    run = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True
+    )
+    assert run.stdout.split() == ["1347", "450", "[]"]
+
+
+@pytest.mark.parametrize("file", ["missing", "damaged", "other data"])
+def test_digits_fall_back_to_load_digits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, file: str
+) -> None:
+    bad = tmp_path / "digits.csv.gz"
+    if file == "damaged":
+        bad.write_bytes(b"\x1f\x8b not really gzip")
+    elif file == "other data":
+        bad.write_bytes(gzip.compress(b"1,2,3\n4,5,6\n"))
+    monkeypatch.setattr(images_module, "_digits_file", lambda: None if file == "missing" else bad)
+    assert_same_digits(load_images("digits"), digits_from_scikit_learn())
+
+
+def test_the_stored_split_is_a_permutation_of_the_rows() -> None:
+    order = split_order()
+    assert sorted(order.tolist()) == list(range(1797))
 
 
 def test_unknown_data_set_name_lists_the_valid_ones() -> None:

@@ -8,15 +8,19 @@ with their MD5 checksums verified.
 
 from __future__ import annotations
 
+import gzip
+import importlib.util
 import os
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
+from gradlab.data._digits_split import N_TRAIN, split_order
 from gradlab.data.dataset import ImageDataset, check_label_range, check_same_size, check_split
-from gradlab.data.download import default_cache_dir, fetch, manual_download_hint, stderr_log
 from gradlab.data.idx import IdxSpec, read_idx
 from gradlab.errors import DataError, UsageError
 
@@ -41,7 +45,8 @@ IDX_LAYOUT: dict[str, tuple[str, tuple[int | None, ...], int]] = {
     "t10k-images-idx3-ubyte": ("test images", (None, 28, 28), 10000),
     "t10k-labels-idx1-ubyte": ("test labels", (None,), 10000),
 }
-#: The fixed split of scikit-learn's digits: 25 % test, stratified, this seed.
+#: The fixed split of scikit-learn's digits: 25 % test, stratified, this seed (the split
+#: itself is stored in :mod:`gradlab.data._digits_split`).
 DIGITS_TEST_SIZE = 0.25
 DIGITS_SPLIT_SEED = 0
 
@@ -215,6 +220,8 @@ def load_images(
             hint=f"Put the four files into {root}/, or leave out --data-dir to download them.",
         )
     else:
+        from gradlab.data.download import default_cache_dir  # urllib, ssl: only when needed
+
         folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         folder = folder / key
         if download:
@@ -228,20 +235,59 @@ def load_images(
 
 def _load_digits() -> ImageDataset:
     """scikit-learn's 8x8 digits as uint8 0..255, with the fixed stratified split."""
+    pixels, labels = _read_digits()
+    images = np.rint(pixels.reshape(-1, 8, 8) * (255 / 16)).astype(np.uint8)
+    order = split_order()
+    train, test = order[:N_TRAIN], order[N_TRAIN:]
+    return ImageDataset(
+        "digits", images[train], labels[train], images[test], labels[test], _DIGIT_CLASSES
+    )
+
+
+def _read_digits() -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """The digits' pixels, shape (1797, 64), 0..16, and labels, shape (1797,).
+
+    Read from the file scikit-learn ships (``sklearn/datasets/data/digits.csv.gz``),
+    found without importing scikit-learn, which takes a second or more; the same
+    file ``load_digits`` reads. Where that file is missing or not as expected,
+    from ``sklearn.datasets.load_digits``.
+    """
+    path = _digits_file()
+    if path is not None:
+        try:
+            with gzip.open(path, "rt", encoding="ascii") as text:
+                data = np.loadtxt(text, delimiter=",", dtype=np.float64, ndmin=2)
+        except (OSError, EOFError, ValueError, zlib.error):
+            data = None
+        if data is not None and _looks_like_digits(data):
+            return data[:, :-1], data[:, -1].astype(np.int64)
     from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
 
     bunch = load_digits()
-    images = np.rint(bunch.images * (255 / 16)).astype(np.uint8)
-    labels = np.asarray(bunch.target, dtype=np.int64)
-    X_train, X_test, y_train, y_test = train_test_split(
-        images,
-        labels,
-        test_size=DIGITS_TEST_SIZE,
-        stratify=labels,
-        random_state=DIGITS_SPLIT_SEED,
+    return np.asarray(bunch.data, np.float64), np.asarray(bunch.target, np.int64)
+
+
+def _digits_file() -> Path | None:
+    """Where scikit-learn's digits.csv.gz is, found without importing scikit-learn; or None."""
+    try:
+        spec = importlib.util.find_spec("sklearn")
+    except (ImportError, ValueError):
+        return None
+    for root in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = Path(root) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            return path
+    return None
+
+
+def _looks_like_digits(data: npt.NDArray[np.float64]) -> bool:
+    """True for 1797 rows of 64 pixels in 0..16 and a label in 0..9, all integers."""
+    return (
+        data.shape == (1797, 65)
+        and bool(np.all(data == np.rint(data)))
+        and bool(np.all((data[:, :-1] >= 0) & (data[:, :-1] <= 16)))
+        and bool(np.all((data[:, -1] >= 0) & (data[:, -1] <= 9)))
     )
-    return ImageDataset("digits", X_train, y_train, X_test, y_test, _DIGIT_CLASSES)
 
 
 def idx_spec(name: str, base: str) -> IdxSpec:
@@ -284,6 +330,8 @@ def _fetch_files(
 ) -> dict[str, Path]:
     """Download each ``.gz`` file of ``source`` into ``folder`` unless cached and verified."""
     names = [f"{base}.gz" for base in IDX_FILES]
+    from gradlab.data.download import fetch, manual_download_hint, stderr_log
+
     hint = manual_download_hint(names, folder)
     return {
         base: fetch(

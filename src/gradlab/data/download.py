@@ -3,7 +3,9 @@
 :func:`fetch` returns a cached file when its checksum verifies and otherwise
 tries each mirror in turn. A download streams into a temporary file beside the
 target while it is hashed; only a complete file whose checksum verifies is moved
-into place, so the cache never holds a partial or corrupt file. A temporary
+into place, so the cache never holds a partial or corrupt file. A download
+is cut off past its file's size and at a deadline, so a hostile or broken
+mirror can neither fill the disk nor hold the download for ever. A temporary
 file left by a download that was killed is never read; the next ``fetch`` of
 that file deletes it (downloads into one folder take turns, holding a lock on
 it, so a temporary file found there belongs to no live download).
@@ -152,7 +154,9 @@ def fetch(
         :data:`MIN_RATE`), or :data:`UNKNOWN_SIZE_DEADLINE` without ``size``.
     log : callable, default: print on standard error
         Receives one line per event: a download started, a mirror failed, a
-        cached or downloaded file failed its checksum and was deleted.
+        cached or downloaded file failed its size or checksum and was deleted,
+        a temporary file left by an interrupted download was deleted, another
+        process is downloading into the folder and is waited for.
     hint : str, optional
         What to tell the user to do when no mirror delivers the file; by
         default, to put it into the cache folder by hand.
@@ -552,6 +556,9 @@ def _too_slow(url: str, limits: _Limits, received: int) -> str:
     )
 
 
+_Conn = http.client.HTTPConnection
+
+
 class _Watchdog:
     """Cuts the connections of one download when its deadline passes.
 
@@ -615,9 +622,6 @@ class _Watchdog:
                 return self.do_open(watched, req, context=_ssl_context())
 
         return urllib.request.build_opener(HTTPHandler(), HTTPSHandler(context=_ssl_context()))
-
-
-_Conn = http.client.HTTPConnection
 
 
 def _shutdown(sock: socket.socket) -> None:

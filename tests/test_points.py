@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import gzip
+import io
+import os
+import subprocess
+import sys
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from gradlab.data.points import load_csv, make_line
+from gradlab.data import points
+from gradlab.data.points import MAX_LINE_BYTES, load_csv, make_line
 from gradlab.errors import DataError, UsageError
 
 
@@ -108,12 +117,223 @@ def test_make_line_is_seeded_and_in_range() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"n": 1}, "n must be an integer of at least 2"),
-        ({"noise": -1.0}, "noise must be a finite number >= 0"),
-        ({"x_range": (3.0, 1.0)}, "x_range must be two finite numbers low < high"),
-        ({"w": float("nan")}, "w must be a finite number"),
+        ({"n": 1}, "make_line: n must be an integer >= 2; got 1."),
+        ({"n": 10.0}, "make_line: n must be an integer >= 2; got 10.0."),
+        ({"noise": -1.0}, "make_line: noise must be a number >= 0; got -1.0."),
+        ({"noise": float("inf")}, "make_line: noise must be a number >= 0; got inf."),
+        (
+            {"x_range": (3.0, 1.0)},
+            "make_line: x_range must be a pair (low, high) of finite numbers with low < high; "
+            "got (3.0, 1.0).",
+        ),
+        (
+            {"x_range": (0.0, float("nan"))},
+            "make_line: x_range must be a pair (low, high) of finite numbers with low < high; "
+            "got (0.0, nan).",
+        ),
+        ({"w": float("nan")}, "make_line: w must be a number (finite); got nan."),
+        ({"b": "4"}, "make_line: b must be a number (finite); got '4'."),
+        ({"seed": -1}, "make_line: seed must be an integer >= 0 or None; got -1."),
     ],
 )
 def test_make_line_rejects_bad_parameters(kwargs: dict[str, object], message: str) -> None:
-    with pytest.raises(UsageError, match=message):
+    with pytest.raises(UsageError) as caught:
         make_line(**kwargs)  # type: ignore[arg-type]
+    assert str(caught.value) == message
+
+
+def test_make_line_takes_numpy_numbers_and_no_seed() -> None:
+    pts = make_line(np.int64(5), w=np.float32(2.0), x_range=(np.float64(1.0), 2), seed=None)
+    assert pts.X.shape == (5, 1)
+    assert ((pts.X >= 1) & (pts.X <= 2)).all()
+
+
+# ------------------------------------------------------------------ hostile files
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero here")
+def test_a_device_is_refused_without_being_read() -> None:
+    with pytest.raises(DataError) as caught:
+        load_csv("/dev/zero")
+    assert str(caught.value) == (
+        "/dev/zero: is a device, not a regular file; a CSV file must be a file on disk.\n"
+        "To read data from a program, write it to a file first."
+    )
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_pipe_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "points.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(DataError, match=r"points\.csv: is a pipe \(FIFO\), not a regular file"):
+        load_csv(fifo)
+
+
+def test_a_file_over_the_size_cap_says_what_to_do(tmp_path: Path) -> None:
+    p = write(tmp_path, "1,2\n3,4\n5,6\n")
+    with pytest.raises(DataError) as caught:
+        load_csv(p, max_bytes=11)
+    assert str(caught.value) == (
+        f"{p}: is 12 bytes, more than the 11 bytes load_csv reads.\n"
+        "Fit on a sample of the rows (for example: head -n 1000000 FILE > sample.csv), or call "
+        "load_csv(..., max_bytes=N) from Python when the memory for the whole file is there "
+        "(16 bytes per number)."
+    )
+    assert load_csv(p, max_bytes=12).n_points == 3
+
+
+@pytest.mark.parametrize(
+    ("content", "line"), [(b"1,2\n3,\x004\n", 2), (b"\x001,2\n3,4\n", 1), (b"1,2\n\n\n5,6\x00", 4)]
+)
+def test_a_nul_byte_is_refused_naming_its_line(tmp_path: Path, content: bytes, line: int) -> None:
+    p = tmp_path / "n.csv"
+    p.write_bytes(content)
+    with pytest.raises(DataError) as caught:
+        load_csv(p)
+    assert str(caught.value) == (
+        f"{p}: is not a text file (a NUL byte on line {line}).\n"
+        "A CSV file must be plain UTF-8 text; a file saved as UTF-16 or in a spreadsheet's own "
+        "format must be saved again as CSV (UTF-8)."
+    )
+
+
+def test_a_gzipped_csv_is_not_decompressed(tmp_path: Path) -> None:
+    p = tmp_path / "points.csv.gz"
+    p.write_bytes(gzip.compress(b"1,2\n3,4\n" * 1000, mtime=0))
+    with pytest.raises(DataError, match=r"points\.csv\.gz: is not a text file"):
+        load_csv(p)
+
+
+def test_an_absurdly_long_line_is_refused_before_parsing(tmp_path: Path) -> None:
+    p = write(tmp_path, "1,2\n3,4\n5," + "6" * MAX_LINE_BYTES + "\n7,8\n")
+    with pytest.raises(DataError) as caught:
+        load_csv(p)
+    assert str(caught.value) == (
+        f"{p}, line 3: not valid CSV (a line longer than {MAX_LINE_BYTES} bytes)."
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lengths=st.lists(st.integers(0, 40), min_size=1, max_size=30),
+    ending=st.sampled_from(["\n", "\r\n"]),
+    block=st.integers(1, 50),
+)
+def test_the_line_length_check_is_exact_across_blocks(
+    lengths: list[int], ending: str, block: int
+) -> None:
+    limit = 20
+    text = ending.join("7" * n for n in lengths) + ending
+    too_long = [i + 1 for i, n in enumerate(lengths) if n > limit]
+    with (
+        mock.patch.object(points, "_BLOCK", block),
+        mock.patch.object(points, "MAX_LINE_BYTES", limit),
+    ):
+        if too_long:
+            with pytest.raises(DataError, match=rf"^f\.csv, line {too_long[0]}: not valid CSV"):
+                points._check_bytes(Path("f.csv"), io.BytesIO(text.encode()))
+        else:
+            points._check_bytes(Path("f.csv"), io.BytesIO(text.encode()))
+
+
+# ------------------------------------------------------------------ fast reader, careful reader
+
+
+finite = st.floats(-1e300, 1e300)  # "{:.3e}" of a float near the top would round to inf
+
+
+def careful(p: Path) -> tuple[tuple[str, ...] | None, np.ndarray]:
+    with open(p, "rb") as raw:
+        return points._read_carefully(p, raw, ",")
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(st.lists(finite, min_size=2, max_size=2), min_size=2, max_size=30),
+    fmt=st.sampled_from(["{!r}", "{:.17g}", "{:.3e}", " {!r} "]),
+    header=st.booleans(),
+    blank_lines=st.booleans(),
+    crlf=st.booleans(),
+)
+def test_the_fast_reader_gives_the_careful_readers_numbers_bit_for_bit(
+    tmp_path: Path,
+    rows: list[list[float]],
+    fmt: str,
+    header: bool,
+    blank_lines: bool,
+    crlf: bool,
+) -> None:
+    lines = [",".join(fmt.format(v) for v in row) for row in rows]
+    if blank_lines:
+        lines = [lines[0], "", *lines[1:], ""]
+    if header:
+        lines = ["x,y", *lines]
+    eol = "\r\n" if crlf else "\n"
+    p = tmp_path / "h.csv"
+    p.write_text(eol.join(lines) + eol, newline="")
+    with mock.patch.object(points, "_read_carefully", side_effect=AssertionError("slow path")):
+        fast = load_csv(p)
+    slow_header, slow = careful(p)
+    assert fast.header == slow_header == (("x", "y") if header else None)
+    assert fast.X.tobytes() == slow[:, :-1].tobytes()
+    assert fast.y.tobytes() == slow[:, -1].tobytes()
+
+
+def test_the_tutorial_file_is_read_by_the_fast_reader_exactly(data_csv: Path) -> None:
+    with mock.patch.object(points, "_read_carefully", side_effect=AssertionError("slow path")):
+        fast = load_csv(data_csv)
+    _, slow = careful(data_csv)
+    assert fast.X.tobytes() == slow[:, :-1].tobytes()
+    assert fast.y.tobytes() == slow[:, -1].tobytes()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1,2\r3,4\r",  # old Mac line endings
+        "1,2\n   \n3,4\n",  # a line of blanks
+        "1,2\n,\n3,4\n",  # a row of empty cells
+        '"1","2"\n"3\n",4\n',  # a quoted cell with a line break in it
+        "\ufeffx,y\n1,2\n3,4\n",  # a byte-order mark
+    ],
+)
+def test_what_the_fast_reader_refuses_but_is_valid_is_read_by_the_careful_one(
+    tmp_path: Path, text: str
+) -> None:
+    p = tmp_path / "odd.csv"
+    p.write_text(text, newline="")
+    pts = load_csv(p)
+    np.testing.assert_array_equal(pts.X, [[1.0], [3.0]])
+    np.testing.assert_array_equal(pts.y, [2.0, 4.0])
+
+
+def test_a_header_of_another_width_than_the_data_is_named(tmp_path: Path) -> None:
+    p = write(tmp_path, "x,y,z\n1,2\n3,4\n")
+    with pytest.raises(DataError, match=r"line 2: has 2 columns, expected 3 \(as on the header\)"):
+        load_csv(p)
+
+
+def test_a_large_file_is_read_in_memory_proportional_to_its_numbers(tmp_path: Path) -> None:
+    """RSS in a fresh process: the careful pass of old kept a Python object per cell."""
+    n = 500_000
+    rng = np.random.default_rng(0)
+    p = tmp_path / "big.csv"
+    p.write_text("".join(f"{x:.6f},{y:.6f}\n" for x, y in rng.uniform(0, 100, (n, 2))))
+    probe = (
+        "import resource, sys\n"
+        "from gradlab.data.points import load_csv\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "pts = load_csv(sys.argv[1])\n"
+        "assert pts.n_points == int(sys.argv[2])\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    run = subprocess.run(
+        [sys.executable, "-c", probe, str(p), str(n)], capture_output=True, text=True, env=env
+    )
+    assert run.returncode == 0, run.stderr
+    numbers = n * 2 * 8  # 8 MB of float64
+    # the array, X and y (twice the numbers), loadtxt's growing buffer and a block of bytes
+    assert int(run.stdout) * 1024 < 8 * numbers

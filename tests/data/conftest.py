@@ -19,12 +19,23 @@ class Route:
 
     ``status`` other than 200 sends an error. ``truncate`` announces the full
     length but sends only that many bytes. ``delay`` waits before answering.
+    ``pace`` sends the body ``chunk`` bytes at a time with that many seconds
+    between (a slow server). ``endless`` announces no length and follows the
+    body with zeros until the client hangs up. Whatever it is sending, a
+    handler stops after :data:`MAX_ANSWER` seconds or when the server closes.
     """
 
     body: bytes
     status: int = 200
     truncate: int | None = None
     delay: float = 0.0
+    pace: float = 0.0
+    chunk: int = 1 << 16
+    endless: bool = False
+
+
+#: The longest any handler goes on sending, so every server stops by itself.
+MAX_ANSWER = 10.0
 
 
 class FileServer:
@@ -33,6 +44,7 @@ class FileServer:
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[str] = []
+        self.stopping = threading.Event()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._httpd.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
         self._thread = threading.Thread(
@@ -51,6 +63,7 @@ class FileServer:
         self.routes[path] = Route(body, **kwargs)
 
     def close(self) -> None:
+        self.stopping.set()  # ends the handlers still sending
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
@@ -62,14 +75,31 @@ class FileServer:
             def do_GET(self) -> None:
                 server.requests.append(self.path)
                 route = server.routes.get(self.path, Route(b"not found", status=404))
-                time.sleep(route.delay)
+                if server.stopping.wait(route.delay):
+                    return
                 if route.status != 200:
                     self.send_error(route.status)
                     return
                 self.send_response(200)
-                self.send_header("Content-Length", str(len(route.body)))
+                if not route.endless:
+                    self.send_header("Content-Length", str(len(route.body)))
                 self.end_headers()
-                self.wfile.write(route.body[: route.truncate])
+                self.send_body(route)
+
+            def send_body(self, route: Route) -> None:
+                """Send ``route``'s body as it says; stop when the client or the server goes."""
+                deadline = time.monotonic() + MAX_ANSWER
+                body = route.body[: route.truncate]
+                sent = 0
+                try:
+                    while sent < len(body) or route.endless:
+                        chunk = body[sent : sent + route.chunk] or bytes(route.chunk)
+                        self.wfile.write(chunk)
+                        sent += len(chunk)
+                        if server.stopping.wait(route.pace) or time.monotonic() > deadline:
+                            return
+                except OSError:  # the client hung up
+                    return
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import io
+import os
 import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from gradlab.data import download
 from gradlab.data.download import ProgressBar, default_cache_dir, fetch
 from gradlab.errors import DownloadError, ExitStatus, UsageError
 
 from .conftest import FileServer
+
+if sys.platform != "win32":
+    import fcntl
 
 NAME = "train-labels-idx1-ubyte.gz"
 BODY = b"\x1f\x8b" + bytes(range(256)) * 40
@@ -163,17 +176,85 @@ def test_a_given_hint_replaces_the_default_one(closed_port_mirror: str, tmp_path
         )
 
 
-def test_unwritable_cache_folder_is_a_download_error(
-    file_server: FileServer, tmp_path: Path
+CACHE_HINT = (
+    "Pass --cache-dir DIR, or set GRADLAB_DATA, to a folder you can write to "
+    "(it is created when missing)."
+)
+
+
+@pytest.mark.parametrize("inside", [False, True])
+def test_a_cache_folder_that_is_a_file_names_the_cache_options_not_out(
+    file_server: FileServer, tmp_path: Path, inside: bool
 ) -> None:
     mirror = file_server.mirror("a")
     file_server.serve(mirror, NAME, BODY)
-    not_a_folder = tmp_path / "file"
-    not_a_folder.write_text("x")
-    with pytest.raises(
-        DownloadError, match=f"cannot write {NAME} into {re.escape(str(not_a_folder))}"
-    ):
-        fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=not_a_folder, log=lambda line: None)
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    folder = a_file / "mnist" if inside else a_file
+    with pytest.raises(UsageError) as caught:
+        fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=folder, log=lambda line: None)
+    where = f"is inside {a_file}, which is a file" if inside else "is a file"
+    assert str(caught.value) == f"the cache folder {folder} {where}, not a folder\n{CACHE_HINT}"
+    assert "--out" not in str(caught.value)
+    assert caught.value.exit_status == ExitStatus.USAGE
+    assert file_server.requests == []
+    assert a_file.read_text() == "x"
+
+
+def test_a_failed_write_into_the_cache_is_a_download_error_naming_the_cache_options(
+    file_server: FileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, NAME, BODY)
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(download, "_download", disk_full)
+    with pytest.raises(DownloadError) as caught:
+        fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=tmp_path, log=lambda line: None)
+    assert str(caught.value) == (
+        f"cannot write {NAME} into the cache folder {tmp_path}: No space left on device\n"
+        + CACHE_HINT
+    )
+
+
+def test_a_temporary_file_that_cannot_be_created_is_reported_without_out(
+    file_server: FileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, NAME, BODY)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EACCES, os.strerror(errno.EACCES))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)  # how atomic_path makes its file
+    with pytest.raises(DownloadError) as caught:
+        fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=tmp_path, log=lambda line: None)
+    assert str(caught.value) == (
+        f"cannot write {NAME} into the cache folder {tmp_path}: Permission denied\n" + CACHE_HINT
+    )
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_a_cache_folder_that_cannot_be_created_is_a_usage_error(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    with pytest.raises(UsageError) as caught:
+        fetch(NAME, mirrors=["http://127.0.0.1:9/"], md5=MD5, cache_dir=locked / "c")
+    assert str(caught.value) == (
+        f"cannot create the cache folder {locked / 'c'}: Permission denied\n{CACHE_HINT}"
+    )
+
+
+def test_a_good_cached_file_in_a_folder_we_cannot_write_is_still_used(
+    file_server: FileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / NAME).write_bytes(BODY)
+    monkeypatch.setattr(download, "_make_cache_folder", lambda folder: pytest.fail("mkdir"))
+    assert fetch(NAME, mirrors=[file_server.mirror("a")], md5=MD5, cache_dir=tmp_path) == (
+        tmp_path / NAME
+    )
 
 
 def test_progress_bar_is_drawn_on_stderr_when_asked(
@@ -209,6 +290,46 @@ def test_malformed_checksum_is_a_usage_error(tmp_path: Path) -> None:
         fetch(NAME, mirrors=["http://127.0.0.1:9/"], md5="abc", cache_dir=tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("filename", "problem"),
+    [
+        ("../secret.gz", "it leads out of the cache folder"),
+        ("sub/../../secret.gz", "it leads out of the cache folder"),
+        ("..", "it names a folder, not a file"),
+        (".", "it names a folder, not a file"),
+        ("/etc/passwd", "it is an absolute path"),
+        ("C:\\Windows\\x.gz", "it is an absolute path"),
+        ("mnist/train.gz", "it has a folder part"),
+        ("mnist\\train.gz", "it has a folder part"),
+        ("C:train.gz", "it has a folder part"),
+        ("", "it is empty"),
+        ("a\x00b.gz", "it has control characters"),
+    ],
+)
+def test_a_file_name_that_is_not_a_plain_name_is_refused_before_any_file_is_touched(
+    file_server: FileServer, tmp_path: Path, filename: str, problem: str
+) -> None:
+    cache = tmp_path / "cache" / "mnist"
+    cache.mkdir(parents=True)
+    (tmp_path / "cache" / "secret.gz").write_bytes(BODY)  # what "../secret.gz" would reach
+    mirror = file_server.mirror("a")
+    with pytest.raises(UsageError) as caught:
+        fetch(filename, mirrors=[mirror], cache_dir=cache, log=lambda line: None)
+    assert str(caught.value) == (
+        f"fetch: the file name {filename!r} is not a plain file name ({problem}); give the name "
+        "alone (such as 'train-images-idx3-ubyte.gz') and the folder as cache_dir"
+    )
+    assert file_server.requests == []
+    assert list(cache.iterdir()) == []
+
+
+def test_a_plain_name_with_dots_inside_is_accepted(file_server: FileServer, tmp_path: Path) -> None:
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, "t10k..labels.gz", BODY)
+    path = fetch("t10k..labels.gz", mirrors=[mirror], md5=MD5, cache_dir=tmp_path, log=print)
+    assert path == tmp_path / "t10k..labels.gz"
+
+
 def test_no_mirrors_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=f"no mirrors given to download {NAME}"):
         fetch(NAME, mirrors=[], md5=MD5, cache_dir=tmp_path)
@@ -235,3 +356,253 @@ def test_cache_dir_falls_back_to_home_cache(
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     assert default_cache_dir() == tmp_path / ".cache" / "gradlab"
+
+
+# --- temporary files left by interrupted downloads -------------------------------------------
+
+
+def test_a_download_killed_midway_leaves_a_temporary_file_that_the_next_run_deletes(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    slow, good = file_server.mirror("slow"), file_server.mirror("good")
+    big = bytes(range(256)) * 4096  # 1 MiB, sent in 16 KiB pieces every 0.1 s
+    file_server.serve(slow, NAME, big, pace=0.1, chunk=1 << 14)
+    file_server.serve(good, NAME, BODY)
+    code = (
+        "import sys; from pathlib import Path; from gradlab.data.download import fetch\n"
+        f"fetch({NAME!r}, mirrors=[{slow!r}], md5={MD5!r}, cache_dir=Path(sys.argv[1]),"
+        " log=lambda line: None)"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    child = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while not any(p.stat().st_size for p in tmp_path.glob("*.part")):
+            assert child.poll() is None, "the download ended before it could be killed"
+            assert time.monotonic() < deadline, "no temporary file appeared"
+            time.sleep(0.02)
+    finally:
+        child.kill()
+        child.wait()
+    [leftover] = leftovers(tmp_path)
+    log: list[str] = []
+    path = fetch(NAME, mirrors=[good], md5=MD5, cache_dir=tmp_path, log=log.append)
+    assert path.read_bytes() == BODY
+    assert log[0] == f"deleted {tmp_path / leftover}, left by an interrupted download"
+    assert leftovers(tmp_path) == []
+
+
+def test_a_leftover_is_never_trusted_even_when_it_holds_the_right_bytes(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, NAME, BODY)
+    (tmp_path / f".{NAME}.x1y2z3.part").write_bytes(BODY)
+    (tmp_path / f".{NAME}.q9.part").write_bytes(BODY[:100])
+    (tmp_path / ".other.gz.a1.part").write_bytes(b"another file's")  # not ours to delete
+    log: list[str] = []
+    fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=tmp_path, log=log.append)
+    assert file_server.requests == [f"/a/{NAME}"]  # downloaded afresh
+    assert sorted(log[:2]) == sorted(
+        f"deleted {tmp_path / name}, left by an interrupted download"
+        for name in (f".{NAME}.x1y2z3.part", f".{NAME}.q9.part")
+    )
+    assert leftovers(tmp_path) == [".other.gz.a1.part"]
+
+
+def test_a_cache_hit_also_clears_leftovers(file_server: FileServer, tmp_path: Path) -> None:
+    (tmp_path / NAME).write_bytes(BODY)
+    (tmp_path / f".{NAME}.abc.part").write_bytes(b"half")
+    fetch(NAME, mirrors=[file_server.mirror("a")], md5=MD5, cache_dir=tmp_path, log=print)
+    assert file_server.requests == []
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock")
+def test_a_live_download_in_another_process_is_waited_for_and_its_file_left_alone(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, NAME, BODY)
+    live = tmp_path / f".{NAME}.live.part"
+    live.write_bytes(b"being written")
+    log: list[str] = []
+    fd = os.open(tmp_path, os.O_RDONLY)  # the other process's lock on the folder
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        worker = threading.Thread(
+            target=fetch,
+            args=(NAME,),
+            kwargs={"mirrors": [mirror], "md5": MD5, "cache_dir": tmp_path, "log": log.append},
+        )
+        worker.start()
+        deadline = time.monotonic() + 10
+        while not log and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert log == [f"waiting for another gradlab process that is downloading into {tmp_path}"]
+        assert live.exists()
+        assert file_server.requests == []
+    finally:
+        os.close(fd)  # the other process ends
+    worker.join(timeout=10)
+    assert not worker.is_alive()
+    assert log[1] == f"deleted {live}, left by an interrupted download"
+    assert (tmp_path / NAME).read_bytes() == BODY
+
+
+def test_without_a_lock_only_old_leftovers_are_deleted(
+    file_server: FileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    @contextlib.contextmanager
+    def no_lock(folder: Path, log: object) -> Iterator[bool]:
+        yield False
+
+    monkeypatch.setattr(download, "_folder_lock", no_lock)
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, NAME, BODY)
+    young, old = tmp_path / f".{NAME}.young.part", tmp_path / f".{NAME}.old.part"
+    young.write_bytes(b"maybe being written")
+    old.write_bytes(b"long dead")
+    past = time.time() - download.LEFTOVER_AGE - 60
+    os.utime(old, (past, past))
+    fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=tmp_path, log=lambda line: None)
+    assert leftovers(tmp_path) == [young.name]
+
+
+# --- size caps and deadlines -----------------------------------------------------------------
+
+
+def test_an_endless_body_is_cut_off_one_byte_past_the_files_size(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    endless, good = file_server.mirror("endless"), file_server.mirror("good")
+    file_server.serve(endless, NAME, BODY, endless=True)  # no length, then zeros for ever
+    file_server.serve(good, NAME, BODY)
+    log: list[str] = []
+    path = fetch(NAME, mirrors=[endless, good], md5=MD5, size=len(BODY), cache_dir=tmp_path,
+                 log=log.append)  # fmt: skip
+    assert path.read_bytes() == BODY
+    assert (
+        f"{endless}{NAME}: sent more than the {len(BODY)} bytes the file has; stopped; "
+        "trying the next mirror"
+    ) in log
+    assert leftovers(tmp_path) == []
+
+
+def test_without_a_size_an_endless_body_is_cut_off_at_the_general_cap(
+    file_server: FileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(download, "MAX_UNKNOWN_SIZE", 200_000)
+    endless = file_server.mirror("endless")
+    file_server.serve(endless, NAME, b"", endless=True)
+    with pytest.raises(DownloadError) as caught:
+        fetch(NAME, mirrors=[endless], md5=MD5, cache_dir=tmp_path, log=lambda line: None)
+    assert f"  {endless}{NAME}: sent more than the 200000 bytes are accepted; stopped\n" in str(
+        caught.value
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_announced_length_other_than_the_size_is_refused_before_the_body(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, NAME, BODY + b"extra")
+    with pytest.raises(DownloadError) as caught:
+        fetch(NAME, mirrors=[mirror], size=len(BODY), cache_dir=tmp_path, log=lambda line: None)
+    assert (
+        f"{mirror}{NAME}: announces {len(BODY) + 5} bytes, but the file has {len(BODY)}; "
+        "not downloaded"
+    ) in str(caught.value)
+
+
+def test_an_announced_length_over_the_general_cap_is_refused(
+    file_server: FileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(download, "MAX_UNKNOWN_SIZE", 1000)
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, NAME, BODY)
+    with pytest.raises(DownloadError) as caught:
+        fetch(NAME, mirrors=[mirror], cache_dir=tmp_path, log=lambda line: None)
+    assert (
+        f"{mirror}{NAME}: announces {len(BODY)} bytes, more than the 1000 accepted; not downloaded"
+    ) in str(caught.value)
+
+
+def test_a_server_that_trickles_is_cut_off_at_the_deadline_and_the_next_mirror_tried(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    trickle, good = file_server.mirror("trickle"), file_server.mirror("good")
+    file_server.serve(trickle, NAME, BODY, pace=0.1, chunk=1)  # each byte well within the timeout
+    file_server.serve(good, NAME, BODY)
+    log: list[str] = []
+    path = fetch(NAME, mirrors=[trickle, good], md5=MD5, size=len(BODY), cache_dir=tmp_path,
+                 timeout=5, deadline=0.6, log=log.append)  # fmt: skip
+    assert path.read_bytes() == BODY
+    pattern = (
+        re.escape(f"{trickle}{NAME}: not complete within the deadline of 0.6 s (")
+        + rf"\d+ of {len(BODY)} bytes received\); stopped; trying the next mirror"
+    )
+    assert any(re.fullmatch(pattern, line) for line in log), log
+    assert leftovers(tmp_path) == []
+
+
+def test_the_deadline_also_cuts_a_server_that_never_sends_its_headers(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    silent = file_server.mirror("silent")
+    file_server.serve(silent, NAME, BODY, delay=5)  # answers after the deadline, within timeout
+    with pytest.raises(DownloadError) as caught:
+        fetch(NAME, mirrors=[silent], size=len(BODY), cache_dir=tmp_path, timeout=10,
+              deadline=0.3, log=lambda line: None)  # fmt: skip
+    assert (
+        f"{silent}{NAME}: not complete within the deadline of 0.3 s "
+        f"(0 of {len(BODY)} bytes received); stopped"
+    ) in str(caught.value)
+
+
+def test_a_cached_file_of_the_wrong_size_is_deleted_without_being_read(
+    file_server: FileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, NAME, BODY)
+    (tmp_path / NAME).write_bytes(BODY + b"\x00")
+    hashed: list[Path] = []
+    real_hash_file = download._hash_file
+    monkeypatch.setattr(
+        download,
+        "_hash_file",
+        lambda path, expected: hashed.append(path) or real_hash_file(path, expected),
+    )
+    log: list[str] = []
+    fetch(NAME, mirrors=[mirror], md5=MD5, size=len(BODY), cache_dir=tmp_path, log=log.append)
+    assert log[0] == (
+        f"wrong size for cached {tmp_path / NAME}: expected {len(BODY)} bytes, found "
+        f"{len(BODY) + 1}; file deleted, downloading it again"
+    )
+    assert hashed == []
+    assert (tmp_path / NAME).read_bytes() == BODY
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"size": 0}, "fetch: size must be an integer >= 1 or None; got 0."),
+        ({"size": 1.5}, "fetch: size must be an integer >= 1 or None; got 1.5."),
+        ({"deadline": 0}, "fetch: deadline must be a number > 0 or None; got 0."),
+        ({"timeout": -1}, "fetch: timeout must be a number > 0; got -1."),
+    ],
+)
+def test_bad_limits_are_usage_errors(
+    tmp_path: Path, kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(UsageError) as caught:
+        fetch(NAME, mirrors=["http://127.0.0.1:9/"], md5=MD5, cache_dir=tmp_path, **kwargs)  # type: ignore[arg-type]
+    assert str(caught.value) == message
+
+
+def test_the_default_deadline_grows_with_the_size() -> None:
+    assert download._default_deadline(None) == download.UNKNOWN_SIZE_DEADLINE
+    small, large = download._default_deadline(4542), download._default_deadline(26421880)
+    assert download.DEADLINE_BASE < small < large
+    assert large == download.DEADLINE_BASE + 26421880 / download.MIN_RATE

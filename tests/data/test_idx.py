@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import os
 import re
 import struct
+import subprocess
+import sys
+import tracemalloc
+import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +20,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
 
-from gradlab.data.idx import describe_shape, read_idx, write_idx
+from gradlab.data.idx import (
+    MAX_IDX_BYTES,
+    TRAILING_LIMIT,
+    IdxSpec,
+    describe_shape,
+    read_idx,
+    write_idx,
+)
 from gradlab.errors import DataError, UsageError
 
 IDX_DTYPES = ["u1", "i1", "<i2", ">i2", "<i4", ">i4", "<f4", ">f4", "<f8", ">f8"]
@@ -248,3 +262,137 @@ def test_write_refuses_empty_arrays(tmp_path: Path) -> None:
 )
 def test_shapes_are_described_in_words(shape: tuple[int, ...], words: str) -> None:
     assert describe_shape(shape) == words
+
+
+# --- bounded memory: the header is checked before the data is read ---------------------------
+
+MNIST_TRAIN_IMAGES = IdxSpec("mnist training images", "uint8", (None, 28, 28), 60000)
+
+
+def peak_bytes_while(read: Callable[[], object]) -> int:
+    """The peak of memory traced while ``read()`` runs (NumPy's arrays included)."""
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        with contextlib.suppress(DataError):
+            read()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def gzip_bomb(path: Path, header_bytes: bytes, expanded: int) -> Path:
+    """Write ``header_bytes`` then ``expanded`` zero bytes, gzip-compressed."""
+    packer = zlib.compressobj(1, wbits=31)  # 31: a gzip wrapper
+    zeros = bytes(1 << 20)
+    with open(path, "wb") as out:
+        out.write(packer.compress(header_bytes))
+        for _ in range(expanded // len(zeros)):
+            out.write(packer.compress(zeros))
+        out.write(packer.flush())
+    return path
+
+
+def test_a_header_that_declares_a_billion_images_is_refused_before_anything_is_allocated(
+    tmp_path: Path,
+) -> None:
+    path = gzip_bomb(tmp_path / "bomb.gz", header(0x08, 10**9, 28, 28), 8 << 20)
+    with pytest.raises(DataError) as caught:
+        read_idx(path)
+    assert str(caught.value) == (
+        f"{path} declares 1000000000 images of 28x28 (uint8, 784000000000 bytes), more than "
+        f"the {MAX_IDX_BYTES} bytes read_idx accepts\n"
+        "A header that large is damaged or hostile; if the file is genuine, pass a larger "
+        "max_bytes to read_idx."
+    )
+    assert peak_bytes_while(lambda: read_idx(path)) < 1 << 20
+
+
+def test_a_spec_refuses_a_declaration_the_data_set_cannot_have(tmp_path: Path) -> None:
+    path = gzip_bomb(tmp_path / "bomb.gz", header(0x08, 60001, 28, 28), 1 << 20)
+    with pytest.raises(DataError) as caught:
+        read_idx(path, spec=MNIST_TRAIN_IMAGES)
+    assert str(caught.value).startswith(
+        f"{path} declares 60001 images of 28x28 (uint8, 47040784 bytes), but mnist training "
+        "images must be at most 60000 images of 28x28 (uint8)\n"
+    )
+    assert peak_bytes_while(lambda: read_idx(path, spec=MNIST_TRAIN_IMAGES)) < 1 << 20
+
+
+def test_a_stream_that_expands_far_beyond_its_header_is_stopped_in_bounded_memory(
+    tmp_path: Path,
+) -> None:
+    expanded = 64 << 20  # 64 MiB of zeros behind a header that declares 7840 bytes
+    path = gzip_bomb(tmp_path / "bomb.gz", header(0x08, 10, 28, 28), expanded)
+    assert path.stat().st_size < expanded // 100
+    with pytest.raises(DataError) as caught:
+        read_idx(path, spec=MNIST_TRAIN_IMAGES)
+    assert str(caught.value).startswith(
+        f"{path} has more than {TRAILING_LIMIT} unexpected bytes after its data: its header "
+        f"promises 10 images of 28x28 (7840 bytes) but more than {7840 + TRAILING_LIMIT} "
+        "bytes follow"
+    )
+    # the array of 7840 bytes, a slice of the trailing data, and gzip's buffers
+    assert peak_bytes_while(lambda: read_idx(path)) < 4 * TRAILING_LIMIT
+
+
+def test_a_raw_file_shorter_than_its_header_declares_is_refused_before_allocating(
+    tmp_path: Path,
+) -> None:
+    path = in_file(tmp_path, header(0x08, 50000, 28, 28) + bytes(10))
+    with pytest.raises(DataError, match=re.escape("but only 10 bytes follow")):
+        read_idx(path)
+    assert peak_bytes_while(lambda: read_idx(path)) < 1 << 20
+
+
+def test_memory_follows_the_declared_size_in_a_fresh_process(tmp_path: Path) -> None:
+    """RSS, not only traced memory: a genuine 47 MB file against a bomb of 128 MiB of zeros."""
+    good = write_idx(tmp_path / "good", np.zeros((60000, 28, 28), np.uint8))
+    bomb = gzip_bomb(tmp_path / "bomb.gz", header(0x08, 60000, 28, 28), 128 << 20)
+    probe = (
+        "import resource, sys\n"
+        "from gradlab.data.idx import read_idx\n"
+        "try:\n    read_idx(sys.argv[1])\nexcept ValueError:\n    pass\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+    def peak_rss_kib(path: Path) -> int:
+        run = subprocess.run(
+            [sys.executable, "-c", probe, str(path)], capture_output=True, text=True, env=env
+        )
+        assert run.returncode == 0, run.stderr
+        return int(run.stdout)
+
+    # the bomb costs what the genuine file costs (its declared 47 MB), not its 128 MiB
+    assert peak_rss_kib(bomb) < peak_rss_kib(good) + 16 * 1024
+
+
+def test_a_global_cap_can_be_lowered(tmp_path: Path) -> None:
+    path = write_idx(tmp_path / "a", np.zeros(100, np.uint8))
+    with pytest.raises(DataError, match=re.escape("(uint8, 100 bytes), more than the 50 bytes")):
+        read_idx(path, max_bytes=50)
+    assert read_idx(path, max_bytes=100).shape == (100,)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "images-idx3-ubyte"
+    os.mkfifo(fifo)
+    with pytest.raises(DataError) as caught:
+        read_idx(fifo)
+    assert str(caught.value) == (
+        f"{fifo} is not a regular file; an IDX file must be a file on disk, "
+        "not a device, a pipe or a folder"
+    )
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero here")
+def test_a_device_is_refused() -> None:
+    with pytest.raises(DataError, match=r"^/dev/zero is not a regular file"):
+        read_idx("/dev/zero")
+
+
+def test_a_folder_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=f"^{damaged(tmp_path)} is not a regular file"):
+        read_idx(tmp_path)

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import hashlib
+import os
 import re
+import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 
-from gradlab.data import images
+from gradlab.data import images as images_module
+from gradlab.data._digits_split import split_order
 from gradlab.data.idx import write_idx
 from gradlab.data.images import IDX_FILES, IDX_SOURCES, ImageDataset, load_images
 from gradlab.data.synthetic import make_images
@@ -26,9 +32,9 @@ def fake_arrays(n_train: int = 12, n_test: int = 5) -> dict[str, npt.NDArray[np.
     """Small MNIST-like arrays, by file name."""
     rng = np.random.default_rng(0)
     return {
-        TRAIN_IMAGES: rng.integers(0, 256, (n_train, 6, 5), dtype=np.uint8),
+        TRAIN_IMAGES: rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
         TRAIN_LABELS: (np.arange(n_train) % 10).astype(np.uint8),
-        TEST_IMAGES: rng.integers(0, 256, (n_test, 6, 5), dtype=np.uint8),
+        TEST_IMAGES: rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
         TEST_LABELS: (np.arange(n_test) % 10).astype(np.uint8),
     }
 
@@ -74,6 +80,66 @@ def test_digits_load_offline_with_the_fixed_split() -> None:
     np.testing.assert_array_equal(again.y_test, data.y_test)
 
 
+def digits_from_scikit_learn() -> ImageDataset:
+    """The digits as scikit-learn loads and splits them, by the documented recipe."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = load_digits()
+    images = np.rint(bunch.images * (255 / 16)).astype(np.uint8)
+    X_train, X_test, y_train, y_test = train_test_split(
+        images,
+        bunch.target,
+        test_size=images_module.DIGITS_TEST_SIZE,
+        stratify=bunch.target,
+        random_state=images_module.DIGITS_SPLIT_SEED,
+    )
+    return ImageDataset("digits", X_train, y_train, X_test, y_test, tuple("0123456789"))
+
+
+def assert_same_digits(data: ImageDataset, reference: ImageDataset) -> None:
+    for field in ("X_train", "y_train", "X_test", "y_test"):
+        np.testing.assert_array_equal(getattr(data, field), getattr(reference, field))
+        assert getattr(data, field).dtype == getattr(reference, field).dtype
+
+
+def test_digits_are_scikit_learns_images_in_scikit_learns_split() -> None:
+    assert_same_digits(load_images("digits"), digits_from_scikit_learn())
+
+
+def test_digits_come_from_the_file_scikit_learn_ships_without_importing_it() -> None:
+    probe = (
+        "import sys\n"
+        "from gradlab.data.images import load_images\n"
+        "data = load_images('digits')\n"
+        "print(len(data.y_train), len(data.y_test),"
+        " sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy')))"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    run = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True
+    )
+    assert run.stdout.split() == ["1347", "450", "[]"]
+
+
+@pytest.mark.parametrize("file", ["missing", "damaged", "other data"])
+def test_digits_fall_back_to_load_digits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, file: str
+) -> None:
+    bad = tmp_path / "digits.csv.gz"
+    if file == "damaged":
+        bad.write_bytes(b"\x1f\x8b not really gzip")
+    elif file == "other data":
+        bad.write_bytes(gzip.compress(b"1,2,3\n4,5,6\n"))
+    monkeypatch.setattr(images_module, "_digits_file", lambda: None if file == "missing" else bad)
+    assert_same_digits(load_images("digits"), digits_from_scikit_learn())
+
+
+def test_the_stored_split_is_a_permutation_of_the_rows() -> None:
+    order = split_order()
+    assert sorted(order.tolist()) == list(range(1797))
+
+
 def test_unknown_data_set_name_lists_the_valid_ones() -> None:
     with pytest.raises(
         UsageError,
@@ -98,7 +164,7 @@ def test_data_dir_with_flat_files(tmp_path: Path, gz: bool) -> None:
     data = load_images("mnist", data_dir=tmp_path)
     assert_matches(data, arrays)
     assert data.name == "mnist"
-    assert data.image_shape == (6, 5)
+    assert data.image_shape == (28, 28)
 
 
 @pytest.mark.parametrize(
@@ -111,12 +177,6 @@ def test_data_dir_in_torchvision_layout(tmp_path: Path, name: str, folder: str, 
     data = load_images(name, data_dir=tmp_path)
     assert_matches(data, arrays)
     assert data.classes == IDX_SOURCES[name].classes
-
-
-def test_fashion_mnist_class_names() -> None:
-    assert IDX_SOURCES["fashion-mnist"].classes[0] == "t-shirt/top"
-    assert IDX_SOURCES["fashion-mnist"].classes[-1] == "ankle boot"
-    assert len(IDX_SOURCES["fashion-mnist"].classes) == 10
 
 
 def test_data_dir_with_raw_and_gz_files_mixed(tmp_path: Path) -> None:
@@ -167,42 +227,60 @@ def test_label_out_of_range_names_file_value_and_index(tmp_path: Path) -> None:
         load_images("mnist", data_dir=tmp_path)
 
 
-def test_train_and_test_image_sizes_must_agree(tmp_path: Path) -> None:
-    arrays = fake_arrays()
-    arrays[TEST_IMAGES] = np.zeros((5, 6, 6), np.uint8)
-    paths = write_files(tmp_path, arrays)
-    with pytest.raises(
-        DataError,
-        match=re.escape(
-            f"{paths[TRAIN_IMAGES]} holds images of 6x5 but {paths[TEST_IMAGES]} "
-            "holds images of 6x6"
+@pytest.mark.parametrize(
+    ("base", "array", "declared", "allowed"),
+    [
+        (
+            TEST_IMAGES,
+            np.zeros((5, 28, 27), np.uint8),
+            "5 images of 28x27 (uint8, 3780 bytes)",
+            "mnist test images must be at most 10000 images of 28x28 (uint8)",
         ),
-    ):
-        load_images("mnist", data_dir=tmp_path)
-
-
-def test_image_file_must_be_three_dimensional_uint8(tmp_path: Path) -> None:
-    arrays = fake_arrays()
-    paths = write_files(tmp_path, arrays)
-    write_idx(paths[TRAIN_IMAGES], arrays[TRAIN_IMAGES].reshape(12, 30).astype(np.float32))
-    with pytest.raises(
-        DataError,
-        match=re.escape(
-            f"{paths[TRAIN_IMAGES]} must hold uint8 images of shape (n, height, width), "
-            "but holds float32 values of shape (12, 30)"
+        (
+            TRAIN_IMAGES,
+            np.zeros((12, 784), np.float32),
+            "12 items of 784 (float32, 37632 bytes)",
+            "mnist training images must be at most 60000 images of 28x28 (uint8)",
         ),
-    ):
+        (
+            TRAIN_LABELS,
+            np.zeros((12, 1), np.uint8),
+            "12 items of 1 (uint8, 12 bytes)",
+            "mnist training labels must be at most 60000 items (uint8)",
+        ),
+        (
+            TEST_LABELS,
+            np.zeros(10001, np.uint8),
+            "10001 items (uint8, 10001 bytes)",
+            "mnist test labels must be at most 10000 items (uint8)",
+        ),
+    ],
+)
+def test_a_file_whose_header_is_not_the_data_sets_layout_is_refused(
+    tmp_path: Path, base: str, array: npt.NDArray[np.generic], declared: str, allowed: str
+) -> None:
+    paths = write_files(tmp_path, fake_arrays())
+    write_idx(paths[base], array)
+    with pytest.raises(DataError) as caught:
         load_images("mnist", data_dir=tmp_path)
+    assert str(caught.value) == (
+        f"{paths[base]} declares {declared}, but {allowed}\n"
+        "Check that the file is the one its name says, and not damaged."
+    )
 
 
-def test_label_file_must_be_one_dimensional(tmp_path: Path) -> None:
-    arrays = fake_arrays()
-    arrays[TRAIN_LABELS] = arrays[TRAIN_LABELS].reshape(12, 1)
-    paths = write_files(tmp_path, arrays)
-    with pytest.raises(
-        DataError, match=re.escape(f"{paths[TRAIN_LABELS]} must hold integer labels of shape (n,)")
-    ):
+def test_a_gzip_bomb_in_the_data_folder_is_refused_from_its_header(tmp_path: Path) -> None:
+    paths = write_files(tmp_path, fake_arrays())
+    paths[TRAIN_IMAGES].unlink()
+    bomb = tmp_path / f"{TRAIN_IMAGES}.gz"
+    header = struct.pack(">BBBB3I", 0, 0, 0x08, 3, 10**9, 28, 28)
+    bomb.write_bytes(gzip.compress(header + bytes(1 << 20)))  # the rest would be 784 GB
+    with pytest.raises(DataError) as caught:
         load_images("mnist", data_dir=tmp_path)
+    assert str(caught.value).startswith(
+        f"{bomb} declares 1000000000 images of 28x28 (uint8, 784000000000 bytes), but mnist "
+        "training images must be at most 60000 images of 28x28 (uint8)"
+    )
 
 
 # --- downloads -------------------------------------------------------------------------------
@@ -216,11 +294,13 @@ def mnist_mirror(
     arrays = fake_arrays()
     paths = write_files(tmp_path / "served", arrays, gz=True)
     mirror = file_server.mirror("mnist")
-    md5 = {}
+    md5, sizes = {}, {}
     for path in paths.values():
         file_server.serve(mirror, path.name, path.read_bytes())
         md5[path.name] = hashlib.md5(path.read_bytes()).hexdigest()
-    monkeypatch.setitem(IDX_SOURCES, "mnist", dataclasses.replace(IDX_SOURCES["mnist"], md5=md5))
+        sizes[path.name] = path.stat().st_size
+    fake = dataclasses.replace(IDX_SOURCES["mnist"], md5=md5, sizes=sizes)
+    monkeypatch.setitem(IDX_SOURCES, "mnist", fake)
     return mirror, arrays
 
 
@@ -260,12 +340,6 @@ def test_download_messages_go_to_the_given_log_and_not_to_stderr(
     assert capsys.readouterr().err == ""
 
 
-def test_fashion_mnist_has_more_than_one_mirror() -> None:
-    mirrors = IDX_SOURCES["fashion-mnist"].mirrors
-    assert len(mirrors) >= 2
-    assert len(set(mirrors)) == len(mirrors)
-
-
 def test_cache_dir_defaults_to_gradlab_data(
     mnist_mirror: tuple[str, dict[str, npt.NDArray[np.uint8]]],
     monkeypatch: pytest.MonkeyPatch,
@@ -277,12 +351,33 @@ def test_cache_dir_defaults_to_gradlab_data(
     assert (tmp_path / "env" / "mnist" / f"{TRAIN_IMAGES}.gz").is_file()
 
 
-def test_files_with_the_published_checksums_are_required(
+def test_files_of_another_size_than_published_are_not_downloaded(
     file_server: FileServer, tmp_path: Path
 ) -> None:
     mirror = file_server.mirror("mnist")
     for path in write_files(tmp_path / "served", fake_arrays(), gz=True).values():
         file_server.serve(mirror, path.name, path.read_bytes())
+    served = (tmp_path / "served" / f"{TRAIN_IMAGES}.gz").stat().st_size
+    published = IDX_SOURCES["mnist"].sizes[f"{TRAIN_IMAGES}.gz"]
+    with pytest.raises(
+        DownloadError,
+        match=re.escape(f"announces {served} bytes, but the file has {published}; not downloaded"),
+    ):
+        load_images("mnist", cache_dir=tmp_path / "cache", mirrors=[mirror], progress=False)
+    assert list((tmp_path / "cache" / "mnist").iterdir()) == []
+
+
+def test_files_with_the_published_checksums_are_required(
+    file_server: FileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mirror = file_server.mirror("mnist")
+    sizes = {}
+    for path in write_files(tmp_path / "served", fake_arrays(), gz=True).values():
+        file_server.serve(mirror, path.name, path.read_bytes())
+        sizes[path.name] = path.stat().st_size
+    monkeypatch.setitem(
+        IDX_SOURCES, "mnist", dataclasses.replace(IDX_SOURCES["mnist"], sizes=sizes)
+    )
     published = IDX_SOURCES["mnist"].md5[f"{TRAIN_IMAGES}.gz"]
     with pytest.raises(DownloadError, match=f"expected md5 {published}"):
         load_images("mnist", cache_dir=tmp_path / "cache", mirrors=[mirror], progress=False)
@@ -315,13 +410,25 @@ def test_without_download_an_empty_cache_is_a_data_error(tmp_path: Path) -> None
         load_images("mnist", cache_dir=tmp_path, download=False)
 
 
-def test_published_checksums_are_those_torchvision_uses() -> None:
-    assert IDX_SOURCES["mnist"].md5[f"{TRAIN_IMAGES}.gz"] == "f68b3c2dcbeaaa9fbdd348bbdeb94873"
-    assert IDX_SOURCES["fashion-mnist"].md5[f"{TEST_LABELS}.gz"] == (
-        "bb300cfdad3c16e7a12a480ee83cd310"
-    )
-    for source in IDX_SOURCES.values():
-        assert sorted(source.md5) == sorted(f"{base}.gz" for base in IDX_FILES)
+@pytest.mark.parametrize("name", sorted(IDX_SOURCES))
+def test_each_catalogue_entry_is_complete_and_has_no_copy_paste_slips(name: str) -> None:
+    source = IDX_SOURCES[name]
+    assert sorted(source.md5) == sorted(f"{base}.gz" for base in IDX_FILES)
+    assert sorted(source.sizes) == sorted(source.md5)
+    assert all(size > 0 for size in source.sizes.values())
+    assert all(re.fullmatch("[0-9a-f]{32}", digest) for digest in source.md5.values())
+    assert len(set(source.md5.values())) == len(IDX_FILES)  # one file's digest pasted twice
+    assert len(source.mirrors) >= 2  # one dead mirror must not stop a download
+    assert len(set(source.mirrors)) == len(source.mirrors)
+    assert all(m.startswith(("https://", "http://")) and m.endswith("/") for m in source.mirrors)
+    assert len(source.classes) == 10  # the labels of both data sets are 0..9
+    assert len(set(source.classes)) == 10
+    assert all(source.classes)
+
+
+def test_no_two_data_sets_share_a_checksum() -> None:
+    digests = [d for source in IDX_SOURCES.values() for d in source.md5.values()]
+    assert len(set(digests)) == len(digests)
 
 
 # --- ImageDataset ----------------------------------------------------------------------------
@@ -367,6 +474,28 @@ def test_dataset_label_out_of_range_names_value_and_index() -> None:
 def test_dataset_counts_all_bad_labels() -> None:
     with pytest.raises(DataError, match=r"label 3 at index 0.*\(2 bad labels in all\)"):
         small_dataset(y_train=np.array([3, 1, 5]))
+
+
+def test_dataset_refuses_train_and_test_images_of_different_sizes() -> None:
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            "X_train holds images of 2x2 but X_test holds images of 3x2; "
+            "training and test images must be the same size"
+        ),
+    ):
+        small_dataset(X_test=np.zeros((2, 3, 2), np.uint8))
+
+
+def test_dataset_refuses_two_dimensional_images() -> None:
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            "X_train must hold uint8 images of shape (n, height, width), "
+            "but holds uint8 values of shape (3, 4)"
+        ),
+    ):
+        small_dataset(X_train=np.zeros((3, 4), np.uint8))
 
 
 def test_dataset_refuses_float_images() -> None:
@@ -435,19 +564,36 @@ def test_synthetic_noise_makes_it_harder() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"n_train": 0}, "n_train must be at least 1, not 0"),
-        ({"n_test": -1}, "n_test must be at least 1, not -1"),
-        ({"seed": -2}, "seed must be at least 0, not -2"),
-        ({"n_classes": 1}, "n_classes must be at least 2, not 1"),
-        ({"shape": (3, 28)}, re.escape("shape must be (height, width), each at least 4")),
-        ({"noise": float("nan")}, "noise must be a finite number >= 0, not nan"),
-        ({"noise": -0.1}, "noise must be a finite number >= 0, not -0.1"),
+        ({"n_train": 0}, "make_images: n_train must be an integer >= 1; got 0."),
+        ({"n_test": -1}, "make_images: n_test must be an integer >= 1; got -1."),
+        ({"n_test": 2.0}, "make_images: n_test must be an integer >= 1; got 2.0."),
+        ({"seed": -2}, "make_images: seed must be an integer >= 0; got -2."),
+        ({"n_classes": 1}, "make_images: n_classes must be an integer >= 2; got 1."),
+        (
+            {"shape": (3, 28)},
+            "make_images: shape must be a pair (height, width) of integers >= 4; got (3, 28).",
+        ),
+        (
+            {"shape": (28, 28, 1)},
+            "make_images: shape must be a pair (height, width) of integers >= 4; got (28, 28, 1).",
+        ),
+        ({"noise": float("nan")}, "make_images: noise must be a number >= 0; got nan."),
+        ({"noise": -0.1}, "make_images: noise must be a number >= 0; got -0.1."),
     ],
 )
 def test_synthetic_bad_parameters_are_named(kwargs: dict[str, object], message: str) -> None:
-    with pytest.raises(UsageError, match=message):
+    with pytest.raises(UsageError) as caught:
         make_images(**kwargs)  # type: ignore[arg-type]
+    assert str(caught.value) == message
 
 
-def test_module_constants_describe_the_digits_split() -> None:
-    assert (images.DIGITS_TEST_SIZE, images.DIGITS_SPLIT_SEED) == (0.25, 0)
+def test_a_cache_dir_that_is_a_file_names_the_cache_options(tmp_path: Path) -> None:
+    a_file = tmp_path / "cache"
+    a_file.write_text("x")
+    with pytest.raises(UsageError) as caught:
+        load_images("mnist", cache_dir=a_file, mirrors=["http://127.0.0.1:9/"], progress=False)
+    assert str(caught.value) == (
+        f"the cache folder {a_file / 'mnist'} is inside {a_file}, which is a file, not a folder\n"
+        "Pass --cache-dir DIR, or set GRADLAB_DATA, to a folder you can write to "
+        "(it is created when missing)."
+    )

@@ -3,31 +3,79 @@
 :func:`fetch` returns a cached file when its checksum verifies and otherwise
 tries each mirror in turn. A download streams into a temporary file beside the
 target while it is hashed; only a complete file whose checksum verifies is moved
-into place, so the cache never holds a partial or corrupt file.
+into place, so the cache never holds a partial or corrupt file. A download
+is cut off past its file's size and at a deadline, so a hostile or broken
+mirror can neither fill the disk nor hold the download for ever. A temporary
+file left by a download that was killed is never read; the next ``fetch`` of
+that file deletes it (downloads into one folder take turns, holding a lock on
+it, so a temporary file found there belongs to no live download).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import glob
 import hashlib
 import http.client
 import os
+import socket
+import ssl
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
+from dataclasses import dataclass
+from numbers import Integral, Real
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import IO
 
 from gradlab import io as gio
 from gradlab.errors import DownloadError, UsageError
+from gradlab.params import Constraint, Interval, validate
+
+if sys.platform != "win32":
+    import fcntl
 
 #: Bytes read from the network at a time.
 CHUNK_SIZE = 1 << 16
+#: The most bytes ``fetch`` accepts for a file whose size it is not told.
+MAX_UNKNOWN_SIZE = 1 << 30
+#: The slowest average rate, in bytes per second, a download of known size may have: it
+#: must be complete within ``DEADLINE_BASE + size / MIN_RATE`` seconds (a 10 MB file gets
+#: 460 s, a 200 kbit/s line's worth).
+MIN_RATE = 25_000.0
+#: Seconds every download gets on top of its size's share (connecting, slow starts).
+DEADLINE_BASE = 60.0
+#: Seconds a download of unknown size may take.
+UNKNOWN_SIZE_DEADLINE = 600.0
 #: Hex digest lengths of the checksum algorithms ``fetch`` accepts.
 _DIGEST_LENGTHS = {"sha256": 64, "md5": 32}
 
+#: What to do about a cache folder that cannot be used. ``fetch`` does not know where its
+#: folder came from, so this names both ways a user chooses it.
+CACHE_HINT = (
+    "Pass --cache-dir DIR, or set GRADLAB_DATA, to a folder you can write to "
+    "(it is created when missing)."
+)
+
+#: The ending of the temporary file a download streams into (``io.atomic_path`` makes it
+#: as ``.<name>.<random>.part`` beside the target).
+_PART = ".part"
+#: Where downloads cannot lock their folder, a temporary file untouched for this many
+#: seconds is taken to be a leftover of an interrupted download.
+LEFTOVER_AGE = 24 * 3600.0
+
 Log = Callable[[str], None]
+
+#: What the limits given to :func:`fetch` may be.
+FETCH_PARAMETERS: dict[str, Constraint | list[Constraint]] = {
+    "size": [Interval(Integral, 1, None), None],
+    "timeout": Interval(Real, 0, None, closed="neither"),
+    "deadline": [Interval(Real, 0, None, closed="neither"), None],
+}
 
 
 class _MirrorFailed(Exception):
@@ -66,8 +114,10 @@ def fetch(
     sha256: str | None = None,
     md5: str | None = None,
     cache_dir: Path,
+    size: int | None = None,
     progress: bool | None = None,
     timeout: float = 30,
+    deadline: float | None = None,
     log: Log = stderr_log,
     hint: str | None = None,
 ) -> Path:
@@ -76,7 +126,9 @@ def fetch(
     Parameters
     ----------
     filename : str
-        The file's name, both in the cache folder and on the mirrors.
+        The file's name, both in the cache folder and on the mirrors: a plain
+        name, with no ``/`` or ``\\``, not ``.`` or ``..``, so the file can
+        only land in ``cache_dir``.
     mirrors : sequence of str
         Base URLs tried in order; the file's URL is ``mirror + filename`` (a
         missing trailing ``/`` is added).
@@ -85,14 +137,26 @@ def fetch(
         for a download. With neither, any cached file is trusted.
     cache_dir : Path
         The folder to keep the file in; created when missing.
+    size : int, optional
+        The file's size in bytes. A cached file of another size is deleted
+        unread; a mirror that announces another size, or sends a byte more, is
+        cut off at once. Without it a mirror may send up to
+        :data:`MAX_UNKNOWN_SIZE` bytes.
     progress : bool, optional
         Show a progress bar on standard error. By default, only when standard
         error is a terminal.
     timeout : float, default 30
         Seconds to wait for a mirror to connect or to send more data.
+    deadline : float, optional
+        Seconds one mirror may take to deliver the whole file, however steadily
+        it sends; then its connection is cut and the next mirror tried. By
+        default ``DEADLINE_BASE + size / MIN_RATE`` (:data:`DEADLINE_BASE`,
+        :data:`MIN_RATE`), or :data:`UNKNOWN_SIZE_DEADLINE` without ``size``.
     log : callable, default: print on standard error
         Receives one line per event: a download started, a mirror failed, a
-        cached or downloaded file failed its checksum and was deleted.
+        cached or downloaded file failed its size or checksum and was deleted,
+        a temporary file left by an interrupted download was deleted, another
+        process is downloading into the folder and is waited for.
     hint : str, optional
         What to tell the user to do when no mirror delivers the file; by
         default, to put it into the cache folder by hand.
@@ -105,38 +169,132 @@ def fetch(
     Raises
     ------
     UsageError
-        No mirrors, or a checksum that is not a hex digest.
+        ``filename`` is not a plain file name (it has a folder part, is
+        ``..``, or is absolute); no mirrors; a checksum that is not a hex
+        digest; a size, timeout or deadline that is not a number > 0; or a
+        cache folder that is a file, lies inside one, or cannot be created.
     DownloadError
-        No mirror delivered a file with the right checksum (the message lists
-        each mirror and its failure), or the cache folder cannot be written.
+        No mirror delivered a file of the right size and checksum in time
+        (the message lists each mirror and its failure), or writing the file
+        failed (a full disk).
     """
+    _check_filename(filename)
     expected = _expected_digests(filename, sha256=sha256, md5=md5)
     if not mirrors:
         raise UsageError(f"no mirrors given to download {filename} from")
+    validate(FETCH_PARAMETERS, {"size": size, "timeout": timeout, "deadline": deadline}, "fetch")
+    limits = _Limits(
+        size=size,
+        most=size if size is not None else MAX_UNKNOWN_SIZE,
+        deadline=deadline if deadline is not None else _default_deadline(size),
+        timeout=timeout,
+    )
     target = Path(cache_dir) / filename
-    if _cached_file_is_good(target, expected, log):
-        return target
-    show = sys.stderr.isatty() if progress is None else progress
+    _check_cache_folder(target.parent)
+    if not target.parent.is_dir():
+        _make_cache_folder(target.parent)
+    with _folder_lock(target.parent, log) as locked:
+        _remove_leftovers(target, locked=locked, log=log)
+        if _cached_file_is_good(target, expected, size, log):
+            return target
+        show = sys.stderr.isatty() if progress is None else progress
+        _download_from_mirrors(target, mirrors, expected, limits, show=show, log=log, hint=hint)
+    return target
+
+
+def _download_from_mirrors(
+    target: Path,
+    mirrors: Sequence[str],
+    expected: Mapping[str, str],
+    limits: _Limits,
+    *,
+    show: bool,
+    log: Log,
+    hint: str | None,
+) -> None:
+    """Try each mirror in turn until one delivers ``target`` with the ``expected`` digests."""
+    filename = target.name
     failures: list[str] = []
     for number, mirror in enumerate(mirrors, start=1):
         log(f"downloading {_url(mirror, filename)}")
         try:
-            _download(mirror, target, expected, show=show, timeout=timeout)
+            _download(mirror, target, expected, limits, show=show)
         except _MirrorFailed as exc:
             log(f"{exc}; trying the next mirror" if number < len(mirrors) else str(exc))
             failures.append(f"  {exc}")
             continue
-        except (OSError, UsageError) as exc:  # atomic_path reports unwritable folders as UsageError
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        except (OSError, UsageError) as exc:
+            # atomic_path reports a temporary file it cannot create as a UsageError about
+            # --out (its usual caller's option), chained to the OSError: say it our way
+            cause = exc if isinstance(exc, OSError) else exc.__context__
+            reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else cause
             raise DownloadError(
-                f"cannot write {filename} into {target.parent}: {reason}",
-                hint="Pass --cache-dir DIR, or set GRADLAB_DATA, to a folder you can write to.",
+                f"cannot write {filename} into the cache folder {target.parent}: {reason}",
+                hint=CACHE_HINT,
             ) from exc
-        return target
+        return
     raise DownloadError(
         f"could not download {filename} from any mirror:\n" + "\n".join(failures),
         hint=hint or manual_download_hint([filename], target.parent),
     )
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path, log: Log) -> Iterator[bool]:
+    """Hold an exclusive lock on ``folder`` while a file in it is checked and downloaded.
+
+    The lock is ``flock`` on the folder itself (no lock file to leave behind),
+    and the system drops it when its holder exits, even when killed. A second
+    gradlab process downloading into the same folder waits, then finds the
+    file in the cache.
+
+    Yields
+    ------
+    bool
+        True when the lock is held: every temporary file in the folder is then
+        a leftover of a process that has died. False where locks are not
+        available (Windows, some network file systems).
+    """
+    if sys.platform == "win32":
+        yield False
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        yield False
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            locked = True
+        except BlockingIOError:
+            log(f"waiting for another gradlab process that is downloading into {folder}")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            locked = True
+        except OSError:
+            locked = False
+        yield locked
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _remove_leftovers(target: Path, *, locked: bool, log: Log) -> None:
+    """Delete the temporary files that interrupted downloads of ``target`` left beside it.
+
+    They are never read: a download always starts afresh. Under the folder's
+    lock every one is a leftover; without it, only those untouched for
+    :data:`LEFTOVER_AGE` seconds are taken to be (another process may be
+    writing a younger one).
+    """
+    pattern = f".{glob.escape(target.name)}.*{_PART}"
+    for path in target.parent.glob(pattern):
+        try:
+            if not locked and time.time() - path.stat().st_mtime < LEFTOVER_AGE:
+                continue
+            path.unlink()
+        except OSError:
+            continue  # gone already, or a folder we cannot write: it stays ignored
+        log(f"deleted {path}, left by an interrupted download")
 
 
 def manual_download_hint(filenames: Sequence[str], folder: Path) -> str:
@@ -147,6 +305,34 @@ def manual_download_hint(filenames: Sequence[str], folder: Path) -> str:
         f"{'it' if len(filenames) == 1 else 'them'} into {folder}/, "
         "or pass --data-dir DIR to read the files from a folder of your own."
     )
+
+
+def _check_filename(filename: str) -> None:
+    """Raise a UsageError unless ``filename`` is a plain name that stays inside its folder.
+
+    Both POSIX and Windows rules apply, so ``a\\b`` and ``C:x`` are refused on
+    every system, as they would escape the folder on one of them.
+    """
+    problem = None
+    if not isinstance(filename, str):
+        problem = f"it is a {type(filename).__name__}, not a str"
+    elif not filename:
+        problem = "it is empty"
+    elif PurePosixPath(filename).is_absolute() or PureWindowsPath(filename).is_absolute():
+        problem = "it is an absolute path"
+    elif filename in (".", ".."):
+        problem = "it names a folder, not a file"
+    elif ".." in PureWindowsPath(filename).parts:
+        problem = "it leads out of the cache folder"
+    elif PurePosixPath(filename).name != filename or PureWindowsPath(filename).name != filename:
+        problem = "it has a folder part"
+    elif not filename.isprintable():
+        problem = "it has control characters"
+    if problem is not None:
+        raise UsageError(
+            f"fetch: the file name {filename!r} is not a plain file name ({problem}); "
+            "give the name alone (such as 'train-images-idx3-ubyte.gz') and the folder as cache_dir"
+        )
 
 
 def _url(mirror: str, filename: str) -> str:
@@ -195,9 +381,42 @@ def _hash_file(path: Path, expected: Mapping[str, str]) -> dict[str, hashlib._Ha
     return hashers
 
 
-def _cached_file_is_good(target: Path, expected: Mapping[str, str], log: Log) -> bool:
-    """Return True when ``target`` exists and verifies; delete it when it fails."""
+def _check_cache_folder(folder: Path) -> None:
+    """Raise a UsageError when ``folder``, or the nearest part of it that exists, is a file."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        where = "is a file" if existing == folder else f"is inside {existing}, which is a file"
+        raise UsageError(f"the cache folder {folder} {where}, not a folder", hint=CACHE_HINT)
+
+
+def _make_cache_folder(folder: Path) -> None:
+    """Create ``folder`` when missing; raise a UsageError saying why when that fails."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot create the cache folder {folder}: {exc.strerror or exc}", hint=CACHE_HINT
+        ) from None
+
+
+def _cached_file_is_good(
+    target: Path, expected: Mapping[str, str], size: int | None, log: Log
+) -> bool:
+    """Return True when ``target`` exists and verifies; delete it when it fails.
+
+    A file of the wrong ``size`` is deleted without being read.
+    """
     if not target.is_file():
+        return False
+    actual = target.stat().st_size
+    if size is not None and actual != size:
+        log(
+            f"wrong size for cached {target}: expected {size} bytes, found {actual}; "
+            "file deleted, downloading it again"
+        )
+        target.unlink()
         return False
     problem = _mismatch(expected, _hash_file(target, expected))
     if problem is None:
@@ -208,21 +427,21 @@ def _cached_file_is_good(target: Path, expected: Mapping[str, str], log: Log) ->
 
 
 def _download(
-    mirror: str, target: Path, expected: Mapping[str, str], *, show: bool, timeout: float
+    mirror: str, target: Path, expected: Mapping[str, str], limits: _Limits, *, show: bool
 ) -> None:
     """Stream ``target``'s file from ``mirror`` into it while hashing; keep it only if it verifies.
 
     Raises
     ------
     _MirrorFailed
-        The mirror could not be reached or sent a short or wrong file; nothing
-        is left behind.
+        The mirror could not be reached, broke a limit, or sent a short or
+        wrong file; nothing is left behind.
     OSError
         The file could not be written.
     """
     hashers = _new_hashers(expected)
     with gio.atomic_path(target) as tmp, open(tmp, "wb") as out:
-        for chunk in _stream(_url(mirror, target.name), timeout=timeout, show=show):
+        for chunk in _stream(_url(mirror, target.name), limits, show=show):
             out.write(chunk)
             for hasher in hashers.values():
                 hasher.update(chunk)
@@ -233,36 +452,187 @@ def _download(
             )
 
 
-def _stream(url: str, *, timeout: float, show: bool) -> Iterator[bytes]:
+@dataclass(frozen=True)
+class _Limits:
+    """What one download may do.
+
+    Attributes
+    ----------
+    size : int or None
+        The exact size of the file, when known.
+    most : int
+        The most bytes a mirror may send.
+    deadline : float
+        Seconds a mirror may take for the whole file, from the first connection.
+    timeout : float
+        Seconds to wait for each connection or read.
+    """
+
+    size: int | None
+    most: int
+    deadline: float
+    timeout: float
+
+
+def _default_deadline(size: int | None) -> float:
+    """The seconds a download of ``size`` bytes may take, by default."""
+    return UNKNOWN_SIZE_DEADLINE if size is None else DEADLINE_BASE + size / MIN_RATE
+
+
+def _stream(url: str, limits: _Limits, *, show: bool) -> Iterator[bytes]:
     """Yield the body of ``url`` in chunks, drawing a progress bar when ``show``.
 
-    Every network failure, and a body shorter than its announced length, is
-    raised as :class:`_MirrorFailed`.
+    Every network failure, a body shorter than its announced length, a body
+    larger than ``limits.most`` (announced or sent), an announced length other
+    than ``limits.size``, and a download still running at ``limits.deadline``
+    are raised as :class:`_MirrorFailed`. No more than ``limits.most`` bytes
+    are ever yielded.
     """
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            total = _content_length(response)
-            bar = ProgressBar(url.rsplit("/", 1)[-1], total, sys.stderr) if show else None
-            received = 0
-            try:
-                while chunk := response.read(CHUNK_SIZE):
-                    received += len(chunk)
+    received = 0
+    total: int | None = None
+    with _Watchdog(limits.deadline) as watchdog:
+        try:
+            with watchdog.opener().open(url, timeout=limits.timeout) as response:
+                total = _content_length(response)
+                _check_announced_length(url, total, limits)
+                known = total if total is not None else limits.size
+                bar = ProgressBar(url.rsplit("/", 1)[-1], known, sys.stderr) if show else None
+                try:
+                    # read1 returns what one receive brings, so a trickle cannot hold a
+                    # read open for long, and the cap and the deadline are checked often
+                    while chunk := response.read1(CHUNK_SIZE):
+                        received += len(chunk)
+                        if received > limits.most:
+                            raise _MirrorFailed(_too_long(url, limits))
+                        if watchdog.expired():
+                            break
+                        if bar is not None:
+                            bar.update(received)
+                        yield chunk
+                finally:
                     if bar is not None:
-                        bar.update(received)
-                    yield chunk
-            finally:
-                if bar is not None:
-                    bar.close()
-    except urllib.error.HTTPError as exc:
-        raise _MirrorFailed(f"{url}: HTTP error {exc.code} {exc.reason}") from exc
-    except urllib.error.URLError as exc:
-        raise _MirrorFailed(f"{url}: cannot connect: {_reason(exc.reason)}") from exc
-    except TimeoutError as exc:
-        raise _MirrorFailed(f"{url}: no data within {timeout:g} s") from exc
-    except (OSError, http.client.HTTPException, ValueError) as exc:
-        raise _MirrorFailed(f"{url}: connection failed: {_reason(exc)}") from exc
-    if total is not None and received < total:
-        raise _MirrorFailed(f"{url}: connection closed after {received} of {total} bytes")
+                        bar.close()
+        except urllib.error.HTTPError as exc:
+            raise _MirrorFailed(f"{url}: HTTP error {exc.code} {exc.reason}") from exc
+        except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
+            if watchdog.expired():
+                raise _MirrorFailed(_too_slow(url, limits, received)) from exc
+            if isinstance(exc, urllib.error.URLError):
+                raise _MirrorFailed(f"{url}: cannot connect: {_reason(exc.reason)}") from exc
+            if isinstance(exc, TimeoutError):
+                raise _MirrorFailed(f"{url}: no data within {limits.timeout:g} s") from exc
+            raise _MirrorFailed(f"{url}: connection failed: {_reason(exc)}") from exc
+        if watchdog.expired():
+            raise _MirrorFailed(_too_slow(url, limits, received))
+    expected_total = total if total is not None else limits.size
+    if expected_total is not None and received < expected_total:
+        raise _MirrorFailed(f"{url}: connection closed after {received} of {expected_total} bytes")
+
+
+def _check_announced_length(url: str, total: int | None, limits: _Limits) -> None:
+    """Refuse a response whose Content-Length is not the file's size, or is over the cap."""
+    if total is None:
+        return
+    if limits.size is not None and total != limits.size:
+        raise _MirrorFailed(
+            f"{url}: announces {total} bytes, but the file has {limits.size}; not downloaded"
+        )
+    if total > limits.most:
+        raise _MirrorFailed(
+            f"{url}: announces {total} bytes, more than the {limits.most} accepted; not downloaded"
+        )
+
+
+def _too_long(url: str, limits: _Limits) -> str:
+    what = "the file has" if limits.size is not None else "are accepted"
+    return f"{url}: sent more than the {limits.most} bytes {what}; stopped"
+
+
+def _too_slow(url: str, limits: _Limits, received: int) -> str:
+    of = f" of {limits.size}" if limits.size is not None else ""
+    return (
+        f"{url}: not complete within the deadline of {limits.deadline:g} s "
+        f"({received}{of} bytes received); stopped"
+    )
+
+
+_Conn = http.client.HTTPConnection
+
+
+class _Watchdog:
+    """Cuts the connections of one download when its deadline passes.
+
+    A per-read timeout cannot bound a download: a server that sends a byte
+    just before every timeout keeps it alive for ever. Each connection the
+    download opens (redirects and proxies included) is registered here, and a
+    timer shuts them all down at the deadline, which wakes any read blocked
+    on them.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._expired = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._timer.cancel()
+
+    def expired(self) -> bool:
+        """True once the deadline has passed."""
+        return self._expired
+
+    def watch(self, sock: socket.socket) -> None:
+        """Register a connection's socket (shut down at once when already expired)."""
+        with self._lock:
+            self._sockets.append(sock)
+            if self._expired:
+                _shutdown(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self._expired = True
+            for sock in self._sockets:
+                _shutdown(sock)
+
+    def opener(self) -> urllib.request.OpenerDirector:
+        """A urllib opener whose HTTP and HTTPS connections register with this watchdog."""
+        watchdog = self
+
+        def connection_class(base: type[_Conn]) -> type[_Conn]:
+            class Watched(base):  # type: ignore[valid-type,misc]
+                def connect(self) -> None:
+                    super().connect()
+                    watchdog.watch(self.sock)
+
+            return Watched
+
+        class HTTPHandler(urllib.request.HTTPHandler):
+            def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+                return self.do_open(connection_class(http.client.HTTPConnection), req)
+
+        class HTTPSHandler(urllib.request.HTTPSHandler):
+            def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+                watched = connection_class(http.client.HTTPSConnection)
+                return self.do_open(watched, req, context=_ssl_context())
+
+        return urllib.request.build_opener(HTTPHandler(), HTTPSHandler(context=_ssl_context()))
+
+
+def _shutdown(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """The default, verifying TLS context (made once: loading the CA store takes time)."""
+    return ssl.create_default_context()
 
 
 def _reason(reason: object) -> str:

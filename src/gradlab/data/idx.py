@@ -12,17 +12,30 @@ An IDX file is a header and an array::
 ``read_idx`` checks every part of that and says in plain words what is wrong
 with a damaged file. A file is taken as gzip-compressed when it starts with the
 gzip magic bytes ``1f 8b``, whatever its name.
+
+Reading is bounded by what the header declares, never by what the file holds:
+only the header is decompressed first, and the declared shape is checked
+against the caller's :class:`IdxSpec` (MNIST's 60000 images of 28x28, say)
+and a global cap, :data:`MAX_IDX_BYTES`, before anything is allocated. The
+data is then decompressed a slice at a time into an array of exactly the
+declared size, and a stream that runs longer is stopped after at most
+:data:`TRAILING_LIMIT` more bytes. A gzip bomb (a small file that expands to
+gigabytes) therefore costs no more memory than its header declares.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import math
 import os
+import stat
 import struct
 import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -41,18 +54,84 @@ IDX_TYPES: dict[int, np.dtype[Any]] = {
 }
 #: The most dimensions an IDX file may declare (images of colour channels have 4).
 MAX_DIMS = 4
+#: The most data, in bytes, ``read_idx`` accepts from a header by default (MNIST's
+#: training images are 47 MB).
+MAX_IDX_BYTES = 1 << 30
+#: How far past the declared data a stream is read to say how much too long it is.
+TRAILING_LIMIT = 1 << 20
+#: Bytes decompressed or read at a time.
+_SLICE = 1 << 20
+
+
+@dataclass(frozen=True)
+class IdxSpec:
+    """What an IDX file of a known data set must declare.
+
+    Attributes
+    ----------
+    what : str
+        The file's role, for messages (``"MNIST training images"``).
+    dtype : str
+        The element type's name (``"uint8"``).
+    shape : tuple of (int or None)
+        The size of each dimension; None for the first, the number of items.
+    max_items : int
+        The most items (the first dimension) the file may hold.
+    """
+
+    what: str
+    dtype: str
+    shape: tuple[int | None, ...]
+    max_items: int
+
+    def accepts(self, dtype: np.dtype[Any], shape: tuple[int, ...]) -> bool:
+        """True when ``dtype`` and ``shape`` are what this spec allows."""
+        return (
+            dtype.name == self.dtype
+            and len(shape) == len(self.shape)
+            and all(
+                want is None or want == got for want, got in zip(self.shape, shape, strict=True)
+            )
+            and shape[0] <= self.max_items
+        )
+
+    def describe(self) -> str:
+        """In words: ``at most 60000 images of 28x28 (uint8)``."""
+        example = tuple(self.max_items if n is None else n for n in self.shape)
+        return f"at most {describe_shape(example)} ({self.dtype})"
+
 
 _GZIP_MAGIC = b"\x1f\x8b"
+
+
+class _Stream(Protocol):
+    """What ``read_idx`` reads from: a raw file, or a :class:`gzip.GzipFile`."""
+
+    def read(self, size: int = ..., /) -> bytes | None: ...
+
+    def readinto(self, buffer: memoryview, /) -> int | None: ...
+
+
 _PREAMBLE = 4  # two zero bytes, the type code, the number of dimensions
 
 
-def read_idx(path: str | os.PathLike[str]) -> npt.NDArray[Any]:
-    """Read an IDX file, raw or gzip-compressed.
+def read_idx(
+    path: str | os.PathLike[str],
+    *,
+    spec: IdxSpec | None = None,
+    max_bytes: int = MAX_IDX_BYTES,
+) -> npt.NDArray[Any]:
+    """Read an IDX file, raw or gzip-compressed, in memory bounded by its header.
 
     Parameters
     ----------
     path : path-like
         The file. It is decompressed when it starts with the gzip magic bytes.
+    spec : IdxSpec, optional
+        What the file must declare (type, shape, the most items); checked from
+        the header, before the data is read.
+    max_bytes : int, default MAX_IDX_BYTES
+        The most data the header may declare, in bytes.
 
     Returns
     -------
@@ -63,17 +142,44 @@ def read_idx(path: str | os.PathLike[str]) -> npt.NDArray[Any]:
     Raises
     ------
     DataError
-        The file cannot be read; it is a damaged gzip file; its header is not
-        that of an IDX file (bad zero bytes, unknown type code, no or too many
-        dimensions, a dimension of size 0); or its data is shorter or longer
-        than the header promises. The message names the file.
+        The file cannot be read or is not a regular file; it is a damaged gzip
+        file; its header is not that of an IDX file (bad zero bytes, unknown
+        type code, no or too many dimensions, a dimension of size 0); it
+        declares more than ``max_bytes`` or something ``spec`` does not allow;
+        or its data is shorter or longer than the header declares. The message
+        names the file and what its header declared.
     """
     p = Path(path)
-    content = _decompress(p, _read_file(p))
-    dtype, shape, offset = _parse_header(p, content)
-    _check_payload_length(p, shape, dtype, len(content) - offset)
-    array = np.frombuffer(content, dtype=dtype, offset=offset).reshape(shape)
-    return array.astype(dtype.newbyteorder("="), copy=True)
+    with _open(p) as (stream, raw_size):
+        compressed = raw_size is None
+        try:
+            dtype, shape, offset = _read_header(p, stream)
+            _check_declared(p, dtype, shape, spec, max_bytes)
+            if not compressed:
+                assert raw_size is not None
+                _check_payload_length(p, shape, dtype, raw_size - offset)
+            array = np.empty(shape, dtype=dtype)
+            got = _fill(stream, array.data.cast("B"))
+            if got < array.nbytes:
+                _check_payload_length(p, shape, dtype, got)
+            extra = _count_trailing(stream)
+            if extra:
+                more = extra > TRAILING_LIMIT  # then reading stopped one byte past the limit
+                actual = array.nbytes + min(extra, TRAILING_LIMIT)
+                _check_payload_length(p, shape, dtype, actual, more=more)
+        except (OSError, EOFError, zlib.error) as exc:
+            if not compressed:
+                raise DataError(
+                    f"cannot read {p}: {getattr(exc, 'strerror', None) or exc}"
+                ) from exc
+            raise DataError(
+                f"{p} is a damaged gzip file: {exc}",
+                hint="Delete it and download it again.",
+            ) from exc
+    if not array.dtype.isnative:
+        array.byteswap(inplace=True)
+        array = array.view(array.dtype.newbyteorder("="))
+    return array
 
 
 def write_idx(
@@ -122,29 +228,80 @@ def describe_shape(shape: tuple[int, ...]) -> str:
     return f"{shape[0]} items of {'x'.join(map(str, shape[1:]))}"
 
 
-def _read_file(path: Path) -> bytes:
-    """Return the bytes of ``path``; turn a missing or unreadable file into a DataError."""
+@contextlib.contextmanager
+def _open(path: Path) -> Iterator[tuple[_Stream, int | None]]:
+    """Open ``path`` for streaming: the decompressed stream of a gzip file, else the file.
+
+    Yields
+    ------
+    stream : binary file
+        Unbuffered for a raw file (reads go straight into the caller's array),
+        a :class:`gzip.GzipFile` (which decompresses only as much as is read)
+        for a compressed one.
+    raw_size : int or None
+        The size of a raw file; None for a compressed one, whose expanded size
+        is not known before it is read.
+    """
     try:
-        return path.read_bytes()
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise DataError(
+                f"{path} is not a regular file; an IDX file must be a file on disk, "
+                "not a device, a pipe or a folder"
+            )
+        with open(path, "rb", buffering=0) as raw:
+            compressed = raw.read(2) == _GZIP_MAGIC
+            raw.seek(0)
+            if not compressed:
+                yield raw, info.st_size
+                return
+            with gzip.GzipFile(fileobj=raw, mode="rb") as unpacked:
+                yield unpacked, None
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
-def _decompress(path: Path, content: bytes) -> bytes:
-    """Return ``content`` decompressed when it starts with the gzip magic bytes."""
-    if not content.startswith(_GZIP_MAGIC):
-        return content
-    try:
-        return gzip.decompress(content)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(
-            f"{path} is a damaged gzip file: {exc}",
-            hint="Delete it and download it again.",
-        ) from exc
+def _read_exactly(stream: _Stream, n: int) -> bytes:
+    """Read ``n`` bytes, or fewer only at the end of the stream."""
+    data = b""
+    while len(data) < n:
+        more = stream.read(n - len(data))
+        if not more:
+            break
+        data += more
+    return data
 
 
-def _parse_header(path: Path, content: bytes) -> tuple[np.dtype[Any], tuple[int, ...], int]:
-    """Check the IDX header of ``content``.
+def _fill(stream: _Stream, out: memoryview) -> int:
+    """Read from ``stream`` into ``out`` a slice at a time until it is full or the stream ends.
+
+    Returns
+    -------
+    int
+        The number of bytes read.
+    """
+    pos = 0
+    while pos < len(out):
+        n = stream.readinto(out[pos : pos + _SLICE])
+        if not n:
+            break
+        pos += n
+    return pos
+
+
+def _count_trailing(stream: _Stream) -> int:
+    """Count the bytes left in ``stream``, reading no more than ``TRAILING_LIMIT + 1``."""
+    count = 0
+    while count <= TRAILING_LIMIT:
+        chunk = stream.read(min(_SLICE, TRAILING_LIMIT + 1 - count))
+        if not chunk:  # the end (a raw file read unbuffered gives b"", never None here)
+            break
+        count += len(chunk)
+    return count
+
+
+def _read_header(path: Path, stream: _Stream) -> tuple[np.dtype[Any], tuple[int, ...], int]:
+    """Read and check the IDX header at the start of ``stream``.
 
     Returns
     -------
@@ -155,16 +312,17 @@ def _parse_header(path: Path, content: bytes) -> tuple[np.dtype[Any], tuple[int,
     offset : int
         Where the data starts.
     """
-    if len(content) < _PREAMBLE:
+    preamble = _read_exactly(stream, _PREAMBLE)
+    if len(preamble) < _PREAMBLE:
         raise DataError(
-            f"{path} is too short to be an IDX file: it has {len(content)} bytes, "
+            f"{path} is too short to be an IDX file: it has {len(preamble)} bytes, "
             f"but an IDX header alone needs at least {_PREAMBLE + 4}"
         )
-    zero1, zero2, code, ndim = content[:_PREAMBLE]
+    zero1, zero2, code, ndim = preamble
     if zero1 or zero2:
         raise DataError(
             f"{path} is not an IDX file: it should start with two zero bytes, "
-            f"but starts with {_show_bytes(content[:_PREAMBLE])}",
+            f"but starts with {_show_bytes(preamble)}",
             hint="Check that it is one of the data set's files and not, say, an HTML error page.",
         )
     if code not in IDX_TYPES:
@@ -172,19 +330,42 @@ def _parse_header(path: Path, content: bytes) -> tuple[np.dtype[Any], tuple[int,
         raise DataError(f"{path} has an unknown IDX type code 0x{code:02X}; known codes: {known}")
     if not 1 <= ndim <= MAX_DIMS:
         raise DataError(f"{path} declares {ndim} dimensions; an IDX data file has 1 to {MAX_DIMS}")
-    offset = _PREAMBLE + 4 * ndim
-    if len(content) < offset:
+    sizes = _read_exactly(stream, 4 * ndim)
+    if len(sizes) < 4 * ndim:
         raise DataError(
             f"{path} is truncated inside its header: it declares {ndim} dimensions "
-            f"({4 * ndim} bytes of sizes) but only {len(content) - _PREAMBLE} bytes follow"
+            f"({4 * ndim} bytes of sizes) but only {len(sizes)} bytes follow"
         )
-    shape = struct.unpack(f">{ndim}I", content[_PREAMBLE:offset])
+    shape = struct.unpack(f">{ndim}I", sizes)
     if 0 in shape:
         raise DataError(
             f"{path} declares a dimension of size 0 (shape {'x'.join(map(str, shape))}); "
             "a data file must hold at least one item"
         )
-    return IDX_TYPES[code], shape, offset
+    return IDX_TYPES[code], shape, _PREAMBLE + 4 * ndim
+
+
+def _check_declared(
+    path: Path,
+    dtype: np.dtype[Any],
+    shape: tuple[int, ...],
+    spec: IdxSpec | None,
+    max_bytes: int,
+) -> None:
+    """Refuse a header that declares more than ``max_bytes`` or what ``spec`` does not allow."""
+    nbytes = math.prod(shape) * dtype.itemsize
+    declared = f"{path} declares {describe_shape(shape)} ({dtype.name}, {nbytes} bytes)"
+    if spec is not None and not spec.accepts(dtype, shape):
+        raise DataError(
+            f"{declared}, but {spec.what} must be {spec.describe()}",
+            hint="Check that the file is the one its name says, and not damaged.",
+        )
+    if nbytes > max_bytes:
+        raise DataError(
+            f"{declared}, more than the {max_bytes} bytes read_idx accepts",
+            hint="A header that large is damaged or hostile; if the file is genuine, "
+            "pass a larger max_bytes to read_idx.",
+        )
 
 
 def _show_bytes(data: bytes) -> str:
@@ -194,9 +375,12 @@ def _show_bytes(data: bytes) -> str:
 
 
 def _check_payload_length(
-    path: Path, shape: tuple[int, ...], dtype: np.dtype[Any], actual: int
+    path: Path, shape: tuple[int, ...], dtype: np.dtype[Any], actual: int, *, more: bool = False
 ) -> None:
-    """Raise a DataError unless ``actual`` bytes of data are what the header promises."""
+    """Raise a DataError unless ``actual`` bytes of data are what the header promises.
+
+    With ``more``, reading stopped after ``actual`` bytes and more follow.
+    """
     expected = math.prod(shape) * dtype.itemsize
     if actual == expected:
         return
@@ -206,9 +390,10 @@ def _check_payload_length(
             f"{path} is truncated: {promise} but only {actual} bytes follow",
             hint="Delete it and download it again.",
         )
+    over = "more than " if more else ""
     raise DataError(
-        f"{path} has {actual - expected} unexpected bytes after its data: "
-        f"{promise} but {actual} bytes follow",
+        f"{path} has {over}{actual - expected} unexpected bytes after its data: "
+        f"{promise} but {over}{actual} bytes follow",
         hint="Check that it is a single IDX file, not several joined together.",
     )
 

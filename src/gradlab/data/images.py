@@ -8,18 +8,23 @@ with their MD5 checksums verified.
 
 from __future__ import annotations
 
+import gzip
+import importlib.util
 import os
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from gradlab.data.download import default_cache_dir, fetch, manual_download_hint, stderr_log
-from gradlab.data.idx import read_idx
+from gradlab.data._digits_split import N_TRAIN, split_order
+from gradlab.data.dataset import ImageDataset, check_label_range, check_same_size, check_split
+from gradlab.data.idx import IdxSpec, read_idx
 from gradlab.errors import DataError, UsageError
+
+__all__ = ["IDX_FILES", "IDX_SOURCES", "IMAGE_DATASETS", "IdxSource", "ImageDataset", "load_images"]
 
 #: The names ``load_images`` knows.
 IMAGE_DATASETS = ("digits", "mnist", "fashion-mnist", "synthetic")
@@ -30,7 +35,18 @@ IDX_FILES = (
     "t10k-images-idx3-ubyte",
     "t10k-labels-idx1-ubyte",
 )
-#: The fixed split of scikit-learn's digits: 25 % test, stratified, this seed.
+#: What each of the four files must declare, for MNIST and Fashion-MNIST alike: its role,
+#: its shape (None: the number of items) and the most items it may hold. The headers are
+#: checked against this before any data is read, so a damaged or hostile file cannot
+#: make ``load_images`` allocate more than the real data set needs.
+IDX_LAYOUT: dict[str, tuple[str, tuple[int | None, ...], int]] = {
+    "train-images-idx3-ubyte": ("training images", (None, 28, 28), 60000),
+    "train-labels-idx1-ubyte": ("training labels", (None,), 60000),
+    "t10k-images-idx3-ubyte": ("test images", (None, 28, 28), 10000),
+    "t10k-labels-idx1-ubyte": ("test labels", (None,), 10000),
+}
+#: The fixed split of scikit-learn's digits: 25 % test, stratified, this seed (the split
+#: itself is stored in :mod:`gradlab.data._digits_split`).
 DIGITS_TEST_SIZE = 0.25
 DIGITS_SPLIT_SEED = 0
 
@@ -49,6 +65,9 @@ class IdxSource:
         Base URLs to download the ``.gz`` files from, tried in order.
     md5 : mapping of str to str
         The MD5 checksum of each ``.gz`` file, by file name.
+    sizes : mapping of str to int
+        The size in bytes of each ``.gz`` file, by file name: a download is
+        cut off at its file's size, so a hostile mirror cannot fill the disk.
     classes : tuple of str
         The class names, by label.
     """
@@ -56,11 +75,12 @@ class IdxSource:
     folder: str
     mirrors: tuple[str, ...]
     md5: Mapping[str, str]
+    sizes: Mapping[str, int]
     classes: tuple[str, ...]
 
 
 #: The downloadable data sets. Mirrors and MD5s as in torchvision.datasets.MNIST
-#: and FashionMNIST (torchvision/datasets/mnist.py).
+#: and FashionMNIST (torchvision/datasets/mnist.py); sizes as the data sets publish them.
 IDX_SOURCES: dict[str, IdxSource] = {
     "mnist": IdxSource(
         folder="MNIST",
@@ -73,6 +93,12 @@ IDX_SOURCES: dict[str, IdxSource] = {
             "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
             "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
             "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+        },
+        sizes={
+            "train-images-idx3-ubyte.gz": 9912422,
+            "train-labels-idx1-ubyte.gz": 28881,
+            "t10k-images-idx3-ubyte.gz": 1648877,
+            "t10k-labels-idx1-ubyte.gz": 4542,
         },
         classes=_DIGIT_CLASSES,
     ),
@@ -89,6 +115,12 @@ IDX_SOURCES: dict[str, IdxSource] = {
             "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
             "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
         },
+        sizes={
+            "train-images-idx3-ubyte.gz": 26421880,
+            "train-labels-idx1-ubyte.gz": 29515,
+            "t10k-images-idx3-ubyte.gz": 4422102,
+            "t10k-labels-idx1-ubyte.gz": 5148,
+        },
         classes=(
             "t-shirt/top",
             "trouser",
@@ -103,75 +135,6 @@ IDX_SOURCES: dict[str, IdxSource] = {
         ),
     ),
 }
-
-
-@dataclass(frozen=True, eq=False, repr=False)
-class ImageDataset:
-    """Grey-scale images with class labels, split into training and test sets.
-
-    Attributes
-    ----------
-    name : str
-        The data set's name (``"mnist"``...).
-    X_train : ndarray of shape (n_train, height, width)
-        Training images, uint8, 0 (black) to 255 (white).
-    y_train : ndarray of shape (n_train,)
-        Their labels, int64, each in ``0 .. n_classes - 1``.
-    X_test : ndarray of shape (n_test, height, width)
-        Test images, uint8, of the same size as the training images.
-    y_test : ndarray of shape (n_test,)
-        Their labels, int64.
-    classes : tuple of str
-        The class names, by label.
-
-    Raises
-    ------
-    DataError
-        On construction: images that are not 3-D uint8, labels that are not
-        1-D integers (other integer types are converted to int64), counts of
-        images and labels that differ, train and test images of different
-        sizes, or a label outside ``0 .. n_classes - 1``.
-    """
-
-    name: str
-    X_train: npt.NDArray[np.uint8]
-    y_train: npt.NDArray[np.int64]
-    X_test: npt.NDArray[np.uint8]
-    y_test: npt.NDArray[np.int64]
-    classes: tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        _check_split(self.X_train, self.y_train, "X_train", "y_train")
-        _check_split(self.X_test, self.y_test, "X_test", "y_test")
-        _check_same_size(self.X_train, self.X_test, "X_train", "X_test")
-        for field in ("y_train", "y_test"):
-            labels = getattr(self, field)
-            _check_label_range(labels, self.classes, f"{self.name} {field}")
-            if labels.dtype != np.int64:
-                object.__setattr__(self, field, labels.astype(np.int64))
-
-    @property
-    def n_classes(self) -> int:
-        """The number of classes."""
-        return len(self.classes)
-
-    @property
-    def image_shape(self) -> tuple[int, int]:
-        """``(height, width)`` of every image."""
-        return int(self.X_train.shape[1]), int(self.X_train.shape[2])
-
-    @property
-    def n_features(self) -> int:
-        """Pixels per image: ``height * width``."""
-        height, width = self.image_shape
-        return height * width
-
-    def __repr__(self) -> str:
-        height, width = self.image_shape
-        return (
-            f"ImageDataset(name={self.name!r}, train={len(self.y_train)}, "
-            f"test={len(self.y_test)}, image_shape={height}x{width}, n_classes={self.n_classes})"
-        )
 
 
 def load_images(
@@ -223,7 +186,8 @@ def load_images(
     Raises
     ------
     UsageError
-        ``name`` is not one of :data:`IMAGE_DATASETS`.
+        ``name`` is not one of :data:`IMAGE_DATASETS`, or the cache folder is
+        a file or cannot be created.
     DataError
         A file is missing (the message lists the file names and the folders
         searched) or damaged, or the files do not fit together.
@@ -256,6 +220,8 @@ def load_images(
             hint=f"Put the four files into {root}/, or leave out --data-dir to download them.",
         )
     else:
+        from gradlab.data.download import default_cache_dir  # urllib, ssl: only when needed
+
         folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         folder = folder / key
         if download:
@@ -269,20 +235,65 @@ def load_images(
 
 def _load_digits() -> ImageDataset:
     """scikit-learn's 8x8 digits as uint8 0..255, with the fixed stratified split."""
+    pixels, labels = _read_digits()
+    images = np.rint(pixels.reshape(-1, 8, 8) * (255 / 16)).astype(np.uint8)
+    order = split_order()
+    train, test = order[:N_TRAIN], order[N_TRAIN:]
+    return ImageDataset(
+        "digits", images[train], labels[train], images[test], labels[test], _DIGIT_CLASSES
+    )
+
+
+def _read_digits() -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """The digits' pixels, shape (1797, 64), 0..16, and labels, shape (1797,).
+
+    Read from the file scikit-learn ships (``sklearn/datasets/data/digits.csv.gz``),
+    found without importing scikit-learn, which takes a second or more; the same
+    file ``load_digits`` reads. Where that file is missing or not as expected,
+    from ``sklearn.datasets.load_digits``.
+    """
+    path = _digits_file()
+    if path is not None:
+        try:
+            with gzip.open(path, "rt", encoding="ascii") as text:
+                data = np.loadtxt(text, delimiter=",", dtype=np.float64, ndmin=2)
+        except (OSError, EOFError, ValueError, zlib.error):
+            data = None
+        if data is not None and _looks_like_digits(data):
+            return data[:, :-1], data[:, -1].astype(np.int64)
     from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
 
     bunch = load_digits()
-    images = np.rint(bunch.images * (255 / 16)).astype(np.uint8)
-    labels = np.asarray(bunch.target, dtype=np.int64)
-    X_train, X_test, y_train, y_test = train_test_split(
-        images,
-        labels,
-        test_size=DIGITS_TEST_SIZE,
-        stratify=labels,
-        random_state=DIGITS_SPLIT_SEED,
+    return np.asarray(bunch.data, np.float64), np.asarray(bunch.target, np.int64)
+
+
+def _digits_file() -> Path | None:
+    """Where scikit-learn's digits.csv.gz is, found without importing scikit-learn; or None."""
+    try:
+        spec = importlib.util.find_spec("sklearn")
+    except (ImportError, ValueError):
+        return None
+    for root in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = Path(root) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            return path
+    return None
+
+
+def _looks_like_digits(data: npt.NDArray[np.float64]) -> bool:
+    """True for 1797 rows of 64 pixels in 0..16 and a label in 0..9, all integers."""
+    return (
+        data.shape == (1797, 65)
+        and bool(np.all(data == np.rint(data)))
+        and bool(np.all((data[:, :-1] >= 0) & (data[:, :-1] <= 16)))
+        and bool(np.all((data[:, -1] >= 0) & (data[:, -1] <= 9)))
     )
-    return ImageDataset("digits", X_train, y_train, X_test, y_test, _DIGIT_CLASSES)
+
+
+def idx_spec(name: str, base: str) -> IdxSpec:
+    """What the file ``base`` (one of :data:`IDX_FILES`) of data set ``name`` must declare."""
+    role, shape, max_items = IDX_LAYOUT[base]
+    return IdxSpec(what=f"{name} {role}", dtype="uint8", shape=shape, max_items=max_items)
 
 
 def _find_files(name: str, folders: Sequence[Path], *, hint: str) -> dict[str, Path]:
@@ -319,12 +330,15 @@ def _fetch_files(
 ) -> dict[str, Path]:
     """Download each ``.gz`` file of ``source`` into ``folder`` unless cached and verified."""
     names = [f"{base}.gz" for base in IDX_FILES]
+    from gradlab.data.download import fetch, manual_download_hint, stderr_log
+
     hint = manual_download_hint(names, folder)
     return {
         base: fetch(
             f"{base}.gz",
             mirrors=source.mirrors if mirrors is None else mirrors,
             md5=source.md5[f"{base}.gz"],
+            size=source.sizes[f"{base}.gz"],
             cache_dir=folder,
             progress=progress,
             hint=hint,
@@ -339,58 +353,14 @@ def _dataset_from_files(
 ) -> ImageDataset:
     """Read the four IDX files and check that they fit together."""
     train_images, train_labels, test_images, test_labels = (files[base] for base in IDX_FILES)
-    X_train, y_train = read_idx(train_images), read_idx(train_labels)
-    X_test, y_test = read_idx(test_images), read_idx(test_labels)
-    _check_split(X_train, y_train, str(train_images), str(train_labels))
-    _check_split(X_test, y_test, str(test_images), str(test_labels))
-    _check_same_size(X_train, X_test, str(train_images), str(test_images))
-    _check_label_range(y_train, classes, str(train_labels))
-    _check_label_range(y_test, classes, str(test_labels))
+    X_train, y_train, X_test, y_test = (
+        read_idx(files[base], spec=idx_spec(name, base)) for base in IDX_FILES
+    )
+    check_split(X_train, y_train, str(train_images), str(train_labels))
+    check_split(X_test, y_test, str(test_images), str(test_labels))
+    check_same_size(X_train, X_test, str(train_images), str(test_images))
+    check_label_range(y_train, classes, str(train_labels))
+    check_label_range(y_test, classes, str(test_labels))
     return ImageDataset(
         name, X_train, y_train.astype(np.int64), X_test, y_test.astype(np.int64), classes
     )
-
-
-def _check_split(
-    images: npt.NDArray[Any], labels: npt.NDArray[Any], images_source: str, labels_source: str
-) -> None:
-    """Check that ``images`` are 3-D uint8, ``labels`` 1-D integers, one label per image."""
-    if images.ndim != 3 or images.dtype != np.uint8:
-        raise DataError(
-            f"{images_source} must hold uint8 images of shape (n, height, width), "
-            f"but holds {images.dtype} values of shape {images.shape}"
-        )
-    if labels.ndim != 1 or labels.dtype.kind not in "iu":
-        raise DataError(
-            f"{labels_source} must hold integer labels of shape (n,), "
-            f"but holds {labels.dtype} values of shape {labels.shape}"
-        )
-    if len(images) != len(labels):
-        raise DataError(
-            f"{images_source} has {len(images)} images but {labels_source} has "
-            f"{len(labels)} labels; there must be one label per image"
-        )
-
-
-def _check_same_size(
-    train: npt.NDArray[Any], test: npt.NDArray[Any], train_source: str, test_source: str
-) -> None:
-    """Check that training and test images have the same height and width."""
-    if train.shape[1:] != test.shape[1:]:
-        raise DataError(
-            f"{train_source} holds images of {'x'.join(map(str, train.shape[1:]))} but "
-            f"{test_source} holds images of {'x'.join(map(str, test.shape[1:]))}; "
-            "training and test images must be the same size"
-        )
-
-
-def _check_label_range(labels: npt.NDArray[Any], classes: tuple[str, ...], source: str) -> None:
-    """Check that every label is in ``0 .. len(classes) - 1``; name the first one that is not."""
-    bad = np.flatnonzero((labels < 0) | (labels >= len(classes)))
-    if bad.size:
-        index = int(bad[0])
-        raise DataError(
-            f"{source} has label {int(labels[index])} at index {index}, outside "
-            f"0..{len(classes) - 1} for its {len(classes)} classes"
-            + (f" ({bad.size} bad labels in all)" if bad.size > 1 else "")
-        )

@@ -2,19 +2,49 @@
 
 A CSV file holds one point per line: the feature columns, then the target in
 the last column (``x,y`` for the tutorials' ``data.csv``).
+
+How a CSV file is read: first its bytes are checked in blocks (a regular file,
+not a device or a pipe; no larger than ``max_bytes``; no NUL byte; no line
+longer than :data:`MAX_LINE_BYTES`), then ``numpy.loadtxt`` parses it. Its C
+parser (NumPy >= 1.23) writes the numbers straight into one float64 array,
+with no Python object per cell, and rounds each number exactly as ``float()``
+does. pandas.read_csv would be as fast, but pandas is not a gradlab
+dependency, and a file of numbers needs nothing it adds. ``loadtxt`` says only
+that a file is bad, not why in words a user can act on; so when it refuses a
+file, or reads a value that is not finite, the file is read again with the
+:mod:`csv` module, a line at a time, which finds the first bad cell and names
+its line and column. That pass keeps the numbers in a compact buffer, so it
+runs in bounded memory too, and it also reads what ``loadtxt`` cannot (lines
+of blanks only, old Mac line endings).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import math
 import os
+import stat
+from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass
+from numbers import Integral, Real
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
-from gradlab.errors import DataError, UsageError
+from gradlab.errors import DataError
+from gradlab.params import Constraint, Interval, Predicate, validate
+
+#: The largest CSV file ``load_csv`` reads by default, in bytes (about 60 million
+#: points of ``x,y``; their array alone takes 1 GB).
+MAX_CSV_BYTES = 1 << 30
+#: The longest line ``load_csv`` accepts, in bytes.
+MAX_LINE_BYTES = 1 << 20
+#: Bytes checked at a time.
+_BLOCK = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -54,16 +84,20 @@ def _as_float(cell: str) -> float | None:
         return None
 
 
-def load_csv(path: str | os.PathLike[str], *, delimiter: str = ",") -> Points:
+def load_csv(
+    path: str | os.PathLike[str], *, delimiter: str = ",", max_bytes: int = MAX_CSV_BYTES
+) -> Points:
     """Read points from a CSV file, checking every cell.
 
     Parameters
     ----------
     path : path-like
-        The file. Blank lines are skipped. A first row with no number in it is
-        taken as a header.
+        The file, UTF-8 text. Blank lines are skipped. A first row with no
+        number in it is taken as a header.
     delimiter : str, default ","
         The column separator.
+    max_bytes : int, default MAX_CSV_BYTES
+        The largest file accepted, in bytes.
 
     Returns
     -------
@@ -73,68 +107,286 @@ def load_csv(path: str | os.PathLike[str], *, delimiter: str = ",") -> Points:
     Raises
     ------
     DataError
-        The file is missing, unreadable or empty; a cell is not a finite
-        number (the message names its line and column); a line has another
-        number of columns than the first; fewer than 2 points or 2 columns.
+        The file is missing, unreadable, empty, not a regular file (a device
+        such as /dev/zero, a pipe) or larger than ``max_bytes``; it is not
+        text (a NUL byte, or not UTF-8); a line is longer than
+        :data:`MAX_LINE_BYTES`; a cell is not a finite number (the message
+        names its line and column); a line has another number of columns
+        than the first; fewer than 2 points or 2 columns.
     """
     p = Path(path)
+    with _open_regular(p, max_bytes) as raw:
+        _check_bytes(p, raw)
+        header, skip = _find_header(p, raw, delimiter)
+        values = None if skip is None else _read_fast(raw, delimiter, skip, header)
+        if values is None:
+            header, values = _read_carefully(p, raw, delimiter)
+    return Points(X=values[:, :-1].copy(), y=values[:, -1].copy(), source=str(p), header=header)
+
+
+@contextlib.contextmanager
+def _open_regular(path: Path, max_bytes: int) -> Iterator[IO[bytes]]:
+    """Open ``path`` for reading bytes after checking it is a regular file of at most ``max_bytes``.
+
+    The file is opened without blocking (a pipe would wait for a writer) and
+    checked by its descriptor, so what is checked is what is read.
+    """
     try:
-        with open(p, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh, delimiter=delimiter)
-            rows = []
-            for row in reader:  # line_num: the physical line a record ends on
-                rows.append((reader.line_num, row))
-    except csv.Error as exc:
-        raise DataError(f"{p}, line {reader.line_num}: not valid CSV ({exc}).") from None
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise DataError(
-            f"{p}: no such file.", hint="Check the path, or leave out --csv to use generated data."
+            f"{path}: no such file.",
+            hint="Check the path, or leave out --csv to use generated data.",
         ) from None
     except IsADirectoryError:
-        raise DataError(f"{p}: is a folder, not a CSV file.") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{p}: is not a text file ({exc.reason} at byte {exc.start}).") from None
+        raise DataError(f"{path}: is a folder, not a CSV file.") from None
     except OSError as exc:
-        raise DataError(f"{p}: cannot be read ({exc.strerror}).") from None
+        raise DataError(f"{path}: cannot be read ({exc.strerror}).") from None
+    try:
+        _check_regular(path, os.fstat(fd), max_bytes)
+    except BaseException:
+        os.close(fd)
+        raise
+    with open(fd, "rb") as raw:
+        yield raw
 
-    rows = [(i, [c.strip() for c in row]) for i, row in rows if any(c.strip() for c in row)]
-    if not rows:
-        raise DataError(f"{p}: the file is empty; expected lines of numbers such as '1.5,2.0'.")
 
-    header: tuple[str, ...] | None = None
-    first = rows[0][1]
-    if all(_as_float(c) is None for c in first):
-        header = tuple(first)
-        rows = rows[1:]
-        if not rows:
-            raise DataError(f"{p}: has a header row ({','.join(first)}) but no data below it.")
-
-    width = len(header) if header is not None else len(rows[0][1])
-    if width < 2:
+def _check_regular(path: Path, info: os.stat_result, max_bytes: int) -> None:
+    """Refuse a folder, anything but a regular file, and a file over ``max_bytes``."""
+    if stat.S_ISDIR(info.st_mode):
+        raise DataError(f"{path}: is a folder, not a CSV file.")
+    if not stat.S_ISREG(info.st_mode):
         raise DataError(
-            f"{p}: line {rows[0][0]} has {width} column; expected at least 2 "
-            "(features, then the target in the last column)."
+            f"{path}: is {_kind(info.st_mode)}, not a regular file; a CSV file must be "
+            "a file on disk.",
+            hint="To read data from a program, write it to a file first.",
         )
-    values = np.empty((len(rows), width), dtype=np.float64)
-    for r, (line, row) in enumerate(rows):
-        if len(row) != width:
-            where = "the header" if header is not None else f"line {rows[0][0]}"
+    if info.st_size > max_bytes:
+        raise DataError(
+            f"{path}: is {info.st_size} bytes, more than the {max_bytes} bytes load_csv reads.",
+            hint="Fit on a sample of the rows (for example: head -n 1000000 FILE > "
+            "sample.csv), or call load_csv(..., max_bytes=N) from Python when the "
+            "memory for the whole file is there (16 bytes per number).",
+        )
+
+
+def _kind(mode: int) -> str:
+    """What a file that is not a regular file is, in words."""
+    if stat.S_ISFIFO(mode):
+        return "a pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a plain file"
+
+
+def _check_bytes(path: Path, raw: IO[bytes]) -> None:
+    """Refuse a NUL byte or a line longer than :data:`MAX_LINE_BYTES`, reading block by block.
+
+    A line ends at ``\\n`` or ``\\r``; lines are numbered by ``\\n``, as the csv
+    module numbers them for every usual file. The check costs a few scans of
+    each block at the speed of ``memchr``: it looks, one window of
+    ``MAX_LINE_BYTES`` at a time, for the last line break in the window.
+    """
+    raw.seek(0)
+    line = 1  # the number of the line the block starts in
+    carry = 0  # bytes of that line in earlier blocks
+    while block := raw.read(_BLOCK):
+        nul = block.find(b"\0")
+        if nul >= 0:
+            where = line + block.count(b"\n", 0, nul)
             raise DataError(
-                f"{p}, line {line}: has {len(row)} columns, expected {width} (as on {where})."
+                f"{path}: is not a text file (a NUL byte on line {where}).",
+                hint="A CSV file must be plain UTF-8 text; a file saved as UTF-16 or in a "
+                "spreadsheet's own format must be saved again as CSV (UTF-8).",
             )
-        for c, cell in enumerate(row):
-            v = _as_float(cell)
-            if v is None:
-                raise DataError(f"{p}, line {line}, column {c + 1}: {cell!r} is not a number.")
-            if not math.isfinite(v):
+        pos = 0  # where the current line continues; it began ``carry`` bytes before
+        while True:
+            end = pos + MAX_LINE_BYTES - carry + 1  # a break must come before this
+            last = max(block.rfind(b"\n", pos, end), block.rfind(b"\r", pos, end))
+            if end > len(block):  # the rest of the block is too short to hold a long line
+                carry = carry + len(block) - pos if last < 0 else len(block) - last - 1
+                break
+            if last < 0:
+                where = line + block.count(b"\n", 0, pos)
                 raise DataError(
-                    f"{p}, line {line}, column {c + 1}: {cell!r} is not a finite number; "
-                    "remove the line or fill in the value."
+                    f"{path}, line {where}: not valid CSV "
+                    f"(a line longer than {MAX_LINE_BYTES} bytes)."
                 )
-            values[r, c] = v
-    if len(rows) < 2:
-        raise DataError(f"{p}: has {len(rows)} point; at least 2 are needed to fit a line.")
-    return Points(X=values[:, :-1].copy(), y=values[:, -1].copy(), source=str(p), header=header)
+            pos, carry = last + 1, 0
+        line += block.count(b"\n")
+
+
+@contextlib.contextmanager
+def _text(raw: IO[bytes]) -> Iterator[io.TextIOWrapper]:
+    """``raw`` from its start as UTF-8 text (a byte-order mark skipped), left open afterwards."""
+    raw.seek(0)
+    text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+    try:
+        yield text
+    finally:
+        text.detach()
+
+
+def _find_header(
+    path: Path, raw: IO[bytes], delimiter: str
+) -> tuple[tuple[str, ...] | None, int | None]:
+    """Find the header row, if any, from the first rows of the file.
+
+    Returns
+    -------
+    header : tuple of str or None
+        The header's cells.
+    skip : int or None
+        The lines before the first row of numbers; None when there is no such
+        row, or the first rows cannot be read (the careful pass says why).
+    """
+    try:
+        with _text(raw) as text:
+            reader = csv.reader(text, delimiter=delimiter)
+            for row in reader:
+                cells = [c.strip() for c in row]
+                if not any(cells):
+                    continue
+                if any(_as_float(c) is not None for c in cells):
+                    return None, 0
+                header, skip = tuple(cells), reader.line_num
+                return (header, skip) if _has_data_row(reader) else (header, None)
+    except (csv.Error, UnicodeDecodeError):
+        pass
+    return None, None
+
+
+def _has_data_row(reader: Iterator[list[str]]) -> bool:
+    """True when a row with a non-blank cell follows."""
+    return any(any(c.strip() for c in row) for row in reader)
+
+
+def _read_fast(
+    raw: IO[bytes], delimiter: str, skip: int, header: tuple[str, ...] | None
+) -> np.ndarray | None:
+    """Parse the file with ``numpy.loadtxt``; None when it refuses or the result needs a check.
+
+    None also for a result the careful pass must look at: a value that is not
+    finite, fewer than 2 rows or columns, or another width than the header's.
+    """
+    try:
+        with _text(raw) as text:
+            values = np.loadtxt(
+                text,
+                delimiter=delimiter,
+                dtype=np.float64,
+                ndmin=2,
+                skiprows=skip,
+                comments=None,
+                quotechar='"',
+                encoding=None,
+            )
+    except ValueError:  # a bad cell or line, or not UTF-8 (UnicodeDecodeError)
+        return None
+    rows, width = values.shape
+    if rows < 2 or width < 2 or (header is not None and len(header) != width):
+        return None
+    if not np.isfinite(values).all():
+        return None
+    return values
+
+
+def _read_carefully(
+    path: Path, raw: IO[bytes], delimiter: str
+) -> tuple[tuple[str, ...] | None, np.ndarray]:
+    """Read the file a line at a time, checking every cell; raise at the first problem.
+
+    Returns
+    -------
+    header : tuple of str or None
+    values : ndarray of shape (n_points, width)
+    """
+    header: tuple[str, ...] | None = None
+    width = 0
+    first_line = 0  # the line of the first row of numbers
+    seen_first_row = False
+    values = array("d")
+    n_rows = 0
+    try:
+        with _text(raw) as text:
+            reader = csv.reader(text, delimiter=delimiter)
+            for row in reader:  # line_num: the physical line a record ends on
+                line = reader.line_num
+                cells = [c.strip() for c in row]
+                if not any(cells):
+                    continue
+                if not seen_first_row:
+                    seen_first_row = True
+                    if all(_as_float(c) is None for c in cells):
+                        header = tuple(cells)
+                        continue
+                if not first_line:
+                    first_line = line
+                    width = len(header) if header is not None else len(cells)
+                    if width < 2:
+                        raise DataError(
+                            f"{path}: line {line} has {width} column; expected at least 2 "
+                            "(features, then the target in the last column)."
+                        )
+                if len(cells) != width:
+                    where = "the header" if header is not None else f"line {first_line}"
+                    raise DataError(
+                        f"{path}, line {line}: has {len(cells)} columns, expected {width} "
+                        f"(as on {where})."
+                    )
+                for c, cell in enumerate(cells):
+                    values.append(_number(path, line, c, cell))
+                n_rows += 1
+    except csv.Error as exc:
+        raise DataError(f"{path}, line {reader.line_num}: not valid CSV ({exc}).") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: is not a text file ({exc.reason} at byte {exc.start}).") from None
+    if not seen_first_row:
+        raise DataError(f"{path}: the file is empty; expected lines of numbers such as '1.5,2.0'.")
+    if n_rows == 0:
+        assert header is not None
+        raise DataError(f"{path}: has a header row ({','.join(header)}) but no data below it.")
+    if n_rows < 2:
+        raise DataError(f"{path}: has {n_rows} point; at least 2 are needed to fit a line.")
+    return header, np.frombuffer(values, dtype=np.float64).reshape(n_rows, width)
+
+
+def _number(path: Path, line: int, column: int, cell: str) -> float:
+    """``cell`` as a finite float, or a DataError naming its line and column (from 0)."""
+    v = _as_float(cell)
+    if v is None:
+        raise DataError(f"{path}, line {line}, column {column + 1}: {cell!r} is not a number.")
+    if not math.isfinite(v):
+        raise DataError(
+            f"{path}, line {line}, column {column + 1}: {cell!r} is not a finite number; "
+            "remove the line or fill in the value."
+        )
+    return v
+
+
+def _is_finite_range(value: object) -> bool:
+    """True for a pair ``(low, high)`` of finite real numbers with ``low < high``."""
+    return (
+        isinstance(value, tuple | list)
+        and len(value) == 2
+        and all(isinstance(v, Real) and not isinstance(v, bool) for v in value)
+        and math.isfinite(value[0])
+        and math.isfinite(value[1])
+        and value[0] < value[1]
+    )
+
+
+#: What each parameter of :func:`make_line` may be.
+MAKE_LINE_PARAMETERS: dict[str, Constraint | list[Constraint]] = {
+    "n": Interval(Integral, 2, None),
+    "w": Interval(Real, None, None),
+    "b": Interval(Real, None, None),
+    "noise": Interval(Real, 0, None),
+    "x_range": Predicate(_is_finite_range, "a pair (low, high) of finite numbers with low < high"),
+    "seed": [Interval(Integral, 0, None), None],
+}
 
 
 def make_line(
@@ -144,27 +396,42 @@ def make_line(
     b: float = 4.0,
     noise: float = 1.0,
     x_range: tuple[float, float] = (0.0, 15.0),
-    seed: int = 0,
+    seed: int | None = 0,
 ) -> Points:
     """Generate ``y = w*x + b + eps`` with ``x ~ U(x_range)`` and ``eps ~ N(0, noise**2)``.
 
     This is the tutorials' set-up: 100 noisy samples of a line for ``x`` in [0, 15].
 
+    Parameters
+    ----------
+    n : int, default 100
+        The number of points, at least 2.
+    w, b : float, default 1.5, 4.0
+        Slope and intercept of the line, finite.
+    noise : float, default 1.0
+        Standard deviation of the noise, finite and >= 0.
+    x_range : (float, float), default (0.0, 15.0)
+        ``(low, high)``, finite, ``low < high``.
+    seed : int or None, default 0
+        Seed of the random numbers (>= 0); None for fresh ones on every call.
+
     Returns
     -------
     Points
         ``X`` of shape (n, 1) and ``y`` of shape (n,).
+
+    Raises
+    ------
+    UsageError
+        A parameter is out of range (see :data:`MAKE_LINE_PARAMETERS`); the
+        message names it: ``make_line: n must be an integer >= 2; got 1.``
     """
-    if not isinstance(n, int | np.integer) or n < 2:
-        raise UsageError(f"n must be an integer of at least 2, got {n!r}.")
-    if not (math.isfinite(noise) and noise >= 0):
-        raise UsageError(f"noise must be a finite number >= 0, got {noise!r}.")
+    validate(
+        MAKE_LINE_PARAMETERS,
+        {"n": n, "w": w, "b": b, "noise": noise, "x_range": x_range, "seed": seed},
+        "make_line",
+    )
     lo, hi = x_range
-    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        raise UsageError(f"x_range must be two finite numbers low < high, got {x_range!r}.")
-    for name, v in (("w", w), ("b", b)):
-        if not math.isfinite(v):
-            raise UsageError(f"{name} must be a finite number, got {v!r}.")
     rng = np.random.default_rng(seed)
     x = rng.uniform(lo, hi, size=n)
     y = w * x + b + rng.normal(0.0, noise, size=n)

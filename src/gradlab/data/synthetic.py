@@ -14,13 +14,35 @@ nearest-centroid classifier about 0.75.
 from __future__ import annotations
 
 import math
+from numbers import Integral, Real
 
 import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
-from gradlab.data.images import ImageDataset
-from gradlab.errors import UsageError
+from gradlab.data.dataset import ImageDataset
+from gradlab.params import Constraint, Interval, Predicate, validate
+
+
+def _is_image_shape(shape: object) -> bool:
+    """True for a pair ``(height, width)`` of integers, each at least 4."""
+    return (
+        isinstance(shape, tuple | list)
+        and len(shape) == 2
+        and all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in shape)
+        and min(shape) >= 4
+    )
+
+
+#: What each parameter of :func:`make_images` may be.
+MAKE_IMAGES_PARAMETERS: dict[str, Constraint | list[Constraint]] = {
+    "n_train": Interval(Integral, 1, None),
+    "n_test": Interval(Integral, 1, None),
+    "shape": Predicate(_is_image_shape, "a pair (height, width) of integers >= 4"),
+    "n_classes": Interval(Integral, 2, None),
+    "seed": Interval(Integral, 0, None),
+    "noise": Interval(Real, 0, None),
+}
 
 #: Images generated at a time (bounds the memory used; part of the output's definition).
 _CHUNK = 8192
@@ -67,9 +89,21 @@ def make_images(
     Raises
     ------
     UsageError
-        A parameter is out of range.
+        A parameter is out of range (see :data:`MAKE_IMAGES_PARAMETERS`); the
+        message names it: ``make_images: n_train must be an integer >= 1; got 0.``
     """
-    _check_parameters(n_train, n_test, shape, n_classes, seed, noise)
+    validate(
+        MAKE_IMAGES_PARAMETERS,
+        {
+            "n_train": n_train,
+            "n_test": n_test,
+            "shape": shape,
+            "n_classes": n_classes,
+            "seed": seed,
+            "noise": noise,
+        },
+        "make_images",
+    )
     height, width = shape
     proto_rng, train_rng, test_rng = map(
         np.random.default_rng, np.random.SeedSequence(seed).spawn(3)
@@ -86,21 +120,6 @@ def make_images(
         y_test,
         tuple(str(k) for k in range(n_classes)),
     )
-
-
-def _check_parameters(
-    n_train: int, n_test: int, shape: tuple[int, int], n_classes: int, seed: int, noise: float
-) -> None:
-    """Raise a UsageError naming the first parameter that is out of range."""
-    for name, value, low in (("n_train", n_train, 1), ("n_test", n_test, 1), ("seed", seed, 0)):
-        if value < low:
-            raise UsageError(f"{name} must be at least {low}, not {value}")
-    if n_classes < 2:
-        raise UsageError(f"n_classes must be at least 2, not {n_classes}")
-    if len(shape) != 2 or min(shape) < 4:
-        raise UsageError(f"shape must be (height, width), each at least 4, not {shape}")
-    if not (math.isfinite(noise) and noise >= 0):
-        raise UsageError(f"noise must be a finite number >= 0, not {noise}")
 
 
 def _prototypes(

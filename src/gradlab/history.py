@@ -7,9 +7,12 @@ import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gradlab import io as gio
+
+if TYPE_CHECKING:
+    from gradlab.viz.figure import Figure
 
 
 @dataclass
@@ -43,6 +46,26 @@ class History:
     def last(self) -> dict[str, float]:
         """The latest row."""
         return {k: v[-1] for k, v in self.columns.items()}
+
+    def plot(self, *, title: str = "") -> Figure:
+        """The curves of this history: loss and accuracy of a classifier (see
+        :func:`gradlab.viz.curves.training_curves`), or the loss per epoch of a
+        regression.
+
+        In a notebook the figure shows itself; from a script, ``.show()`` or save it::
+
+            model.fit(X, y, eval_set=(X_test, y_test))
+            model.history_.plot()
+        """
+        if "train_loss" in self.columns or "loss" not in self.columns:
+            from gradlab.viz.curves import training_curves
+
+            return training_curves(self.columns, title=title)
+        from gradlab.viz.regression import loss_curves
+
+        return loss_curves(
+            [("loss", self.columns["loss"])], xlabel="epoch", title=title or "Loss per epoch"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {"columns": self.columns, "step_loss": self.step_loss}

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from gradlab.viz.save import new_figure
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+    from gradlab.viz.figure import Figure
 
 
 def training_curves(

@@ -114,9 +114,9 @@ class JupyterLive(Callback):
 
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=90)
-        image = Image(data=buf.getvalue())
+        image = Image(data=buf.getvalue())  # type: ignore[no-untyped-call]
         if self.handle is None:
-            self.handle = display(image, display_id=True)
+            self.handle = display(image, display_id=True)  # type: ignore[no-untyped-call]
         else:
             self.handle.update(image)
 

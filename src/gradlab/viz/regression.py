@@ -10,7 +10,7 @@ import numpy as np
 from gradlab.viz.save import new_figure
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+    from gradlab.viz.figure import Figure
 
 
 def fit_line(

@@ -175,9 +175,10 @@ def test_show_opens_a_window_with_an_interactive_backend(tmp_path: Path) -> None
 
 
 @pytest.mark.slow
-def test_figures_and_history_display_inline_in_a_real_kernel() -> None:
+def test_figures_history_and_the_live_monitor_display_in_a_real_kernel() -> None:
     """A notebook run by a real ipykernel: a figure as the last expression of a cell shows
-    as a PNG, without pyplot; the kernel is recognised as a notebook."""
+    as a PNG, without pyplot; the kernel is recognised as a notebook, so training shows
+    the live monitor, one output updated in place that ends with the last epoch."""
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
@@ -189,6 +190,11 @@ def test_figures_and_history_display_inline_in_a_real_kernel() -> None:
         "test_accuracy=0.7, seconds=0.1)\nh.plot()",
         "from gradlab.viz.notebook import in_notebook\n"
         "print(in_notebook(), 'matplotlib.pyplot' in sys.modules)",
+        "import numpy as np\nfrom gradlab.models import SoftmaxRegression\n"
+        "from gradlab.viz.monitor import monitors\n"
+        "rng = np.random.default_rng(0)\ny = rng.integers(0, 3, 60)\n"
+        "X = (rng.normal(size=(3, 4))[y] + rng.normal(size=(60, 4))).astype('float32')\n"
+        "m = SoftmaxRegression(epochs=3).fit(X, y, eval_set=(X, y), callbacks=monitors())",
     ]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     env_path = os.environ.get("PYTHONPATH", "")
@@ -202,3 +208,7 @@ def test_figures_and_history_display_inline_in_a_real_kernel() -> None:
         assert output["output_type"] == "execute_result"
         assert base64.b64decode(output["data"]["image/png"]).startswith(PNG_MAGIC)
     assert nb.cells[2].outputs[0]["text"].strip() == "True False"
+    (live,) = nb.cells[3].outputs
+    assert live["output_type"] == "display_data"
+    assert "epoch 3/3 (done)" in live["data"]["text/plain"]
+    assert live["data"]["image/svg+xml"].startswith("<svg")

@@ -95,7 +95,7 @@ def test_regression_history_plots_its_loss() -> None:
         h.append(epoch=e, loss=loss, w=0.1 * e, b=0.0)
     fig = h.plot()
     ax = fig.axes[0]
-    assert ax.get_ylabel() == "loss"
+    assert ax.get_ylabel() == "loss (log scale)"
     assert list(ax.lines[0].get_ydata()) == [4.0, 2.0, 1.5]
 
 
@@ -212,3 +212,76 @@ def test_figures_history_and_the_live_monitor_display_in_a_real_kernel() -> None
     assert live["output_type"] == "display_data"
     assert "epoch 3/3 (done)" in live["data"]["text/plain"]
     assert live["data"]["image/svg+xml"].startswith("<svg")
+
+
+def _overlaps_an_axes(fig: Figure) -> list[str]:
+    """Names of the legends whose box overlaps the data area of some axes."""
+    fig.draw_without_rendering()
+    legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+    areas = [ax.get_window_extent() for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    return [
+        ", ".join(t.get_text() for t in leg.get_texts())
+        for leg in legends
+        if any(leg.get_window_extent().overlaps(area) for area in areas)
+    ]
+
+
+def test_training_curves_have_separate_labelled_axes_a_named_title_and_a_legend_outside() -> None:
+    from gradlab.viz.curves import training_curves
+
+    fig = training_curves(classifier_history().columns, epochs=5, model="MLP", dataset="digits")
+    loss_ax, acc_ax = fig.axes
+    assert loss_ax.get_ylabel() == "cross-entropy loss"
+    assert acc_ax.get_ylabel() == "accuracy (share correct)"
+    assert [line.get_label() for line in loss_ax.lines] == ["train loss", "test loss"]
+    assert [line.get_label() for line in acc_ax.lines] == ["train accuracy", "test accuracy"]
+    assert fig.get_suptitle() == "MLP on digits: loss and accuracy per epoch"
+    assert len(fig.legends) == 1
+    assert _overlaps_an_axes(fig) == []
+
+
+def test_regression_legends_stay_off_the_data() -> None:
+    from gradlab.viz.regression import fit_line, loss_curves, loss_surface
+
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 15, 100)
+    y = 1.5 * x + 4 + rng.normal(size=100)
+    figures = [
+        fit_line(x, y, [("gradient descent", 1.8, 0.3), ("closed form", 1.5, 4.0)]),
+        loss_curves([("a", [3.0, 2.0]), ("b", [3.0, 1.0])], floor=("least squares", 0.9)),
+        loss_surface(x, y, np.array([0.0, 1.0, 1.49]), np.array([0.0, 2.0, 3.99]),
+                     optimum=(1.5, 4.0)),
+    ]  # fmt: skip
+    for fig in figures:
+        assert fig.legends, "no legend"
+        assert _overlaps_an_axes(fig) == []
+
+
+def test_loss_surface_markers_all_show_when_the_descent_ends_on_the_optimum() -> None:
+    from gradlab.viz.regression import loss_surface
+
+    x = np.linspace(0, 15, 50)
+    y = 1.5 * x + 4
+    fig = loss_surface(x, y, np.array([0.0, 1.0, 1.5]), np.array([0.0, 2.0, 4.0]),
+                       optimum=(1.5, 4.0))  # fmt: skip
+    marks = {line.get_label(): line for line in fig.axes[0].lines}
+    star, end = marks["least squares (closed form)"], marks["end of descent"]
+    start, path = marks["start"], marks["descent path"]
+    assert star.get_markerfacecolor() == "none"  # hollow: what lies under it shows
+    assert star.get_markersize() > 2 * end.get_markersize()  # its outline rings the square
+    assert end.get_zorder() > star.get_zorder() > path.get_zorder()
+    assert start.get_zorder() > path.get_zorder()
+
+
+def test_confusion_and_grid_titles_name_the_model_and_the_data_set() -> None:
+    from gradlab.viz.images import confusion_figure, confusion_matrix, prediction_grid
+
+    true, pred = np.array([0, 1, 2, 2]), np.array([0, 1, 1, 2])
+    cm = confusion_figure(confusion_matrix(true, pred, 3), "abc", model="MLP", dataset="toy")
+    assert cm.axes[0].get_title().startswith("MLP on toy: confusion matrix\naccuracy 0.7500")
+    grid = prediction_grid(np.zeros((4, 2, 2)), true, pred, "abc", model="MLP", dataset="toy",
+                           test_wrong=7, test_total=40)  # fmt: skip
+    assert grid.get_suptitle().startswith("MLP on toy: 1 of 4 shown is wrong (7 of 40 in the")
+    wrong_tile = grid.axes[2]
+    assert wrong_tile.title.get_color() == "#cc0000"
+    assert grid.axes[0].title.get_color() == "black"

@@ -171,7 +171,7 @@ def classify_chapter(out: Path, seed: int) -> Chapter:
         ),
     ):
         folder = out / name.split()[0].lower()
-        curves = CurvesPNG(folder / "curves.png", title=f"{name} on digits")
+        curves = CurvesPNG(folder / "curves.png", model=name, dataset="digits")
         model.fit(d.X_train, d.y_train, eval_set=(d.X_test, d.y_test), classes=d.classes,
                   callbacks=[curves])  # fmt: skip
         last = model.history_.last()

@@ -274,13 +274,35 @@ class JupyterLive(Callback):
 
 
 class CurvesPNG(Callback):
-    """Write the curves as a PNG when training ends (and on demand, see :meth:`write`)."""
+    """Write the curves as a PNG when training ends (and on demand, see :meth:`write`).
 
-    def __init__(self, path: str | os.PathLike[str], title: str = "") -> None:
+    Parameters
+    ----------
+    path : path-like
+        The PNG file.
+    title : str, optional
+        The figure's title; by default made from ``model`` and ``dataset``.
+    model, dataset : str, optional
+        Named in the title: ``"MLP 64-200-200-10"``, ``"digits"``.
+
+    Attributes
+    ----------
+    written : Path or None
+        The file, once written.
+    figure : Figure or None
+        The figure last written (for reports that read its axes).
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], title: str = "", *, model: str = "", dataset: str = ""
+    ) -> None:
         self.path = Path(path)
         self.title = title
+        self.model = model
+        self.dataset = dataset
         self.epochs = 0
         self.written: Path | None = None
+        self.figure: Any = None
 
     def on_train_begin(self, info: dict[str, Any]) -> None:
         self.epochs = info["epochs"]
@@ -292,8 +314,15 @@ class CurvesPNG(Callback):
         from gradlab.viz.curves import training_curves
         from gradlab.viz.save import save_figure
 
-        fig = training_curves(history.columns, epochs=self.epochs, title=self.title)
+        fig = training_curves(
+            history.columns,
+            epochs=self.epochs,
+            title=self.title,
+            model=self.model,
+            dataset=self.dataset,
+        )
         self.written = save_figure(fig, self.path)
+        self.figure = fig
         return self.written
 
 

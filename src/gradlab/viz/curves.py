@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gradlab.viz.images import about
 from gradlab.viz.save import new_figure
@@ -93,3 +94,37 @@ def training_curves(
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=9)
     fig.suptitle(title or curves_title(model, dataset))
     return fig
+
+
+def readout(fig: Figure, columns: Mapping[str, Sequence[float]]) -> dict[str, Any]:
+    """What the HTML report needs for hover read-outs on a saved :func:`training_curves`
+    figure: where each axes sits in the image and the values at every epoch.
+
+    Returns
+    -------
+    dict
+        ``axes``: per axes ``box`` ([left, top, right, bottom] as fractions of the image,
+        from its top-left corner) and ``xlim``; ``x``: the epochs; ``xlabel``;
+        ``series``: ``label`` and ``values`` (``None`` where not finite) per curve.
+    """
+    fig.draw_without_rendering()  # the layout engine has placed the axes
+    axes = []
+    for ax in fig.axes:
+        pos = ax.get_position()
+        axes.append(
+            {
+                "box": [round(v, 5) for v in (pos.x0, 1 - pos.y1, pos.x1, 1 - pos.y0)],
+                "xlim": [float(v) for v in ax.get_xlim()],
+            }
+        )
+    series = [
+        {"label": label, "values": [float(v) if math.isfinite(v) else None for v in values]}
+        for key, label, *_ in CURVES
+        if (values := columns.get(key)) and any(math.isfinite(v) for v in values)
+    ]
+    return {
+        "xlabel": "epoch",
+        "x": [float(v) for v in columns.get("epoch", [])],
+        "axes": axes,
+        "series": series,
+    }

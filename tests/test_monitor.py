@@ -231,3 +231,14 @@ def test_curves_png_and_history_files_are_written(tmp_path: Path) -> None:
     assert (tmp_path / "c.png").read_bytes().startswith(b"\x89PNG")
     assert (tmp_path / "h.csv").read_text().count("\n") == 3
     assert '"train_accuracy"' in (tmp_path / "h.json").read_text()
+
+
+def test_curves_png_names_the_model_once_training_has_begun(tmp_path: Path) -> None:
+    from gradlab.jobs.predictions import model_label
+    from gradlab.models import MLPClassifier
+
+    X, y = blobs()
+    model = MLPClassifier(hidden=(7,), epochs=1, batch_size=30)
+    curves = CurvesPNG(tmp_path / "c.png", model=lambda: model_label(model), dataset="blobs")
+    model.fit(X, y, eval_set=(X, y), callbacks=[curves])
+    assert curves.figure.get_suptitle() == "MLP 5-7-3 on blobs: loss and accuracy per epoch"

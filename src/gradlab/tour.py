@@ -173,9 +173,10 @@ def descent_chapter(out: Path, seed: int) -> Chapter:
         png,
         "The four rates of the table, one panel each; the dots go from dark (the start, "
         "circled) to bright (the end). Notice how the same slope gives steps of very "
-        f"different lengths: lr 0.001 is {verdicts[0.001]} (its dots still bunched on the "
-        f"slope), lr 0.01 {verdicts[0.01]}, lr 0.1 {verdicts[0.1]} (dots on both sides of "
-        f"the valley), lr 1 {verdicts[1.0]} (the first step throws x far off).",
+        f"different lengths: lr 0.001 is {verdicts[0.001]} (200 small steps, still "
+        f"creeping into the minimum), lr 0.01 {verdicts[0.01]}, lr 0.1 {verdicts[0.1]} (dots "
+        f"on both sides of the valley), lr 1 {verdicts[1.0]} (the first step throws x far "
+        "off).",
     )
     s.reproduce(f'gradlab descend "{f.text}" --x0 4 --lr 0.001,0.01,0.1,1 --steps 200')
     summary = ", ".join(f"lr {r.lr:g} {r.verdict}" for r in runs)
@@ -397,6 +398,14 @@ def linreg_chapter(out: Path, seed: int) -> Chapter:
         out / "linreg-loss.png",
     )
     gap = slow.end["error"] - c["error"]
+
+    def knee(r: Any) -> int:
+        """The epoch where the steep drop ends: the first whose step lowers the loss by
+        less than 1%."""
+        loss = np.asarray(r.model.history_["loss"])
+        gentle = np.flatnonzero(np.diff(np.log(loss)) > -0.01)
+        return int(gentle[0]) if len(gentle) else len(loss) - 1
+
     s.figures(
         [
             (figs["fit 0.0001"], f"lr 0.0001: the fitted line (solid) is too steep and "
@@ -407,14 +416,17 @@ def linreg_chapter(out: Path, seed: int) -> Chapter:
     )  # fmt: skip
     s.image(
         losses,
-        "Both runs' loss on one log scale, with the least-squares minimum dashed. Notice "
-        "that lr 0.0001 drops as fast as lr 0.01 for the first few epochs (the slope is "
-        f"found), then flattens {gap:.3g} above the minimum, while lr 0.01 goes on down to it.",
+        "Both runs' loss on one log scale, with the least-squares minimum dashed. Each "
+        "curve first drops steeply (the slope w is found: lr 0.01 needs "
+        f"{knee(good)} epochs, lr 0.0001 {knee(slow)}), then bends into a slow decline along "
+        f"the valley floor, where only b still moves. Notice that lr 0.0001 stays {gap:.3g} "
+        "above the minimum after 1000 epochs, while lr 0.01 reaches it.",
     )
     s.figures(
         [
             (figs["surface 0.0001"], "lr 0.0001 on the loss surface (same box as its "
-             "neighbour): one quick step across the valley, then a crawl along its floor; "
+             "neighbour): the path heads for the valley floor and then barely moves along "
+             f"it; b has gone from 0 to {slow.end['b']:.2f} of the {c['b']:.2f} it needs, so "
              "the end (square) is far from the least-squares star."),
             (figs["surface 0.01"], "lr 0.01: the steps zigzag across the narrow valley, "
              "then run down it to the star; the end square sits inside the star."),

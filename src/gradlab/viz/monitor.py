@@ -282,8 +282,13 @@ class CurvesPNG(Callback):
         The PNG file.
     title : str, optional
         The figure's title; by default made from ``model`` and ``dataset``.
-    model, dataset : str, optional
-        Named in the title: ``"MLP 64-200-200-10"``, ``"digits"``.
+    model : str or callable returning str, optional
+        Named in the title, e.g. ``"MLP 64-200-200-10"``. A callable is asked when the
+        figure is drawn, after training has begun: ``lambda: model_label(model)``
+        (:func:`gradlab.jobs.predictions.model_label`) names the layer sizes, which a
+        classifier knows only once ``fit`` has seen the data.
+    dataset : str, optional
+        Named in the title: ``"digits"``.
 
     Attributes
     ----------
@@ -294,7 +299,12 @@ class CurvesPNG(Callback):
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], title: str = "", *, model: str = "", dataset: str = ""
+        self,
+        path: str | os.PathLike[str],
+        title: str = "",
+        *,
+        model: str | Callable[[], str] = "",
+        dataset: str = "",
     ) -> None:
         self.path = Path(path)
         self.title = title
@@ -318,7 +328,7 @@ class CurvesPNG(Callback):
             history.columns,
             epochs=self.epochs,
             title=self.title,
-            model=self.model,
+            model=self.model() if callable(self.model) else self.model,
             dataset=self.dataset,
         )
         self.written = save_figure(fig, self.path)

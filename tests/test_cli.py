@@ -286,12 +286,12 @@ def test_train_softmax_on_digits_writes_everything(
 def test_train_prints_a_line_per_epoch_and_a_summary(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    code, out, err = run(
+    code, out, _ = run(
         capsys, "train", "mlp", "--hidden", "16", "--epochs", "2", "--out", str(tmp_path),
         "--no-plots",
     )  # fmt: skip
     assert code == 0
-    assert "epoch 1/2  train loss" in err
+    assert "epoch 1/2  train loss" in out
     assert "mlp on digits (numpy engine): after 2 epochs" in out
 
 

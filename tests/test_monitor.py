@@ -1,7 +1,10 @@
-"""The monitors: the Jupyter live plot redraws in place; the right monitor for each place."""
+"""The monitors: the Jupyter live plot redraws in place, cheaply; the right monitor for each
+place; terminal progress on stdout."""
 
 from __future__ import annotations
 
+import io
+import math
 import sys
 import types
 from pathlib import Path
@@ -11,6 +14,7 @@ import numpy as np
 import pytest
 
 from gradlab.models import SoftmaxRegression
+from gradlab.train import Callback
 from gradlab.viz import monitor
 from gradlab.viz.monitor import CurvesPNG, HistoryFiles, JupyterLive, TerminalProgress
 
@@ -19,7 +23,8 @@ class FakeHandle:
     def __init__(self) -> None:
         self.updates: list[Any] = []
 
-    def update(self, obj: Any) -> None:
+    def update(self, obj: Any, raw: bool = False) -> None:
+        assert raw
         self.updates.append(obj)
 
 
@@ -33,7 +38,8 @@ def fake_ipython(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         def __init__(self, data: bytes) -> None:
             self.data = data
 
-    def display(obj: Any, display_id: bool = False) -> FakeHandle:
+    def display(obj: Any, raw: bool = False, display_id: bool = False) -> FakeHandle:
+        assert raw
         calls["display"].append((obj, display_id))
         handle: FakeHandle = calls["handle"]
         return handle
@@ -57,12 +63,90 @@ def blobs() -> tuple[np.ndarray, np.ndarray]:
 
 def test_jupyter_plot_is_shown_once_then_updated_in_place(fake_ipython: dict[str, Any]) -> None:
     X, y = blobs()
-    SoftmaxRegression(epochs=3, batch_size=30).fit(X, y, eval_set=(X, y), callbacks=[JupyterLive()])
-    assert len(fake_ipython["display"]) == 1  # one output cell ...
-    image, display_id = fake_ipython["display"][0]
+    live = JupyterLive(every=0, budget=math.inf)  # no throttling: every epoch is drawn
+    SoftmaxRegression(epochs=3, batch_size=30).fit(X, y, eval_set=(X, y), callbacks=[live])
+    assert len(fake_ipython["display"]) == 1  # one output cell, made when training begins ...
+    bundle, display_id = fake_ipython["display"][0]
     assert display_id is True
-    assert image.data.startswith(b"\x89PNG")
-    assert len(fake_ipython["handle"].updates) == 2  # ... redrawn after epochs 2 and 3
+    assert bundle["image/svg+xml"].startswith("<svg")
+    assert "epoch 0/3" in bundle["text/plain"]
+    updates = fake_ipython["handle"].updates
+    assert len(updates) == 4  # ... redrawn after epochs 1, 2, 3 and at the end
+    assert live.draws == 5
+
+
+def test_jupyter_text_beside_the_plot_names_the_epoch_the_three_numbers_and_the_time(
+    fake_ipython: dict[str, Any],
+) -> None:
+    X, y = blobs()
+    model = SoftmaxRegression(epochs=2, batch_size=30)
+    model.fit(X, y, eval_set=(X, y), callbacks=[JupyterLive(title="softmax on blobs")])
+    final = fake_ipython["handle"].updates[-1]
+    last = model.history_.last()
+    text = final["text/plain"]
+    for part in (
+        "epoch 2/2 (done)",
+        f"train loss   {last['train_loss']:.4f}",
+        f"train acc    {last['train_accuracy']:.4f}",
+        f"test acc     {last['test_accuracy']:.4f}",
+        "time ",
+    ):
+        assert part in text
+        assert part.replace(" ", "") in final["image/svg+xml"].replace(" ", "")
+    assert "softmax on blobs" in final["image/svg+xml"]
+
+
+class Clock:
+    """Seconds that pass only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Train(Callback):
+    """Makes every epoch take ``seconds`` on the fake clock."""
+
+    def __init__(self, clock: Clock, seconds: float) -> None:
+        self.clock, self.seconds = clock, seconds
+
+    def on_epoch_end(self, epoch: int, row: dict[str, float]) -> None:
+        self.clock.now += self.seconds
+
+
+@pytest.mark.parametrize(
+    ("epoch_seconds", "draw_seconds", "draws"),
+    [
+        (0.005, 2**-10, 2),  # the whole run is shorter than the interval: start and end
+        (0.0625, 2**-10, 5),  # every 0.5 s (after epochs 8, 17, 26), plus start and end
+        (0.0625, 0.125, 3),  # a slow display: after a 0.125 s redraw the next waits 2.5 s
+        (1.0, 2**-10, 32),  # long epochs: each is drawn
+    ],
+)
+def test_jupyter_redraws_are_throttled_by_time_and_the_end_is_always_drawn(
+    fake_ipython: dict[str, Any], epoch_seconds: float, draw_seconds: float, draws: int
+) -> None:
+    clock = Clock()
+    original = fake_ipython["handle"].update
+
+    def slow_update(obj: Any, raw: bool = False) -> None:
+        clock.now += draw_seconds
+        original(obj, raw)
+
+    fake_ipython["handle"].update = slow_update
+    live = JupyterLive(clock=clock, every=0.5, budget=0.05)
+    X, y = blobs()
+    model = SoftmaxRegression(epochs=30, batch_size=90)
+    model.fit(X, y, eval_set=(X, y), callbacks=[Train(clock, epoch_seconds), live])
+    assert live.draws == draws
+    final = fake_ipython["handle"].updates[-1]
+    assert "epoch 30/30 (done)" in final["text/plain"]
+    # the final chart holds every epoch: 30 points on each of the four lines
+    assert final["image/svg+xml"].count("<circle") == 4 * 30
+    # at most the budget's share of the time, besides the first and the last redraw
+    assert live.draw_seconds <= 0.05 * (30 * epoch_seconds) + 2 * draw_seconds
 
 
 def test_monitors_choose_jupyter_in_a_notebook(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -77,6 +161,66 @@ def test_in_notebook_is_false_in_a_plain_process() -> None:
     assert monitor.in_notebook() is False
 
 
+class Publisher:
+    def publish(self, data: Any, metadata: Any = None, *, transient: Any = None,
+                update: bool = False) -> None: ...  # fmt: skip
+
+
+class OldPublisher:
+    def publish(self, data: Any, metadata: Any = None) -> None: ...
+
+
+def shell(class_name: str, **attributes: Any) -> Any:
+    return type(class_name, (), attributes)()
+
+
+@pytest.mark.parametrize(
+    ("the_shell", "expected"),
+    [
+        (shell("ZMQInteractiveShell", kernel=object(), display_pub=Publisher()), True),
+        (shell("Shell", kernel=object(), display_pub=Publisher()), True),  # Colab's subclass
+        (shell("TerminalInteractiveShell", display_pub=Publisher()), False),  # no kernel
+        (shell("ZMQInteractiveShell", kernel=None, display_pub=Publisher()), False),
+        (shell("SomeKernelShell", kernel=object(), display_pub=OldPublisher()), False),
+        (shell("SomeKernelShell", kernel=object()), False),
+        (None, False),
+    ],
+)
+def test_in_notebook_asks_what_the_shell_can_do_not_its_class_name(
+    monkeypatch: pytest.MonkeyPatch, the_shell: Any, expected: bool
+) -> None:
+    ipython = types.ModuleType("IPython")
+    ipython.get_ipython = lambda: the_shell  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    assert monitor.in_notebook() is expected
+
+
+def test_terminal_lines_go_to_stdout_and_to_stderr_under_json(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    X, y = blobs()
+    SoftmaxRegression(epochs=2).fit(X, y, eval_set=(X, y), callbacks=monitor.monitors())
+    out, err = capsys.readouterr()
+    assert "epoch 2/2  train loss" in out
+    assert err == ""
+    assert "\r" not in out  # captured output is not a terminal: no bar
+    SoftmaxRegression(epochs=2).fit(X, y, eval_set=(X, y), callbacks=monitor.monitors(json=True))
+    out, err = capsys.readouterr()
+    assert "epoch 2/2  train loss" in err
+    assert out == ""
+
+
+def test_terminal_progress_draws_the_bar_only_on_a_terminal() -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    X, y = blobs()
+    for stream, bar in ((Tty(), True), (io.StringIO(), False)):
+        SoftmaxRegression(epochs=1, batch_size=30).fit(X, y, callbacks=[TerminalProgress(stream)])
+        assert ("\r" in stream.getvalue()) is bar
+
+
 def test_curves_png_and_history_files_are_written(tmp_path: Path) -> None:
     X, y = blobs()
     curves = CurvesPNG(tmp_path / "c.png")
@@ -87,3 +231,14 @@ def test_curves_png_and_history_files_are_written(tmp_path: Path) -> None:
     assert (tmp_path / "c.png").read_bytes().startswith(b"\x89PNG")
     assert (tmp_path / "h.csv").read_text().count("\n") == 3
     assert '"train_accuracy"' in (tmp_path / "h.json").read_text()
+
+
+def test_curves_png_names_the_model_once_training_has_begun(tmp_path: Path) -> None:
+    from gradlab.jobs.predictions import model_label
+    from gradlab.models import MLPClassifier
+
+    X, y = blobs()
+    model = MLPClassifier(hidden=(7,), epochs=1, batch_size=30)
+    curves = CurvesPNG(tmp_path / "c.png", model=lambda: model_label(model), dataset="blobs")
+    model.fit(X, y, eval_set=(X, y), callbacks=[curves])
+    assert curves.figure.get_suptitle() == "MLP 5-7-3 on blobs: loss and accuracy per epoch"

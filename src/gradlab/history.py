@@ -7,9 +7,12 @@ import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gradlab import io as gio
+
+if TYPE_CHECKING:
+    from gradlab.viz.figure import Figure
 
 
 @dataclass
@@ -43,6 +46,36 @@ class History:
     def last(self) -> dict[str, float]:
         """The latest row."""
         return {k: v[-1] for k, v in self.columns.items()}
+
+    def plot(self, *, model: str = "", dataset: str = "", title: str = "") -> Figure:
+        """The curves of this history: loss and accuracy of a classifier (see
+        :func:`gradlab.viz.curves.training_curves`), or the loss per epoch of a
+        regression.
+
+        In a notebook the figure shows itself; from a script, ``.show()`` or save it::
+
+            model.fit(X, y, eval_set=(X_test, y_test))
+            model.history_.plot(model="MLP", dataset="digits")
+
+        Parameters
+        ----------
+        model, dataset : str, optional
+            Named in the title: ``"MLP on digits: loss and accuracy per epoch"``.
+        title : str, optional
+            A title of your own instead.
+        """
+        if "train_loss" in self.columns or "loss" not in self.columns:
+            from gradlab.viz.curves import training_curves
+
+            return training_curves(self.columns, title=title, model=model, dataset=dataset)
+        from gradlab.viz.regression import loss_curves
+
+        head = " on ".join(p for p in (model, dataset) if p)
+        return loss_curves(
+            [("loss", self.columns["loss"])],
+            xlabel="epoch",
+            title=title or (f"{head}: loss per epoch" if head else "Loss per epoch"),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {"columns": self.columns, "step_loss": self.step_loss}

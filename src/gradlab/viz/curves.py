@@ -1,38 +1,130 @@
-"""The training curves: train loss, train accuracy and test accuracy per epoch."""
+"""The training curves of a classifier: loss and accuracy per epoch, on separate axes."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from gradlab.viz.images import about
 from gradlab.viz.save import new_figure
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+    from gradlab.viz.figure import Figure
+
+TRAIN, TEST = "#4477aa", "#ee7733"
+
+#: (column, label, panel, color, line style)
+CURVES = (
+    ("train_loss", "train loss", 0, TRAIN, "-"),
+    ("test_loss", "test loss", 0, TEST, "--"),
+    ("train_accuracy", "train accuracy", 1, TRAIN, "-"),
+    ("test_accuracy", "test accuracy", 1, TEST, "--"),
+)
+
+
+def curves_title(model: str = "", dataset: str = "") -> str:
+    """``"MLP on digits: loss and accuracy per epoch"``."""
+    head = about(model, dataset)
+    return f"{head}: loss and accuracy per epoch" if head else "Loss and accuracy per epoch"
 
 
 def training_curves(
-    columns: Mapping[str, Sequence[float]], *, epochs: int | None = None, title: str = ""
+    columns: Mapping[str, Sequence[float]],
+    *,
+    epochs: int | None = None,
+    title: str = "",
+    model: str = "",
+    dataset: str = "",
 ) -> Figure:
-    """The tutorial's three curves on one axis (loss and accuracies share the 0..1 range
-    once training is under way), with the test loss dotted when present."""
-    fig = new_figure(6.4, 4.0)
-    ax = fig.add_subplot()
+    """Loss (left) and accuracy (right) per epoch, training in blue, test in orange dashes.
+
+    The four curves, as :func:`gradlab.train.train` records them:
+
+    - **train loss**: the mean cross-entropy of the epoch's mini-batches, each measured
+      just before its own update. The weights change during the epoch, so it describes
+      the model over the epoch, a little behind the model at its end.
+    - **test loss**: the mean cross-entropy on the test set, after the epoch.
+    - **train accuracy**: the share of training images classified correctly during the
+      epoch (measured like the train loss).
+    - **test accuracy**: the share of test images classified correctly after the epoch.
+
+    A test loss that rises while the train loss keeps falling is the sign of
+    overfitting. Test accuracy above train accuracy early on is no paradox: the test is
+    taken at the end of the epoch, the training numbers along the way.
+
+    Parameters
+    ----------
+    columns : mapping of str to sequence of float
+        ``epoch`` and any of the four curves' columns (all-NaN columns are skipped).
+    epochs : int, optional
+        The x axis runs to this epoch (the whole run, while it is still going).
+    title : str, optional
+        Replaces the title made by :func:`curves_title` from ``model`` and ``dataset``.
+    model, dataset : str, optional
+        Named in the title: ``"MLP"``, ``"digits"``.
+
+    Returns
+    -------
+    Figure
+        Two axes (loss, accuracy) and one legend below them, outside the axes.
+    """
+    fig = new_figure(8.4, 3.9)
+    loss_ax, acc_ax = fig.subplots(1, 2)
     ep = list(columns.get("epoch", []))
-    styles = {
-        "train_loss": ("train loss", "-", "#4477aa"),
-        "train_accuracy": ("train acc", "--", "#cc6677"),
-        "test_accuracy": ("test acc", "-.", "#228833"),
-        "test_loss": ("test loss", ":", "#4477aa"),
-    }
-    for key, (label, style, color) in styles.items():
+    for key, label, panel, color, style in CURVES:
         values = columns.get(key)
-        if values and any(v == v for v in values):  # skip all-NaN columns
-            ax.plot(ep, values, style, color=color, marker="o", ms=3, label=label)
-    ax.set_xlabel("epoch")
-    if epochs:
-        ax.set_xlim(0.8, max(epochs, 1) + 0.2)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="center right")
-    ax.set_title(title or "Training curves")
+        if values and any(v == v for v in values):  # skip absent and all-NaN columns
+            ax = (loss_ax, acc_ax)[panel]
+            marker = "o" if len(ep) <= 40 else None
+            ax.plot(ep, values, style, color=color, marker=marker, ms=3, lw=1.6, label=label)
+    loss_ax.set_ylabel("cross-entropy loss")
+    loss_ax.set_ylim(bottom=0)
+    acc_ax.set_ylabel("accuracy (share correct)")
+    top = 1.0 + 0.02
+    acc_ax.set_ylim(top=top)
+    for ax, name in ((loss_ax, "loss (lower is better)"), (acc_ax, "accuracy (higher is better)")):
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        if epochs:
+            ax.set_xlim(0.5, max(epochs, 1) + 0.5)
+    handles = [h for ax in (loss_ax, acc_ax) for h in ax.get_legend_handles_labels()[0]]
+    if handles:
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=9)
+    fig.suptitle(title or curves_title(model, dataset))
     return fig
+
+
+def readout(fig: Figure, columns: Mapping[str, Sequence[float]]) -> dict[str, Any]:
+    """What the HTML report needs for hover read-outs on a saved :func:`training_curves`
+    figure: where each axes sits in the image and the values at every epoch.
+
+    Returns
+    -------
+    dict
+        ``axes``: per axes ``box`` ([left, top, right, bottom] as fractions of the image,
+        from its top-left corner) and ``xlim``; ``x``: the epochs; ``xlabel``;
+        ``series``: ``label`` and ``values`` (``None`` where not finite) per curve.
+    """
+    fig.draw_without_rendering()  # the layout engine has placed the axes
+    axes = []
+    for ax in fig.axes:
+        pos = ax.get_position()
+        axes.append(
+            {
+                "box": [round(v, 5) for v in (pos.x0, 1 - pos.y1, pos.x1, 1 - pos.y0)],
+                "xlim": [float(v) for v in ax.get_xlim()],
+            }
+        )
+    series = [
+        {"label": label, "values": [float(v) if math.isfinite(v) else None for v in values]}
+        for key, label, *_ in CURVES
+        if (values := columns.get(key)) and any(math.isfinite(v) for v in values)
+    ]
+    return {
+        "xlabel": "epoch",
+        "x": [float(v) for v in columns.get("epoch", [])],
+        "axes": axes,
+        "series": series,
+    }

@@ -1,11 +1,23 @@
 """Watching training: callbacks for the terminal, Jupyter and files.
 
-:func:`monitors` picks the live view that fits where the code runs: a progress bar and
-a line per epoch in a terminal (only the lines when output is not a terminal), or an
-inline plot that updates every epoch in Jupyter. Files are separate callbacks:
-:class:`CurvesPNG` (a PNG of the curves at the end, for scripts and headless runs) and
-:class:`HistoryFiles` (CSV and JSON after every epoch). ``gradlab train`` uses all three;
-from Python::
+:func:`monitors` picks the live view that fits where the code runs:
+
+- **In a notebook** (any front end of an IPython kernel: Jupyter, JupyterLab, VS Code,
+  Colab; see :func:`gradlab.viz.notebook.in_notebook`), :class:`JupyterLive`: the loss
+  and accuracy curves, with the epoch, the three numbers of the tutorial (train loss,
+  train accuracy, test accuracy) and the time written beside them, all replaced in
+  place. Redraws are throttled by time, so that watching costs only a few percent of
+  training however short the epochs are, and the complete picture is always drawn at
+  the end.
+- **Elsewhere**, :class:`TerminalProgress`: a line per epoch, and a progress bar within
+  the epoch when the stream is a terminal. The lines go to **stdout**: they are the
+  normal output of a training run, and IDEs (PyCharm, for one) colour everything on
+  stderr red, as if it were an error. Under ``--json``, where stdout carries one JSON
+  object, they go to **stderr** instead (``monitors(json=True)``).
+
+Files are separate callbacks: :class:`CurvesPNG` (a PNG of the curves at the end, for
+scripts and headless runs) and :class:`HistoryFiles` (CSV and JSON after every epoch).
+``gradlab train`` uses all three; from Python::
 
     model.fit(X, y, eval_set=(X_test, y_test),
               callbacks=[*monitors(), CurvesPNG("curves.png"), HistoryFiles("history")])
@@ -16,46 +28,63 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 from gradlab.history import History
 from gradlab.train import BatchStats, Callback
+from gradlab.viz.notebook import in_notebook
 
+__all__ = [
+    "CurvesPNG",
+    "HistoryFiles",
+    "JupyterLive",
+    "TerminalProgress",
+    "in_notebook",
+    "monitors",
+]
 
-def in_notebook() -> bool:
-    """True inside a Jupyter (ZMQ) kernel."""
-    shell = sys.modules.get("IPython")
-    if shell is None:
-        return False
-    try:
-        ip = shell.get_ipython()  # type: ignore[attr-defined]
-    except AttributeError:
-        return False
-    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
+StreamChoice = TextIO | Literal["stdout", "stderr"]
 
 
 class TerminalProgress(Callback):
-    """A progress bar per epoch (when ``stream`` is a terminal) and a line per epoch.
+    """A line per epoch, and a progress bar within the epoch on a terminal.
 
     Parameters
     ----------
-    stream : text stream, default sys.stderr
+    stream : text stream or {"stdout", "stderr"}, default "stdout"
+        Where to write. A name is looked up in :mod:`sys` at each write, so redirected
+        or captured streams are followed.
     bar : bool, optional
-        Draw the bar; by default only when ``stream`` is a terminal.
+        Draw the bar (redrawn in place with carriage returns); by default only when the
+        stream is a terminal, so logs and pipes get clean lines.
     every : float
         Seconds between bar redraws (reading running sums may synchronise a GPU).
     """
 
-    def __init__(self, stream: TextIO | None = None, bar: bool | None = None, every: float = 0.1):
-        self.stream = stream or sys.stderr
-        self.bar = self.stream.isatty() if bar is None else bar
+    def __init__(
+        self, stream: StreamChoice | None = None, bar: bool | None = None, every: float = 0.1
+    ):
+        self._stream: StreamChoice = "stdout" if stream is None else stream
+        self.bar = bar
         self.every = every
         self._last = 0.0
         self.epochs = 0
         self.batches = 0
 
+    @property
+    def stream(self) -> TextIO:
+        """The stream written to now."""
+        if isinstance(self._stream, str):
+            out: TextIO = getattr(sys, self._stream)
+            return out
+        return self._stream
+
     def on_train_begin(self, info: dict[str, Any]) -> None:
+        if self.bar is None:
+            isatty = getattr(self.stream, "isatty", None)
+            self.bar = bool(isatty and isatty())
         self.epochs = info["epochs"]
         self.batches = info["batches_per_epoch"]
         self._write(
@@ -81,54 +110,209 @@ class TerminalProgress(Callback):
 
     def on_epoch_end(self, epoch: int, row: dict[str, float]) -> None:
         clear = "\r\033[K" if self.bar else ""
-        self._write(
-            f"{clear}epoch {epoch:>{len(str(self.epochs))}}/{self.epochs}  "
-            f"train loss {row['train_loss']:.4f}  train acc {row['train_accuracy']:.4f}  "
-            f"test acc {row['test_accuracy']:.4f}  ({row['seconds']:.2f} s)\n"
-        )
+        self._write(f"{clear}{epoch_line(epoch, self.epochs, row)}\n")
 
     def _write(self, text: str) -> None:
-        self.stream.write(text)
-        self.stream.flush()
+        stream = self.stream
+        stream.write(text)
+        stream.flush()
+
+
+def epoch_line(epoch: int, epochs: int, row: dict[str, float]) -> str:
+    """``epoch 3/10  train loss 0.1234  train acc 0.9612  test acc 0.9500  (0.05 s)``."""
+    return (
+        f"epoch {epoch:>{len(str(epochs))}}/{epochs}  "
+        f"train loss {row['train_loss']:.4f}  train acc {row['train_accuracy']:.4f}  "
+        f"test acc {row['test_accuracy']:.4f}  ({row['seconds']:.2f} s)"
+    )
 
 
 class JupyterLive(Callback):
-    """An inline plot of the curves, redrawn in place after every epoch."""
+    """The curves in a notebook, redrawn in place, with the latest numbers beside them.
 
-    def __init__(self) -> None:
+    One output is created when training begins and replaced as it goes (IPython's
+    ``display_id``): an SVG chart (loss on the left, accuracy on the right, the x axis
+    fixed to the whole run so the lines grow from left to right) with the epoch, train
+    loss, train accuracy, test accuracy, the time so far and the time left beside it.
+    The chart is written as SVG text (:mod:`gradlab.viz.svg`) rather than with
+    matplotlib, whose every redraw costs more than an epoch of a small model.
+
+    Parameters
+    ----------
+    title : str, optional
+        Above the chart, e.g. ``"MLP on digits"``.
+    every : float, default 0.5
+        Least seconds between two redraws.
+    budget : float, default 0.05
+        Most fraction of the time spent redrawing (> 0; ``math.inf`` for no limit):
+        after a redraw that took ``c`` seconds the next waits at least ``c / budget``
+        seconds. The last epoch is always drawn (when training ends), whatever the
+        throttle skipped.
+    clock : callable, optional
+        Seconds as a float (``time.perf_counter``; tests pass a fake clock).
+
+    Attributes
+    ----------
+    draws : int
+        How many times the output was drawn.
+    draw_seconds : float
+        The time those draws took, rendering and publishing.
+    """
+
+    def __init__(
+        self,
+        *,
+        title: str = "",
+        every: float = 0.5,
+        budget: float = 0.05,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.title = title
+        self.every = every
+        self.budget = budget
+        self.clock = clock
         self.handle: Any = None
         self.epochs = 0
         self.history = History()
+        self.draws = 0
+        self.draw_seconds = 0.0
+        self._start = 0.0
+        self._start_epoch = 0
+        self._next = 0.0
+        self._done = False
 
     def on_train_begin(self, info: dict[str, Any]) -> None:
         self.epochs = info["epochs"]
         self.history = info["history"]
+        self._start_epoch = int(info.get("start_epoch", 0))
+        self.handle = None
+        self._done = False
+        self._start = self.clock()
+        self._draw()
 
     def on_epoch_end(self, epoch: int, row: dict[str, float]) -> None:
-        from IPython.display import Image, display
+        if self.clock() >= self._next:
+            self._draw()
 
-        from gradlab.viz.curves import training_curves
+    def on_train_end(self, history: History) -> None:
+        self.history = history
+        self._done = True
+        self._draw()
 
-        fig = training_curves(self.history.columns, epochs=self.epochs)
-        import io
+    def status(self) -> list[str]:
+        """The lines written beside the chart."""
+        cols = self.history.columns
+        elapsed = self.clock() - self._start
+        if not cols.get("epoch"):
+            return [f"epoch 0/{self.epochs}", "starting...", f"{elapsed:.1f} s"]
+        last = self.history.last()
+        epoch = int(last["epoch"])
+        done_now = epoch - self._start_epoch
+        lines = [
+            f"epoch {epoch}/{self.epochs}" + (" (done)" if self._done else ""),
+            f"train loss   {last['train_loss']:.4f}",
+            f"train acc    {last['train_accuracy']:.4f}",
+            f"test acc     {last['test_accuracy']:.4f}",
+            f"time         {elapsed:.1f} s",
+        ]
+        if not self._done and epoch < self.epochs and done_now > 0:
+            per_epoch = elapsed / done_now
+            lines.append(f"left         ~{per_epoch * (self.epochs - epoch):.1f} s")
+        return lines
 
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=90)
-        image = Image(data=buf.getvalue())
+    def svg(self, notes: list[str] | None = None) -> str:
+        """The chart with ``notes`` (default: :meth:`status`) beside it, as SVG text."""
+        from gradlab.viz.svg import Panel, Series, chart
+
+        cols = self.history.columns
+        ep = cols.get("epoch", [])
+
+        def series(key: str, label: str, color: str, dash: str = "") -> list[Series]:
+            values = cols.get(key, [])
+            if not values or all(v != v for v in values):  # absent or all NaN
+                return []
+            return [Series(label, ep, values, color, dash)]
+
+        train, test = ("train", "#4477aa"), ("test", "#ee7733", "5,3")
+        accuracies = [v for k in ("train_accuracy", "test_accuracy") for v in cols.get(k, [])]
+        lowest = min([0.5, *(v for v in accuracies if v == v)])
+        panels = [
+            Panel(
+                "loss", "cross-entropy", series("train_loss", *train) + series("test_loss", *test)
+            ),
+            Panel(
+                "accuracy",
+                "fraction correct",
+                series("train_accuracy", *train) + series("test_accuracy", *test),
+                ylim=(lowest - 0.02, 1.0),
+            ),
+        ]
+        start = min(ep[0], 1.0) if ep else 1.0
+        return chart(
+            panels,
+            xlabel="epoch",
+            xlim=(start, max(float(self.epochs), start + 1)),
+            title=self.title,
+            notes=self.status() if notes is None else notes,
+        )
+
+    def _draw(self) -> None:
+        from IPython.display import display
+
+        tick = self.clock()
+        notes = self.status()
+        bundle = {"image/svg+xml": self.svg(notes), "text/plain": "  ".join(notes)}
         if self.handle is None:
-            self.handle = display(image, display_id=True)
+            self.handle = display(bundle, raw=True, display_id=True)  # type: ignore[no-untyped-call]
         else:
-            self.handle.update(image)
+            self.handle.update(bundle, raw=True)
+        done = self.clock()
+        cost = done - tick
+        self.draws += 1
+        self.draw_seconds += cost
+        self._next = done + max(self.every, cost / self.budget)
 
 
 class CurvesPNG(Callback):
-    """Write the curves as a PNG when training ends (and on demand, see :meth:`write`)."""
+    """Write the curves as a PNG when training ends (and on demand, see :meth:`write`).
 
-    def __init__(self, path: str | os.PathLike[str], title: str = "") -> None:
+    Parameters
+    ----------
+    path : path-like
+        The PNG file.
+    title : str, optional
+        The figure's title; by default made from ``model`` and ``dataset``.
+    model : str or callable returning str, optional
+        Named in the title, e.g. ``"MLP 64-200-200-10"``. A callable is asked when the
+        figure is drawn, after training has begun: ``lambda: model_label(model)``
+        (:func:`gradlab.jobs.predictions.model_label`) names the layer sizes, which a
+        classifier knows only once ``fit`` has seen the data.
+    dataset : str, optional
+        Named in the title: ``"digits"``.
+
+    Attributes
+    ----------
+    written : Path or None
+        The file, once written.
+    figure : Figure or None
+        The figure last written (for reports that read its axes).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        title: str = "",
+        *,
+        model: str | Callable[[], str] = "",
+        dataset: str = "",
+    ) -> None:
         self.path = Path(path)
         self.title = title
+        self.model = model
+        self.dataset = dataset
         self.epochs = 0
         self.written: Path | None = None
+        self.figure: Any = None
 
     def on_train_begin(self, info: dict[str, Any]) -> None:
         self.epochs = info["epochs"]
@@ -140,8 +324,15 @@ class CurvesPNG(Callback):
         from gradlab.viz.curves import training_curves
         from gradlab.viz.save import save_figure
 
-        fig = training_curves(history.columns, epochs=self.epochs, title=self.title)
+        fig = training_curves(
+            history.columns,
+            epochs=self.epochs,
+            title=self.title,
+            model=self.model() if callable(self.model) else self.model,
+            dataset=self.dataset,
+        )
         self.written = save_figure(fig, self.path)
+        self.figure = fig
         return self.written
 
 
@@ -159,10 +350,24 @@ class HistoryFiles(Callback):
         self.history.save(self.stem)
 
 
-def monitors(*, quiet: bool = False, stream: TextIO | None = None) -> list[Callback]:
-    """The live monitors that suit this environment (none when ``quiet``)."""
+def monitors(
+    *, quiet: bool = False, json: bool = False, title: str = "", stream: StreamChoice | None = None
+) -> list[Callback]:
+    """The live monitors that suit this environment.
+
+    Parameters
+    ----------
+    quiet : bool
+        No live monitor at all.
+    json : bool
+        stdout is reserved for a JSON result: terminal progress goes to stderr.
+    title : str
+        The notebook chart's title, e.g. ``"MLP on digits"``.
+    stream : text stream or {"stdout", "stderr"}, optional
+        Overrides where terminal progress goes.
+    """
     if quiet:
         return []
     if in_notebook():
-        return [JupyterLive()]
-    return [TerminalProgress(stream)]
+        return [JupyterLive(title=title)]
+    return [TerminalProgress(stream if stream is not None else "stderr" if json else "stdout")]

@@ -1,4 +1,7 @@
-"""Regression pictures: the fitted line, the loss curve, the loss surface with the path."""
+"""Regression pictures: the fitted line, the loss curve, the loss surface with the path.
+
+Legends sit below the axes, outside them, so that they never cover the data.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,21 @@ import numpy as np
 from gradlab.viz.save import new_figure
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+    from matplotlib.axes import Axes
+
+    from gradlab.viz.figure import Figure
+
+
+def _legend_below(fig: Figure, ax: Axes, ncols: int | None = None) -> None:
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(
+            handles,
+            labels,
+            loc="outside lower center",
+            ncols=ncols or min(len(handles), 3),
+            fontsize=9,
+        )
 
 
 def fit_line(
@@ -27,17 +44,19 @@ def fit_line(
     x, y : ndarray of shape (n,)
     lines : sequence of (label, w, b)
     """
-    fig = new_figure()
+    fig = new_figure(6.4, 4.4)
     ax = fig.add_subplot()
     ax.scatter(x, y, s=14, color="#4477aa", alpha=0.8, label="data")
     grid = np.linspace(float(x.min()), float(x.max()), 100)
     styles = ["-", "--", ":"]
+    colors = ["#ee7733", "#228833", "#aa3377"]
     for i, (label, w, b) in enumerate(lines):
-        ax.plot(grid, w * grid + b, styles[i % 3], lw=2, label=f"{label}: y = {w:.4g}x + {b:.4g}")
+        ax.plot(grid, w * grid + b, styles[i % 3], color=colors[i % 3], lw=2,
+                label=f"{label}: y = {w:.4g}x + {b:.4g}")  # fmt: skip
     ax.set_xlabel("x")
     ax.set_ylabel("y")
-    ax.set_title(title)
-    ax.legend()
+    ax.set_title(title, fontsize=10)
+    _legend_below(fig, ax, ncols=1 if len(lines) > 1 else 2)
     return fig
 
 
@@ -47,22 +66,64 @@ def loss_curves(
     xlabel: str = "iteration",
     title: str = "Loss",
     log: bool = True,
+    floor: tuple[str, float] | None = None,
 ) -> Figure:
-    """One line per ``(label, losses)``; log scale when every value is positive."""
-    fig = new_figure()
+    """One line per ``(label, losses)``; log scale when every value is positive.
+
+    Parameters
+    ----------
+    curves : sequence of (label, losses)
+        ``losses[i]`` is drawn at ``x = i``.
+    xlabel, title : str
+    log : bool
+        Use a log scale for the loss when every value is positive.
+    floor : (label, value), optional
+        A dashed horizontal line, e.g. the least-squares minimum the descent aims at.
+    """
+    fig = new_figure(6.4, 4.2)
     ax = fig.add_subplot()
     for label, values in curves:
-        ax.plot(np.arange(len(values)), values, lw=1.5, label=label)
-    all_pos = all(min(v) > 0 for _, v in curves if len(v))
+        ax.plot(np.arange(len(values)), values, lw=1.6, label=label)
+    all_pos = all(min(v) > 0 for _, v in curves if len(v)) and (floor is None or floor[1] > 0)
+    if floor is not None:
+        ax.axhline(floor[1], color="#333", ls="--", lw=1, label=f"{floor[0]}: {floor[1]:.6g}")
     if log and all_pos:
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("loss")
-    ax.set_title(title)
-    if len(curves) > 1:
-        ax.legend()
+    ax.set_ylabel("loss" + (" (log scale)" if log and all_pos else ""))
+    ax.set_title(title, fontsize=10)
+    if len(curves) > 1 or floor is not None:
+        _legend_below(fig, ax)
     ax.grid(alpha=0.3)
     return fig
+
+
+def mse_grid(
+    x: np.ndarray, y: np.ndarray, W: np.ndarray, B: np.ndarray
+) -> np.ndarray:  # fmt: skip
+    """The mean squared error of ``y ~ w*x + b`` at every ``(W[i, j], B[i, j])``.
+
+    Computed from the data's five sums, so a grid costs O(grid), not O(grid * n).
+    """
+    n = x.size
+    sx, sy, sxx, sxy, syy = x.sum(), y.sum(), x @ x, x @ y, y @ y
+    L: np.ndarray = (W * W * sxx + 2 * W * B * sx + n * B * B - 2 * W * sxy - 2 * B * sy + syy) / n
+    out: np.ndarray = np.maximum(L, 1e-12)
+    return out
+
+
+def surface_extent(
+    paths: Sequence[tuple[np.ndarray, np.ndarray]], optimum: tuple[float, float] | None = None
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """A ``((w_lo, w_hi), (b_lo, b_hi))`` box around the finite points of every
+    ``(path_w, path_b)`` and the optimum, with a margin: one box for pictures that are
+    to be compared side by side."""
+    ws = [float(v) for p, _ in paths for v in p if np.isfinite(v)]
+    bs = [float(v) for _, p in paths for v in p if np.isfinite(v)]
+    if optimum is not None:
+        ws.append(optimum[0])
+        bs.append(optimum[1])
+    return _padded(min(ws), max(ws)), _padded(min(bs), max(bs))
 
 
 def loss_surface(
@@ -72,9 +133,14 @@ def loss_surface(
     path_b: np.ndarray,
     *,
     optimum: tuple[float, float] | None = None,
+    extent: tuple[tuple[float, float], tuple[float, float]] | None = None,
     title: str = "Loss surface (mean squared error) and the descent path",
 ) -> Figure:
     """Contours of the mean squared error over ``(w, b)`` with the path drawn on them.
+
+    Every marker stays visible when points coincide: the least-squares solution is a
+    large hollow star drawn first, the end of the descent a small filled square on top
+    of it, the start a circle; the path runs beneath them all.
 
     Parameters
     ----------
@@ -84,30 +150,34 @@ def loss_surface(
         The iterates.
     optimum : (w, b), optional
         The least-squares solution, marked with a star.
+    extent : ((w_lo, w_hi), (b_lo, b_hi)), optional
+        The box drawn (see :func:`surface_extent`); by default one around the path and
+        the optimum.
     """
-    ws = list(path_w) + ([optimum[0]] if optimum else [])
-    bs = list(path_b) + ([optimum[1]] if optimum else [])
-    w_lo, w_hi = _padded(min(ws), max(ws))
-    b_lo, b_hi = _padded(min(bs), max(bs))
+    (w_lo, w_hi), (b_lo, b_hi) = extent or surface_extent([(path_w, path_b)], optimum)
     W, B = np.meshgrid(np.linspace(w_lo, w_hi, 160), np.linspace(b_lo, b_hi, 160))
-    # MSE(w, b) from the data's sums: exact enough for a picture, O(grid) not O(grid * n).
-    n = x.size
-    sx, sy, sxx, sxy, syy = x.sum(), y.sum(), x @ x, x @ y, y @ y
-    L = (W * W * sxx + 2 * W * B * sx + n * B * B - 2 * W * sxy - 2 * B * sy + syy) / n
-    L = np.maximum(L, 1e-12)
-    fig = new_figure(6.4, 5.0)
+    L = mse_grid(x, y, W, B)
+    fig = new_figure(6.4, 5.2)
     ax = fig.add_subplot()
     cs = ax.contourf(W, B, np.log10(L), levels=30, cmap="viridis")
-    fig.colorbar(cs, ax=ax, label="log10 loss")
-    ax.plot(path_w, path_b, "-", color="white", lw=1.2)
-    ax.plot(path_w[0], path_b[0], "o", color="white", label="start")
-    ax.plot(path_w[-1], path_b[-1], "s", color="orange", label="end of descent")
+    fig.colorbar(cs, ax=ax, label="log10 of the mean squared error")
+    from matplotlib import patheffects
+
+    outline = [patheffects.withStroke(linewidth=2.8, foreground="black")]
+    ax.plot(path_w, path_b, "-", color="white", lw=1.2, zorder=3, path_effects=outline,
+            label="descent path")  # fmt: skip
     if optimum:
-        ax.plot(*optimum, "*", color="red", ms=14, label="least squares")
-    ax.set_xlabel("w")
-    ax.set_ylabel("b")
-    ax.set_title(title)
-    ax.legend(loc="best")
+        ax.plot(*optimum, "*", ms=22, mfc="none", mec="red", mew=2, zorder=4,
+                label="least squares (closed form)")  # fmt: skip
+    ax.plot(path_w[0], path_b[0], "o", ms=9, mfc="white", mec="black", zorder=5, label="start")
+    ax.plot(path_w[-1], path_b[-1], "s", ms=7, mfc="orange", mec="black", zorder=6,
+            label="end of descent")  # fmt: skip
+    ax.set_xlim(w_lo, w_hi)
+    ax.set_ylim(b_lo, b_hi)
+    ax.set_xlabel("w (slope)")
+    ax.set_ylabel("b (intercept)")
+    ax.set_title(title, fontsize=10)
+    _legend_below(fig, ax, ncols=2)
     return fig
 
 

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from gradlab import engines
-from gradlab.compare import breast_cancer, tutorial_numpy, tutorial_torch
 from gradlab.engines.numpy_engine import loss_and_grad, sigmoid
 from gradlab.engines.torch_engine import batch_loss
 from gradlab.errors import DataError, DivergenceError, MissingDependencyError, UsageError
+from gradlab.jobs.compare import breast_cancer, tutorial_numpy, tutorial_torch
 from gradlab.models import LinearRegression, LogisticRegression, PolynomialRegression
 from gradlab.models.base import GradientDescentModel
 
@@ -132,7 +132,7 @@ def test_torch_tutorial_is_reproduced_to_the_printed_digits() -> None:
 
 @pytest.mark.tensorflow
 def test_tensorflow_tutorial_runs_2000_steps_and_reports_every_200() -> None:
-    from gradlab.compare import tutorial_tensorflow
+    from gradlab.jobs.compare import tutorial_tensorflow
 
     r = tutorial_tensorflow(seed=0)
     assert [row["step"] for row in r["rows"]] == list(range(0, 2001, 200))

@@ -12,10 +12,10 @@ import pytest
 
 from gradlab import checkpoint
 from gradlab.cli import main
-from gradlab.compare import load_problem
 from gradlab.data.points import load_csv
 from gradlab.errors import DataError, ExitStatus, MissingDependencyError, UsageError
 from gradlab.io import atomic_path
+from gradlab.jobs.compare import load_problem
 from gradlab.models import (
     LinearRegression,
     LogisticRegression,

@@ -12,8 +12,8 @@ from gradlab.commands._args import (
     positive_int,
     print_json,
 )
-from gradlab.compare import PROBLEMS
 from gradlab.engines import ENGINES
+from gradlab.jobs.compare import PROBLEMS
 from gradlab.optim import METHODS
 
 NAME = "compare"
@@ -77,7 +77,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _tutorial(args: argparse.Namespace) -> int:
-    from gradlab.compare import tutorial_numpy, tutorial_tensorflow, tutorial_torch
+    from gradlab.jobs.compare import tutorial_numpy, tutorial_tensorflow, tutorial_torch
 
     results = [tutorial_numpy()]
     missing = []
@@ -133,7 +133,7 @@ def _fmt_params(coef: list[float], b: float) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.tutorial:
         return _tutorial(args)
-    from gradlab.compare import DEFAULTS, compare, sklearn_logistic
+    from gradlab.jobs.compare import DEFAULTS, compare, sklearn_logistic
 
     data, rows = compare(
         args.problem,

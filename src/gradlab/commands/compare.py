@@ -12,9 +12,8 @@ from gradlab.commands._args import (
     positive_int,
     print_json,
 )
-from gradlab.engines import ENGINES
 from gradlab.jobs.compare import PROBLEMS
-from gradlab.optim import METHODS
+from gradlab.params import LINEAR_ENGINES, METHODS
 
 NAME = "compare"
 
@@ -48,8 +47,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--engines",
-        type=_choices(ENGINES, "engine"),
-        default=list(ENGINES),
+        type=_choices(LINEAR_ENGINES, "engine"),
+        default=list(LINEAR_ENGINES),
         metavar="E[,E...]",
         help="numpy, torch, tensorflow (default: all three)",
     )

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from gradlab.errors import UsageError
-from gradlab.models import LinearRegression, LogisticRegression, PolynomialRegression
-from gradlab.models.base import GradientDescentModel
+
+if TYPE_CHECKING:
+    from gradlab.models.base import GradientDescentModel
+
+# The models (and scikit-learn under them) are imported inside the functions, so that the
+# CLI can read PROBLEMS and DEFAULTS while it builds its parser.
 
 PROBLEMS = ("quadratic", "line", "breast-cancer")
 
@@ -100,6 +104,8 @@ def breast_cancer() -> Dataset:
 
 def make_model(problem: str, **params: Any) -> GradientDescentModel:
     """The model a problem is solved with."""
+    from gradlab.models import LinearRegression, LogisticRegression, PolynomialRegression
+
     if problem == "quadratic":
         return PolynomialRegression(powers=(2,), **params)
     if problem == "line":
@@ -194,7 +200,7 @@ def compare(
         "epochs": d["epochs"] if epochs is None else epochs,
         "loss": d["loss"] if loss is None else loss,
         "batch_size": batch_size,
-        "seed": seed,
+        "random_state": seed,
     }
     w0: np.ndarray | None = None
     b0 = 0.0
@@ -205,11 +211,10 @@ def compare(
     for engine in engines:
         options = {} if engine == "numpy" else {"dtype": dtype}
         for method in methods:
-            warm = make_model(problem, **{**params, "epochs": 1}, method=method, engine=engine)
-            warm.engine_options = options
+            common = {"method": method, "engine": engine, "engine_options": options}
+            warm = make_model(problem, **{**params, "epochs": 1}, **common)
             warm.fit(data.X, data.y, coef_init=w0, intercept_init=b0)
-            model = make_model(problem, **params, method=method, engine=engine)
-            model.engine_options = options
+            model = make_model(problem, **params, **common)
             start = time.perf_counter()
             model.fit(data.X, data.y, coef_init=w0, intercept_init=b0)
             seconds = time.perf_counter() - start
@@ -252,15 +257,19 @@ def sklearn_logistic(data: Dataset) -> dict[str, Any]:
 
 def tutorial_numpy() -> dict[str, Any]:
     """The NumPy run: seed 100, 800 steps, lr 0.001, loss 0.5*sum, hand-derived gradients."""
+    from gradlab.models import PolynomialRegression
+
     x, y, w0, b0 = tutorial_quadratic_data(100)
     m = PolynomialRegression(powers=(2,), lr=0.001, epochs=800, loss="half_sse")
-    m.fit(x, y, coef_init=[w0], intercept_init=b0)
+    m.fit(x[:, None], y, coef_init=[w0], intercept_init=b0)
     return {"engine": "numpy", "w0": w0, "b0": b0, "w": float(m.coef_[0]), "b": m.intercept_}
 
 
 def tutorial_torch() -> dict[str, Any]:
     """The PyTorch run: ``torch.manual_seed(100)``, float32, autograd, 800 steps, lr 0.001."""
     import torch
+
+    from gradlab.models import PolynomialRegression
 
     g = torch.Generator().manual_seed(100)
     x = torch.unsqueeze(torch.linspace(-1, 1, 100), dim=1)
@@ -274,7 +283,7 @@ def tutorial_torch() -> dict[str, Any]:
         engine="torch",
         engine_options={"dtype": "float32"},
     )
-    m.fit(x.numpy()[:, 0], y.numpy()[:, 0], coef_init=[float(w0)], intercept_init=0.0)
+    m.fit(x.numpy(), y.numpy()[:, 0], coef_init=[float(w0)], intercept_init=0.0)
     return {
         "engine": "torch",
         "w0": float(w0),
@@ -288,6 +297,7 @@ def tutorial_tensorflow(seed: int = 0) -> dict[str, Any]:
     """The TensorFlow run: the NumPy data, ``w ~ U[0, 1)`` from TensorFlow's own seed,
     ``b = 0``, mean squared error, lr 0.01, 2000 steps; a row every 200 steps."""
     from gradlab.engines.tf_engine import tf  # imported quietly there
+    from gradlab.models import PolynomialRegression
 
     x, y, _, _ = tutorial_quadratic_data(100)
     tf.random.set_seed(seed)
@@ -300,7 +310,7 @@ def tutorial_tensorflow(seed: int = 0) -> dict[str, Any]:
         engine="tensorflow",
         engine_options={"dtype": "float32"},
     )
-    m.fit(x, y, coef_init=[w0], intercept_init=0.0)
+    m.fit(x[:, None], y, coef_init=[w0], intercept_init=0.0)
     h = m.history_
     rows = [
         {"step": t, "loss": h["loss"][t], "w": h["w"][t], "b": h["b"][t]}

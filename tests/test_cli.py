@@ -262,6 +262,21 @@ def test_compare_tutorial_prints_the_notes_numbers(capsys: pytest.CaptureFixture
     assert "-> 0.2437, b = 0" in out
     assert "w = 2.9645, b = 2.1146" in out
     assert out.count("\n") > 15  # the TensorFlow rows, every 200 steps
+    # what is starting, said before the slow imports
+    assert out.index("running the torch tutorial (importing PyTorch) ...") < out.index("torch  ")
+    assert "running the tensorflow tutorial (importing TensorFlow" in out
+
+
+def test_compare_says_what_starts_on_stderr_under_json(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pytest.importorskip("torch")
+    code, out, err = run(
+        capsys, "compare", "--engines", "numpy,torch", "--epochs", "3", "--no-plots", "--json"
+    )
+    assert code == 0
+    assert json.loads(out)["rows"]
+    assert "fitting with numpy: batch ...\nfitting with torch: batch (importing PyTorch) ..." in err
 
 
 def test_compare_methods_table_and_plot(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -2,12 +2,15 @@
 
 Also the exact reproductions of the NumPy / PyTorch / TensorFlow tutorial
 (seed note 003): same seeds, same random-number order, same hyperparameters.
+Used by ``gradlab compare`` and the tour.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -127,7 +130,6 @@ class Row:
     history: list[float]
     step_loss: list[float]
     test_accuracy: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ms_per_step(self) -> float:
@@ -171,8 +173,27 @@ class Row:
             "noise": self.noise,
             "rises": self.rises,
             "test_accuracy": self.test_accuracy,
-            **self.extra,
         }
+
+
+def settings(
+    problem: str, *, lr: float | None = None, epochs: int | None = None, loss: str | None = None
+) -> dict[str, Any]:
+    """The problem's learning rate, epochs and loss: those given, else its defaults."""
+    d = DEFAULTS[problem]
+    return {
+        "lr": d["lr"] if lr is None else lr,
+        "epochs": d["epochs"] if epochs is None else epochs,
+        "loss": d["loss"] if loss is None else loss,
+    }
+
+
+#: What a user waits for before an engine's first step, said before it starts.
+_STARTING = {
+    "numpy": "",
+    "torch": " (importing PyTorch)",
+    "tensorflow": " (importing TensorFlow and tracing its step graphs: 10-20 s the first time)",
+}
 
 
 def compare(
@@ -186,19 +207,18 @@ def compare(
     loss: str | None = None,
     seed: int = 0,
     dtype: str = "float64",
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[Dataset, list[Row]]:
     """Fit ``problem`` with every engine x method from the same start; time each fit.
 
     The start is the tutorial's ``(w, b)`` for ``quadratic`` and zeros otherwise;
     the shuffles come from one seed, so every engine sees the same batches. Each
     fit is preceded by a short warm-up fit (imports, graph tracing) that is not timed.
+    ``progress`` receives a line before each engine starts.
     """
     data = load_problem(problem, seed)
-    d = DEFAULTS[problem]
     params = {
-        "lr": d["lr"] if lr is None else lr,
-        "epochs": d["epochs"] if epochs is None else epochs,
-        "loss": d["loss"] if loss is None else loss,
+        **settings(problem, lr=lr, epochs=epochs, loss=loss),
         "batch_size": batch_size,
         "random_state": seed,
     }
@@ -209,6 +229,8 @@ def compare(
         w0 = np.array([w])
     rows = []
     for engine in engines:
+        if progress is not None:
+            progress(f"fitting with {engine}: {', '.join(methods)}{_STARTING.get(engine, '')}")
         options = {} if engine == "numpy" else {"dtype": dtype}
         for method in methods:
             common = {"method": method, "engine": engine, "engine_options": options}
@@ -324,3 +346,25 @@ def tutorial_tensorflow(seed: int = 0) -> dict[str, Any]:
         "b": m.intercept_,
         "rows": rows,
     }
+
+
+def tutorial(
+    seed: int = 0, progress: Callable[[str], None] | None = None
+) -> Iterator[dict[str, Any]]:
+    """The three reproductions in turn, each result yielded as soon as it is ready.
+
+    An engine that is not installed yields ``{"engine": name, "missing": True}``.
+    ``progress`` receives a line before the torch and TensorFlow runs start.
+    """
+    yield tutorial_numpy()
+    runs: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+        ("torch", tutorial_torch),
+        ("tensorflow", lambda: tutorial_tensorflow(seed)),
+    ]
+    for name, run in runs:
+        if importlib.util.find_spec(name) is None:
+            yield {"engine": name, "missing": True}
+            continue
+        if progress is not None:
+            progress(f"running the {name} tutorial{_STARTING[name]}")
+        yield run()

@@ -21,12 +21,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gradlab import engines
 from gradlab.data.points import load_csv, make_line
 from gradlab.engines import Problem
 from gradlab.engines import numpy_engine as ne
 from gradlab.engines.numpy_engine import NumpyEngine, closed_form_trajectory, loss_and_grad
 from gradlab.errors import DataError, DivergenceError, UsageError
-from gradlab.models import LinearRegression, PolynomialRegression
+from gradlab.models import LinearRegression, LogisticRegression, PolynomialRegression
 from gradlab.models.linear import closed_form
 from gradlab.ops.linear import SquaredStats, mse_surface, squared_error_scale
 
@@ -274,6 +275,28 @@ def test_auto_rate_is_one_over_the_curvature_and_descends_monotonically(data_csv
     # At 1/L every step of full-batch descent on a quadratic lowers the loss (to rounding).
     losses = np.array(m.history_["loss"])
     assert np.all(np.diff(losses) <= 1e-12 * losses[:-1])
+
+
+def test_auto_rate_descends_monotonically_on_the_logistic_loss() -> None:
+    """The logistic loss is L-smooth with L <= max eig(Z.T @ Z) / (4n): at 1/L each step
+    lowers it (the descent lemma), whatever the data's scale."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 3)) * [1.0, 30.0, 0.1] + [0.0, 50.0, 0.0]
+    y = (X @ [1.0, 0.05, -10.0] + rng.normal(size=300) > 2.5).astype(int)
+    m = LogisticRegression(epochs=300).fit(X, y)
+    losses = np.array(m.history_["loss"])
+    assert np.all(np.diff(losses) <= 1e-12 * losses[:-1])
+
+
+@pytest.mark.parametrize("kind", ["squared", "logistic"])
+def test_wide_problems_bound_the_curvature_from_above(
+    monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    X, y = random_problem(4, 30, 4, 3.0, False)
+    exact = Problem(X, (y > 0).astype(float), kind, "mean").curvature()  # type: ignore[arg-type]
+    monkeypatch.setattr(engines, "EXACT_CURVATURE_MAX_D", 3)  # as if 5 columns were wide
+    bound = Problem(X, (y > 0).astype(float), kind, "mean").curvature()  # type: ignore[arg-type]
+    assert exact < bound <= 5 * exact  # trace over top eigenvalue: at most d + 1
 
 
 @pytest.mark.parametrize("method", ["sgd", "minibatch"])

@@ -30,7 +30,7 @@ from sklearn.exceptions import DataConversionWarning
 from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.utils.validation import validate_data
 
-from gradlab.engines import Kind, LinearEngine, Problem, Reduction, make_engine
+from gradlab.engines import Kind, LinearEngine, Problem, Reduction, Trajectory, make_engine
 from gradlab.errors import DataError, UsageError
 from gradlab.history import History
 from gradlab.optim import DivergenceGuard, Method, epoch_batches
@@ -221,7 +221,7 @@ def descend(
 
 
 def _from_trajectory(
-    trajectory: Any, guard: DivergenceGuard
+    trajectory: Trajectory, guard: DivergenceGuard
 ) -> tuple[History, int, np.ndarray, float]:
     """What the loop would have recorded, read off the engine's closed-form trajectory."""
     losses, W, B = trajectory.losses, trajectory.W, trajectory.B

@@ -114,8 +114,8 @@ def engines_table(quick: bool) -> list[dict[str, Any]]:
     available = ["numpy"] + [e for e in ("torch", "tensorflow") if importlib.util.find_spec(e)]
     steps = 50 if quick else 200
     for n in (100, 10_000 if quick else 1_000_000):
-        x = np.linspace(-1, 1, n)
-        y = 3 * x**2 + 2 + 0.2 * np.random.default_rng(0).random(n)
+        x = np.linspace(-1, 1, n)[:, None]
+        y = 3 * x[:, 0] ** 2 + 2 + 0.2 * np.random.default_rng(0).random(n)
         variants = [
             ("numpy", "batch", "closed-form trajectory"),
             ("numpy", "minibatch", "step loop, hand-derived gradient"),

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from gradlab.cli import main
+from gradlab.data.points import load_csv
 from gradlab.errors import ExitStatus
 
 
@@ -53,13 +54,51 @@ def test_linreg_prints_the_tutorial_lines(
 def test_linreg_json_is_one_object_with_the_results(
     capsys: pytest.CaptureFixture[str], data_csv: Path
 ) -> None:
-    code, out, _ = run(capsys, "linreg", "--csv", str(data_csv), "--no-plots", "--json")
+    code, out, _ = run(
+        capsys, "linreg", "--csv", str(data_csv), "--lr", "0.0001", "--no-plots", "--json"
+    )
     assert code == 0
     obj = json.loads(out)
+    assert obj["lr"] == 0.0001
+    assert obj["lr_auto"] is False
     assert obj["end"]["w"] == pytest.approx(1.4777440851894448, rel=1e-12)
     assert obj["closed_form"]["b"] == pytest.approx(7.99102098227036, rel=1e-9)
     assert obj["gap"]["error"] > 0
     assert obj["plots"] == []
+
+
+def test_linreg_defaults_are_the_estimators(
+    capsys: pytest.CaptureFixture[str], data_csv: Path
+) -> None:
+    from gradlab.models import LinearRegression
+
+    code, out, _ = run(capsys, "linreg", "--csv", str(data_csv), "--no-plots", "--json")
+    assert code == 0
+    obj = json.loads(out)
+    expected = LinearRegression().fit(load_csv(data_csv).X, load_csv(data_csv).y)
+    assert obj["lr_auto"] is True
+    assert obj["lr"] == expected.lr_
+    assert obj["epochs"] == expected.epochs
+    assert obj["method"] == expected.method
+    assert obj["end"]["w"] == float(expected.coef_[0])
+
+
+def test_linreg_help_quotes_the_estimators_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    from gradlab.models import LinearRegression
+
+    _, out, _ = run(capsys, "linreg", "--help")
+    text = " ".join(out.split())
+    defaults = LinearRegression().get_params()
+    assert f"(default: {defaults['lr']};" in text
+    assert f"(default: {defaults['epochs']})" in text
+    assert f"descent method (default: {defaults['method']})" in text
+    assert f"points per minibatch (default: {defaults['batch_size']})" in text
+
+
+def test_linreg_prints_the_auto_rate(capsys: pytest.CaptureFixture[str], data_csv: Path) -> None:
+    code, out, _ = run(capsys, "linreg", "--csv", str(data_csv), "--lr", "auto", "--no-plots")
+    assert code == 0
+    assert "Method batch, lr auto = 0.000201: 1000 steps" in out
 
 
 def test_linreg_generated_data_with_minibatch(capsys: pytest.CaptureFixture[str]) -> None:
@@ -226,6 +265,8 @@ def test_tour_writes_plots_and_a_self_contained_report(
 
 
 def test_compare_tutorial_prints_the_notes_numbers(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("tensorflow")
     code, out, _ = run(capsys, "compare", "--tutorial")
     assert code == 0
     assert "0.77828922 0.7795984" in out
@@ -233,6 +274,21 @@ def test_compare_tutorial_prints_the_notes_numbers(capsys: pytest.CaptureFixture
     assert "-> 0.2437, b = 0" in out
     assert "w = 2.9645, b = 2.1146" in out
     assert out.count("\n") > 15  # the TensorFlow rows, every 200 steps
+    # what is starting, said before the slow imports
+    assert out.index("running the torch tutorial (importing PyTorch) ...") < out.index("torch  ")
+    assert "running the tensorflow tutorial (importing TensorFlow" in out
+
+
+def test_compare_says_what_starts_on_stderr_under_json(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pytest.importorskip("torch")
+    code, out, err = run(
+        capsys, "compare", "--engines", "numpy,torch", "--epochs", "3", "--no-plots", "--json"
+    )
+    assert code == 0
+    assert json.loads(out)["rows"]
+    assert "fitting with numpy: batch ...\nfitting with torch: batch (importing PyTorch) ..." in err
 
 
 def test_compare_methods_table_and_plot(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -251,6 +307,7 @@ def test_compare_methods_table_and_plot(capsys: pytest.CaptureFixture[str], tmp_
 def test_compare_breast_cancer_prints_scikit_learn_beside(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    pytest.importorskip("torch")
     code, out, _ = run(
         capsys, "compare", "--problem", "breast-cancer", "--engines", "numpy,torch", "--no-plots"
     )
@@ -536,3 +593,20 @@ def test_predict_on_synthetic_images_uses_the_models_seed(
     assert code == 0
     # the same test images as in training (seed 3, from the checkpoint), so the same accuracy
     assert json.loads(out)["test_accuracy"] == pytest.approx(trained)
+
+
+def test_linreg_and_compare_parsers_import_no_model_library() -> None:
+    """The commands read their defaults without importing scikit-learn (seconds on a busy
+    machine), which the models need: only ``run`` imports them."""
+    import subprocess
+    import sys
+
+    probe = (
+        "from gradlab.cli import build_parser; build_parser().parse_args(['linreg']); "
+        "build_parser().parse_args(['compare']); import sys; "
+        "print([m for m in ('sklearn', 'gradlab.models') if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"

@@ -447,7 +447,7 @@ def engines_chapter(out: Path, seed: int) -> Chapter:
     """The tutorial's y = w*x**2 + b three ways, then batch vs stochastic vs mini-batch."""
     import importlib.util
 
-    from gradlab.compare import compare, tutorial_numpy
+    from gradlab.jobs.compare import compare, tutorial_numpy
     from gradlab.viz.regression import loss_curves
     from gradlab.viz.save import save_figure
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
 from typing import Any
 
 from gradlab.commands._args import (
@@ -12,14 +14,11 @@ from gradlab.commands._args import (
     positive_int,
     print_json,
 )
-from gradlab.compare import PROBLEMS
-from gradlab.engines import ENGINES
-from gradlab.optim import METHODS
-
-NAME = "compare"
+from gradlab.jobs.compare import PROBLEMS
+from gradlab.params import LINEAR_ENGINES, METHODS
 
 
-def _choices(valid: tuple[str, ...], what: str):  # type: ignore[no-untyped-def]
+def _choices(valid: tuple[str, ...], what: str) -> Callable[[str], list[str]]:
     def parse(text: str) -> list[str]:
         items = [t.strip() for t in text.split(",") if t.strip()]
         bad = [t for t in items if t not in valid]
@@ -48,8 +47,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--engines",
-        type=_choices(ENGINES, "engine"),
-        default=list(ENGINES),
+        type=_choices(LINEAR_ENGINES, "engine"),
+        default=list(LINEAR_ENGINES),
         metavar="E[,E...]",
         help="numpy, torch, tensorflow (default: all three)",
     )
@@ -76,51 +75,58 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_output_options(p, "runs/compare")
 
 
-def _tutorial(args: argparse.Namespace) -> int:
-    from gradlab.compare import tutorial_numpy, tutorial_tensorflow, tutorial_torch
+def _progress(args: argparse.Namespace) -> Callable[[str], None]:
+    """Say what is starting: on stdout with the text output, on stderr under --json."""
+    stream = sys.stderr if args.json else sys.stdout
 
-    results = [tutorial_numpy()]
-    missing = []
-    for name, fn in (
-        ("torch", tutorial_torch),
-        ("tensorflow", lambda: tutorial_tensorflow(args.seed)),
-    ):
-        import importlib.util
+    def say(line: str) -> None:
+        print(line + " ...", file=stream, flush=True)
 
-        if importlib.util.find_spec(name) is None:
-            missing.append(name)
-            continue
-        results.append(fn())
-    if args.json:
-        print_json({"tutorial": results, "missing_engines": missing})
-        return 0
-    n, *rest = results
-    print("The NumPy / PyTorch / TensorFlow tutorial, reproduced (y = w*x**2 + b):\n")
-    print(
-        f"numpy       np.random.seed(100); w, b = rand(1,1), rand(1,1) -> "
-        f"{n['w0']:.8f} {n['b0']:.7f}\n"
-        f"            800 steps, lr 0.001, loss 0.5*sum -> w = {n['w']:.8f}, b = {n['b']:.8f}"
-    )
-    for r in rest:
-        if r["engine"] == "torch":
-            print(
-                f"torch       torch.manual_seed(100); w = randn(1,1) -> {r['w0']:.4f}, b = 0\n"
-                f"            800 steps, lr 0.001, loss 0.5*sum, autograd -> "
-                f"w = {r['w']:.4f}, b = {r['b']:.4f}"
-            )
-        else:
-            print(
-                f"tensorflow  tf.random.set_seed({r['seed']}); w = uniform(0, 1) -> "
-                f"{r['w0']:.6f}, b = 0\n"
-                "            2000 steps, lr 0.01, mean squared loss, GradientTape + tf.function:"
-            )
-            print(f"{'step':>16}  {'loss':>8}  {'w':>10}  {'b':>10}")
-            for row in r["rows"]:
-                print(
-                    f"{row['step']:>16}  {row['loss']:>8.4f}  {row['w']:>10.7f}  {row['b']:>10.7f}"
-                )
-    for name in missing:
+    return say
+
+
+def _print_tutorial_run(r: dict[str, Any]) -> None:
+    if r.get("missing"):
+        name = r["engine"]
         print(f"{name:<11} not installed: pip install 'gradlab[{name}]' -c constraints.txt")
+    elif r["engine"] == "numpy":
+        print(
+            f"numpy       np.random.seed(100); w, b = rand(1,1), rand(1,1) -> "
+            f"{r['w0']:.8f} {r['b0']:.7f}\n"
+            f"            800 steps, lr 0.001, loss 0.5*sum -> w = {r['w']:.8f}, b = {r['b']:.8f}"
+        )
+    elif r["engine"] == "torch":
+        print(
+            f"torch       torch.manual_seed(100); w = randn(1,1) -> {r['w0']:.4f}, b = 0\n"
+            f"            800 steps, lr 0.001, loss 0.5*sum, autograd -> "
+            f"w = {r['w']:.4f}, b = {r['b']:.4f}"
+        )
+    else:
+        print(
+            f"tensorflow  tf.random.set_seed({r['seed']}); w = uniform(0, 1) -> "
+            f"{r['w0']:.6f}, b = 0\n"
+            "            2000 steps, lr 0.01, mean squared loss, GradientTape + tf.function:"
+        )
+        print(f"{'step':>16}  {'loss':>8}  {'w':>10}  {'b':>10}")
+        for row in r["rows"]:
+            print(f"{row['step']:>16}  {row['loss']:>8.4f}  {row['w']:>10.7f}  {row['b']:>10.7f}")
+
+
+def _tutorial(args: argparse.Namespace) -> int:
+    from gradlab.jobs.compare import tutorial
+
+    if args.json:
+        runs = list(tutorial(args.seed, _progress(args)))
+        print_json(
+            {
+                "tutorial": [r for r in runs if not r.get("missing")],
+                "missing_engines": [r["engine"] for r in runs if r.get("missing")],
+            }
+        )
+        return 0
+    print("The NumPy / PyTorch / TensorFlow tutorial, reproduced (y = w*x**2 + b):\n")
+    for r in tutorial(args.seed, _progress(args)):
+        _print_tutorial_run(r)
     return 0
 
 
@@ -133,21 +139,21 @@ def _fmt_params(coef: list[float], b: float) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.tutorial:
         return _tutorial(args)
-    from gradlab.compare import DEFAULTS, compare, sklearn_logistic
+    from gradlab.jobs.compare import compare, settings, sklearn_logistic
 
+    chosen = settings(args.problem, lr=args.lr, epochs=args.epochs, loss=args.loss)
+    lr, epochs = chosen["lr"], chosen["epochs"]
     data, rows = compare(
         args.problem,
         engines=args.engines,
         methods=args.methods,
-        lr=args.lr,
-        epochs=args.epochs,
+        lr=lr,
+        epochs=epochs,
         batch_size=args.batch_size,
-        loss=args.loss,
+        loss=chosen["loss"],
         seed=args.seed,
+        progress=_progress(args),
     )
-    d = DEFAULTS[args.problem]
-    lr = args.lr or d["lr"]
-    epochs = args.epochs or d["epochs"]
     reference = sklearn_logistic(data) if data.X_test is not None else None
     plots = []
     if not args.no_plots:

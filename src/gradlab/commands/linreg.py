@@ -1,14 +1,15 @@
 """``gradlab linreg``: linear regression by gradient descent, beside the closed form.
 
 With the tutorial's ``data.csv``, ``--lr 0.0001 --iters 1000`` prints the
-tutorial's own two lines (to 13 significant digits or more).
+tutorial's own two lines (to 13 significant digits or more). Settings not given take
+the defaults of :class:`gradlab.models.LinearRegression`, the ones the help quotes.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,12 +21,16 @@ from gradlab.commands._args import (
     positive_int,
     print_json,
 )
-from gradlab.data.points import Points, load_csv, make_line
-from gradlab.errors import DivergenceError
-from gradlab.jobs.linreg import LinregResult, as_w, fit
-from gradlab.optim import METHODS
+from gradlab.params import METHODS
 
-NAME = "linreg"
+if TYPE_CHECKING:
+    from gradlab.data.points import Points
+    from gradlab.jobs.linreg import LinregResult
+
+
+def learning_rate(text: str) -> float | str:
+    """An argparse type: ``auto`` or a finite number > 0."""
+    return "auto" if text.strip().lower() == "auto" else positive_float(text)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -37,20 +42,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "without it, generated points are used",
     )
     p.add_argument(
-        "--lr", type=positive_float, default=0.0001, help="learning rate (default: 0.0001)"
+        "--lr",
+        type=learning_rate,
+        metavar="LR",
+        help="learning rate, or 'auto': 1/L, half the largest stable rate 2/L, from the "
+        "data's curvature (default: auto; the tutorial's is 0.0001)",
     )
     p.add_argument(
         "--iters",
         "--epochs",
         dest="epochs",
         type=positive_int,
-        default=1000,
         help="passes over the data; with --method batch, one pass is one step (default: 1000)",
     )
-    p.add_argument("--method", choices=METHODS, default="batch", help="descent method")
-    p.add_argument(
-        "--batch-size", type=positive_int, default=10, help="points per minibatch (default: 10)"
-    )
+    p.add_argument("--method", choices=METHODS, help="descent method (default: batch)")
+    p.add_argument("--batch-size", type=positive_int, help="points per minibatch (default: 32)")
     p.add_argument("--init-w", type=finite_float, default=0.0, help="starting w (default: 0)")
     p.add_argument("--init-b", type=finite_float, default=0.0, help="starting b (default: 0)")
     g = p.add_argument_group("generated data (without --csv): y = w*x + b + N(0, noise^2)")
@@ -64,68 +70,58 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def summary(result: LinregResult) -> str:
     """The tutorial's two lines, then the closed form and the gap."""
-    s, e, c = result.start, result.end, result.closed
-    m = result.model
+    from gradlab.jobs.linreg import fmt_w
     from gradlab.viz.terminal import sparkline
 
+    s, e, c = result.start, result.end, result.closed
+    m = result.model
+    rate = f"lr auto = {m.lr_:.3g}" if m.lr == "auto" else f"lr {m.lr_:g}"
     lines = [
         f"Data: {result.points.source} ({result.points.n_points} points)",
-        f"Starting gradient descent at b = {s['b']:g}, w = {_fmt_w(s['w'], g=True)}, "
+        f"Starting gradient descent at b = {s['b']:g}, w = {fmt_w(s['w'], g=True)}, "
         f"error = {s['error']!r}",
         "Running...",
         f"After {m.epochs} {'iterations' if m.method == 'batch' else 'epochs'} "
-        f"b = {e['b']!r}, w = {_fmt_w(e['w'])}, error = {e['error']!r}",
-        f"Closed form (least squares): b = {c['b']!r}, w = {_fmt_w(c['w'])}, "
-        f"error = {c['error']!r}",
+        f"b = {e['b']!r}, w = {fmt_w(e['w'])}, error = {e['error']!r}",
+        f"Closed form (least squares): b = {c['b']!r}, w = {fmt_w(c['w'])}, error = {c['error']!r}",
         f"Gap to the closed form: b {e['b'] - c['b']:+.6g}, w {_fmt_gap(e['w'], c['w'])}, "
         f"error {e['error'] - c['error']:+.6g} "
         f"({100 * (e['error'] - c['error']) / max(c['error'], 1e-300):.3g}% above the minimum)",
         f"Loss per epoch (log scale): {sparkline(m.history_['loss'], log=True)}",
-        f"Method {m.method}, lr {m.lr:g}: {m.n_steps_} steps in {m.fit_seconds_ * 1e3:.3g} ms",
+        f"Method {m.method}, {rate}: {m.n_steps_} steps in {m.fit_seconds_ * 1e3:.3g} ms",
     ]
     if result.plots:
         lines.append("Plots: " + ", ".join(str(p) for p in result.plots))
     return "\n".join(lines)
 
 
-def _fmt_w(w: Any, g: bool = False) -> str:
-    if isinstance(w, list):
-        return "[" + ", ".join(f"{v:g}" if g else repr(v) for v in w) + "]"
-    return f"{w:g}" if g else repr(w)
-
-
-def _fmt_gap(a: Any, b: Any) -> str:
+def _fmt_gap(a: object, b: object) -> str:
     d = np.atleast_1d(np.asarray(a) - np.asarray(b))
     return ", ".join(f"{v:+.6g}" for v in d)
 
 
 def load_points(args: argparse.Namespace) -> Points:
+    from gradlab.data.points import load_csv, make_line
+
     if args.csv is not None:
         return load_csv(args.csv)
     return make_line(args.n, w=args.w, b=args.b, noise=args.noise, seed=args.seed)
 
 
 def run(args: argparse.Namespace) -> int:
-    points = load_points(args)
-    try:
-        result = fit(
-            points,
-            lr=args.lr,
-            epochs=args.epochs,
-            method=args.method,
-            batch_size=args.batch_size,
-            seed=args.seed,
-            init_w=args.init_w,
-            init_b=args.init_b,
-            out=None if args.no_plots else args.out,
-        )
-    except DivergenceError as exc:
-        last = exc.last_params
-        exc.message += (
-            f"\nLast finite parameters (after epoch {last['epoch']}): "
-            f"b = {last['intercept']!r}, w = {_fmt_w(as_w(np.asarray(last['coef'])))}"
-        )
-        raise
+    from gradlab.jobs.linreg import fit
+
+    result = fit(
+        load_points(args),
+        lr=args.lr,
+        epochs=args.epochs,
+        method=args.method,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        init_w=args.init_w,
+        init_b=args.init_b,
+        out=None if args.no_plots else args.out,
+    )
     if args.json:
         print_json(result.to_dict())
     else:

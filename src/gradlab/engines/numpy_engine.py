@@ -1,42 +1,50 @@
-"""The NumPy engine: vectorised forward pass, gradients derived by hand.
+"""The NumPy engine: the loss and its gradient composed by hand from :mod:`gradlab.ops`.
 
-With residuals ``r = X @ w + b - y`` on a batch of ``m`` points:
+One step on a batch ``(X, y)`` of ``m`` points, for both models::
 
-squared, mean (MSE)       L = sum(r**2) / m     dL/dw = 2/m * X.T @ r     dL/db = 2/m * sum(r)
-squared, sum (tutorial)   L = 0.5 * sum(r**2)   dL/dw = X.T @ r           dL/db = sum(r)
+    z = X @ w + b                                   ops.affine
+    loss, dz = squared_error(z, y)                  ops.squared_error: r = z - y,
+                                                      mean: sum(r**2)/m, dz = 2r/m
+                                                      sum:  0.5*sum(r**2), dz = r
+            or binary_cross_entropy(z, y)           ops.binary_cross_entropy:
+                                                      s * sum(softplus(z) - y*z),
+                                                      dz = s * (sigmoid(z) - y), s = 1/m or 1
+    dw, db = X.T @ dz, sum(dz)                      ops.affine_backward
+    w, b = w - lr * dw, b - lr * db
 
-With ``z = X @ w + b``, ``p = sigmoid(z)`` and labels ``y`` in {0, 1}:
+:func:`loss_and_grad` is exactly that. Two fast paths (see
+:class:`gradlab.engines.LinearEngine`) serve full batches of the squared loss:
 
-logistic, mean            L = sum(softplus(z) - y*z) / m
-                          dL/dw = X.T @ (p - y) / m                 dL/db = sum(p - y) / m
-logistic, sum             the same without ``/ m``
+- the *sufficient statistics* (:class:`gradlab.ops.linear.SquaredStats`): the same loss
+  and gradient from ``X.T @ X``, ``X.T @ y``, ... computed once, O(d**2) per step;
+- the *closed-form trajectory* (:func:`closed_form_trajectory`): every iterate of
+  full-batch descent at once, in the eigenbasis of ``X.T @ X``.
 
-``softplus(z) - y*z`` is the binary cross-entropy ``-y*log(p) - (1-y)*log(1-p)``
-written so that it never takes the log of 0, whatever the size of ``z``.
-
-For full-batch squared error the gradient depends on the data only through the
-sums ``X.T @ X``, ``X.T @ y``, ``sum(X)``, ``sum(y)`` and ``y @ y``: they are
-computed once, and each step then costs O(d**2) instead of O(n*d).
+``NumpyEngine(..., fast_paths=False)`` runs the plain loop instead.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from gradlab.engines import Problem
+from gradlab.engines import Problem, Trajectory
+from gradlab.errors import UsageError
+from gradlab.ops import affine, affine_backward, binary_cross_entropy, squared_error
+from gradlab.ops.linear import SquaredStats, squared_error_scale
+from gradlab.ops.losses import Reduction
 from gradlab.optim import Batch
 
+#: The loss of each kind of model, on its logits or predictions ``z``.
+LOSSES = {"squared": squared_error, "logistic": binary_cross_entropy}
 
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    """``1 / (1 + exp(-z))`` without overflow for any float ``z``."""
-    out: np.ndarray = np.exp(-np.logaddexp(0.0, -z))
-    return out
+#: The closed-form trajectory holds every iterate in memory: at most this many floats.
+TRAJECTORY_MAX_FLOATS = 4_000_000
 
 
 def loss_and_grad(
     X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float, kind: str, reduction: str
 ) -> tuple[float, np.ndarray, float]:
-    """The loss and its gradient on one batch, straight from the formulas above.
+    """The loss on one batch and its gradient: the composition in the module docstring.
 
     Parameters
     ----------
@@ -53,52 +61,94 @@ def loss_and_grad(
     grad_w : ndarray of shape (d,)
     grad_b : float
     """
-    m = X.shape[0]
-    z = X @ w + b
-    if kind == "squared":
-        r = z - y
-        if reduction == "mean":
-            return float(r @ r / m), (2.0 / m) * (X.T @ r), 2.0 / m * float(r.sum())
-        return 0.5 * float(r @ r), X.T @ r, float(r.sum())
-    err = sigmoid(z) - y
-    loss = float(np.sum(np.logaddexp(0.0, z) - y * z))
-    scale = 1.0 / m if reduction == "mean" else 1.0
-    return loss * scale, scale * (X.T @ err), scale * float(err.sum())
+    loss, dz = LOSSES[kind](affine(X, w, b), y, reduction)  # type: ignore[arg-type]
+    grad_w, grad_b = affine_backward(X, dz)
+    return loss, grad_w, grad_b
+
+
+def closed_form_trajectory(
+    stats: SquaredStats,
+    w0: np.ndarray,
+    b0: float,
+    lr: float,
+    steps: int,
+    reduction: Reduction,
+) -> Trajectory:
+    """Every iterate of ``steps`` full-batch descent steps on the squared loss, at once.
+
+    With ``theta = [w, b]``, ``H = Z.T @ Z`` and ``c = Z.T @ y`` (``stats``), one step is
+    ``theta <- theta - lr * 2a * (H @ theta - c)`` (``a = 1/n`` for the mean, ``1/2`` for
+    the half sum): an affine recurrence. In the eigenbasis ``H = Q diag(lam) Q.T`` each
+    coordinate ``u = Q.T @ theta`` evolves on its own, ``u <- mu * u + k`` with
+    ``mu = 1 - lr * 2a * lam`` and ``k = lr * 2a * (Q.T @ c)``, so after ``t`` steps
+    ``u_t = mu**t * u_0 + (1 + mu + ... + mu**(t-1)) * k``. This gives the iterates of the
+    step loop (to rounding: ``tests/test_linear.py`` bounds the difference), for every
+    ``t`` at once, in O(steps * d**2) vectorised work.
+
+    Parameters
+    ----------
+    stats : SquaredStats
+    w0 : ndarray of shape (d,)
+    b0 : float
+        The start.
+    lr : float
+    steps : int
+    reduction : {"mean", "sum"}
+    """
+    s = 2.0 * squared_error_scale(stats.n, reduction)
+    lam, Q = stats.eigh
+    a = lr * s * lam
+    u0 = Q.T @ np.append(w0, b0)
+    drive = lr * s * (Q.T @ stats.c)
+    t = np.arange(steps + 1, dtype=np.float64)[:, None]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        small = a < 0.5  # accurate powers through log1p/expm1 when mu is near 1
+        log_mu = np.log1p(-np.where(small, a, 0.0))
+        mu_t = np.where(small, np.exp(t * log_mu), np.power(1.0 - a, t))
+        safe_a = np.where(a == 0.0, 1.0, a)
+        geo = np.where(small, -np.expm1(t * log_mu) / safe_a, (1.0 - mu_t) / safe_a)
+        geo = np.where(a == 0.0, t, geo)
+        theta = (mu_t * u0 + geo * drive) @ Q.T
+        losses = stats.losses(theta, reduction)
+    return Trajectory(losses, theta[:, :-1], theta[:, -1])
 
 
 class NumpyEngine:
-    """Parameters ``w`` (d,) and ``b`` held as NumPy float64; see the module docstring."""
+    """Parameters ``w`` (d,) and ``b`` held as NumPy float64; see the module docstring.
 
-    def __init__(self, problem: Problem, w0: np.ndarray, b0: float) -> None:
+    Parameters
+    ----------
+    problem : Problem
+    w0 : ndarray of shape (d,)
+    b0 : float
+    fast_paths : bool, default True
+        Use the sufficient statistics and the closed-form trajectory for full batches of
+        the squared loss; False runs the plain composition every step.
+    """
+
+    def __init__(
+        self, problem: Problem, w0: np.ndarray, b0: float, *, fast_paths: bool = True
+    ) -> None:
+        if not isinstance(fast_paths, bool):
+            raise UsageError(
+                f"the numpy engine's fast_paths must be True or False, got {fast_paths!r}."
+            )
         self.X = np.ascontiguousarray(problem.X, dtype=np.float64)
         self.y = np.ascontiguousarray(problem.y, dtype=np.float64)
         self.kind = problem.kind
         self.reduction = problem.reduction
         self.w = np.array(w0, dtype=np.float64)
         self.b = float(b0)
-        self._stats: tuple[np.ndarray, np.ndarray, np.ndarray, float, float] | None = None
-        if self.kind == "squared":
-            X, y = self.X, self.y
-            self._stats = (X.T @ X, X.T @ y, X.sum(axis=0), float(y.sum()), float(y @ y))
+        self.stats = problem.stats if fast_paths and problem.kind == "squared" else None
 
-    def _full_batch_squared(self) -> tuple[float, np.ndarray, float]:
-        """Loss and gradient on all points from the precomputed sums, O(d**2)."""
-        assert self._stats is not None
-        G, c, sx, sy, yy = self._stats
-        n = self.X.shape[0]
-        w, b = self.w, self.b
-        xtr = G @ w + b * sx - c  # X.T @ r
-        sr = float(sx @ w) + n * b - sy  # sum(r)
-        # sum(r**2) expanded; may lose a few digits to cancellation near the optimum.
-        srr = float(w @ G @ w) + 2 * b * float(sx @ w) + n * b * b - 2 * float(w @ c) - 2 * b * sy
-        srr = max(srr + yy, 0.0)
-        if self.reduction == "mean":
-            return srr / n, (2.0 / n) * xtr, 2.0 / n * sr
-        return 0.5 * srr, xtr, sr
+    def _full_batch(self) -> tuple[float, np.ndarray, float]:
+        if self.stats is not None:
+            return self.stats.loss_and_grad(self.w, self.b, self.reduction)
+        return loss_and_grad(self.X, self.y, self.w, self.b, self.kind, self.reduction)
 
     def step(self, batch: Batch, lr: float) -> float:
-        if self._stats is not None and isinstance(batch, slice):
-            loss, gw, gb = self._full_batch_squared()
+        if isinstance(batch, slice):  # the methods' only slice is the full batch
+            loss, gw, gb = self._full_batch()
         else:
             loss, gw, gb = loss_and_grad(
                 self.X[batch], self.y[batch], self.w, self.b, self.kind, self.reduction
@@ -108,70 +158,18 @@ class NumpyEngine:
         return loss
 
     def loss(self) -> float:
-        if self._stats is not None:
-            return self._full_batch_squared()[0]
-        return loss_and_grad(self.X, self.y, self.w, self.b, self.kind, self.reduction)[0]
-
-    def exact_loss(self) -> float:
-        """The loss on all points computed from the residuals (no cancellation)."""
-        return loss_and_grad(self.X, self.y, self.w, self.b, self.kind, self.reduction)[0]
+        return self._full_batch()[0]
 
     def params(self) -> tuple[np.ndarray, float]:
         return self.w.copy(), self.b
 
-    def batch_trajectory(self, lr: float, steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """All iterates of full-batch descent on the squared loss at once.
-
-        With ``theta = [w, b]``, ``Z = [X, 1]``, ``H = Z.T @ Z`` and ``c = Z.T @ y``,
-        one step is ``theta <- theta - lr * s * (H @ theta - c)`` (``s = 2/n`` for the
-        mean, ``1`` for the half sum): an affine recurrence. In the eigenbasis
-        ``H = Q diag(lam) Q.T`` each coordinate ``u = Q.T @ theta`` evolves on its own,
-        ``u <- (1 - a) * u + lr * s * (Q.T @ c)`` with ``a = lr * s * lam``, so after
-        ``t`` steps ``u_t = mu**t * u_0 + (1 + mu + ... + mu**(t-1)) * lr * s * (Q.T @ c)``
-        with ``mu = 1 - a``. This evaluates exactly the iterates of the step loop
-        (to rounding), for every ``t`` at once, in O(steps * d) vectorised work.
-
-        Returns
-        -------
-        losses : ndarray of shape (steps + 1,)
-            The loss at each iterate (index 0 is the start).
-        W : ndarray of shape (steps + 1, d)
-            The weights at each iterate.
-        B : ndarray of shape (steps + 1,)
-            The intercept at each iterate.
-        """
-        assert self._stats is not None
-        G, c, sx, sy, yy = self._stats
-        n = self.X.shape[0]
-        H = np.block([[G, sx[:, None]], [sx[None, :], np.array([[float(n)]])]])
-        cz = np.append(c, sy)
-        s = 2.0 / n if self.reduction == "mean" else 1.0
-        lam, Q = np.linalg.eigh(H)
-        a = lr * s * lam
-        u0 = Q.T @ np.append(self.w, self.b)
-        drive = lr * s * (Q.T @ cz)
-        t = np.arange(steps + 1, dtype=np.float64)[:, None]
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            small = a < 0.5  # accurate powers through log1p/expm1 when mu is near 1
-            log_mu = np.log1p(-np.where(small, a, 0.0))
-            mu_t = np.where(small, np.exp(t * log_mu), np.power(1.0 - a, t))
-            safe_a = np.where(a == 0.0, 1.0, a)
-            geo = np.where(small, -np.expm1(t * log_mu) / safe_a, (1.0 - mu_t) / safe_a)
-            geo = np.where(a == 0.0, t, geo)
-            U = mu_t * u0 + geo * drive
-            quad = np.einsum("ti,i,ti->t", U, lam, U) - 2.0 * (U @ (Q.T @ cz)) + yy
-            quad = np.maximum(quad, 0.0)
-            losses = quad / n if self.reduction == "mean" else 0.5 * quad
-            theta = U @ Q.T
-        return losses, theta[:, :-1], theta[:, -1]
-
-    def set_params(self, w: np.ndarray, b: float) -> None:
-        """Move the engine to ``(w, b)``."""
-        self.w = np.array(w, dtype=np.float64)
-        self.b = float(b)
+    def trajectory(self, lr: float, steps: int) -> Trajectory | None:
+        """The closed-form trajectory (squared loss, fast paths on, when it fits in memory)."""
+        if self.stats is None or (steps + 1) * (self.w.size + 1) > TRAJECTORY_MAX_FLOATS:
+            return None
+        return closed_form_trajectory(self.stats, self.w, self.b, lr, steps, self.reduction)
 
 
 def build(problem: Problem, w0: np.ndarray, b0: float, **options: object) -> NumpyEngine:
-    """Make the NumPy engine (it takes no options; :func:`gradlab.engines.make_engine`
-    has already refused any)."""
-    return NumpyEngine(problem, w0, b0)
+    """Make the NumPy engine; option: ``fast_paths``."""
+    return NumpyEngine(problem, w0, b0, **options)  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from gradlab.engines import Problem
+from gradlab.engines import Problem, Trajectory
 from gradlab.errors import UsageError
 from gradlab.optim import Batch
 
@@ -124,6 +124,10 @@ class TensorFlowEngine:
 
     def params(self) -> tuple[np.ndarray, float]:
         return np.array(self.w.numpy(), dtype=np.float64), float(self.b.numpy())
+
+    def trajectory(self, lr: float, steps: int) -> Trajectory | None:
+        """None: this engine's point is its framework's own gradient, taken step by step."""
+        return None
 
 
 def build(problem: Problem, w0: np.ndarray, b0: float, **options: object) -> TensorFlowEngine:

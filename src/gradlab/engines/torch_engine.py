@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gradlab.engines import Problem
+from gradlab.engines import Problem, Trajectory
 from gradlab.errors import UsageError
 from gradlab.optim import Batch
 
@@ -152,6 +152,10 @@ class TorchEngine:
         else:
             w, b = self.w.detach(), self.b.detach()
         return w.cpu().to(torch.float64).numpy().copy(), float(b)
+
+    def trajectory(self, lr: float, steps: int) -> Trajectory | None:
+        """None: this engine's point is its framework's own gradient, taken step by step."""
+        return None
 
 
 def build(problem: Problem, w0: np.ndarray, b0: float, **options: object) -> TorchEngine:

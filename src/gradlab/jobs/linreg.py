@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 
 from gradlab.data.points import Points
-from gradlab.engines.numpy_engine import loss_and_grad
+from gradlab.errors import DivergenceError
 from gradlab.models.linear import LinearRegression, closed_form
+from gradlab.ops import affine, squared_error
 
 
 @dataclass
@@ -33,7 +34,8 @@ class LinregResult:
             "data": self.points.source,
             "n_points": self.points.n_points,
             "method": m.method,
-            "lr": m.lr,
+            "lr": m.lr_,
+            "lr_auto": m.lr == "auto",
             "epochs": m.epochs,
             "steps": m.n_steps_,
             "start": self.start,
@@ -61,38 +63,64 @@ def as_w(w: np.ndarray) -> float | list[float]:
 def fit(
     points: Points,
     *,
-    lr: float,
-    epochs: int,
-    method: str = "batch",
-    batch_size: int = 10,
+    lr: float | str | None = None,
+    epochs: int | None = None,
+    method: str | None = None,
+    batch_size: int | None = None,
     seed: int = 0,
     init_w: float = 0.0,
     init_b: float = 0.0,
     out: Path | None = None,
 ) -> LinregResult:
-    """Fit, compare with the closed form, and (when ``out`` is given) draw the plots."""
+    """Fit, compare with the closed form, and (when ``out`` is given) draw the plots.
+
+    A setting left at None takes :class:`LinearRegression`'s default, so the command
+    line and the Python API share one set of defaults. The loss is the mean squared
+    error, as in the tutorial.
+
+    Raises
+    ------
+    DivergenceError
+        The message ends with the last finite parameters.
+    """
     X, y = points.X, points.y
     w0 = np.full(points.n_features, init_w)
-    model = LinearRegression(
-        lr=lr, epochs=epochs, method=method, batch_size=batch_size, seed=seed, loss="mse"
-    )
-    start = {"b": init_b, "w": as_w(w0), "error": _mse(X, y, w0, init_b)}
-    model.fit(X, y, coef_init=w0, intercept_init=init_b)
+    given: dict[str, Any] = {"lr": lr, "epochs": epochs, "method": method, "batch_size": batch_size}
+    settings = {k: v for k, v in given.items() if v is not None}
+    model = LinearRegression(loss="mse", random_state=seed, **settings)
+    start = {"b": init_b, "w": as_w(w0), "error": mse(X, y, w0, init_b)}
+    try:
+        model.fit(X, y, coef_init=w0, intercept_init=init_b)
+    except DivergenceError as exc:
+        last = exc.last_params
+        exc.message += (
+            f"\nLast finite parameters (after epoch {last['epoch']}): "
+            f"b = {last['intercept']!r}, w = {fmt_w(as_w(np.asarray(last['coef'])))}"
+        )
+        raise
     end = {
         "b": model.intercept_,
         "w": as_w(model.coef_),
-        "error": _mse(X, y, model.coef_, model.intercept_),
+        "error": mse(X, y, model.coef_, model.intercept_),
     }
     cw, cb = closed_form(X, y)
-    closed = {"b": cb, "w": as_w(cw), "error": _mse(X, y, cw, cb)}
+    closed = {"b": cb, "w": as_w(cw), "error": mse(X, y, cw, cb)}
     result = LinregResult(points, model, start, end, closed)
     if out is not None:
         result.plots = draw(result, out)
     return result
 
 
-def _mse(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float) -> float:
-    return loss_and_grad(X, y, np.asarray(w, dtype=float), float(b), "squared", "mean")[0]
+def fmt_w(w: Any, g: bool = False) -> str:
+    """``w`` as printed: ``repr`` of each value (``g`` for the short ``:g`` form)."""
+    if isinstance(w, list):
+        return "[" + ", ".join(f"{v:g}" if g else repr(v) for v in w) + "]"
+    return f"{w:g}" if g else repr(w)
+
+
+def mse(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float) -> float:
+    """The mean squared error of ``y ~ X @ w + b``, from the residuals."""
+    return squared_error(affine(X, np.asarray(w, dtype=float), float(b)), y, "mean")[0]
 
 
 def draw(result: LinregResult, out: Path) -> list[Path]:
@@ -107,7 +135,7 @@ def draw(result: LinregResult, out: Path) -> list[Path]:
             regression.loss_curves(
                 [("gradient descent", hist["loss"])],
                 xlabel="epoch",
-                title=f"Mean squared error ({m.method}, lr={m.lr:g})",
+                title=f"Mean squared error ({m.method}, lr={m.lr_:.3g})",
             ),
             out / "loss.png",
         )

@@ -1,94 +1,159 @@
-"""The estimator base shared by the generalised linear models.
+"""The estimator base of the linear models, and the loop that trains them.
 
-The loop is the whole algorithm, written once for every engine::
+The loop is the whole algorithm, written once for every engine and method
+(:func:`descend`)::
 
     for epoch in 1..epochs:
         for batch in epoch_batches(method):        # all points, one point, or a slice
             loss = engine.step(batch, lr)           # loss at w, then w <- w - lr * grad
             guard.check(loss)                       # stop on a non-finite or exploding loss
         history.append(epoch, loss on all points)
+
+with one fast path, asked for by name: before full-batch descent the loop asks the engine
+for ``engine.trajectory(lr, epochs)``, the same iterates computed in closed form (the
+NumPy engine has it for the squared loss; see :class:`gradlab.engines.LinearEngine`), and
+runs the steps itself when the answer is None.
 """
 
 from __future__ import annotations
 
 import math
 import time
+import warnings
+from collections.abc import Mapping
+from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import DataConversionWarning
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+from sklearn.utils.validation import validate_data
 
-from gradlab.engines import (
-    Kind,
-    LinearEngine,
-    Problem,
-    Reduction,
-    check_engine,
-    make_engine,
-)
+from gradlab.engines import Kind, LinearEngine, Problem, Reduction, Trajectory, make_engine
 from gradlab.errors import DataError, UsageError
 from gradlab.history import History
-from gradlab.optim import (
-    DivergenceGuard,
-    check_method,
-    check_positive,
-    check_seed,
-    epoch_batches,
+from gradlab.optim import DivergenceGuard, Method, epoch_batches
+from gradlab.params import (
+    LINEAR_ENGINES,
+    METHODS,
+    Constraint,
+    Interval,
+    Options,
+    Predicate,
+    validate,
 )
+
+
+class NotFittedError(UsageError, SklearnNotFittedError):  # type: ignore[misc]
+    """``predict`` (or another method) before ``fit``; scikit-learn's NotFittedError too."""
+
+
+class NotNumbersError(DataError, TypeError):
+    """Input that cannot be read as numbers (a TypeError too, as NumPy raises it)."""
+
+
+# ------------------------------------------------------------------ input at the boundary
+
+
+def _show(v: float) -> str:
+    return "NaN" if math.isnan(v) else repr(float(v))
 
 
 def as_features(X: Any, name: str = "X") -> np.ndarray:
-    """``X`` as a float64 array of shape (n, d); a 1-D array is one feature."""
+    """``X`` as a float64 array of shape (n, d), checked.
+
+    Raises
+    ------
+    DataError
+        ``X`` is not 2-D, has no rows or no columns, holds complex numbers, NaN or
+        infinities; the message names the first bad entry.
+    NotNumbersError
+        Some entry of ``X`` is no number.
+    """
+    if hasattr(X, "tocsr"):
+        raise DataError(
+            f"{name} is a scipy sparse matrix; gradlab's linear models take dense arrays. "
+            f"Pass {name}.toarray()."
+        )
+    raw = np.asarray(X)
+    if np.iscomplexobj(raw):
+        raise DataError(f"Complex data not supported: {name} holds complex numbers.")
     try:
-        arr = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+        arr = np.asarray(raw, dtype=np.float64)
+    except TypeError as exc:
+        raise NotNumbersError(f"{name} must be numbers: {exc}") from None
+    except ValueError as exc:
         raise DataError(f"{name} must be numbers: {exc}") from None
     if arr.ndim == 1:
-        arr = arr[:, None]
+        raise DataError(
+            f"{name} must be 2-D, of shape (n_samples, n_features); got shape {arr.shape}. "
+            f"Reshape your data: for one feature pass {name}.reshape(-1, 1)."
+        )
     if arr.ndim != 2:
         raise DataError(f"{name} must have shape (n_samples, n_features), got shape {arr.shape}.")
     if arr.shape[0] == 0:
-        raise DataError(f"{name} has no rows.")
-    if not np.all(np.isfinite(arr)):
-        bad = np.argwhere(~np.isfinite(arr))[0]
-        raise DataError(f"{name}[{bad[0]}, {bad[1]}] is {arr[tuple(bad)]}; values must be finite.")
+        raise DataError(f"{name} has no rows (shape {arr.shape}).")
+    if arr.shape[1] == 0:
+        raise DataError(
+            f"{name} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required."
+        )
+    if not np.isfinite(arr).all():
+        i, j = np.argwhere(~np.isfinite(arr))[0]
+        raise DataError(f"{name}[{i}, {j}] is {_show(arr[i, j])}; values must be finite.")
     return arr
 
 
-def as_targets(y: Any, n: int, name: str = "y") -> np.ndarray:
-    """``y`` as a float64 array of shape (n,), checked against the ``n`` rows of X."""
-    try:
-        arr = np.asarray(y, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"{name} must be numbers: {exc}") from None
+def column(y: Any, n: int, name: str = "y") -> np.ndarray:
+    """``y`` as a 1-D array of ``n`` entries (any dtype); a column (n, 1) is flattened with
+    scikit-learn's DataConversionWarning."""
+    if hasattr(y, "tocsr"):
+        raise DataError(f"{name} is a scipy sparse matrix; pass {name}.toarray().ravel().")
+    arr = np.asarray(y)
     if arr.ndim == 2 and arr.shape[1] == 1:
+        warnings.warn(
+            DataConversionWarning(
+                "A column-vector y was passed when a 1d array was expected. Please change "
+                "the shape of y to (n_samples, ), for example using ravel()."
+            ),
+            stacklevel=3,
+        )
         arr = arr[:, 0]
     if arr.ndim != 1:
         raise DataError(f"{name} must have shape (n_samples,), got shape {arr.shape}.")
     if arr.shape[0] != n:
         raise DataError(f"X has {n} rows but {name} has {arr.shape[0]} values; they must match.")
-    if not np.all(np.isfinite(arr)):
-        i = int(np.argwhere(~np.isfinite(arr))[0, 0])
-        raise DataError(f"{name}[{i}] is {arr[i]}; values must be finite.")
     return arr
 
 
-def stable_lr(F: np.ndarray, kind: Kind, reduction: Reduction) -> float | None:
-    """``2 / L``, with ``L`` the largest curvature of the full-batch loss on features ``F``.
+def as_targets(y: Any, n: int, name: str = "y") -> np.ndarray:
+    """``y`` as finite float64 numbers of shape (n,), checked against the ``n`` rows of X."""
+    raw = column(y, n, name)
+    if np.iscomplexobj(raw):
+        raise DataError(f"Complex data not supported: {name} holds complex numbers.")
+    try:
+        arr = np.asarray(raw, dtype=np.float64)
+    except TypeError as exc:
+        raise NotNumbersError(f"{name} must be numbers: {exc}") from None
+    except ValueError as exc:
+        raise DataError(f"{name} must be numbers: {exc}") from None
+    if not np.isfinite(arr).all():
+        i = int(np.argwhere(~np.isfinite(arr))[0, 0])
+        raise DataError(f"{name}[{i}] is {_show(arr[i])}; values must be finite.")
+    return arr
 
-    For squared error ``L`` is the top eigenvalue of the Hessian ``s * Z.T @ Z``
-    (``Z = [F, 1]``, ``s = 2/n`` or ``1``); for the logistic loss the Hessian is at
-    most a quarter of that of ``0.5*sum`` squared error. None when ``F`` is too wide
-    to bother.
-    """
-    n, d = F.shape
-    if d > 2000:
-        return None
-    Z = np.column_stack([F, np.ones(n)])
-    top = float(np.linalg.eigvalsh(Z.T @ Z)[-1])
-    scale = 1.0 if kind == "squared" else 0.25
-    if reduction == "mean":
-        scale *= (2.0 if kind == "squared" else 1.0) / n
-    return 2.0 / (scale * top) if top > 0 else None
+
+def _vector(v: Any, size: int, name: str) -> np.ndarray:
+    try:
+        arr = np.asarray(v, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"{name} must be {size} numbers: {exc}") from None
+    if arr.size != size or not np.isfinite(arr).all():
+        raise UsageError(f"{name} must be {size} finite numbers, got {v!r}.")
+    return arr
+
+
+# ------------------------------------------------------------------ the loop
 
 
 def _param_columns(w: np.ndarray, b: Any) -> dict[str, Any]:
@@ -103,110 +168,204 @@ def _param_columns(w: np.ndarray, b: Any) -> dict[str, Any]:
     return {"b": b, **{f"w{i + 1}": w[i] for i in range(len(w))}}
 
 
-def _params_at(W: np.ndarray, B: np.ndarray, t: int) -> dict[str, Any]:
-    return {"epoch": t, "coef": W[t].copy(), "intercept": float(B[t])}
+def descend(
+    engine: LinearEngine,
+    *,
+    lr: float,
+    epochs: int,
+    method: Method,
+    batch_size: int,
+    n: int,
+    rng: np.random.Generator,
+    guard: DivergenceGuard,
+) -> tuple[History, int, np.ndarray, float]:
+    """Gradient descent from the engine's parameters: the loop of the module docstring.
+
+    Returns
+    -------
+    history : History
+        ``loss`` and the parameters per epoch (epoch 0 is the start); ``step_loss``.
+    steps : int
+    w : ndarray of shape (d,)
+    b : float
+        The end point.
+
+    Raises
+    ------
+    DivergenceError
+        From ``guard``, with the last parameters whose loss was finite.
+    """
+    if method == "batch":
+        trajectory = engine.trajectory(lr, epochs)
+        if trajectory is not None:
+            return _from_trajectory(trajectory, guard)
+    w0, b0 = engine.params()
+    history = History()
+    history.append(epoch=0, loss=engine.loss(), **_param_columns(w0, b0))
+    good: dict[str, Any] = {"epoch": 0, "coef": w0, "intercept": b0}
+    last_good = good.copy  # the guard calls this only on failure
+    step = 0
+    for epoch in range(1, epochs + 1):
+        for batch in epoch_batches(n, method, batch_size, rng):
+            step += 1
+            batch_loss = engine.step(batch, lr)
+            history.step_loss.append(batch_loss)
+            guard.check(step, batch_loss, last_good)
+        loss = engine.loss()
+        guard.check(step, loss, last_good)
+        w, b = engine.params()
+        history.append(epoch=epoch, loss=loss, **_param_columns(w, b))
+        good.update(epoch=epoch, coef=w, intercept=b)
+    w, b = engine.params()
+    return history, step, w, b
 
 
-class GradientDescentModel:
-    """Base of models ``f(X) = link(features(X) @ w + b)`` fitted by gradient descent.
+def _from_trajectory(
+    trajectory: Trajectory, guard: DivergenceGuard
+) -> tuple[History, int, np.ndarray, float]:
+    """What the loop would have recorded, read off the engine's closed-form trajectory."""
+    losses, W, B = trajectory.losses, trajectory.W, trajectory.B
+    steps = len(losses) - 1
 
-    Parameters
-    ----------
-    lr : float
-        Learning rate: each step moves the parameters by ``-lr * gradient``.
-    epochs : int
-        Passes over the data. With ``method="batch"`` one pass is one step.
-    method : {"batch", "sgd", "minibatch"}
-        All points per step, one point per step, or ``batch_size`` points per step.
-    batch_size : int
-        Points per step for ``minibatch``.
-    loss : str
-        Which loss convention; see the subclass.
-    engine : {"numpy", "torch", "tensorflow"}
+    def at(t: int) -> Any:
+        return lambda: {"epoch": t, "coef": W[t].copy(), "intercept": float(B[t])}
+
+    guard.check(1, float(losses[0]), at(0))
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(losses) | (losses > guard.explode * max(losses[0], 1.0))
+    if bad.any():  # the loop stops at step t, on the loss after it, keeping iterate t - 1
+        t = int(np.argmax(bad))
+        guard.check(max(t, 1), float(losses[t]), at(max(t - 1, 0)))
+    columns = {"epoch": np.arange(steps + 1, dtype=float), "loss": losses}
+    columns.update(_param_columns(W.T, B))
+    history = History(columns={k: np.asarray(v).tolist() for k, v in columns.items()})
+    history.step_loss = losses[:-1].tolist()
+    return history, steps, W[-1].copy(), float(B[-1])
+
+
+# ------------------------------------------------------------------ the estimator base
+
+_POSITIVE = Interval(Real, 0, None, closed="neither")
+
+#: Every linear model's parameters but ``loss`` (whose options are the model's own).
+PARAMETERS: dict[str, Constraint | list[Constraint]] = {
+    "lr": [_POSITIVE, Predicate(lambda v: isinstance(v, str) and v == "auto", "'auto'")],
+    "epochs": Interval(Integral, 1, None),
+    "method": Options(METHODS),
+    "batch_size": Interval(Integral, 1, None),
+    "engine": Options(LINEAR_ENGINES),
+    "random_state": [Interval(Integral, 0, None), None],
+    "explode": _POSITIVE,
+    "engine_options": [
+        Predicate(
+            lambda v: isinstance(v, Mapping) and all(isinstance(k, str) for k in v),
+            "a dict of engine options",
+        ),
+        None,
+    ],
+}
+
+_COMMON_DOC = """\
+    lr : float or "auto", default "auto"
+        Learning rate: each step moves the parameters by ``-lr * gradient``. ``"auto"``
+        takes ``1 / L``, half the largest stable rate ``2 / L``, where ``L`` is the
+        loss's largest curvature computed from the data (for ``sgd`` and ``minibatch``,
+        a bound over every batch), so descent neither diverges nor oscillates; the rate
+        used is ``lr_``. The tutorials use 0.0001 (``data.csv``) and 0.001.
+        scikit-learn's SGDRegressor/SGDClassifier: ``eta0`` with
+        ``learning_rate="constant"``.
+    epochs : int, default 1000
+        Passes over the data; with ``method="batch"`` one pass is one step (the
+        tutorial's ``num_iterations``). scikit-learn: ``max_iter`` (gradlab always runs
+        them all; there is no ``tol``).
+    method : {"batch", "sgd", "minibatch"}, default "batch"
+        All points per step, one point per step (scikit-learn's SGD estimators), or
+        ``batch_size`` points per step.
+    batch_size : int, default 32
+        Points per step for ``minibatch`` (scikit-learn's MLP: ``batch_size``).
+    engine : {"numpy", "torch", "tensorflow"}, default "numpy"
         Where the arithmetic runs: hand-derived gradients, autograd or GradientTape.
-    seed : int
-        Seeds the shuffling of ``sgd`` and ``minibatch``.
-    explode : float
+    random_state : int or None, default 0
+        Seeds the shuffling of ``sgd`` and ``minibatch`` (the CLI's ``--seed``); None
+        draws a fresh seed each fit.
+    explode : float, default 1e8
         A loss above ``explode`` times the first loss stops training as diverged.
     engine_options : dict, optional
-        Passed to the engine (for torch: ``style="autograd" | "nn"``, ``device``;
-        for every engine but numpy: ``dtype="float64" | "float32"``).
+        Passed to the engine: for numpy ``fast_paths`` (default True); for torch
+        ``style="autograd" | "nn"`` and ``device``; for torch and tensorflow
+        ``dtype="float64" | "float32"``."""
+
+_COMMON_ATTRIBUTES = """\
+    coef_ : ndarray of shape (n_weights,)
+    intercept_ : float
+    lr_ : float
+        The learning rate used (``lr``, or the rate ``"auto"`` chose).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str, shape (n_features_in_,)
+        Only when ``X`` was a DataFrame with string column names.
+    history_ : History
+        ``loss`` per epoch (epoch 0 = before training) with the parameters
+        (``w``, ``b``, or ``w1``..``w8``), and ``step_loss`` per step.
+    n_steps_ : int
+    fit_seconds_ : float
+        Time spent descending (without input checks)."""
+
+
+class GradientDescentModel(BaseEstimator):  # type: ignore[misc]
+    """Base of models ``f(X) = link(features(X) @ w + b)`` fitted by gradient descent.
+
+    Subclasses declare ``kind`` (the loss family), ``losses`` (the loss names and their
+    reductions), ``_parameter_constraints`` (:data:`PARAMETERS` plus their own) and an
+    ``__init__`` listing every parameter, as scikit-learn requires.
     """
 
     kind: ClassVar[Kind]
     losses: ClassVar[dict[str, Reduction]]
-    default_loss: ClassVar[str]
+    _parameter_constraints: ClassVar[dict[str, Constraint | list[Constraint]]]
 
-    def __init__(
-        self,
-        *,
-        lr: float = 0.01,
-        epochs: int = 100,
-        method: str = "batch",
-        batch_size: int = 32,
-        loss: str | None = None,
-        engine: str = "numpy",
-        seed: int = 0,
-        explode: float = 1e8,
-        engine_options: dict[str, Any] | None = None,
-    ) -> None:
-        self.lr = lr
-        self.epochs = epochs
-        self.method = method
-        self.batch_size = batch_size
-        self.loss = loss
-        self.engine = engine
-        self.seed = seed
-        self.explode = explode
-        self.engine_options = engine_options
+    lr: float | str
+    epochs: int
+    method: str
+    batch_size: int
+    loss: str
+    engine: str
+    random_state: int | None
+    explode: float
+    engine_options: dict[str, Any] | None
 
-    def get_params(self) -> dict[str, Any]:
-        """The constructor's parameters, as scikit-learn's ``get_params``."""
-        return {k: getattr(self, k) for k in self._param_names()}
+    # set by fit
+    coef_: np.ndarray
+    intercept_: float
+    lr_: float
+    n_steps_: int
+    fit_seconds_: float
+    history_: History
+    n_features_in_: int
 
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        import inspect
+    def _validate_params(self) -> None:
+        """Check every constructor parameter against the class's table (a UsageError).
 
-        names: list[str] = []
-        for klass in reversed(cls.__mro__):
-            init = klass.__dict__.get("__init__")
-            if init is None or klass is object:
-                continue
-            sig = inspect.signature(init)
-            names += [
-                name
-                for name, p in sig.parameters.items()
-                if name != "self" and p.kind == p.KEYWORD_ONLY and name not in names
-            ]
-        return names
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
-
-    def _check_params(self) -> Reduction:
-        check_positive("lr", self.lr)
-        check_positive("epochs", self.epochs, integer=True)
-        check_positive("batch_size", self.batch_size, integer=True)
-        check_positive("explode", self.explode)
-        check_method(self.method)
-        check_engine(self.engine)
-        check_seed(self.seed)
-        loss = self.default_loss if self.loss is None else self.loss
-        if loss not in self.losses:
-            raise UsageError(
-                f"unknown loss {loss!r} for {type(self).__name__}; "
-                f"choose one of: {', '.join(self.losses)}."
-            )
-        return self.losses[loss]
+        The table names every parameter (a test checks it against ``get_params``), so the
+        values are read from it rather than from ``__init__``'s signature.
+        """
+        params = {name: getattr(self, name) for name in self._parameter_constraints}
+        validate(self._parameter_constraints, params, type(self).__name__)
 
     def _features(self, X: np.ndarray) -> np.ndarray:
         """The feature map; the identity here."""
         return X
 
-    def _check_targets(self, y: np.ndarray) -> None:
-        """Subclasses reject targets their loss cannot take."""
+    def _targets(self, y: Any, n: int) -> np.ndarray:
+        """The training targets as float64 (labels become 0/1); set label attributes."""
+        raise NotImplementedError
+
+    def _rate(self, problem: Problem) -> float:
+        if self.lr != "auto":
+            return float(self.lr)
+        if self.method == "batch":
+            return 1.0 / problem.curvature()
+        size = 1 if self.method == "sgd" else self.batch_size
+        return 1.0 / problem.batch_curvature(size)
 
     def fit(
         self,
@@ -220,7 +379,7 @@ class GradientDescentModel:
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples,)
+        X : array-like or DataFrame of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
         coef_init : array-like of shape (n_weights,), optional
             Starting weights (zeros by default, as in the tutorials).
@@ -233,122 +392,104 @@ class GradientDescentModel:
 
         Raises
         ------
+        UsageError
+            A parameter is out of its range (the message names it).
+        DataError
+            ``X`` or ``y`` is malformed (the message names the entry).
         DivergenceError
             The loss became non-finite or exploded; the error holds the iteration
             and the last parameters whose loss was finite.
         """
-        reduction = self._check_params()
+        self._validate_params()
         Xa = as_features(X)
-        ya = as_targets(y, Xa.shape[0])
-        self._check_targets(ya)
+        if y is None:
+            raise DataError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
+        ya = self._targets(y, Xa.shape[0])
+        self._check_names_and_width(X, Xa, reset=True)
         F = self._features(Xa)
         w0 = (
             np.zeros(F.shape[1])
             if coef_init is None
-            else as_targets(coef_init, F.shape[1], "coef_init")
+            else _vector(coef_init, F.shape[1], "coef_init")
         )
-        if not math.isfinite(intercept_init):
-            raise UsageError(f"intercept_init must be finite, got {intercept_init!r}.")
-        problem = Problem(F, ya, self.kind, reduction)
+        if (
+            isinstance(intercept_init, bool)
+            or not isinstance(intercept_init, Real)
+            or not math.isfinite(intercept_init)
+        ):
+            raise UsageError(f"intercept_init must be a finite number, got {intercept_init!r}.")
+        problem = Problem(F, ya, self.kind, self.losses[self.loss])
+        lr = self._rate(problem)
         engine = make_engine(
             self.engine, problem, w0, float(intercept_init), **(self.engine_options or {})
         )
-        guard = DivergenceGuard(
-            self.lr, self.explode, stable_lr=lambda: stable_lr(F, self.kind, reduction)
-        )
-        rng = np.random.default_rng(self.seed)
-        method = check_method(self.method)
-
+        guard = DivergenceGuard(lr, self.explode, stable_lr=lambda: 2.0 / problem.curvature())
         start = time.perf_counter()
-        trajectory = getattr(engine, "batch_trajectory", None)
-        fits_in_memory = (self.epochs + 1) * (F.shape[1] + 1) <= 4_000_000
-        if (
-            method == "batch"
-            and trajectory is not None
-            and self.kind == "squared"
-            and fits_in_memory
-        ):
-            history, step = self._descend_closed(engine, guard, w0, float(intercept_init))
-        else:
-            history, step = self._descend(engine, guard, rng, F.shape[0], w0, float(intercept_init))
+        history, steps, w, b = descend(
+            engine,
+            lr=lr,
+            epochs=self.epochs,
+            method=self.method,  # type: ignore[arg-type]
+            batch_size=self.batch_size,
+            n=F.shape[0],
+            rng=np.random.default_rng(self.random_state),
+            guard=guard,
+        )
         self.fit_seconds_ = time.perf_counter() - start
-        self.n_steps_ = step
-        w, b = engine.params()
-        self.coef_: np.ndarray = w
-        self.intercept_: float = b
+        self.lr_ = lr
+        self.n_steps_ = steps
+        self.coef_ = w
+        self.intercept_ = b
         self.history_ = history
-        self.n_features_in_ = Xa.shape[1]
         return self
-
-    def _descend(
-        self,
-        engine: LinearEngine,
-        guard: DivergenceGuard,
-        rng: np.random.Generator,
-        n: int,
-        w0: np.ndarray,
-        b0: float,
-    ) -> tuple[History, int]:
-        """The step-by-step loop (every engine, every method)."""
-        method = check_method(self.method)
-        history = History()
-        history.append(epoch=0, loss=engine.loss(), **_param_columns(w0, b0))
-        good: dict[str, Any] = {"epoch": 0, "coef": w0.copy(), "intercept": b0}
-        last_good = good.copy  # the guard calls this only on failure
-        step = 0
-        for epoch in range(1, self.epochs + 1):
-            for batch in epoch_batches(n, method, self.batch_size, rng):
-                step += 1
-                batch_loss = engine.step(batch, self.lr)
-                history.step_loss.append(batch_loss)
-                guard.check(step, batch_loss, last_good)
-            loss = engine.loss()
-            guard.check(step, loss, last_good)
-            w, b = engine.params()
-            history.append(epoch=epoch, loss=loss, **_param_columns(w, b))
-            good.update(epoch=epoch, coef=w, intercept=b)
-        return history, step
-
-    def _descend_closed(
-        self, engine: Any, guard: DivergenceGuard, w0: np.ndarray, b0: float
-    ) -> tuple[History, int]:
-        """Full-batch squared loss on NumPy: every iterate at once (same numbers as the loop)."""
-        losses, W, B = engine.batch_trajectory(self.lr, self.epochs)
-        guard.check(1, float(losses[0]), lambda: _params_at(W, B, 0))
-        with np.errstate(invalid="ignore"):
-            bad = ~np.isfinite(losses) | (losses > guard.explode * max(losses[0], 1.0))
-        if bad.any():
-            t = int(np.argmax(bad))
-            guard.check(max(t, 1), float(losses[t]), lambda: _params_at(W, B, max(t - 1, 0)))
-        engine.set_params(W[-1], float(B[-1]))
-        columns = {"epoch": np.arange(len(losses), dtype=float), "loss": losses}
-        columns.update(_param_columns(W.T, B))
-        history = History(columns={k: np.asarray(v).tolist() for k, v in columns.items()})
-        history.step_loss = losses[:-1].tolist()
-        return history, self.epochs
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "coef_"):
-            raise UsageError(f"this {type(self).__name__} is not fitted yet; call fit(X, y) first.")
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call fit(X, y) first."
+            )
 
-    def decision_function(self, X: Any) -> np.ndarray:
-        """``features(X) @ coef_ + intercept_``, shape (n_samples,)."""
+    def _checked_features(self, X: Any) -> np.ndarray:
+        """``features(X)`` for a fitted model, with ``X``'s width and names checked."""
         self._check_fitted()
         Xa = as_features(X)
-        if Xa.shape[1] != self.n_features_in_:
-            raise DataError(
-                f"X has {Xa.shape[1]} features but the model was fitted on {self.n_features_in_}."
-            )
-        out: np.ndarray = self._features(Xa) @ self.coef_ + self.intercept_
+        self._check_names_and_width(X, Xa, reset=False)
+        return self._features(Xa)
+
+    def _check_names_and_width(self, X: Any, Xa: np.ndarray, *, reset: bool) -> None:
+        """Set (``reset``) or check ``n_features_in_`` and ``feature_names_in_``.
+
+        scikit-learn's ``validate_data`` does it, but costs tens of microseconds, a tenth
+        of a small fit; a plain array carries no names, so only its width is handled here.
+        """
+        if type(X) is np.ndarray:
+            if reset:
+                self.n_features_in_ = Xa.shape[1]
+                self.__dict__.pop("feature_names_in_", None)
+                return
+            if not hasattr(self, "feature_names_in_") and Xa.shape[1] == self.n_features_in_:
+                return
+        try:
+            validate_data(self, X, reset=reset, skip_check_array=True)
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
+
+    def _linear(self, X: Any) -> np.ndarray:
+        """``features(X) @ coef_ + intercept_``, shape (n_samples,)."""
+        out: np.ndarray = self._checked_features(X) @ self.coef_ + self.intercept_
         return out
 
     def loss_value(self, X: Any, y: Any) -> float:
-        """The model's training loss on ``(X, y)``, computed from residuals."""
+        """The model's training loss on ``(X, y)``, computed from the residuals."""
         from gradlab.engines.numpy_engine import loss_and_grad
 
-        reduction = self._check_params()
-        self._check_fitted()
-        Xa = as_features(X)
-        ya = as_targets(y, Xa.shape[0])
-        F = self._features(Xa)
+        F = self._checked_features(X)
+        ya = self._targets_seen(y, F.shape[0])
+        reduction = self.losses[self.loss]
         return loss_and_grad(F, ya, self.coef_, self.intercept_, self.kind, reduction)[0]
+
+    def _targets_seen(self, y: Any, n: int) -> np.ndarray:
+        """Targets for a fitted model's loss (labels must be among ``classes_``)."""
+        return as_targets(y, n)

@@ -1,59 +1,97 @@
-"""Linear and polynomial regression by gradient descent, with the closed form beside it."""
+"""Linear and polynomial regression by gradient descent, with the closed form beside it.
+
+The model ``y ~ X @ coef_ + intercept_``; its loss :func:`gradlab.ops.squared_error`
+(``mse`` = ``sum(r**2)/n``, ``half_sse`` = ``0.5*sum(r**2)``); the loop
+:func:`gradlab.models.base.descend`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral
 from typing import Any, ClassVar
 
 import numpy as np
+from sklearn.base import RegressorMixin
 
 from gradlab.engines import Kind, Reduction
-from gradlab.errors import DataError, UsageError
-from gradlab.models.base import GradientDescentModel, as_features, as_targets
+from gradlab.models.base import (
+    _COMMON_ATTRIBUTES,
+    _COMMON_DOC,
+    PARAMETERS,
+    GradientDescentModel,
+    as_features,
+    as_targets,
+)
+from gradlab.params import Constraint, Interval, Options, Predicate
+
+_LOSSES: dict[str, Reduction] = {"mse": "mean", "half_sse": "sum"}
 
 
-class LinearRegression(GradientDescentModel):
-    """Least squares ``y ~ X @ coef_ + intercept_`` fitted by gradient descent.
+class LinearRegression(RegressorMixin, GradientDescentModel):  # type: ignore[misc]
+    __doc__ = f"""Least squares ``y ~ X @ coef_ + intercept_`` fitted by gradient descent.
 
-    Parameters are those of :class:`~gradlab.models.base.GradientDescentModel`;
-    ``loss`` is ``"mse"`` (mean squared error, the default, as in the linear
-    regression tutorial) or ``"half_sse"`` (``0.5 * sum`` of squared errors, as in
-    the NumPy/PyTorch/TensorFlow tutorial).
+    A scikit-learn regressor (``fit``, ``predict``, ``score`` = R², ``get_params``,
+    ``clone``, pipelines, grid search).
+
+    Parameters
+    ----------
+{_COMMON_DOC}
+    loss : {{"mse", "half_sse"}}, default "mse"
+        Mean squared error (the linear-regression tutorial's) or ``0.5 * sum`` of
+        squared errors (the NumPy/PyTorch/TensorFlow tutorial's). scikit-learn's
+        SGDRegressor: ``loss="squared_error"`` (which is half the mean).
 
     Attributes
     ----------
-    coef_ : ndarray of shape (n_features,)
-    intercept_ : float
-    history_ : History
-        ``loss`` per epoch (epoch 0 = before training), and ``step_loss`` per step.
-    n_steps_ : int
-    fit_seconds_ : float
+{_COMMON_ATTRIBUTES}
 
     Examples
     --------
     >>> import numpy as np
     >>> from gradlab.models import LinearRegression
     >>> X = np.array([[0.0], [1.0], [2.0]]); y = np.array([1.0, 3.0, 5.0])
-    >>> m = LinearRegression(lr=0.1, epochs=2000).fit(X, y)
+    >>> m = LinearRegression(epochs=2000).fit(X, y)
     >>> round(float(m.coef_[0]), 6), round(m.intercept_, 6)
     (2.0, 1.0)
     """
 
     kind: ClassVar[Kind] = "squared"
-    losses: ClassVar[dict[str, Reduction]] = {"mse": "mean", "half_sse": "sum"}
-    default_loss: ClassVar[str] = "mse"
+    losses: ClassVar[dict[str, Reduction]] = _LOSSES
+    _parameter_constraints: ClassVar[dict[str, Constraint | list[Constraint]]] = {
+        **PARAMETERS,
+        "loss": Options(_LOSSES),
+    }
+
+    def __init__(
+        self,
+        *,
+        lr: float | str = "auto",
+        epochs: int = 1000,
+        method: str = "batch",
+        batch_size: int = 32,
+        loss: str = "mse",
+        engine: str = "numpy",
+        random_state: int | None = 0,
+        explode: float = 1e8,
+        engine_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.lr = lr
+        self.epochs = epochs
+        self.method = method
+        self.batch_size = batch_size
+        self.loss = loss
+        self.engine = engine
+        self.random_state = random_state
+        self.explode = explode
+        self.engine_options = engine_options
+
+    def _targets(self, y: Any, n: int) -> np.ndarray:
+        return as_targets(y, n)
 
     def predict(self, X: Any) -> np.ndarray:
-        """Predicted targets, shape (n_samples,)."""
-        return self.decision_function(X)
-
-    def score(self, X: Any, y: Any) -> float:
-        """The coefficient of determination R² on ``(X, y)``."""
-        pred = self.predict(X)
-        ya = as_targets(y, pred.shape[0])
-        ss_res = float(np.sum((ya - pred) ** 2))
-        ss_tot = float(np.sum((ya - ya.mean()) ** 2))
-        return 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan")
+        """Predicted targets ``features(X) @ coef_ + intercept_``, shape (n_samples,)."""
+        return self._linear(X)
 
     def closed_form(self, X: Any, y: Any) -> tuple[np.ndarray, float]:
         """The exact least-squares solution on the same features, for comparison.
@@ -64,8 +102,7 @@ class LinearRegression(GradientDescentModel):
         intercept : float
         """
         Xa = as_features(X)
-        ya = as_targets(y, Xa.shape[0])
-        return closed_form(self._features(Xa), ya)
+        return closed_form(self._features(Xa), as_targets(y, Xa.shape[0]))
 
 
 def closed_form(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
@@ -86,39 +123,80 @@ def closed_form(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
     return sol[:-1], float(sol[-1])
 
 
+def _is_powers(v: Any) -> bool:
+    return (
+        isinstance(v, Sequence)
+        and not isinstance(v, str)
+        and len(v) > 0
+        and all(isinstance(p, Integral) and not isinstance(p, bool) and int(p) >= 1 for p in v)
+    )
+
+
 class PolynomialRegression(LinearRegression):
-    """Regression on powers of one input: ``y ~ sum_k w_k * x**p_k + b``.
+    __doc__ = f"""Regression on powers of each input: ``y ~ sum_k sum_j w_kj * X[:, j]**p_k + b``.
+
+    With one feature and ``powers=(2,)`` this is the tutorial's ``y = w*x**2 + b``.
+    Several features each get the same powers (no cross terms): the features are
+    ``[X**p_1, X**p_2, ...]``, so ``coef_[k * n_features + j]`` multiplies
+    ``X[:, j]**p_k``. The powers of wide-ranging inputs differ hugely in scale; with
+    ``lr="auto"`` descent stays stable but is slow along the small ones (scale the
+    inputs first, as with scikit-learn's ``StandardScaler``).
 
     Parameters
     ----------
     degree : int, default 2
-        Use the powers 1..degree.
+        Use the powers 1..degree (scikit-learn: ``PolynomialFeatures(degree)`` without
+        the interaction terms).
     powers : sequence of int, optional
-        Use exactly these powers instead; ``powers=(2,)`` is the tutorial's
-        ``y = w*x**2 + b``.
-    **kwargs
+        Use exactly these powers instead; ``powers=(2,)`` is the tutorial's.
+{_COMMON_DOC}
+    loss : {{"mse", "half_sse"}}, default "mse"
         As :class:`LinearRegression`.
+
+    Attributes
+    ----------
+{_COMMON_ATTRIBUTES}
     """
 
-    def __init__(self, *, degree: int = 2, powers: Sequence[int] | None = None, **kwargs: Any):
-        super().__init__(**kwargs)
+    _parameter_constraints: ClassVar[dict[str, Constraint | list[Constraint]]] = {
+        "degree": Interval(Integral, 1, None),
+        "powers": [Predicate(_is_powers, "a non-empty sequence of integers >= 1"), None],
+        **LinearRegression._parameter_constraints,
+    }
+
+    def __init__(
+        self,
+        *,
+        degree: int = 2,
+        powers: Sequence[int] | None = None,
+        lr: float | str = "auto",
+        epochs: int = 1000,
+        method: str = "batch",
+        batch_size: int = 32,
+        loss: str = "mse",
+        engine: str = "numpy",
+        random_state: int | None = 0,
+        explode: float = 1e8,
+        engine_options: dict[str, Any] | None = None,
+    ) -> None:
         self.degree = degree
         self.powers = powers
+        super().__init__(
+            lr=lr,
+            epochs=epochs,
+            method=method,
+            batch_size=batch_size,
+            loss=loss,
+            engine=engine,
+            random_state=random_state,
+            explode=explode,
+            engine_options=engine_options,
+        )
 
     def _powers(self) -> tuple[int, ...]:
         if self.powers is not None:
-            ps = tuple(self.powers)
-            if not ps or any(not isinstance(p, int | np.integer) or p < 1 for p in ps):
-                raise UsageError(f"powers must be positive integers, got {self.powers!r}.")
-            return ps
-        if isinstance(self.degree, bool) or not isinstance(self.degree, int) or self.degree < 1:
-            raise UsageError(f"degree must be a positive integer, got {self.degree!r}.")
+            return tuple(int(p) for p in self.powers)
         return tuple(range(1, self.degree + 1))
 
     def _features(self, X: np.ndarray) -> np.ndarray:
-        if X.shape[1] != 1:
-            raise DataError(
-                f"PolynomialRegression takes one input feature, got {X.shape[1]}; "
-                "use LinearRegression for several."
-            )
-        return np.column_stack([X[:, 0] ** p for p in self._powers()])
+        return np.hstack([X**p for p in self._powers()])

@@ -1,52 +1,164 @@
-"""Logistic regression: a sigmoid on a linear model, fitted on binary cross-entropy."""
+"""Logistic regression: a sigmoid on a linear model, fitted on binary cross-entropy.
+
+End to end, in three places:
+
+1. **The model** (this file). The two classes, sorted, are ``classes_``; ``y`` becomes
+   ``t = 1`` for ``classes_[1]`` and ``t = 0`` for ``classes_[0]``, and
+   ``P(classes_[1] | x) = sigmoid(z)`` with ``z = x @ coef_ + intercept_``.
+2. **Its loss** (:func:`gradlab.ops.binary_cross_entropy`), on a batch of ``m`` points::
+
+       L = mean(softplus(z) - t * z)      (= -t log p - (1 - t) log(1 - p), never log 0)
+       dL/dz = (sigmoid(z) - t) / m
+       dL/dw = X.T @ dL/dz,  dL/db = sum(dL/dz)        (gradlab.ops.affine_backward)
+
+3. **The loop** (:func:`gradlab.models.base.descend`): for each epoch, for each batch,
+   ``w -= lr * dL/dw`` and ``b -= lr * dL/db``.
+"""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
 import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.utils.multiclass import type_of_target
 
 from gradlab.engines import Kind, Reduction
 from gradlab.errors import DataError
-from gradlab.models.base import GradientDescentModel, as_targets
+from gradlab.models.base import (
+    _COMMON_ATTRIBUTES,
+    _COMMON_DOC,
+    PARAMETERS,
+    GradientDescentModel,
+    _show,
+    column,
+)
+from gradlab.ops import sigmoid
+from gradlab.params import Constraint, Options
+
+_LOSSES: dict[str, Reduction] = {"bce": "mean", "bce_sum": "sum"}
 
 
-class LogisticRegression(GradientDescentModel):
-    """Binary classifier ``P(y=1 | x) = sigmoid(x @ coef_ + intercept_)``.
+class LogisticRegression(ClassifierMixin, GradientDescentModel):  # type: ignore[misc]
+    __doc__ = f"""Binary classifier ``P(y = classes_[1] | x) = sigmoid(x @ coef_ + intercept_)``.
 
-    ``loss`` is ``"bce"`` (mean binary cross-entropy, the default) or
-    ``"bce_sum"``; both are computed as ``softplus(z) - y*z``, stable for any
-    logit ``z``. Labels must be 0 or 1. Other parameters are those of
-    :class:`~gradlab.models.base.GradientDescentModel`.
+    A scikit-learn classifier. Labels may be any two values (0/1, -1/1, booleans,
+    strings); ``predict`` returns them, and ``predict_proba`` has one column per class
+    in the order of ``classes_``. For three or more classes use
+    :class:`~gradlab.models.SoftmaxRegression`. No regularisation (scikit-learn's
+    LogisticRegression has ``C=1`` by default; ``C=numpy.inf`` matches).
+
+    Parameters
+    ----------
+{_COMMON_DOC}
+    loss : {{"bce", "bce_sum"}}, default "bce"
+        Mean or summed binary cross-entropy, computed as ``softplus(z) - t*z``, stable
+        for any logit ``z``. scikit-learn's SGDClassifier: ``loss="log_loss"``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (2,)
+        The two labels, sorted; ``classes_[1]`` is the positive class.
+{_COMMON_ATTRIBUTES}
     """
 
     kind: ClassVar[Kind] = "logistic"
-    losses: ClassVar[dict[str, Reduction]] = {"bce": "mean", "bce_sum": "sum"}
-    default_loss: ClassVar[str] = "bce"
+    losses: ClassVar[dict[str, Reduction]] = _LOSSES
+    _parameter_constraints: ClassVar[dict[str, Constraint | list[Constraint]]] = {
+        **PARAMETERS,
+        "loss": Options(_LOSSES),
+    }
 
-    def _check_targets(self, y: np.ndarray) -> None:
-        bad = ~np.isin(y, (0.0, 1.0))
-        if np.any(bad):
-            i = int(np.argmax(bad))
+    def __init__(
+        self,
+        *,
+        lr: float | str = "auto",
+        epochs: int = 1000,
+        method: str = "batch",
+        batch_size: int = 32,
+        loss: str = "bce",
+        engine: str = "numpy",
+        random_state: int | None = 0,
+        explode: float = 1e8,
+        engine_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.lr = lr
+        self.epochs = epochs
+        self.method = method
+        self.batch_size = batch_size
+        self.loss = loss
+        self.engine = engine
+        self.random_state = random_state
+        self.explode = explode
+        self.engine_options = engine_options
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
+    def _targets(self, y: Any, n: int) -> np.ndarray:
+        """Check that ``y`` holds two classes; set ``classes_``; return 0/1 as float64."""
+        labels = column(y, n)
+        if labels.dtype.kind in "fc" and not np.isfinite(labels).all():
+            i = int(np.argwhere(~np.isfinite(labels))[0, 0])
+            raise DataError(f"y[{i}] is {_show(labels[i])}; labels must be finite.")
+        target = type_of_target(labels, input_name="y")
+        classes = np.unique(labels)
+        name = type(self).__name__
+        if target == "continuous" and classes.size == 2:
+            target = "binary"  # two real values, such as 2.5 and 7.0, are two labels too
+        if target == "multiclass":
+            shown = ", ".join(map(str, classes[:5])) + (", ..." if classes.size > 5 else "")
             raise DataError(
-                f"labels must be 0 or 1 for logistic regression; y[{i}] is {y[i]:g}. "
-                "Map your two classes to 0 and 1 first."
+                f"Only binary classification is supported. The type of the target is "
+                f"multiclass: y holds {classes.size} classes ({shown}); {name} takes two. "
+                "For three or more classes use gradlab.models.SoftmaxRegression."
             )
+        if target == "continuous":
+            raise DataError(
+                f"Unknown label type: continuous. {name} takes labels of two classes; y holds "
+                f"{classes.size} different real numbers (for those, use LinearRegression)."
+            )
+        if target != "binary":
+            raise DataError(f"Unknown label type: {target}. {name} takes labels of two classes.")
+        if classes.size < 2:
+            raise DataError(
+                f"y holds one class ({classes.tolist()[0]!r}); "
+                f"{name} needs two classes to learn from."
+            )
+        self.classes_ = classes
+        out: np.ndarray = (labels == classes[1]).astype(np.float64)
+        return out
+
+    def _targets_seen(self, y: Any, n: int) -> np.ndarray:
+        labels = column(y, n)
+        unseen = ~np.isin(labels, self.classes_)
+        if unseen.any():
+            i = int(np.argmax(unseen))
+            raise DataError(
+                f"y[{i}] is {labels.tolist()[i]!r}, which is not one of the classes seen in fit "
+                f"({', '.join(map(repr, self.classes_.tolist()))})."
+            )
+        out: np.ndarray = (labels == self.classes_[1]).astype(np.float64)
+        return out
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """The logits ``x @ coef_ + intercept_``, shape (n_samples,); > 0 means ``classes_[1]``."""
+        return self._linear(X)
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Probability of class 1, shape (n_samples,)."""
-        from gradlab.engines.numpy_engine import sigmoid
+        """Class probabilities, shape (n_samples, 2), columns in the order of ``classes_``."""
+        z = self.decision_function(X)
+        return np.column_stack([sigmoid(-z), sigmoid(z)])
 
-        return sigmoid(self.decision_function(X))
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """``log(predict_proba(X))``, computed as ``-softplus(-z)``, finite for any logit."""
+        z = self.decision_function(X)
+        return -np.column_stack([np.logaddexp(0.0, z), np.logaddexp(0.0, -z)])
 
     def predict(self, X: Any) -> np.ndarray:
-        """Predicted labels (0 or 1), shape (n_samples,)."""
-        return (self.decision_function(X) > 0).astype(np.int64)
-
-    def score(self, X: Any, y: Any) -> float:
-        """Accuracy on ``(X, y)``."""
-        pred = self.predict(X)
-        ya = as_targets(y, pred.shape[0])
-        if not np.all(np.isin(ya, (0.0, 1.0))):
-            raise DataError("labels must be 0 or 1 for logistic regression.")
-        return float(np.mean(pred == ya))
+        """Predicted labels (from ``classes_``), shape (n_samples,)."""
+        positive = self.decision_function(X) > 0
+        out: np.ndarray = self.classes_[positive.astype(np.intp)]
+        return out

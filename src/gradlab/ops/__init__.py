@@ -8,6 +8,8 @@ backward pass against PyTorch's autograd and against central differences.
 - :mod:`gradlab.ops.activations`: sigmoid, ReLU, softmax and log-softmax.
 - :mod:`gradlab.ops.losses`: squared error, binary cross-entropy and cross-entropy on
   logits, each returning the loss and its gradient with respect to its input.
+- :mod:`gradlab.ops.linear`: the linear models' affine map ``X @ w + b`` and its backward
+  pass, and the squared loss through its sufficient statistics (``X.T @ X``, ...).
 
 The engines' fast paths (the NumPy MLP's in-place step, the linear models' sufficient
 statistics) are tested equal to plain compositions of these functions.
@@ -21,6 +23,13 @@ from gradlab.ops.activations import (
     sigmoid_backward,
     softmax,
 )
+from gradlab.ops.linear import (
+    SquaredStats,
+    affine,
+    affine_backward,
+    mse_surface,
+    squared_error_scale,
+)
 from gradlab.ops.losses import (
     Reduction,
     binary_cross_entropy,
@@ -30,13 +39,18 @@ from gradlab.ops.losses import (
 
 __all__ = [
     "Reduction",
+    "SquaredStats",
+    "affine",
+    "affine_backward",
     "binary_cross_entropy",
     "cross_entropy",
     "log_softmax",
+    "mse_surface",
     "relu",
     "relu_backward",
     "sigmoid",
     "sigmoid_backward",
     "softmax",
     "squared_error",
+    "squared_error_scale",
 ]

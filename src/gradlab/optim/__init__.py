@@ -16,19 +16,14 @@ import numpy as np
 from gradlab.errors import DivergenceError, UsageError
 
 Method = Literal["batch", "sgd", "minibatch"]
-METHODS: tuple[Method, ...] = ("batch", "sgd", "minibatch")
+"""The descent methods; their list, for validation and the CLI, is ``gradlab.params.METHODS``."""
 
 Batch = slice | np.ndarray
 """Rows one step uses: ``slice(None)`` for all of them, else an index array."""
 
 
-def check_method(method: str) -> Method:
-    """Return ``method`` if it names a descent method, else raise a UsageError listing them."""
-    if method not in METHODS:
-        raise UsageError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}.")
-    return method  # type: ignore[return-value]
-
-
+# check_positive and check_seed serve models/classifier.py until it validates from a
+# gradlab.params table as the linear models do.
 def check_positive(name: str, value: float, *, integer: bool = False) -> None:
     """Raise a UsageError naming ``name`` unless ``value`` is a finite number > 0."""
     if integer:

@@ -2,19 +2,26 @@
 
 Also the exact reproductions of the NumPy / PyTorch / TensorFlow tutorial
 (seed note 003): same seeds, same random-number order, same hyperparameters.
+Used by ``gradlab compare`` and the tour.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from gradlab.errors import UsageError
-from gradlab.models import LinearRegression, LogisticRegression, PolynomialRegression
-from gradlab.models.base import GradientDescentModel
+
+if TYPE_CHECKING:
+    from gradlab.models.base import GradientDescentModel
+
+# The models (and scikit-learn under them) are imported inside the functions, so that the
+# CLI can read PROBLEMS and DEFAULTS while it builds its parser.
 
 PROBLEMS = ("quadratic", "line", "breast-cancer")
 
@@ -100,6 +107,8 @@ def breast_cancer() -> Dataset:
 
 def make_model(problem: str, **params: Any) -> GradientDescentModel:
     """The model a problem is solved with."""
+    from gradlab.models import LinearRegression, LogisticRegression, PolynomialRegression
+
     if problem == "quadratic":
         return PolynomialRegression(powers=(2,), **params)
     if problem == "line":
@@ -121,7 +130,6 @@ class Row:
     history: list[float]
     step_loss: list[float]
     test_accuracy: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ms_per_step(self) -> float:
@@ -165,8 +173,27 @@ class Row:
             "noise": self.noise,
             "rises": self.rises,
             "test_accuracy": self.test_accuracy,
-            **self.extra,
         }
+
+
+def settings(
+    problem: str, *, lr: float | None = None, epochs: int | None = None, loss: str | None = None
+) -> dict[str, Any]:
+    """The problem's learning rate, epochs and loss: those given, else its defaults."""
+    d = DEFAULTS[problem]
+    return {
+        "lr": d["lr"] if lr is None else lr,
+        "epochs": d["epochs"] if epochs is None else epochs,
+        "loss": d["loss"] if loss is None else loss,
+    }
+
+
+#: What a user waits for before an engine's first step, said before it starts.
+_STARTING = {
+    "numpy": "",
+    "torch": " (importing PyTorch)",
+    "tensorflow": " (importing TensorFlow and tracing its step graphs: 10-20 s the first time)",
+}
 
 
 def compare(
@@ -180,21 +207,20 @@ def compare(
     loss: str | None = None,
     seed: int = 0,
     dtype: str = "float64",
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[Dataset, list[Row]]:
     """Fit ``problem`` with every engine x method from the same start; time each fit.
 
     The start is the tutorial's ``(w, b)`` for ``quadratic`` and zeros otherwise;
     the shuffles come from one seed, so every engine sees the same batches. Each
     fit is preceded by a short warm-up fit (imports, graph tracing) that is not timed.
+    ``progress`` receives a line before each engine starts.
     """
     data = load_problem(problem, seed)
-    d = DEFAULTS[problem]
     params = {
-        "lr": d["lr"] if lr is None else lr,
-        "epochs": d["epochs"] if epochs is None else epochs,
-        "loss": d["loss"] if loss is None else loss,
+        **settings(problem, lr=lr, epochs=epochs, loss=loss),
         "batch_size": batch_size,
-        "seed": seed,
+        "random_state": seed,
     }
     w0: np.ndarray | None = None
     b0 = 0.0
@@ -203,13 +229,14 @@ def compare(
         w0 = np.array([w])
     rows = []
     for engine in engines:
+        if progress is not None:
+            progress(f"fitting with {engine}: {', '.join(methods)}{_STARTING.get(engine, '')}")
         options = {} if engine == "numpy" else {"dtype": dtype}
         for method in methods:
-            warm = make_model(problem, **{**params, "epochs": 1}, method=method, engine=engine)
-            warm.engine_options = options
+            common = {"method": method, "engine": engine, "engine_options": options}
+            warm = make_model(problem, **{**params, "epochs": 1}, **common)
             warm.fit(data.X, data.y, coef_init=w0, intercept_init=b0)
-            model = make_model(problem, **params, method=method, engine=engine)
-            model.engine_options = options
+            model = make_model(problem, **params, **common)
             start = time.perf_counter()
             model.fit(data.X, data.y, coef_init=w0, intercept_init=b0)
             seconds = time.perf_counter() - start
@@ -252,15 +279,19 @@ def sklearn_logistic(data: Dataset) -> dict[str, Any]:
 
 def tutorial_numpy() -> dict[str, Any]:
     """The NumPy run: seed 100, 800 steps, lr 0.001, loss 0.5*sum, hand-derived gradients."""
+    from gradlab.models import PolynomialRegression
+
     x, y, w0, b0 = tutorial_quadratic_data(100)
     m = PolynomialRegression(powers=(2,), lr=0.001, epochs=800, loss="half_sse")
-    m.fit(x, y, coef_init=[w0], intercept_init=b0)
+    m.fit(x[:, None], y, coef_init=[w0], intercept_init=b0)
     return {"engine": "numpy", "w0": w0, "b0": b0, "w": float(m.coef_[0]), "b": m.intercept_}
 
 
 def tutorial_torch() -> dict[str, Any]:
     """The PyTorch run: ``torch.manual_seed(100)``, float32, autograd, 800 steps, lr 0.001."""
     import torch
+
+    from gradlab.models import PolynomialRegression
 
     g = torch.Generator().manual_seed(100)
     x = torch.unsqueeze(torch.linspace(-1, 1, 100), dim=1)
@@ -274,7 +305,7 @@ def tutorial_torch() -> dict[str, Any]:
         engine="torch",
         engine_options={"dtype": "float32"},
     )
-    m.fit(x.numpy()[:, 0], y.numpy()[:, 0], coef_init=[float(w0)], intercept_init=0.0)
+    m.fit(x.numpy(), y.numpy()[:, 0], coef_init=[float(w0)], intercept_init=0.0)
     return {
         "engine": "torch",
         "w0": float(w0),
@@ -288,6 +319,7 @@ def tutorial_tensorflow(seed: int = 0) -> dict[str, Any]:
     """The TensorFlow run: the NumPy data, ``w ~ U[0, 1)`` from TensorFlow's own seed,
     ``b = 0``, mean squared error, lr 0.01, 2000 steps; a row every 200 steps."""
     from gradlab.engines.tf_engine import tf  # imported quietly there
+    from gradlab.models import PolynomialRegression
 
     x, y, _, _ = tutorial_quadratic_data(100)
     tf.random.set_seed(seed)
@@ -300,7 +332,7 @@ def tutorial_tensorflow(seed: int = 0) -> dict[str, Any]:
         engine="tensorflow",
         engine_options={"dtype": "float32"},
     )
-    m.fit(x, y, coef_init=[w0], intercept_init=0.0)
+    m.fit(x[:, None], y, coef_init=[w0], intercept_init=0.0)
     h = m.history_
     rows = [
         {"step": t, "loss": h["loss"][t], "w": h["w"][t], "b": h["b"][t]}
@@ -314,3 +346,25 @@ def tutorial_tensorflow(seed: int = 0) -> dict[str, Any]:
         "b": m.intercept_,
         "rows": rows,
     }
+
+
+def tutorial(
+    seed: int = 0, progress: Callable[[str], None] | None = None
+) -> Iterator[dict[str, Any]]:
+    """The three reproductions in turn, each result yielded as soon as it is ready.
+
+    An engine that is not installed yields ``{"engine": name, "missing": True}``.
+    ``progress`` receives a line before the torch and TensorFlow runs start.
+    """
+    yield tutorial_numpy()
+    runs: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+        ("torch", tutorial_torch),
+        ("tensorflow", lambda: tutorial_tensorflow(seed)),
+    ]
+    for name, run in runs:
+        if importlib.util.find_spec(name) is None:
+            yield {"engine": name, "missing": True}
+            continue
+        if progress is not None:
+            progress(f"running the {name} tutorial{_STARTING[name]}")
+        yield run()

@@ -1,0 +1,127 @@
+"""The linear models are scikit-learn estimators: the library's own checks, and in use."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import make_classification
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from gradlab.models import LinearRegression, LogisticRegression, PolynomialRegression
+
+# Few epochs keep the ~50 checks per estimator to seconds; the checks' data are
+# standardised, so lr="auto" reaches the scores they ask for (R² > 0.5, accuracy > 0.83).
+ESTIMATORS = [
+    LinearRegression(epochs=200),
+    PolynomialRegression(epochs=200),
+    LogisticRegression(epochs=200),
+]
+
+
+@parametrize_with_checks(ESTIMATORS)  # type: ignore[misc]
+def test_scikit_learn_estimator_checks(estimator: object, check: object) -> None:
+    check(estimator)  # type: ignore[operator]
+
+
+def classification() -> tuple[np.ndarray, np.ndarray]:
+    X, y = make_classification(n_samples=200, n_features=5, random_state=0)
+    return X * [1.0, 10.0, 100.0, 0.1, 1000.0], y  # features on very different scales
+
+
+def test_pipeline_with_a_scaler_in_cross_validation_scores_well() -> None:
+    X, y = classification()
+    scores = cross_val_score(make_pipeline(StandardScaler(), LogisticRegression()), X, y, cv=5)
+    assert np.all(np.isfinite(scores))
+    assert scores.mean() > 0.8
+
+
+def test_grid_search_over_the_learning_rate() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3))
+    y = X @ [1.0, -2.0, 0.5] + 0.3 + 0.1 * rng.normal(size=120)
+    search = GridSearchCV(
+        LinearRegression(epochs=100), {"lr": [0.001, 0.01, 0.1, "auto"]}, cv=3, error_score="raise"
+    )
+    search.fit(X, y)
+    assert search.best_params_["lr"] in (0.1, "auto")  # the fastest of the stable rates
+    assert search.best_score_ > 0.99
+
+
+def test_clone_of_a_fitted_model_keeps_the_parameters_and_drops_the_fit() -> None:
+    X, y = classification()
+    fitted = LogisticRegression(lr=0.5, epochs=20, random_state=3).fit(X, y)
+    copy = clone(fitted)
+    assert copy.get_params() == fitted.get_params()
+    assert not hasattr(copy, "coef_")
+    assert not hasattr(copy, "classes_")
+    assert repr(copy) == "LogisticRegression(epochs=20, lr=0.5, random_state=3)"
+
+
+@pytest.mark.parametrize("dump", ["pickle", "joblib"])
+def test_a_saved_model_predicts_the_same_after_loading(dump: str, tmp_path: Path) -> None:
+    X, y = classification()
+    labels = np.where(y == 1, "spam", "ham")
+    model = make_pipeline(StandardScaler(), LogisticRegression(epochs=50)).fit(X, labels)
+    path = tmp_path / "model.bin"
+    if dump == "pickle":
+        path.write_bytes(pickle.dumps(model))
+        back = pickle.loads(path.read_bytes())
+    else:
+        joblib.dump(model, path)
+        back = joblib.load(path)
+    np.testing.assert_array_equal(back.predict(X), model.predict(X))
+    np.testing.assert_array_equal(back.predict_proba(X), model.predict_proba(X))
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        [0, 1],
+        [-1, 1],
+        [False, True],
+        ["cat", "dog"],
+        [2.5, 7.0],
+    ],
+)
+def test_logistic_regression_predicts_the_labels_it_was_given(labels: list[object]) -> None:
+    X, y = classification()
+    given = np.array(labels, dtype=object if isinstance(labels[0], str) else None)[y]
+    m = make_pipeline(StandardScaler(), LogisticRegression(epochs=100)).fit(X, given)
+    clf = m[-1]
+    np.testing.assert_array_equal(clf.classes_, np.unique(given))
+    pred = m.predict(X)
+    assert set(pred.tolist()) <= set(np.unique(given).tolist())
+    assert np.mean(pred == given) > 0.8
+    proba = m.predict_proba(X)
+    assert proba.shape == (len(X), 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=4 * np.finfo(float).eps)
+    np.testing.assert_array_equal(clf.classes_[proba.argmax(axis=1)], pred)
+
+
+def test_predict_proba_columns_follow_classes_and_the_positive_class_is_the_second() -> None:
+    X = np.array([[-3.0], [-1.0], [1.0], [3.0]])
+    m = LogisticRegression(epochs=500).fit(X, ["low", "low", "high", "high"])
+    assert m.classes_.tolist() == ["high", "low"]  # sorted: "high" < "low"
+    proba = m.predict_proba(X)
+    assert np.all(proba[:2, 1] > 0.5)  # the first two are "low", the second column
+    # log of a probability near 1 carries its rounding, eps/2 absolute; elsewhere both
+    # sides agree to a few ulps relative.
+    eps = np.finfo(float).eps
+    np.testing.assert_allclose(m.predict_log_proba(X), np.log(proba), rtol=8 * eps, atol=eps)
+
+
+def test_dataframe_feature_names_are_kept() -> None:
+    pd = pytest.importorskip("pandas")
+    X = pd.DataFrame({"size": [1.0, 2.0, 3.0, 4.0], "age": [4.0, 1.0, 3.0, 2.0]})
+    m = PolynomialRegression(epochs=50).fit(X, [1.0, 2.0, 3.0, 4.0])
+    assert m.feature_names_in_.tolist() == ["size", "age"]
+    assert m.n_features_in_ == 2
+    assert m.coef_.shape == (4,)

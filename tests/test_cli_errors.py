@@ -257,7 +257,7 @@ def test_running_out_of_memory_is_a_message_and_its_status(
     def no_memory(*args: object, **kwargs: object) -> None:
         raise MemoryError
 
-    monkeypatch.setattr("gradlab.commands.linreg.make_line", no_memory)
+    monkeypatch.setattr("gradlab.data.points.make_line", no_memory)
     code, _, err = run(capsys, "linreg", "--no-plots")
     assert code == ExitStatus.RESOURCE
     assert "gradlab linreg: error: ran out of memory." in err

@@ -1,10 +1,20 @@
-"""gradlab's update rules as their ``torch.optim`` equivalents.
+"""gradlab's update rules and schedules as their ``torch.optim`` equivalents.
 
-For the torch engines: build the PyTorch optimizer that does what a gradlab
-:class:`~gradlab.optim.rules.Rule` does, with the same hyperparameters, and move an
-optimizer state between the two (the state's arrays have PyTorch's names, so this is a
-copy). ``tests/test_optim_rules.py`` checks that it gives the same parameters, step for
-step, as the NumPy rules.
+For the torch engines: build the PyTorch optimizer (and scheduler) that does what a
+gradlab :class:`~gradlab.optim.rules.Rule` (and
+:class:`~gradlab.optim.schedules.Schedule`) does, with the same hyperparameters, and move
+an optimizer state between the two (the state's arrays have PyTorch's names, so this is
+a copy). ``tests/test_optim_rules.py`` and ``tests/test_schedules.py`` check that the pair
+gives the same parameters, step for step, as the NumPy rules.
+
+Drive the pair in PyTorch's order::
+
+    optimizer, scheduler = build(rule, model.parameters(), schedule)
+    for t in range(steps):
+        loss(...).backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        scheduler.step()          # the rate for step t + 1 is schedule.lr_at(t + 1)
 
 This module imports torch; nothing else in gradlab's optimizer layer does.
 """
@@ -15,10 +25,21 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
+from torch.optim import lr_scheduler
 
 from gradlab.optim.rules import SGD, Adagrad, Adam, AdamW, RMSprop, Rule, State
+from gradlab.optim.schedules import (
+    Constant,
+    CosineAnnealingLR,
+    ExponentialLR,
+    LinearLR,
+    OneCycleLR,
+    Schedule,
+    SequentialLR,
+    StepLR,
+)
 
-__all__ = ["load_state", "optimizer", "read_state"]
+__all__ = ["build", "load_state", "optimizer", "read_state", "scheduler"]
 
 #: The per-parameter state entries PyTorch keeps as tensors besides the slots: the step.
 _STEP_IN_TORCH_STATE = (Adagrad, RMSprop, Adam)
@@ -77,6 +98,58 @@ def optimizer(
             amsgrad=rule.amsgrad,
         )
     raise TypeError(f"no torch.optim equivalent for {type(rule).__name__}")
+
+
+def _one(_: int) -> float:
+    return 1.0
+
+
+def scheduler(schedule: Schedule, opt: torch.optim.Optimizer) -> lr_scheduler.LRScheduler:
+    """The ``torch.optim.lr_scheduler`` equivalent to ``schedule``, driving ``opt``.
+
+    ``opt`` must have been built with ``lr=schedule.base_lr`` (as :func:`build` does):
+    PyTorch's schedulers scale the optimizer's own rate. :class:`Constant` becomes a
+    ``LambdaLR`` of factor 1, so there is always a scheduler to step.
+    """
+    s = schedule
+    if isinstance(s, Constant):
+        return lr_scheduler.LambdaLR(opt, _one)
+    if isinstance(s, StepLR):
+        return lr_scheduler.StepLR(opt, step_size=s.step_size, gamma=s.gamma)
+    if isinstance(s, ExponentialLR):
+        return lr_scheduler.ExponentialLR(opt, gamma=s.gamma)
+    if isinstance(s, CosineAnnealingLR):
+        return lr_scheduler.CosineAnnealingLR(opt, T_max=s.T_max, eta_min=s.eta_min)
+    if isinstance(s, LinearLR):
+        return lr_scheduler.LinearLR(
+            opt, start_factor=s.start_factor, end_factor=s.end_factor, total_iters=s.total_iters
+        )
+    if isinstance(s, OneCycleLR):
+        return lr_scheduler.OneCycleLR(
+            opt,
+            max_lr=s.max_lr,
+            total_steps=s.total_steps,
+            pct_start=float(s.pct_start),
+            anneal_strategy=s.anneal_strategy,  # type: ignore[arg-type]
+            cycle_momentum=False,
+            div_factor=s.div_factor,
+            final_div_factor=s.final_div_factor,
+            three_phase=s.three_phase,
+        )
+    if isinstance(s, SequentialLR):
+        subs = [scheduler(sub, opt) for sub in s.schedules]
+        return lr_scheduler.SequentialLR(opt, subs, milestones=list(s.milestones))
+    raise TypeError(f"no torch.optim.lr_scheduler equivalent for {type(s).__name__}")
+
+
+def build(
+    rule: Rule, params: Iterable[torch.Tensor], schedule: Schedule | None = None
+) -> tuple[torch.optim.Optimizer, lr_scheduler.LRScheduler]:
+    """The optimizer for ``rule`` and the scheduler for ``schedule`` (default: the rule's
+    constant rate), wired together."""
+    schedule = schedule if schedule is not None else Constant(rule.lr)
+    opt = optimizer(rule, params, lr=schedule.base_lr)
+    return opt, scheduler(schedule, opt)
 
 
 def load_state(opt: torch.optim.Optimizer, params: Sequence[torch.Tensor], state: State) -> None:

@@ -442,7 +442,7 @@ class Adagrad(Rule):
             s, *rest = state.scratch[i]
             g = _with_decay(g, p, self.weight_decay, rest[0] if rest else s)
             total = state.slots["sum"][i]
-            np.multiply(g, g, out=s)  # sum = sum + g*g
+            np.square(g, out=s)  # sum = sum + g*g
             total += s
             np.sqrt(total, out=s)  # p = p - clr * g / (sqrt(sum) + eps)
             s += self.eps
@@ -511,7 +511,7 @@ class RMSprop(Rule):
             g = _with_decay(g, p, self.weight_decay, rest[0] if rest else s)
             sq = state.slots["square_avg"][i]
             sq *= a  # square_avg = alpha*square_avg + (1 - alpha)*g*g
-            np.multiply(g, g, out=s)
+            np.square(g, out=s)
             s *= 1 - a
             sq += s
             if self.centered:
@@ -519,7 +519,7 @@ class RMSprop(Rule):
                 ga *= a  # grad_avg = alpha*grad_avg + (1 - alpha)*g
                 np.multiply(g, 1 - a, out=s)
                 ga += s
-                np.multiply(ga, ga, out=s)  # denom = sqrt(square_avg - grad_avg^2) + eps
+                np.square(ga, out=s)  # denom = sqrt(square_avg - grad_avg^2) + eps
                 np.subtract(sq, s, out=s)
                 np.sqrt(s, out=s)
             else:
@@ -609,7 +609,7 @@ class Adam(Rule):
             np.multiply(g, 1 - b1, out=s)
             m += s
             v *= b2  # v = beta2*v + (1 - beta2)*g*g
-            np.multiply(g, g, out=s)
+            np.square(g, out=s)
             s *= 1 - b2
             v += s
             if self.amsgrad:  # vmax = max(vmax, v)

@@ -90,14 +90,17 @@ class State:
     step : int
         Steps taken so far (0 before the first).
     scratch : list of ndarray
-        Work space, one array per parameter (two where the rule adds weight decay to
-        the gradient); overwritten by every step, never saved.
+        Work space, one array per parameter; overwritten by every step, never saved.
+    decayed : list of ndarray
+        Where ``g + weight_decay * p`` goes, one array per parameter, for the rules that
+        add weight decay to the gradient (empty otherwise); never saved.
     """
 
     rule: str
     slots: dict[str, list[np.ndarray]]
     step: int = 0
-    scratch: list[list[np.ndarray]] = field(default_factory=list, repr=False)
+    scratch: list[np.ndarray] = field(default_factory=list, repr=False)
+    decayed: list[np.ndarray] = field(default_factory=list, repr=False)
 
     def state_dict(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """The state as named arrays (copies) and a JSON-able dict of scalars.
@@ -220,7 +223,7 @@ class Rule:
         return 0.0
 
     def _decays_gradient(self) -> bool:
-        """Whether ``step`` adds ``weight_decay * p`` to the gradient (needs a scratch)."""
+        """Whether ``step`` adds ``weight_decay * p`` to the gradient (L2 regularisation)."""
         return bool(getattr(self, "weight_decay", 0.0))
 
     def step(self, params: Params, grads: Params, state: State, lr: float | None = None) -> None:
@@ -269,9 +272,9 @@ class Rule:
                     "float64 NumPy arrays (updated in place)."
                 )
         slots = {s: [np.full_like(p, self.initial(s)) for p in params] for s in self.slot_names()}
-        n_scratch = 2 if self._decays_gradient() else 1
-        scratch = [[np.empty_like(p) for _ in range(n_scratch)] for p in params]
-        return State(rule=self.name, slots=slots, scratch=scratch)
+        scratch = [np.empty_like(p) for p in params]
+        decayed = [np.empty_like(p) for p in params] if self._decays_gradient() else []
+        return State(rule=self.name, slots=slots, scratch=scratch, decayed=decayed)
 
     def max_stable_lr(self, curvature: float) -> float | None:
         """The largest rate at which full-batch descent with this rule converges on a
@@ -290,10 +293,12 @@ class Rule:
         return self.lr if lr is None else float(lr)
 
 
-def _with_decay(g: np.ndarray, p: np.ndarray, wd: float, out: np.ndarray) -> np.ndarray:
-    """``g + wd * p`` (L2 weight decay folded into the gradient), into ``out``; ``g`` if wd is 0."""
+def _decayed(g: np.ndarray, p: np.ndarray, state: State, i: int, wd: float) -> np.ndarray:
+    """``g + wd * p`` (L2 weight decay added to the gradient), in ``state.decayed[i]``; ``g``
+    itself when ``wd`` is 0."""
     if not wd:
         return g
+    out = state.decayed[i]
     np.multiply(p, wd, out=out)
     out += g
     return out
@@ -370,8 +375,8 @@ class SGD(Rule):
         mu, first = self.momentum, state.step == 1
         bufs = state.slots.get("momentum_buffer")
         for i, (p, g) in enumerate(zip(params, grads, strict=True)):
-            s, *rest = state.scratch[i]
-            d = _with_decay(g, p, self.weight_decay, rest[0] if rest else s)  # d = g + wd*p
+            s = state.scratch[i]
+            d = _decayed(g, p, state, i, self.weight_decay)  # d = g + weight_decay*p
             if bufs is not None:
                 buf = bufs[i]
                 if first:
@@ -439,8 +444,8 @@ class Adagrad(Rule):
         lr = self._begin(params, grads, state, lr)
         clr = lr / (1 + (state.step - 1) * self.lr_decay)
         for i, (p, g) in enumerate(zip(params, grads, strict=True)):
-            s, *rest = state.scratch[i]
-            g = _with_decay(g, p, self.weight_decay, rest[0] if rest else s)
+            s = state.scratch[i]
+            g = _decayed(g, p, state, i, self.weight_decay)  # g = g + weight_decay*p
             total = state.slots["sum"][i]
             np.square(g, out=s)  # sum = sum + g*g
             total += s
@@ -507,8 +512,8 @@ class RMSprop(Rule):
         lr = self._begin(params, grads, state, lr)
         a = self.alpha
         for i, (p, g) in enumerate(zip(params, grads, strict=True)):
-            s, *rest = state.scratch[i]
-            g = _with_decay(g, p, self.weight_decay, rest[0] if rest else s)
+            s = state.scratch[i]
+            g = _decayed(g, p, state, i, self.weight_decay)  # g = g + weight_decay*p
             sq = state.slots["square_avg"][i]
             sq *= a  # square_avg = alpha*square_avg + (1 - alpha)*g*g
             np.square(g, out=s)
@@ -598,12 +603,12 @@ class Adam(Rule):
         a = lr * math.sqrt(c2) / c1
         e = self.eps * math.sqrt(c2)
         for i, (p, g) in enumerate(zip(params, grads, strict=True)):
-            s, *rest = state.scratch[i]
+            s = state.scratch[i]
             if self.decoupled:
                 if self.weight_decay:
                     p *= 1 - lr * self.weight_decay  # p = p - lr*wd*p
             else:
-                g = _with_decay(g, p, self.weight_decay, rest[0] if rest else s)
+                g = _decayed(g, p, state, i, self.weight_decay)  # g = g + weight_decay*p
             m, v = state.slots["exp_avg"][i], state.slots["exp_avg_sq"][i]
             m *= b1  # m = beta1*m + (1 - beta1)*g
             np.multiply(g, 1 - b1, out=s)
@@ -612,10 +617,10 @@ class Adam(Rule):
             np.square(g, out=s)
             s *= 1 - b2
             v += s
-            if self.amsgrad:  # vmax = max(vmax, v)
-                v = np.maximum(
-                    state.slots["max_exp_avg_sq"][i], v, out=state.slots["max_exp_avg_sq"][i]
-                )
+            if self.amsgrad:  # vmax = max(vmax, v); the step divides by vmax
+                vmax = state.slots["max_exp_avg_sq"][i]
+                np.maximum(vmax, v, out=vmax)
+                v = vmax
             np.sqrt(v, out=s)  # p = p - a * m / (sqrt(v) + e)
             s += e
             np.divide(m, s, out=s)

@@ -16,7 +16,8 @@ folded SGD update plus the rule's update. The variants run interleaved, each tim
 On a busy shared host, ``--threads 1 --clock cpu`` counts the work (CPU time, the BLAS on
 one thread) rather than the waiting.
 
-"adam, 10 passes" is a sketch kept here for comparison (see :class:`ScaledAdam`).
+"adam, 10 passes" is a sketch kept here for comparison (see :class:`ScaledAdam`), and
+where torch is installed, PyTorch's fused CPU Adam runs on the same packed buffers.
 
 Not part of the benchmark: it backs the cost of the update rules in docs/optimizers.md.
 On a shared machine the absolute times move with the load; the ratios, taken from
@@ -89,6 +90,24 @@ def update(rule: Rule, packed: bool, seed: int = 0) -> Callable[[], None]:
     return call
 
 
+def torch_fused_adam(threads: int | None, seed: int = 0) -> Callable[[], None] | None:
+    """PyTorch's fused CPU Adam on the packed NumPy buffers (shared, not copied); None
+    without torch."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    if threads is not None:
+        torch.set_num_threads(threads)
+    rng = np.random.default_rng(seed)
+    flat = pack([rng.normal(0, 0.05, s).astype(np.float32) for s in shapes()])[0]
+    gflat = pack([rng.normal(0, 1e-3, s).astype(np.float32) for s in shapes()])[0]
+    x = torch.from_numpy(flat)
+    x.grad = torch.from_numpy(gflat)
+    opt = torch.optim.Adam([x], lr=1e-3, fused=True)
+    return opt.step  # type: ignore[no-any-return]
+
+
 def engine_step(seed: int = 0) -> Callable[[], None]:
     """One training step of the NumPy MLP engine at batch 256 on random uint8 images."""
     from gradlab.engines.numpy_mlp import NumpyMLP
@@ -156,6 +175,9 @@ def main() -> None:
     for layout in ("arrays", "packed"):
         for name, rule in rules.items():
             variants[f"{name}, {layout}"] = update(rule, packed=layout == "packed")
+    fused = torch_fused_adam(args.threads)
+    if fused is not None:
+        variants["torch fused adam, packed"] = fused
     clock = time.perf_counter if args.clock == "wall" else time.process_time
     t = best_us(variants, args.rounds, args.calls, clock)
 
@@ -174,6 +196,11 @@ def main() -> None:
             print(f"  {name:18} {u:8.1f}  {u / t[f'sgd, {layout}']:6.2f}   "
                   f"{whole:10.1f} us       {whole / step:6.3f}")  # fmt: skip
         print()
+    if fused is not None:
+        u = t["torch fused adam, packed"]
+        whole = step - t["sgd (lr folded), packed"] + u
+        print(f"PyTorch's fused CPU Adam on the packed buffers: {u:.1f} us, "
+              f"whole step (est.) {whole / step:.3f} x engine step")  # fmt: skip
 
 
 if __name__ == "__main__":

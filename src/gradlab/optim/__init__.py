@@ -3,6 +3,11 @@
 ``batch`` steps once per epoch on all points, ``sgd`` once per point, and
 ``minibatch`` once per ``batch_size`` points; the order is a seeded shuffle.
 The schedule is made with NumPy once, so every engine sees the same batches.
+
+How each step moves the parameters is :mod:`gradlab.optim.rules` (SGD, momentum,
+Nesterov, AdaGrad, RMSProp, Adam, AdamW; :data:`RULES`, :func:`make_rule`), and how the
+learning rate changes over the steps is :mod:`gradlab.optim.schedules` (:data:`SCHEDULES`,
+:func:`make_schedule`); see docs/optimizers.md.
 """
 
 from __future__ import annotations
@@ -14,6 +19,14 @@ from typing import Any, Literal
 import numpy as np
 
 from gradlab.errors import DivergenceError, UsageError
+from gradlab.optim.rules import RULES as RULES
+from gradlab.optim.rules import Rule as Rule
+from gradlab.optim.rules import State as State
+from gradlab.optim.rules import make_rule as make_rule
+from gradlab.optim.rules import pack as pack
+from gradlab.optim.schedules import SCHEDULES as SCHEDULES
+from gradlab.optim.schedules import Schedule as Schedule
+from gradlab.optim.schedules import make_schedule as make_schedule
 
 Method = Literal["batch", "sgd", "minibatch"]
 """The descent methods; their list, for validation and the CLI, is ``gradlab.params.METHODS``."""

@@ -98,17 +98,12 @@ def loss_curves(
     return fig
 
 
-def mse_grid(
-    x: np.ndarray, y: np.ndarray, W: np.ndarray, B: np.ndarray
-) -> np.ndarray:  # fmt: skip
-    """The mean squared error of ``y ~ w*x + b`` at every ``(W[i, j], B[i, j])``.
+def mse_grid(x: np.ndarray, y: np.ndarray, W: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """The mean squared error of ``y ~ w*x + b`` at every ``(W[i, j], B[i, j])``, floored at
+    1e-12 for a log scale; the math is :func:`gradlab.ops.linear.mse_surface`'s."""
+    from gradlab.ops.linear import mse_surface
 
-    Computed from the data's five sums, so a grid costs O(grid), not O(grid * n).
-    """
-    n = x.size
-    sx, sy, sxx, sxy, syy = x.sum(), y.sum(), x @ x, x @ y, y @ y
-    L: np.ndarray = (W * W * sxx + 2 * W * B * sx + n * B * B - 2 * W * sxy - 2 * B * sy + syy) / n
-    out: np.ndarray = np.maximum(L, 1e-12)
+    out: np.ndarray = np.maximum(mse_surface(x, y, W, B), 1e-12)
     return out
 
 

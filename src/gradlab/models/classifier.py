@@ -209,15 +209,12 @@ class MLPClassifier:
             return "numpy"
         if self.engine == "torch" or self.device == "cuda":
             return "torch"
-        # auto: torch only when it is installed and sees a GPU (checked without importing
-        # torch when it is absent)
-        import importlib.util
+        # auto: torch only where PyTorch sees a GPU; without a GPU driver or device,
+        # decided without importing PyTorch (about two seconds)
+        from gradlab.engines.gpu import cuda_available
 
-        if self.device != "cpu" and importlib.util.find_spec("torch") is not None:
-            import torch
-
-            if torch.cuda.is_available():
-                return "torch"
+        if self.device != "cpu" and cuda_available():
+            return "torch"
         return "numpy"
 
     # -- training -----------------------------------------------------------------------

@@ -12,8 +12,15 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gradlab import checkpoint
-from gradlab.engines.numpy_mlp import NumpyMLP, cross_entropy, log_softmax, softmax
+from gradlab import checkpoint, ops
+from gradlab.engines.numpy_mlp import (
+    NumpyMLP,
+    cross_entropy,
+    log_softmax,
+    reference_gradients,
+    reference_step,
+    softmax,
+)
 from gradlab.engines.torch_mlp import TorchMLP
 from gradlab.errors import DataError, UsageError
 from gradlab.models import MLPClassifier, SoftmaxRegression
@@ -53,6 +60,202 @@ def test_log_softmax_matches_torch() -> None:
     atol = 8 * np.finfo(np.float64).eps * scale
     expected = torch.log_softmax(torch.tensor(z), 1).numpy()
     np.testing.assert_allclose(log_softmax(z), expected, rtol=0, atol=atol)
+
+
+U32 = 2.0**-24  # unit roundoff of float32
+U64 = 2.0**-53
+
+
+# ------------------------------------------------------------------ error bounds
+
+
+def gamma(n: int, u: float) -> float:
+    """Higham's gamma_n = n u / (1 - n u): the relative error bound of an n-term sum."""
+    return n * u / (1 - n * u)
+
+
+def step_error_bounds(
+    params: dict[str, np.ndarray],
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    lr: float,
+    scale: float = 1.0,
+    u: float = U32,
+) -> tuple[dict[str, np.ndarray], float, np.ndarray]:
+    """Worst-case bounds on how far one SGD step computed in floating point (unit roundoff
+    ``u``, any summation order) can be from the exact step, to first order in ``u``.
+
+    Propagated through the network with absolute values (Higham, ch. 3): a product
+    ``a @ b`` of ``n`` terms is off by at most ``gamma_n |a| @ |b|`` plus the errors of its
+    factors times the other's magnitude; a rounding adds ``u`` of the result's magnitude;
+    ReLU passes errors unchanged but its mask may flip where ``|z|`` is within its error;
+    softmax turns logit errors ``e`` into probability errors of at most ``2 max(e) p``.
+
+    Returns
+    -------
+    bounds : dict
+        For each ``W_k``/``b_k``: a bound on the error of ``lr * gradient`` (the step).
+    loss_bound : float
+        On the summed loss.
+    ambiguous_rows : ndarray of bool
+        Rows whose top two logits are within their errors (the argmax may differ).
+    """
+    n_layers = sum(1 for k in params if k.startswith("W"))
+    W = [params[f"W{k}"].astype(np.float64) for k in range(1, n_layers + 1)]
+    b = [params[f"b{k}"].astype(np.float64) for k in range(1, n_layers + 1)]
+    Xd = X.astype(np.float64)
+    hs, errs, zs = [Xd * scale], [np.zeros_like(Xd)], []
+    for k in range(n_layers):
+        n = W[k].shape[0]
+        magnitude = np.abs(hs[k]) @ np.abs(W[k]) + np.abs(b[k])
+        err = (gamma(n, u) + 2 * u) * magnitude + errs[k] @ np.abs(W[k])
+        z = hs[k] @ W[k] + b[k]
+        zs.append(z)
+        hs.append(ops.relu(z) if k < n_layers - 1 else z)
+        errs.append(err)
+    z, ez = zs[-1], errs[-1]
+    m, classes = z.shape
+    p = ops.softmax(z)
+    onehot = np.eye(classes)[y]
+    c = lr / m
+    dz = (p - onehot) * c
+    row_err = ez.max(axis=1, keepdims=True)
+    # exp, the row sum, the division, the product by c (itself rounded) and the subtraction
+    edz = c * (2 * row_err * p + (gamma(classes, u) + 6 * u) * p) + u * np.abs(dz)
+    bounds: dict[str, np.ndarray] = {}
+    for k in range(n_layers, 0, -1):
+        h, eh = hs[k - 1], errs[k - 1]
+        bounds[f"W{k}"] = (
+            gamma(m, u) * np.abs(h).T @ np.abs(dz) + eh.T @ np.abs(dz) + np.abs(h).T @ edz
+        )
+        bounds[f"b{k}"] = gamma(m, u) * np.abs(dz).sum(axis=0) + edz.sum(axis=0)
+        if k > 1:
+            back = dz @ W[k - 1].T
+            eback = gamma(W[k - 1].shape[1], u) * (np.abs(dz) @ np.abs(W[k - 1]).T) + (
+                edz @ np.abs(W[k - 1]).T
+            )
+            active = zs[k - 2] > 0
+            unsure = np.abs(zs[k - 2]) <= errs[k - 1]
+            edz = np.where(active, eback + u * np.abs(back), 0.0)
+            edz = edz + np.where(unsure, np.abs(back) + eback, 0.0)
+            dz = back * active
+    lse = np.log(np.exp(z - z.max(axis=1, keepdims=True)).sum(axis=1)) + z.max(axis=1)
+    z_true = z[np.arange(m), y]
+    terms = np.abs(lse) + np.abs(z_true)
+    loss_bound = float(
+        (2 * row_err[:, 0] + (gamma(classes, u) + 4 * u) * terms).sum() + gamma(m, u) * terms.sum()
+    )
+    top2 = np.sort(z, axis=1)[:, -2:]
+    ambiguous = (top2[:, 1] - top2[:, 0]) <= 2 * row_err[:, 0] if classes > 1 else np.zeros(m, bool)
+    return bounds, loss_bound, ambiguous
+
+
+# ------------------------------------------------------------------ backpropagation
+
+
+def logits(params: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
+    n_layers = sum(1 for k in params if k.startswith("W"))
+    h = X
+    for k in range(1, n_layers + 1):
+        h = h @ params[f"W{k}"] + params[f"b{k}"]
+        h = ops.relu(h) if k < n_layers else h
+    return h
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    hidden=st.lists(st.integers(1, 12), max_size=2),
+    m=st.integers(1, 20),
+    seed=st.integers(0, 1000),
+    uint8=st.booleans(),
+    momentum=st.sampled_from([0.0, 0.9]),
+)
+def test_tuned_step_equals_the_reference_step_within_float32_rounding(
+    hidden: list[int], m: int, seed: int, uint8: bool, momentum: float
+) -> None:
+    rng = np.random.default_rng(seed)
+    sizes = (6, *hidden, 4)
+    params = init_params(sizes, "kaiming", 0.01, seed)
+    for k in range(1, len(sizes)):  # nonzero biases, so their update is checked too
+        params[f"b{k}"] = rng.normal(0, 0.1, sizes[k]).astype(np.float32)
+    if uint8:
+        X = rng.integers(0, 256, (m, 6), dtype=np.uint8)
+    else:
+        X = rng.normal(size=(m, 6)).astype(np.float32)
+    y = rng.integers(0, 4, m)
+    lr = 0.05
+    net = NumpyMLP(sizes, {k: v.copy() for k, v in params.items()}, momentum)
+    scale = net.input_scale(X)
+    data = net.prepare(X, y)
+    loss_sum, correct = net.train_step(data, np.arange(m), lr)
+
+    X64 = X.astype(np.float64) * scale
+    p64 = {k: v.astype(np.float64) for k, v in params.items()}
+    loss, new, _ = reference_step(p64, None, X64, y, lr, momentum)
+
+    bounds, loss_bound, ambiguous = step_error_bounds(params, X, y, lr=lr, scale=scale)
+    got = net.state()
+    for name, ref in new.items():
+        # the step's error and the final subtraction's rounding
+        tol = bounds[name] + U32 * (np.abs(ref - p64[name]) + np.abs(ref))
+        err = np.abs(got[name] - ref)
+        assert np.all(err <= tol * 1.001), (name, float((err / np.maximum(tol, 1e-300)).max()))
+    assert abs(loss_sum - loss * m) <= loss_bound * 1.001
+    if not ambiguous.any():
+        assert correct == int(np.count_nonzero(logits(p64, X64).argmax(axis=1) == y))
+
+
+def test_the_bound_is_tight_enough_to_catch_a_wrong_step() -> None:
+    # the check above is not vacuous: a step that forgets the 1/m of the mean loss is
+    # far outside the bound
+    rng = np.random.default_rng(0)
+    sizes = (6, 5, 3)
+    params = init_params(sizes, "kaiming", 0.01, 0)
+    X = rng.normal(size=(16, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 16)
+    bounds, _, _ = step_error_bounds(params, X, y, lr=0.05)
+    p64 = {k: v.astype(np.float64) for k, v in params.items()}
+    _, grads = reference_gradients(p64, X.astype(np.float64), y)
+    wrong_by = 0.05 * grads["W1"] * (16 - 1)  # the step lr*g*m instead of lr*g
+    assert np.max(np.abs(wrong_by)) > 100 * np.max(bounds["W1"])
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    hidden=st.lists(st.integers(1, 10), max_size=2),
+    m=st.integers(1, 16),
+    seed=st.integers(0, 1000),
+)
+def test_reference_gradients_match_torch_autograd_in_float64(
+    hidden: list[int], m: int, seed: int
+) -> None:
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    sizes = (5, *hidden, 3)
+    params = {k: v.astype(np.float64) for k, v in init_params(sizes, "kaiming", 0.01, seed).items()}
+    for k in range(1, len(sizes)):
+        params[f"b{k}"] = rng.normal(0, 0.1, sizes[k])
+    X = rng.normal(size=(m, 5))
+    y = rng.integers(0, 3, m)
+    loss, grads = reference_gradients(params, X, y)
+
+    tp = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    h = torch.tensor(X)
+    n_layers = len(sizes) - 1
+    for k in range(1, n_layers + 1):
+        h = h @ tp[f"W{k}"] + tp[f"b{k}"]
+        if k < n_layers:
+            h = torch.relu(h)
+    t_loss = torch.nn.functional.cross_entropy(h, torch.tensor(y))
+    t_loss.backward()
+    # both sides are within the float64 bound of the exact gradient, so within twice it
+    bounds, loss_bound, _ = step_error_bounds(params, X, y, lr=1.0, u=U64)
+    for name, g in grads.items():
+        assert tp[name].grad is not None
+        err = np.abs(g - tp[name].grad.numpy())
+        assert np.all(err <= 2 * bounds[name] + 4 * U64 * np.abs(g)), name
+    assert abs(loss - t_loss.item()) <= 2 * loss_bound / m + 4 * U64 * abs(loss)
 
 
 @settings(max_examples=25, deadline=None)

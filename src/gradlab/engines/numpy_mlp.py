@@ -16,12 +16,93 @@ buffers, so a step is a handful of BLAS calls and no large allocation.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from gradlab import ops
+
 #: Float input buffers used in turn by :meth:`NumpyMLP.rows` (see there why several).
 INPUT_BUFFERS = 4
+
+
+def reference_gradients(
+    params: Mapping[str, np.ndarray], X: np.ndarray, y: np.ndarray
+) -> tuple[float, dict[str, np.ndarray]]:
+    """The mean cross-entropy of the network on ``(X, y)`` and its gradient, written plainly.
+
+    The readable statement of what :meth:`NumpyMLP.step` computes in place, composed of
+    :mod:`gradlab.ops` functions, forward then backward. With ``h_0 = X`` (m, d),
+    ``L`` layers and ``k = 1 .. L``::
+
+        z_k = h_{k-1} @ W_k + b_k          h_k = relu(z_k)   (k < L; z_L are the logits)
+        loss = mean_i( logsumexp(z_L[i]) - z_L[i, y_i] )
+
+        dz_L = (softmax(z_L) - onehot(y)) / m                 (ops.cross_entropy)
+        dW_k = h_{k-1}.T @ dz_k       db_k = sum_i dz_k[i]
+        dh_{k-1} = dz_k @ W_k.T       dz_{k-1} = dh_{k-1} * [h_{k-1} > 0]   (ops.relu_backward)
+
+    Works in the dtype of its inputs (float64 for checks against autograd).
+
+    Parameters
+    ----------
+    params : mapping
+        ``W1`` (d, n_1), ``b1`` (n_1,), ..., ``WL`` (n_{L-1}, K), ``bL`` (K,).
+    X : ndarray of shape (m, d)
+    y : ndarray of shape (m,)
+        Class numbers in ``0 .. K-1``.
+
+    Returns
+    -------
+    loss : float
+    grads : dict
+        ``W1, b1, ...``: the gradient of ``loss`` with respect to each parameter.
+    """
+    n_layers = sum(1 for k in params if k.startswith("W"))
+    hs = [X]
+    for k in range(1, n_layers + 1):
+        z = hs[-1] @ params[f"W{k}"] + params[f"b{k}"]
+        hs.append(ops.relu(z) if k < n_layers else z)
+    loss, dz = ops.cross_entropy(hs[-1], y)
+    grads: dict[str, np.ndarray] = {}
+    for k in range(n_layers, 0, -1):
+        grads[f"W{k}"] = hs[k - 1].T @ dz
+        grads[f"b{k}"] = dz.sum(axis=0)
+        if k > 1:
+            dz = ops.relu_backward(hs[k - 1], dz @ params[f"W{k}"].T)
+    return loss, grads
+
+
+def reference_step(
+    params: Mapping[str, np.ndarray],
+    velocity: Mapping[str, np.ndarray] | None,
+    X: np.ndarray,
+    y: np.ndarray,
+    lr: float,
+    momentum: float = 0.0,
+) -> tuple[float, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """One SGD step, as ``torch.optim.SGD`` takes it, on :func:`reference_gradients`.
+
+    ``v <- momentum * v + g`` (``v = g`` on the first step, ``velocity=None``), then
+    ``theta <- theta - lr * v``; without momentum ``theta <- theta - lr * g``.
+
+    Returns
+    -------
+    loss : float
+        The mean loss before the step.
+    params, velocity : dict
+        The new parameters and velocities (``vW1, vb1, ...``; empty without momentum).
+    """
+    loss, grads = reference_gradients(params, X, y)
+    new: dict[str, np.ndarray] = {}
+    vel: dict[str, np.ndarray] = {}
+    for name, g in grads.items():
+        if momentum:
+            v = g if velocity is None else momentum * velocity[f"v{name}"] + g
+            vel[f"v{name}"] = v
+            g = v
+        new[name] = params[name] - lr * g
+    return loss, new, vel
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:

@@ -379,10 +379,10 @@ def test_train_resume_refuses_a_checkpoint_of_other_data(
     code, _, err = run(capsys, *args, "--dataset", "synthetic", "--epochs", "2", "--resume")
     assert code == ExitStatus.USAGE
     assert (
-        f"--resume: {tmp_path / 'model.safetensors'} was trained on other data "
-        "(10 classes: 0, 1, 2, ...; images (8, 8)), not on synthetic"
+        f"{tmp_path / 'model.safetensors'} does not match the synthetic data set: samples of "
+        "shape (8, 8) in the checkpoint, (28, 28) in the synthetic data set."
     ) in err
-    assert "Resume with the --dataset it was trained on" in err
+    assert "Resume with the --dataset (and --hidden) it was trained on" in err
     assert (tmp_path / "model.safetensors").read_bytes() == before
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import pytest
 
 from gradlab.engines import gpu
+from gradlab.models._network import resolve_engine
 
 
 @pytest.mark.parametrize(
@@ -67,17 +67,49 @@ def test_macos_has_no_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
     assert gpu.gpu_may_be_present() is False
 
 
+def test_explicit_choices_need_no_probe(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail() -> bool:
+        raise AssertionError("probed")
+
+    monkeypatch.setattr(gpu, "cuda_available", fail)
+    assert resolve_engine("numpy", "auto") == "numpy"
+    assert resolve_engine("torch", "auto") == "torch"
+    assert resolve_engine("auto", "cuda") == "torch"
+    assert resolve_engine("auto", "cpu") == "numpy"
+
+
 def test_auto_without_a_gpu_does_not_import_torch() -> None:
     code = (
         "import sys\n"
-        "from gradlab.models import MLPClassifier\n"
-        "print(MLPClassifier()._resolve_engine(), 'torch' in sys.modules)\n"
+        "from gradlab.models._network import resolve_engine\n"
+        "print(resolve_engine('auto', 'auto'), 'torch' in sys.modules)\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
+        env={**__import__("os").environ, "CUDA_VISIBLE_DEVICES": ""},
     ).stdout
     assert out.split() == ["numpy", "False"]
+
+
+def test_the_train_command_imports_only_what_its_job_uses(tmp_path: object) -> None:
+    # no GPU (hidden), built-in synthetic data, no plots: neither PyTorch nor scikit-learn
+    # (nor matplotlib) is needed, so none is imported
+    code = (
+        "import sys\n"
+        "from gradlab.cli import main\n"
+        f"code = main(['train', 'softmax', '--dataset', 'synthetic', '--epochs', '1', "
+        f"'--quiet', '--no-plots', '--out', {str(tmp_path)!r}])\n"
+        "print(code, sorted(m for m in ('torch', 'sklearn', 'matplotlib', 'scipy', 'pandas') "
+        "if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**__import__("os").environ, "CUDA_VISIBLE_DEVICES": ""},
+    ).stdout
+    assert out.strip().splitlines()[-1] == "0 []"

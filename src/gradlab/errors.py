@@ -20,6 +20,7 @@ class ExitStatus(IntEnum):
     USAGE = 2  #: bad arguments or bad input data; the message says what to fix
     DIVERGED = 3  #: training diverged (non-finite or exploding loss)
     DOWNLOAD = 4  #: a data set could not be fetched from any mirror
+    OUT_OF_MEMORY = 5  #: training ran out of memory (the last checkpoint is kept)
     INTERRUPTED = 130  #: stopped by Ctrl-C
 
 
@@ -77,6 +78,12 @@ class DownloadError(GradlabError, OSError):
     """No mirror could deliver a data set file."""
 
     exit_status = ExitStatus.DOWNLOAD
+
+
+class OutOfMemoryError(GradlabError, MemoryError):
+    """Training ran out of memory (host or GPU) after it had started."""
+
+    exit_status = ExitStatus.OUT_OF_MEMORY
 
 
 class DivergenceError(GradlabError, ArithmeticError):

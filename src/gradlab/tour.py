@@ -164,15 +164,18 @@ def classify_chapter(out: Path, seed: int) -> Chapter:
     )
     rows, summary = [], []
     for name, model in (
-        ("softmax regression", SoftmaxRegression(lr=0.1, epochs=30, batch_size=32, seed=seed)),
+        (
+            "softmax regression",
+            SoftmaxRegression(lr=0.1, epochs=30, batch_size=32, random_state=seed),
+        ),
         (
             "MLP 64-200-200-10",
-            MLPClassifier(lr=0.05, momentum=0.0, epochs=30, batch_size=32, seed=seed),
+            MLPClassifier(lr=0.05, momentum=0.0, epochs=30, batch_size=32, random_state=seed),
         ),
     ):
         folder = out / name.split()[0].lower()
         curves = CurvesPNG(folder / "curves.png", title=f"{name} on digits")
-        model.fit(d.X_train, d.y_train, eval_set=(d.X_test, d.y_test), classes=d.classes,
+        model.fit(d.X_train, d.y_train, eval_set=(d.X_test, d.y_test), class_names=d.classes,
                   callbacks=[curves])  # fmt: skip
         last = model.history_.last()
         seconds = sum(model.history_["seconds"])

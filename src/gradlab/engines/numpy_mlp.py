@@ -105,26 +105,6 @@ def reference_step(
     return loss, new, vel
 
 
-def log_softmax(z: np.ndarray) -> np.ndarray:
-    """``z - logsumexp(z)`` row-wise, stable for any finite ``z`` (shape (m, k))."""
-    shifted = z - z.max(axis=1, keepdims=True)
-    out: np.ndarray = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    return out
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    """Row-wise probabilities, stable for any finite ``z`` (shape (m, k))."""
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    out: np.ndarray = e / e.sum(axis=1, keepdims=True)
-    return out
-
-
-def cross_entropy(z: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Per-row cross-entropy of ``softmax(z)`` against integer labels ``y``, shape (m,)."""
-    out: np.ndarray = -log_softmax(z)[np.arange(len(y)), y]
-    return out
-
-
 class NumpyMLP:
     """Weights ``W_k`` (fan_in, fan_out) and biases ``b_k`` (fan_out,), float32.
 
@@ -134,34 +114,36 @@ class NumpyMLP:
         Layer widths from input to output, e.g. ``(784, 200, 200, 10)``; ``(784, 10)``
         is softmax regression.
     params : dict of str to ndarray
-        Initial ``W1, b1, W2, b2, ...`` (see :func:`gradlab.models.classifier.init_params`).
+        Initial ``W1, b1, W2, b2, ...`` (see :func:`gradlab.models._init.init_params`).
     momentum : float
         SGD momentum (0 is plain SGD).
-    lr : float, optional
-        The learning rate, needed only to resume velocities saved by :meth:`velocities`
-        (``vW1``, ``vb1``, ... in ``params``).
+    velocity : dict of str to ndarray, optional
+        Momentum buffers ``vW1, vb1, ...`` to continue from, in this engine's units (the
+        step itself, ``lr * v`` in :func:`reference_step`'s terms), as
+        :meth:`velocities` returns them. Without it they start at zero.
     """
+
+    #: What :meth:`velocities` holds: the step, ``v <- momentum * v + lr * g``.
+    VELOCITY_UNITS = "step"
 
     def __init__(
         self,
         sizes: Sequence[int],
-        params: dict[str, np.ndarray],
+        params: Mapping[str, np.ndarray],
         momentum: float = 0.0,
-        lr: float | None = None,
+        velocity: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         self.sizes = tuple(sizes)
         self.n_layers = len(sizes) - 1
-        self.W = [np.ascontiguousarray(params[f"W{k}"], np.float32) for k in self._ks()]
-        self.b = [np.ascontiguousarray(params[f"b{k}"], np.float32) for k in self._ks()]
+        self.W = [np.array(params[f"W{k}"], np.float32, order="C") for k in self._ks()]
+        self.b = [np.array(params[f"b{k}"], np.float32, order="C") for k in self._ks()]
         self.momentum = float(momentum)
         self.vW = [np.zeros_like(w) for w in self.W] if momentum else []
         self.vb = [np.zeros_like(b) for b in self.b] if momentum else []
-        self._lr = lr
-        if momentum and lr is not None and "vW1" in params:
-            # saved in gradient units (as torch.optim.SGD keeps them); here in step units
+        if momentum and velocity:
             for k in self._ks():
-                self.vW[k - 1][...] = params[f"vW{k}"] * np.float32(lr)
-                self.vb[k - 1][...] = params[f"vb{k}"] * np.float32(lr)
+                self.vW[k - 1][...] = velocity[f"vW{k}"]
+                self.vb[k - 1][...] = velocity[f"vb{k}"]
         self.gW = [np.empty_like(w) for w in self.W]
         self.gb = [np.empty_like(b) for b in self.b]
         self._buffers: dict[int, list[np.ndarray]] = {}
@@ -275,7 +257,6 @@ class NumpyMLP:
         the same units, which is exact while the learning rate stays constant.
         """
         m = X.shape[0]
-        self._lr = lr
         acts = self.forward(X, scale)
         z = acts[-1]
         pred = z.argmax(axis=1)
@@ -332,7 +313,7 @@ class NumpyMLP:
         for i in range(0, X.shape[0], batch):
             z = self.forward(self.rows(X, slice(i, i + batch)), scale)[-1]
             yb = y[i : i + batch]
-            total += float(cross_entropy(z, yb).sum())
+            total -= float(ops.log_softmax(z)[np.arange(len(yb)), yb].sum())  # cross-entropy
             correct += int(np.count_nonzero(z.argmax(axis=1) == yb))
         return total, correct
 
@@ -346,13 +327,12 @@ class NumpyMLP:
         )
 
     def velocities(self) -> dict[str, np.ndarray]:
-        """The momentum buffers ``vW1, vb1, ...`` in gradient units (empty without momentum)."""
-        if not self.momentum or not self._lr:
-            return {}
+        """Copies of the momentum buffers ``vW1, vb1, ...`` as kept (units
+        :attr:`VELOCITY_UNITS`); empty without momentum."""
         out = {}
-        for k in range(self.n_layers):
-            out[f"vW{k + 1}"] = self.vW[k] / np.float32(self._lr)
-            out[f"vb{k + 1}"] = self.vb[k] / np.float32(self._lr)
+        for k in range(len(self.vW)):
+            out[f"vW{k + 1}"] = self.vW[k].copy()
+            out[f"vb{k + 1}"] = self.vb[k].copy()
         return out
 
     def state(self) -> dict[str, np.ndarray]:

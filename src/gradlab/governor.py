@@ -97,6 +97,24 @@ class ThreadGovernor(Callback):
         self._decide()
 
 
+_BLAS: Any = None
+
+
+def _blas_controller() -> Any:
+    """threadpoolctl's controller of the BLAS libraries, found once per process.
+
+    Each ``threadpool_limits()`` call scans the process's memory map for libraries
+    again: about a millisecond per fit and per epoch once scikit-learn's libraries are
+    loaded. NumPy's BLAS, the one the numpy engine uses, is loaded before this runs.
+    """
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+
+        _BLAS = ThreadpoolController().select(user_api="blas")
+    return _BLAS
+
+
 @contextlib.contextmanager
 def training_threads(
     engine: str, cpu_threads: int | str | None, on_cpu: bool
@@ -132,12 +150,11 @@ def training_threads(
         limits: contextlib.AbstractContextManager[Any] = intra_op_threads(first)
         setter = torch.set_num_threads
     else:
-        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
-
-        limits = threadpool_limits(limits=first, user_api="blas")
+        blas = _blas_controller()
+        limits = blas.limit(limits=first)
 
         def setter(n: int) -> None:
-            threadpool_limits(limits=n, user_api="blas")
+            blas.limit(limits=n)
 
     with limits:
         yield ThreadGovernor(setter) if cpu_threads == "auto" else None

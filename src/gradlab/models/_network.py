@@ -280,9 +280,9 @@ class NetworkClassifier:
             seed = saved.seed
         else:
             seed = secrets.randbits(63)
-        history = History(columns={k: list(v) for k, v in saved.history.columns.items()}) if (
-            saved is not None
-        ) else History()  # fmt: skip
+        history = History()
+        if saved is not None:  # a copy: the checkpoint's rows, then this run's
+            history = History(columns={k: list(v) for k, v in saved.history.columns.items()})
         momentum, lr = float(hp["momentum"]), float(hp["lr"])
         try:
             if saved is not None:

@@ -106,11 +106,11 @@ def run_check(
     """Train one model with gradlab's defaults; returns its final metrics and the verdict."""
     ds = load_images(dataset, data_dir=data_dir, download=False)
     if model == "softmax":
-        est: MLPClassifier = SoftmaxRegression(epochs=epochs, engine=engine, seed=seed)
+        est: MLPClassifier = SoftmaxRegression(epochs=epochs, engine=engine, random_state=seed)
     else:
-        est = MLPClassifier(epochs=epochs, engine=engine, seed=seed)
+        est = MLPClassifier(epochs=epochs, engine=engine, random_state=seed)
     start = time.perf_counter()
-    est.fit(ds.X_train, ds.y_train, eval_set=(ds.X_test, ds.y_test), classes=ds.classes)
+    est.fit(ds.X_train, ds.y_train, eval_set=(ds.X_test, ds.y_test), class_names=ds.classes)
     seconds = time.perf_counter() - start
     last = est.history_.last()
     row = {

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from gradlab.cli import main
 from gradlab.models import LinearRegression, MLPClassifier, SoftmaxRegression
 
+torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 
 
@@ -74,3 +74,19 @@ def test_cli_trains_on_cuda(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     out = json.loads(capsys.readouterr().out)
     assert out["epochs"] == 1
     assert 0.0 <= out["test_accuracy"] <= 1.0
+
+
+def test_cuda_tensors_with_grad_are_read_as_arrays() -> None:
+    X, y = images(200)
+    tX = torch.tensor(X.reshape(len(X), -1), dtype=torch.float32, device="cuda") / 255
+    tX.requires_grad_(True)
+    m = SoftmaxRegression(epochs=1, engine="numpy").fit(tX, torch.tensor(y, device="cuda"))
+    ref = SoftmaxRegression(epochs=1, engine="numpy").fit(tX.detach().cpu().numpy(), y)
+    assert np.array_equal(m.params_["W1"], ref.params_["W1"])
+
+
+def test_auto_engine_finds_the_gpu_through_the_probe() -> None:
+    from gradlab.engines.gpu import cuda_available, gpu_may_be_present
+
+    assert gpu_may_be_present()
+    assert cuda_available()

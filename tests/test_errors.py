@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -178,8 +179,8 @@ def test_unknown_comparison_problem_lists_the_valid_ones() -> None:
         (np.zeros(5), [0] * 5, "X must have one row .* per sample"),
         (np.zeros((0, 4)), [], "X has no samples"),
         (np.array([["a", "b"]]), [0], "X must be numbers"),
-        (np.zeros((2, 3)), np.zeros((2, 1)), "y must be one label per sample"),
-        (np.zeros((2, 3)), [0.5, 1.0], "y must hold integer class labels"),
+        (np.zeros((2, 3)), np.zeros((2, 2)), "y must be one label per sample"),
+        (np.zeros((2, 3)), [0.5, 1.0], r"Unknown label type: continuous. y\[0\] is 0.5"),
     ],
 )
 def test_classifier_input_errors_are_named(X: Any, y: Any, message: str) -> None:
@@ -188,7 +189,7 @@ def test_classifier_input_errors_are_named(X: Any, y: Any, message: str) -> None
 
 
 def test_test_images_of_another_size_are_named() -> None:
-    with pytest.raises(DataError, match="test images have 5 values each, training images 4"):
+    with pytest.raises(DataError, match="X_test has 5 values per sample, X 4; they must match"):
         MLPClassifier(epochs=1).fit(
             np.zeros((3, 4)), [0, 1, 0], eval_set=(np.zeros((2, 5)), [0, 1])
         )
@@ -203,20 +204,31 @@ def test_classifier_predict_before_fit_and_wrong_width() -> None:
     with pytest.raises(UsageError, match="not fitted yet; call fit first"):
         MLPClassifier().predict(np.zeros((1, 4)))
     m = MLPClassifier(hidden=(2,), epochs=1).fit(np.zeros((4, 4)), [0, 1, 0, 1])
-    with pytest.raises(DataError, match="X has 3 values per sample; the model takes 4"):
+    with pytest.raises(
+        DataError, match="X has 3 features, but MLPClassifier is expecting 4 features as input"
+    ):
         m.predict(np.zeros((1, 3)))
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"device": "tpu"}, "unknown device 'tpu'; choose one of: auto, cpu, cuda"),
-        ({"seed": -3}, "seed must be an integer >= 0, got -3"),
-        ({"cpu_threads": 0}, "cpu_threads must be a positive integer, got 0"),
+        (
+            {"device": "tpu"},
+            "MLPClassifier: device must be one of 'auto', 'cpu', 'cuda'; got 'tpu'.",
+        ),
+        (
+            {"random_state": -3},
+            "MLPClassifier: random_state must be an integer >= 0 or None; got -3.",
+        ),
+        (
+            {"cpu_threads": 0},
+            "MLPClassifier: cpu_threads must be one of 'auto' or an integer >= 1 or None; got 0.",
+        ),
     ],
 )
 def test_classifier_parameters_are_named(kwargs: dict[str, Any], message: str) -> None:
-    with pytest.raises(UsageError, match=message):
+    with pytest.raises(UsageError, match=re.escape(message)):
         MLPClassifier(**kwargs).fit(np.zeros((2, 3)), [0, 1])
 
 
@@ -316,13 +328,14 @@ def test_cli_predict_on_other_classes_is_refused(
 ) -> None:
     from gradlab.models import SoftmaxRegression
 
-    m = SoftmaxRegression(epochs=1).fit(
-        np.zeros((4, 8, 8), np.uint8), [0, 1, 0, 1], classes=["a", "b"]
-    )
+    m = SoftmaxRegression(epochs=1).fit(np.zeros((4, 8, 8), np.uint8), ["a", "b", "a", "b"])
     m.save(tmp_path / "m.safetensors")
     code, _, err = cli(capsys, "predict", "--checkpoint", str(tmp_path / "m.safetensors"))
     assert code == ExitStatus.USAGE
-    assert "was trained on the classes a, b; digits has 0, 1" in err
+    assert (
+        "does not match the digits data set: classes a, b (2 classes) in the checkpoint, "
+        "0, 1, 2, ... (10 classes) in the digits data set."
+    ) in err
 
 
 def test_json_output_has_no_nan(capsys: pytest.CaptureFixture[str]) -> None:

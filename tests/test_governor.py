@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import time
+from pathlib import Path
+
 import pytest
 
 from gradlab import governor
@@ -87,6 +91,46 @@ def test_without_proc_stat_it_keeps_one_thread(monkeypatch: pytest.MonkeyPatch) 
     assert gov.threads == 1
 
 
-def test_cpu_busy_seconds_reads_this_machine() -> None:
-    busy = governor.cpu_busy_seconds()
-    assert busy is None or busy > 0
+def test_cpu_busy_seconds_counts_all_but_idle_and_iowait(tmp_path: Path) -> None:
+    stat = tmp_path / "stat"
+    # user nice system idle iowait irq softirq steal (guest columns follow, not counted)
+    stat.write_text("cpu  100 20 50 1000 30 5 5 10 7 0\ncpu0 1 2 3 4 5 6 7 8 9 0\n")
+    ticks = os.sysconf("SC_CLK_TCK")
+    assert governor.cpu_busy_seconds(str(stat)) == pytest.approx(190 / ticks, rel=1e-12)
+
+
+@pytest.mark.parametrize("text", ["", "intr 1 2 3\n", "cpu  a b c d e\n", "cpu 1 2\n"])
+def test_cpu_busy_seconds_is_none_for_a_file_it_cannot_read(tmp_path: Path, text: str) -> None:
+    stat = tmp_path / "stat"
+    stat.write_text(text)
+    assert governor.cpu_busy_seconds(str(stat)) is None
+    assert governor.cpu_busy_seconds(str(tmp_path / "missing")) is None
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="no /proc/stat (not Linux)")
+def test_cpu_busy_seconds_grows_while_this_process_works() -> None:
+    before = governor.cpu_busy_seconds()
+    own = time.process_time()
+    while time.process_time() - own < 0.05:  # 50 ms of work: five clock ticks
+        pass
+    after = governor.cpu_busy_seconds()
+    assert before is not None
+    assert after is not None
+    assert after - before >= 0.02
+
+
+def test_training_threads_set_and_restore_blas_threads() -> None:
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> list[int]:
+        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+    before = blas_threads()
+    with governor.training_threads("numpy", 1, on_cpu=True) as gov:
+        assert gov is None
+        assert set(blas_threads()) == {1}
+    assert blas_threads() == before
+    with governor.training_threads("numpy", "auto", on_cpu=True) as gov:
+        assert isinstance(gov, ThreadGovernor)
+    with governor.training_threads("numpy", "auto", on_cpu=False) as gov:
+        assert gov is None  # on a GPU nothing changes

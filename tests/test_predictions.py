@@ -74,7 +74,7 @@ def test_grid_indices_are_distinct_sorted_and_show_a_mistake_when_there_is_one(
 class Stub:
     """A fitted classifier that gets the images at ``wrong`` wrong."""
 
-    kind = "mlp"
+    _kind = "mlp"
     sizes_ = (4, 8, 3)
 
     def __init__(self, wrong: list[int]) -> None:

@@ -32,7 +32,7 @@ if __package__ in (None, "") and str(REPO) not in sys.path:
 
 from gradlab.data.images import load_images  # noqa: E402
 from gradlab.engines.numpy_mlp import NumpyMLP  # noqa: E402
-from gradlab.models.classifier import init_params  # noqa: E402
+from gradlab.models._init import init_params  # noqa: E402
 
 SIZES = (784, 200, 200, 10)
 

@@ -29,7 +29,7 @@ if __package__ in (None, "") and str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from gradlab.data.synthetic import make_images  # noqa: E402
-from gradlab.models.classifier import init_params  # noqa: E402
+from gradlab.models._init import init_params  # noqa: E402
 
 ENGINE = "src/gradlab/engines/numpy_mlp.py"
 

@@ -1,26 +1,158 @@
-"""Checkpoints: weights in safetensors (never pickle), the rest as JSON metadata.
+"""Checkpoints of the classifiers: the file format, its schema, and one compatibility check.
 
-A checkpoint is one ``.safetensors`` file holding the parameters as named float32
-arrays and, in its metadata, the model's description and its training history, so
-a run can be resumed or its predictions drawn from that file alone. It is written
-atomically: an interrupted save leaves the previous checkpoint intact.
+A checkpoint is one ``.safetensors`` file: the weights (and the SGD momentum buffers)
+as named float32 tensors, and in the file's metadata, as JSON, everything else needed
+to predict or to resume: the model, its layer sizes, input shape, classes (label values
+and names), every constructor parameter, the seed, the training history. Nothing is
+unpickled when reading. Writes are atomic, so an interrupted save (or a crash, or
+running out of memory) leaves the previous checkpoint intact.
+
+Reading checks the whole file against its own description before anything uses it
+(:func:`read`): the type of every metadata field, every hyperparameter against the
+estimators' table (:mod:`gradlab.models._spec`), every tensor's presence, name, dtype,
+shape (against the layer sizes) and values (finite). A file that fails gets a
+:class:`~gradlab.errors.DataError` naming the file and the field. Whether a sound
+checkpoint fits a model or a data set is the separate question of
+:func:`check_compatible`.
+
+Tensors (layer ``k`` from 1 to L, ``sizes = (d, h_1, ..., K)``):
+
+=========== ======================== =====================================================
+name        shape                    meaning
+=========== ======================== =====================================================
+``Wk``      (sizes[k-1], sizes[k])   weights, ``z_k = h_{k-1} @ Wk + bk``
+``bk``      (sizes[k],)              biases
+``vWk``     as ``Wk``                momentum buffer (only with momentum > 0)
+``vbk``     as ``bk``                momentum buffer
+=========== ======================== =====================================================
+
+The momentum buffers are stored as the engine kept them, so resuming on the same engine
+restores them bit for bit: ``"units": "step"`` (NumPy: ``v <- mu v + lr g``, the step
+itself) or ``"gradient"`` (PyTorch: ``v <- mu v + g``, the step being ``lr v``), with the
+rate they were made at. Format 1 files (from before this format) are read too.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from gradlab.errors import DataError
+from gradlab.history import History
 from gradlab.io import atomic_path
+from gradlab.models._labels import LABEL_KINDS, Classes, label_kind
+from gradlab.models._spec import CONSTRAINTS, DEFAULTS, ESTIMATORS, KINDS
+from gradlab.params import describe, validate_one
 from gradlab.train import Callback
 
-FORMAT = "gradlab-checkpoint-1"
+FORMAT = "gradlab-checkpoint-2"
+FORMATS = {"gradlab-checkpoint-1": 1, FORMAT: 2}
 REQUIRED = ("sizes", "input_shape", "input_scale", "classes", "hyperparameters", "history")
+REQUIRED_2 = ("kind", "labels", "seed", "engine")
+HISTORY_COLUMNS = (
+    "epoch",
+    "train_loss",
+    "train_accuracy",
+    "test_loss",
+    "test_accuracy",
+    "seconds",
+)
+VELOCITY_UNITS = ("step", "gradient")
+_DAMAGED_HINT = "Train again without --resume, or use another checkpoint file."
+
+
+@dataclass
+class Checkpoint:
+    """A classifier as stored in a checkpoint file (checked by :func:`read`)."""
+
+    kind: str
+    """``softmax`` or ``mlp``: which estimator."""
+    sizes: tuple[int, ...]
+    """Layer widths, input to output."""
+    input_shape: tuple[int, ...]
+    """The shape of one sample before flattening (``(28, 28)`` for MNIST)."""
+    input_scale: float
+    """What the inputs are multiplied by (1/255 for uint8 pixels)."""
+    classes: Classes
+    """Label values and display names."""
+    hyperparameters: dict[str, Any]
+    """Every constructor parameter of the estimator."""
+    seed: int
+    """The seed actually used (drawn at fit time when ``random_state`` was None)."""
+    history: History
+    """The per-epoch history so far."""
+    engine: str = "numpy"
+    """The engine that trained it."""
+    feature_names: np.ndarray | None = None
+    """A DataFrame's column names at fit time."""
+    weights: dict[str, np.ndarray] = field(default_factory=dict)
+    """``W1, b1, ...``; empty when read with ``arrays=False``."""
+    velocity: dict[str, np.ndarray] = field(default_factory=dict)
+    """``vW1, vb1, ...`` (empty without momentum or when read with ``arrays=False``)."""
+    velocity_units: str = "gradient"
+    velocity_lr: float | None = None
+    has_velocity: bool = False
+    """Whether the file holds momentum buffers (known without reading them)."""
+    path: Path | None = None
+
+    @property
+    def epochs_done(self) -> int:
+        """How many epochs the checkpoint holds."""
+        return len(self.history)
+
+    def meta(self) -> dict[str, Any]:
+        """The JSON metadata stored in the file."""
+        from gradlab import __version__
+
+        return {
+            "gradlab": __version__,
+            "model": ESTIMATORS[self.kind],
+            "kind": self.kind,
+            "sizes": list(self.sizes),
+            "input_shape": list(self.input_shape),
+            "input_scale": self.input_scale,
+            "classes": list(self.classes.names),
+            "labels": self.classes.labels_json(),
+            "feature_names": None
+            if self.feature_names is None
+            else [str(n) for n in self.feature_names],
+            "hyperparameters": _jsonable_params(self.hyperparameters),
+            "seed": int(self.seed),
+            "engine": self.engine,
+            "velocity": {"units": self.velocity_units, "lr": self.velocity_lr}
+            if self.velocity or self.has_velocity
+            else None,
+            "history": self.history.columns,
+        }
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The tensors stored in the file."""
+        return {**self.weights, **self.velocity}
+
+
+def _jsonable_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in params.items():
+        if k == "hidden":
+            out[k] = [int(h) for h in v]
+        elif isinstance(v, np.integer):
+            out[k] = int(v)
+        elif isinstance(v, np.floating):
+            out[k] = float(v)
+        else:
+            out[k] = v
+    return out
+
+
+# ------------------------------------------------------------------ writing
 
 
 def save(path: str | os.PathLike[str], arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Path:
@@ -33,75 +165,422 @@ def save(path: str | os.PathLike[str], arrays: dict[str, np.ndarray], meta: dict
     return Path(path)
 
 
-def load(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Read a checkpoint written by :func:`save`: its arrays and its metadata.
+def write(path: str | os.PathLike[str], ckpt: Checkpoint) -> Path:
+    """Write ``ckpt`` to ``path`` atomically (the previous file stays until it is complete)."""
+    return save(path, ckpt.arrays(), ckpt.meta())
+
+
+# ------------------------------------------------------------------ reading
+
+
+def read(path: str | os.PathLike[str], *, arrays: bool = True) -> Checkpoint:
+    """Read and check a checkpoint; with ``arrays=False`` only its header (fast).
+
+    Every metadata field is checked for its type and against the others, every tensor
+    for its name, dtype and shape against the layer sizes, and (with ``arrays``) its
+    values for NaN and infinities.
 
     Raises
     ------
     DataError
-        The file is missing, is not a safetensors file, or is not a gradlab checkpoint.
+        The file is missing, not a safetensors file, not a gradlab checkpoint, or
+        damaged; the message names the file and the field or tensor.
     """
-    return _read(path, arrays=True)
+    p = Path(path)
+    version, meta, tensors, shapes = _read_file(p, arrays=arrays)
+    return _Schema(p, version).parse(meta, shapes, tensors if arrays else None)
+
+
+def load(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The tensors and the JSON metadata of a checkpoint, after :func:`read`'s checks."""
+    ckpt = read(path)
+    return ckpt.arrays(), ckpt.meta()
 
 
 def load_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The metadata of a checkpoint (classes, hyperparameters, history), without its arrays.
-
-    Raises
-    ------
-    DataError
-        As :func:`load`.
-    """
-    return _read(path, arrays=False)[1]
+    """The JSON metadata of a checkpoint (after :func:`read`'s checks of the header)."""
+    return read(path, arrays=False).meta()
 
 
-def _read(
-    path: str | os.PathLike[str], *, arrays: bool
-) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def _read_file(
+    p: Path, *, arrays: bool
+) -> tuple[int, Any, dict[str, np.ndarray], dict[str, tuple[tuple[int, ...], str]]]:
     from safetensors import safe_open
 
-    p = Path(path)
     if not p.is_file():
         raise DataError(f"{p}: no such checkpoint file.", hint="Train first with 'gradlab train'.")
     try:
         with safe_open(str(p), framework="numpy") as f:
             header = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()} if arrays else {}  # noqa: SIM118
+            names = list(f.keys())
+            shapes = {}
+            for k in names:
+                piece = f.get_slice(k)
+                shapes[k] = (tuple(int(s) for s in piece.get_shape()), str(piece.get_dtype()))
+            tensors = {k: f.get_tensor(k) for k in names} if arrays else {}
     except Exception as exc:  # safetensors raises its own error types for bad files
         raise DataError(f"{p}: not a readable safetensors file ({exc}).") from None
-    if header.get("format") != FORMAT:
+    version = FORMATS.get(header.get("format", ""))
+    if version is None:
         raise DataError(f"{p}: a safetensors file, but not a gradlab checkpoint.")
     try:
         meta = json.loads(header["meta"])
-        missing = [k for k in REQUIRED if k not in meta]
     except (KeyError, TypeError, ValueError):
-        missing = ["meta"]
-    if missing:
         raise DataError(
-            f"{p}: damaged gradlab checkpoint (no {', '.join(missing)} in its metadata)."
+            f"{p}: damaged gradlab checkpoint (no meta in its metadata).", hint=_DAMAGED_HINT
+        ) from None
+    return version, meta, tensors, shapes
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_int(v: Any, low: int = 0) -> bool:
+    return isinstance(v, Integral) and not isinstance(v, bool) and int(v) >= low
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, Real) and not isinstance(v, bool)
+
+
+class _Schema:
+    """The checks of one file's metadata and tensors (see :func:`read`)."""
+
+    def __init__(self, path: Path, version: int) -> None:
+        self.path = path
+        self.version = version
+
+    def fail(self, message: str) -> DataError:
+        return DataError(f"{self.path}: damaged gradlab checkpoint: {message}", hint=_DAMAGED_HINT)
+
+    def bad(self, name: str, value: Any, what: str) -> DataError:
+        return self.fail(f"{name} is {_short(value)}; it must be {what}.")
+
+    def parse(
+        self,
+        meta: Any,
+        shapes: dict[str, tuple[tuple[int, ...], str]],
+        tensors: dict[str, np.ndarray] | None,
+    ) -> Checkpoint:
+        if not isinstance(meta, dict):
+            raise self.fail(f"its metadata is {type(meta).__name__}, not a JSON object.")
+        required = REQUIRED + (REQUIRED_2 if self.version >= 2 else ())
+        missing = [k for k in required if k not in meta]
+        if missing:
+            raise DataError(
+                f"{self.path}: damaged gradlab checkpoint (no {', '.join(missing)} in its "
+                "metadata).",
+                hint=_DAMAGED_HINT,
+            )
+        sizes = self.sizes(meta["sizes"])
+        kind = meta.get("kind", "softmax" if len(sizes) == 2 else "mlp")
+        if kind not in KINDS:
+            raise self.bad("kind", kind, f"one of {', '.join(KINDS)}")
+        input_shape, scale = self.input(meta["input_shape"], meta["input_scale"], sizes)
+        classes = self.classes(meta, sizes)
+        hp, seed = self.hyperparameters(kind, meta, sizes)
+        history = self.history(meta["history"])
+        feature_names = self.feature_names(meta.get("feature_names"), sizes)
+        engine = meta.get("engine", "numpy")
+        if engine not in ("numpy", "torch"):
+            raise self.bad("engine", engine, "'numpy' or 'torch'")
+        has_velocity = any(k.startswith("v") for k in shapes)
+        self.tensor_shapes(shapes, sizes, hp["momentum"])
+        units, vlr = self.velocity_meta(meta, hp, has_velocity)
+        weights: dict[str, np.ndarray] = {}
+        velocity: dict[str, np.ndarray] = {}
+        if tensors is not None:
+            for name in sorted(tensors):
+                bad = int(np.count_nonzero(~np.isfinite(tensors[name])))
+                if bad:
+                    raise self.fail(f"tensor {name} has {bad} NaN or infinite value(s).")
+            weights = {k: v for k, v in tensors.items() if not k.startswith("v")}
+            velocity = {k: v for k, v in tensors.items() if k.startswith("v")}
+        return Checkpoint(
+            kind=kind,
+            sizes=sizes,
+            input_shape=input_shape,
+            input_scale=scale,
+            classes=classes,
+            hyperparameters=hp,
+            seed=seed,
+            history=history,
+            engine=engine,
+            feature_names=feature_names,
+            weights=weights,
+            velocity=velocity,
+            velocity_units=units,
+            velocity_lr=vlr,
+            has_velocity=has_velocity,
+            path=self.path,
         )
-    return tensors, meta
+
+    # -- fields ------------------------------------------------------------------------
+
+    def sizes(self, value: Any) -> tuple[int, ...]:
+        if not (isinstance(value, list) and len(value) >= 2 and all(_is_int(s, 1) for s in value)):
+            raise self.bad("sizes", value, "a list of two or more layer widths, each >= 1")
+        return tuple(int(s) for s in value)
+
+    def input(
+        self, shape: Any, scale: Any, sizes: tuple[int, ...]
+    ) -> tuple[tuple[int, ...], float]:
+        if not (isinstance(shape, list) and shape and all(_is_int(s, 1) for s in shape)):
+            raise self.bad("input_shape", shape, "a list of dimensions, each >= 1")
+        if math.prod(shape) != sizes[0]:
+            raise self.fail(
+                f"input_shape {tuple(shape)} holds {math.prod(shape)} values per sample, but "
+                f"the first layer takes {sizes[0]} (sizes {sizes})."
+            )
+        if not (_is_number(scale) and math.isfinite(scale) and scale > 0):
+            raise self.bad("input_scale", scale, "a finite number > 0")
+        return tuple(int(s) for s in shape), float(scale)
+
+    def classes(self, meta: dict[str, Any], sizes: tuple[int, ...]) -> Classes:
+        k = sizes[-1]
+        names = meta["classes"]
+        if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+            raise self.bad("classes", names, "a list of class names (strings)")
+        if len(names) != k:
+            raise self.fail(f"classes has {len(names)} names, but the last layer has {k} outputs.")
+        if self.version < 2:
+            return Classes(np.arange(k), tuple(names))
+        labels = meta["labels"]
+        if not (isinstance(labels, dict) and labels.get("kind") in LABEL_KINDS):
+            raise self.bad(
+                "labels", labels, f'{{"kind": one of {", ".join(LABEL_KINDS)}, "values": [...]}}'
+            )
+        values = labels.get("values")
+        kind = labels["kind"]
+        python_type: Callable[[Any], bool] = {
+            "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+            "float": lambda v: isinstance(v, float) and math.isfinite(v),
+            "bool": lambda v: isinstance(v, bool),
+            "str": lambda v: isinstance(v, str),
+        }[kind]
+        if not (isinstance(values, list) and all(python_type(v) for v in values)):
+            raise self.bad("labels.values", values, f"a list of {kind} label values")
+        if len(values) != k:
+            raise self.fail(f"labels has {len(values)} values, but the last layer has {k} outputs.")
+        arr = np.asarray(
+            values, dtype={"int": np.int64, "float": np.float64, "bool": bool}.get(kind)
+        )
+        if kind == "str":
+            arr = np.asarray(values, dtype=object)
+        if len(np.unique(arr)) != k or not np.all(np.unique(arr) == arr):
+            raise self.bad("labels.values", values, "distinct values in sorted order")
+        if label_kind(arr) != kind:  # pragma: no cover - guarded by the dtype above
+            raise self.bad("labels.kind", kind, label_kind(arr))
+        return Classes(arr, tuple(names))
+
+    def hyperparameters(
+        self, kind: str, meta: dict[str, Any], sizes: tuple[int, ...]
+    ) -> tuple[dict[str, Any], int]:
+        hp = meta["hyperparameters"]
+        if not isinstance(hp, dict):
+            raise self.bad("hyperparameters", hp, "a JSON object of the model's parameters")
+        hp = dict(hp)
+        defaults = DEFAULTS[kind]
+        if self.version < 2:  # format 1: "seed", and fewer parameters
+            if "seed" in hp:
+                hp["random_state"] = hp.pop("seed")
+            if kind == "softmax":
+                hp.pop("hidden", None)
+            for name in ("init_std", "engine", "device", "cpu_threads"):
+                hp.setdefault(name, defaults[name])
+        unknown = sorted(set(hp) - set(defaults))
+        if unknown:
+            raise self.fail(
+                f"hyperparameters.{unknown[0]} is not a parameter of {ESTIMATORS[kind]}."
+            )
+        missing = [k for k in defaults if k not in hp]
+        if missing:
+            raise self.fail(f"no hyperparameters.{missing[0]} in its metadata.")
+        for name, rule in CONSTRAINTS.items():
+            if name in hp:
+                try:
+                    validate_one(name, hp[name], rule, "")
+                except ValueError:
+                    raise self.bad(f"hyperparameters.{name}", hp[name], describe(rule)) from None
+        if "hidden" in hp:
+            hp["hidden"] = tuple(int(h) for h in hp["hidden"])
+        hidden = tuple(hp.get("hidden", ()))
+        if hidden != sizes[1:-1]:
+            raise self.fail(
+                f"hyperparameters.hidden is {hidden}, but the layer sizes {sizes} have "
+                f"hidden layers {sizes[1:-1]}."
+            )
+        if self.version < 2:
+            seed = hp["random_state"]
+            if seed is None:
+                raise self.bad("hyperparameters.seed", seed, "an integer >= 0")
+        else:
+            seed = meta["seed"]
+            if not _is_int(seed):
+                raise self.bad("seed", seed, "an integer >= 0")
+        return hp, int(seed)
+
+    def history(self, value: Any) -> History:
+        if not isinstance(value, dict):
+            raise self.bad("history", value, "a JSON object of per-epoch columns")
+        if not value:
+            return History()
+        missing = [c for c in HISTORY_COLUMNS if c not in value]
+        if missing:
+            raise self.fail(f"no history.{missing[0]} column.")
+        columns: dict[str, list[float]] = {}
+        n = None
+        for name, col in value.items():
+            if not (isinstance(col, list) and all(_is_number(v) for v in col)):
+                raise self.bad(f"history.{name}", col, "a list of numbers")
+            if n is not None and len(col) != n:
+                raise self.fail(f"history.{name} has {len(col)} rows, history.epoch {n}.")
+            n = len(col)
+            columns[name] = [float(v) for v in col]
+        epochs = columns["epoch"]
+        if epochs != [float(i) for i in range(1, len(epochs) + 1)]:
+            raise self.bad("history.epoch", epochs, "the epochs 1, 2, ..., n in order")
+        for name in ("train_loss", "train_accuracy", "seconds"):
+            if not all(math.isfinite(v) for v in columns[name]):
+                raise self.bad(f"history.{name}", columns[name], "finite numbers")
+        return History(columns=columns)
+
+    def feature_names(self, value: Any, sizes: tuple[int, ...]) -> np.ndarray | None:
+        if value is None:
+            return None
+        if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise self.bad("feature_names", value, "null or a list of column names")
+        if len(value) != sizes[0]:
+            raise self.fail(
+                f"feature_names has {len(value)} names, but the first layer takes {sizes[0]}."
+            )
+        return np.asarray(value, dtype=object)
+
+    def velocity_meta(
+        self, meta: dict[str, Any], hp: dict[str, Any], has_velocity: bool
+    ) -> tuple[str, float | None]:
+        if self.version < 2:  # format 1 stored gradient units at the run's rate
+            return "gradient", float(hp["lr"])
+        v = meta.get("velocity")
+        if v is None:
+            if has_velocity:
+                raise self.fail("it holds momentum buffers but no velocity entry in its metadata.")
+            return "gradient", None
+        if not (
+            isinstance(v, dict)
+            and v.get("units") in VELOCITY_UNITS
+            and _is_number(v.get("lr"))
+            and math.isfinite(v["lr"])
+            and v["lr"] > 0
+        ):
+            raise self.bad("velocity", v, '{"units": "step" or "gradient", "lr": a number > 0}')
+        return str(v["units"]), float(v["lr"])
+
+    def tensor_shapes(
+        self,
+        shapes: dict[str, tuple[tuple[int, ...], str]],
+        sizes: tuple[int, ...],
+        momentum: float,
+    ) -> None:
+        expected: dict[str, tuple[int, ...]] = {}
+        for k in range(1, len(sizes)):
+            expected[f"W{k}"] = (sizes[k - 1], sizes[k])
+            expected[f"b{k}"] = (sizes[k],)
+        velocity = {f"v{name}": shape for name, shape in expected.items()}
+        present_v = [k for k in shapes if k in velocity]
+        if present_v:
+            if not momentum:
+                raise self.fail(
+                    f"it holds momentum buffers ({', '.join(sorted(present_v))}), but its "
+                    "momentum is 0."
+                )
+            expected.update(velocity)
+        unexpected = sorted(set(shapes) - set(expected))
+        if unexpected:
+            raise self.fail(f"unexpected tensor(s) {', '.join(unexpected)}.")
+        for name, shape in expected.items():
+            if name not in shapes:
+                raise self.fail(f"no tensor {name}.")
+            got, dtype = shapes[name]
+            if dtype != "F32":
+                raise self.fail(f"tensor {name} has dtype {dtype}; it must be float32 (F32).")
+            if got != shape:
+                raise self.fail(
+                    f"tensor {name} has shape {got}, but the layer sizes {sizes} need {shape}."
+                )
+
+
+# ------------------------------------------------------------------ compatibility
+
+
+def check_compatible(
+    ckpt: Checkpoint,
+    *,
+    against: str,
+    kind: str | None = None,
+    sizes: Sequence[int] | None = None,
+    input_shape: Sequence[int] | None = None,
+    classes: Classes | None = None,
+    hint: str | None = None,
+) -> None:
+    """Refuse a checkpoint that does not fit a model or a data set; one message lists all.
+
+    Parameters
+    ----------
+    against : str
+        What it is compared with, for the message ("synthetic", "this model").
+    kind, sizes, input_shape, classes : optional
+        What the model or data set needs; each given one is compared.
+
+    Raises
+    ------
+    DataError
+        ``<file> does not match <against>: <field> <in the checkpoint>, <in against>; ...``
+    """
+    problems = []
+    if kind is not None and kind != ckpt.kind:
+        problems.append(f"it holds {_a(ESTIMATORS[ckpt.kind])}, not {_a(ESTIMATORS[kind])}")
+    if sizes is not None and tuple(sizes) != ckpt.sizes:
+        problems.append(f"layers {ckpt.sizes} in the checkpoint, {tuple(sizes)} in {against}")
+    if input_shape is not None and tuple(input_shape) != ckpt.input_shape:
+        problems.append(
+            f"samples of shape {ckpt.input_shape} in the checkpoint, {tuple(input_shape)} "
+            f"in {against}"
+        )
+    if classes is not None and not classes.same_as(ckpt.classes):
+        problems.append(
+            f"classes {ckpt.classes.describe()} in the checkpoint, {classes.describe()} "
+            f"in {against}"
+        )
+    if problems:
+        raise DataError(f"{ckpt.path} does not match {against}: {'; '.join(problems)}.", hint=hint)
+
+
+def _a(noun: str) -> str:
+    return ("an " if noun[0] in "AEIMOU" else "a ") + noun
+
+
+# ------------------------------------------------------------------ the training callback
 
 
 class Checkpointer(Callback):
-    """A training callback that saves a checkpoint after every epoch.
+    """A training callback that writes a checkpoint after every epoch.
 
     Parameters
     ----------
     path : path-like
         The ``.safetensors`` file (replaced atomically each epoch).
-    state : callable
-        Returns the current parameters.
-    meta : callable
-        Returns the metadata to store, given the history so far.
+    snapshot : callable
+        Returns the :class:`Checkpoint` to write (called after each epoch).
     """
 
-    def __init__(self, path: str | os.PathLike[str], state: Any, meta: Any) -> None:
+    def __init__(self, path: str | os.PathLike[str], snapshot: Callable[[], Checkpoint]) -> None:
         self.path = Path(path)
-        self.state = state
-        self.meta = meta
+        self.snapshot = snapshot
         self.saved_epoch = 0
 
     def on_epoch_end(self, epoch: int, row: dict[str, float]) -> None:
-        save(self.path, self.state(), self.meta())
+        write(self.path, self.snapshot())
         self.saved_epoch = epoch

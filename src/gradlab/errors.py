@@ -106,6 +106,14 @@ class Terminated(KeyboardInterrupt):
     """
 
 
+class OutOfMemoryError(GradlabError, MemoryError):
+    """Training ran out of memory (host or GPU) after it had started; the last checkpoint
+    written is intact."""
+
+    exit_status = ExitStatus.RESOURCE
+    kind = "out-of-memory"
+
+
 class DivergenceError(GradlabError, ArithmeticError):
     """The loss became non-finite or exploded during descent.
 

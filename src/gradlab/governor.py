@@ -10,9 +10,10 @@ on the cores left free, deciding again after every epoch.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from gradlab.train import BatchStats, Callback
@@ -22,16 +23,20 @@ from gradlab.train import BatchStats, Callback
 PROBE_SECONDS = 0.05
 
 
-def cpu_busy_seconds() -> float | None:
-    """CPU seconds spent busy by the whole machine since boot (Linux), else None."""
+def cpu_busy_seconds(path: str = "/proc/stat") -> float | None:
+    """CPU seconds spent busy by the whole machine since boot (Linux), else None.
+
+    Read from the first line of ``/proc/stat``: the ticks of ``user nice system idle
+    iowait irq softirq steal``, of which all but idle and iowait are busy.
+    """
     try:
-        with open("/proc/stat") as fh:
+        with open(path) as fh:
             fields = fh.readline().split()
-    except OSError:
+        ticks = [int(v) for v in fields[1:9]]
+    except (OSError, ValueError):
         return None
-    if not fields or fields[0] != "cpu":
+    if not fields or fields[0] != "cpu" or len(ticks) < 5:
         return None
-    ticks = [int(v) for v in fields[1:9]]  # user nice system idle iowait irq softirq steal
     busy = sum(ticks) - ticks[3] - ticks[4]
     return busy / os.sysconf("SC_CLK_TCK")
 
@@ -90,3 +95,66 @@ class ThreadGovernor(Callback):
 
     def on_epoch_end(self, epoch: int, row: dict[str, float]) -> None:
         self._decide()
+
+
+_BLAS: Any = None
+
+
+def _blas_controller() -> Any:
+    """threadpoolctl's controller of the BLAS libraries, found once per process.
+
+    Each ``threadpool_limits()`` call scans the process's memory map for libraries
+    again: about a millisecond per fit and per epoch once scikit-learn's libraries are
+    loaded. NumPy's BLAS, the one the numpy engine uses, is loaded before this runs.
+    """
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+
+        _BLAS = ThreadpoolController().select(user_api="blas")
+    return _BLAS
+
+
+@contextlib.contextmanager
+def training_threads(
+    engine: str, cpu_threads: int | str | None, on_cpu: bool
+) -> Iterator[ThreadGovernor | None]:
+    """The CPU threads to train with; the caller's setting comes back afterwards.
+
+    Parameters
+    ----------
+    engine : {"numpy", "torch"}
+        Whose threads: BLAS's (through ``threadpoolctl``) or PyTorch's intra-op pool.
+    cpu_threads : "auto", int or None
+        ``"auto"`` starts on one thread and yields a :class:`ThreadGovernor` (a training
+        callback) that moves to the cores other processes leave free; an integer fixes
+        the count (a seeded run then repeats bit for bit); None changes nothing.
+    on_cpu : bool
+        False when training runs on a GPU: nothing changes then.
+
+    Yields
+    ------
+    ThreadGovernor or None
+        The callback to pass to the training loop under ``"auto"``, else None.
+    """
+    if cpu_threads is None or not on_cpu:
+        yield None
+        return
+    first = 1 if cpu_threads == "auto" else int(cpu_threads)
+    setter: Callable[[int], Any]
+    if engine == "torch":
+        import torch
+
+        from gradlab.engines.torch_engine import intra_op_threads
+
+        limits: contextlib.AbstractContextManager[Any] = intra_op_threads(first)
+        setter = torch.set_num_threads
+    else:
+        blas = _blas_controller()
+        limits = blas.limit(limits=first)
+
+        def setter(n: int) -> None:
+            blas.limit(limits=n)
+
+    with limits:
+        yield ThreadGovernor(setter) if cpu_threads == "auto" else None

@@ -541,13 +541,17 @@ def classify_chapter(out: Path, seed: int) -> Chapter:
     )
     rows, summary, curves, grids, confusions = [], [], [], [], []
     models = (
-        ("softmax", SoftmaxRegression(lr=0.1, epochs=30, batch_size=32, seed=seed), 0.1),
-        ("mlp", MLPClassifier(lr=0.05, momentum=0.0, epochs=30, batch_size=32, seed=seed), 0.05),
+        ("softmax", SoftmaxRegression(lr=0.1, epochs=30, batch_size=32, random_state=seed), 0.1),
+        (
+            "mlp",
+            MLPClassifier(lr=0.05, momentum=0.0, epochs=30, batch_size=32, random_state=seed),
+            0.05,
+        ),
     )
     commands = []
     for key, model, lr in models:
         folder = out / key
-        model.fit(d.X_train, d.y_train, eval_set=(d.X_test, d.y_test), classes=d.classes)
+        model.fit(d.X_train, d.y_train, eval_set=(d.X_test, d.y_test), class_names=d.classes)
         name = model_label(model)
         probe = CurvesPNG(folder / "curves.png", model=name, dataset="digits")
         written = probe.write(model.history_)

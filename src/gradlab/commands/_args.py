@@ -115,3 +115,29 @@ def finite_json(obj: Any) -> Any:
         return [finite_json(v) for v in obj]
     tolist = getattr(obj, "tolist", None)
     return finite_json(tolist()) if callable(tolist) else obj
+
+
+def add_data_arguments(p: argparse.ArgumentParser) -> None:
+    """``--dataset``, ``--data-dir``, ``--cache-dir``: an image data set (train, predict)."""
+    from gradlab.data.images import IMAGE_DATASETS
+
+    p.add_argument(
+        "--dataset",
+        choices=IMAGE_DATASETS,
+        default="digits",
+        help="digits: scikit-learn's 8x8 digits, built in (default); mnist, fashion-mnist: "
+        "downloaded once into the cache, or read from --data-dir; synthetic: generated "
+        "28x28 images of the real shape",
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="a folder with the four IDX files (raw or .gz, flat or <Name>/raw/)",
+    )
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        metavar="DIR",
+        help="where downloads are kept (default: $GRADLAB_DATA or ~/.cache/gradlab)",
+    )

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gradlab.commands._args import add_out, non_negative_int, print_json
-from gradlab.commands.train import CHECKPOINT, add_data_arguments
+from gradlab.commands._args import add_data_arguments, add_out, non_negative_int, print_json
 
 NAME = "predict"
+CHECKPOINT = "model.safetensors"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,36 +34,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gradlab.commands.train import load_data
-    from gradlab.errors import DataError
-    from gradlab.io import check_out_dir
-    from gradlab.jobs.predictions import draw_predictions
-    from gradlab.models.classifier import MLPClassifier
+    from gradlab.jobs.predict import run_predict
 
-    check_out_dir(args.out, create=True)
-    model = MLPClassifier.load(args.checkpoint)
-    if args.seed is None:
-        args.seed = model.seed
-    data = load_data(args)
-    if tuple(data.image_shape) != tuple(model.input_shape_):
-        raise DataError(
-            f"{args.checkpoint} was trained on {model.input_shape_} images; "
-            f"{data.name} has {data.image_shape}.",
-            hint="Pass the --dataset the model was trained on.",
-        )
-    if tuple(data.classes) != tuple(model.classes_):
-        raise DataError(
-            f"{args.checkpoint} was trained on the classes {', '.join(model.classes_)}; "
-            f"{data.name} has {', '.join(data.classes)}.",
-            hint="Pass the --dataset the model was trained on.",
-        )
-    accuracy = model.score(data.X_test, data.y_test)
-    files = draw_predictions(model, data, args.out, args.n)
+    result = run_predict(
+        args.checkpoint,
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        cache_dir=args.cache_dir,
+        seed=args.seed,
+        out=args.out,
+        n=args.n,
+    )
+    files = [str(f) for f in result.files]
     if args.json:
-        print_json(
-            {"dataset": data.name, "test_accuracy": accuracy, "files": [str(f) for f in files]}
-        )
+        print_json({"dataset": result.data.name, "test_accuracy": result.accuracy, "files": files})
     else:
-        print(f"{args.checkpoint}: test accuracy on {data.name} {accuracy:.4f}")
-        print("Files: " + ", ".join(str(f) for f in files))
+        print(f"{args.checkpoint}: test accuracy on {result.data.name} {result.accuracy:.4f}")
+        print("Files: " + ", ".join(files))
     return 0

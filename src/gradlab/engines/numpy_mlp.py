@@ -16,32 +16,93 @@ buffers, so a step is a handful of BLAS calls and no large allocation.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
+
+from gradlab import ops
 
 #: Float input buffers used in turn by :meth:`NumpyMLP.rows` (see there why several).
 INPUT_BUFFERS = 4
 
 
-def log_softmax(z: np.ndarray) -> np.ndarray:
-    """``z - logsumexp(z)`` row-wise, stable for any finite ``z`` (shape (m, k))."""
-    shifted = z - z.max(axis=1, keepdims=True)
-    out: np.ndarray = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    return out
+def reference_gradients(
+    params: Mapping[str, np.ndarray], X: np.ndarray, y: np.ndarray
+) -> tuple[float, dict[str, np.ndarray]]:
+    """The mean cross-entropy of the network on ``(X, y)`` and its gradient, written plainly.
+
+    The readable statement of what :meth:`NumpyMLP.step` computes in place, composed of
+    :mod:`gradlab.ops` functions, forward then backward. With ``h_0 = X`` (m, d),
+    ``L`` layers and ``k = 1 .. L``::
+
+        z_k = h_{k-1} @ W_k + b_k          h_k = relu(z_k)   (k < L; z_L are the logits)
+        loss = mean_i( logsumexp(z_L[i]) - z_L[i, y_i] )
+
+        dz_L = (softmax(z_L) - onehot(y)) / m                 (ops.cross_entropy)
+        dW_k = h_{k-1}.T @ dz_k       db_k = sum_i dz_k[i]
+        dh_{k-1} = dz_k @ W_k.T       dz_{k-1} = dh_{k-1} * [h_{k-1} > 0]   (ops.relu_backward)
+
+    Works in the dtype of its inputs (float64 for checks against autograd).
+
+    Parameters
+    ----------
+    params : mapping
+        ``W1`` (d, n_1), ``b1`` (n_1,), ..., ``WL`` (n_{L-1}, K), ``bL`` (K,).
+    X : ndarray of shape (m, d)
+    y : ndarray of shape (m,)
+        Class numbers in ``0 .. K-1``.
+
+    Returns
+    -------
+    loss : float
+    grads : dict
+        ``W1, b1, ...``: the gradient of ``loss`` with respect to each parameter.
+    """
+    n_layers = sum(1 for k in params if k.startswith("W"))
+    hs = [X]
+    for k in range(1, n_layers + 1):
+        z = hs[-1] @ params[f"W{k}"] + params[f"b{k}"]
+        hs.append(ops.relu(z) if k < n_layers else z)
+    loss, dz = ops.cross_entropy(hs[-1], y)
+    grads: dict[str, np.ndarray] = {}
+    for k in range(n_layers, 0, -1):
+        grads[f"W{k}"] = hs[k - 1].T @ dz
+        grads[f"b{k}"] = dz.sum(axis=0)
+        if k > 1:
+            dz = ops.relu_backward(hs[k - 1], dz @ params[f"W{k}"].T)
+    return loss, grads
 
 
-def softmax(z: np.ndarray) -> np.ndarray:
-    """Row-wise probabilities, stable for any finite ``z`` (shape (m, k))."""
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    out: np.ndarray = e / e.sum(axis=1, keepdims=True)
-    return out
+def reference_step(
+    params: Mapping[str, np.ndarray],
+    velocity: Mapping[str, np.ndarray] | None,
+    X: np.ndarray,
+    y: np.ndarray,
+    lr: float,
+    momentum: float = 0.0,
+) -> tuple[float, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """One SGD step, as ``torch.optim.SGD`` takes it, on :func:`reference_gradients`.
 
+    ``v <- momentum * v + g`` (``v = g`` on the first step, ``velocity=None``), then
+    ``theta <- theta - lr * v``; without momentum ``theta <- theta - lr * g``.
 
-def cross_entropy(z: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Per-row cross-entropy of ``softmax(z)`` against integer labels ``y``, shape (m,)."""
-    out: np.ndarray = -log_softmax(z)[np.arange(len(y)), y]
-    return out
+    Returns
+    -------
+    loss : float
+        The mean loss before the step.
+    params, velocity : dict
+        The new parameters and velocities (``vW1, vb1, ...``; empty without momentum).
+    """
+    loss, grads = reference_gradients(params, X, y)
+    new: dict[str, np.ndarray] = {}
+    vel: dict[str, np.ndarray] = {}
+    for name, g in grads.items():
+        if momentum:
+            v = g if velocity is None else momentum * velocity[f"v{name}"] + g
+            vel[f"v{name}"] = v
+            g = v
+        new[name] = params[name] - lr * g
+    return loss, new, vel
 
 
 class NumpyMLP:
@@ -53,34 +114,36 @@ class NumpyMLP:
         Layer widths from input to output, e.g. ``(784, 200, 200, 10)``; ``(784, 10)``
         is softmax regression.
     params : dict of str to ndarray
-        Initial ``W1, b1, W2, b2, ...`` (see :func:`gradlab.models.classifier.init_params`).
+        Initial ``W1, b1, W2, b2, ...`` (see :func:`gradlab.models._init.init_params`).
     momentum : float
         SGD momentum (0 is plain SGD).
-    lr : float, optional
-        The learning rate, needed only to resume velocities saved by :meth:`velocities`
-        (``vW1``, ``vb1``, ... in ``params``).
+    velocity : dict of str to ndarray, optional
+        Momentum buffers ``vW1, vb1, ...`` to continue from, in this engine's units (the
+        step itself, ``lr * v`` in :func:`reference_step`'s terms), as
+        :meth:`velocities` returns them. Without it they start at zero.
     """
+
+    #: What :meth:`velocities` holds: the step, ``v <- momentum * v + lr * g``.
+    VELOCITY_UNITS = "step"
 
     def __init__(
         self,
         sizes: Sequence[int],
-        params: dict[str, np.ndarray],
+        params: Mapping[str, np.ndarray],
         momentum: float = 0.0,
-        lr: float | None = None,
+        velocity: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         self.sizes = tuple(sizes)
         self.n_layers = len(sizes) - 1
-        self.W = [np.ascontiguousarray(params[f"W{k}"], np.float32) for k in self._ks()]
-        self.b = [np.ascontiguousarray(params[f"b{k}"], np.float32) for k in self._ks()]
+        self.W = [np.array(params[f"W{k}"], np.float32, order="C") for k in self._ks()]
+        self.b = [np.array(params[f"b{k}"], np.float32, order="C") for k in self._ks()]
         self.momentum = float(momentum)
         self.vW = [np.zeros_like(w) for w in self.W] if momentum else []
         self.vb = [np.zeros_like(b) for b in self.b] if momentum else []
-        self._lr = lr
-        if momentum and lr is not None and "vW1" in params:
-            # saved in gradient units (as torch.optim.SGD keeps them); here in step units
+        if momentum and velocity:
             for k in self._ks():
-                self.vW[k - 1][...] = params[f"vW{k}"] * np.float32(lr)
-                self.vb[k - 1][...] = params[f"vb{k}"] * np.float32(lr)
+                self.vW[k - 1][...] = velocity[f"vW{k}"]
+                self.vb[k - 1][...] = velocity[f"vb{k}"]
         self.gW = [np.empty_like(w) for w in self.W]
         self.gb = [np.empty_like(b) for b in self.b]
         self._buffers: dict[int, list[np.ndarray]] = {}
@@ -194,7 +257,6 @@ class NumpyMLP:
         the same units, which is exact while the learning rate stays constant.
         """
         m = X.shape[0]
-        self._lr = lr
         acts = self.forward(X, scale)
         z = acts[-1]
         pred = z.argmax(axis=1)
@@ -251,7 +313,7 @@ class NumpyMLP:
         for i in range(0, X.shape[0], batch):
             z = self.forward(self.rows(X, slice(i, i + batch)), scale)[-1]
             yb = y[i : i + batch]
-            total += float(cross_entropy(z, yb).sum())
+            total -= float(ops.log_softmax(z)[np.arange(len(yb)), yb].sum())  # cross-entropy
             correct += int(np.count_nonzero(z.argmax(axis=1) == yb))
         return total, correct
 
@@ -265,13 +327,12 @@ class NumpyMLP:
         )
 
     def velocities(self) -> dict[str, np.ndarray]:
-        """The momentum buffers ``vW1, vb1, ...`` in gradient units (empty without momentum)."""
-        if not self.momentum or not self._lr:
-            return {}
+        """Copies of the momentum buffers ``vW1, vb1, ...`` as kept (units
+        :attr:`VELOCITY_UNITS`); empty without momentum."""
         out = {}
-        for k in range(self.n_layers):
-            out[f"vW{k + 1}"] = self.vW[k] / np.float32(self._lr)
-            out[f"vb{k + 1}"] = self.vb[k] / np.float32(self._lr)
+        for k in range(len(self.vW)):
+            out[f"vW{k + 1}"] = self.vW[k].copy()
+            out[f"vb{k + 1}"] = self.vb[k].copy()
         return out
 
     def state(self) -> dict[str, np.ndarray]:

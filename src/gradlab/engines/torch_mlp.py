@@ -7,8 +7,7 @@ taken by index, not produced image by image by a DataLoader.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -38,14 +37,22 @@ class TorchMLP:
         ``W1`` (fan_in, fan_out), ``b1``, ... as for :class:`~gradlab.engines.numpy_mlp.NumpyMLP`.
     momentum : float
     device : {"auto", "cpu", "cuda"}
+    velocity : dict of str to ndarray, optional
+        Momentum buffers ``vW1, vb1, ...`` to continue from, as :meth:`velocities`
+        returns them (``torch.optim.SGD``'s: ``v <- momentum * v + g``, the step being
+        ``lr * v``), weights in the ``(fan_in, fan_out)`` layout.
     """
+
+    #: What :meth:`velocities` holds: ``torch.optim.SGD``'s buffers, in gradient units.
+    VELOCITY_UNITS = "gradient"
 
     def __init__(
         self,
         sizes: Sequence[int],
-        params: dict[str, np.ndarray],
+        params: Mapping[str, np.ndarray],
         momentum: float = 0.0,
         device: str = "auto",
+        velocity: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         self.device = resolve_device(device)
         self.sizes = tuple(sizes)
@@ -57,10 +64,10 @@ class TorchMLP:
                 lin.bias.copy_(torch.from_numpy(np.asarray(params[f"b{k}"])))
         self.loss_fn = nn.CrossEntropyLoss()
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.1, momentum=momentum)
-        if momentum and "vW1" in params:  # resume the momentum buffers of a checkpoint
+        if momentum and velocity:  # resume the momentum buffers of a checkpoint
             for k, lin in enumerate(self.linears, 1):
                 for p, key, t in ((lin.weight, f"vW{k}", True), (lin.bias, f"vb{k}", False)):
-                    value = params[key].T if t else params[key]
+                    value = velocity[key].T if t else velocity[key]
                     buf = torch.from_numpy(np.ascontiguousarray(value)).to(self.device)
                     self.optimizer.state[p]["momentum_buffer"] = buf
 
@@ -111,14 +118,6 @@ class TorchMLP:
             correct += (logits.argmax(dim=1) == yb).sum()
         return float(total), int(correct)
 
-    @torch.no_grad()
-    def logits(self, X: np.ndarray, batch: int = 4096) -> np.ndarray:
-        Xt = self.prepare(X, np.zeros(len(X), np.int64))[0]
-        out = [
-            self.model(self.floats(Xt[i : i + batch])).cpu() for i in range(0, Xt.shape[0], batch)
-        ]
-        return torch.cat(out).numpy()
-
     def state(self) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
         for k, lin in enumerate(self.linears, 1):
@@ -136,6 +135,3 @@ class TorchMLP:
                     value = buf.detach().cpu().numpy()
                     out[key] = value.T.copy() if t else value.copy()
         return out
-
-    def extra(self) -> dict[str, Any]:
-        return {"device": str(self.device)}

@@ -57,7 +57,7 @@ def grid_indices(
 
 def model_label(model: Any) -> str:
     """A short name for a classifier: ``"softmax regression"``, ``"MLP 64-200-200-10"``."""
-    kind = getattr(model, "kind", "")
+    kind = getattr(model, "_kind", "")  # "softmax" or "mlp" on gradlab's classifiers
     if kind == "softmax":
         return "softmax regression"
     if kind == "mlp":

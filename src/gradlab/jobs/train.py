@@ -1,0 +1,305 @@
+"""One run of ``gradlab train``: the data, the resume policy, the fit, the outputs.
+
+The command parses its arguments into a :class:`TrainRequest` and prints what
+:func:`run_train` returns; the policy lives here:
+
+- **Defaults** are the estimators' (:data:`gradlab.models._spec.DEFAULTS`); the request
+  carries only what the user gave.
+- **Resume** continues with the checkpoint's hyperparameters and seed (and its epoch
+  target), each overridden only by what the user gave; it says which it used, and
+  announces each override that makes the run differ from an uninterrupted one. A
+  checkpoint of another model or of other data is refused before training.
+- **Interrupts** (Ctrl-C) leave the last finished epoch on disk, and the result says
+  which epoch that is.
+
+The model used is :class:`~gradlab.models._network.PlainClassifier`, the estimators'
+behaviour without scikit-learn, which takes over a second to import.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gradlab.errors import DataError, UsageError
+from gradlab.models._spec import DEFAULTS, check_hyperparameters
+from gradlab.train import Callback
+
+CHECKPOINT = "model.safetensors"
+#: The command-line flag of each hyperparameter, for messages.
+FLAGS = {
+    "hidden": "--hidden",
+    "lr": "--lr",
+    "epochs": "--epochs",
+    "batch_size": "--batch-size",
+    "momentum": "--momentum",
+    "random_state": "--seed",
+    "engine": "--engine",
+    "device": "--device",
+}
+#: What a resumed run takes from the checkpoint and reports (the others are kept silently).
+REPORTED = ("hidden", "lr", "batch_size", "momentum", "random_state", "engine", "device")
+#: Overrides that change the numbers of a resumed run (the epoch target does not).
+CHANGES_RESULT = ("lr", "batch_size", "momentum", "random_state", "engine", "device")
+
+
+def load_data(
+    dataset: str,
+    *,
+    data_dir: Path | None = None,
+    cache_dir: Path | None = None,
+    seed: int = 0,
+    quiet: bool = False,
+) -> Any:
+    """The image data set ``dataset`` (an :class:`~gradlab.data.images.ImageDataset`).
+
+    ``seed`` generates the ``synthetic`` images; ``quiet`` silences download messages.
+    """
+    if dataset in ("digits", "synthetic") and (data_dir or cache_dir):
+        raise UsageError(
+            f"--data-dir and --cache-dir are for mnist and fashion-mnist; {dataset} is built in.",
+            hint="Add --dataset mnist or --dataset fashion-mnist.",
+        )
+    if dataset == "synthetic":
+        from gradlab.data.synthetic import make_images
+
+        return make_images(seed=seed)
+    from gradlab.data.images import load_images
+
+    return load_images(
+        dataset,
+        data_dir=data_dir,
+        cache_dir=cache_dir,
+        progress=False if quiet else None,
+        log=_silent if quiet else None,
+    )
+
+
+def _silent(message: str) -> None:
+    """A ``log`` that drops download messages."""
+
+
+def data_classes(data: Any) -> Any:
+    """The classes of an image data set: labels ``0 .. K-1`` with its class names."""
+    from gradlab.models._labels import Classes
+
+    return Classes(np.arange(len(data.classes)), tuple(data.classes))
+
+
+@dataclass
+class TrainRequest:
+    """What ``gradlab train`` was asked to do."""
+
+    model: str
+    """``softmax`` or ``mlp``."""
+    dataset: str = "digits"
+    data_dir: Path | None = None
+    cache_dir: Path | None = None
+    out: Path = Path("runs/train")
+    given: dict[str, Any] = field(default_factory=dict)
+    """The hyperparameters the user gave, by the estimators' names (``random_state``
+    for ``--seed``); the others come from the defaults or, resuming, the checkpoint."""
+    resume: bool = False
+    grid: int = 18
+    plots: bool = True
+    quiet: bool = False
+
+
+@dataclass
+class TrainResult:
+    """What a run produced."""
+
+    model: Any
+    data: Any
+    checkpoint: Path
+    files: list[Path]
+    interrupted: bool = False
+    saved_epochs: int = 0
+    """Epochs in the checkpoint on disk (after an interrupt: what a resume starts from)."""
+    interrupt: KeyboardInterrupt | None = None
+    """The Ctrl-C (or SIGTERM, :class:`~gradlab.errors.Terminated`) that stopped the run."""
+
+
+def _show(name: str, value: Any) -> str:
+    if name == "hidden":
+        return ",".join(str(h) for h in value) or '""'
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def resume_hyperparameters(
+    model: str, saved: Mapping[str, Any], given: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[str], list[str]]:
+    """The hyperparameters of a resumed run: the checkpoint's, overridden by ``given``.
+
+    Returns
+    -------
+    params : dict
+        Every constructor parameter.
+    kept : list of str
+        ``"lr 0.5"``, ...: what was taken from the checkpoint, to report.
+    overrides : list of str
+        ``"--lr 0.2 (the checkpoint's: 0.1)"``, ...: given values that differ from the
+        checkpoint's and change the run's numbers.
+    """
+    params = {name: saved.get(name, default) for name, default in DEFAULTS[model].items()}
+    kept, overrides = [], []
+    for name in DEFAULTS[model]:
+        old = params[name]
+        if name in given:
+            new = given[name]
+            params[name] = new
+            same = (tuple(new) == tuple(old)) if name == "hidden" else new == old
+            if not same and name in CHANGES_RESULT:
+                overrides.append(
+                    f"{FLAGS[name]} {_show(name, new)} (the checkpoint's: {_show(name, old)})"
+                )
+        elif name in REPORTED:
+            label = "seed" if name == "random_state" else name.replace("_", " ")
+            kept.append(f"{label} {_show(name, old)}")
+    return params, kept, overrides
+
+
+def run_train(
+    request: TrainRequest,
+    *,
+    progress: Sequence[Callback] = (),
+    say: Callable[[str], None] = print,
+) -> TrainResult:
+    """Load the data, settle the hyperparameters, train with checkpoints, draw the outputs.
+
+    Parameters
+    ----------
+    request : TrainRequest
+    progress : sequence of Callback
+        Live monitors (progress bars); the files are added here.
+    say : callable
+        Receives the notes a user should read (what a resume uses, nothing to train).
+
+    Raises
+    ------
+    UsageError, DataError
+        Bad hyperparameters; ``--resume`` without a checkpoint, or with one of another
+        model or other data (refused before training, the file untouched).
+    """
+    from gradlab import checkpoint as ckpt_file
+    from gradlab.io import check_out_dir
+    from gradlab.models._network import PlainClassifier
+
+    if request.model == "softmax" and "hidden" in request.given:
+        raise UsageError("--hidden is for the MLP; softmax regression has no hidden layer.")
+    path = request.out / CHECKPOINT
+    if request.resume and not path.exists():
+        raise UsageError(
+            f"--resume: there is no checkpoint at {path}.",
+            hint="Train without --resume first, or point --out at the folder of an earlier run.",
+        )
+    check_out_dir(request.out, create=True)
+    saved = ckpt_file.read(path, arrays=False) if request.resume else None
+    if saved is not None:
+        ckpt_file.check_compatible(
+            saved,
+            against=f"'gradlab train {request.model}'",
+            kind=request.model,
+            hint=f"Resume it with 'gradlab train {saved.kind} --resume', or choose another --out.",
+        )
+        params, kept, overrides = resume_hyperparameters(
+            request.model, saved.hyperparameters, request.given
+        )
+    else:
+        params = {**DEFAULTS[request.model], **request.given}
+        kept, overrides = [], []
+    check_hyperparameters(request.model, params)
+    if params["random_state"] is None:
+        data_seed = saved.seed if saved is not None else 0
+    else:
+        data_seed = int(params["random_state"])
+    data = load_data(
+        request.dataset,
+        data_dir=request.data_dir,
+        cache_dir=request.cache_dir,
+        seed=data_seed,
+        quiet=request.quiet,
+    )
+    if saved is not None:
+        sizes = None
+        if "hidden" in request.given:  # else the checkpoint's, which cannot disagree
+            sizes = (math.prod(data.image_shape), *params["hidden"], len(data.classes))
+        ckpt_file.check_compatible(
+            saved,
+            against=f"the {data.name} data set",
+            input_shape=data.image_shape,
+            sizes=sizes,
+            classes=data_classes(data),
+            hint="Resume with the --dataset (and --hidden) it was trained on, or choose "
+            "another --out.",
+        )
+        done, target = saved.epochs_done, int(params["epochs"])
+        say(
+            f"resuming {path} after epoch {done} with the checkpoint's "
+            + ", ".join(kept)
+            + f"; training to epoch {target}."
+        )
+        if overrides:
+            say(
+                "resuming with "
+                + ", ".join(overrides)
+                + "; the run will no longer match an uninterrupted one."
+            )
+        if done >= target:
+            say(
+                f"{path} already holds {done} epoch(s), which is --epochs {target} or more: "
+                "nothing to train. Raise --epochs to continue."
+            )
+    model = PlainClassifier(request.model, **params)
+    return _fit_and_draw(request, model, data, path, progress)
+
+
+def _fit_and_draw(
+    request: TrainRequest, model: Any, data: Any, path: Path, progress: Sequence[Callback]
+) -> TrainResult:
+    from gradlab.jobs.predictions import model_label
+    from gradlab.viz.monitor import CurvesPNG, HistoryFiles
+
+    callbacks = [*progress, HistoryFiles(request.out / "history")]
+    curves = CurvesPNG(
+        request.out / "curves.png", model=lambda: model_label(model), dataset=data.name
+    )
+    if request.plots:
+        callbacks.append(curves)
+    try:
+        model.fit(
+            data.X_train,
+            data.y_train,
+            eval_set=(data.X_test, data.y_test),
+            class_names=data.classes,
+            callbacks=callbacks,
+            checkpoint=path,
+            resume=request.resume,
+        )
+    except KeyboardInterrupt as exc:
+        return TrainResult(model, data, path, [], True, saved_epochs(path), interrupt=exc)
+    files = [path, request.out / "history.csv", request.out / "history.json"]
+    if request.plots:
+        from gradlab.jobs.predictions import draw_predictions
+
+        if curves.written is not None:
+            files.append(curves.written)
+        files += draw_predictions(model, data, request.out, request.grid)
+    return TrainResult(model, data, path, files, False, len(model.history_))
+
+
+def saved_epochs(path: Path) -> int:
+    """How many epochs the checkpoint on disk holds (0 when there is none, or it is damaged)."""
+    from gradlab.checkpoint import read
+
+    try:
+        return read(path, arrays=False).epochs_done
+    except DataError:
+        return 0

@@ -1,0 +1,389 @@
+"""Checkpoints: one schema check, one compatibility check, and no crafted file can crash us."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+from gradlab import checkpoint
+from gradlab.cli import main
+from gradlab.errors import DataError, ExitStatus, OutOfMemoryError
+from gradlab.models import MLPClassifier, SoftmaxRegression, load_classifier
+from gradlab.models._labels import Classes
+
+
+def blobs(n: int = 120, d: int = 64, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    y = np.arange(n) % k
+    return (rng.normal(size=(n, d)) + np.eye(k, d)[y] * 3).astype(np.float32), y
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A softmax checkpoint of the digits' shape (8x8 images, classes 0-9), as the CLI writes."""
+    out = tmp_path_factory.mktemp("good")
+    assert (
+        main(["train", "softmax", "--epochs", "2", "--out", str(out), "--quiet", "--no-plots"]) == 0
+    )
+    return out / "model.safetensors"
+
+
+def parts(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), "numpy") as f:
+        header = f.metadata()
+        arrays = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+    return arrays, json.loads(header["meta"]), header["format"]
+
+
+def craft(
+    good: Path, out: Path, change: Callable[[dict[str, np.ndarray], dict[str, Any]], None]
+) -> Path:
+    arrays, meta, fmt = parts(good)
+    arrays = {k: v.copy() for k, v in arrays.items()}
+    meta = copy.deepcopy(meta)
+    change(arrays, meta)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "model.safetensors"
+    save_file(arrays, str(path), metadata={"format": fmt, "meta": json.dumps(meta)})
+    return path
+
+
+def setitem(where: str, key: str, value: Any) -> Callable[[dict[str, Any], dict[str, Any]], None]:
+    def change(arrays: dict[str, Any], meta: dict[str, Any]) -> None:
+        target = arrays if where == "arrays" else meta
+        if where.startswith("meta."):
+            target = meta[where[5:]]
+        if value is DELETE:
+            del target[key]
+        else:
+            target[key] = value(target[key]) if callable(value) else value
+
+    return change
+
+
+DELETE = object()
+
+VARIANTS = [
+    (
+        "a tensor whose shape disagrees with the sizes",
+        setitem("arrays", "W1", lambda w: w[:10]),
+        "tensor W1 has shape (10, 10), but the layer sizes (64, 10) need (64, 10).",
+    ),
+    ("a missing tensor", setitem("arrays", "b1", DELETE), "no tensor b1."),
+    (
+        "an extra tensor",
+        setitem("arrays", "extra", np.zeros(3, np.float32)),
+        "unexpected tensor(s) extra.",
+    ),
+    (
+        "NaN weights",
+        setitem(
+            "arrays",
+            "W1",
+            lambda w: np.where(np.arange(w.size).reshape(w.shape) == 5, np.nan, w).astype(
+                np.float32
+            ),
+        ),
+        "tensor W1 has 1 NaN or infinite value(s).",
+    ),
+    (
+        "a float64 tensor",
+        setitem("arrays", "W1", lambda w: w.astype(np.float64)),
+        "tensor W1 has dtype F64; it must be float32 (F32).",
+    ),
+    (
+        "history of the wrong type",
+        setitem("meta", "history", [1, 2]),
+        "history is [1, 2]; it must be a JSON object of per-epoch columns.",
+    ),
+    (
+        "a history column of the wrong type",
+        setitem("meta.history", "epoch", "x"),
+        "history.epoch is 'x'; it must be a list of numbers.",
+    ),
+    (
+        "history epochs out of order",
+        setitem("meta.history", "epoch", [2, 1]),
+        "history.epoch is [2.0, 1.0]; it must be the epochs 1, 2, ..., n in order.",
+    ),
+    (
+        "hyperparameters of the wrong type",
+        setitem("meta", "hyperparameters", "x"),
+        "hyperparameters is 'x'; it must be a JSON object of the model's parameters.",
+    ),
+    (
+        "an lr that is a string",
+        setitem("meta.hyperparameters", "lr", "0.1"),
+        "hyperparameters.lr is '0.1'; it must be a number > 0.",
+    ),
+    (
+        "a momentum of null",
+        setitem("meta.hyperparameters", "momentum", None),
+        "hyperparameters.momentum is None; it must be a number in [0, 1).",
+    ),
+    (
+        "a missing hyperparameter",
+        setitem("meta.hyperparameters", "batch_size", DELETE),
+        "no hyperparameters.batch_size in its metadata.",
+    ),
+    (
+        "an unknown hyperparameter",
+        setitem("meta.hyperparameters", "hidden", [5]),
+        "hyperparameters.hidden is not a parameter of SoftmaxRegression.",
+    ),
+    (
+        "sizes as a string",
+        setitem("meta", "sizes", "64,10"),
+        "sizes is '64,10'; it must be a list of two or more layer widths, each >= 1.",
+    ),
+    (
+        "classes as a number",
+        setitem("meta", "classes", 3),
+        "classes is 3; it must be a list of class names (strings).",
+    ),
+    (
+        "an input shape that disagrees with the sizes",
+        setitem("meta", "input_shape", [9, 9]),
+        "input_shape (9, 9) holds 81 values per sample, but the first layer takes 64",
+    ),
+    (
+        "an input scale that is a string",
+        setitem("meta", "input_scale", "a"),
+        "input_scale is 'a'; it must be a finite number > 0.",
+    ),
+    (
+        "label values that repeat",
+        setitem("meta.labels", "values", [0] * 10),
+        "labels.values is [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]; it must be distinct values in sorted",
+    ),
+    (
+        "label values of another kind than declared",
+        setitem("meta.labels", "values", [str(i) for i in range(10)]),
+        "labels.values is ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']; it must be a list "
+        "of int label values.",
+    ),
+    ("a negative seed", setitem("meta", "seed", -1), "seed is -1; it must be an integer >= 0."),
+    (
+        "an unknown model kind",
+        setitem("meta", "kind", "cnn"),
+        "kind is 'cnn'; it must be one of softmax, mlp.",
+    ),
+    (
+        "momentum buffers with no momentum",
+        lambda arrays, meta: arrays.update(vW1=np.zeros((64, 10), np.float32)),
+        "it holds momentum buffers (vW1), but its momentum is 0.",
+    ),
+    (
+        "a missing field",
+        setitem("meta", "input_scale", DELETE),
+        "damaged gradlab checkpoint (no input_scale in its metadata).",
+    ),
+]
+IDS = [v[0] for v in VARIANTS]
+
+
+@pytest.mark.parametrize(("what", "change", "message"), VARIANTS, ids=IDS)
+def test_the_schema_check_names_the_file_and_the_field(
+    good: Path, tmp_path: Path, what: str, change: Any, message: str
+) -> None:
+    path = craft(good, tmp_path, change)
+    with pytest.raises(DataError) as err:
+        checkpoint.read(path)
+    assert str(path) in err.value.message
+    assert message in err.value.message
+    if "NaN" not in what:  # the header alone shows every other defect
+        with pytest.raises(DataError, match="damaged gradlab checkpoint"):
+            checkpoint.read(path, arrays=False)
+
+
+@pytest.mark.parametrize(("what", "change", "message"), VARIANTS, ids=IDS)
+def test_crafted_checkpoints_give_a_clear_error_in_predict_and_resume(
+    good: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    what: str,
+    change: Any,
+    message: str,
+) -> None:
+    path = craft(good, tmp_path / "run", change)
+    before = path.read_bytes()
+    for argv in (
+        ["predict", "--checkpoint", str(path), "--out", str(tmp_path / "p"), "--n", "0"],
+        ["train", "softmax", "--out", str(path.parent), "--resume", "--epochs", "4", "--quiet",
+         "--no-plots"],
+    ):  # fmt: skip
+        code = main(argv)
+        err = capsys.readouterr().err
+        assert code == ExitStatus.USAGE, (argv[0], err)
+        assert message in err, (argv[0], err)
+        assert str(path) in err
+        assert "Traceback" not in err
+    assert path.read_bytes() == before  # a refused resume leaves the file alone
+
+
+def test_a_format_1_checkpoint_still_loads_and_resumes(tmp_path: Path) -> None:
+    X, y = blobs(d=6, k=3)
+    new = MLPClassifier(hidden=(4,), epochs=1, momentum=0.9, cpu_threads=1).fit(X, y)
+    v1 = {
+        "gradlab": "0.1.0", "model": "MLPClassifier", "kind": "mlp", "sizes": [6, 4, 3],
+        "input_shape": [6], "input_scale": 1.0, "classes": ["a", "b", "c"],
+        "hyperparameters": {"hidden": [4], "lr": 0.05, "epochs": 1, "batch_size": 200,
+                            "momentum": 0.9, "init": "kaiming", "seed": 0},
+        "history": new.history_.columns,
+    }  # fmt: skip
+    # format 1 kept the buffers in gradient units
+    velocity = {k: v / np.float32(0.05) for k, v in new._velocity[0].items()}
+    path = tmp_path / "old.safetensors"
+    save_file(
+        {**new.params_, **velocity},
+        str(path),
+        metadata={"format": "gradlab-checkpoint-1", "meta": json.dumps(v1)},
+    )
+    old = MLPClassifier.load(path)
+    np.testing.assert_array_equal(old.classes_, [0, 1, 2])
+    assert old.class_names_ == ("a", "b", "c")
+    assert old.random_state == 0
+    np.testing.assert_array_equal(old.predict(X), new.predict(X))
+    resumed = MLPClassifier(hidden=(4,), epochs=2, momentum=0.9, cpu_threads=1)
+    resumed.fit(X, y, checkpoint=path, resume=True)
+    assert resumed.history_["epoch"] == [1.0, 2.0]
+
+
+def test_checkpoint_metadata_reads_without_the_arrays(tmp_path: Path) -> None:
+    X, y = blobs(d=6, k=3)
+    ck = tmp_path / "m.safetensors"
+    SoftmaxRegression(epochs=2).fit(X, y, class_names=["a", "b", "c"], checkpoint=ck)
+    meta = checkpoint.load_meta(ck)
+    assert meta == checkpoint.load(ck)[1]
+    assert meta["history"]["epoch"] == [1.0, 2.0]
+    assert meta["classes"] == ["a", "b", "c"]
+    assert meta["labels"] == {"kind": "int", "values": [0, 1, 2]}
+    assert checkpoint.read(ck, arrays=False).weights == {}
+
+
+def test_missing_garbage_and_foreign_files_are_named(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"nope\.safetensors: no such checkpoint file"):
+        checkpoint.read(tmp_path / "nope.safetensors")
+    garbage = tmp_path / "bad.safetensors"
+    garbage.write_bytes(b"\x00" * 64)
+    with pytest.raises(DataError, match="not a readable safetensors file"):
+        checkpoint.read(garbage)
+    foreign = tmp_path / "other.safetensors"
+    save_file({"w": np.zeros(3, np.float32)}, str(foreign))
+    with pytest.raises(DataError, match="a safetensors file, but not a gradlab checkpoint"):
+        checkpoint.read(foreign)
+
+
+def test_labels_of_every_kind_round_trip(tmp_path: Path) -> None:
+    X, k = blobs(d=6, k=3)
+    for labels in (np.array([-1, 1, 7]), np.array(["x", "y", "z"]), np.array([0.5, 1.5, 2.5])):
+        if labels.dtype.kind == "f":
+            labels = np.array([1.0, 2.0, 3.0])
+        m = SoftmaxRegression(epochs=1).fit(X, labels[k])
+        back = load_classifier(m.save(tmp_path / "m.safetensors"))
+        np.testing.assert_array_equal(back.classes_, m.classes_)
+        np.testing.assert_array_equal(back.predict(X), m.predict(X))
+    m = SoftmaxRegression(epochs=1).fit(X[:2], [True, False])
+    assert load_classifier(m.save(tmp_path / "b.safetensors")).classes_.dtype == bool
+
+
+# ------------------------------------------------------------------ compatibility
+
+
+def test_one_compatibility_check_lists_every_mismatch(good: Path) -> None:
+    ckpt = checkpoint.read(good)
+    other = Classes(np.arange(2), ("a", "b"))
+    with pytest.raises(DataError) as err:
+        checkpoint.check_compatible(
+            ckpt, against="that", kind="mlp", sizes=(4, 2), input_shape=(2, 2), classes=other
+        )
+    assert err.value.message == (
+        f"{good} does not match that: it holds a SoftmaxRegression, not an MLPClassifier; "
+        "layers (64, 10) in the checkpoint, (4, 2) in that; samples of shape (8, 8) in the "
+        "checkpoint, (2, 2) in that; classes 0, 1, 2, ... (10 classes) in the checkpoint, "
+        "0 'a', 1 'b' (2 classes) in that."
+    )
+    checkpoint.check_compatible(ckpt, against="x", kind="softmax", sizes=(64, 10))
+
+
+def test_resuming_with_other_layer_sizes_or_classes_is_refused(tmp_path: Path) -> None:
+    X, y = blobs(d=16, k=3)
+    ck = tmp_path / "m.safetensors"
+    MLPClassifier(hidden=(8,), epochs=1).fit(X, y, checkpoint=ck)
+    with pytest.raises(
+        DataError, match=r"layers \(16, 8, 3\) in the checkpoint, \(16, 9, 3\) in this"
+    ):
+        MLPClassifier(hidden=(9,), epochs=2).fit(X, y, checkpoint=ck, resume=True)
+    with pytest.raises(DataError, match=r"classes 0, 1, 2 \(3 classes\) in the checkpoint"):
+        MLPClassifier(hidden=(8,), epochs=2).fit(
+            X, y, class_names=["x", "y", "z"], checkpoint=ck, resume=True
+        )
+
+
+def test_cli_resume_of_the_other_model_is_refused(
+    good: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = craft(good, tmp_path, lambda a, m: None)
+    code = main(["train", "mlp", "--out", str(tmp_path), "--resume", "--quiet", "--no-plots"])
+    err = capsys.readouterr().err
+    assert code == ExitStatus.USAGE
+    assert (
+        f"{path} does not match 'gradlab train mlp': it holds a SoftmaxRegression, not an "
+        "MLPClassifier."
+    ) in err
+    assert "Resume it with 'gradlab train softmax --resume'" in err
+
+
+# ------------------------------------------------------------------ running out of memory
+
+
+def test_running_out_of_memory_keeps_the_last_checkpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gradlab.engines.numpy_mlp import NumpyMLP
+
+    real = NumpyMLP.train_step
+    steps = []
+
+    def step(self: NumpyMLP, *args: Any) -> Any:
+        steps.append(1)
+        if len(steps) == 13:  # 6 steps an epoch on the digits at batch 256: epoch 3
+            raise MemoryError
+        return real(self, *args)
+
+    monkeypatch.setattr(NumpyMLP, "train_step", step)
+    code = main(["train", "softmax", "--out", str(tmp_path), "--quiet", "--no-plots"])
+    err = capsys.readouterr().err
+    assert code == ExitStatus.RESOURCE == 5
+    assert (
+        "SoftmaxRegression ran out of memory in epoch 3 (layers (64, 10), batch 256); epoch 2 "
+        f"is saved in {tmp_path / 'model.safetensors'}."
+    ) in err
+    assert "then continue with --resume." in err
+    assert checkpoint.load_meta(tmp_path / "model.safetensors")["history"]["epoch"] == [1.0, 2.0]
+
+
+def test_a_cuda_out_of_memory_error_is_reported_the_same_way(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    torch = pytest.importorskip("torch")
+    from gradlab.engines.torch_mlp import TorchMLP
+
+    def step(self: TorchMLP, *args: Any) -> Any:
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(TorchMLP, "train_step", step)
+    X, y = blobs(d=6, k=3)
+    with pytest.raises(
+        OutOfMemoryError, match=r"ran out of memory in epoch 1 \(layers \(6, 3\), batch 256\)\.\n"
+    ):
+        SoftmaxRegression(engine="torch", device="cpu").fit(X, y)

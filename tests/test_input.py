@@ -1,0 +1,269 @@
+"""The learner's data as it comes: arrays, lists, pandas, tensors, Datasets, DataLoaders."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from typing import Any
+
+import numpy as np
+import pytest
+
+from gradlab.errors import DataError
+from gradlab.models import MLPClassifier, SoftmaxRegression, _input
+from gradlab.models._input import as_arrays, feature_names, read_torch_data, to_numpy
+
+
+def blobs(n: int = 120, d: int = 6, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    X = rng.normal(size=(n, d)) + 3 * np.eye(3, d)[y]
+    return X.astype(np.float32), y
+
+
+def fitted(X: Any, y: Any = None) -> SoftmaxRegression:
+    return SoftmaxRegression(epochs=3, batch_size=16, cpu_threads=1).fit(X, y)
+
+
+# ------------------------------------------------------------------ plain Python and pandas
+
+
+def test_lists_fit_like_arrays() -> None:
+    X, y = blobs()
+    a, b = fitted(X, y), fitted(X.tolist(), y.tolist())
+    assert np.array_equal(a.params_["W1"], b.params_["W1"])
+    np.testing.assert_array_equal(b.predict(X.tolist()), a.predict(X))
+
+
+def test_rows_of_different_lengths_are_named() -> None:
+    with pytest.raises(DataError, match="X cannot form one array"):
+        SoftmaxRegression().fit([[1.0, 2.0], [3.0]], [0, 1])
+
+
+def test_pandas_objects_fit_like_arrays_and_give_feature_names() -> None:
+    pd = pytest.importorskip("pandas")
+    X, y = blobs()
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(6)])
+    a, b = fitted(X, y), fitted(df, pd.Series(y))
+    assert np.array_equal(a.params_["W1"], b.params_["W1"])
+    assert list(b.feature_names_in_) == [f"f{i}" for i in range(6)]
+    assert feature_names(df.set_axis(range(6), axis=1)) is None  # integer columns: no names
+    assert b.score(df, pd.Series(y)) == a.score(X, y)
+
+
+def test_objects_that_are_not_numbers_are_named_as_both_data_and_type_errors() -> None:
+    X, y = blobs()
+    bad = X.astype(object)
+    bad[0, 0] = {"a": 1}
+    with pytest.raises(DataError, match=r"X must be numbers: float\(\) argument must be"):
+        SoftmaxRegression().fit(bad, y)
+    with pytest.raises(TypeError):
+        SoftmaxRegression().fit(bad, y)
+
+
+def test_sparse_and_complex_inputs_are_refused_by_name() -> None:
+    sparse = pytest.importorskip("scipy.sparse")
+    X, y = blobs()
+    with pytest.raises(DataError, match=r"X is a sparse matrix \(csr_matrix\); sparse input"):
+        SoftmaxRegression().fit(sparse.csr_matrix(X), y)
+    with pytest.raises(DataError, match="Complex data not supported: X has dtype complex"):
+        SoftmaxRegression().fit(X + 1j, y)
+
+
+def test_missing_y_says_what_to_pass() -> None:
+    X, _ = blobs()
+    with pytest.raises(
+        DataError, match="SoftmaxRegression requires y to be passed, but the target"
+    ):
+        SoftmaxRegression().fit(X)
+
+
+# ------------------------------------------------------------------ PyTorch
+
+
+def test_tensors_with_grad_fit_predict_and_score_as_arrays() -> None:
+    torch = pytest.importorskip("torch")
+    X, y = blobs()
+    tX = torch.tensor(X, requires_grad=True)
+    a, b = fitted(X, y), fitted(tX, torch.tensor(y))
+    assert np.array_equal(a.params_["W1"], b.params_["W1"])
+    np.testing.assert_array_equal(b.predict(tX), a.predict(X))
+    assert b.score(tX, torch.tensor(y)) == a.score(X, y)
+    assert tX.grad is None  # detached, never touched
+
+
+def test_half_precision_tensors_and_lists_of_tensors_are_read() -> None:
+    torch = pytest.importorskip("torch")
+    X, _ = blobs(4)
+    assert to_numpy(torch.tensor(X, dtype=torch.bfloat16)).dtype == np.float32
+    stacked = to_numpy([torch.tensor(r, requires_grad=True) for r in X])
+    np.testing.assert_array_equal(stacked, X)
+
+
+def test_a_tensor_dataset_brings_its_labels() -> None:
+    torch = pytest.importorskip("torch")
+    from torch.utils.data import TensorDataset
+
+    X, y = blobs()
+    ds = TensorDataset(torch.tensor(X), torch.tensor(y))
+    a, b = fitted(X, y), fitted(ds)
+    assert np.array_equal(a.params_["W1"], b.params_["W1"])
+    assert np.array_equal(fitted(ds, None).params_["W1"], a.params_["W1"])
+    np.testing.assert_array_equal(b.predict(ds), a.predict(X))
+    assert b.score(ds) == a.score(X, y)
+
+
+def test_a_dataset_with_a_separate_y_is_refused() -> None:
+    torch = pytest.importorskip("torch")
+    from torch.utils.data import TensorDataset
+
+    X, y = blobs()
+    ds = TensorDataset(torch.tensor(X), torch.tensor(y))
+    with pytest.raises(DataError, match=r"X is a TensorDataset, which yields .* y must be None"):
+        SoftmaxRegression().fit(ds, y)
+
+
+class ToTensorImages:
+    """A stand-in for a torchvision data set with ``transform=ToTensor()``: each item is a
+    (1, H, W) float tensor in [0, 1] and an int label, made one at a time."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, item: Any = None) -> None:
+        import torch
+
+        self.torch = torch
+        self.images, self.labels, self.item = images, labels, item
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> Any:
+        if self.item is not None:
+            return self.item(self, i)
+        image = self.torch.from_numpy(self.images[i]).float().div(255).unsqueeze(0)
+        return image, int(self.labels[i])
+
+
+def image_dataset(item: Any = None) -> Any:
+    pytest.importorskip("torch")
+    from torch.utils.data import Dataset
+
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 3, 90)
+    images = np.clip(rng.normal(60, 30, (90, 8, 8)) + 120 * (labels[:, None, None] == 1), 0, 255)
+    cls = type("Images", (ToTensorImages, Dataset), {})
+    return cls(images.astype(np.uint8), labels, item)
+
+
+def test_a_torchvision_style_dataset_is_read_once_into_arrays() -> None:
+    ds = image_dataset()
+    m = MLPClassifier(hidden=(8,), epochs=3, batch_size=16).fit(ds)
+    assert m.input_shape_ == (1, 8, 8)
+    assert m.n_features_in_ == 64
+    X, y = read_torch_data(ds)
+    assert X.shape == (90, 1, 8, 8)
+    assert X.dtype == np.float32
+    np.testing.assert_array_equal(y, ds.labels)
+    np.testing.assert_array_equal(m.predict(ds), m.predict(X))
+
+
+def test_a_dataloader_is_read_batch_by_batch() -> None:
+    torch = pytest.importorskip("torch")
+    from torch.utils.data import DataLoader, TensorDataset
+
+    X, y = blobs()
+    loader = DataLoader(TensorDataset(torch.tensor(X), torch.tensor(y)), batch_size=7)
+    a, b = fitted(X, y), fitted(loader)
+    assert np.array_equal(a.params_["W1"], b.params_["W1"])
+    assert fitted(DataLoader(image_dataset(), batch_size=10)).input_shape_ == (1, 8, 8)
+
+
+def test_an_iterable_dataset_is_read_in_order() -> None:
+    torch = pytest.importorskip("torch")
+    from torch.utils.data import IterableDataset
+
+    X, y = blobs()
+
+    class Stream(IterableDataset):  # type: ignore[misc, type-arg]
+        def __iter__(self) -> Any:
+            return ((torch.tensor(a), torch.tensor(b)) for a, b in zip(X, y, strict=True))
+
+    Xr, yr = read_torch_data(Stream())
+    np.testing.assert_array_equal(Xr, X)
+    np.testing.assert_array_equal(yr, y)
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        (
+            lambda ds, i: {"image": ds.images[i], "label": 0},
+            r"item 0 of the Dataset is a dict with keys 'image', 'label'; a Dataset here must "
+            r"yield \(input, label\) pairs",
+        ),
+        (
+            lambda ds, i: ds.torch.zeros(5),
+            r"item 0 of the Dataset is a Tensor of shape \(5,\); a Dataset here must yield",
+        ),
+        (
+            lambda ds, i: (ds.torch.zeros(3), 1, "extra"),
+            r"item 0 of the Dataset is a tuple of 3 \(a Tensor of shape \(3,\), a int, a str\)",
+        ),
+        (
+            lambda ds, i: (ds.torch.zeros(3 if i < 4 else 4), 1),
+            r"the input of item 4 of the Dataset has shape \(4,\), that of item 0 \(3,\); every "
+            "input must have the same shape",
+        ),
+    ],
+)
+def test_a_dataset_of_something_else_shows_what_one_item_looked_like(
+    item: Any, message: str
+) -> None:
+    with pytest.raises(DataError, match=message):
+        SoftmaxRegression(epochs=1).fit(image_dataset(item))
+
+
+def test_an_empty_dataset_is_named() -> None:
+    torch = pytest.importorskip("torch")
+    from torch.utils.data import DataLoader, TensorDataset
+
+    empty = DataLoader(TensorDataset(torch.zeros(0, 3), torch.zeros(0)), batch_size=4)
+    with pytest.raises(DataError, match="the DataLoader is empty"):
+        SoftmaxRegression().fit(empty)
+
+
+def test_reading_a_slow_dataset_shows_a_progress_bar(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_input, "PROGRESS_DELAY", 0.0)
+    out = io.StringIO()
+    read_torch_data(image_dataset(), progress=out)
+    text = out.getvalue()
+    assert "\rreading the Dataset: [" in text
+    assert text.endswith(" s\n")
+    assert "reading the Dataset: 90 items in " in text
+    quiet = io.StringIO()
+    monkeypatch.setattr(_input, "PROGRESS_DELAY", 60.0)
+    read_torch_data(image_dataset(), progress=quiet)
+    assert quiet.getvalue() == ""  # quick reads show nothing
+
+
+def test_as_arrays_keeps_y_none_and_the_dtype() -> None:
+    X, _ = blobs(5)
+    got = as_arrays(X.astype(np.uint8))
+    assert got.y is None
+    assert got.X.dtype == np.uint8
+    assert got.feature_names is None
+
+
+def test_without_torch_imported_nothing_imports_it() -> None:
+    code = (
+        "import sys, numpy as np\n"
+        "from gradlab.models._input import as_arrays\n"
+        "from gradlab.models._network import PlainClassifier\n"
+        "as_arrays([[1.0, 2.0]], [0])\n"
+        "PlainClassifier('softmax', epochs=1, engine='numpy').fit([[0., 1.], [1., 0.]], [0, 1])\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "False"

@@ -1,0 +1,200 @@
+"""Resume is exact and honest.
+
+Exact: on a fixed thread count an interrupted and resumed run ends on the very weights
+(and momentum buffers) of an uninterrupted one, on both engines, with and without
+momentum (``np.array_equal``, not closeness). Honest: ``--resume`` continues with the
+checkpoint's hyperparameters and seed unless told otherwise, and says so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from gradlab import checkpoint
+from gradlab.cli import main
+from gradlab.jobs.train import TrainRequest, run_train
+from gradlab.models import MLPClassifier, SoftmaxRegression
+from gradlab.models._network import _engine_velocity
+from gradlab.train import Callback
+
+
+def blobs(n: int = 300, d: int = 16, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    centers = rng.normal(0, 2, size=(k, d))
+    y = rng.integers(0, k, n)
+    return (centers[y] + rng.normal(size=(n, d))).astype(np.float32), y
+
+
+class StopAt(Callback):
+    """Ctrl-C in the middle of an epoch."""
+
+    def __init__(self, epoch: int, batch: int) -> None:
+        self.epoch, self.batch = epoch, batch
+
+    def on_batch_end(self, epoch: int, batch: int, stats: Any) -> None:
+        if (epoch, batch) == (self.epoch, self.batch):
+            raise KeyboardInterrupt
+
+
+ENGINES = ["numpy", pytest.param("torch", marks=pytest.mark.torch)]
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+@pytest.mark.parametrize("engine", ENGINES)
+def test_interrupted_and_resumed_training_equals_uninterrupted_bit_for_bit(
+    tmp_path: Path, engine: str, momentum: float
+) -> None:
+    if engine == "torch":
+        pytest.importorskip("torch")
+    X, y = blobs()
+    ck = tmp_path / "m.safetensors"
+    kw: dict[str, Any] = {
+        "hidden": (8,), "batch_size": 32, "engine": engine, "momentum": momentum,
+        "cpu_threads": 1, "epochs": 4, "random_state": 3,
+    }  # fmt: skip
+    straight = MLPClassifier(**kw).fit(X, y)
+    with pytest.raises(KeyboardInterrupt):
+        MLPClassifier(**kw).fit(X, y, checkpoint=ck, callbacks=[StopAt(3, 4)])
+    assert checkpoint.load_meta(ck)["history"]["epoch"] == [1.0, 2.0]
+    resumed = MLPClassifier(**kw).fit(X, y, checkpoint=ck, resume=True)
+    assert resumed.history_["epoch"] == [1.0, 2.0, 3.0, 4.0]
+    for name, value in straight.params_.items():
+        assert np.array_equal(resumed.params_[name], value), name
+    for name, value in straight._velocity[0].items():
+        assert np.array_equal(resumed._velocity[0][name], value), name
+    for column in ("train_loss", "train_accuracy"):
+        assert resumed.history_[column] == straight.history_[column]
+
+
+def test_a_saved_model_resumes_with_its_momentum_buffers(tmp_path: Path) -> None:
+    X, y = blobs()
+    kw: dict[str, Any] = {"hidden": (8,), "momentum": 0.9, "cpu_threads": 1}
+    straight = MLPClassifier(epochs=3, **kw).fit(X, y)
+    path = MLPClassifier(epochs=1, **kw).fit(X, y).save(tmp_path / "m.safetensors")
+    resumed = MLPClassifier(epochs=3, **kw).fit(X, y, checkpoint=path, resume=True)
+    for name, value in straight.params_.items():
+        assert np.array_equal(resumed.params_[name], value), name
+
+
+def test_random_state_none_resumes_with_the_seed_it_drew(tmp_path: Path) -> None:
+    X, y = blobs()
+    ck = tmp_path / "m.safetensors"
+    first = SoftmaxRegression(epochs=1, random_state=None, cpu_threads=1).fit(X, y, checkpoint=ck)
+    again = SoftmaxRegression(epochs=2, random_state=None, cpu_threads=1)
+    again.fit(X, y, checkpoint=ck, resume=True)
+    assert again.seed_ == first.seed_
+    straight = SoftmaxRegression(epochs=2, random_state=first.seed_, cpu_threads=1).fit(X, y)
+    assert np.array_equal(again.params_["W1"], straight.params_["W1"])
+
+
+def test_velocities_convert_between_engine_units_and_rates() -> None:
+    rng = np.random.default_rng(0)
+    grad_units = {"vW1": rng.normal(size=(3, 2)).astype(np.float32)}
+    same = _engine_velocity(grad_units, "gradient", 0.1, "torch", 0.5)
+    assert same["vW1"] is grad_units["vW1"] or np.array_equal(same["vW1"], grad_units["vW1"])
+    step = _engine_velocity(grad_units, "gradient", 0.1, "numpy", 0.5)
+    # step units: lr * v, one float32 rounding
+    np.testing.assert_allclose(step["vW1"], 0.5 * grad_units["vW1"], rtol=2**-24, atol=0)
+    back = _engine_velocity(step, "step", 0.5, "torch", 0.5)
+    np.testing.assert_allclose(back["vW1"], grad_units["vW1"], rtol=2 * 2**-24, atol=0)
+    kept = _engine_velocity(step, "step", 0.5, "numpy", 0.5)
+    assert np.array_equal(kept["vW1"], step["vW1"])  # same units, same rate: untouched
+    # a new rate: torch.optim.SGD's semantics, the step becomes new_lr * v
+    rescaled = _engine_velocity(step, "step", 0.5, "numpy", 0.25)
+    np.testing.assert_allclose(rescaled["vW1"], 0.25 * grad_units["vW1"], rtol=4 * 2**-24)
+
+
+# ------------------------------------------------------------------ the command line
+
+
+def request(out: Path, resume: bool = False, **given: Any) -> TrainRequest:
+    return TrainRequest(
+        model=given.pop("model", "softmax"),
+        out=out,
+        given={"cpu_threads": 1, **given},
+        resume=resume,
+        plots=False,
+        quiet=True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("model", "given"),
+    [("softmax", {"lr": 0.5, "random_state": 5}), ("mlp", {"hidden": (16,), "random_state": 2})],
+)
+def test_the_resume_job_continues_exactly_with_the_checkpoints_settings(
+    tmp_path: Path, model: str, given: dict[str, Any]
+) -> None:
+    notes: list[str] = []
+    run_train(request(tmp_path / "a", model=model, epochs=1, **given), say=notes.append)
+    resumed = run_train(request(tmp_path / "a", True, model=model, epochs=3), say=notes.append)
+    straight = run_train(request(tmp_path / "b", model=model, epochs=3, **given))
+    for name, value in straight.model.params_.items():
+        assert np.array_equal(resumed.model.params_[name], value), name
+    seed = given["random_state"]
+    assert "with the checkpoint's " in notes[0]
+    assert f"seed {seed}" in notes[0]
+    assert "training to epoch 3" in notes[0]
+    assert len(notes) == 1  # no override announced
+
+
+def test_cli_resume_uses_the_checkpoints_lr_and_seed_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["train", "softmax", "--out", str(tmp_path), "--quiet", "--no-plots"]
+    assert main([*base, "--lr", "0.5", "--seed", "5", "--epochs", "1"]) == 0
+    capsys.readouterr()
+    assert main([*base, "--epochs", "3", "--resume"]) == 0
+    err = capsys.readouterr().err
+    assert (
+        f"gradlab train: resuming {tmp_path / 'model.safetensors'} after epoch 1 with the "
+        "checkpoint's lr 0.5, batch size 256, momentum 0, engine auto, device auto, seed 5; "
+        "training to epoch 3."
+    ) in err
+    meta = checkpoint.load_meta(tmp_path / "model.safetensors")
+    assert meta["hyperparameters"]["lr"] == 0.5
+    assert meta["seed"] == 5
+    assert meta["history"]["epoch"] == [1.0, 2.0, 3.0]
+
+
+def test_cli_resume_announces_an_override(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["train", "softmax", "--out", str(tmp_path), "--quiet", "--no-plots"]
+    assert main([*base, "--epochs", "1"]) == 0
+    capsys.readouterr()
+    assert main([*base, "--epochs", "2", "--resume", "--lr", "0.2", "--seed", "4"]) == 0
+    err = capsys.readouterr().err
+    assert (
+        "resuming with --lr 0.2 (the checkpoint's: 0.1), --seed 4 (the checkpoint's: 0); the "
+        "run will no longer match an uninterrupted one."
+    ) in err
+    assert checkpoint.load_meta(tmp_path / "model.safetensors")["hyperparameters"]["lr"] == 0.2
+
+
+def test_cli_resume_of_an_mlp_without_hidden_layers_keeps_its_momentum(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["train", "mlp", "--out", str(tmp_path), "--quiet", "--no-plots"]
+    assert main([*base, "--hidden", "", "--momentum", "0", "--epochs", "1"]) == 0
+    capsys.readouterr()
+    assert main([*base, "--epochs", "2", "--resume"]) == 0
+    err = capsys.readouterr().err
+    assert 'hidden "", lr 0.05, batch size 200, momentum 0,' in err
+    hp = checkpoint.load_meta(tmp_path / "model.safetensors")["hyperparameters"]
+    assert (hp["momentum"], hp["hidden"]) == (0.0, [])
+
+
+def test_cli_resume_takes_the_checkpoints_epoch_target(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["train", "softmax", "--out", str(tmp_path), "--quiet", "--no-plots", "--json"]
+    assert main([*base, "--epochs", "3"]) == 0
+    capsys.readouterr()
+    assert main([*base, "--resume"]) == 0
+    out = capsys.readouterr()
+    assert "already holds 3 epoch(s), which is --epochs 3 or more: nothing to train" in out.err

@@ -329,3 +329,38 @@ def test_comparison_plot_refuses_an_unknown_axis_and_an_empty_comparison() -> No
 )
 def test_equation(coef: list[float], intercept: float, powers: tuple[int, ...], text: str) -> None:
     assert equation(np.array(coef), intercept, powers) == text
+
+
+# ------------------------------------------------------------------ activations
+
+
+def test_activation_figure_draws_each_function_with_its_backward_pass() -> None:
+    from gradlab.ops import sigmoid
+    from gradlab.viz.activations import activation_figure
+
+    fig = activation_figure(-4, 4)
+    assert isinstance(fig, Figure)
+    left, right = fig.axes
+    assert [ax.get_title() for ax in fig.axes] == [
+        "sigmoid and its derivative",
+        "ReLU and its derivative",
+    ]
+    f, df = left.lines[:2]
+    z = f.get_xdata()
+    assert (z[0], z[-1]) == (-4, 4)
+    np.testing.assert_allclose(f.get_ydata(), sigmoid(z), rtol=1e-15)
+    np.testing.assert_allclose(df.get_ydata(), sigmoid(z) * (1 - sigmoid(z)), rtol=1e-12)
+    relu, d_neg, d_pos = right.lines[:3]
+    np.testing.assert_array_equal(relu.get_ydata(), np.maximum(z, 0))
+    assert set(d_neg.get_ydata()) == {0.0}
+    assert set(d_pos.get_ydata()) == {1.0}
+    assert d_neg.get_label() == "relu'(z) = 1 if z > 0 else 0"
+
+
+@pytest.mark.parametrize(("lo", "hi"), [(1.0, 1.0), (2.0, -2.0), (float("nan"), 1.0)])
+def test_activation_figure_refuses_an_empty_range(lo: float, hi: float) -> None:
+    from gradlab.viz.activations import activation_figure
+
+    with pytest.raises(UsageError, match=r"activation_figure: lo and hi must be finite with "
+                       r"lo < hi; got"):  # fmt: skip
+        activation_figure(lo, hi)

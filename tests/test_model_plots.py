@@ -279,6 +279,9 @@ def test_comparison_plot_draws_one_curve_per_method_and_still_unpacks() -> None:
     ax = result.plot().axes[0]
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("epoch", "loss on all the data (log scale)")
     assert [line.get_label() for line in ax.lines] == ["batch", "sgd"]
+    # curves that coincide (engines that agree) stay visible: own dash, narrower on top
+    assert [line.get_linestyle() for line in ax.lines] == ["-", "--"]
+    assert ax.lines[0].get_linewidth() > ax.lines[1].get_linewidth()
     for line, row in zip(ax.lines, rows, strict=True):
         np.testing.assert_array_equal(line.get_ydata(), row.history)
         np.testing.assert_array_equal(line.get_xdata(), [0, 1, 2, 3])

@@ -242,7 +242,8 @@ class Comparison(NamedTuple):
             curves.append((label, x, np.asarray(r.step_loss)))
         return step_curves(curves, xlabel="epoch (each step at its fraction of an epoch)",
                            ylabel="loss of the batch stepped on",
-                           title=f"Loss of every step: {head or self.data.name}")  # fmt: skip
+                           title=f"Loss of every step: {head or self.data.name}",
+                           noisy=True)  # fmt: skip
 
 
 def settings(

@@ -257,25 +257,31 @@ def step_curves(
     xlabel: str,
     ylabel: str = "loss",
     title: str = "Loss",
+    noisy: bool = False,
 ) -> Figure:
     """Several ``(label, x, values)`` lines on one log-scaled axes (linear when some value
-    is not positive), each in its own colour and dash so that equal curves stay visible.
+    is not positive).
 
     Parameters
     ----------
     curves : sequence of (label, x, values)
         ``x`` and ``values`` of the same shape (k_i,).
     xlabel, ylabel, title : str
+    noisy : bool, default False
+        False: each line has its own dash and a width that shrinks from the first to the
+        last, so that equal curves (engines that agree) all stay visible. True: thin
+        solid lines, the longest drawn beneath the others, for jagged per-step losses.
     """
     fig = new_figure(6.4, 4.4)
     ax = fig.add_subplot()
     for i, (label, x, values) in enumerate(curves):
-        # a noisy line of many steps is drawn thin and solid, beneath the shorter ones
-        many = len(values) > 400
-        ax.plot(x, values, "-" if many else _STYLES[i % len(_STYLES)],
-                color=_COLORS[i % len(_COLORS)], lw=0.6 if many else 1.8,
-                alpha=0.75 if many else 1.0, zorder=3 - min(len(values), 10**6) / 10**6,
-                label=label)  # fmt: skip
+        color = _COLORS[i % len(_COLORS)]
+        if noisy:
+            ax.plot(x, values, "-", color=color, lw=0.6, alpha=0.75,
+                    zorder=3 - min(len(values), 10**6) / 10**6, label=label)  # fmt: skip
+        else:
+            ax.plot(x, values, _STYLES[i % len(_STYLES)], color=color,
+                    lw=max(3.0 - 0.8 * i, 1.0), label=label)  # fmt: skip
     positive = all(np.min(v) > 0 for _, _, v in curves if len(v))
     if positive:
         ax.set_yscale("log")

@@ -207,10 +207,10 @@ class Comparison(NamedTuple):
         ----------
         per : {"epoch", "step"}, default "epoch"
             ``"epoch"``: the loss on all the data after each epoch (epoch 0 is the
-            start), comparable across methods. ``"step"``: the loss of each step's batch
-            as it was stepped on (before the step), placed where it began, in epochs: how noisy each
-            method is. Engines that agree draw the same curve; each has its own dash so
-            that all stay visible.
+            start), comparable across methods; engines that agree draw the same curve,
+            each in its own dash so that all stay visible. ``"step"``: the loss of each
+            step's batch as the step saw it (before its update), placed where the step
+            began, in epochs: how noisy each method is.
 
         Returns
         -------
@@ -240,7 +240,7 @@ class Comparison(NamedTuple):
             per_epoch = len(r.step_loss) / max(len(r.history) - 1, 1)
             x = np.arange(len(r.step_loss)) / per_epoch  # measured as the step began
             curves.append((label, x, np.asarray(r.step_loss)))
-        return step_curves(curves, xlabel="epoch (each step at its fraction of an epoch)",
+        return step_curves(curves, xlabel="epoch (each step placed where it began)",
                            ylabel="loss of the batch stepped on",
                            title=f"Loss of every step: {head or self.data.name}",
                            noisy=True)  # fmt: skip

@@ -277,7 +277,8 @@ def step_curves(
     for i, (label, x, values) in enumerate(curves):
         color = _COLORS[i % len(_COLORS)]
         if noisy:
-            ax.plot(x, values, "-", color=color, lw=0.6, alpha=0.75,
+            ax.plot(x, values, "-", color=color, lw=0.6 if len(values) > 400 else 1.6,
+                    alpha=0.75,
                     zorder=3 - min(len(values), 10**6) / 10**6, label=label)  # fmt: skip
         else:
             ax.plot(x, values, _STYLES[i % len(_STYLES)], color=color,

@@ -95,6 +95,9 @@ def test_plot_loss_draws_the_history_and_the_closed_form_floor() -> None:
     m = LinearRegression(lr=0.01, epochs=30).fit(X, y)
     ax = m.plot_loss().axes[0]
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("epoch", "mean squared error (log scale)")
+    assert ax.get_title() == (
+        "LinearRegression: mean squared error per epoch\n(batch, lr=0.01, 30 epochs)"
+    )
     (curve,) = ax.lines
     np.testing.assert_array_equal(curve.get_ydata(), m.history_["loss"])
     np.testing.assert_array_equal(curve.get_xdata(), np.arange(31))

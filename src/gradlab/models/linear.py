@@ -232,7 +232,7 @@ class LinearRegression(RegressorMixin, GradientDescentModel):  # type: ignore[mi
         return loss_figure(
             self.history_["loss"],
             ylabel=loss,
-            title=f"{type(self).__name__}: {loss} per epoch ({describe_fit(self)})",
+            title=f"{type(self).__name__}: {loss} per epoch\n({describe_fit(self)})",
             floor=floor,
         )
 

@@ -187,7 +187,7 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):  # type: ignore
         return loss_figure(
             self.history_["loss"],
             ylabel=loss,
-            title=f"{type(self).__name__}: {loss} per epoch ({describe_fit(self)})",
+            title=f"{type(self).__name__}: {loss} per epoch\n({describe_fit(self)})",
         )
 
     def plot_decision(self, X: Any, y: Any, *, feature_names: list[str] | None = None) -> Figure:
@@ -246,5 +246,5 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):  # type: ignore
             self.intercept_,
             [str(c) for c in self.classes_],
             feature_names=feature_names,
-            title=f"{name} ({describe_fit(self)}): what it decides",
+            title=f"{name}: what it decides\n({describe_fit(self)})",
         )

@@ -11,14 +11,16 @@ import importlib.util
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from gradlab.errors import UsageError
+from gradlab.params import Options, validate
 
 if TYPE_CHECKING:
     from gradlab.models.base import GradientDescentModel
+    from gradlab.viz.figure import Figure
 
 # The models (and scikit-learn under them) are imported inside the functions, so that the
 # CLI can read PROBLEMS and DEFAULTS while it builds its parser.
@@ -176,6 +178,74 @@ class Row:
         }
 
 
+#: What :meth:`Comparison.plot` may draw the loss against.
+_PLOT_CONSTRAINTS = {"per": Options(("epoch", "step"))}
+
+
+class Comparison(NamedTuple):
+    """What :func:`compare` returns: the problem's data and one :class:`Row` per
+    engine x method. A tuple, so ``data, rows = compare(...)`` unpacks it."""
+
+    data: Dataset
+    rows: list[Row]
+
+    def labels(self) -> list[str]:
+        """A name per row: the method when there is one engine, the engine when there is
+        one method, else both (``"torch minibatch"``)."""
+        engines = {r.engine for r in self.rows}
+        methods = {r.method for r in self.rows}
+        if len(engines) == 1 and len(methods) > 1:
+            return [r.method for r in self.rows]
+        if len(methods) == 1:
+            return [r.engine for r in self.rows]
+        return [f"{r.engine} {r.method}" for r in self.rows]
+
+    def plot(self, per: str = "epoch") -> Figure:
+        """The loss curves of every engine and method, on one log-scaled axes.
+
+        Parameters
+        ----------
+        per : {"epoch", "step"}, default "epoch"
+            ``"epoch"``: the loss on all the data after each epoch (epoch 0 is the
+            start), comparable across methods; engines that agree draw the same curve,
+            each in its own dash so that all stay visible. ``"step"``: the loss of each
+            step's batch as the step saw it (before its update), placed where the step
+            began, in epochs: how noisy each method is.
+
+        Returns
+        -------
+        Figure
+            Shows itself inline in a notebook.
+
+        Raises
+        ------
+        UsageError
+            ``per`` is neither ``"epoch"`` nor ``"step"``, or there are no rows.
+        """
+        from gradlab.viz.estimators import step_curves
+
+        validate(_PLOT_CONSTRAINTS, {"per": per}, "Comparison.plot")
+        if not self.rows:
+            raise UsageError("Comparison.plot: there are no runs to draw (no engine or method).")
+        head = f"{self.data.name} ({self.data.description})" if self.data.description else ""
+        if per == "epoch":
+            curves = [
+                (label, np.arange(len(r.history), dtype=float), np.asarray(r.history))
+                for label, r in zip(self.labels(), self.rows, strict=True)
+            ]
+            return step_curves(curves, xlabel="epoch", ylabel="loss on all the data",
+                               title=f"Loss per epoch: {head or self.data.name}")  # fmt: skip
+        curves = []
+        for label, r in zip(self.labels(), self.rows, strict=True):
+            per_epoch = len(r.step_loss) / max(len(r.history) - 1, 1)
+            x = np.arange(len(r.step_loss)) / per_epoch  # measured as the step began
+            curves.append((label, x, np.asarray(r.step_loss)))
+        return step_curves(curves, xlabel="epoch (each step placed where it began)",
+                           ylabel="loss of the batch stepped on",
+                           title=f"Loss of every step: {head or self.data.name}",
+                           noisy=True)  # fmt: skip
+
+
 def settings(
     problem: str, *, lr: float | None = None, epochs: int | None = None, loss: str | None = None
 ) -> dict[str, Any]:
@@ -208,13 +278,18 @@ def compare(
     seed: int = 0,
     dtype: str = "float64",
     progress: Callable[[str], None] | None = None,
-) -> tuple[Dataset, list[Row]]:
+) -> Comparison:
     """Fit ``problem`` with every engine x method from the same start; time each fit.
 
     The start is the tutorial's ``(w, b)`` for ``quadratic`` and zeros otherwise;
     the shuffles come from one seed, so every engine sees the same batches. Each
     fit is preceded by a short warm-up fit (imports, graph tracing) that is not timed.
     ``progress`` receives a line before each engine starts.
+
+    Returns
+    -------
+    Comparison
+        ``(data, rows)``; ``.plot()`` draws the loss curves.
     """
     data = load_problem(problem, seed)
     params = {
@@ -257,7 +332,7 @@ def compare(
                     test_accuracy=acc,
                 )
             )
-    return data, rows
+    return Comparison(data, rows)
 
 
 def sklearn_logistic(data: Dataset) -> dict[str, Any]:

@@ -9,23 +9,46 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from numbers import Integral
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from sklearn.base import RegressorMixin
 
 from gradlab.engines import Kind, Reduction
+from gradlab.errors import UsageError
 from gradlab.models.base import (
     _COMMON_ATTRIBUTES,
     _COMMON_DOC,
     PARAMETERS,
     GradientDescentModel,
+    NotFittedError,
     as_features,
     as_targets,
 )
 from gradlab.params import Constraint, Interval, Options, Predicate
 
+if TYPE_CHECKING:
+    from gradlab.viz.figure import Figure
+
 _LOSSES: dict[str, Reduction] = {"mse": "mean", "half_sse": "sum"}
+#: How the plots name each loss.
+_LOSS_NAMES = {"mse": "mean squared error", "half_sse": "0.5 * sum of squared errors"}
+
+
+def require_fitted(model: GradientDescentModel, method: str) -> None:
+    """Raise :class:`~gradlab.models.base.NotFittedError` (scikit-learn's too) naming
+    ``method`` when ``model`` has not been fitted."""
+    if not hasattr(model, "coef_"):
+        name = type(model).__name__
+        raise NotFittedError(
+            f"{name}.{method}() draws a fitted model, and this {name} is not fitted yet: "
+            "call fit(X, y) first."
+        )
+
+
+def describe_fit(model: GradientDescentModel) -> str:
+    """``"batch, lr=0.0001, 1000 epochs"``: how a fitted model was trained."""
+    return f"{model.method}, lr={model.lr_:.3g}, {model.epochs} epochs"
 
 
 class LinearRegression(RegressorMixin, GradientDescentModel):  # type: ignore[misc]
@@ -103,6 +126,167 @@ class LinearRegression(RegressorMixin, GradientDescentModel):  # type: ignore[mi
         """
         Xa = as_features(X)
         return closed_form(self._features(Xa), as_targets(y, Xa.shape[0]))
+
+    # -------------------------------------------------------------- pictures
+
+    def _powers(self) -> tuple[int, ...]:
+        return (1,)
+
+    def _plot_input(self, X: Any, y: Any, method: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(X, features(X), y)`` as checked arrays, for a fitted model."""
+        require_fitted(self, method)
+        Xa = as_features(X)
+        self._check_names_and_width(X, Xa, reset=False)
+        return Xa, self._features(Xa), as_targets(y, Xa.shape[0])
+
+    def _feature_names(self) -> list[str]:
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None:
+            return [str(n) for n in names]
+        d = self.n_features_in_
+        return ["x"] if d == 1 else [f"x{i + 1}" for i in range(d)]
+
+    def plot_fit(self, X: Any, y: Any) -> Figure:
+        """The data and the fitted curve, beside the closed form's.
+
+        With one feature: the points and both curves (``y = w*x + b``, or the model's
+        polynomial), each labelled with its formula. With several features no curve can
+        be drawn, so the predictions of both are plotted against the true ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Usually the training data.
+
+        Returns
+        -------
+        Figure
+            Shows itself inline in a notebook; ``.show()`` or ``savefig`` elsewhere.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        DataError
+            ``X`` or ``y`` is malformed, or ``X`` has another number of features.
+        """
+        from gradlab.viz.estimators import equation, fit_figure, parity_figure
+
+        Xa, F, ya = self._plot_input(X, y, "plot_fit")
+        cw, cb = closed_form(F, ya)
+        name = type(self).__name__
+        title = f"{name}: gradient descent beside the closed form"
+        descent = f"gradient descent ({describe_fit(self)})"
+        if Xa.shape[1] > 1:
+            return parity_figure(
+                ya,
+                [(descent, F @ self.coef_ + self.intercept_),
+                 ("closed form (least squares)", F @ cw + cb)],
+                title=title,
+            )  # fmt: skip
+        lo, hi = float(Xa.min()), float(Xa.max())
+        grid = np.linspace(lo, hi, 200)
+        G = self._features(grid[:, None])
+        powers = self._powers()
+        curves = [
+            (f"{descent}: {equation(self.coef_, self.intercept_, powers)}",
+             G @ self.coef_ + self.intercept_),
+            (f"closed form (least squares): {equation(cw, cb, powers)}", G @ cw + cb),
+        ]  # fmt: skip
+        return fit_figure(Xa[:, 0], ya, grid, curves, xlabel=self._feature_names()[0],
+                          title=title)  # fmt: skip
+
+    def plot_loss(self, X: Any = None, y: Any = None) -> Figure:
+        """The loss per epoch (epoch 0 is the start), on a log scale.
+
+        Parameters
+        ----------
+        X, y : array-like, optional
+            The training data: with them a dashed line marks the closed form's loss, the
+            least any descent can reach.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        UsageError
+            Only one of ``X`` and ``y`` is given.
+        """
+        from gradlab.ops import squared_error
+        from gradlab.viz.estimators import loss_figure
+
+        require_fitted(self, "plot_loss")
+        floor = None
+        if (X is None) != (y is None):
+            raise UsageError(
+                f"{type(self).__name__}.plot_loss() takes both X and y (to mark the closed "
+                "form's loss) or neither; got only " + ("X." if y is None else "y.")
+            )
+        if X is not None:
+            _, F, ya = self._plot_input(X, y, "plot_loss")
+            cw, cb = closed_form(F, ya)
+            best = squared_error(F @ cw + cb, ya, self.losses[self.loss])[0]
+            floor = ("closed form (least squares)", best)
+        loss = _LOSS_NAMES[self.loss]
+        return loss_figure(
+            self.history_["loss"],
+            ylabel=loss,
+            title=f"{type(self).__name__}: {loss} per epoch\n({describe_fit(self)})",
+            floor=floor,
+        )
+
+    def plot_surface(self, X: Any, y: Any) -> Figure:
+        """The loss over ``(w, b)`` as contours, with the path the descent took on it.
+
+        Only a model with one weight has a loss surface that can be drawn: a
+        LinearRegression on one feature, or a PolynomialRegression with one power
+        (``powers=(2,)``: then ``w`` multiplies ``x**2``). The closed form is marked
+        with a star. The colours show the mean squared error; for ``loss="half_sse"``
+        the loss is that times ``n/2``, the same surface.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, 1)
+        y : array-like of shape (n_samples,)
+            The data the model was fitted on.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        UsageError
+            The model has more than one weight.
+        """
+        from gradlab.viz.estimators import surface_title
+        from gradlab.viz.regression import loss_surface
+
+        require_fitted(self, "plot_surface")
+        k = self.coef_.shape[0]
+        if k != 1:
+            name = type(self).__name__
+            d = self.n_features_in_
+            why = f"{d} feature{'s' if d > 1 else ''}"
+            powers = self._powers()
+            if powers != (1,):
+                why += f", powers {', '.join(map(str, powers))}"
+            raise UsageError(
+                f"{name}.plot_surface() draws the loss over (w, b), which needs a model with "
+                f"one weight; this {name} has {k} ({why}). Fit on one feature"
+                + (" with one power, e.g. powers=(2,)," if len(powers) > 1 else "")
+                + " to see the surface; plot_loss() and plot_fit(X, y) work for any model."
+            )
+        _, F, ya = self._plot_input(X, y, "plot_surface")
+        cw, cb = closed_form(F, ya)
+        hist = self.history_
+        return loss_surface(
+            F[:, 0],
+            ya,
+            np.asarray(hist["w"]),
+            np.asarray(hist["b"]),
+            optimum=(float(cw[0]), float(cb)),
+            title=surface_title(self.loss),
+        )
 
 
 def closed_form(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
@@ -194,6 +378,7 @@ class PolynomialRegression(LinearRegression):
         )
 
     def _powers(self) -> tuple[int, ...]:
+        """The powers of each feature, in the order of ``coef_``."""
         if self.powers is not None:
             return tuple(int(p) for p in self.powers)
         return tuple(range(1, self.degree + 1))

@@ -17,26 +17,33 @@ End to end, in three places:
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.utils.multiclass import type_of_target
 
 from gradlab.engines import Kind, Reduction
-from gradlab.errors import DataError
+from gradlab.errors import DataError, UsageError
 from gradlab.models.base import (
     _COMMON_ATTRIBUTES,
     _COMMON_DOC,
     PARAMETERS,
     GradientDescentModel,
     _show,
+    as_features,
     column,
 )
+from gradlab.models.linear import describe_fit, require_fitted
 from gradlab.ops import sigmoid
 from gradlab.params import Constraint, Options
 
+if TYPE_CHECKING:
+    from gradlab.viz.figure import Figure
+
 _LOSSES: dict[str, Reduction] = {"bce": "mean", "bce_sum": "sum"}
+#: How the plots name each loss.
+_LOSS_NAMES = {"bce": "binary cross-entropy (mean)", "bce_sum": "binary cross-entropy (sum)"}
 
 
 class LogisticRegression(ClassifierMixin, GradientDescentModel):  # type: ignore[misc]
@@ -162,3 +169,82 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):  # type: ignore
         positive = self.decision_function(X) > 0
         out: np.ndarray = self.classes_[positive.astype(np.intp)]
         return out
+
+    # -------------------------------------------------------------- pictures
+
+    def plot_loss(self) -> Figure:
+        """The binary cross-entropy per epoch (epoch 0 is the start), on a log scale.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        """
+        from gradlab.viz.estimators import loss_figure
+
+        require_fitted(self, "plot_loss")
+        loss = _LOSS_NAMES[self.loss]
+        return loss_figure(
+            self.history_["loss"],
+            ylabel=loss,
+            title=f"{type(self).__name__}: {loss} per epoch\n({describe_fit(self)})",
+        )
+
+    def plot_decision(self, X: Any, y: Any, *, feature_names: list[str] | None = None) -> Figure:
+        """What the model decides, drawn over the points, for one or two features.
+
+        One feature: the points at height 0 or 1 by class, the probability curve
+        ``sigmoid(w*x + b)`` and the boundary ``x = -b/w``. Two features: the
+        probability as coloured contours and the boundary line ``P = 0.5``, where the
+        logit ``w1*x1 + w2*x2 + b`` is 0.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, 1 or 2)
+            Points in the units the model was fitted on (inside a pipeline: transformed
+            by the steps before the model, ``pipe[:-1].transform(X)``).
+        y : array-like of shape (n_samples,)
+            Their labels, among ``classes_``.
+        feature_names : list of str, optional
+            The axis labels; by default the names seen in ``fit`` (a DataFrame's
+            columns), else ``x`` or ``x1``, ``x2``.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        UsageError
+            The model has more than two features.
+        DataError
+            ``X`` or ``y`` is malformed, or ``y`` holds a label not seen in ``fit``.
+        """
+        from gradlab.viz.estimators import decision_figure
+
+        require_fitted(self, "plot_decision")
+        name = type(self).__name__
+        d = self.n_features_in_
+        if d > 2:
+            raise UsageError(
+                f"{name}.plot_decision() draws one or two features, and this {name} was "
+                f"fitted on {d}. Fit one on two columns (X[:, [i, j]]) to see its "
+                "decision boundary; plot_loss() works for any number."
+            )
+        Xa = as_features(X)
+        self._check_names_and_width(X, Xa, reset=False)
+        t = self._targets_seen(y, Xa.shape[0])
+        if feature_names is None and hasattr(self, "feature_names_in_"):
+            feature_names = [str(v) for v in self.feature_names_in_]
+        if feature_names is not None and len(feature_names) != d:
+            raise UsageError(
+                f"feature_names must name the {d} feature(s); got {len(feature_names)}: "
+                f"{feature_names!r}."
+            )
+        return decision_figure(
+            Xa,
+            t,
+            self.coef_,
+            self.intercept_,
+            [str(c) for c in self.classes_],
+            feature_names=feature_names,
+            title=f"{name}: what it decides\n({describe_fit(self)})",
+        )

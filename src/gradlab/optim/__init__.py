@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from gradlab.errors import DivergenceError, UsageError
+from gradlab.errors import DivergenceError
 from gradlab.optim.rules import RULES as RULES
 from gradlab.optim.rules import Rule as Rule
 from gradlab.optim.rules import State as State
@@ -33,26 +33,6 @@ Method = Literal["batch", "sgd", "minibatch"]
 
 Batch = slice | np.ndarray
 """Rows one step uses: ``slice(None)`` for all of them, else an index array."""
-
-
-# check_positive and check_seed serve models/classifier.py until it validates from a
-# gradlab.params table as the linear models do.
-def check_positive(name: str, value: float, *, integer: bool = False) -> None:
-    """Raise a UsageError naming ``name`` unless ``value`` is a finite number > 0."""
-    if integer:
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise UsageError(f"{name} must be a positive integer, got {value!r}.")
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-        raise UsageError(f"{name} must be a number, got {value!r}.")
-    if not (math.isfinite(value) and value > 0):
-        raise UsageError(f"{name} must be a finite number > 0, got {value!r}.")
-
-
-def check_seed(seed: object) -> None:
-    """Raise a UsageError unless ``seed`` is an integer >= 0."""
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise UsageError(f"seed must be an integer >= 0, got {seed!r}.")
 
 
 def epoch_batches(

@@ -149,7 +149,10 @@ class Trajectory:
            ``|f|`` exceeded ``explode * max(1, |f(x0)|)``.
         2. ``"converged"`` if the run stopped because an update (the step the
            rule took: ``lr * grad f(x)`` for plain descent) was shorter
-           (Euclidean norm) than ``tol``.
+           (Euclidean norm) than ``tol``. With a schedule, each update is first
+           scaled to the nominal rate (times ``lr / lr_t``; every rule's step is
+           proportional to its rate), so that a rate annealed to almost nothing
+           is not taken for convergence.
         3. ``"diverging"`` if the steps ran out, the run oscillates (rule 4),
            each of the last :data:`OSCILLATION_WINDOW` updates is longer than the
            one before, and the last is longer than every update before the
@@ -230,10 +233,11 @@ class Trajectory:
 
     @property
     def settling(self) -> bool:
-        """Whether the run bounces with bounces that die out fast: the longest update of
-        each of the last three windows of :data:`OSCILLATION_WINDOW` steps is under half
-        the longest of the window before (``False`` for runs of fewer steps)."""
-        return _settling(np.linalg.norm(np.diff(self.points, axis=0), axis=1))
+        """Whether the updates die out fast: the longest update of each of the last three
+        windows of :data:`OSCILLATION_WINDOW` steps is under half the longest of the
+        window before (``False`` for runs of fewer steps). Updates are compared at the
+        nominal rate, so a schedule's falling rate does not count."""
+        return _settling(_lengths(np.asarray(self.points), self.lr, self.schedule))
 
     @property
     def minima(self) -> FloatArray:
@@ -372,6 +376,7 @@ def _descend(
     steps: int,
     tol: float,
     limit: float,
+    stretch: Callable[[int], float] | None = None,
 ) -> _Run:
     """The descent loop: ``x <- x - step_fn(x, grad f(x))``, at most ``steps`` times.
 
@@ -379,7 +384,10 @@ def _descend(
     judges only what comes of it. Refuses a start where ``f`` or its gradient is
     not finite (:class:`UsageError`); stops, diverged, at a non-finite or runaway
     iterate or value (``|x| > limit`` or ``|f| > limit * max(1, |f(x0)|)``),
-    and, converged, after an update shorter than ``tol``.
+    and, converged, after an update shorter than ``tol``. With a schedule,
+    ``stretch(t)`` (the nominal rate over step ``t``'s, ``t = 0, 1, ...``; inf
+    where the rate is 0) scales each update to the nominal rate first, so that a
+    rate decaying to nothing does not pass for convergence.
 
     Returns
     -------
@@ -406,7 +414,10 @@ def _descend(
         points.append(x)
         values.append(fx)
         gradients.append(grad)
-        if float(np.linalg.norm(update)) < tol:
+        size = float(np.linalg.norm(update))
+        if stretch is not None:
+            size *= stretch(step - 1)
+        if size < tol:
             return points, values, gradients, step, None
     return points, values, gradients, None, None
 
@@ -439,8 +450,13 @@ def _settling(lengths: FloatArray) -> bool:
     return bool(np.all(peaks[1:] < 0.5 * peaks[:-1]))
 
 
-def _verdict_of_run(points: FloatArray) -> Verdict:
-    """``"diverging"``, ``"oscillating"`` or ``"too slow"`` for a run that used all its steps."""
+def _verdict_of_run(points: FloatArray, lengths: FloatArray) -> Verdict:
+    """``"diverging"``, ``"oscillating"`` or ``"too slow"`` for a run that used all its steps.
+
+    ``lengths`` (shape (k,)) are the updates' lengths at the nominal rate (see
+    :func:`_lengths`), so that a schedule's changing rate is not taken for a growing or
+    dying bounce.
+    """
     updates = np.diff(points[-(OSCILLATION_WINDOW + 1) :], axis=0)  # (w, n_vars)
     if len(updates) < 3:
         return "too slow"
@@ -451,7 +467,6 @@ def _verdict_of_run(points: FloatArray) -> Verdict:
     share = motion / max(float(motion.sum()), np.finfo(np.float64).tiny)
     if not bool(np.any((flips.mean(axis=0) > 0.5) & (share >= BOUNCE_SHARE))):
         return "too slow"
-    lengths = np.linalg.norm(np.diff(points, axis=0), axis=1)  # every update, (k,)
     window, before = lengths[-len(updates) :], lengths[: -len(updates)]
     # a bounded but chaotic bounce (x**2*sin(x) at lr 0.1) also has long runs of
     # growing bounces, then falls back: only a bounce longer than any before is escaping
@@ -479,6 +494,28 @@ def _resolve(f: Function | TestFunction | str) -> tuple[Function, TestFunction |
         f"f must be a formula (text), a built-in test function's name or a Function; got "
         f"{type(f).__name__}"
     )
+
+
+def _lengths(points: FloatArray, nominal: float, schedule: Schedule | None) -> FloatArray:
+    """The length of each update, scaled to the nominal rate (shape (k,))."""
+    lengths = np.linalg.norm(np.diff(points, axis=0), axis=1)
+    if schedule is None:
+        return cast(FloatArray, lengths)
+    stretch = _stretch(schedule, nominal)
+    scale = np.array([stretch(t) for t in range(len(lengths))])
+    with np.errstate(invalid="ignore"):
+        return cast(FloatArray, np.where(lengths == 0, 0.0, lengths * scale))
+
+
+def _stretch(schedule: Schedule, nominal: float) -> Callable[[int], float]:
+    """``t -> nominal / schedule.lr_at(t)`` (inf where the rate is 0): every rule's update
+    is proportional to its rate, so this scales step ``t``'s to the nominal rate."""
+
+    def stretch(t: int) -> float:
+        rate = schedule.lr_at(t)
+        return nominal / rate if rate > 0 else math.inf
+
+    return stretch
 
 
 def _nominal_rate(schedule: Schedule) -> float:
@@ -621,11 +658,14 @@ def minimize(
     rule, name, rate, followed = _setup(optimizer, lr, schedule, budget, known, "minimize")
     x = _check_start(function, x0)
 
+    stretch = None
     if _is_plain(rule) and followed is None:
         step_fn = plain_step(rate)  # exactly the tutorial's update
     else:
         step_fn = rule_step(rule, followed)
-    run = _descend(function, x, step_fn, steps=budget, tol=tolerance, limit=limit)
+        if followed is not None:
+            stretch = _stretch(followed, rate)
+    run = _descend(function, x, step_fn, steps=budget, tol=tolerance, limit=limit, stretch=stretch)
     points, values, gradients, converged_at, diverged_at = run
 
     path = np.array(points)
@@ -635,7 +675,7 @@ def minimize(
     elif converged_at is not None:
         verdict = "converged"
     else:
-        verdict = _verdict_of_run(path)
+        verdict = _verdict_of_run(path, _lengths(path, rate, followed))
     arrays = [path, np.array(values), np.array(gradients)]
     for array in arrays:
         array.setflags(write=False)

@@ -87,6 +87,8 @@ class TestFunction:
         The box ``((x_lo, x_hi), (y_lo, y_hi))`` a picture shows.
     about : str
         One sentence: what the surface shows.
+    saddles : tuple of (float, float), default ()
+        Saddle points worth marking on a picture.
     """
 
     __test__: ClassVar[bool] = False  # a library class, not a pytest test class
@@ -101,6 +103,7 @@ class TestFunction:
     steps: int
     view: tuple[tuple[float, float], tuple[float, float]]
     about: str
+    saddles: tuple[tuple[float, float], ...] = ()
 
     @property
     def function(self) -> Function:
@@ -187,6 +190,7 @@ TEST_FUNCTIONS: dict[str, TestFunction] = {
             steps=200,
             view=((-2.0, 2.0), (-1.8, 1.8)),
             about="a saddle at (0, 0) on the way: the gradient there is nearly zero",
+            saddles=((0.0, 0.0),),
         ),
         TestFunction(
             name="ill-conditioned",

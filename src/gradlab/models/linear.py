@@ -7,9 +7,9 @@ The model ``y ~ X @ coef_ + intercept_``; its loss :func:`gradlab.ops.squared_er
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from numbers import Integral
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from sklearn.base import RegressorMixin
@@ -24,6 +24,9 @@ from gradlab.models.base import (
     as_targets,
 )
 from gradlab.params import Constraint, Interval, Options, Predicate
+
+if TYPE_CHECKING:
+    from gradlab.optim import Rule, Schedule
 
 _LOSSES: dict[str, Reduction] = {"mse": "mean", "half_sse": "sum"}
 
@@ -75,6 +78,8 @@ class LinearRegression(RegressorMixin, GradientDescentModel):  # type: ignore[mi
         random_state: int | None = 0,
         explode: float = 1e8,
         engine_options: dict[str, Any] | None = None,
+        optimizer: str | Rule = "sgd",
+        schedule: Schedule | Callable[[float, int], Schedule] | str | None = None,
     ) -> None:
         self.lr = lr
         self.epochs = epochs
@@ -85,6 +90,8 @@ class LinearRegression(RegressorMixin, GradientDescentModel):  # type: ignore[mi
         self.random_state = random_state
         self.explode = explode
         self.engine_options = engine_options
+        self.optimizer = optimizer
+        self.schedule = schedule
 
     def _targets(self, y: Any, n: int) -> np.ndarray:
         return as_targets(y, n)
@@ -178,6 +185,8 @@ class PolynomialRegression(LinearRegression):
         random_state: int | None = 0,
         explode: float = 1e8,
         engine_options: dict[str, Any] | None = None,
+        optimizer: str | Rule = "sgd",
+        schedule: Schedule | Callable[[float, int], Schedule] | str | None = None,
     ) -> None:
         self.degree = degree
         self.powers = powers
@@ -191,6 +200,8 @@ class PolynomialRegression(LinearRegression):
             random_state=random_state,
             explode=explode,
             engine_options=engine_options,
+            optimizer=optimizer,
+            schedule=schedule,
         )
 
     def _powers(self) -> tuple[int, ...]:

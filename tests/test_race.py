@@ -270,3 +270,36 @@ def test_descend_refuses_bad_optimizer_and_schedule_flags(
     assert message in err
     assert "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------- the tour's chapter
+
+
+def test_the_tours_race_chapter_has_its_table_pictures_and_animations(tmp_path: Path) -> None:
+    from gradlab.tour import CHAPTERS, RACE_FUNCTIONS, RACE_RULES, race_chapter
+    from gradlab.viz.report import render
+
+    assert CHAPTERS[-1] is race_chapter
+    chapter = race_chapter(tmp_path, 0)
+    section = chapter.section
+    assert section.title == "5. The optimizer race: momentum and Adam"
+    assert section.gist
+    tables = [payload for kind, payload in section.blocks if kind == "table"]
+    ((header, rows),) = tables
+    assert header[:4] == ["function", "optimizer", "lr", "verdict"]
+    assert [(r[0], r[1]) for r in rows] == [(f, o) for f in RACE_FUNCTIONS for o in RACE_RULES]
+    figures = [payload for kind, payload in section.blocks if kind == "figures"]
+    assert [[p.name for p, _, _ in row] for row in figures] == [["race.png"] * 2, ["race.gif"] * 2]
+    assert all(caption for row in figures for _, caption, _ in row)
+    assert section.commands == [
+        f"gradlab descend {f} --optimizer sgd,momentum,nesterov,adam --out runs/race-{f}"
+        for f in RACE_FUNCTIONS
+    ]
+    html = render("tour", [section])
+    assert html.count("data:image/gif;base64,") == 2
+    assert html.count("data:image/png;base64,") == 2
+    assert chapter.summary.startswith("optimizer race: rosenbrock: sgd ")
+    # the numbers in the summary are the runs': momentum beats plain SGD on both surfaces
+    distances = {(r[0], r[1]): float(r[5]) for r in rows}
+    for f in RACE_FUNCTIONS:
+        assert distances[(f, "momentum")] < distances[(f, "sgd")] / 10

@@ -401,7 +401,8 @@ _COMMON_DOC = """\
         descent, today's results and fast paths bit for bit; ``"momentum"`` and
         ``"nesterov"``: SGD with momentum 0.9; ``"adagrad"``, ``"rmsprop"``, ``"adam"``,
         ``"adamw"`` with PyTorch's defaults) or a ``gradlab.optim.rules.Rule`` with its
-        own hyperparameters (its ``lr`` is used only when ``lr="auto"``). The numpy
+        own hyperparameters (its ``lr`` is used only by ``lr="auto"`` with an adaptive
+        rule; otherwise ``lr`` sets the rate). The numpy
         engine applies gradlab's rules in float64, torch ``torch.optim``'s equivalent,
         tensorflow gradlab's rules on the tape's gradient. Any rule but plain SGD takes
         the step loop (no closed-form trajectory). scikit-learn's MLP: ``solver``.

@@ -30,9 +30,10 @@ if TYPE_CHECKING:
 
 INTRO = (
     "The whole curriculum, run on built-in data in a few seconds: gradient descent on a "
-    "function, linear regression, the same model in three engines, and two image "
-    "classifiers. Each chapter says what to look for, puts the pictures to compare side "
-    "by side, and ends with the commands that reproduce it. The sliders and hover "
+    "function, linear regression, the same model in three engines, two image "
+    "classifiers, and a race of update rules. Each chapter says what to look for, puts "
+    "the pictures to compare side by side, and ends with the commands that reproduce it. "
+    "The sliders and hover "
     "read-outs need JavaScript; without it, every static figure is still here."
 )
 
@@ -620,11 +621,108 @@ def curves_caption(name: str, columns: dict[str, list[float]]) -> str:
     )
 
 
+#: The rules the race compares, and the surfaces it runs on.
+RACE_RULES = ("sgd", "momentum", "nesterov", "adam")
+RACE_FUNCTIONS = ("rosenbrock", "ill-conditioned")
+
+
+def race_chapter(out: Path, seed: int) -> Chapter:
+    """SGD, momentum, Nesterov and Adam racing on Rosenbrock's valley and a narrow bowl."""
+    from gradlab.functions import compare_optimizers, test_function
+    from gradlab.viz.race import race_figure, race_gif
+    from gradlab.viz.save import save_figure
+
+    s = Section("5. The optimizer race: momentum and Adam")
+    s.see(
+        "The same start, four update rules: plain gradient descent (SGD), momentum, "
+        "Nesterov momentum and Adam, on a curved valley (Rosenbrock's) and on a bowl 50 "
+        "times steeper across than along. Plain descent crawls where the valley is narrow; "
+        "momentum gathers speed along the floor, and Adam scales each coordinate's step by "
+        "its own gradient's size. The paths, how fast each closes in, and an animation."
+    )
+    s.text(
+        "Chapter 1 ended on a warning: with plain gradient descent the learning rate decides "
+        "everything, and a narrow valley leaves no good choice, since the steep walls "
+        "limit the rate (above 2/L, L the largest curvature, it diverges) while the gentle "
+        "floor needs a large one. Momentum keeps a running sum of the gradients (v <- 0.9 v "
+        "+ grad, x <- x - lr v): across the valley the gradients alternate and cancel, along "
+        "the floor they add up, so the same rate moves up to 10 times further there. Adam "
+        "divides each coordinate's running mean gradient by the root of its running mean "
+        "square, so every coordinate moves about lr per step, however flat or steep."
+    )
+    figures, animations, rows, summary = [], [], [], []
+    for name in RACE_FUNCTIONS:
+        surface = test_function(name)
+        runs = compare_optimizers(surface, list(RACE_RULES))
+        folder = out / f"race-{name}"
+        png = save_figure(race_figure(runs), folder / "race.png")
+        gif = race_gif(runs, folder / "race.gif", frames=40)
+        ends = {r.optimizer: float(r.distances[-1]) for r in runs if r.distances is not None}
+        for r in runs:
+            gap = r.f_final - surface.f_min
+            rows.append([name, r.optimizer, f"{r.lr:g}", r.verdict, r.stopped_at,
+                         f"{ends[r.optimizer]:.2g}", f"{gap:.2g}"])  # fmt: skip
+        closest = min(ends, key=ends.__getitem__)
+        figures.append((png, _race_caption(surface.name, surface.describe(), runs, ends, closest)))
+        animations.append((gif, f"{name}: the race as it runs ({runs[0].steps} steps; the "
+                           "last frame holds). Watch where each rule is early on, and which "
+                           "one is still creeping at the end."))  # fmt: skip
+        summary.append(
+            f"{name}: " + ", ".join(f"{k} {v:.2g}" for k, v in ends.items()) + " from the minimum"
+        )
+    lrs = {test_function(n).name: (test_function(n).lr, test_function(n).step)
+           for n in RACE_FUNCTIONS}  # fmt: skip
+    s.text(
+        "SGD, momentum and Nesterov share one rate on each surface (about half of 2/L at "
+        "the minimum: "
+        + ", ".join(f"{n} {lr:g}" for n, (lr, _) in lrs.items())
+        + "), so what momentum adds is seen at the same rate. Adam's rate is a step length, "
+        "not a multiple of the gradient, so it gets its own ("
+        + ", ".join(f"{n} {step:g}" for n, (_, step) in lrs.items())
+        + "). The verdict 'too slow' means the steps ran out before a step was shorter than "
+        "1e-8; the distance column says how close each got."
+    )
+    s.table(
+        ["function", "optimizer", "lr", "verdict", "steps", "distance to the minimum",
+         "f - f_min"],
+        rows,
+    )  # fmt: skip
+    s.figures(figures)
+    s.figures(animations)
+    s.reproduce(
+        *(
+            f"gradlab descend {n} --optimizer {','.join(RACE_RULES)} --out runs/race-{n}"
+            for n in RACE_FUNCTIONS
+        )
+    )
+    return Chapter(s, "optimizer race: " + "; ".join(summary))
+
+
+def _race_caption(
+    name: str, about: str, runs: Sequence[Trajectory], ends: dict[str, float], closest: str
+) -> str:
+    """What to notice in a race's picture, from its numbers."""
+    sgd, momentum = ends.get("sgd"), ends.get("momentum")
+    gain = ""
+    if sgd is not None and momentum is not None and momentum > 0:
+        gain = (
+            f" At the same rate momentum ends {sgd / momentum:.0f} times closer than plain "
+            f"SGD ({momentum:.2g} against {sgd:.2g})."
+        )
+    return (
+        f"{name} ({about}): the paths on the contours, a dot every tenth of the run, so "
+        "bunched dots mean slow progress; right, f - f_min and the distance to the minimum "
+        f"on log scales.{gain} Closest after {runs[0].steps} steps: {closest}. Notice the "
+        "momentum paths overshooting and curling back, and SGD's dots piling up."
+    )
+
+
 CHAPTERS: list[Callable[[Path, int], Chapter]] = [
     descent_chapter,
     linreg_chapter,
     engines_chapter,
     classify_chapter,
+    race_chapter,
 ]
 
 

@@ -6,10 +6,15 @@ import argparse
 import json
 import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from gradlab.errors import UsageError
 from gradlab.io import _jsonable
+
+if TYPE_CHECKING:
+    from gradlab.optim.schedules import Schedule
 
 
 def _float(text: str, *, positive: bool) -> float:
@@ -141,3 +146,233 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="where downloads are kept (default: $GRADLAB_DATA or ~/.cache/gradlab)",
     )
+
+
+# ------------------------------------------------------------------ update rules and schedules
+#
+# One set of flags for every command that descends (descend, linreg, compare, and later the
+# classifiers' train): --optimizer NAME[,NAME...] picks rules from gradlab.optim.RULES, and
+# --schedule with its few options builds a gradlab.optim.schedules.Schedule for a run once its
+# rate and length are known (schedule_from_args returns a ScheduleSpec, a function
+# (lr, steps) -> Schedule, which a model or minimize calls at the start of the run).
+
+#: A warm-up starts from this fraction of the rate.
+WARMUP_START = 0.1
+#: Without --gamma, an exponential schedule falls this much over the run.
+EXPONENTIAL_FALL = 0.01
+
+
+def optimizer_name(text: str) -> str:
+    """An argparse type: one update rule's name (``sgd``, ``momentum``, ``adam``, ...)."""
+    from gradlab.optim.rules import RULES
+
+    name = text.strip().lower()
+    if name not in RULES:
+        raise argparse.ArgumentTypeError(
+            f"unknown optimizer {text!r}; choose from: {', '.join(RULES)}"
+        )
+    return name
+
+
+def optimizer_list(text: str) -> list[str]:
+    """An argparse type: comma-separated rule names, e.g. ``sgd,momentum,adam``."""
+    parts = [p for p in (t.strip() for t in text.split(",")) if p]
+    if not parts:
+        raise argparse.ArgumentTypeError("expected one or more optimizers separated by commas")
+    names = [optimizer_name(p) for p in parts]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise argparse.ArgumentTypeError(f"optimizer {', '.join(repeated)} is given twice")
+    return names
+
+
+def add_optimizer_option(
+    parser: argparse.ArgumentParser, *, several: bool = False, default: str = "sgd"
+) -> None:
+    """``--optimizer NAME`` (or ``NAME[,NAME...]`` with ``several``): the update rule(s)."""
+    from gradlab.optim.rules import RULES
+
+    what = "update rule(s) to compare" if several else "update rule"
+    parser.add_argument(
+        "--optimizer",
+        type=optimizer_list if several else optimizer_name,
+        default=[default] if several else default,
+        metavar="NAME[,NAME...]" if several else "NAME",
+        help=f"{what}: {', '.join(RULES)} (momentum and nesterov: SGD with momentum 0.9; "
+        f"the others with PyTorch's defaults but the rate) (default: {default})",
+    )
+
+
+def _fraction(text: str) -> float:
+    v = _float(text, positive=True)
+    if v >= 1:
+        raise argparse.ArgumentTypeError(f"must be a number between 0 and 1, got {text!r}")
+    return v
+
+
+def _non_negative_float(text: str) -> float:
+    v = _float(text, positive=False)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return v
+
+
+def add_schedule_options(parser: argparse.ArgumentParser, unit: str = "step") -> None:
+    """``--schedule`` and its options: how the learning rate changes over the run.
+
+    ``unit`` names what the schedule counts (optimizer steps everywhere so far), for the help.
+    """
+    from gradlab.optim.schedules import SCHEDULES
+
+    g = parser.add_argument_group(
+        "learning-rate schedule",
+        f"the rate of each {unit}; --lr is the starting rate (the peak for onecycle)",
+    )
+    g.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        default="constant",
+        help="constant; step: times --gamma every --step-size; exponential: times --gamma "
+        f"every {unit}; cosine: half a cosine down to --min-lr; warmup: from "
+        f"{WARMUP_START:g} of the rate up to it over --warmup-steps, then constant; onecycle: "
+        "up to the rate over --pct-start of the run, then down to nearly 0 "
+        "(default: constant)",
+    )
+    g.add_argument(
+        "--gamma",
+        type=positive_float,
+        help="decay factor of step (default 0.1) and exponential (default: the rate falls "
+        f"{1 / EXPONENTIAL_FALL:g}-fold over the run)",
+    )
+    g.add_argument(
+        "--step-size",
+        type=positive_int,
+        metavar="N",
+        help=f"{unit}s between the step schedule's decays (default: a third of the run)",
+    )
+    g.add_argument(
+        "--warmup-steps",
+        type=positive_int,
+        metavar="N",
+        help=f"{unit}s of linear warm-up, before any schedule but onecycle (default for "
+        "warmup: a tenth of the run)",
+    )
+    g.add_argument(
+        "--min-lr",
+        type=_non_negative_float,
+        metavar="LR",
+        help="the rate cosine ends at (default: 0)",
+    )
+    g.add_argument(
+        "--pct-start",
+        type=_fraction,
+        metavar="F",
+        help="fraction of the run onecycle spends rising (default: 0.3)",
+    )
+
+
+#: Which schedules each option applies to.
+_APPLIES = {
+    "gamma": ("step", "exponential"),
+    "step_size": ("step",),
+    "min_lr": ("cosine",),
+    "pct_start": ("onecycle",),
+    "warmup_steps": ("constant", "step", "exponential", "cosine", "warmup"),
+}
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """A schedule asked for on the command line, built once a run's rate and length are
+    known: ``spec(lr, steps)`` is the :class:`~gradlab.optim.schedules.Schedule`.
+
+    A model (``schedule=spec``) or :func:`gradlab.functions.minimize` calls it with the
+    rate it uses and the number of steps it will take.
+    """
+
+    name: str
+    gamma: float | None = None
+    step_size: int | None = None
+    warmup_steps: int | None = None
+    min_lr: float | None = None
+    pct_start: float | None = None
+
+    def __call__(self, lr: float, steps: int) -> Schedule:
+        from gradlab.optim.schedules import (
+            Constant,
+            CosineAnnealingLR,
+            ExponentialLR,
+            LinearLR,
+            OneCycleLR,
+            SequentialLR,
+            StepLR,
+        )
+
+        if self.name == "onecycle":
+            pct = 0.3 if self.pct_start is None else self.pct_start
+            if round(pct * steps) < 2 or steps - round(pct * steps) < 2:
+                raise UsageError(
+                    f"--schedule onecycle needs at least 2 steps rising and 2 falling; "
+                    f"--pct-start {pct:g} of {steps} steps leaves too few.",
+                    hint="Give more steps, or another --pct-start.",
+                )
+            return OneCycleLR(lr, total_steps=steps, pct_start=pct)
+        warm = self.warmup_steps
+        if warm is None and self.name == "warmup":
+            warm = max(1, steps // 10)
+        if warm is not None and warm >= steps:
+            raise UsageError(
+                f"--warmup-steps {warm} leaves nothing of a run of {steps} steps; "
+                "give fewer warm-up steps than the run has."
+            )
+        rest = steps - (warm or 0)
+        main: Schedule
+        if self.name == "step":
+            size = self.step_size or max(1, -(-rest // 3))
+            main = StepLR(lr, step_size=size, gamma=0.1 if self.gamma is None else self.gamma)
+        elif self.name == "exponential":
+            gamma = EXPONENTIAL_FALL ** (1 / max(rest - 1, 1)) if self.gamma is None else self.gamma
+            main = ExponentialLR(lr, gamma=gamma)
+        elif self.name == "cosine":
+            eta_min = self.min_lr or 0.0
+            if eta_min >= lr:
+                raise UsageError(
+                    f"--min-lr {eta_min:g} is not below the rate {lr:g}; cosine would not fall."
+                )
+            main = CosineAnnealingLR(lr, T_max=max(rest - 1, 1), eta_min=eta_min)
+        else:  # constant, warmup
+            main = Constant(lr)
+        if warm is None:
+            return main
+        ramp = LinearLR(lr, start_factor=WARMUP_START, total_iters=warm)
+        if self.name == "warmup":
+            return ramp  # LinearLR stays at the full rate after its warm-up
+        return SequentialLR([ramp, main], milestones=[warm])
+
+    def describe(self) -> dict[str, Any]:
+        """The options given, for ``--json``."""
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+def schedule_from_args(args: argparse.Namespace) -> ScheduleSpec | None:
+    """The schedule the flags ask for; None for a constant rate without warm-up.
+
+    Raises
+    ------
+    UsageError
+        An option given for a schedule it does not apply to (``--gamma`` with
+        ``--schedule cosine``, say); the message names both.
+    """
+    name = getattr(args, "schedule", "constant")
+    given = {k: getattr(args, k, None) for k in _APPLIES}
+    for option, value in given.items():
+        if value is not None and name not in _APPLIES[option]:
+            flag = "--" + option.replace("_", "-")
+            raise UsageError(
+                f"{flag} applies to --schedule {' or '.join(_APPLIES[option])}, "
+                f"not to --schedule {name}.",
+                hint="Leave it out, or choose a schedule it applies to.",
+            )
+    if name == "constant" and given["warmup_steps"] is None:
+        return None
+    return ScheduleSpec(name, **given)

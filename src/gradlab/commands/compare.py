@@ -8,11 +8,14 @@ from collections.abc import Callable
 from typing import Any
 
 from gradlab.commands._args import (
+    add_optimizer_option,
     add_output_options,
+    add_schedule_options,
     add_seed,
     positive_float,
     positive_int,
     print_json,
+    schedule_from_args,
 )
 from gradlab.jobs.compare import PROBLEMS
 from gradlab.params import LINEAR_ENGINES, METHODS
@@ -59,7 +62,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="M[,M...]",
         help="batch, sgd, minibatch (default: batch)",
     )
-    p.add_argument("--lr", type=positive_float, help="learning rate (default: per problem)")
+    add_optimizer_option(p, several=True)
+    p.add_argument(
+        "--lr",
+        type=positive_float,
+        help="learning rate, for every optimizer (default: per problem)",
+    )
     p.add_argument(
         "--epochs", type=positive_int, help="passes over the data (default: per problem)"
     )
@@ -71,6 +79,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=("mse", "half_sse", "bce", "bce_sum"),
         help="loss convention (default: half_sse for quadratic, mse for line, bce for logistic)",
     )
+    add_schedule_options(p)
     add_seed(p)
     add_output_options(p, "runs/compare")
 
@@ -143,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
 
     chosen = settings(args.problem, lr=args.lr, epochs=args.epochs, loss=args.loss)
     lr, epochs = chosen["lr"], chosen["epochs"]
+    schedule = schedule_from_args(args)
     data, rows = compare(
         args.problem,
         engines=args.engines,
@@ -153,14 +163,18 @@ def run(args: argparse.Namespace) -> int:
         loss=chosen["loss"],
         seed=args.seed,
         progress=_progress(args),
+        optimizers=args.optimizer,
+        schedule=schedule,
     )
+    rules = args.optimizer != ["sgd"] or schedule is not None  # else today's table
     reference = sklearn_logistic(data) if data.X_test is not None else None
     plots = []
     if not args.no_plots:
         from gradlab.viz.regression import loss_curves
         from gradlab.viz.save import save_figure
 
-        curves = [(f"{r.engine} {r.method}", r.history) for r in rows]
+        curves = [(f"{r.engine} {r.method}" + (f" {r.optimizer}" if rules else ""), r.history)
+                  for r in rows]  # fmt: skip
         fig = loss_curves(curves, xlabel="epoch", title=f"Loss per epoch: {data.name}, lr={lr:g}")
         plots.append(str(save_figure(fig, args.out / "loss-curves.png")))
     if args.json:
@@ -169,6 +183,8 @@ def run(args: argparse.Namespace) -> int:
             "data": data.description,
             "lr": lr,
             "epochs": epochs,
+            "optimizers": args.optimizer,
+            "schedule_options": schedule.describe() if schedule is not None else None,
             "rows": [r.to_dict() for r in rows],
             "plots": plots,
         }
@@ -176,16 +192,21 @@ def run(args: argparse.Namespace) -> int:
             out["scikit_learn"] = reference
         print_json(out)
         return 0
-    print(f"Problem: {data.name} ({data.description}); lr {lr:g}, {epochs} epochs, float64")
+    sched = f", {schedule.name} schedule" if schedule is not None else ""
+    print(f"Problem: {data.name} ({data.description}); lr {lr:g}{sched}, {epochs} epochs, float64")
     acc = data.X_test is not None
     head = (
-        f"{'engine':<11} {'method':<10} {'parameters':<34} {'final loss':>12} {'steps':>7} "
+        f"{'engine':<11} {'method':<10} "
+        + (f"{'optimizer':<10} " if rules else "")
+        + f"{'parameters':<34} {'final loss':>12} {'steps':>7} "
         f"{'ms/step':>8} {'steps/s':>9} {'s/epoch':>8} {'noise':>6}"
     )
     print(head + (f" {'test acc':>8}" if acc else ""))
     for r in rows:
         line = (
-            f"{r.engine:<11} {r.method:<10} {_fmt_params(r.coef, r.intercept):<34} "
+            f"{r.engine:<11} {r.method:<10} "
+            + (f"{r.optimizer:<10} " if rules else "")
+            + f"{_fmt_params(r.coef, r.intercept):<34} "
             f"{r.loss:>12.6g} {r.steps:>7} {r.ms_per_step:>8.3g} {r.steps_per_second:>9.3g} "
             f"{r.seconds_per_epoch:>8.3g} {r.noise:>6.3f}"
         )

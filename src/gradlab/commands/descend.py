@@ -1,4 +1,10 @@
-"""``gradlab descend``: gradient descent on a function, and what the learning rate does."""
+"""``gradlab descend``: gradient descent on a function, what the learning rate does, and the
+optimizer race.
+
+One run prints its path; several rates (``--lr 0.001,0.01``) or several update rules
+(``--optimizer sgd,momentum,adam``) print a table of verdicts. Several rules make a race:
+``race.png`` (the paths on the contours, and how fast each closes in) and ``race.gif``.
+"""
 
 from __future__ import annotations
 
@@ -7,44 +13,60 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from gradlab.commands._args import (
+    add_optimizer_option,
     add_output_options,
+    add_schedule_options,
     float_list,
     positive_float,
     positive_float_list,
     positive_int,
     print_json,
+    schedule_from_args,
 )
-from gradlab.errors import ExitStatus
+from gradlab.errors import ExitStatus, UsageError
 
 if TYPE_CHECKING:
     from gradlab.functions import Trajectory
+    from gradlab.optim.rules import Rule
 
 NAME = "descend"
+
+#: The built-in test functions (the names of gradlab.functions.testfunctions.TEST_FUNCTIONS,
+#: repeated here so that --help need not import SymPy; a test checks they agree).
+TEST_FUNCTION_NAMES = ("rosenbrock", "beale", "himmelblau", "saddle", "ill-conditioned")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "function",
-        metavar="EXPR",
+        metavar="EXPR|NAME",
         help="f of x, or of x and y, e.g. 'x**2*sin(x)' or 'x**2 + 3*y**2'; "
         "allowed: numbers, x, y, + - * / ** ^, pi, e, sin cos tan asin acos atan "
-        "sinh cosh tanh exp log sqrt abs",
+        "sinh cosh tanh exp log sqrt abs. Or a built-in test function of x and y, with "
+        f"its own start, minimum and rates: {', '.join(TEST_FUNCTION_NAMES)}",
     )
     p.add_argument(
         "--x0",
         type=float_list,
-        default=[4.0],
         metavar="X[,Y]",
-        help="starting point (default: 4; for f(x, y) give two numbers, e.g. 2,1)",
+        help="starting point (default: 4, or the test function's; for f(x, y) give two "
+        "numbers, e.g. 2,1)",
     )
     p.add_argument(
         "--lr",
         type=positive_float_list,
-        default=[0.05],
         metavar="LR[,LR...]",
-        help="learning rate; several (e.g. 0.001,0.01,0.1,1) are compared (default: 0.05)",
+        help="learning rate; several (e.g. 0.001,0.01,0.1,1) are compared. Default: 0.05, "
+        "or on a test function its own; with several optimizers, each its own default "
+        "(the SGD family shares one, the adaptive rules, whose rate is a step length, "
+        "another)",
     )
-    p.add_argument("--steps", type=positive_int, default=200, help="most steps (default: 200)")
+    add_optimizer_option(p, several=True)
+    p.add_argument(
+        "--steps",
+        type=positive_int,
+        help="most steps (default: 200, or the test function's)",
+    )
     p.add_argument(
         "--tol",
         type=positive_float,
@@ -56,8 +78,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=12,
         metavar="N",
-        help="rows of the path to print for one rate (default: 12)",
+        help="rows of the path to print for one run (default: 12)",
     )
+    add_schedule_options(p)
     add_output_options(p, "runs/descend")
 
 
@@ -86,6 +109,7 @@ def path_table(run: Trajectory, rows: int) -> str:
 
 
 def describe(run: Trajectory) -> str:
+    """The verdict in a sentence, with what to try."""
     if run.verdict == "converged":
         return f"converged after {run.converged_at} steps (a step shorter than {run.tol:g})"
     if run.verdict == "diverged":
@@ -97,12 +121,62 @@ def describe(run: Trajectory) -> str:
         )
     if run.verdict == "oscillating":
         return f"oscillating after {run.steps} steps: the rate is too large to settle"
+    if run.settling:
+        return (
+            f"still settling after {run.steps} steps: it overshoots the minimum and comes "
+            "back, each bounce less than half as long 20 steps later; more steps would "
+            "converge (too slow)"
+        )
+    if run.schedule is not None:
+        return (
+            f"still descending after {run.steps} steps (too slow): more steps, a larger "
+            "rate or a slower decay would get further"
+        )
     return f"still descending after {run.steps} steps: the rate is too small (too slow)"
 
 
+def update_rule(rule: Rule | None, rate: str, var: str, grad: str) -> str:
+    """The update in symbols, with the rule's hyperparameters: what one step does."""
+    from gradlab.optim.rules import SGD, Adagrad, Adam, AdamW, RMSprop
+
+    if rule is None or (isinstance(rule, SGD) and not rule.momentum):
+        return f"{var} <- {var} - {rate} * {grad}"
+    wd = float(getattr(rule, "weight_decay", 0.0))
+    decay = f" + {wd:g} * {var}" if wd else ""
+    g = f"({grad}{decay})" if decay and not isinstance(rule, AdamW) else grad
+    if isinstance(rule, SGD):
+        mu = f"{rule.momentum:g}"
+        damp = f"{1 - rule.dampening:g} * " if rule.dampening else ""
+        if rule.nesterov:
+            return f"v <- {mu} v + {g};  {var} <- {var} - {rate} * ({g} + {mu} v)"
+        return f"v <- {mu} v + {damp}{g};  {var} <- {var} - {rate} * v"
+    if isinstance(rule, Adagrad):
+        return f"s <- s + {g}^2;  {var} <- {var} - {rate} * {g} / (sqrt(s) + {rule.eps:g})"
+    if isinstance(rule, RMSprop):
+        a = rule.alpha
+        return (
+            f"s <- {a:g} s + {1 - a:g} {g}^2;  {var} <- {var} - {rate} * {g} / "
+            f"(sqrt(s) + {rule.eps:g})"
+        )
+    if isinstance(rule, Adam):
+        b1, b2 = rule.betas
+        shrink = (
+            f"{var} <- (1 - {rate} * {wd:g}) {var};  " if isinstance(rule, AdamW) and wd else ""
+        )
+        return (
+            f"{shrink}m <- {b1:g} m + {1 - b1:g} {g};  v <- {b2:g} v + {1 - b2:g} {g}^2;  "
+            f"{var} <- {var} - {rate} * m^ / (sqrt(v^) + {rule.eps:g}), m^ and v^ "
+            "corrected for starting at 0"
+        )
+    return f"{rule.name}: {rule.config()}"
+
+
 def to_dict(run: Trajectory) -> dict[str, Any]:
-    return {
+    out = {
+        "optimizer": run.optimizer,
         "lr": run.lr,
+        "rule": run.rule.config() if run.rule is not None else None,
+        "schedule": run.schedule.config() if run.schedule is not None else None,
         "verdict": run.verdict,
         "converged_at": run.converged_at,
         "diverged_at": run.diverged_at,
@@ -110,52 +184,71 @@ def to_dict(run: Trajectory) -> dict[str, Any]:
         "x_final": run.x_final.tolist(),
         "f_final": run.f_final,
     }
+    distances = run.distances
+    if distances is not None:
+        out["distance_to_minimum"] = float(distances[-1])
+    return out
+
+
+def _runs(args: argparse.Namespace) -> list[Trajectory]:
+    from gradlab.functions import compare_optimizers, compare_rates, minimize, test_function
+
+    text = args.function.strip()
+    target: Any = test_function(text) if text in TEST_FUNCTION_NAMES else text
+    optimizers, lrs = args.optimizer, args.lr
+    if len(optimizers) > 1 and lrs is not None and len(lrs) > 1:
+        raise UsageError(
+            f"give several optimizers ({','.join(optimizers)}) or several learning rates "
+            f"({','.join(f'{r:g}' for r in lrs)}), not both.",
+            hint="Compare the rules at one rate (or each at its default rate), or one rule "
+            "at several rates.",
+        )
+    x0 = args.x0 if args.x0 is not None else (None if target is not text else [4.0])
+    spec = schedule_from_args(args)
+    common: dict[str, Any] = {"steps": args.steps, "tol": args.tol, "schedule": spec}
+    if len(optimizers) > 1:
+        lr = lrs[0] if lrs else None
+        return compare_optimizers(target, optimizers, x0, lr=lr, **common)
+    if lrs is not None and len(lrs) > 1:
+        return compare_rates(target, x0, lrs, optimizer=optimizers[0], **common)
+    return [minimize(target, x0, lr=lrs[0] if lrs else None, optimizer=optimizers[0], **common)]
 
 
 def run(args: argparse.Namespace) -> int:
-    from gradlab.functions import compare_rates, parse_function
-
-    f = parse_function(args.function)
-    runs = compare_rates(f, args.x0, args.lr, steps=args.steps, tol=args.tol)
+    spec = schedule_from_args(args)  # a bad combination of flags fails before any work
+    runs = _runs(args)
+    f = runs[0].function
+    known = runs[0].test_function
+    race = len({r.optimizer for r in runs}) > 1
     plots = []
     if not args.no_plots:
-        from gradlab.viz.descent import descent_panels
         from gradlab.viz.save import save_figure
 
-        plots.append(str(save_figure(descent_panels(runs), args.out / "descent.png")))
+        if race:
+            from gradlab.viz.race import race_figure, race_gif
+
+            plots.append(str(save_figure(race_figure(runs), args.out / "race.png")))
+            plots.append(str(race_gif(runs, args.out / "race.gif")))
+        else:
+            from gradlab.viz.descent import descent_panels
+
+            plots.append(str(save_figure(descent_panels(runs), args.out / "descent.png")))
     if args.json:
         print_json(
             {
                 "function": f.text,
+                "test_function": known.name if known is not None else None,
+                "minima": [list(m) for m in known.minima] if known is not None else None,
                 "variables": list(f.variables),
                 "derivative": f.derivative_text,
-                "x0": args.x0,
+                "x0": runs[0].points[0].tolist(),
+                "schedule_options": spec.describe() if spec is not None else None,
                 "runs": [to_dict(r) for r in runs],
                 "plots": plots,
             }
         )
     else:
-        var = ", ".join(f.variables)
-        print(f"f({var}) = {f.text}")
-        label = "f'(x)" if f.n_vars == 1 else "gradient"
-        print(f"{label} = {f.derivative_text}")
-        if len(runs) == 1:
-            r = runs[0]
-            print(f"update: {var} <- {var} - {r.lr:g} * {label}\n")
-            print(path_table(r, args.show))
-            print(f"\nend: ({var}) = ({_fmt(r.x_final)}), f = {r.f_final:.10g}")
-            print(f"verdict: {describe(r)}")
-        else:
-            print()
-            print(f"{'lr':>10}  {'verdict':<12}  {'steps':>6}  {'end point':>24}  {'f(end)':>14}")
-            for r in runs:
-                steps = r.converged_at or r.diverged_at or r.steps_taken
-                print(
-                    f"{r.lr:>10g}  {r.verdict:<12}  {steps:>6}  {_fmt(r.x_final):>24}  "
-                    f"{r.f_final:>14.8g}"
-                )
-        if plots:
-            print(f"\nPlot: {plots[0]}")
+        _print_text(runs, args, plots)
     if len(runs) == 1 and runs[0].verdict == "diverged":
         if not args.json:
             print(
@@ -165,3 +258,58 @@ def run(args: argparse.Namespace) -> int:
             )
         return int(ExitStatus.DIVERGED)
     return 0
+
+
+def _rates(run: Trajectory) -> str:
+    """A few of a scheduled run's rates: ``"0.05 at step 1, 0.025 at step 100, ..."``."""
+    rates = run.rates
+    if not len(rates):
+        return "no steps taken"
+    picks = sorted({0, len(rates) // 4, len(rates) // 2, 3 * len(rates) // 4, len(rates) - 1})
+    return ", ".join(f"{rates[i]:.3g} at step {i + 1}" for i in picks)
+
+
+def _print_text(runs: list[Trajectory], args: argparse.Namespace, plots: list[str]) -> None:
+    f = runs[0].function
+    known = runs[0].test_function
+    var = ", ".join(f.variables)
+    head = f"{known.name}: " if known is not None else ""
+    print(f"{head}f({var}) = {f.text}")
+    label = "f'(x)" if f.n_vars == 1 else "gradient"
+    print(f"{label} = {f.derivative_text}")
+    if known is not None:
+        print(f"{known.describe()}; {runs[0].steps} steps at most")
+    if len(runs) == 1:
+        r = runs[0]
+        rate = f"{r.lr:g}" if r.schedule is None else "lr_t"
+        which = "" if r.optimizer == "sgd" else f" ({r.optimizer})"
+        print(f"update{which}: {update_rule(r.rule, rate, var, label)}")
+        if r.schedule is not None:
+            print(f"lr_t: the {r.schedule.name} schedule from {r.lr:g}, {_rates(r)}")
+        print()
+        print(path_table(r, args.show))
+        print(f"\nend: ({var}) = ({_fmt(r.x_final)}), f = {r.f_final:.10g}")
+        if r.distances is not None:
+            print(f"distance to the nearest minimum: {r.distances[-1]:.3g}")
+        print(f"verdict: {describe(r)}")
+    else:
+        print()
+        extra = known is not None
+        columns = f"{'optimizer':<10}  " if len({r.optimizer for r in runs}) > 1 else ""
+        print(
+            f"{columns}{'lr':>10}  {'verdict':<12}  {'steps':>6}  {'end point':>24}  "
+            f"{'f(end)':>14}" + (f"  {'from the minimum':>16}" if extra else "")
+        )
+        for r in runs:
+            name = f"{r.optimizer:<10}  " if columns else ""
+            line = (
+                f"{name}{r.lr:>10g}  {r.verdict:<12}  {r.stopped_at:>6}  "
+                f"{_fmt(r.x_final):>24}  {r.f_final:>14.8g}"
+            )
+            if extra and r.distances is not None:
+                line += f"  {r.distances[-1]:>16.3g}"
+            print(line)
+        if runs[0].schedule is not None:
+            print(f"schedule: {runs[0].schedule.name} (each run from its own rate)")
+    if plots:
+        print(f"\nPlot{'s' if len(plots) > 1 else ''}: {', '.join(plots)}")

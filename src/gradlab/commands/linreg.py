@@ -14,12 +14,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from gradlab.commands._args import (
+    add_optimizer_option,
     add_output_options,
+    add_schedule_options,
     add_seed,
     finite_float,
     positive_float,
     positive_int,
     print_json,
+    schedule_from_args,
 )
 from gradlab.params import METHODS
 
@@ -45,9 +48,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--lr",
         type=learning_rate,
         metavar="LR",
-        help="learning rate, or 'auto': 1/L, half the largest stable rate 2/L, from the "
-        "data's curvature (default: auto; the tutorial's is 0.0001)",
+        help="learning rate, or 'auto': half the update rule's largest stable rate from the "
+        "data's curvature (1/L for plain SGD; the rule's own default for the adaptive "
+        "rules) (default: auto; the tutorial's is 0.0001)",
     )
+    add_optimizer_option(p)
     p.add_argument(
         "--iters",
         "--epochs",
@@ -64,6 +69,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--b", type=finite_float, default=4.0, help="true intercept (default: 4)")
     g.add_argument("--noise", type=finite_float, default=1.0, help="noise std (default: 1)")
     g.add_argument("--n", type=positive_int, default=100, help="number of points (default: 100)")
+    add_schedule_options(p)
     add_seed(p)
     add_output_options(p, "runs/linreg")
 
@@ -76,6 +82,10 @@ def summary(result: LinregResult) -> str:
     s, e, c = result.start, result.end, result.closed
     m = result.model
     rate = f"lr auto = {m.lr_:.3g}" if m.lr == "auto" else f"lr {m.lr_:g}"
+    if m.optimizer != "sgd":
+        rate = f"optimizer {m.optimizer if isinstance(m.optimizer, str) else m.optimizer_}, {rate}"
+    if m.schedule_ is not None:
+        rate += f", {m.schedule_.name} schedule"
     lines = [
         f"Data: {result.points.source} ({result.points.n_points} points)",
         f"Starting gradient descent at b = {s['b']:g}, w = {fmt_w(s['w'], g=True)}, "
@@ -111,8 +121,11 @@ def load_points(args: argparse.Namespace) -> Points:
 def run(args: argparse.Namespace) -> int:
     from gradlab.jobs.linreg import fit
 
+    schedule = schedule_from_args(args)
     result = fit(
         load_points(args),
+        optimizer=args.optimizer,
+        schedule=schedule,
         lr=args.lr,
         epochs=args.epochs,
         method=args.method,

@@ -20,7 +20,7 @@ import numpy as np
 
 from gradlab.errors import MissingDependencyError, UsageError
 from gradlab.ops.linear import SquaredStats, squared_error_scale
-from gradlab.optim import Batch
+from gradlab.optim import Batch, Rule, Schedule
 from gradlab.params import LINEAR_ENGINES, Options, validate_one
 
 Kind = Literal["squared", "logistic"]
@@ -145,7 +145,9 @@ class LinearEngine(Protocol):
     """
 
     def step(self, batch: Batch, lr: float) -> float:
-        """Compute the loss on ``batch`` at the current parameters, then take one step.
+        """Compute the loss on ``batch`` at the current parameters, then take one step of
+        the engine's update rule (plain gradient descent unless built with another) at
+        rate ``lr`` (the schedule's rate for this step, when there is one).
 
         Returns the batch loss before the step.
         """
@@ -184,9 +186,20 @@ _MODULES = {
 
 
 def make_engine(
-    name: str, problem: Problem, w0: np.ndarray, b0: float, **options: object
+    name: str,
+    problem: Problem,
+    w0: np.ndarray,
+    b0: float,
+    *,
+    rule: Rule | None = None,
+    schedule: Schedule | None = None,
+    **options: object,
 ) -> LinearEngine:
     """Build engine ``name`` for ``problem`` starting at ``(w0, b0)``.
+
+    ``rule`` is the update rule each step applies (None: plain gradient descent) and
+    ``schedule`` the rates it will be given, for an engine that drives its framework's own
+    scheduler (torch); every engine takes the rate of each step from :meth:`step`.
 
     Raises
     ------
@@ -209,5 +222,5 @@ def make_engine(
         if importlib.util.find_spec(extra) is None:
             raise MissingDependencyError(package, extra)
     module = importlib.import_module(module_name)
-    engine: LinearEngine = module.build(problem, w0, b0, **options)
+    engine: LinearEngine = module.build(problem, w0, b0, rule=rule, schedule=schedule, **options)
     return engine

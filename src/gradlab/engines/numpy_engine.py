@@ -12,13 +12,20 @@ One step on a batch ``(X, y)`` of ``m`` points, for both models::
     dw, db = X.T @ dz, sum(dz)                      ops.affine_backward
     w, b = w - lr * dw, b - lr * db
 
-:func:`loss_and_grad` is exactly that. Two fast paths (see
-:class:`gradlab.engines.LinearEngine`) serve full batches of the squared loss:
+:func:`loss_and_grad` is exactly that. Another update rule (momentum, Adam, ...; see
+:mod:`gradlab.optim.rules`) replaces the last line: ``w`` and ``b`` live in one float64
+buffer ``theta = [w, b]`` and ``rule.step([theta], [grad], state, lr=lr)`` moves it.
+Plain SGD keeps the line as written (the rule's own formula for it, one pass fewer).
+
+Two fast paths (see :class:`gradlab.engines.LinearEngine`) serve full batches of the
+squared loss:
 
 - the *sufficient statistics* (:class:`gradlab.ops.linear.SquaredStats`): the same loss
   and gradient from ``X.T @ X``, ``X.T @ y``, ... computed once, O(d**2) per step;
 - the *closed-form trajectory* (:func:`closed_form_trajectory`): every iterate of
-  full-batch descent at once, in the eigenbasis of ``X.T @ X``.
+  full-batch descent at once, in the eigenbasis of ``X.T @ X``; plain SGD at a constant
+  rate only (the loop does not ask for it otherwise, and the engine refuses it with
+  another rule).
 
 ``NumpyEngine(..., fast_paths=False)`` runs the plain loop instead.
 """
@@ -32,7 +39,8 @@ from gradlab.errors import UsageError
 from gradlab.ops import affine, affine_backward, binary_cross_entropy, squared_error
 from gradlab.ops.linear import SquaredStats, squared_error_scale
 from gradlab.ops.losses import Reduction
-from gradlab.optim import Batch
+from gradlab.optim import Batch, Rule, Schedule
+from gradlab.optim.rules import SGD
 
 #: The loss of each kind of model, on its logits or predictions ``z``.
 LOSSES = {"squared": squared_error, "logistic": binary_cross_entropy}
@@ -124,10 +132,22 @@ class NumpyEngine:
     fast_paths : bool, default True
         Use the sufficient statistics and the closed-form trajectory for full batches of
         the squared loss; False runs the plain composition every step.
+    rule : Rule, optional
+        The update rule; default (or any SGD without momentum or weight decay): plain
+        gradient descent, ``w -= lr * dw``.
+    schedule : Schedule, optional
+        Unused: the rates come from :meth:`step`.
     """
 
     def __init__(
-        self, problem: Problem, w0: np.ndarray, b0: float, *, fast_paths: bool = True
+        self,
+        problem: Problem,
+        w0: np.ndarray,
+        b0: float,
+        *,
+        fast_paths: bool = True,
+        rule: Rule | None = None,
+        schedule: Schedule | None = None,
     ) -> None:
         if not isinstance(fast_paths, bool):
             raise UsageError(
@@ -137,9 +157,14 @@ class NumpyEngine:
         self.y = np.ascontiguousarray(problem.y, dtype=np.float64)
         self.kind = problem.kind
         self.reduction = problem.reduction
-        self.w = np.array(w0, dtype=np.float64)
-        self.b = float(b0)
         self.stats = problem.stats if fast_paths and problem.kind == "squared" else None
+        self.rule = None if rule is None or is_plain(rule) else rule
+        # theta = [w, b] in one buffer for the rule; w is a view of it, b mirrored
+        self.theta = np.append(np.asarray(w0, dtype=np.float64), float(b0))
+        self.grad = np.zeros_like(self.theta)
+        self.state = self.rule.init([self.theta]) if self.rule is not None else None
+        self.w = self.theta[:-1]
+        self.b = float(b0)
 
     def _full_batch(self) -> tuple[float, np.ndarray, float]:
         if self.stats is not None:
@@ -153,8 +178,16 @@ class NumpyEngine:
             loss, gw, gb = loss_and_grad(
                 self.X[batch], self.y[batch], self.w, self.b, self.kind, self.reduction
             )
-        self.w -= lr * gw
-        self.b -= lr * gb
+        if self.rule is None:
+            self.w -= lr * gw
+            self.b -= lr * gb
+            return loss
+        assert self.state is not None
+        self.theta[-1] = self.b
+        self.grad[:-1] = gw
+        self.grad[-1] = gb
+        self.rule.step([self.theta], [self.grad], self.state, lr=lr)
+        self.b = float(self.theta[-1])
         return loss
 
     def loss(self) -> float:
@@ -164,12 +197,21 @@ class NumpyEngine:
         return self.w.copy(), self.b
 
     def trajectory(self, lr: float, steps: int) -> Trajectory | None:
-        """The closed-form trajectory (squared loss, fast paths on, when it fits in memory)."""
-        if self.stats is None or (steps + 1) * (self.w.size + 1) > TRAJECTORY_MAX_FLOATS:
+        """The closed-form trajectory (plain SGD on the squared loss, fast paths on, when it
+        fits in memory)."""
+        if self.rule is not None or self.stats is None:
+            return None
+        if (steps + 1) * (self.w.size + 1) > TRAJECTORY_MAX_FLOATS:
             return None
         return closed_form_trajectory(self.stats, self.w, self.b, lr, steps, self.reduction)
 
 
+def is_plain(rule: Rule) -> bool:
+    """Whether ``rule`` is plain gradient descent (SGD without momentum or weight decay):
+    ``p -= lr * g`` whatever its other settings."""
+    return isinstance(rule, SGD) and rule.momentum == 0 and rule.weight_decay == 0
+
+
 def build(problem: Problem, w0: np.ndarray, b0: float, **options: object) -> NumpyEngine:
-    """Make the NumPy engine; option: ``fast_paths``."""
+    """Make the NumPy engine; options: ``fast_paths``, and ``rule`` and ``schedule``."""
     return NumpyEngine(problem, w0, b0, **options)  # type: ignore[arg-type]

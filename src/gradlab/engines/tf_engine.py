@@ -3,6 +3,14 @@
 The tutorial built a TensorFlow 1 static graph with placeholders and a session;
 ``tf.function`` is its modern form: the Python step is traced once into a graph
 and then run as one call per step.
+
+Plain gradient descent (at any schedule's rates) runs whole in the graph, ``assign_sub``
+included. Every other update rule takes the gradient from the tape (the graph returns it)
+and steps with gradlab's own NumPy rule (:mod:`gradlab.optim.rules`, PyTorch's formulas),
+then assigns the parameters back: ``tf.keras.optimizers`` differ in details (Keras's Adam
+adds ``eps`` before correcting ``v`` for its start at zero, PyTorch after; its momentum
+keeps the velocity in units of the rate), so they would not give the other engines'
+numbers.
 """
 
 from __future__ import annotations
@@ -15,8 +23,9 @@ from collections.abc import Iterator
 import numpy as np
 
 from gradlab.engines import Problem, Trajectory
+from gradlab.engines.numpy_engine import is_plain
 from gradlab.errors import UsageError
-from gradlab.optim import Batch
+from gradlab.optim import Batch, Rule, Schedule
 
 
 @contextlib.contextmanager
@@ -90,17 +99,50 @@ def _descend_on(
     return _descend(tf.gather(X, idx), tf.gather(y, idx), w, b, lr, kind, reduction)
 
 
+def _gradient(
+    X: tf.Tensor, y: tf.Tensor, w: tf.Variable, b: tf.Variable, kind: str, reduction: str
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """The loss and its gradient, for a rule stepped outside the graph."""
+    with tf.GradientTape() as tape:
+        loss = _loss(X, y, w, b, kind, reduction)
+    grad_w, grad_b = tape.gradient(loss, [w, b])
+    return loss, grad_w, grad_b
+
+
+def _gradient_on(
+    X: tf.Tensor,
+    y: tf.Tensor,
+    idx: tf.Tensor,
+    w: tf.Variable,
+    b: tf.Variable,
+    kind: str,
+    reduction: str,
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    return _gradient(tf.gather(X, idx), tf.gather(y, idx), w, b, kind, reduction)
+
+
 # Traced once per (shapes, dtype, kind, reduction) for the whole process, not per fit: the
 # variables are arguments, so a new model reuses the graph (67 ms of tracing saved a fit).
 _full_step = tf.function(_descend, reduce_retracing=True)
 _batch_step = tf.function(_descend_on, reduce_retracing=True)
 _full_loss = tf.function(_loss, reduce_retracing=True)
+_full_gradient = tf.function(_gradient, reduce_retracing=True)
+_batch_gradient = tf.function(_gradient_on, reduce_retracing=True)
 
 
 class TensorFlowEngine:
     """Parameters as ``tf.Variable``; each step is one call of a traced graph."""
 
-    def __init__(self, problem: Problem, w0: np.ndarray, b0: float, *, dtype: str = "float64"):
+    def __init__(
+        self,
+        problem: Problem,
+        w0: np.ndarray,
+        b0: float,
+        *,
+        dtype: str = "float64",
+        rule: Rule | None = None,
+        schedule: Schedule | None = None,
+    ):
         if dtype not in DTYPES:
             raise UsageError(f"unknown dtype {dtype!r}; choose one of: {', '.join(DTYPES)}.")
         self.dtype = DTYPES[dtype]
@@ -110,14 +152,38 @@ class TensorFlowEngine:
         self.y = tf.constant(problem.y, dtype=self.dtype)
         self.w = tf.Variable(np.asarray(w0), dtype=self.dtype)
         self.b = tf.Variable(float(b0), dtype=self.dtype)
+        # another rule steps [w, b] as one NumPy buffer of the engine's dtype
+        self.rule = None if rule is None or is_plain(rule) else rule
+        self.theta = np.append(np.asarray(w0), float(b0)).astype(dtype)
+        self.grad = np.zeros_like(self.theta)
+        self.state = self.rule.init([self.theta]) if self.rule is not None else None
 
     def step(self, batch: Batch, lr: float) -> float:
+        if self.rule is not None:
+            return self._rule_step(batch, lr)
         rate = tf.constant(lr, dtype=self.dtype)
         args = (self.w, self.b, rate, self.kind, self.reduction)
         if isinstance(batch, slice):
             return float(_full_step(self.X, self.y, *args))
         idx = tf.constant(batch, dtype=tf.int64)
         return float(_batch_step(self.X, self.y, idx, *args))
+
+    def _rule_step(self, batch: Batch, lr: float) -> float:
+        """The tape's gradient, then gradlab's rule on the NumPy copy, assigned back."""
+        assert self.rule is not None
+        assert self.state is not None
+        args = (self.w, self.b, self.kind, self.reduction)
+        if isinstance(batch, slice):
+            loss, grad_w, grad_b = _full_gradient(self.X, self.y, *args)
+        else:
+            idx = tf.constant(batch, dtype=tf.int64)
+            loss, grad_w, grad_b = _batch_gradient(self.X, self.y, idx, *args)
+        self.grad[:-1] = grad_w.numpy()
+        self.grad[-1] = grad_b.numpy()
+        self.rule.step([self.theta], [self.grad], self.state, lr=lr)
+        self.w.assign(self.theta[:-1])
+        self.b.assign(self.theta[-1])
+        return float(loss)
 
     def loss(self) -> float:
         return float(_full_loss(self.X, self.y, self.w, self.b, self.kind, self.reduction))
@@ -131,5 +197,5 @@ class TensorFlowEngine:
 
 
 def build(problem: Problem, w0: np.ndarray, b0: float, **options: object) -> TensorFlowEngine:
-    """Make the TensorFlow engine; option: ``dtype``."""
+    """Make the TensorFlow engine; options: ``dtype``, and ``rule`` and ``schedule``."""
     return TensorFlowEngine(problem, w0, b0, **options)  # type: ignore[arg-type]

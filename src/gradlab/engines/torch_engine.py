@@ -4,6 +4,13 @@
 ``loss.backward()``, an update under ``torch.no_grad()``, then zeroing the
 gradients. ``style="nn"`` is the idiomatic form: ``nn.Linear``, a loss module and
 ``torch.optim.SGD``. Both give the same numbers.
+
+Another update rule (momentum, Adam, ...) or a schedule, in either style, is PyTorch's
+own: the ``torch.optim`` optimizer and ``lr_scheduler`` that
+:mod:`gradlab.engines.torch_optim` builds with the same hyperparameters, stepped after
+every batch (``optimizer.step()``, then ``scheduler.step()``). The rate of each step is
+then the scheduler's, which equals the ``lr`` the loop passes (the schedule's
+``lr_at(t)``) to rounding.
 """
 
 from __future__ import annotations
@@ -15,9 +22,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from gradlab.engines import Problem, Trajectory
+from gradlab.engines import Problem, Trajectory, torch_optim
+from gradlab.engines.numpy_engine import is_plain
 from gradlab.errors import UsageError
-from gradlab.optim import Batch
+from gradlab.optim import Batch, Rule, Schedule
 
 STYLES = ("autograd", "nn")
 #: Below this many data values a step is a few microseconds of arithmetic, and a second
@@ -80,6 +88,8 @@ class TorchEngine:
         style: str = "autograd",
         device: str = "cpu",
         dtype: str = "float64",
+        rule: Rule | None = None,
+        schedule: Schedule | None = None,
     ) -> None:
         if style not in STYLES:
             raise UsageError(f"unknown torch style {style!r}; choose one of: {', '.join(STYLES)}.")
@@ -98,12 +108,20 @@ class TorchEngine:
             with torch.no_grad():
                 self.linear.weight.copy_(torch.as_tensor(w0, dtype=self.dtype)[None, :])
                 self.linear.bias.fill_(float(b0))
-            self.optimizer = torch.optim.SGD(self.linear.parameters(), lr=1.0)
+            self.optimizer: torch.optim.Optimizer = torch.optim.SGD(
+                self.linear.parameters(), lr=1.0
+            )
         else:
             self.w = torch.tensor(w0, dtype=self.dtype, device=self.device, requires_grad=True)
             self.b = torch.tensor(
                 float(b0), dtype=self.dtype, device=self.device, requires_grad=True
             )
+        # PyTorch's optimizer and scheduler for any other rule, or any schedule
+        self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
+        if (rule is not None and not is_plain(rule)) or schedule is not None:
+            assert rule is not None, "a schedule comes with its rule"
+            params = list(self.linear.parameters()) if style == "nn" else [self.w, self.b]
+            self.optimizer, self.scheduler = torch_optim.build(rule, params, schedule)
 
     def _rows(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         if isinstance(batch, slice):
@@ -124,7 +142,12 @@ class TorchEngine:
     def _step(self, batch: Batch, lr: float) -> float:
         X, y = self._rows(batch)
         loss = batch_loss(self._forward(X), y, self.kind, self.reduction)
-        if self.style == "nn":
+        if self.scheduler is not None:  # torch.optim's rule at the scheduler's rate
+            self.optimizer.zero_grad()
+            loss.backward()  # type: ignore[no-untyped-call]
+            self.optimizer.step()
+            self.scheduler.step()
+        elif self.style == "nn":
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
             self.optimizer.zero_grad()
@@ -159,5 +182,6 @@ class TorchEngine:
 
 
 def build(problem: Problem, w0: np.ndarray, b0: float, **options: object) -> TorchEngine:
-    """Make the torch engine; options: ``style``, ``device``, ``dtype``."""
+    """Make the torch engine; options: ``style``, ``device``, ``dtype``, and ``rule`` and
+    ``schedule``."""
     return TorchEngine(problem, w0, b0, **options)  # type: ignore[arg-type]

@@ -13,8 +13,13 @@ The package has three parts:
 - :mod:`~gradlab.functions.parse`: the text to a SymPy expression, safely;
 - :mod:`~gradlab.functions.function`: :class:`Function`, the expression with its
   derivatives and their NumPy code;
-- :mod:`~gradlab.functions.descent`: :func:`minimize`, :func:`compare_rates` and the
-  :class:`Trajectory` of a run with its verdict.
+- :mod:`~gradlab.functions.descent`: :func:`minimize`, :func:`compare_rates`,
+  :func:`compare_optimizers` and the :class:`Trajectory` of a run with its verdict;
+  any update rule of :mod:`gradlab.optim.rules` and any schedule of
+  :mod:`gradlab.optim.schedules` drive it (``optimizer="adam"``);
+- :mod:`~gradlab.functions.testfunctions`: the classic test surfaces by name
+  (``rosenbrock``, ``beale``, ``himmelblau``, ``saddle``, ``ill-conditioned``), each
+  with a start, its known minima and default rates.
 
 User input is parsed *safely*: :func:`parse_function` walks the Python syntax tree
 of the text against a strict whitelist (numbers, ``x``, ``y``, ``pi``, ``e``, a
@@ -37,19 +42,25 @@ from gradlab.functions.descent import (
     OSCILLATION_WINDOW,
     Trajectory,
     Verdict,
+    compare_optimizers,
     compare_rates,
     minimize,
 )
 from gradlab.functions.function import Function
 from gradlab.functions.parse import MAX_TEXT_LENGTH, parse_function
+from gradlab.functions.testfunctions import TEST_FUNCTIONS, TestFunction, test_function
 
 __all__ = [
     "MAX_TEXT_LENGTH",
     "OSCILLATION_WINDOW",
+    "TEST_FUNCTIONS",
     "Function",
+    "TestFunction",
     "Trajectory",
     "Verdict",
+    "compare_optimizers",
     "compare_rates",
     "minimize",
     "parse_function",
+    "test_function",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -20,6 +20,7 @@ from gradlab.params import Options, validate
 
 if TYPE_CHECKING:
     from gradlab.models.base import GradientDescentModel
+    from gradlab.optim import Rule, Schedule
     from gradlab.viz.figure import Figure
 
 # The models (and scikit-learn under them) are imported inside the functions, so that the
@@ -120,7 +121,7 @@ def make_model(problem: str, **params: Any) -> GradientDescentModel:
 
 @dataclass
 class Row:
-    """One engine/method run."""
+    """One engine/method/optimizer run."""
 
     engine: str
     method: str
@@ -132,6 +133,9 @@ class Row:
     history: list[float]
     step_loss: list[float]
     test_accuracy: float | None = None
+    optimizer: str = "sgd"
+    rule: dict[str, Any] | None = None
+    schedule: dict[str, Any] | None = None
 
     @property
     def ms_per_step(self) -> float:
@@ -164,6 +168,9 @@ class Row:
         return {
             "engine": self.engine,
             "method": self.method,
+            "optimizer": self.optimizer,
+            "rule": self.rule,
+            "schedule": self.schedule,
             "coef": self.coef,
             "intercept": self.intercept,
             "loss": self.loss,
@@ -278,13 +285,18 @@ def compare(
     seed: int = 0,
     dtype: str = "float64",
     progress: Callable[[str], None] | None = None,
+    optimizers: Sequence[str | Rule] = ("sgd",),
+    schedule: Schedule | Callable[[float, int], Schedule] | None = None,
 ) -> Comparison:
-    """Fit ``problem`` with every engine x method from the same start; time each fit.
+    """Fit ``problem`` with every engine x method x optimizer from the same start; time
+    each fit.
 
     The start is the tutorial's ``(w, b)`` for ``quadratic`` and zeros otherwise;
     the shuffles come from one seed, so every engine sees the same batches. Each
     fit is preceded by a short warm-up fit (imports, graph tracing) that is not timed.
-    ``progress`` receives a line before each engine starts.
+    ``progress`` receives a line before each engine starts. ``optimizers`` are update
+    rules (names from :data:`gradlab.optim.RULES` or Rules), all at the problem's rate
+    (or ``lr``); ``schedule`` is the models' ``schedule``.
 
     Returns
     -------
@@ -308,30 +320,40 @@ def compare(
             progress(f"fitting with {engine}: {', '.join(methods)}{_STARTING.get(engine, '')}")
         options = {} if engine == "numpy" else {"dtype": dtype}
         for method in methods:
-            common = {"method": method, "engine": engine, "engine_options": options}
-            warm = make_model(problem, **{**params, "epochs": 1}, **common)
-            warm.fit(data.X, data.y, coef_init=w0, intercept_init=b0)
-            model = make_model(problem, **params, **common)
-            start = time.perf_counter()
-            model.fit(data.X, data.y, coef_init=w0, intercept_init=b0)
-            seconds = time.perf_counter() - start
-            acc = None
-            if data.X_test is not None and data.y_test is not None:
-                acc = float(model.score(data.X_test, data.y_test))  # type: ignore[attr-defined]
-            rows.append(
-                Row(
-                    engine=engine,
-                    method=method,
-                    coef=model.coef_.tolist(),
-                    intercept=model.intercept_,
-                    loss=model.loss_value(data.X, data.y),
-                    steps=model.n_steps_,
-                    seconds=seconds,
-                    history=model.history_["loss"],
-                    step_loss=model.history_.step_loss,
-                    test_accuracy=acc,
+            for optimizer in optimizers:
+                common = {
+                    "method": method,
+                    "engine": engine,
+                    "engine_options": options,
+                    "optimizer": optimizer,
+                    "schedule": schedule,
+                }
+                warm = make_model(problem, **{**params, "epochs": 1}, **common)
+                warm.fit(data.X, data.y, coef_init=w0, intercept_init=b0)
+                model = make_model(problem, **params, **common)
+                start = time.perf_counter()
+                model.fit(data.X, data.y, coef_init=w0, intercept_init=b0)
+                seconds = time.perf_counter() - start
+                acc = None
+                if data.X_test is not None and data.y_test is not None:
+                    acc = float(model.score(data.X_test, data.y_test))  # type: ignore[attr-defined]
+                rows.append(
+                    Row(
+                        engine=engine,
+                        method=method,
+                        coef=model.coef_.tolist(),
+                        intercept=model.intercept_,
+                        loss=model.loss_value(data.X, data.y),
+                        steps=model.n_steps_,
+                        seconds=seconds,
+                        history=model.history_["loss"],
+                        step_loss=model.history_.step_loss,
+                        test_accuracy=acc,
+                        optimizer=optimizer if isinstance(optimizer, str) else optimizer.name,
+                        rule=model.optimizer_.config(),
+                        schedule=model.schedule_.config() if model.schedule_ else None,
+                    )
                 )
-            )
     return Comparison(data, rows)
 
 

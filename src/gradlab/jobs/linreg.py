@@ -5,16 +5,22 @@ Used by ``gradlab linreg`` and the tour; the numbers and plots of one run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from gradlab.data.points import Points
+from gradlab.engines.numpy_engine import is_plain
 from gradlab.errors import DivergenceError
 from gradlab.models.linear import LinearRegression, closed_form
 from gradlab.ops import affine, squared_error
+
+if TYPE_CHECKING:
+    from gradlab.models.base import GradientDescentModel
+    from gradlab.optim import Rule, Schedule
 
 
 @dataclass
@@ -34,6 +40,8 @@ class LinregResult:
             "data": self.points.source,
             "n_points": self.points.n_points,
             "method": m.method,
+            "optimizer": m.optimizer_.config(),
+            "schedule": m.schedule_.config() if m.schedule_ is not None else None,
             "lr": m.lr_,
             "lr_auto": m.lr == "auto",
             "epochs": m.epochs,
@@ -71,12 +79,15 @@ def fit(
     init_w: float = 0.0,
     init_b: float = 0.0,
     out: Path | None = None,
+    optimizer: str | Rule | None = None,
+    schedule: Schedule | Callable[[float, int], Schedule] | None = None,
 ) -> LinregResult:
     """Fit, compare with the closed form, and (when ``out`` is given) draw the plots.
 
     A setting left at None takes :class:`LinearRegression`'s default, so the command
-    line and the Python API share one set of defaults. The loss is the mean squared
-    error, as in the tutorial.
+    line and the Python API share one set of defaults (plain SGD at a constant rate).
+    The loss is the mean squared error, as in the tutorial. ``optimizer`` and
+    ``schedule`` are :class:`LinearRegression`'s.
 
     Raises
     ------
@@ -85,7 +96,14 @@ def fit(
     """
     X, y = points.X, points.y
     w0 = np.full(points.n_features, init_w)
-    given: dict[str, Any] = {"lr": lr, "epochs": epochs, "method": method, "batch_size": batch_size}
+    given: dict[str, Any] = {
+        "lr": lr,
+        "epochs": epochs,
+        "method": method,
+        "batch_size": batch_size,
+        "optimizer": optimizer,
+        "schedule": schedule,
+    }
     settings = {k: v for k, v in given.items() if v is not None}
     model = LinearRegression(loss="mse", random_state=seed, **settings)
     start = {"b": init_b, "w": as_w(w0), "error": mse(X, y, w0, init_b)}
@@ -109,6 +127,18 @@ def fit(
     if out is not None:
         result.plots = draw(result, out)
     return result
+
+
+def rule_text(model: GradientDescentModel) -> str:
+    """The rule and rate as a title says them: ``lr=0.01`` for plain SGD at a constant rate
+    (as always), else ``adam, lr=0.01`` or ``momentum, lr=0.01, cosine schedule``."""
+    text = f"lr={model.lr_:.3g}"
+    name = model.optimizer if isinstance(model.optimizer, str) else model.optimizer_.name
+    if name != "sgd" or not is_plain(model.optimizer_):
+        text = f"{name}, {text}"
+    if model.schedule_ is not None:
+        text += f", {model.schedule_.name} schedule"
+    return text
 
 
 def fmt_w(w: Any, g: bool = False) -> str:
@@ -135,7 +165,7 @@ def draw(result: LinregResult, out: Path) -> list[Path]:
             regression.loss_curves(
                 [("gradient descent", hist["loss"])],
                 xlabel="epoch",
-                title=f"Mean squared error ({m.method}, lr={m.lr_:.3g})",
+                title=f"Mean squared error ({m.method}, {rule_text(m)})",
             ),
             out / "loss.png",
         )

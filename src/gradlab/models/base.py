@@ -5,22 +5,27 @@ The loop is the whole algorithm, written once for every engine and method
 
     for epoch in 1..epochs:
         for batch in epoch_batches(method):        # all points, one point, or a slice
-            loss = engine.step(batch, lr)           # loss at w, then w <- w - lr * grad
+            lr_t = schedule.lr_at(t) or lr          # t = 0, 1, ... counts the steps
+            loss = engine.step(batch, lr_t)         # loss at w, then the rule's step:
+                                                    #   w <- w - lr_t * grad for plain SGD
             guard.check(loss)                       # stop on a non-finite or exploding loss
         history.append(epoch, loss on all points)
 
-with one fast path, asked for by name: before full-batch descent the loop asks the engine
-for ``engine.trajectory(lr, epochs)``, the same iterates computed in closed form (the
-NumPy engine has it for the squared loss; see :class:`gradlab.engines.LinearEngine`), and
-runs the steps itself when the answer is None.
+with one fast path, asked for by name: before full-batch descent with plain SGD at a
+constant rate the loop asks the engine for ``engine.trajectory(lr, epochs)``, the same
+iterates computed in closed form (the NumPy engine has it for the squared loss; see
+:class:`gradlab.engines.LinearEngine`), and runs the steps itself when the answer is None.
+Any other rule (momentum, Adam, ...; ``optimizer=``) or a schedule (``schedule=``) always
+takes the loop: the closed form is that of ``w <- w - lr * grad`` alone.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -31,9 +36,12 @@ from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.utils.validation import validate_data
 
 from gradlab.engines import Kind, LinearEngine, Problem, Reduction, Trajectory, make_engine
+from gradlab.engines.numpy_engine import is_plain
 from gradlab.errors import DataError, UsageError
 from gradlab.history import History
-from gradlab.optim import DivergenceGuard, Method, epoch_batches
+from gradlab.optim import DivergenceGuard, Method, epoch_batches, plain_number
+from gradlab.optim.rules import RULES, Adagrad, Adam, RMSprop, Rule, make_rule
+from gradlab.optim.schedules import OneCycleLR, Schedule
 from gradlab.params import (
     LINEAR_ENGINES,
     METHODS,
@@ -178,8 +186,14 @@ def descend(
     n: int,
     rng: np.random.Generator,
     guard: DivergenceGuard,
+    schedule: Schedule | None = None,
+    closed_form: bool = True,
 ) -> tuple[History, int, np.ndarray, float]:
     """Gradient descent from the engine's parameters: the loop of the module docstring.
+
+    ``schedule`` gives step ``t``'s rate (``t = 0, 1, ...`` counts steps); without one
+    every step takes ``lr``. ``closed_form`` allows the engine's closed-form trajectory
+    (plain SGD at a constant rate only: the caller says whether that is the case).
 
     Returns
     -------
@@ -195,7 +209,7 @@ def descend(
     DivergenceError
         From ``guard``, with the last parameters whose loss was finite.
     """
-    if method == "batch":
+    if method == "batch" and closed_form and schedule is None:
         trajectory = engine.trajectory(lr, epochs)
         if trajectory is not None:
             return _from_trajectory(trajectory, guard)
@@ -207,8 +221,9 @@ def descend(
     step = 0
     for epoch in range(1, epochs + 1):
         for batch in epoch_batches(n, method, batch_size, rng):
+            rate = lr if schedule is None else schedule.lr_at(step)
             step += 1
-            batch_loss = engine.step(batch, lr)
+            batch_loss = engine.step(batch, rate)
             history.step_loss.append(batch_loss)
             guard.check(step, batch_loss, last_good)
         loss = engine.loss()
@@ -243,6 +258,76 @@ def _from_trajectory(
     return history, steps, W[-1].copy(), float(B[-1])
 
 
+# ------------------------------------------------------------------ the divergence guard
+
+
+def step_bound(rule: Rule) -> float | None:
+    """How far one step of an adaptive rule can move a parameter, as a multiple of its rate
+    (whatever the gradient); None for the SGD family, whose step scales with the gradient.
+
+    Adam's step is at most about ``(1 - beta1) / sqrt(1 - beta2)`` (Kingma and Ba's bound,
+    3.2 at the defaults), RMSProp's ``1 / sqrt(1 - alpha)`` (10 at alpha 0.99, on the
+    first step) and ``1 / (1 - momentum)`` more with momentum, AdaGrad's 1.
+    """
+    if isinstance(rule, Adam):
+        b1, b2 = rule.betas
+        return (1 - b1) / math.sqrt(1 - b2)
+    if isinstance(rule, RMSprop):
+        return 1 / math.sqrt(1 - rule.alpha) / (1 - rule.momentum)
+    if isinstance(rule, Adagrad):
+        return 1.0
+    return None
+
+
+class RuleGuard(DivergenceGuard):
+    """The divergence guard, with advice that fits the update rule.
+
+    For the SGD family ``stable_lr`` gives the rule's stable rate on the loss's curvature
+    (``rule.max_stable_lr``: ``2 / L`` for plain SGD, ``3.8 / L`` with momentum 0.9), named
+    in the message. The adaptive rules have none: a rate too large for them makes every
+    step about that large (a bounce of about ``lr`` around the minimum, see
+    :func:`step_bound`), so the advice says so, and that a loss that is not finite at a
+    moderate rate points at the data or the model rather than at the rate.
+    """
+
+    def __init__(self, rule: Rule, explode: float, stable_lr: Callable[[], float | None]) -> None:
+        super().__init__(rule.lr, explode, stable_lr=stable_lr)
+        self.rule = rule
+
+    def suggestion(self) -> str:
+        bound = step_bound(self.rule)
+        if bound is None:
+            advice = super().suggestion()
+            if not is_plain(self.rule):  # say whose stable rate it is
+                advice = advice.replace("full-batch descent", f"full-batch {self._sgd()}", 1)
+            return advice
+        name = type(self.rule).__name__
+        return (
+            f"Try a smaller learning rate, e.g. {plain_number(self.lr / 10)}: with {name} each "
+            f"step moves every parameter by up to about {bound:.2g} x lr "
+            f"({plain_number(bound * self.lr)} here) whatever the gradient, so the rate must "
+            "be small beside the parameters' scale. A loss that becomes nan or inf at a "
+            "small rate points at the data (an inf, a huge value) or the loss instead."
+        )
+
+    def _sgd(self) -> str:
+        """``SGD with momentum 0.9`` (and Nesterov's, dampening, weight decay)."""
+        rule = self.rule
+        parts = [f"momentum {getattr(rule, 'momentum', 0):g}"]
+        if getattr(rule, "nesterov", False):
+            parts[0] = f"Nesterov momentum {getattr(rule, 'momentum', 0):g}"
+        if getattr(rule, "dampening", 0):
+            parts.append(f"dampening {getattr(rule, 'dampening', 0):g}")
+        if getattr(rule, "weight_decay", 0):
+            parts.append(f"weight decay {getattr(rule, 'weight_decay', 0):g}")
+        return "SGD with " + ", ".join(parts)
+
+
+def _nominal_rate(schedule: Schedule) -> float:
+    """The rate a schedule is built around: its ``lr``, or ``max_lr`` for one cycle."""
+    return schedule.max_lr if isinstance(schedule, OneCycleLR) else schedule.base_lr
+
+
 # ------------------------------------------------------------------ the estimator base
 
 _POSITIVE = Interval(Real, 0, None, closed="neither")
@@ -263,14 +348,31 @@ PARAMETERS: dict[str, Constraint | list[Constraint]] = {
         ),
         None,
     ],
+    "optimizer": [
+        Options(RULES),
+        Predicate(lambda v: isinstance(v, Rule), "a Rule from gradlab.optim.rules"),
+    ],
+    "schedule": [
+        None,
+        Options(("constant",)),
+        Predicate(
+            lambda v: isinstance(v, Schedule) or (callable(v) and not isinstance(v, type)),
+            "a Schedule from gradlab.optim.schedules or a function (lr, steps) -> Schedule",
+        ),
+    ],
 }
 
 _COMMON_DOC = """\
     lr : float or "auto", default "auto"
-        Learning rate: each step moves the parameters by ``-lr * gradient``. ``"auto"``
-        takes ``1 / L``, half the largest stable rate ``2 / L``, where ``L`` is the
-        loss's largest curvature computed from the data (for ``sgd`` and ``minibatch``,
-        a bound over every batch), so descent neither diverges nor oscillates; the rate
+        Learning rate: with plain SGD each step moves the parameters by ``-lr *
+        gradient``. ``"auto"`` takes half the largest stable rate of the update rule on
+        the loss's largest curvature ``L`` computed from the data (for ``sgd`` and
+        ``minibatch``, a bound over every batch): ``1 / L`` for plain SGD (stable below
+        ``2 / L``), ``1.9 / L`` with momentum 0.9, ``0.68 / L`` with Nesterov's (see
+        ``Rule.max_stable_lr``), so descent neither diverges nor oscillates. The adaptive
+        rules (adagrad, rmsprop, adam, adamw) have no such rate: each step moves every
+        parameter by about ``lr`` whatever the curvature, and ``"auto"`` takes the rule's
+        own default (PyTorch's: 0.01, 0.01, 0.001, 0.001; or a Rule's ``lr``). The rate
         used is ``lr_``. The tutorials use 0.0001 (``data.csv``) and 0.001.
         scikit-learn's SGDRegressor/SGDClassifier: ``eta0`` with
         ``learning_rate="constant"``.
@@ -293,7 +395,26 @@ _COMMON_DOC = """\
     engine_options : dict, optional
         Passed to the engine: for numpy ``fast_paths`` (default True); for torch
         ``style="autograd" | "nn"`` and ``device``; for torch and tensorflow
-        ``dtype="float64" | "float32"``."""
+        ``dtype="float64" | "float32"``.
+    optimizer : str or Rule, default "sgd"
+        The update rule: a name from ``gradlab.optim.RULES`` (``"sgd"``: plain gradient
+        descent, today's results and fast paths bit for bit; ``"momentum"`` and
+        ``"nesterov"``: SGD with momentum 0.9; ``"adagrad"``, ``"rmsprop"``, ``"adam"``,
+        ``"adamw"`` with PyTorch's defaults) or a ``gradlab.optim.rules.Rule`` with its
+        own hyperparameters (its ``lr`` is used only by ``lr="auto"`` with an adaptive
+        rule; otherwise ``lr`` sets the rate). The numpy
+        engine applies gradlab's rules in float64, torch ``torch.optim``'s equivalent,
+        tensorflow gradlab's rules on the tape's gradient. Any rule but plain SGD takes
+        the step loop (no closed-form trajectory). scikit-learn's MLP: ``solver``.
+    schedule : None, "constant", Schedule or callable, default None
+        How the rate changes: step ``t`` (``t = 0, 1, ...`` counts optimizer steps,
+        ``epochs`` times the batches per epoch) takes ``schedule.lr_at(t)``. A
+        ``gradlab.optim.schedules.Schedule`` sets the rates itself (``lr`` must then be
+        "auto" or the schedule's own rate); a function ``(lr, steps) -> Schedule`` is
+        called at fit time with the rate and the number of steps (``gradlab linreg
+        --schedule cosine`` passes one). None or "constant": every step takes ``lr``.
+        The torch engine runs the schedule as ``torch.optim.lr_scheduler``.
+        scikit-learn's SGD estimators: ``learning_rate``."""
 
 _COMMON_ATTRIBUTES = """\
     coef_ : ndarray of shape (n_weights,)
@@ -307,6 +428,10 @@ _COMMON_ATTRIBUTES = """\
         ``loss`` per epoch (epoch 0 = before training) with the parameters
         (``w``, ``b``, or ``w1``..``w8``), and ``step_loss`` per step.
     n_steps_ : int
+    optimizer_ : Rule
+        The update rule used, with ``lr_`` as its rate.
+    schedule_ : Schedule or None
+        The schedule followed (None for a constant rate).
     fit_seconds_ : float
         Time spent descending (without input checks)."""
 
@@ -332,11 +457,15 @@ class GradientDescentModel(BaseEstimator):  # type: ignore[misc]
     random_state: int | None
     explode: float
     engine_options: dict[str, Any] | None
+    optimizer: str | Rule
+    schedule: Schedule | Callable[[float, int], Schedule] | str | None
 
     # set by fit
     coef_: np.ndarray
     intercept_: float
     lr_: float
+    optimizer_: Rule
+    schedule_: Schedule | None
     n_steps_: int
     fit_seconds_: float
     history_: History
@@ -359,13 +488,56 @@ class GradientDescentModel(BaseEstimator):  # type: ignore[misc]
         """The training targets as float64 (labels become 0/1); set label attributes."""
         raise NotImplementedError
 
-    def _rate(self, problem: Problem) -> float:
+    def _rule(self) -> Rule:
+        """The update rule asked for (its rate not yet settled)."""
+        if isinstance(self.optimizer, Rule):
+            return self.optimizer
+        return make_rule(self.optimizer)
+
+    def _rate(self, problem: Problem, rule: Rule) -> float:
+        """The rate: ``lr``, a Schedule's own, or for "auto" half the rule's stable rate
+        on the curvature (the rule's own rate for the adaptive rules)."""
+        name = type(self).__name__
+        if isinstance(self.schedule, Schedule):
+            nominal = _nominal_rate(self.schedule)
+            if self.lr != "auto" and float(self.lr) != nominal:
+                raise UsageError(
+                    f"{name}: lr={self.lr!r} and the schedule's rate {nominal:g} disagree; "
+                    f"the schedule ({self.schedule.config()}) sets the rates, so leave lr "
+                    "at 'auto' or give the schedule's."
+                )
+            return nominal
         if self.lr != "auto":
             return float(self.lr)
         if self.method == "batch":
-            return 1.0 / problem.curvature()
-        size = 1 if self.method == "sgd" else self.batch_size
-        return 1.0 / problem.batch_curvature(size)
+            curvature = problem.curvature()
+        else:
+            size = 1 if self.method == "sgd" else self.batch_size
+            curvature = problem.batch_curvature(size)
+        stable = rule.max_stable_lr(curvature)  # plain SGD: 2 / L, so 1 / L exactly
+        return 0.5 * stable if stable is not None else float(rule.lr)
+
+    def _schedule(self, rate: float, steps: int) -> Schedule | None:
+        """The schedule to follow for a run of ``steps`` steps at ``rate``, checked."""
+        name = type(self).__name__
+        if self.schedule is None or self.schedule == "constant":
+            return None
+        if isinstance(self.schedule, Schedule):
+            followed = self.schedule
+        else:
+            followed = self.schedule(rate, steps)  # type: ignore[operator]
+            if not isinstance(followed, Schedule):
+                raise UsageError(
+                    f"{name}: the schedule function returned {type(followed).__name__}, "
+                    "not a Schedule."
+                )
+        if isinstance(followed, OneCycleLR) and followed.total_steps < steps:
+            raise UsageError(
+                f"{name}: OneCycleLR(total_steps={followed.total_steps}) is shorter than the "
+                f"{steps} steps of this fit (epochs x batches per epoch); give total_steps "
+                f">= {steps}."
+            )
+        return followed
 
     def fit(
         self,
@@ -421,11 +593,22 @@ class GradientDescentModel(BaseEstimator):  # type: ignore[misc]
         ):
             raise UsageError(f"intercept_init must be a finite number, got {intercept_init!r}.")
         problem = Problem(F, ya, self.kind, self.losses[self.loss])
-        lr = self._rate(problem)
+        asked = self._rule()
+        lr = self._rate(problem, asked)
+        rule = asked if asked.lr == lr else dataclasses.replace(asked, lr=lr)
+        n = F.shape[0]
+        per_epoch = {"batch": 1, "sgd": n}.get(self.method, -(-n // self.batch_size))
+        schedule = self._schedule(lr, self.epochs * per_epoch)
         engine = make_engine(
-            self.engine, problem, w0, float(intercept_init), **(self.engine_options or {})
+            self.engine,
+            problem,
+            w0,
+            float(intercept_init),
+            rule=rule,
+            schedule=schedule,
+            **(self.engine_options or {}),
         )
-        guard = DivergenceGuard(lr, self.explode, stable_lr=lambda: 2.0 / problem.curvature())
+        guard = RuleGuard(rule, self.explode, lambda: rule.max_stable_lr(problem.curvature()))
         start = time.perf_counter()
         history, steps, w, b = descend(
             engine,
@@ -433,12 +616,16 @@ class GradientDescentModel(BaseEstimator):  # type: ignore[misc]
             epochs=self.epochs,
             method=self.method,  # type: ignore[arg-type]
             batch_size=self.batch_size,
-            n=F.shape[0],
+            n=n,
             rng=np.random.default_rng(self.random_state),
             guard=guard,
+            schedule=schedule,
+            closed_form=is_plain(rule),
         )
         self.fit_seconds_ = time.perf_counter() - start
         self.lr_ = lr
+        self.optimizer_ = rule
+        self.schedule_ = schedule
         self.n_steps_ = steps
         self.coef_ = w
         self.intercept_ = b

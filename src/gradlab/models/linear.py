@@ -7,7 +7,7 @@ The model ``y ~ X @ coef_ + intercept_``; its loss :func:`gradlab.ops.squared_er
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from numbers import Integral
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -28,6 +28,7 @@ from gradlab.models.base import (
 from gradlab.params import Constraint, Interval, Options, Predicate
 
 if TYPE_CHECKING:
+    from gradlab.optim import Rule, Schedule
     from gradlab.viz.figure import Figure
 
 _LOSSES: dict[str, Reduction] = {"mse": "mean", "half_sse": "sum"}
@@ -98,6 +99,8 @@ class LinearRegression(RegressorMixin, GradientDescentModel):  # type: ignore[mi
         random_state: int | None = 0,
         explode: float = 1e8,
         engine_options: dict[str, Any] | None = None,
+        optimizer: str | Rule = "sgd",
+        schedule: Schedule | Callable[[float, int], Schedule] | str | None = None,
     ) -> None:
         self.lr = lr
         self.epochs = epochs
@@ -108,6 +111,8 @@ class LinearRegression(RegressorMixin, GradientDescentModel):  # type: ignore[mi
         self.random_state = random_state
         self.explode = explode
         self.engine_options = engine_options
+        self.optimizer = optimizer
+        self.schedule = schedule
 
     def _targets(self, y: Any, n: int) -> np.ndarray:
         return as_targets(y, n)
@@ -362,6 +367,8 @@ class PolynomialRegression(LinearRegression):
         random_state: int | None = 0,
         explode: float = 1e8,
         engine_options: dict[str, Any] | None = None,
+        optimizer: str | Rule = "sgd",
+        schedule: Schedule | Callable[[float, int], Schedule] | str | None = None,
     ) -> None:
         self.degree = degree
         self.powers = powers
@@ -375,6 +382,8 @@ class PolynomialRegression(LinearRegression):
             random_state=random_state,
             explode=explode,
             engine_options=engine_options,
+            optimizer=optimizer,
+            schedule=schedule,
         )
 
     def _powers(self) -> tuple[int, ...]:

@@ -17,6 +17,7 @@ End to end, in three places:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -39,6 +40,7 @@ from gradlab.ops import sigmoid
 from gradlab.params import Constraint, Options
 
 if TYPE_CHECKING:
+    from gradlab.optim import Rule, Schedule
     from gradlab.viz.figure import Figure
 
 _LOSSES: dict[str, Reduction] = {"bce": "mean", "bce_sum": "sum"}
@@ -88,6 +90,8 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):  # type: ignore
         random_state: int | None = 0,
         explode: float = 1e8,
         engine_options: dict[str, Any] | None = None,
+        optimizer: str | Rule = "sgd",
+        schedule: Schedule | Callable[[float, int], Schedule] | str | None = None,
     ) -> None:
         self.lr = lr
         self.epochs = epochs
@@ -98,6 +102,8 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):  # type: ignore
         self.random_state = random_state
         self.explode = explode
         self.engine_options = engine_options
+        self.optimizer = optimizer
+        self.schedule = schedule
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

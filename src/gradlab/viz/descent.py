@@ -120,6 +120,10 @@ def descent_panels(runs: Sequence[Trajectory], *, first_bounces: int = 6) -> Fig
             path = np.asarray(run.points, dtype=np.float64)
             clutter = path
         _draw_path(fig, ax, run, path, box, first_bounces, clutter)
+        for m in run.minima:  # the known minima of a built-in test function, in view
+            if function.n_vars == 2 and np.all((m >= box[0]) & (m <= box[1])):
+                ax.plot(*m, "*", ms=13, mfc="#FFD700", mec="k", mew=0.8, zorder=6,
+                        linestyle="none", label="minimum")  # fmt: skip
         ax.set_title(panel_title(run), fontsize=10)
     fig.suptitle(f"Gradient descent on {formula_title(function)}")
     path_key = "path"
@@ -148,8 +152,10 @@ def _legend(fig: Figure, path_key: str) -> None:
 
 
 def panel_title(run: Trajectory) -> str:
-    """``"lr = 0.01: converged in 53 steps"`` and the like."""
-    head = f"lr = {run.lr:g}: "
+    """``"lr = 0.01: converged in 53 steps"`` and the like; the rule and schedule first when
+    the run is not plain descent at a constant rate (``"momentum, lr 0.01: ..."``)."""
+    plain = run.optimizer == "sgd" and run.schedule is None
+    head = f"lr = {run.lr:g}: " if plain else f"{run.label}: "
     if run.verdict == "converged":
         return head + f"converged in {_steps(run.converged_at or 0)}"
     if run.verdict == "diverged":

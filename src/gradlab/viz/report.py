@@ -225,7 +225,8 @@ def _block(kind: str, payload: Any) -> str:
 def _figure(path: Path, caption: str, readout: dict[str, Any] | None) -> str:
     e = html.escape
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    img = f"<img alt='{e(caption or path.name)}' src='data:image/png;base64,{data}'>"
+    mime = "image/gif" if path.suffix.lower() == ".gif" else "image/png"  # an animation, or not
+    img = f"<img alt='{e(caption or path.name)}' src='data:{mime};base64,{data}'>"
     if readout is not None:
         img = f"<div class='readout-wrap' data-readout='{e(_json_for_script(readout))}'>{img}</div>"
     return f"<figure>{img}<figcaption>{e(caption)}</figcaption></figure>"

@@ -40,7 +40,7 @@ from gradlab.ops import affine, affine_backward, binary_cross_entropy, squared_e
 from gradlab.ops.linear import SquaredStats, squared_error_scale
 from gradlab.ops.losses import Reduction
 from gradlab.optim import Batch, Rule, Schedule
-from gradlab.optim.rules import SGD
+from gradlab.optim.rules import is_plain
 
 #: The loss of each kind of model, on its logits or predictions ``z``.
 LOSSES = {"squared": squared_error, "logistic": binary_cross_entropy}
@@ -204,12 +204,6 @@ class NumpyEngine:
         if (steps + 1) * (self.w.size + 1) > TRAJECTORY_MAX_FLOATS:
             return None
         return closed_form_trajectory(self.stats, self.w, self.b, lr, steps, self.reduction)
-
-
-def is_plain(rule: Rule) -> bool:
-    """Whether ``rule`` is plain gradient descent (SGD without momentum or weight decay):
-    ``p -= lr * g`` whatever its other settings."""
-    return isinstance(rule, SGD) and rule.momentum == 0 and rule.weight_decay == 0
 
 
 def build(problem: Problem, w0: np.ndarray, b0: float, **options: object) -> NumpyEngine:

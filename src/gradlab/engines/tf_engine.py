@@ -23,9 +23,9 @@ from collections.abc import Iterator
 import numpy as np
 
 from gradlab.engines import Problem, Trajectory
-from gradlab.engines.numpy_engine import is_plain
 from gradlab.errors import UsageError
 from gradlab.optim import Batch, Rule, Schedule
+from gradlab.optim.rules import is_plain
 
 
 @contextlib.contextmanager

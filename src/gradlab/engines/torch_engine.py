@@ -23,9 +23,9 @@ import torch
 from torch import nn
 
 from gradlab.engines import Problem, Trajectory, torch_optim
-from gradlab.engines.numpy_engine import is_plain
 from gradlab.errors import UsageError
 from gradlab.optim import Batch, Rule, Schedule
+from gradlab.optim.rules import is_plain
 
 STYLES = ("autograd", "nn")
 #: Below this many data values a step is a few microseconds of arithmetic, and a second

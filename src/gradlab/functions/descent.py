@@ -29,7 +29,7 @@ from gradlab.errors import UsageError
 from gradlab.functions.function import FloatArray, Function
 from gradlab.functions.parse import parse_function
 from gradlab.functions.testfunctions import TEST_FUNCTIONS, TestFunction, default_rate
-from gradlab.optim.rules import RULES, SGD, Rule, make_rule
+from gradlab.optim.rules import RULES, Rule, is_plain, make_rule
 from gradlab.optim.schedules import OneCycleLR, Schedule
 from gradlab.params import Constraint, Interval, Options, Predicate, validate, validate_one
 
@@ -314,11 +314,6 @@ def plain_step(lr: float) -> StepFn:
     return step
 
 
-def _is_plain(rule: Rule) -> bool:
-    """Whether ``rule`` is plain gradient descent: SGD without momentum or weight decay."""
-    return isinstance(rule, SGD) and rule.momentum == 0 and rule.weight_decay == 0
-
-
 def rule_step(rule: Rule, schedule: Schedule | None = None) -> StepFn:
     """The step function of an update rule, keeping the rule's state between calls.
 
@@ -343,7 +338,7 @@ def rule_step(rule: Rule, schedule: Schedule | None = None) -> StepFn:
         nonlocal state, calls
         rate = rule.lr if schedule is None else schedule.lr_at(calls)
         calls += 1
-        if _is_plain(rule):
+        if is_plain(rule):
             return rate * grad
         point = np.array(x, dtype=np.float64)  # the rule updates its parameters in place
         if state is None:
@@ -659,7 +654,7 @@ def minimize(
     x = _check_start(function, x0)
 
     stretch = None
-    if _is_plain(rule) and followed is None:
+    if is_plain(rule) and followed is None:
         step_fn = plain_step(rate)  # exactly the tutorial's update
     else:
         step_fn = rule_step(rule, followed)

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gradlab.data.points import Points
-from gradlab.engines.numpy_engine import is_plain
 from gradlab.errors import DivergenceError
 from gradlab.models.linear import LinearRegression, closed_form
 from gradlab.ops import affine, squared_error
+from gradlab.optim.rules import is_plain
 
 if TYPE_CHECKING:
     from gradlab.models.base import GradientDescentModel

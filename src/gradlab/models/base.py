@@ -36,11 +36,10 @@ from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.utils.validation import validate_data
 
 from gradlab.engines import Kind, LinearEngine, Problem, Reduction, Trajectory, make_engine
-from gradlab.engines.numpy_engine import is_plain
 from gradlab.errors import DataError, UsageError
 from gradlab.history import History
 from gradlab.optim import DivergenceGuard, Method, epoch_batches, plain_number
-from gradlab.optim.rules import RULES, Adagrad, Adam, RMSprop, Rule, make_rule
+from gradlab.optim.rules import RULES, Adagrad, Adam, RMSprop, Rule, is_plain, make_rule
 from gradlab.optim.schedules import OneCycleLR, Schedule
 from gradlab.params import (
     LINEAR_ENGINES,

@@ -671,6 +671,12 @@ _PRESETS: dict[str, tuple[type[Rule], dict[str, Any]]] = {
 RULES: tuple[str, ...] = tuple(_PRESETS)
 
 
+def is_plain(rule: Rule) -> bool:
+    """Whether ``rule`` is plain gradient descent, ``p -= lr * g``: SGD without momentum or
+    weight decay, whatever its other settings. The closed-form fast paths hold only for it."""
+    return isinstance(rule, SGD) and rule.momentum == 0 and rule.weight_decay == 0
+
+
 def make_rule(name: str, **hyperparameters: Any) -> Rule:
     """The rule called ``name`` (one of :data:`RULES`), with ``hyperparameters`` over its
     defaults; ``make_rule(**rule.config())`` rebuilds ``rule``.

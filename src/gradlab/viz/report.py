@@ -122,10 +122,6 @@ class Section:
         self.blocks.append(("figures", row))
         return self
 
-    def code(self, text: str) -> Section:
-        self.blocks.append(("code", text))
-        return self
-
     def widget(self, kind: str, data: dict[str, Any], *, title: str = "") -> Section:
         """An interactive widget drawn by the report's script from ``data`` (JSON).
 
@@ -198,8 +194,6 @@ def _block(kind: str, payload: Any) -> str:
     e = html.escape
     if kind == "text":
         return f"<p>{e(payload)}</p>"
-    if kind == "code":
-        return f"<pre>{e(payload)}</pre>"
     if kind == "table":
         header, rows = payload
         lines = ["<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>"]

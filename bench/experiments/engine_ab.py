@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,12 +23,11 @@ from types import ModuleType
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[2]
-if __package__ in (None, "") and str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from gradlab.data.synthetic import make_images
+from gradlab.models.classifier import init_params
 
-from gradlab.data.synthetic import make_images  # noqa: E402
-from gradlab.models.classifier import init_params  # noqa: E402
+#: The checkout this script sits in: the engine is read from its working tree and history.
+REPO = Path(__file__).resolve().parents[2]
 
 ENGINE = "src/gradlab/engines/numpy_mlp.py"
 

@@ -50,6 +50,7 @@ def row_cells(r: dict[str, Any]) -> list[str]:
 def markdown(res: dict[str, Any]) -> str:
     """The results as Markdown tables."""
     f = res["floors"]
+    plan = res["plan"]
     lines = [
         f"# gradlab benchmarks{' (quick)' if res['quick'] else ''}",
         "",
@@ -75,11 +76,11 @@ def markdown(res: dict[str, Any]) -> str:
         "far each path is from what the hardware allows). 'same result' compares the final "
         "loss or test accuracy with gradlab's (accuracy within 0.01). The classifiers' fast "
         "paths (gradlab, JAX, Keras) are timed in interleaved rounds after an untimed warm-up "
-        "(imports, compilation, tracing), each the best of its rounds (3 in a full run), as "
-        "the host is shared; the tutorial's pipeline is the best of as many runs, "
+        f"(imports, compilation, tracing), each the best of its {plan['repeats']} round(s), "
+        "as the host is shared; the tutorial's pipeline is the best of as many runs, "
         "scikit-learn runs once. The 'cold' tables time fresh processes from start to exit "
-        "(interpreter, imports, data, compilation, training), interleaved, best of 2 in a "
-        "full run; their ratios are to the `gradlab train` process.",
+        "(interpreter, imports, data, compilation, training), interleaved, best of "
+        f"{plan['cold_repeats']}; their ratios are to the `gradlab train` process.",
     ]
     for rows in res["jobs"]:
         lines += [

@@ -17,6 +17,8 @@ Routes:
     gcc, called through ctypes): gather and cast in one pass, scale + bias + ReLU in
     one, the ReLU mask of the backward pass in one (no boolean temporary). What a
     numba kernel would do, without adding numba.
+``fused-c-ew``
+    The same, but the gather and cast left to NumPy (``take``, then a cast).
 ``mask-copyto``
     NumPy only: the backward ReLU mask as ``np.copyto(back, 0, where=h <= 0)``.
 ``prefetch``
@@ -141,6 +143,13 @@ class FusedMLP(NumpyMLP):
         self.kernels.relu_mask(back.ctypes.data, h.ctypes.data, back.size)
 
 
+class FusedElementwiseMLP(FusedMLP):
+    """FusedMLP with the engine's own gather and cast (NumPy's take, then a cast)."""
+
+    def rows(self, X: np.ndarray, idx: np.ndarray | slice) -> np.ndarray:
+        return NumpyMLP.rows(self, X, idx)
+
+
 class CopytoMLP(NumpyMLP):
     """The engine with the backward ReLU mask as ``np.copyto(..., where=h <= 0)``."""
 
@@ -240,6 +249,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=30)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--two-threads", action="store_true", help="also the 2-thread routes")
+    p.add_argument("--routes", help="a comma-separated subset (the engine always runs)")
     args = p.parse_args()
     sizes, init = NETWORKS[args.model]
     params = init_params(sizes, init, 0.01, 0)
@@ -276,12 +286,16 @@ def main() -> None:
     routes = {
         "engine": plain(NumpyMLP, args.threads),
         "fused-c": plain(FusedMLP, args.threads),
+        "fused-c-ew": plain(FusedElementwiseMLP, args.threads),
         "mask-copyto": plain(CopytoMLP, args.threads),
         "prefetch": prefetch(args.threads),
     }
     if args.two_threads:
         routes["engine-2t"] = plain(NumpyMLP, 2)
         routes["prefetch-2t"] = prefetch(2)
+    if args.routes:
+        keep = {"engine", *args.routes.split(",")}
+        routes = {k: v for k, v in routes.items() if k in keep}
     times: dict[str, list[float]] = {k: [] for k in routes}
     cpus: dict[str, list[float]] = {k: [] for k in routes}
     nets: dict[str, NumpyMLP] = {}

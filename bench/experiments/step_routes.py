@@ -23,9 +23,13 @@ Routes:
     NumPy only: the backward ReLU mask as ``np.copyto(back, 0, where=h <= 0)``.
 ``prefetch``
     A Python thread gathers and casts the next batch while this one computes.
-``engine-2t`` / ``prefetch-2t``
-    With ``--two-threads``: the same with BLAS on two threads (the others run on
-    ``--threads``, default 1).
+``overlap-bwd``
+    Two cores used by running independent products side by side (BLAS on one thread
+    each): a layer's weight gradient on a worker thread beside its input gradient, the
+    first layer's weight gradient beside the other layers' updates.
+``engine-1t`` / ``engine-2t``
+    The engine with BLAS on one / two threads (the other routes run on ``--threads``,
+    default 1); ``--two-threads`` adds ``prefetch-2t``.
 
 Each round runs every route once over the same ``--steps`` batches, in a new random
 order; a route's ratio is the median over the rounds of its time over the engine's in
@@ -41,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import queue
 import subprocess
 import tempfile
 import threading
@@ -199,6 +204,78 @@ def _step(
     return loss, correct
 
 
+class Worker:
+    """One persistent thread that runs the functions it is given, one at a time."""
+
+    def __init__(self) -> None:
+        self.todo: queue.SimpleQueue[Callable[[], object]] = queue.SimpleQueue()
+        self.done: queue.SimpleQueue[None] = queue.SimpleQueue()
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            self.todo.get()()
+            self.done.put(None)
+
+    def submit(self, fn: Callable[[], object]) -> None:
+        self.todo.put(fn)
+
+    def wait(self) -> None:
+        self.done.get()
+
+
+class OverlapMLP(NumpyMLP):
+    """The engine on one BLAS thread per product, with the backward pass's independent
+    products run two at a time: each layer's weight gradient (on a worker thread) beside
+    its input gradient and ReLU mask; the first layer's weight gradient beside the other
+    layers' updates. The same products as the engine's, each on one thread."""
+
+    worker: Worker | None = None
+
+    def step(
+        self, X: np.ndarray, y: np.ndarray, lr: float, scale: float = 1.0
+    ) -> tuple[float, int]:
+        if OverlapMLP.worker is None:
+            OverlapMLP.worker = Worker()
+        worker = OverlapMLP.worker
+        m = X.shape[0]
+        self._lr = lr
+        acts = self.forward(X, scale)
+        z = acts[-1]
+        pred = z.argmax(axis=1)
+        correct = int(np.count_nonzero(pred == y))
+        flat, starts = z.reshape(-1), self._starts[m]
+        at_true = starts + y
+        z -= flat[starts + pred][:, None]
+        z_true = flat[at_true]
+        np.exp(z, out=z)
+        sums = z.sum(axis=1)
+        loss = float(np.log(sums).sum() - z_true.sum())
+        z *= (np.float32(lr / m) / sums)[:, None]
+        flat[at_true] -= np.float32(lr / m)
+        grad = z
+        backs, ones = self._backs[m], self._ones[m]
+        for k in range(self.n_layers - 1, -1, -1):
+            h_prev = X if k == 0 else acts[k - 1]
+            np.matmul(ones, grad, out=self.gb[k])
+            if k == 0 and scale != 1.0:
+                grad *= np.float32(scale)
+            worker.submit(lambda h=h_prev, g=grad, k=k: np.matmul(h.T, g, out=self.gW[k]))
+            if k > 0:
+                back = np.matmul(grad, self.W[k].T, out=backs[k - 1])
+                back *= h_prev > 0
+                worker.wait()
+                grad = back
+            else:  # the first layer's weight gradient runs beside the other updates
+                for j in range(1, self.n_layers):
+                    self.W[j] -= self.gW[j]
+                for j in range(self.n_layers):
+                    self.b[j] -= self.gb[j]
+                worker.wait()
+                self.W[0] -= self.gW[0]
+        return loss, correct
+
+
 class Prefetcher:
     """Gathers and casts batch ``i + 1`` on a thread while batch ``i`` trains."""
 
@@ -289,9 +366,11 @@ def main() -> None:
         "fused-c-ew": plain(FusedElementwiseMLP, args.threads),
         "mask-copyto": plain(CopytoMLP, args.threads),
         "prefetch": prefetch(args.threads),
+        "overlap-bwd": plain(OverlapMLP, 1),
+        "engine-1t": plain(NumpyMLP, 1),
+        "engine-2t": plain(NumpyMLP, 2),
     }
     if args.two_threads:
-        routes["engine-2t"] = plain(NumpyMLP, 2)
         routes["prefetch-2t"] = prefetch(2)
     if args.routes:
         keep = {"engine", *args.routes.split(",")}

@@ -35,6 +35,8 @@ def title(model: str) -> str:
 
 
 def job_name(model: str, n_train: int, n_test: int, epochs: int) -> str:
+    """The title of a classifier table, e.g. "softmax regression, 60000+10000 images, 10
+    epochs"."""
     return f"{title(model)}, {n_train}+{n_test} images, {epochs} epochs"
 
 

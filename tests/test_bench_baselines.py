@@ -1,9 +1,8 @@
-"""Fast tests of the benchmark baselines in ``bench/baselines`` (not part of the package)."""
+"""Fast tests of the benchmark baselines in :mod:`gradlab.bench.baselines`."""
 
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,14 +12,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
-# ``bench`` is not installed with the package: make the checkout importable whatever the cwd.
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from bench.baselines import sklearn_rows, tutorial_classify, tutorial_linreg  # noqa: E402
-
-DATA_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "data.csv"
+from gradlab.bench.baselines import sklearn_rows, tutorial_classify, tutorial_linreg
 
 
 def _images(
@@ -43,11 +35,9 @@ def images() -> tuple[npt.NDArray[np.uint8], ...]:
 # --- linear regression: the tutorial's published digits ------------------------------------
 
 
-@pytest.fixture(scope="module")
-def points() -> npt.NDArray[np.float64]:
-    if not DATA_CSV.is_file():
-        pytest.skip(f"tutorial data not found at {DATA_CSV} (expected ../shared next to the repo)")
-    return np.genfromtxt(DATA_CSV, delimiter=",")
+@pytest.fixture
+def points(data_csv: Path) -> npt.NDArray[np.float64]:
+    return np.genfromtxt(data_csv, delimiter=",")
 
 
 def test_linreg_loop_reproduces_tutorial_digits(points: npt.NDArray[np.float64]) -> None:

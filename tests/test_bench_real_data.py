@@ -1,22 +1,16 @@
-"""``bench/real_data.py``: the npm Fashion-MNIST conversion and the accuracy-target run."""
+"""``gradlab.bench.real_data``: the npm Fashion-MNIST conversion and the accuracy-target run."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from bench import real_data  # noqa: E402
-
-from gradlab.data.idx import read_idx, write_idx  # noqa: E402
-from gradlab.errors import DataError  # noqa: E402
+from gradlab.bench import real_data
+from gradlab.data.idx import read_idx, write_idx
+from gradlab.errors import DataError
 
 
 def _npm_package(root: Path, per_class: int, *, separators: bool = True) -> Path:

@@ -19,20 +19,14 @@ Not part of the benchmark: it backs one paragraph of the README ("gradlab bench"
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[2]
-if __package__ in (None, "") and str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from gradlab.data.images import load_images  # noqa: E402
-from gradlab.engines.numpy_mlp import NumpyMLP  # noqa: E402
-from gradlab.models._init import init_params  # noqa: E402
+from gradlab.data.images import load_images
+from gradlab.engines.numpy_mlp import NumpyMLP
+from gradlab.models._init import init_params
 
 SIZES = (784, 200, 200, 10)
 

@@ -3,8 +3,8 @@
 Loads ``gradlab.engines.numpy_mlp`` twice, from a git revision (``--ref``, default HEAD)
 and from the working tree, and trains the same model on the same generated images with
 each in turn, ``--rounds`` times, so that both see the same load on a shared machine.
-Prints every time and the best of each (the least disturbed run), and checks that both
-reach the same test accuracy. Run from the repository root::
+Prints every time (wall and process CPU) and the best of each (the least disturbed run),
+and checks that both reach the same test accuracy. Run from the repository root::
 
     .venv/bin/python -m bench.experiments.engine_ab --model mlp --batch 256 --rounds 5
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,12 +23,11 @@ from types import ModuleType
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[2]
-if __package__ in (None, "") and str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from gradlab.data.synthetic import make_images
+from gradlab.models._init import init_params
 
-from gradlab.data.synthetic import make_images  # noqa: E402
-from gradlab.models._init import init_params  # noqa: E402
+#: The checkout this script sits in: the engine is read from its working tree and history.
+REPO = Path(__file__).resolve().parents[2]
 
 ENGINE = "src/gradlab/engines/numpy_mlp.py"
 
@@ -45,14 +43,15 @@ def load(path: Path, name: str) -> ModuleType:
 
 def fit(
     module: ModuleType, model: str, data: object, batch: int, epochs: int
-) -> tuple[float, float]:
-    """(seconds, final test accuracy) of plain SGD at lr 0.1, the benchmark's settings."""
+) -> tuple[float, float, float]:
+    """(seconds, process CPU seconds, final test accuracy) of plain SGD at lr 0.1, the
+    benchmark's settings."""
     sizes = (784, 10) if model == "softmax" else (784, 200, 200, 10)
     init = "normal" if model == "softmax" else "kaiming"
     net = module.NumpyMLP(sizes, init_params(sizes, init, 0.01, 0), 0.0)
     X = data.X_train.reshape(len(data.X_train), -1)  # type: ignore[attr-defined]
     Xt = data.X_test.reshape(len(data.X_test), -1)  # type: ignore[attr-defined]
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     train = net.prepare(X, data.y_train)  # type: ignore[attr-defined]
     test = net.prepare(Xt, data.y_test)  # type: ignore[attr-defined]
     n = X.shape[0]
@@ -62,7 +61,7 @@ def fit(
         for lo in range(0, n, batch):
             net.train_step(train, order[lo : lo + batch], 0.1)
         _, correct = net.evaluate(test)
-    return time.perf_counter() - t, correct / Xt.shape[0]
+    return time.perf_counter() - t, time.process_time() - cpu, correct / Xt.shape[0]
 
 
 def main() -> None:
@@ -72,7 +71,17 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="BLAS threads (default: the library's). On a busy shared host use 1: a BLAS "
+        "call on two threads waits for whichever one a neighbour has descheduled",
+    )
     args = p.parse_args()
+    if args.threads:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.threads, user_api="blas")
     old_source = subprocess.run(
         ["git", "show", f"{args.ref}:{ENGINE}"], cwd=REPO, check=True, capture_output=True
     ).stdout
@@ -85,19 +94,23 @@ def main() -> None:
         }
         data = make_images(60000, 10000, seed=0)
         times: dict[str, list[float]] = {k: [] for k in engines}
+        cpus: dict[str, list[float]] = {k: [] for k in engines}
         for r in range(args.rounds):
             for name, module in engines.items():
-                seconds, acc = fit(module, args.model, data, args.batch, args.epochs)
+                seconds, cpu, acc = fit(module, args.model, data, args.batch, args.epochs)
                 times[name].append(seconds)
+                cpus[name].append(cpu)
                 print(
-                    f"round {r + 1}: {name:>12}: {seconds:6.3f} s, test accuracy {acc:.4f}",
+                    f"round {r + 1}: {name:>12}: {seconds:6.3f} s ({cpu:6.3f} s CPU), "
+                    f"test accuracy {acc:.4f}",
                     flush=True,
                 )
-    best = {k: min(v) for k, v in times.items()}
-    for k, v in best.items():
-        print(f"best {k:>12}: {v:.3f} s")
-    old, new = best[args.ref], best["working tree"]
-    print(f"working tree / {args.ref}: {new / old:.3f}")
+    for label, series in (("wall", times), ("CPU", cpus)):
+        best = {k: min(v) for k, v in series.items()}
+        for k, v in best.items():
+            print(f"best {label} {k:>12}: {v:.3f} s")
+        old, new = best[args.ref], best["working tree"]
+        print(f"{label}: working tree / {args.ref}: {new / old:.3f}")
 
 
 if __name__ == "__main__":

@@ -10,4 +10,6 @@ sklearn_rows
     scikit-learn estimators doing the same jobs, for comparison rows.
 
 These are deliberately *not* optimised: they measure what the tutorials' idioms cost.
+``tutorial_classify`` imports PyTorch, ``sklearn_rows`` scikit-learn: import them only when
+the benchmark runs.
 """

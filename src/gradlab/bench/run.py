@@ -1,0 +1,153 @@
+"""``gradlab bench``: every job's paths side by side in one run, as ratios.
+
+Tables: (1) jobs: the tutorial's idiom, gradlab, the strongest peers (JAX, Keras),
+scikit-learn and the floor, warm, then the same classifiers cold (a fresh process each,
+start to finish); (2) scaling: how cost grows with the amount of data; (3) engines: one
+problem under numpy, torch and tensorflow. :mod:`gradlab.bench.report` writes them as
+Markdown, JSON and a PNG.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gradlab.bench import floors as fl
+from gradlab.bench import peers
+from gradlab.bench.classify import classify, cold_table, tutorial_row
+from gradlab.bench.linreg import linreg_large, linreg_small
+from gradlab.bench.plan import Plan
+from gradlab.bench.rows import add_ratios
+from gradlab.bench.tables import engines_table, scaling
+
+
+def tutorial_points(path: Path | None) -> tuple[np.ndarray, str]:
+    """The points of the linear-regression job, (n, 2): the file at ``path`` (the tutorial's
+    ``data.csv``), else 100 generated points on a line."""
+    from gradlab.data.points import load_csv, make_line
+
+    if path is not None:
+        p = load_csv(path)
+        return np.column_stack([p.X[:, 0], p.y]), f"{path.name} ({p.n_points} points)"
+    p = make_line(100, seed=0)
+    return np.column_stack([p.X[:, 0], p.y]), "100 generated points"
+
+
+def image_data(plan: Plan, data_dir: Path | None, dataset: str) -> Any:
+    """Generated images of the real shape, or the real files with ``data_dir``."""
+    if data_dir is not None:
+        from gradlab.data.images import load_images
+
+        return load_images(dataset, data_dir=data_dir, download=False)
+    from gradlab.data.synthetic import make_images
+
+    return make_images(plan.n_train, plan.n_test, seed=0)
+
+
+def run(
+    plan: Plan,
+    *,
+    points: Path | None = None,
+    data_dir: Path | None = None,
+    dataset: str = "fashion-mnist",
+    device: str = "cpu",
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run every table of ``plan``; return plain data (see :mod:`gradlab.bench.report`).
+
+    Parameters
+    ----------
+    plan : Plan
+    points : Path, optional
+        A CSV of (x, y) points for the linear-regression job (the tutorial's ``data.csv``).
+    data_dir : Path, optional
+        The real IDX files of ``dataset`` instead of generated images.
+    device : {"cpu", "cuda"}
+        Where the torch rows run.
+    log : callable
+        Receives progress messages.
+    """
+    start = time.perf_counter()
+    load_start = os.getloadavg()[0]
+    names = list(plan.peers) if plan.peers is not None else peers.available()
+    log("measuring the floors ...")
+    floors = fl.measure_sized(plan.matmul_size, plan.bandwidth_bytes, plan.floor_repeats)
+    pts, points_source = tutorial_points(points)
+    log("linear regression ...")
+    tables = [linreg_small(pts, floors, plan.linreg_repeats)]
+    tables.append(linreg_large(plan.linreg_points, 1000, floors))
+    log("image data ...")
+    data = image_data(plan, data_dir, dataset)
+    models = ("softmax", "mlp")
+    baselines = {}
+    if plan.tutorial:  # first: its DataLoader forks, which JAX's and TensorFlow's threads forbid
+        for model in models:
+            log(f"{model}: the tutorial's pipeline ...")
+            baselines[model] = tutorial_row(model, data, epochs=plan.epochs, repeats=plan.repeats)
+    for model in models:
+        log(f"{model} ...")
+        tables.append(
+            classify(
+                model,
+                data,
+                floors,
+                epochs=plan.epochs,
+                device=device,
+                sklearn=plan.sklearn,
+                baseline=baselines.get(model),
+                peer_names=names,
+                repeats=plan.repeats,
+                log=log,
+            )
+        )
+    if plan.cold_repeats:
+        for model in models:
+            tables.append(
+                cold_table(
+                    model,
+                    data,
+                    epochs=plan.epochs,
+                    peer_names=names,
+                    repeats=plan.cold_repeats,
+                    log=log,
+                )
+            )
+    for rows in tables:
+        add_ratios(rows)
+    log("scaling ...")
+    scale = scaling(plan)
+    log("engines ...")
+    eng = engines_table(plan)
+    from gradlab.bench.report import machine_description
+    from gradlab.jobs.env import collect
+
+    return {
+        "date": date.today().isoformat(),
+        "quick": plan.name != "full",
+        "plan": dataclasses.asdict(plan),
+        "machine": machine_description(collect()),
+        "peers": {name: peers.version(name) for name in names},
+        "floors": {
+            "matmul_flops": floors.matmul_flops,
+            "matmul_source": floors.matmul_source,
+            "read_bandwidth": floors.read_bandwidth,
+        },
+        "data": {
+            "points": points_source,
+            "images": getattr(data, "name", "?"),
+            "n_train": len(data.y_train),
+            "n_test": len(data.y_test),
+        },
+        "jobs": tables,
+        "scaling": scale,
+        "engines": eng,
+        "seconds": time.perf_counter() - start,
+        "load_average": [load_start, os.getloadavg()[0]],
+    }

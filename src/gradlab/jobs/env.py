@@ -1,0 +1,72 @@
+"""What this machine offers gradlab: versions, BLAS, threads and devices, as plain data.
+
+``gradlab env`` prints it; the benchmark records it beside its timings.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import sys
+from typing import Any
+
+from gradlab import __version__
+
+
+def _version(*dists: str) -> str | None:
+    for dist in dists:
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def _blas() -> list[dict[str, Any]]:
+    try:
+        from threadpoolctl import threadpool_info  # type: ignore[import-untyped]
+    except ImportError:  # pragma: no cover - scikit-learn brings threadpoolctl
+        return []
+    keys = ("internal_api", "version", "num_threads", "architecture", "filepath")
+    return [{k: info.get(k) for k in keys} for info in threadpool_info()]
+
+
+def _torch() -> dict[str, Any] | None:
+    if _version("torch") is None:
+        return None
+    import torch
+
+    cuda = torch.cuda.is_available()
+    return {
+        "version": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "mkl": torch.backends.mkl.is_available(),  # type: ignore[no-untyped-call]
+        "onednn": torch.backends.mkldnn.is_available(),  # type: ignore[no-untyped-call]
+        "cuda_available": cuda,
+        "cuda_version": torch.version.cuda,
+        "devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        if cuda
+        else [],
+    }
+
+
+def collect() -> dict[str, Any]:
+    """Everything ``gradlab env`` reports, as plain data."""
+    import numpy as np
+
+    return {
+        "gradlab": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "numpy": np.__version__,
+        "blas": _blas(),
+        "torch": _torch(),
+        # TensorFlow takes seconds to import: report the installed version only.
+        "tensorflow": _version("tensorflow", "tensorflow-cpu"),
+        "scikit-learn": _version("scikit-learn"),
+        "sympy": _version("sympy"),
+        "matplotlib": _version("matplotlib"),
+    }

@@ -43,7 +43,7 @@ pytest: $(STAMP)
 pytest-minimal: $(MINSTAMP)
 	$(MINVENV)/bin/python -m pytest -n 2 -q -p no:cacheprovider
 
-test: lint typecheck pytest
+test: lint typecheck pytest pytest-minimal
 
 format: $(STAMP)
 	$(BIN)/ruff format $(LINT_PATHS)

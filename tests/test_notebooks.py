@@ -26,6 +26,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import math
 import os
 import pkgutil
 import re
@@ -316,6 +317,62 @@ def _check_05(run: Executed) -> None:
     assert re.search(r"gradlab, gradient descent at lr = \S+: test accuracy 0\.9[5-9]", out), out
 
 
+def _number(pattern: str, text: str) -> float:
+    """The number that ``pattern``'s one group matches in ``text``."""
+    found = re.search(pattern, text, re.M)
+    assert found, f"expected {pattern!r} in the output:\n{text}"
+    return float(found[1])
+
+
+def _check_live_monitor(run: Executed) -> None:
+    """The cell tagged ``live-monitor`` shows the live chart as SVG, redrawn in place, last
+    as the complete chart, and no more often than its throttle allows.
+
+    The notebook prints the monitor's own count of draws and the fit's seconds (``the
+    chart was drawn N times in T s of training``). The first draw is a display and each
+    later one an update in place, so the kernel sent N - 1 updates. Besides the final
+    one, which is always drawn, a redraw needs a finished epoch and at least ``every``
+    seconds since the previous draw (the first after the start), so within T seconds
+    there are at most ``min(epochs, floor(T / every))`` of them. T printed to 0.01 s
+    keeps the bound sound: a multiple of ``every`` (0.5 s) at most T is at most T rounded.
+    """
+    from gradlab.viz.monitor import JupyterLive
+
+    cell = run.cell_index(tag="live-monitor")
+    assert "image/svg+xml" in run.mime_types(cell)
+    (chart,) = [o for o in run.nb.cells[cell].outputs if o.output_type == "display_data"]
+    done = re.match(r"epoch (\d+)/(\d+) \(done\)", chart.data["text/plain"])
+    assert done, chart.data["text/plain"]
+    assert done[1] == done[2], chart.data["text/plain"]
+    epochs = int(done[2])
+    out = run.stdout()
+    draws = int(_number(r"the chart was drawn (\d+) times in", out))
+    seconds = _number(r"the chart was drawn \d+ times in (\d+\.\d\d) s of training", out)
+    every = inspect.signature(JupyterLive).parameters["every"].default
+    updates = run.display_updates(cell)
+    assert updates == draws - 1, (updates, draws)
+    assert 1 <= updates <= 1 + min(epochs, math.floor(seconds / every)), (updates, seconds)
+
+
+def _check_06(run: Executed) -> None:
+    out = run.stdout()
+    _check_live_monitor(run)
+    # a hand-derived gradient against central differences: O(h^2) + rounding/h ~ 1e-10
+    assert _number(r"^gradient check: largest difference (\S+)$", out) < 1e-7
+    # float64 softmax regression from scratch, 10 epochs on the digits (seeded)
+    scratch = _number(r"^epoch 10  train loss \S+  train acc \S+  test acc (\S+)$", out)
+    assert scratch >= 0.9, out
+    if importlib.util.find_spec("torch"):
+        # same start, same batches, float64: the two differ only by rounding
+        assert _number(r"torch and NumPy weights: (\S+)$", out) < 1e-12
+        assert _number(r"^torch test accuracy (\S+)$", out) == scratch
+    else:
+        _has(out, "PyTorch is not installed")
+    assert re.search(r"^test accuracy 0\.9[3-9]", out, re.M), out
+    _has(out, "the most frequent mistake: ")
+    assert _number(r"train loss \S+, test accuracy (\S+)$", out) >= 0.8  # 28x28, notes' settings
+
+
 #: Per notebook, a check of what it must print or show, run after the generic ones.
 EXPECTATIONS: dict[str, Callable[[Executed], None]] = {
     "01-gradient-descent.ipynb": _check_01,
@@ -323,6 +380,7 @@ EXPECTATIONS: dict[str, Callable[[Executed], None]] = {
     "03-one-model-three-ways.ipynb": _check_03,
     "04-batch-stochastic-minibatch.ipynb": _check_04,
     "05-sigmoid-relu-logistic.ipynb": _check_05,
+    "06-softmax-regression.ipynb": _check_06,
 }
 
 

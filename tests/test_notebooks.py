@@ -373,6 +373,35 @@ def _check_06(run: Executed) -> None:
     assert _number(r"train loss \S+, test accuracy (\S+)$", out) >= 0.8  # 28x28, notes' settings
 
 
+def _check_07(run: Executed) -> None:
+    out = run.stdout()
+    _check_live_monitor(run)
+    # inside or outside a circle: a linear model can only guess "outside"; 8 ReLUs can draw it
+    outside = _number(r"^share of test points outside the circle:\s+(\S+)$", out)
+    assert _number(r"^softmax regression, test accuracy:\s+(\S+)$", out) <= outside + 0.03
+    assert _number(r"^one hidden layer of 8 ReLUs, test accuracy:\s+(\S+)$", out) >= 0.95
+    _has(out, "three linear layers == one layer with W = W1 @ W2 @ W3: True")
+    assert re.search(r"^with ReLUs between them:\s+False$", out, re.M), out
+    # the same float64 arithmetic in another order: rounding only; central differences
+    # O(h^2) + rounding/h ~ 1e-10
+    assert _number(r"reference: loss differs by (\S+),", out) < 1e-12
+    assert _number(r"reference: loss differs by \S+, gradients by (\S+)$", out) < 1e-12
+    assert _number(r"^central differences: largest difference (\S+)$", out) < 1e-7
+    if importlib.util.find_spec("torch"):
+        assert _number(r"^autograd: loss differs by (\S+),", out) < 1e-12
+        assert _number(r"largest gradient difference (\S+)$", out) < 1e-12
+        assert _number(r"DataLoader: input shape \(8, 8\), test accuracy (\S+)$", out) >= 0.95
+    else:
+        assert out.count("PyTorch is not installed") == 2, out
+    assert _number(r"^layers \(64, 200, 200, 10\): test accuracy (\S+)$", out) >= 0.96
+    # equal settings: the hidden layers make fewer mistakes than softmax regression
+    linear = _number(r"^softmax regression +650 +\S+ +(\S+) ", out)
+    assert _number(r"^MLP 64-200-200-10 +55,210 +\S+ +(\S+) ", out) > linear
+    # the grid: the two-layer network at the largest rate scores lowest, as the text says
+    assert re.search(r"^\(64, 64\) +0\.1 +\S+ +9$", out, re.M), out
+    assert _number(r"^best: .*, test accuracy (\S+)$", out) >= 0.95
+
+
 #: Per notebook, a check of what it must print or show, run after the generic ones.
 EXPECTATIONS: dict[str, Callable[[Executed], None]] = {
     "01-gradient-descent.ipynb": _check_01,
@@ -381,6 +410,7 @@ EXPECTATIONS: dict[str, Callable[[Executed], None]] = {
     "04-batch-stochastic-minibatch.ipynb": _check_04,
     "05-sigmoid-relu-logistic.ipynb": _check_05,
     "06-softmax-regression.ipynb": _check_06,
+    "07-mlp.ipynb": _check_07,
 }
 
 

@@ -15,10 +15,13 @@ so that each notebook runs once::
 
     def _check_06(run: Executed) -> None:
         cell = run.cell_index(tag="live-monitor")
-        assert run.display_updates(cell) == 10   # one redraw per epoch
+        assert run.display_updates(cell) >= 1   # at least the final, complete chart
         assert run.mime_types(cell) == {"image/svg+xml", "text/plain"}
 
-    EXPECTATIONS["06-softmax-digits.ipynb"] = _check_06
+    EXPECTATIONS["06-softmax-regression.ipynb"] = _check_06
+
+A live monitor throttles its redraws by time, so a count per epoch is not what it
+promises; :func:`_check_live_monitor` asserts what it does promise.
 """
 
 from __future__ import annotations

@@ -26,8 +26,11 @@ $(MINSTAMP): pyproject.toml constraints.txt
 	$(MINVENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $@
 
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+
 demo: $(STAMP)
 	$(BIN)/gradlab tour --out $(OUT)
+	@echo "Notebooks in notebooks/: $(notdir $(NOTEBOOKS)); open them with '$(BIN)/pip install jupyterlab && $(BIN)/jupyter lab notebooks/', or in VS Code with $(BIN)/python as the kernel."
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINT_PATHS)

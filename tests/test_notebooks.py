@@ -15,10 +15,13 @@ so that each notebook runs once::
 
     def _check_06(run: Executed) -> None:
         cell = run.cell_index(tag="live-monitor")
-        assert run.display_updates(cell) == 10   # one redraw per epoch
+        assert run.display_updates(cell) >= 1   # at least the final, complete chart
         assert run.mime_types(cell) == {"image/svg+xml", "text/plain"}
 
-    EXPECTATIONS["06-softmax-digits.ipynb"] = _check_06
+    EXPECTATIONS["06-softmax-regression.ipynb"] = _check_06
+
+A live monitor throttles its redraws by time, so a count per epoch is not what it
+promises; :func:`_check_live_monitor` asserts what it does promise.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import math
 import os
 import pkgutil
 import re
@@ -316,6 +320,91 @@ def _check_05(run: Executed) -> None:
     assert re.search(r"gradlab, gradient descent at lr = \S+: test accuracy 0\.9[5-9]", out), out
 
 
+def _number(pattern: str, text: str) -> float:
+    """The number that ``pattern``'s one group matches in ``text``."""
+    found = re.search(pattern, text, re.M)
+    assert found, f"expected {pattern!r} in the output:\n{text}"
+    return float(found[1])
+
+
+def _check_live_monitor(run: Executed) -> None:
+    """The cell tagged ``live-monitor`` shows the live chart as SVG, redrawn in place, last
+    as the complete chart, and no more often than its throttle allows.
+
+    The notebook prints the monitor's own count of draws and the fit's seconds (``the
+    chart was drawn N times in T s of training``). The first draw is a display and each
+    later one an update in place, so the kernel sent N - 1 updates. Besides the final
+    one, which is always drawn, a redraw needs a finished epoch and at least ``every``
+    seconds since the previous draw (the first after the start), so within T seconds
+    there are at most ``min(epochs, floor(T / every))`` of them. T printed to 0.01 s
+    keeps the bound sound: a multiple of ``every`` (0.5 s) at most T is at most T rounded.
+    """
+    from gradlab.viz.monitor import JupyterLive
+
+    cell = run.cell_index(tag="live-monitor")
+    assert "image/svg+xml" in run.mime_types(cell)
+    (chart,) = [o for o in run.nb.cells[cell].outputs if o.output_type == "display_data"]
+    done = re.match(r"epoch (\d+)/(\d+) \(done\)", chart.data["text/plain"])
+    assert done, chart.data["text/plain"]
+    assert done[1] == done[2], chart.data["text/plain"]
+    epochs = int(done[2])
+    out = run.stdout()
+    draws = int(_number(r"the chart was drawn (\d+) times in", out))
+    seconds = _number(r"the chart was drawn \d+ times in (\d+\.\d\d) s of training", out)
+    every = inspect.signature(JupyterLive).parameters["every"].default
+    updates = run.display_updates(cell)
+    assert updates == draws - 1, (updates, draws)
+    assert 1 <= updates <= 1 + min(epochs, math.floor(seconds / every)), (updates, seconds)
+
+
+def _check_06(run: Executed) -> None:
+    out = run.stdout()
+    _check_live_monitor(run)
+    # a hand-derived gradient against central differences: O(h^2) + rounding/h ~ 1e-10
+    assert _number(r"^gradient check: largest difference (\S+)$", out) < 1e-7
+    # float64 softmax regression from scratch, 10 epochs on the digits (seeded)
+    scratch = _number(r"^epoch 10  train loss \S+  train acc \S+  test acc (\S+)$", out)
+    assert scratch >= 0.9, out
+    if importlib.util.find_spec("torch"):
+        # same start, same batches, float64: the two differ only by rounding
+        assert _number(r"torch and NumPy weights: (\S+)$", out) < 1e-12
+        assert _number(r"^torch test accuracy (\S+)$", out) == scratch
+    else:
+        _has(out, "PyTorch is not installed")
+    assert re.search(r"^test accuracy 0\.9[3-9]", out, re.M), out
+    _has(out, "the most frequent mistake: ")
+    assert _number(r"train loss \S+, test accuracy (\S+)$", out) >= 0.8  # 28x28, notes' settings
+
+
+def _check_07(run: Executed) -> None:
+    out = run.stdout()
+    _check_live_monitor(run)
+    # inside or outside a circle: a linear model can only guess "outside"; 8 ReLUs can draw it
+    outside = _number(r"^share of test points outside the circle:\s+(\S+)$", out)
+    assert _number(r"^softmax regression, test accuracy:\s+(\S+)$", out) <= outside + 0.03
+    assert _number(r"^one hidden layer of 8 ReLUs, test accuracy:\s+(\S+)$", out) >= 0.95
+    _has(out, "three linear layers == one layer with W = W1 @ W2 @ W3: True")
+    assert re.search(r"^with ReLUs between them:\s+False$", out, re.M), out
+    # the same float64 arithmetic in another order: rounding only; central differences
+    # O(h^2) + rounding/h ~ 1e-10
+    assert _number(r"reference: loss differs by (\S+),", out) < 1e-12
+    assert _number(r"reference: loss differs by \S+, gradients by (\S+)$", out) < 1e-12
+    assert _number(r"^central differences: largest difference (\S+)$", out) < 1e-7
+    if importlib.util.find_spec("torch"):
+        assert _number(r"^autograd: loss differs by (\S+),", out) < 1e-12
+        assert _number(r"largest gradient difference (\S+)$", out) < 1e-12
+        assert _number(r"DataLoader: input shape \(8, 8\), test accuracy (\S+)$", out) >= 0.95
+    else:
+        assert out.count("PyTorch is not installed") == 2, out
+    assert _number(r"^layers \(64, 200, 200, 10\): test accuracy (\S+)$", out) >= 0.96
+    # equal settings: the hidden layers make fewer mistakes than softmax regression
+    linear = _number(r"^softmax regression +650 +\S+ +(\S+) ", out)
+    assert _number(r"^MLP 64-200-200-10 +55,210 +\S+ +(\S+) ", out) > linear
+    # the grid: the two-layer network at the largest rate scores lowest, as the text says
+    assert re.search(r"^\(64, 64\) +0\.1 +\S+ +9$", out, re.M), out
+    assert _number(r"^best: .*, test accuracy (\S+)$", out) >= 0.95
+
+
 #: Per notebook, a check of what it must print or show, run after the generic ones.
 EXPECTATIONS: dict[str, Callable[[Executed], None]] = {
     "01-gradient-descent.ipynb": _check_01,
@@ -323,6 +412,8 @@ EXPECTATIONS: dict[str, Callable[[Executed], None]] = {
     "03-one-model-three-ways.ipynb": _check_03,
     "04-batch-stochastic-minibatch.ipynb": _check_04,
     "05-sigmoid-relu-logistic.ipynb": _check_05,
+    "06-softmax-regression.ipynb": _check_06,
+    "07-mlp.ipynb": _check_07,
 }
 
 

@@ -9,16 +9,25 @@ makes it a scikit-learn estimator (``BaseEstimator`` + ``ClassifierMixin``), so
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
-from typing import Any
+from numbers import Integral
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 
 from gradlab.errors import DataError, UsageError
+from gradlab.models._input import as_arrays, is_torch_data
+from gradlab.models._labels import Classes, as_label_array
 from gradlab.models._network import NetworkClassifier
 from gradlab.models._spec import DEFAULTS
+from gradlab.params import Constraint, Interval, Predicate, validate
+
+if TYPE_CHECKING:
+    from gradlab.viz.figure import Figure
 
 _MLP = DEFAULTS["mlp"]
 _SOFTMAX = DEFAULTS["softmax"]
@@ -26,6 +35,23 @@ _SOFTMAX = DEFAULTS["softmax"]
 
 class NotFittedClassifierError(UsageError, NotFittedError):  # type: ignore[misc]
     """Predicting before ``fit``: a gradlab UsageError and scikit-learn's NotFittedError."""
+
+
+def _is_image_shape(value: object) -> bool:
+    return (
+        isinstance(value, tuple | list)
+        and len(value) == 2
+        and all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in value)
+        and min(value) >= 1
+    )
+
+
+#: What the plotting methods' arguments may be.
+PLOT_PARAMETERS: dict[str, Constraint | list[Constraint]] = {
+    "n": Interval(Integral, 1, None),
+    "dataset": Predicate(lambda v: isinstance(v, str), "a string (the data set's name)"),
+    "image_shape": [None, Predicate(_is_image_shape, "a pair (height, width) of integers >= 1")],
+}
 
 
 class _Estimator(NetworkClassifier, ClassifierMixin, BaseEstimator):  # type: ignore[misc]
@@ -70,6 +96,209 @@ class _Estimator(NetworkClassifier, ClassifierMixin, BaseEstimator):  # type: ig
                 f"{type(model).__name__}.load(path).",
             )
         return model
+
+    # -------------------------------------------------------------- pictures
+
+    def _require_fitted(self, method: str) -> None:
+        if "params_" not in vars(self):
+            name = type(self).__name__
+            raise NotFittedClassifierError(
+                f"{name}.{method}() draws a fitted model, and this {name} is not fitted yet: "
+                "call fit(X, y) first."
+            )
+
+    def _training(self) -> str:
+        """``"30 epochs, lr=0.1, batch 32, momentum 0.9, numpy engine"``: how it was fitted."""
+        hp = getattr(self, "_saved_hp", None) or self.get_params()
+        text = f"{self.n_iter_} epochs, lr={hp['lr']:.3g}, batch {hp['batch_size']}"
+        if hp.get("momentum"):
+            text += f", momentum {hp['momentum']:g}"
+        return f"{text}, {self.engine_} engine"
+
+    def _label(self) -> str:
+        from gradlab.viz.classifiers import model_label
+
+        return model_label(self)
+
+    def _predicted(
+        self, X: Any, y: Any, method: str, image_shape: tuple[int, int] | None
+    ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+        """``(images, true, pred)`` for a picture: the samples as images of shape
+        (m, height, width) when ``image_shape`` is not None or ``method`` is
+        ``"plot_predictions"`` (else None), and the true and predicted class numbers."""
+        owner = f"{type(self).__name__}.{method}()"
+        data = as_arrays(X, y, owner=owner)
+        if data.y is None:
+            raise DataError(
+                f"{owner} needs the labels y of X, to compare the predictions with them.",
+                hint=f"Call {method}(X, y), or pass X as a PyTorch Dataset or DataLoader "
+                "of (input, label) pairs.",
+            )
+        # the model's own input checks (feature count, names) and its predictions
+        pred = self._logits(data.X if is_torch_data(X) else X).argmax(axis=1)
+        m = pred.shape[0]
+        truth = as_label_array(data.y, m)
+        true = Classes(self.classes_, self.class_names_).encode(truth, "y")
+        images = None
+        if image_shape is not None or method == "plot_predictions":
+            images = data.X.reshape(m, *self._image_shape(method, image_shape))
+        return images, true, pred
+
+    def _image_shape(self, method: str, image_shape: tuple[int, int] | None) -> tuple[int, int]:
+        """The (height, width) to draw each sample at."""
+        name = type(self).__name__
+        d = self.n_features_in_
+        if image_shape is not None:
+            h, w = (int(v) for v in image_shape)
+            if h * w != d:
+                raise UsageError(
+                    f"{name}.{method}(): image_shape {(h, w)} holds {h * w} pixels, but each "
+                    f"sample has {d} values (shape {self.input_shape_}); give a (height, "
+                    f"width) whose product is {d}."
+                )
+            return h, w
+        shape = tuple(s for s in self.input_shape_ if s != 1) if d > 1 else (1, 1)
+        if len(shape) == 2:
+            return shape[0], shape[1]
+        side = math.isqrt(d)
+        if len(shape) == 1 and side * side == d:
+            return side, side  # flattened square images, as scikit-learn's load_digits gives
+        raise UsageError(
+            f"{name}.{method}() draws each sample as a grey-scale image, but this {name} "
+            f"was fitted on samples of shape {self.input_shape_}, which is no square image.",
+            hint=f"Pass image_shape=(height, width) with height * width = {d}.",
+        )
+
+    def plot_curves(self, *, dataset: str = "") -> Figure:
+        """The training curves: loss (left) and accuracy (right) per epoch, training in
+        blue, test in orange dashes (the test curves need ``eval_set`` in ``fit``).
+
+        See :func:`gradlab.viz.curves.training_curves` for what each curve measures.
+
+        Parameters
+        ----------
+        dataset : str, optional
+            Named in the title: ``"softmax regression on digits: loss and accuracy per
+            epoch"``, with how the model was trained on a second line.
+
+        Returns
+        -------
+        Figure
+            Shows itself inline in a notebook; ``.show()`` or ``savefig`` elsewhere.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        UsageError
+            ``dataset`` is not a string.
+        """
+        from gradlab.viz.curves import curves_title
+
+        self._require_fitted("plot_curves")
+        validate(PLOT_PARAMETERS, {"dataset": dataset}, f"{type(self).__name__}.plot_curves")
+        title = f"{curves_title(self._label(), dataset)}\n({self._training()})"
+        return self.history_.plot(title=title)
+
+    def plot_predictions(
+        self,
+        X: Any,
+        y: Any = None,
+        n: int = 18,
+        *,
+        dataset: str = "",
+        image_shape: tuple[int, int] | None = None,
+    ) -> Figure:
+        """``n`` images of ``X`` with their true and predicted classes: some of the
+        model's mistakes (in red, framed) beside correct answers.
+
+        When the model gets some of ``X`` wrong, about a third of the grid shows mistakes,
+        spread over all of them; the other images are correct answers spread over ``X``
+        (so a set stored class by class still shows every class). The title counts the
+        mistakes shown and those in all of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (m, height, width) or (m, height * width), tensor,
+            Dataset or DataLoader
+            The images, as ``fit`` takes them (usually the test set).
+        y : array-like of shape (m,), optional
+            Their labels; None only when ``X`` is a PyTorch Dataset or DataLoader.
+        n : int, default 18
+            Images shown, 6 to a row (all of ``X`` when it has fewer).
+        dataset : str, optional
+            Named in the title: ``"MLP 64-200-200-10 on digits"``.
+        image_shape : (int, int), optional
+            The (height, width) of each image, for samples fitted as flat rows of a
+            shape that is not square; by default the shape the model was fitted on.
+
+        Returns
+        -------
+        Figure
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        UsageError
+            ``n`` is not an integer >= 1; the samples cannot be drawn as images.
+        DataError
+            ``X`` or ``y`` is malformed, ``y`` is missing or holds a label the model does
+            not know, or ``X`` has another number of values per sample.
+        """
+        from gradlab.viz.classifiers import prediction_sample
+
+        method = "plot_predictions"
+        self._require_fitted(method)
+        validate(
+            PLOT_PARAMETERS,
+            {"n": n, "dataset": dataset, "image_shape": image_shape},
+            f"{type(self).__name__}.{method}",
+        )
+        images, true, pred = self._predicted(X, y, method, image_shape)
+        assert images is not None
+        return prediction_sample(
+            images, true, pred, self.class_names_, n=int(n), model=self._label(),
+            dataset=dataset, among="in all",
+        )  # fmt: skip
+
+    def plot_confusion(self, X: Any, y: Any = None, *, dataset: str = "") -> Figure:
+        """The confusion matrix on ``(X, y)``: how many images of each true class (rows)
+        were predicted as each class (columns); right answers in blue on the diagonal,
+        mistakes in red, each colour shaded by its own largest count.
+
+        Parameters
+        ----------
+        X : array-like of shape (m, ...), tensor, Dataset or DataLoader
+            The samples, as ``fit`` takes them (usually the test set).
+        y : array-like of shape (m,), optional
+            Their labels; None only when ``X`` is a PyTorch Dataset or DataLoader.
+        dataset : str, optional
+            Named in the title.
+
+        Returns
+        -------
+        Figure
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        UsageError
+            ``dataset`` is not a string.
+        DataError
+            ``X`` or ``y`` is malformed, ``y`` is missing or holds a label the model does
+            not know, or ``X`` has another number of values per sample.
+        """
+        from gradlab.viz.classifiers import confusion_of
+
+        method = "plot_confusion"
+        self._require_fitted(method)
+        validate(PLOT_PARAMETERS, {"dataset": dataset}, f"{type(self).__name__}.{method}")
+        _, true, pred = self._predicted(X, y, method, None)
+        return confusion_of(
+            true, pred, self.class_names_, model=self._label(), dataset=dataset, images="images"
+        )
 
 
 class MLPClassifier(_Estimator):

@@ -30,10 +30,12 @@ def grid_title(
     dataset: str = "",
     test_wrong: int | None = None,
     test_total: int | None = None,
+    among: str = "in the test set",
 ) -> str:
     """The grid's title: who predicted, and how many of the shown and of all are wrong.
 
-    ``"MLP on digits: 6 of 18 shown are wrong (13 of 540 in the test set)"``.
+    ``"MLP on digits: 6 of 18 shown are wrong (13 of 540 in the test set)"``; ``among``
+    says where the second count is from.
     """
     head = about(model, dataset) or "Predictions"
     if shown_wrong:
@@ -41,7 +43,7 @@ def grid_title(
     else:
         counts = f"all {shown} shown are right"
     if test_wrong is not None and test_total is not None:
-        counts += f" ({test_wrong} of {test_total} in the test set)"
+        counts += f" ({test_wrong} of {test_total} {among})"
     return f"{head}: {counts}"
 
 
@@ -57,6 +59,7 @@ def prediction_grid(
     dataset: str = "",
     test_wrong: int | None = None,
     test_total: int | None = None,
+    among: str = "in the test set",
 ) -> Figure:
     """Images labelled with their true and predicted class; mistakes in red, framed.
 
@@ -73,6 +76,8 @@ def prediction_grid(
         Named in the title ("MLP", "digits").
     test_wrong, test_total : int, optional
         Mistakes over the whole test set, and its size, for the title.
+    among : str
+        Where ``test_wrong`` and ``test_total`` were counted, for the title.
     """
     n = images.shape[0]
     cols = max(1, min(cols, n))
@@ -96,7 +101,13 @@ def prediction_grid(
             spine.set_linewidth(0.8 if ok else 3)
     wrong = int(np.count_nonzero(true[:n] != pred[:n]))
     head = title or grid_title(
-        wrong, n, model=model, dataset=dataset, test_wrong=test_wrong, test_total=test_total
+        wrong,
+        n,
+        model=model,
+        dataset=dataset,
+        test_wrong=test_wrong,
+        test_total=test_total,
+        among=among,
     )
     fig.suptitle(
         f"{head}\nabove each image its true class and the prediction; mistakes in red, framed",
@@ -119,6 +130,7 @@ def confusion_figure(
     title: str = "",
     model: str = "",
     dataset: str = "",
+    images: str = "test images",
 ) -> Figure:
     """The confusion matrix with counts: right answers (the diagonal) in blue, mistakes
     in red, each shaded by its own largest count so that rare confusions still show.
@@ -132,6 +144,8 @@ def confusion_figure(
         Replaces the title made from ``model`` and ``dataset``.
     model, dataset : str, optional
         Named in the title.
+    images : str
+        What was counted, for the title: ``"41 of 450 test images wrong (red)"``.
     """
     from matplotlib import colormaps
 
@@ -169,6 +183,6 @@ def confusion_figure(
     acc = (total - wrong) / max(total, 1)
     head = title or f"{about(model, dataset) or 'Predictions'}: confusion matrix"
     ax.set_title(
-        f"{head}\naccuracy {acc:.4f}: {wrong} of {total} test images wrong (red)", fontsize=10
+        f"{head}\naccuracy {acc:.4f}: {wrong} of {total} {images} wrong (red)", fontsize=10
     )
     return fig

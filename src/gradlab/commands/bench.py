@@ -13,8 +13,6 @@ from pathlib import Path
 
 from gradlab.commands._args import add_out, print_json
 
-NAME = "bench"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(

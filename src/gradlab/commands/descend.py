@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from gradlab.functions import Trajectory
     from gradlab.optim.rules import Rule
 
-NAME = "descend"
 
 #: The built-in test functions (the names of gradlab.functions.testfunctions.TEST_FUNCTIONS,
 #: repeated here so that --help need not import SymPy; a test checks they agree).

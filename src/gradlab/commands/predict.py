@@ -7,7 +7,6 @@ from pathlib import Path
 
 from gradlab.commands._args import add_data_arguments, add_out, non_negative_int, print_json
 
-NAME = "predict"
 CHECKPOINT = "model.safetensors"
 
 

@@ -6,8 +6,6 @@ import argparse
 
 from gradlab.commands._args import add_out, add_seed
 
-NAME = "tour"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_out(p, "runs/tour", "the plots and report.html")

@@ -50,7 +50,9 @@ from typing import Any
 from gradlab.distributed import JOIN_TIMEOUT_ENV, LostContactError
 from gradlab.errors import ExitStatus, GradlabError, Terminated, UsageError, WorkerError
 
-__all__ = ["DEFAULT_TIMEOUT", "Launch", "launched_here", "parse_endpoint", "run"]
+__all__ = [
+    "DEFAULT_TIMEOUT", "Launch", "launched_here", "listen", "parse_endpoint", "port_holder", "run",
+]  # fmt: skip
 
 #: Default seconds to wait for every worker and node: on one machine the workers start
 #: within seconds; machines of a cluster may start minutes apart.
@@ -197,9 +199,14 @@ def port_holder(port: int) -> str | None:
     return None
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def listen(
+    host: str,
+    port: int,
+    hint: str = "Choose another port (--rdzv-endpoint HOST:PORT), or stop that program.",
+) -> socket.socket:
     """A socket bound to ``host:port`` and listening (the rendezvous store's), or an error
-    that names the port and, when it can, the program that holds it."""
+    that names the port and, when it can, the program that holds it (``hint`` says what
+    to do about it)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
@@ -209,6 +216,7 @@ def _listen(host: str, port: int) -> socket.socket:
         ) from None
     family, _, _, _, address = infos[0]
     sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past a closed store's TIME_WAIT
     try:
         sock.bind(address)
         sock.listen(128)
@@ -218,8 +226,7 @@ def _listen(host: str, port: int) -> socket.socket:
             holder = port_holder(port)
             by = f" by {holder}" if holder else " by another program"
             raise UsageError(
-                f"the rendezvous port {host}:{port} is already in use{by}.",
-                hint="Choose another port (--rdzv-endpoint HOST:PORT), or stop that program.",
+                f"the rendezvous port {host}:{port} is already in use{by}.", hint=hint
             ) from None
         if exc.errno == errno.EADDRNOTAVAIL:
             raise UsageError(
@@ -579,7 +586,7 @@ def run(launch: Launch, fn: Callable[..., Any], *args: Any) -> Any:
         This process got SIGINT (Ctrl-C) or SIGTERM; every worker was stopped.
     """
     host, port = launch.check()
-    listener = _listen(host, port) if launch.node_rank == 0 else None
+    listener = listen(host, port) if launch.node_rank == 0 else None
     if listener is not None:
         port = listener.getsockname()[1]
         _LISTENERS[listener.fileno()] = listener
@@ -589,7 +596,10 @@ def run(launch: Launch, fn: Callable[..., Any], *args: Any) -> Any:
         ENV_LAUNCHER: str(os.getpid()),
         ENV_LOGS: str(log_dir),
         JOIN_TIMEOUT_ENV: repr(launch.wait),
+        # torchelastic's Python log lines and torch's C++ ones (read when torch loads):
+        # gradlab's messages say what went wrong
         "LOGLEVEL": "ERROR",
+        "TORCH_CPP_LOG_LEVEL": os.environ.get("TORCH_CPP_LOG_LEVEL", "FATAL"),
     }
     loopback = _loopback_interface()
     if _is_loopback(host) and loopback and "GLOO_SOCKET_IFNAME" not in os.environ:

@@ -9,12 +9,14 @@ set ``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``...) trains like t
     world.all_sum([loss_sum, correct])        # the epoch's totals over all workers
     leave(world)
 
-Nothing here is home-made: the store and the rendezvous are ``torch.distributed``'s
-(``env://``), the process group is gloo on CPUs and NCCL on GPUs, and the gradients are
-averaged by :class:`torch.nn.parallel.DistributedDataParallel` (an all-reduce of each
-bucket of gradients, overlapped with the backward pass). What gradlab adds is a check
-that every worker arrived, which names the ones that did not (``joined/<rank>`` keys in
-the job's own store), and error messages that say what to do.
+Nothing here is home-made: the store is ``torch.distributed``'s ``TCPStore`` at
+``MASTER_ADDR:MASTER_PORT`` (as for ``env://``), the process group is gloo on CPUs and
+NCCL on GPUs, and the gradients are averaged by
+:class:`torch.nn.parallel.DistributedDataParallel` (an all-reduce of each bucket of
+gradients, overlapped with the backward pass). What gradlab adds: the store of a job
+started without torch's agent listens on ``MASTER_ADDR`` only (torch's own listens on
+every interface), a check that every worker arrived, which names the ones that did not
+(``joined/<rank>`` keys in the job's store), and error messages that say what to do.
 
 Only this module and :mod:`gradlab.distributed.launch` import ``torch.distributed``.
 """
@@ -30,9 +32,9 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.distributed import PrefixStore, rendezvous  # type: ignore[attr-defined]
+from torch.distributed import PrefixStore, TCPStore  # type: ignore[attr-defined]
 
-from gradlab.distributed import World
+from gradlab.distributed import JOIN_TIMEOUT_ENV, World
 from gradlab.errors import UsageError, WorkerError
 
 __all__ = ["COLLECTIVE_TIMEOUT", "GroupWorld", "backend_for", "data_parallel", "join", "leave"]
@@ -41,6 +43,9 @@ __all__ = ["COLLECTIVE_TIMEOUT", "GroupWorld", "backend_for", "data_parallel", "
 #: worker that dies is noticed at once (its sockets close, and the launcher stops the job);
 #: this bounds only a worker that hangs while alive.
 COLLECTIVE_TIMEOUT = 300.0
+
+
+_JOINS = 0
 
 
 def backend_for(device: torch.device) -> str:
@@ -119,39 +124,58 @@ def join(world: World, *, device: torch.device, timeout: float) -> GroupWorld:
             hint="Start the job with torchrun, or with 'gradlab train --nproc N'; by hand, set "
             "MASTER_ADDR and MASTER_PORT to rank 0's address and a free port.",
         )
-    where = f"{os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']}"
-    wait = timedelta(seconds=timeout)
+    addr, port_text = os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"]
+    where = f"{addr}:{port_text}"
     try:
-        store, _, _ = next(
-            rendezvous("env://", rank=world.rank, world_size=world.size, timeout=wait)
-        )
+        port = int(port_text)
+    except ValueError:
+        raise UsageError(f"MASTER_PORT={port_text!r} is not a port number.") from None
+    wait = timedelta(seconds=timeout)
+    # torch's env:// store, made here so that it listens on MASTER_ADDR only, a port in use
+    # is named, and a worker that never arrives is named (rank 0 does not wait for the
+    # others to connect; it waits below for their "joined" keys)
+    agent_store = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == str(True)
+    try:
+        if world.rank == 0 and not agent_store:
+            from gradlab.distributed.launch import listen
+
+            fd = listen(addr, port, hint="Choose another MASTER_PORT, or stop that program.")
+            store = TCPStore(
+                addr, port, world.size, True, wait,
+                wait_for_workers=False, master_listen_fd=fd.detach(),
+            )  # fmt: skip
+        else:
+            store = TCPStore(addr, port, world.size, False, wait)
     except (RuntimeError, TimeoutError, ValueError) as exc:
         raise WorkerError(
-            f"worker rank {world.rank} of {world.size} could not meet the others at {where} "
-            f"within {timeout:g} s: {_first_line(exc)}",
-            hint="Every worker must start within the timeout (--rdzv-timeout), with the same "
-            "MASTER_ADDR and MASTER_PORT.",
+            f"worker rank {world.rank} of {world.size} could not reach the job's store at "
+            f"{where} within {timeout:g} s: {_first_line(exc)}",
+            hint="Worker rank 0 hosts the store at MASTER_ADDR:MASTER_PORT; start every worker "
+            f"within the timeout (--rdzv-timeout, or {JOIN_TIMEOUT_ENV} under torchrun).",
         ) from None
-    store = PrefixStore("gradlab", store)
-    store.set(f"joined/{world.rank}", f"{socket.gethostname()} process {os.getpid()}")
+    global _JOINS
+    _JOINS += 1  # every worker counts its joins alike: each job's keys are its own
+    keys = PrefixStore(f"gradlab/{_JOINS}", store)
+    keys.set(f"joined/{world.rank}", f"{socket.gethostname()} process {os.getpid()}")
     try:
-        store.wait([f"joined/{r}" for r in range(world.size)], wait)
+        keys.wait([f"joined/{r}" for r in range(world.size)], wait)
     except (RuntimeError, TimeoutError):
-        absent = [r for r in range(world.size) if not store.check([f"joined/{r}"])]
+        absent = [r for r in range(world.size) if not keys.check([f"joined/{r}"])]
         if absent:
             names = ", ".join(str(r) for r in absent)
             raise WorkerError(
                 f"worker rank{'s' if len(absent) > 1 else ''} {names} of {world.size} never "
                 f"joined the job at {where} within {timeout:g} s.",
-                hint="A worker that never starts (or starts too late) stops the job; raise the "
-                "timeout with --rdzv-timeout if the workers are slow to start.",
+                hint="A worker that never starts (or starts too late) stops the job; if the "
+                f"workers are slow to start, raise the timeout (--rdzv-timeout, or "
+                f"{JOIN_TIMEOUT_ENV} under torchrun).",
             ) from None
         raise
     if device.type == "cuda":
         torch.cuda.set_device(world.local_rank)
     dist.init_process_group(
         backend_for(device),
-        store=store,
+        store=keys,
         rank=world.rank,
         world_size=world.size,
         timeout=timedelta(seconds=COLLECTIVE_TIMEOUT),

@@ -279,7 +279,9 @@ def _launch(args: argparse.Namespace) -> int:
     request = _request(args)
     # a bad request is reported here, once, before any worker starts (and a data set is
     # downloaded once, not by every worker)
-    _, _, path = settle_train(request, say=lambda message: None, workers=spec.world_size)
+    _, _, path = settle_train(
+        request, say=lambda message: None, workers=spec.world_size, leader=args.node_rank == 0
+    )
     try:
         status = launch(spec, _worker, args)
     except KeyboardInterrupt:

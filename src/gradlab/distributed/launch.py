@@ -473,6 +473,30 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
+#: The signals torchelastic's agent turns into a stop of every worker while it runs.
+_SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT")
+
+
+@contextlib.contextmanager
+def _own_signal_handlers() -> Iterator[None]:
+    """Put the caller's signal handlers back afterwards: torchelastic installs its own for
+    the agent's run and leaves them (a notebook's Ctrl-C must work as before)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signals = [getattr(signal, name) for name in _SIGNALS if hasattr(signal, name)]
+    before = {sig: signal.getsignal(sig) for sig in signals}
+    try:
+        with _environment({"TORCHELASTIC_SIGNALS_TO_HANDLE": ",".join(_SIGNALS)}):
+            yield
+    finally:
+        for sig, handler in before.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+
+
 @contextlib.contextmanager
 def _quiet_torch_logs() -> Iterator[None]:
     """Silence torchelastic's own log lines while it runs: gradlab says what happened."""
@@ -605,7 +629,7 @@ def run(launch: Launch, fn: Callable[..., Any], *args: Any) -> Any:
     if _is_loopback(host) and loopback and "GLOO_SOCKET_IFNAME" not in os.environ:
         env["GLOO_SOCKET_IFNAME"] = loopback
     try:
-        with _environment(env), _quiet_torch_logs():
+        with _environment(env), _quiet_torch_logs(), _own_signal_handlers():
             return _launch(launch, host, port, listener, log_dir, fn, args)
     finally:
         if listener is not None and _LISTENERS.pop(listener.fileno(), None) is not None:

@@ -210,13 +210,18 @@ def run_train(
 
 
 def settle_train(
-    request: TrainRequest, *, say: Callable[[str], None] = print, workers: int = 1
+    request: TrainRequest,
+    *,
+    say: Callable[[str], None] = print,
+    workers: int = 1,
+    leader: bool | None = None,
 ) -> tuple[dict[str, Any], Any, Path]:
     """Everything :func:`run_train` does before the fit: check the request, load the data,
     settle the hyperparameters (from the checkpoint when resuming).
 
     ``gradlab train --nproc N`` calls it before starting the workers (with ``workers``, the
     size of the job), so that a bad request is reported once, before any worker starts.
+    Only the ``leader`` (default: this process alone, or rank 0 of a job) creates ``--out``.
 
     Returns
     -------
@@ -237,7 +242,7 @@ def settle_train(
             f"--resume: there is no checkpoint at {path}.",
             hint="Train without --resume first, or point --out at the folder of an earlier run.",
         )
-    check_out_dir(request.out, create=_leader())
+    check_out_dir(request.out, create=_leader() if leader is None else leader)
     saved = ckpt_file.read(path, arrays=False) if request.resume else None
     if saved is not None:
         ckpt_file.check_compatible(

@@ -19,7 +19,8 @@ of 128 rows without communication, and the whole DDP step, each the median of
         [--rounds 1] [--steps 200]
 
 Training time is the sum of the epochs' seconds (rank 0's, which include waiting for the
-others); "wall" adds starting the workers (a fresh Python that imports PyTorch each).
+others); "wall" adds starting the workers (a fresh Python that imports PyTorch each). The
+rows take turns, ``--rounds`` times, and each shows its best round.
 Not part of the benchmark: it backs docs/data-parallel.md. On a shared machine the
 absolute times move with the load; compare the rows of one run.
 """
@@ -127,11 +128,16 @@ def main(argv: list[str] | None = None) -> None:
         f"MLP {'-'.join(map(str, SIZES))}, batch {BATCH}, {args.n_train} images, "
         f"{args.epochs} epochs, {n} cores, best of {args.rounds}\n"
     )
+    # the rows take turns, round after round, so that a busy spell on a shared machine
+    # falls on every row alike; each row's best round is shown
+    runs: dict[str, list[dict[str, Any]]] = {label: [] for label, *_ in rows}
+    for _ in range(args.rounds):
+        for label, engine, workers, threads in rows:
+            runs[label].append(fit(data, engine, workers, threads, args.epochs))
     print(f"{'':34} {'train s':>8} {'wall s':>8} {'x first':>8} {'test acc':>9}")
     first = None
-    for label, engine, workers, threads in rows:
-        runs = [fit(data, engine, workers, threads, args.epochs) for _ in range(args.rounds)]
-        best = min(runs, key=lambda r: r["train"])
+    for label, *_ in rows:
+        best = min(runs[label], key=lambda r: r["train"])
         first = first or best["train"]
         print(
             f"{label:34} {best['train']:8.2f} {best['wall']:8.2f} "

@@ -51,7 +51,8 @@ from gradlab.distributed import JOIN_TIMEOUT_ENV, LostContactError
 from gradlab.errors import ExitStatus, GradlabError, Terminated, UsageError, WorkerError
 
 __all__ = [
-    "DEFAULT_TIMEOUT", "Launch", "launched_here", "listen", "parse_endpoint", "port_holder", "run",
+    "DEFAULT_TIMEOUT", "Launch", "die_with_parent", "launched_here", "listen", "parse_endpoint",
+    "port_holder", "run",
 ]  # fmt: skip
 
 #: Default seconds to wait for every worker and node: on one machine the workers start
@@ -351,18 +352,26 @@ def _register() -> None:
 # ------------------------------------------------------------------ in the workers
 
 
-def _die_with_parent() -> None:
-    """Ask the kernel for SIGTERM when the launcher dies (Linux); if it has died already
-    (between the start and this call), stop now."""
-    parent = os.environ.get(ENV_LAUNCHER)
+def die_with_parent(parent: int | None = None) -> None:
+    """Ask the kernel for SIGTERM when this worker's parent, its launcher, dies (Linux
+    ``PR_SET_PDEATHSIG``); if it has died already, stop now.
+
+    ``parent`` is the launcher's process id (default: gradlab's launcher's, from the
+    environment; nothing happens outside it). Under torchrun, whose agent is the parent,
+    :func:`gradlab.engines.distributed.join` asks the same: torchrun killed outright
+    otherwise leaves its workers running.
+    """
     if parent is None:
-        return
+        text = os.environ.get(ENV_LAUNCHER)
+        if text is None:
+            return
+        parent = int(text)
     with contextlib.suppress(OSError, AttributeError):
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
-    if str(os.getppid()) != parent:
+    if os.getppid() != parent:
         os._exit(128 + signal.SIGTERM)
 
 
@@ -414,7 +423,7 @@ def _worker(fn: Callable[..., Any], *args: Any) -> Any:
     global _IN_WORKER_CALL
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    _die_with_parent()
+    die_with_parent()
     _IN_WORKER_CALL = True
     try:
         return fn(*args)

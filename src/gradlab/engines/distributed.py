@@ -124,6 +124,10 @@ def join(world: World, *, device: torch.device, timeout: float) -> GroupWorld:
             hint="Start the job with torchrun, or with 'gradlab train --nproc N'; by hand, set "
             "MASTER_ADDR and MASTER_PORT to rank 0's address and a free port.",
         )
+    from gradlab.distributed.launch import ENV_LAUNCHER, die_with_parent
+
+    if "TORCHELASTIC_RUN_ID" in os.environ and ENV_LAUNCHER not in os.environ:
+        die_with_parent(os.getppid())  # a torchrun worker: stop when the agent dies
     addr, port_text = os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"]
     where = f"{addr}:{port_text}"
     try:

@@ -48,7 +48,7 @@ FLAGS = {
     "dtype": "--dtype",
 }
 #: What a resumed run takes from the checkpoint and reports (the others are kept silently).
-REPORTED = ("hidden", "lr", "batch_size", "momentum", "random_state", "engine", "device", "dtype")
+REPORTED = ("hidden", "lr", "batch_size", "momentum", "random_state", "engine", "device")
 #: Overrides that change the numbers of a resumed run (the epoch target does not).
 CHANGES_RESULT = ("lr", "batch_size", "momentum", "random_state", "engine", "device", "dtype")
 

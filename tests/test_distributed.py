@@ -7,6 +7,7 @@ The jobs themselves (equivalence, resume, faults, two nodes) are in
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from pathlib import Path
@@ -355,3 +356,37 @@ def test_the_equivalence_picture_draws_two_runs(tmp_path: Path) -> None:
         "1 process and 2 workers, same global batch: largest weight difference 0.0e+00"
     )
     assert fig.to_png()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_callbacks_that_cannot_go_to_the_workers_are_named() -> None:
+    pytest.importorskip("torch")
+    from gradlab.train import Callback
+
+    class Local(Callback):  # a class defined in a function does not pickle
+        pass
+
+    with pytest.raises(UsageError) as info:
+        PlainClassifier("mlp", hidden=(4,), n_procs=2).fit(*_blobs(), callbacks=[Local()])
+    assert info.value.message.startswith(
+        "MLPClassifier: with n_procs=2 the callbacks run in worker 0, so they must pickle; "
+        "Local does not ("
+    )
+
+
+def test_cli_resume_of_a_model_saved_by_n_procs_trains_in_this_process(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command line says how many workers train, never the checkpoint."""
+    from gradlab import checkpoint
+
+    out = tmp_path / "o"
+    common = ("--out", out, "--no-plots", "--quiet", "--json")
+    assert main(["train", "softmax", "--epochs", "1", *map(str, common)]) == 0
+    path = out / "model.safetensors"
+    saved = checkpoint.read(path)
+    saved.hyperparameters["n_procs"] = 2  # as fit(n_procs=2) saves it
+    checkpoint.write(path, saved)
+    capsys.readouterr()
+    assert main(["train", "softmax", "--epochs", "2", "--resume", *map(str, common)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["world_size"], summary["epochs"]) == (1, 2)

@@ -257,6 +257,9 @@ def settle_train(
     else:
         params = {**DEFAULTS[request.model], **request.given}
         kept, overrides = [], []
+    # the command line says how many workers (--nproc, --nnodes, torchrun), never the
+    # checkpoint: a model saved by fit(n_procs=2) resumes here in this process's job
+    params["n_procs"] = 1
     check_hyperparameters(request.model, params)
     if workers > 1:  # the numpy engine has no distributed version: say so now
         from gradlab.models._network import resolve_engine

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import itertools
 import os
+import pickle
 import secrets
 import sys
 import time
@@ -491,6 +492,15 @@ class NetworkClassifier:
             X, y = as_arrays(X, y, owner=self._owner)[:2]
         if eval_set is not None and is_torch_data(eval_set[0]):
             eval_set = as_arrays(eval_set[0], eval_set[1], owner=self._owner)[:2]
+        for cb in callbacks:  # they run in worker 0: say which one cannot go there
+            try:
+                pickle.dumps(cb)
+            except Exception as exc:
+                raise UsageError(
+                    f"{self._owner}: with n_procs={n_procs} the callbacks run in worker 0, so "
+                    f"they must pickle; {type(cb).__name__} does not ({exc}).",
+                    hint="Leave it out, or train with n_procs=1.",
+                ) from None
         fresh = copy.copy(self)
         fresh.__dict__ = {
             k: v for k, v in vars(self).items() if k in DEFAULTS[self._kind] or k == "_kind"

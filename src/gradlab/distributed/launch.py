@@ -61,7 +61,7 @@ DEFAULT_TIMEOUT = {"one machine": 30.0, "several machines": 300.0}
 #: Seconds the other workers get to stop after SIGTERM before SIGKILL.
 SHUTDOWN_SECONDS = 5
 #: Exported to the workers: this launcher's process id (a worker checks that it is still
-#: its parent), and the join timeout.
+#: its parent) and the folder of the workers' logs (where a worker leaves its error).
 ENV_LAUNCHER = "GRADLAB_LAUNCHER_PID"
 ENV_LOGS = "GRADLAB_WORKER_LOGS"
 #: The prefix of the temporary folder of the workers' logs.

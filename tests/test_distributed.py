@@ -390,3 +390,49 @@ def test_cli_resume_of_a_model_saved_by_n_procs_trains_in_this_process(
     assert main(["train", "softmax", "--epochs", "2", "--resume", *map(str, common)]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert (summary["world_size"], summary["epochs"]) == (1, 2)
+
+
+def test_a_bad_master_port_and_an_unreachable_store_are_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("torch")
+    from gradlab.errors import WorkerError
+
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", "x")
+    with pytest.raises(UsageError) as info:
+        PlainClassifier("mlp", hidden=(4,), epochs=1).fit(*_blobs())
+    assert info.value.message == "MASTER_PORT='x' is not a port number."
+    with socket.socket() as s:  # a port where nothing listens
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("MASTER_PORT", str(port))
+    monkeypatch.setenv("GRADLAB_JOIN_TIMEOUT", "1")
+    with pytest.raises(WorkerError) as failed:
+        PlainClassifier("mlp", hidden=(4,), epochs=1).fit(*_blobs())
+    assert failed.value.message.startswith(
+        f"worker rank 1 of 2 could not reach the job's store at 127.0.0.1:{port} within 1 s: "
+    )
+    assert "Worker rank 0 hosts the store at MASTER_ADDR:MASTER_PORT" in str(failed.value.hint)
+
+
+def test_a_checkpoint_whose_tensors_are_not_in_the_models_dtype_is_refused(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("torch")
+    from gradlab import checkpoint
+    from gradlab.errors import DataError
+
+    path = tmp_path / "m.safetensors"
+    PlainClassifier("softmax", epochs=1, dtype="float64").fit(*_blobs(), checkpoint=path)
+    saved = checkpoint.read(path)
+    saved.weights = {k: v.astype(np.float32) for k, v in saved.weights.items()}
+    checkpoint.write(path, saved)
+    with pytest.raises(DataError) as info:
+        checkpoint.read(path)
+    assert info.value.message == (
+        f"{path}: damaged gradlab checkpoint: tensor W1 has dtype F32; it must be float64 "
+        "(F64), the model's dtype."
+    )

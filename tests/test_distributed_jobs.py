@@ -403,3 +403,51 @@ def test_a_worker_error_comes_back_as_the_same_error() -> None:
     assert together.value.message == alone.value.message
     assert together.value.hint == alone.value.hint
     assert together.value.iteration == alone.value.iteration
+
+
+class CrashAt(Callback):
+    """A bug in worker 0, at (epoch, batch)."""
+
+    def __init__(self, epoch: int, batch: int) -> None:
+        self.at = (epoch, batch)
+
+    def on_batch_end(self, epoch: int, batch: int, stats: Any) -> None:
+        if (epoch, batch) == self.at:
+            raise RuntimeError(f"a bug at epoch {epoch}, batch {batch}")
+
+
+def test_a_crashing_worker_is_named_with_its_status_and_last_words() -> None:
+    from gradlab.errors import WorkerError
+    from gradlab.models import MLPClassifier
+
+    X, y = blobs(1000)
+    with pytest.raises(WorkerError) as info:
+        MLPClassifier(**MLP, n_procs=2).fit(X, y, callbacks=[CrashAt(1, 2)])
+    assert info.value.message.startswith("worker rank 0 (process ")
+    assert info.value.message.endswith(
+        ") failed with status 1: RuntimeError: a bug at epoch 1, batch 2; every worker of the "
+        "job was stopped."
+    )
+    assert str(info.value.hint).startswith("Its last words:\n")
+    assert "RuntimeError: a bug at epoch 1, batch 2" in str(info.value.hint)
+
+
+def test_a_worker_of_a_job_started_by_hand_names_a_lost_peer(tmp_path: Path) -> None:
+    """Without a launcher (RANK, WORLD_SIZE, MASTER_* set by hand, rank 0 hosting the
+    store on MASTER_ADDR): a killed peer makes the other worker stop with its own message."""
+    port = free_port()
+    where = {"WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+    argv = ("train", "mlp", "--hidden", "16", "--epochs", "100000", "--out", "run",
+            "--no-plots", "--quiet")  # fmt: skip
+    ranks = [gradlab(tmp_path, *argv, env=job_env(tmp_path, RANK=str(r), **where)) for r in (0, 1)]
+    ckpt = tmp_path / "run" / "model.safetensors"
+    deadline = time.monotonic() + 180
+    while not ckpt.exists() and ranks[0].poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert ckpt.exists(), ranks[0].communicate(timeout=30)
+    ranks[1].kill()
+    ranks[1].communicate(timeout=30)
+    code, _, err = finish(ranks[0], timeout=60)
+    assert code == ExitStatus.WORKER
+    assert "gradlab train: error: worker rank 0 of 2 lost contact with the other workers in " in err
+    assert " is saved in run/model.safetensors." in err

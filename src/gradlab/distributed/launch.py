@@ -538,7 +538,10 @@ def _describe(rank: int, failure: Any, node_rank: int, nnodes: int) -> str:
         except ValueError:
             name = f"signal {-code}"
         return f"{who} was killed by {name}"
-    message = str(failure.message or "")
+    recorded = (getattr(failure, "error_file_data", None) or {}).get("message")
+    if isinstance(recorded, dict):  # PyTorch's record of the exception
+        recorded = recorded.get("message")
+    message = str(recorded or failure.message or "")
     if message.startswith("To enable traceback") or not message:
         return f"{who} exited with status {code}"
     return f"{who} failed with status {code}: {message.strip().splitlines()[-1]}"

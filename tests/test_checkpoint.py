@@ -98,7 +98,7 @@ VARIANTS = [
     (
         "a float64 tensor",
         setitem("arrays", "W1", lambda w: w.astype(np.float64)),
-        "tensor W1 has dtype F64; it must be float32 (F32).",
+        "tensor W1 has dtype F64; it must be float32 (F32), the model's dtype.",
     ),
     (
         "history of the wrong type",

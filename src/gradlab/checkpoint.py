@@ -1,11 +1,12 @@
 """Checkpoints of the classifiers: the file format, its schema, and one compatibility check.
 
 A checkpoint is one ``.safetensors`` file: the weights (and the SGD momentum buffers)
-as named float32 tensors, and in the file's metadata, as JSON, everything else needed
-to predict or to resume: the model, its layer sizes, input shape, classes (label values
-and names), every constructor parameter, the seed, the training history. Nothing is
-unpickled when reading. Writes are atomic, so an interrupted save (or a crash, or
-running out of memory) leaves the previous checkpoint intact.
+as named float32 tensors (float64 for a model trained with ``dtype="float64"``), and in
+the file's metadata, as JSON, everything else needed to predict or to resume: the model,
+its layer sizes, input shape, classes (label values and names), every constructor
+parameter, the seed, the training history. Nothing is unpickled when reading. Writes are
+atomic, so an interrupted save (or a crash, or running out of memory) leaves the previous
+checkpoint intact.
 
 Reading checks the whole file against its own description before anything uses it
 (:func:`read`): the type of every metadata field, every hyperparameter against the
@@ -67,6 +68,8 @@ HISTORY_COLUMNS = (
 )
 VELOCITY_UNITS = ("step", "gradient")
 _DAMAGED_HINT = "Train again without --resume, or use another checkpoint file."
+#: Parameters added after format 2 was introduced: a file without them had their defaults.
+LATER_PARAMETERS = ("dtype", "n_procs")
 
 
 @dataclass
@@ -287,7 +290,7 @@ class _Schema:
         if engine not in ("numpy", "torch"):
             raise self.bad("engine", engine, "'numpy' or 'torch'")
         has_velocity = any(k.startswith("v") for k in shapes)
-        self.tensor_shapes(shapes, sizes, hp["momentum"])
+        self.tensor_shapes(shapes, sizes, hp["momentum"], hp["dtype"])
         units, vlr = self.velocity_meta(meta, hp, has_velocity)
         weights: dict[str, np.ndarray] = {}
         velocity: dict[str, np.ndarray] = {}
@@ -390,6 +393,8 @@ class _Schema:
                 hp.pop("hidden", None)
             for name in ("init_std", "engine", "device", "cpu_threads"):
                 hp.setdefault(name, defaults[name])
+        for name in LATER_PARAMETERS:
+            hp.setdefault(name, defaults[name])
         unknown = sorted(set(hp) - set(defaults))
         if unknown:
             raise self.fail(
@@ -483,6 +488,7 @@ class _Schema:
         shapes: dict[str, tuple[tuple[int, ...], str]],
         sizes: tuple[int, ...],
         momentum: float,
+        dtype: str = "float32",
     ) -> None:
         expected: dict[str, tuple[int, ...]] = {}
         for k in range(1, len(sizes)):
@@ -503,9 +509,13 @@ class _Schema:
         for name, shape in expected.items():
             if name not in shapes:
                 raise self.fail(f"no tensor {name}.")
-            got, dtype = shapes[name]
-            if dtype != "F32":
-                raise self.fail(f"tensor {name} has dtype {dtype}; it must be float32 (F32).")
+            got, stored = shapes[name]
+            want = "F64" if dtype == "float64" else "F32"
+            if stored != want:
+                raise self.fail(
+                    f"tensor {name} has dtype {stored}; it must be {dtype} ({want}), the "
+                    "model's dtype."
+                )
             if got != shape:
                 raise self.fail(
                     f"tensor {name} has shape {got}, but the layer sizes {sizes} need {shape}."

@@ -157,6 +157,9 @@ def _run(name: str, args: argparse.Namespace) -> int:
     check_out_dir(out, create=False)
     if name in PLOTS_ONLY and getattr(args, "no_plots", False):
         return int(_command(name).run(args))
+    locks = getattr(_command(name), "locks_out", None)  # a command may write nothing here
+    if locks is not None and not locks(args):
+        return int(_command(name).run(args))
     with run_lock(out):
         return int(_command(name).run(args))
 

@@ -21,6 +21,7 @@ class ExitStatus(IntEnum):
     DIVERGED = 3  #: training diverged (non-finite or exploding loss)
     DOWNLOAD = 4  #: a data set could not be fetched from any mirror
     RESOURCE = 5  #: the machine ran out of disk space or memory, or a file could not be written
+    WORKER = 6  #: a worker of a data-parallel job failed, was killed or never joined
     INTERRUPTED = 130  #: stopped by Ctrl-C (SIGINT)
     TERMINATED = 143  #: stopped by SIGTERM (128 + 15, as a shell reports it)
 
@@ -96,6 +97,15 @@ class ResourceError(GradlabError, OSError):
 
     exit_status = ExitStatus.RESOURCE
     kind = "resource"
+
+
+class WorkerError(GradlabError, RuntimeError):
+    """A worker process of a data-parallel job failed, was killed or never joined (or a
+    node never reached the rendezvous); the whole job was stopped. The message names the
+    worker."""
+
+    exit_status = ExitStatus.WORKER
+    kind = "worker"
 
 
 class Terminated(KeyboardInterrupt):

@@ -3,6 +3,12 @@
 It knows nothing of plots, progress bars or files: those are callbacks
 (:mod:`gradlab.viz.monitor`, :class:`gradlab.checkpoint.Checkpointer`). The data
 set is moved to the engine once; each step takes a slice of a seeded permutation.
+
+Data-parallel training is the same loop: with a ``world`` of ``W`` workers
+(:class:`gradlab.distributed.World`), every worker walks the same global batches, its
+engine computes the gradient of the worker's block of each batch (the gradients are
+averaged over the workers), and the epoch's sums (loss, correct answers, test metrics) are
+added up over the workers, so every worker records the same history.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from gradlab.distributed import SOLO, World
 from gradlab.history import History
 from gradlab.optim import DivergenceGuard
 
@@ -29,8 +36,9 @@ class Net(Protocol):
         ...
 
     def train_step(self, data: Any, idx: np.ndarray, lr: float) -> tuple[Any, Any]:
-        """One SGD step on rows ``idx``; returns (sum of losses, number correct) as numbers
-        or 0-d tensors (kept on the device until the loop needs them)."""
+        """One SGD step on the global batch of rows ``idx``; returns (sum of losses, number
+        correct) over this worker's block of it (:meth:`World.block`; all of it alone) as
+        numbers or 0-d tensors (kept on the device until the loop needs them)."""
         ...
 
     def evaluate(self, data: Any) -> tuple[float, int]:
@@ -86,6 +94,7 @@ def train(
     seed: int = 0,
     callbacks: Sequence[Callback] = (),
     history: History | None = None,
+    world: World = SOLO,
 ) -> History:
     """Train ``net`` with mini-batch SGD and return the per-epoch history.
 
@@ -108,12 +117,18 @@ def train(
         The training loss of an epoch was not finite, or exploded: above
         :data:`EXPLODE` times the loss of the first batch before any update (of
         the first epoch's, when resuming); see :class:`~gradlab.optim.DivergenceGuard`.
+    world : World
+        The data-parallel job this worker belongs to (default: a single process). Every
+        worker passes the same arguments; the net takes this worker's block of each batch,
+        each worker evaluates its block of the test set, and the sums are added up over
+        the workers (:meth:`World.all_sum`), so the history is the same on every worker.
     """
     history = history if history is not None else History()
     start = int(history["epoch"][-1]) if len(history) else 0
     n = X.shape[0]
     train_data = net.prepare(X, y)
-    test_data = net.prepare(X_test, y_test)
+    mine = world.block(X_test.shape[0])  # this worker's share of the test set
+    test_data = net.prepare(X_test[mine], y_test[mine])
     n_batches = math.ceil(n / batch_size)
     info = {
         "epochs": epochs,
@@ -139,20 +154,30 @@ def train(
             for b in range(n_batches):
                 idx = order[b * batch_size : (b + 1) * batch_size]
                 loss_sum, correct = net.train_step(train_data, idx, lr)
-                if guard.first is None and math.isfinite(loss_sum):
+                if guard.first is None:
                     # the loss before any update: an epoch that explodes in its first
                     # batches must not become its own yardstick
-                    guard.first = loss_sum / idx.size
+                    first = float(world.all_sum([loss_sum])[0])
+                    if math.isfinite(first):
+                        guard.first = first / idx.size
+                block = world.block(idx.size)
                 stats.loss_sum += loss_sum
                 stats.correct += correct
-                stats.seen += idx.size
+                stats.seen += block.stop - block.start
                 for cb in callbacks:
                     cb.on_batch_end(epoch, b, stats)
+            # the epoch's totals over all workers (alone: the sums themselves)
+            total = world.all_sum([stats.loss_sum, stats.correct, stats.seen])
+            stats.loss_sum, stats.correct = float(total[0]), int(total[1])
+            stats.seen = int(total[2])
             train_loss = stats.loss
             seconds = time.perf_counter() - tick
             last_good = {"epoch": int(history["epoch"][-1]) if len(history) else 0}
             guard.check(epoch, train_loss, last_good.copy)
-            test_loss, test_correct = net.evaluate(test_data) if n_test else (0.0, 0)
+            test_loss, test_correct = 0.0, 0
+            if n_test:
+                test_total = world.all_sum(net.evaluate(test_data))
+                test_loss, test_correct = float(test_total[0]), int(test_total[1])
             row = {
                 "epoch": epoch,
                 "train_loss": train_loss,

@@ -3,11 +3,18 @@
 Parses the arguments, runs :func:`gradlab.jobs.train.run_train`, prints. The defaults
 shown and used are the estimators' (:data:`gradlab.models._spec.DEFAULTS`); an option
 left out is "not given", so that ``--resume`` can take the checkpoint's value instead.
+
+Data parallelism (``docs/data-parallel.md``): ``--nproc N`` starts N workers on this
+machine with PyTorch's launcher (:mod:`gradlab.distributed.launch`), ``--nnodes``,
+``--node-rank`` and ``--rdzv-endpoint`` the same job over several machines; each worker
+runs this command's training as one rank of the job, and only rank 0 prints and writes.
+Under ``torchrun`` (``RANK`` and ``WORLD_SIZE`` set) every process is such a worker.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -19,7 +26,8 @@ from gradlab.commands._args import (
     positive_int,
     print_json,
 )
-from gradlab.models._spec import DEFAULTS
+from gradlab.errors import UsageError
+from gradlab.models._spec import DEFAULTS, DTYPES
 
 NAME = "train"
 CHECKPOINT = "model.safetensors"
@@ -34,6 +42,7 @@ _PARAMS = {
     "seed": "random_state",
     "engine": "engine",
     "device": "device",
+    "dtype": "dtype",
 }
 
 
@@ -62,7 +71,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--engine",
         choices=("auto", "numpy", "torch"),
         help="numpy: hand-written forward/backward (fastest on a CPU); torch: torch.nn + "
-        f"torch.optim; auto: torch on a GPU, else numpy (default: {_MLP['engine']}{resumed})",
+        "torch.optim; auto: torch on a GPU, with several workers (--nproc, --nnodes) and for "
+        f"--dtype float64, else numpy (default: {_MLP['engine']}{resumed})",
     )
     engine.add_argument(
         "--scratch",
@@ -75,6 +85,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--device",
         choices=("auto", "cpu", "cuda"),
         help=f"for torch (default: {_MLP['device']}{resumed})",
+    )
+    p.add_argument(
+        "--dtype",
+        choices=DTYPES,
+        help="precision of training; float64 needs the torch engine "
+        f"(default: {_MLP['dtype']}{resumed})",
     )
     p.add_argument(
         "--epochs",
@@ -123,18 +139,117 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--no-plots", action="store_true", help="no PNG files")
     p.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
+    add_parallel_arguments(p)
+
+
+def add_parallel_arguments(p: argparse.ArgumentParser) -> None:
+    """``--nproc``, ``--nnodes``, ``--node-rank``, ``--rdzv-endpoint``, ``--rdzv-timeout``."""
+    from gradlab.distributed.launch import DEFAULT_TIMEOUT
+
+    g = p.add_argument_group(
+        "data parallelism",
+        "Train with several worker processes, each on a block of every batch, the gradients "
+        "averaged by torch.distributed (gloo on CPUs, NCCL on GPUs): the result is that of "
+        "one process with the same --batch-size. Implies --engine torch. Under torchrun "
+        "(RANK and WORLD_SIZE set) leave these out: each process is then a worker.",
+    )
+    g.add_argument(
+        "--nproc",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="worker processes on this machine (default: 1); each takes its share of the cores",
+    )
+    g.add_argument(
+        "--nnodes",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="machines in the job, each running this command with its --node-rank (default: 1)",
+    )
+    g.add_argument(
+        "--node-rank",
+        type=non_negative_int,
+        default=0,
+        metavar="R",
+        help="this machine, 0 .. N-1; node 0 hosts the rendezvous and writes the files "
+        "(default: 0)",
+    )
+    g.add_argument(
+        "--rdzv-endpoint",
+        metavar="HOST:PORT",
+        help="where the workers meet: an address of node 0 and a free port there, the same "
+        "on every node (required with --nnodes > 1; default: 127.0.0.1 and a free port)",
+    )
+    g.add_argument(
+        "--rdzv-timeout",
+        type=positive_float,
+        metavar="SECONDS",
+        help="how long to wait for every worker and node to arrive (default: "
+        f"{DEFAULT_TIMEOUT['one machine']:g} on one machine, "
+        f"{DEFAULT_TIMEOUT['several machines']:g} with --nnodes > 1)",
+    )
+
+
+def _launches(args: argparse.Namespace) -> bool:
+    """Whether this command starts workers (rather than training, or being a worker)."""
+    return bool(args.nproc > 1 or args.nnodes > 1)
+
+
+def locks_out(args: argparse.Namespace) -> bool:
+    """Whether this process holds the --out folder for the run (see :func:`gradlab.cli._run`):
+    the launcher on node 0 holds it for its rank-0 worker; under torchrun, rank 0 holds it,
+    and the other workers write nothing there."""
+    from gradlab.distributed import env_world
+
+    job = env_world()
+    if job is not None:
+        return job.leader
+    if _launches(args):
+        return bool(args.node_rank == 0)
+    return True
 
 
 def run(args: argparse.Namespace) -> int:
-    from gradlab.jobs.train import TrainRequest, run_train
-    from gradlab.viz.monitor import monitors
+    from gradlab.distributed import env_world
+
+    job = env_world()
+    if job is not None and _launches(args):
+        raise UsageError(
+            f"--nproc and --nnodes start workers, but this process already is worker rank "
+            f"{job.rank} of {job.size} (RANK and WORLD_SIZE are set, as torchrun sets them).",
+            hint="Under torchrun leave out --nproc, --nnodes, --node-rank and --rdzv-*: "
+            "torchrun's own options say how many workers there are.",
+        )
+    if not _launches(args):
+        given = [
+            flag
+            for flag, value in (
+                ("--node-rank", args.node_rank or None),
+                ("--rdzv-endpoint", args.rdzv_endpoint),
+                ("--rdzv-timeout", args.rdzv_timeout),
+            )
+            if value is not None
+        ]
+        if given:
+            raise UsageError(
+                f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for a job of several "
+                "workers; this one trains in one process.",
+                hint="Add --nproc N (workers on this machine) or --nnodes N (machines).",
+            )
+        return _train(args)
+    return _launch(args)
+
+
+def _request(args: argparse.Namespace) -> Any:
+    from gradlab.jobs.train import TrainRequest
 
     given = {
         param: getattr(args, dest)
         for dest, param in _PARAMS.items()
         if getattr(args, dest) is not None
     }
-    request = TrainRequest(
+    return TrainRequest(
         model=args.model,
         dataset=args.dataset,
         data_dir=args.data_dir,
@@ -147,24 +262,79 @@ def run(args: argparse.Namespace) -> int:
         quiet=args.quiet,
     )
 
-    def say(message: str) -> None:
-        print(f"gradlab train: {message}", file=sys.stderr)
 
-    result = run_train(request, progress=monitors(quiet=args.quiet, json=args.json), say=say)
-    if result.interrupted:
-        done = result.saved_epochs
-        where = f"epoch {done} is saved in {result.checkpoint}" if done else "no epoch was saved"
-        print(f"gradlab train: interrupted; {where}.", file=sys.stderr)
+def _say(message: str) -> None:
+    print(f"gradlab train: {message}", file=sys.stderr)
+
+
+def _launch(args: argparse.Namespace) -> int:
+    """Start the workers (:func:`_worker` in each), wait, report the outcome."""
+    from gradlab.distributed.launch import Launch
+    from gradlab.distributed.launch import run as launch
+    from gradlab.errors import WorkerError
+    from gradlab.jobs.train import saved_epochs, settle_train
+
+    spec = Launch(args.nproc, args.nnodes, args.node_rank, args.rdzv_endpoint, args.rdzv_timeout)
+    spec.check()
+    request = _request(args)
+    # a bad request is reported here, once, before any worker starts (and a data set is
+    # downloaded once, not by every worker)
+    _, _, path = settle_train(
+        request, say=lambda message: None, workers=spec.world_size, leader=args.node_rank == 0
+    )
+    try:
+        status = launch(spec, _worker, args)
+    except KeyboardInterrupt:
+        if args.node_rank == 0:
+            _interrupted(saved_epochs(path), path)
+        raise
+    except WorkerError as exc:
+        done = saved_epochs(path) if args.node_rank == 0 else 0
         if done:
-            print("Continue with the same command and --resume.", file=sys.stderr)
+            kept = f"Epoch {done} is saved in {path}; continue with the same command and --resume."
+            exc.hint = f"{exc.hint}\n{kept}" if exc.hint else kept
+        raise
+    return 0 if status is None else int(status)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    """One worker of ``gradlab train --nproc N``: train as the rank the launcher gave."""
+    return _train(args)
+
+
+def _interrupted(done: int, path: Any) -> None:
+    where = f"epoch {done} is saved in {path}" if done else "no epoch was saved"
+    print(f"gradlab train: interrupted; {where}.", file=sys.stderr)
+    if done:
+        print("Continue with the same command and --resume.", file=sys.stderr)
+
+
+def _train(args: argparse.Namespace) -> int:
+    """Train in this process: alone, or as a worker of a job (only rank 0 prints)."""
+    from gradlab.distributed import env_world
+    from gradlab.jobs.train import run_train
+    from gradlab.viz.monitor import monitors
+
+    job = env_world()
+    leader = job is None or job.leader
+    progress = monitors(quiet=args.quiet, json=args.json) if leader else []
+    result = run_train(_request(args), progress=progress, say=_say)
+    if result.interrupted:
+        from gradlab.distributed.launch import ENV_LAUNCHER
+
+        if leader and ENV_LAUNCHER not in os.environ:  # else the launcher reports it
+            _interrupted(result.saved_epochs, result.checkpoint)
         # the CLI turns it into the exit status (130 for Ctrl-C, 143 for SIGTERM)
         raise result.interrupt or KeyboardInterrupt
+    if not leader:
+        return 0
     model, data = result.model, result.data
     last = model.history_.last()
     summary = {
         "model": args.model,
         "dataset": data.name,
         "engine": model.engine_,
+        "world_size": model.world_size_,
         "epochs": int(last["epoch"]),
         "train_loss": last["train_loss"],
         "train_accuracy": last["train_accuracy"],
@@ -176,8 +346,9 @@ def run(args: argparse.Namespace) -> int:
         print_json(summary)
     else:
         epochs = f"{summary['epochs']} epoch{'' if summary['epochs'] == 1 else 's'}"
+        workers = f", {model.world_size_} workers" if model.world_size_ > 1 else ""
         print(
-            f"{args.model} on {data.name} ({model.engine_} engine): after {epochs} "
+            f"{args.model} on {data.name} ({model.engine_} engine{workers}): after {epochs} "
             f"train loss {summary['train_loss']:.4f}, train acc "
             f"{summary['train_accuracy']:.4f}, test acc {summary['test_accuracy']:.4f} "
             f"({summary['seconds']:.2f} s training)"

@@ -13,7 +13,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from gradlab.engines.torch_engine import resolve_device
+from gradlab.distributed import SOLO, World
+from gradlab.engines.distributed import data_parallel
+from gradlab.engines.torch_engine import resolve_device, resolve_dtype
 
 
 def build_sequential(sizes: Sequence[int]) -> nn.Sequential:
@@ -41,6 +43,16 @@ class TorchMLP:
         Momentum buffers ``vW1, vb1, ...`` to continue from, as :meth:`velocities`
         returns them (``torch.optim.SGD``'s: ``v <- momentum * v + g``, the step being
         ``lr * v``), weights in the ``(fan_in, fan_out)`` layout.
+    world : World, optional
+        The data-parallel job this worker belongs to (default: a single process). Every
+        step takes this worker's block of the global batch (:meth:`World.block`) and
+        scales its summed loss by ``W / global batch``; DistributedDataParallel averages
+        the gradients over the ``W`` workers, so the step is that of the whole global batch,
+        even when the batch does not split evenly. A single process is the same code with
+        ``W = 1``.
+    dtype : {"float32", "float64"}
+        The parameters' and the arithmetic's precision (float64 shows that data-parallel
+        training is the same mini-batch SGD, to rounding).
     """
 
     #: What :meth:`velocities` holds: ``torch.optim.SGD``'s buffers, in gradient units.
@@ -53,63 +65,74 @@ class TorchMLP:
         momentum: float = 0.0,
         device: str = "auto",
         velocity: Mapping[str, np.ndarray] | None = None,
+        world: World = SOLO,
+        dtype: str = "float32",
     ) -> None:
         self.device = resolve_device(device)
         self.sizes = tuple(sizes)
-        self.model = build_sequential(sizes).to(self.device)
+        self.world = world
+        self.dtype = resolve_dtype(dtype)
+        self.model = build_sequential(sizes).to(self.device, self.dtype)
         self.linears = [m for m in self.model if isinstance(m, nn.Linear)]
         with torch.no_grad():
             for k, lin in enumerate(self.linears, 1):
                 lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(params[f"W{k}"].T)))
                 lin.bias.copy_(torch.from_numpy(np.asarray(params[f"b{k}"])))
-        self.loss_fn = nn.CrossEntropyLoss()
+        self.loss_fn = nn.CrossEntropyLoss(reduction="sum")
+        # the module that runs the steps: the model itself, or DDP around it (same parameters)
+        self.stepper = data_parallel(self.model, world)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.1, momentum=momentum)
         if momentum and velocity:  # resume the momentum buffers of a checkpoint
             for k, lin in enumerate(self.linears, 1):
                 for p, key, t in ((lin.weight, f"vW{k}", True), (lin.bias, f"vb{k}", False)):
                     value = velocity[key].T if t else velocity[key]
-                    buf = torch.from_numpy(np.ascontiguousarray(value)).to(self.device)
+                    buf = torch.from_numpy(np.ascontiguousarray(value))
+                    buf = buf.to(self.device, self.dtype)
                     self.optimizer.state[p]["momentum_buffer"] = buf
 
     def prepare(self, X: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """Move the whole data set to the device once (uint8 pixels stay uint8 there)."""
         if X.dtype != np.uint8:
-            X = np.ascontiguousarray(X, np.float32)
+            X = np.ascontiguousarray(X, np.float64 if self.dtype == torch.float64 else np.float32)
         Xt = torch.from_numpy(np.ascontiguousarray(X)).to(self.device)
         yt = torch.from_numpy(np.ascontiguousarray(y, np.int64)).to(self.device)
         return Xt, yt
 
-    @staticmethod
-    def floats(X: torch.Tensor) -> torch.Tensor:
-        """A batch as float32: uint8 pixels scaled to [0, 1]."""
+    def floats(self, X: torch.Tensor) -> torch.Tensor:
+        """A batch in the model's dtype: uint8 pixels scaled to [0, 1]."""
         if X.dtype == torch.uint8:
-            return X.to(torch.float32).mul_(1 / 255)
-        return X
+            return X.to(self.dtype).mul_(1 / 255)
+        return X.to(self.dtype)
 
     def train_step(
         self, data: tuple[torch.Tensor, torch.Tensor], idx: np.ndarray, lr: float
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step on the global batch ``idx``: this worker computes the gradient of its
+        block; returns its block's (sum of losses, number correct)."""
         X, y = data
-        rows = torch.from_numpy(idx).to(self.device, non_blocking=True)
+        mine = idx[self.world.block(idx.size)]
+        rows = torch.from_numpy(mine).to(self.device, non_blocking=True)
         Xb, yb = self.floats(X[rows]), y[rows]
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        logits = self.model(Xb)
-        loss = self.loss_fn(logits, yb)
+        logits = self.stepper(Xb)
+        loss_sum = self.loss_fn(logits, yb)
+        # DDP averages over the W workers: (1/W) sum_r (W/B) sum_block = (1/B) sum_batch
+        loss = loss_sum / (idx.size / self.world.size)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[no-untyped-call]
         self.optimizer.step()
         with torch.no_grad():
             correct = (logits.argmax(dim=1) == yb).sum()
         # Stay on the device: the loop sums these and reads them once per epoch.
-        return loss.detach() * yb.shape[0], correct
+        return loss_sum.detach(), correct
 
     @torch.no_grad()
     def evaluate(
         self, data: tuple[torch.Tensor, torch.Tensor], batch: int = 4096
     ) -> tuple[float, int]:
         X, y = data
-        total = torch.zeros((), device=self.device)
+        total = torch.zeros((), dtype=self.dtype, device=self.device)
         correct = torch.zeros((), dtype=torch.int64, device=self.device)
         for i in range(0, X.shape[0], batch):
             logits = self.model(self.floats(X[i : i + batch]))

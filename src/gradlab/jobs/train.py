@@ -11,6 +11,10 @@ The command parses its arguments into a :class:`TrainRequest` and prints what
   checkpoint of another model or of other data is refused before training.
 - **Interrupts** (Ctrl-C) leave the last finished epoch on disk, and the result says
   which epoch that is.
+- **Data parallelism**: in a worker of a job (``RANK`` and ``WORLD_SIZE`` set, by
+  ``torchrun`` or by ``gradlab train --nproc N``) every worker settles the same run and
+  fits (the estimator joins the job); only rank 0 says anything, creates ``--out`` and
+  writes or draws in it.
 
 The model used is :class:`~gradlab.models._network.PlainClassifier`, the estimators'
 behaviour without scikit-learn, which takes over a second to import.
@@ -41,11 +45,12 @@ FLAGS = {
     "random_state": "--seed",
     "engine": "--engine",
     "device": "--device",
+    "dtype": "--dtype",
 }
 #: What a resumed run takes from the checkpoint and reports (the others are kept silently).
 REPORTED = ("hidden", "lr", "batch_size", "momentum", "random_state", "engine", "device")
 #: Overrides that change the numbers of a resumed run (the epoch target does not).
-CHANGES_RESULT = ("lr", "batch_size", "momentum", "random_state", "engine", "device")
+CHANGES_RESULT = ("lr", "batch_size", "momentum", "random_state", "engine", "device", "dtype")
 
 
 def load_data(
@@ -166,6 +171,14 @@ def resume_hyperparameters(
     return params, kept, overrides
 
 
+def _leader() -> bool:
+    """Whether this process is the one that speaks and writes: alone, or rank 0 of a job."""
+    from gradlab.distributed import env_world
+
+    job = env_world()
+    return job is None or job.leader
+
+
 def run_train(
     request: TrainRequest,
     *,
@@ -188,9 +201,38 @@ def run_train(
         Bad hyperparameters; ``--resume`` without a checkpoint, or with one of another
         model or other data (refused before training, the file untouched).
     """
+    from gradlab.models._network import PlainClassifier
+
+    leader = _leader()
+    params, data, path = settle_train(request, say=say if leader else _silent)
+    model = PlainClassifier(request.model, **params)
+    return _fit_and_draw(request, model, data, path, progress if leader else (), leader)
+
+
+def settle_train(
+    request: TrainRequest,
+    *,
+    say: Callable[[str], None] = print,
+    workers: int = 1,
+    leader: bool | None = None,
+) -> tuple[dict[str, Any], Any, Path]:
+    """Everything :func:`run_train` does before the fit: check the request, load the data,
+    settle the hyperparameters (from the checkpoint when resuming).
+
+    ``gradlab train --nproc N`` calls it before starting the workers (with ``workers``, the
+    size of the job), so that a bad request is reported once, before any worker starts.
+    Only the ``leader`` (default: this process alone, or rank 0 of a job) creates ``--out``.
+
+    Returns
+    -------
+    params : dict
+        Every constructor parameter of the model.
+    data : ImageDataset
+    path : Path
+        The checkpoint file.
+    """
     from gradlab import checkpoint as ckpt_file
     from gradlab.io import check_out_dir
-    from gradlab.models._network import PlainClassifier
 
     if request.model == "softmax" and "hidden" in request.given:
         raise UsageError("--hidden is for the MLP; softmax regression has no hidden layer.")
@@ -200,7 +242,7 @@ def run_train(
             f"--resume: there is no checkpoint at {path}.",
             hint="Train without --resume first, or point --out at the folder of an earlier run.",
         )
-    check_out_dir(request.out, create=True)
+    check_out_dir(request.out, create=_leader() if leader is None else leader)
     saved = ckpt_file.read(path, arrays=False) if request.resume else None
     if saved is not None:
         ckpt_file.check_compatible(
@@ -215,7 +257,14 @@ def run_train(
     else:
         params = {**DEFAULTS[request.model], **request.given}
         kept, overrides = [], []
+    # the command line says how many workers (--nproc, --nnodes, torchrun), never the
+    # checkpoint: a model saved by fit(n_procs=2) resumes here in this process's job
+    params["n_procs"] = 1
     check_hyperparameters(request.model, params)
+    if workers > 1:  # the numpy engine has no distributed version: say so now
+        from gradlab.models._network import resolve_engine
+
+        resolve_engine(params["engine"], params["device"], workers=workers, dtype=params["dtype"])
     if params["random_state"] is None:
         data_seed = saved.seed if saved is not None else 0
     else:
@@ -257,12 +306,16 @@ def run_train(
                 f"{path} already holds {done} epoch(s), which is --epochs {target} or more: "
                 "nothing to train. Raise --epochs to continue."
             )
-    model = PlainClassifier(request.model, **params)
-    return _fit_and_draw(request, model, data, path, progress)
+    return params, data, path
 
 
 def _fit_and_draw(
-    request: TrainRequest, model: Any, data: Any, path: Path, progress: Sequence[Callback]
+    request: TrainRequest,
+    model: Any,
+    data: Any,
+    path: Path,
+    progress: Sequence[Callback],
+    leader: bool = True,
 ) -> TrainResult:
     from gradlab.jobs.predictions import model_label
     from gradlab.viz.monitor import CurvesPNG, HistoryFiles
@@ -285,6 +338,8 @@ def _fit_and_draw(
         )
     except KeyboardInterrupt as exc:
         return TrainResult(model, data, path, [], True, saved_epochs(path), interrupt=exc)
+    if not leader:  # rank 0 writes and draws
+        return TrainResult(model, data, path, [], False, len(model.history_))
     files = [path, request.out / "history.csv", request.out / "history.json"]
     if request.plots:
         from gradlab.jobs.predictions import draw_predictions

@@ -15,8 +15,10 @@ Both read their defaults from :data:`gradlab.models._spec.DEFAULTS`.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import os
+import pickle
 import secrets
 import sys
 import time
@@ -28,7 +30,12 @@ from typing import Any, ClassVar, Self
 import numpy as np
 
 from gradlab import ops
-from gradlab.errors import DataError, MissingDependencyError, OutOfMemoryError, UsageError
+from gradlab.errors import (
+    DataError,
+    MissingDependencyError,
+    OutOfMemoryError,
+    UsageError,
+)
 from gradlab.history import History
 from gradlab.models._input import as_arrays, as_float_rows, is_torch_data, to_numpy
 from gradlab.models._labels import Classes, as_label_array
@@ -87,8 +94,9 @@ def as_rows(arr: np.ndarray, name: str = "X") -> tuple[np.ndarray, tuple[int, ..
     return rows, shape, 1.0
 
 
-def resolve_engine(engine: str, device: str) -> str:
-    """The engine that will run: ``auto`` is torch only where PyTorch sees a GPU.
+def resolve_engine(engine: str, device: str, *, workers: int = 1, dtype: str = "float32") -> str:
+    """The engine that will run: ``auto`` is torch where PyTorch sees a GPU, for several
+    workers (data parallelism) and for float64, numpy otherwise.
 
     Deciding ``auto`` on a machine without a GPU does not import PyTorch
     (:func:`gradlab.engines.gpu.cuda_available`).
@@ -99,8 +107,23 @@ def resolve_engine(engine: str, device: str) -> str:
                 "the numpy engine (engine='numpy', --engine numpy or --scratch) runs on the "
                 "CPU only; for CUDA use the torch engine (engine='torch', --engine torch)."
             )
+        if workers > 1:
+            raise UsageError(
+                f"the numpy engine has no distributed version: training with {workers} "
+                "workers (n_procs, --nproc or --nnodes, or a torchrun job) needs the torch "
+                "engine, where torch.distributed averages the gradients.",
+                hint="Use engine='torch' (--engine torch), or leave the engine at 'auto', "
+                "which picks torch for several workers.",
+            )
+        if dtype == "float64":
+            raise UsageError(
+                "the numpy engine trains in float32 only; dtype='float64' (--dtype float64) "
+                "needs the torch engine.",
+                hint="Use engine='torch' (--engine torch), or leave the engine at 'auto', "
+                "which picks torch for float64.",
+            )
         return "numpy"
-    if engine == "torch" or device == "cuda":
+    if engine == "torch" or device == "cuda" or workers > 1 or dtype == "float64":
         return "torch"
     if device == "cpu":
         return "numpy"
@@ -143,6 +166,42 @@ def _is_out_of_memory(exc: BaseException) -> bool:
         return True
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(exc, torch.cuda.OutOfMemoryError)
+
+
+def _need_torch() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        raise MissingDependencyError("PyTorch", "torch")
+
+
+def _join(job: Any, device: str) -> Any:
+    """Join the data-parallel job ``job`` (a :class:`~gradlab.distributed.World`)."""
+    _need_torch()
+    from gradlab.distributed import join_timeout
+    from gradlab.engines.distributed import join
+    from gradlab.engines.torch_engine import resolve_device
+
+    return join(job, device=resolve_device(device), timeout=join_timeout())
+
+
+def _lost_contact(exc: BaseException) -> bool:
+    from gradlab.engines.distributed import is_collective_failure
+
+    return is_collective_failure(exc)
+
+
+def _fit_in_worker(model: Any, X: Any, y: Any, kwargs: dict[str, Any]) -> Any:
+    """A worker of ``fit(n_procs=N)``: fit as this worker; rank 0 returns the fitted state
+    (or the gradlab error it raised)."""
+    from gradlab.distributed import env_world
+
+    world = env_world()
+    model.fit(X, y, **kwargs)  # an error is carried back by the launcher
+    if world is not None and not world.leader:
+        return None
+    fitted = ("_velocity", "_saved_hp")
+    return {k: v for k, v in vars(model).items() if k.endswith("_") or k in fitted}
 
 
 class NetworkClassifier:
@@ -230,6 +289,28 @@ class NetworkClassifier:
         check_hyperparameters(self._kind, hp)
         if resume and checkpoint is None:
             raise UsageError(f"{owner}: resume needs the checkpoint to resume from.")
+        from gradlab.distributed import SOLO, LostContactError, World, env_world
+
+        job = env_world()
+        n_procs = int(hp["n_procs"])
+        if n_procs > 1 and job is None:
+            return self._fit_workers(
+                X, y, eval_set=eval_set, classes=classes, class_names=class_names,
+                callbacks=callbacks, checkpoint=checkpoint, resume=resume,
+            )  # fmt: skip
+        if n_procs > 1 and job is not None:
+            from gradlab.distributed.launch import launched_here
+
+            if not launched_here():
+                raise UsageError(
+                    f"{owner}: n_procs={n_procs} asks to start workers, but this process "
+                    f"already is worker rank {job.rank} of a job of {job.size} (RANK and "
+                    "WORLD_SIZE are set).",
+                    hint="Under torchrun leave n_procs at 1: every process fits, and together "
+                    "they are the workers. A script that fits with n_procs > 1 must call fit "
+                    "under 'if __name__ == \"__main__\":' (its workers import it).",
+                )
+        workers = 1 if job is None else job.size
         data = as_arrays(X, y, owner=owner)
         if data.y is None:
             raise DataError(
@@ -273,7 +354,7 @@ class NetworkClassifier:
                 classes=known,
                 hint="Resume with the model and the data it was trained on.",
             )
-        engine = resolve_engine(hp["engine"], hp["device"])
+        engine = resolve_engine(hp["engine"], hp["device"], workers=workers, dtype=hp["dtype"])
         if hp["random_state"] is not None:
             seed = int(hp["random_state"])
         elif saved is not None:
@@ -299,7 +380,13 @@ class NetworkClassifier:
 
                 params = init_params(sizes, hp["init"], hp["init_std"], seed)
                 velocity = None
-            net = self._make_net(engine, sizes, params, momentum, hp["device"], velocity)
+            world: World = SOLO
+            if job is not None and job.size > 1:
+                world = _join(job, hp["device"])
+            net = self._make_net(
+                engine, sizes, params, momentum, hp["device"], velocity,
+                world=world, dtype=hp["dtype"],
+            )  # fmt: skip
         except MemoryError:
             weights = sum(a * b for a, b in itertools.pairwise(sizes))
             raise UsageError(
@@ -330,28 +417,39 @@ class NetworkClassifier:
                 velocity=net.velocities(), velocity_units=units, velocity_lr=lr,
             )  # fmt: skip
 
-        cbs = list(callbacks)
+        # only rank 0 prints, draws and writes
+        cbs = list(callbacks) if world.leader else []
         saver = None
-        if checkpoint is not None:
+        if checkpoint is not None and world.leader:
             from gradlab.checkpoint import Checkpointer
 
             saver = Checkpointer(checkpoint, snapshot)
             cbs.insert(0, saver)
         from gradlab.governor import training_threads
 
+        threads = hp["cpu_threads"]
+        if world.size > 1 and threads == "auto":  # each worker takes its share of the cores
+            from gradlab.distributed import thread_share
+
+            threads = thread_share(world)
         self.sizes_ = sizes  # known now; callbacks name the network by it while it trains
         start = time.perf_counter()
         try:
-            with training_threads(
-                engine, hp["cpu_threads"], _on_cpu(engine, hp["device"])
-            ) as governor:
+            with training_threads(engine, threads, _on_cpu(engine, hp["device"])) as governor:
                 train(
                     net, rows, y_idx, Xt, yt,
                     epochs=int(hp["epochs"]), batch_size=int(hp["batch_size"]), lr=lr,
                     seed=seed, callbacks=[*cbs, governor] if governor else cbs,
-                    history=history,
+                    history=history, world=world,
                 )  # fmt: skip
         except Exception as exc:
+            if world.size > 1 and _lost_contact(exc):
+                raise LostContactError(
+                    f"worker rank {world.rank} of {world.size} lost contact with the other "
+                    f"workers in epoch {len(history) + 1}: {str(exc).strip().splitlines()[0]}",
+                    hint="Another worker stopped (the launcher's message names it)"
+                    + (f"; epoch {len(history)} is saved in {checkpoint}." if saver else "."),
+                ) from None
             if not _is_out_of_memory(exc):
                 raise
             raise self._out_of_memory(len(history) + 1, sizes, hp, saver) from None
@@ -359,6 +457,64 @@ class NetworkClassifier:
             self._set_fitted(
                 fitted, net.state(), (net.velocities(), units, lr), time.perf_counter() - start
             )
+            self.world_size_ = world.size
+            if world.size > 1:
+                from gradlab.engines.distributed import leave
+
+                leave(world)
+        return self
+
+    def _fit_workers(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        eval_set: tuple[Any, Any] | None,
+        classes: Any,
+        class_names: Sequence[str] | None,
+        callbacks: Sequence[Callback],
+        checkpoint: str | os.PathLike[str] | None,
+        resume: bool,
+    ) -> Self:
+        """``fit`` with ``n_procs`` worker processes on this machine (data parallelism).
+
+        The workers are started by PyTorch's launcher (:mod:`gradlab.distributed.launch`);
+        each fits a copy of this model as one worker of the job, and rank 0's fitted state
+        comes back here. The data and the callbacks are pickled to the workers; the
+        callbacks run in rank 0. Interrupted, this model is left as it was (the checkpoint,
+        if any, keeps the last finished epoch).
+        """
+        hp = self._hyperparameters()
+        n_procs = int(hp["n_procs"])
+        resolve_engine(hp["engine"], hp["device"], workers=n_procs, dtype=hp["dtype"])
+        _need_torch()
+        if is_torch_data(X):  # a Dataset or DataLoader may not pickle; its arrays do
+            X, y = as_arrays(X, y, owner=self._owner)[:2]
+        if eval_set is not None and is_torch_data(eval_set[0]):
+            eval_set = as_arrays(eval_set[0], eval_set[1], owner=self._owner)[:2]
+        for cb in callbacks:  # they run in worker 0: say which one cannot go there
+            try:
+                pickle.dumps(cb)
+            except Exception as exc:
+                raise UsageError(
+                    f"{self._owner}: with n_procs={n_procs} the callbacks run in worker 0, so "
+                    f"they must pickle; {type(cb).__name__} does not ({exc}).",
+                    hint="Leave it out, or train with n_procs=1.",
+                ) from None
+        fresh = copy.copy(self)
+        fresh.__dict__ = {
+            k: v for k, v in vars(self).items() if k in DEFAULTS[self._kind] or k == "_kind"
+        }
+        kwargs = {
+            "eval_set": eval_set, "classes": classes, "class_names": class_names,
+            "callbacks": list(callbacks), "checkpoint": checkpoint, "resume": resume,
+        }  # fmt: skip
+        from gradlab.distributed.launch import Launch, run
+
+        start = time.perf_counter()
+        state = run(Launch(nproc=n_procs), _fit_in_worker, fresh, X, y, kwargs)
+        vars(self).update(state)
+        self.fit_seconds_ = time.perf_counter() - start
         return self
 
     def _out_of_memory(
@@ -385,15 +541,18 @@ class NetworkClassifier:
         momentum: float,
         device: str,
         velocity: Mapping[str, np.ndarray] | None,
+        *,
+        world: Any = None,
+        dtype: str = "float32",
     ) -> Any:
         if engine == "torch":
-            import importlib.util
-
-            if importlib.util.find_spec("torch") is None:
-                raise MissingDependencyError("PyTorch", "torch")
+            _need_torch()
+            from gradlab.distributed import SOLO
             from gradlab.engines.torch_mlp import TorchMLP
 
-            return TorchMLP(sizes, params, momentum, device, velocity)
+            return TorchMLP(
+                sizes, params, momentum, device, velocity, world=world or SOLO, dtype=dtype
+            )
         from gradlab.engines.numpy_mlp import NumpyMLP
 
         return NumpyMLP(sizes, params, momentum, velocity)

@@ -15,8 +15,8 @@ softmax   SoftmaxRegression   (none)       0.1   256   0        normal   as belo
 mlp       MLPClassifier       (200, 200)   0.05  200   0.9      kaiming  as below
 ========= =================== ============ ===== ===== ======== ======== =========
 
-Both: ``epochs=10, init_std=0.01, engine="auto", device="auto", cpu_threads="auto",
-random_state=0``.
+Both: ``epochs=10, init_std=0.01, engine="auto", device="auto", dtype="float32",
+cpu_threads="auto", n_procs=1, random_state=0``.
 """
 
 from __future__ import annotations
@@ -42,6 +42,9 @@ KINDS: tuple[str, ...] = ("softmax", "mlp")
 ESTIMATORS: Mapping[str, str] = MappingProxyType(
     {"softmax": "SoftmaxRegression", "mlp": "MLPClassifier"}
 )
+#: The precisions of training: float64 (torch engine) shows data-parallel training to be
+#: the same mini-batch SGD to rounding.
+DTYPES: tuple[str, ...] = ("float32", "float64")
 #: Weight initialisations: Kaiming-normal (std sqrt(2 / fan_in), for ReLU), or normal
 #: with std ``init_std`` (the tutorial's 0.01).
 INITS: tuple[str, ...] = ("kaiming", "normal")
@@ -51,7 +54,9 @@ _COMMON: dict[str, Any] = {
     "init_std": 0.01,
     "engine": "auto",
     "device": "auto",
+    "dtype": "float32",
     "cpu_threads": "auto",
+    "n_procs": 1,
     "random_state": 0,
 }
 
@@ -101,7 +106,9 @@ CONSTRAINTS: Mapping[str, Constraint | list[Constraint]] = MappingProxyType(
         "init_std": Interval(Real, 0, None, closed="neither"),
         "engine": Options(CLASSIFIER_ENGINES),
         "device": Options(DEVICES),
+        "dtype": Options(DTYPES),
         "cpu_threads": [Options(("auto",)), Interval(Integral, 1, None), None],
+        "n_procs": Interval(Integral, 1, None),
         "random_state": [Interval(Integral, 0, None), None],
     }
 )

@@ -331,6 +331,10 @@ class MLPClassifier(_Estimator):
         machine with no GPU).
     device : {"auto", "cpu", "cuda"}, default "auto"
         For the torch engine.
+    dtype : {"float32", "float64"}, default "float32"
+        The precision of training. float64 needs the torch engine (``engine="auto"``
+        picks it); it is what shows that data-parallel training (``n_procs``) is the same
+        mini-batch SGD as one process, to rounding.
     cpu_threads : "auto", int or None, default "auto"
         BLAS (numpy) or intra-op (torch) threads while training on the CPU.
         ``"auto"`` trains on the cores other processes leave free, measured again
@@ -341,6 +345,17 @@ class MLPClassifier(_Estimator):
         bit for bit (and a resumed run end on the weights of an uninterrupted one);
         BLAS rounds differently on one thread than on two, so under ``"auto"`` a run
         on a busy machine can differ from one on an idle machine in the last digits.
+        With several workers, ``"auto"`` gives each its share of the cores.
+    n_procs : int, default 1
+        Worker processes to train with, on this machine (data parallelism,
+        ``docs/data-parallel.md``): each takes a block of every batch, PyTorch's
+        DistributedDataParallel averages the gradients (gloo on CPUs, NCCL on GPUs), and
+        every worker applies the same step, so the result is that of one process with the
+        same ``batch_size``. Needs the torch engine (``engine="auto"`` picks it). The
+        workers are started with ``spawn``: the data and the callbacks are pickled to them,
+        the callbacks run in worker 0, and a script must call ``fit`` under
+        ``if __name__ == "__main__":``. Under ``torchrun`` (``RANK`` and ``WORLD_SIZE`` set)
+        leave it at 1: every process fits, and together they are the job's workers.
     random_state : int or None, default 0
         Seeds the initial weights and the shuffles (epoch ``e`` shuffles with
         ``default_rng([seed, e])``); None draws a seed, kept in ``seed_``. The command
@@ -364,7 +379,7 @@ class MLPClassifier(_Estimator):
     sizes_ : tuple of int
         Layer widths from input to output.
     params_ : dict of str to ndarray
-        ``W1`` (fan_in, fan_out), ``b1``, ... float32.
+        ``W1`` (fan_in, fan_out), ``b1``, ... in the training ``dtype``.
     history_ : History
         Per epoch: train_loss, train_accuracy, test_loss, test_accuracy, seconds.
     n_iter_ : int
@@ -375,6 +390,8 @@ class MLPClassifier(_Estimator):
         The seed used.
     fit_seconds_ : float
         Wall time of the last ``fit``.
+    world_size_ : int
+        The number of workers of the last ``fit`` (1 for one process).
     """
 
     _kind = "mlp"
@@ -391,7 +408,9 @@ class MLPClassifier(_Estimator):
         init_std: float = _MLP["init_std"],
         engine: str = _MLP["engine"],
         device: str = _MLP["device"],
+        dtype: str = _MLP["dtype"],
         cpu_threads: int | str | None = _MLP["cpu_threads"],
+        n_procs: int = _MLP["n_procs"],
         random_state: int | None = _MLP["random_state"],
     ) -> None:
         self.hidden = hidden
@@ -403,7 +422,9 @@ class MLPClassifier(_Estimator):
         self.init_std = init_std
         self.engine = engine
         self.device = device
+        self.dtype = dtype
         self.cpu_threads = cpu_threads
+        self.n_procs = n_procs
         self.random_state = random_state
 
 
@@ -429,14 +450,17 @@ class SoftmaxRegression(_Estimator):
     init_std : float, default 0.01
     engine : {"auto", "numpy", "torch"}, default "auto"
     device : {"auto", "cpu", "cuda"}, default "auto"
+    dtype : {"float32", "float64"}, default "float32"
     cpu_threads : "auto", int or None, default "auto"
+    n_procs : int, default 1
     random_state : int or None, default 0
         As for :class:`MLPClassifier`.
 
     Attributes
     ----------
     classes_, class_names_, n_features_in_, feature_names_in_, input_shape_,
-    input_scale_, sizes_, params_, history_, n_iter_, engine_, seed_, fit_seconds_
+    input_scale_, sizes_, params_, history_, n_iter_, engine_, seed_, fit_seconds_,
+    world_size_
         As for :class:`MLPClassifier` (``params_`` holds ``W1`` and ``b1``).
     """
 
@@ -453,7 +477,9 @@ class SoftmaxRegression(_Estimator):
         init_std: float = _SOFTMAX["init_std"],
         engine: str = _SOFTMAX["engine"],
         device: str = _SOFTMAX["device"],
+        dtype: str = _SOFTMAX["dtype"],
         cpu_threads: int | str | None = _SOFTMAX["cpu_threads"],
+        n_procs: int = _SOFTMAX["n_procs"],
         random_state: int | None = _SOFTMAX["random_state"],
     ) -> None:
         self.lr = lr
@@ -464,7 +490,9 @@ class SoftmaxRegression(_Estimator):
         self.init_std = init_std
         self.engine = engine
         self.device = device
+        self.dtype = dtype
         self.cpu_threads = cpu_threads
+        self.n_procs = n_procs
         self.random_state = random_state
 
 

@@ -1,0 +1,695 @@
+"""Start the workers of a data-parallel job, watch them, and end the whole job when one fails.
+
+This is PyTorch's own launcher (``torch.distributed.launcher.api``, the engine behind
+``torchrun``: an elastic agent that starts the workers, sets ``RANK``, ``WORLD_SIZE``,
+``MASTER_ADDR``... for each, watches them and stops them all when one fails), with
+gradlab's choices:
+
+- **One machine** (``nnodes == 1``): the workers meet on 127.0.0.1 at a port the
+  operating system picks, held open by this process from the start, so no other program
+  can take it in between.
+- **Several machines**: node rank 0 listens at the rendezvous address ``HOST:PORT`` (it
+  must be one of its own addresses); every other node connects to it. Node rank ``r``
+  starts global ranks ``r * nproc .. (r + 1) * nproc - 1``, so rank 0, the one that
+  writes, is on node 0. A port already in use on node 0 is reported at once, with the
+  program holding it when this user may see it; a node or worker that never arrives ends
+  the job after ``timeout`` seconds with a message that names it.
+- **Everything binds to 127.0.0.1** unless a rendezvous address says otherwise: the
+  rendezvous store listens on the address given (torch's own default is every interface),
+  and on one machine gloo's connections use the loopback interface.
+- **Failures end the job**: no restarts. A worker that dies or is killed stops the others
+  within seconds (SIGTERM, then SIGKILL after :data:`SHUTDOWN_SECONDS`), and the error
+  names the worker, its process and its exit status. Ctrl-C or SIGTERM to this process
+  stops every worker the same way; and should this process be killed outright, every
+  worker gets SIGTERM from the kernel (``PR_SET_PDEATHSIG`` on Linux), so nothing is left
+  running.
+- **Nothing is left behind**: the workers' logs go to one temporary folder, removed at
+  the end (and on the next launch, when a killed launcher could not remove its own).
+
+The workers run a function (:func:`run`), started by ``spawn``: a script that launches
+must do so under ``if __name__ == "__main__":``, as with any ``multiprocessing`` code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import ipaddress
+import logging
+import os
+import pickle
+import shutil
+import signal
+import socket
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gradlab.distributed import JOIN_TIMEOUT_ENV, LostContactError
+from gradlab.errors import ExitStatus, GradlabError, Terminated, UsageError, WorkerError
+
+__all__ = [
+    "DEFAULT_TIMEOUT", "Launch", "die_with_parent", "launched_here", "listen", "parse_endpoint",
+    "port_holder", "run",
+]  # fmt: skip
+
+#: Default seconds to wait for every worker and node: on one machine the workers start
+#: within seconds; machines of a cluster may start minutes apart.
+DEFAULT_TIMEOUT = {"one machine": 30.0, "several machines": 300.0}
+#: Seconds the other workers get to stop after SIGTERM before SIGKILL.
+SHUTDOWN_SECONDS = 5
+#: Exported to the workers: this launcher's process id (a worker checks that it is still
+#: its parent) and the folder of the workers' logs (where a worker leaves its error).
+ENV_LAUNCHER = "GRADLAB_LAUNCHER_PID"
+ENV_LOGS = "GRADLAB_WORKER_LOGS"
+#: The prefix of the temporary folder of the workers' logs.
+LOG_PREFIX = "gradlab-workers-"
+_BACKEND = "gradlab"
+
+
+@dataclass
+class Launch:
+    """Where and how many workers to start.
+
+    Parameters
+    ----------
+    nproc : int
+        Workers on this machine.
+    nnodes : int
+        Machines (nodes) in the job; each runs the same launch with its own ``node_rank``.
+    node_rank : int
+        This machine, ``0 .. nnodes - 1``; node 0 hosts the rendezvous and rank 0.
+    endpoint : str, optional
+        ``HOST:PORT`` of the rendezvous on node 0 (required with several nodes). On one
+        machine the default is 127.0.0.1 and a free port.
+    timeout : float, optional
+        Seconds to wait for every node and worker to arrive (:data:`DEFAULT_TIMEOUT`).
+    """
+
+    nproc: int = 1
+    nnodes: int = 1
+    node_rank: int = 0
+    endpoint: str | None = None
+    timeout: float | None = None
+
+    @property
+    def world_size(self) -> int:
+        return self.nproc * self.nnodes
+
+    @property
+    def wait(self) -> float:
+        """The join timeout in seconds."""
+        if self.timeout is not None:
+            return self.timeout
+        return DEFAULT_TIMEOUT["one machine" if self.nnodes == 1 else "several machines"]
+
+    def check(self) -> tuple[str, int]:
+        """Validate; return the rendezvous host and port (port 0: pick a free one).
+
+        Raises
+        ------
+        UsageError
+            Bad counts, a node rank out of range, several nodes without an endpoint, or an
+            endpoint that is not ``HOST:PORT``.
+        """
+        for value, flag in ((self.nproc, "--nproc"), (self.nnodes, "--nnodes")):
+            if value < 1:
+                raise UsageError(f"{flag} must be at least 1; got {value}.")
+        if not 0 <= self.node_rank < self.nnodes:
+            raise UsageError(
+                f"--node-rank must be 0 .. {self.nnodes - 1} with --nnodes {self.nnodes}; "
+                f"got {self.node_rank}."
+            )
+        if self.timeout is not None and not self.timeout > 0:
+            raise UsageError(f"--rdzv-timeout must be a number of seconds > 0; got {self.timeout}.")
+        if self.endpoint is None:
+            if self.nnodes > 1:
+                raise UsageError(
+                    f"--nnodes {self.nnodes} needs the rendezvous address: --rdzv-endpoint "
+                    "HOST:PORT, an address of node rank 0 and a free port there, the same on "
+                    "every node."
+                )
+            return "127.0.0.1", 0
+        host, port = parse_endpoint(self.endpoint)
+        if port == 0 and self.nnodes > 1:
+            raise UsageError(
+                f"--rdzv-endpoint {self.endpoint}: with several nodes the port must be given "
+                "(every node must know it in advance)."
+            )
+        return host, port
+
+
+def parse_endpoint(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6addr]:PORT`` for IPv6) as (host, port).
+
+    Raises
+    ------
+    UsageError
+        No port, a port that is not a number in 0 .. 65535, or no host.
+    """
+    hint = "Give it as HOST:PORT, e.g. 127.0.0.1:29500 or [::1]:29500."
+    host, sep, port_text = text.strip().rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not port_text:
+        raise UsageError(f"--rdzv-endpoint {text!r} is not HOST:PORT.", hint=hint)
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise UsageError(f"--rdzv-endpoint {text!r}: the port {port_text!r} is not a number.",
+                         hint=hint) from None  # fmt: skip
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--rdzv-endpoint {text!r}: a port is 0 .. 65535; got {port}.", hint=hint)
+    return host, port
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+# ------------------------------------------------------------------ the port
+
+
+def port_holder(port: int) -> str | None:
+    """The program listening on TCP ``port`` on this machine (``"process 123 (python)"``),
+    when this user may see it (Linux ``/proc``), else None."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                listening = len(fields) > 9 and fields[3] == "0A"
+                if listening and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(f"socket:[{fields[9]}]")
+    if not inodes:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in (proc / "fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd) in inodes:
+                        name = (proc / "comm").read_text().strip()
+                        return f"process {proc.name} ({name})"
+    return None
+
+
+def listen(
+    host: str,
+    port: int,
+    hint: str = "Choose another port (--rdzv-endpoint HOST:PORT), or stop that program.",
+) -> socket.socket:
+    """A socket bound to ``host:port`` and listening (the rendezvous store's), or an error
+    that names the port and, when it can, the program that holds it (``hint`` says what
+    to do about it)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise UsageError(
+            f"--rdzv-endpoint {host}:{port}: cannot resolve {host!r} ({exc.strerror}).",
+            hint="Give node rank 0's address (an IP address or a host name this machine knows).",
+        ) from None
+    family, _, _, _, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past a closed store's TIME_WAIT
+    try:
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            holder = port_holder(port)
+            by = f" by {holder}" if holder else " by another program"
+            raise UsageError(
+                f"the rendezvous port {host}:{port} is already in use{by}.", hint=hint
+            ) from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise UsageError(
+                f"cannot listen on {host}:{port}: {host} is not an address of this machine.",
+                hint="Node rank 0 hosts the rendezvous: run it on the machine whose address "
+                "--rdzv-endpoint names.",
+            ) from None
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}.") from None
+    return sock
+
+
+# ------------------------------------------------------------------ the rendezvous
+
+
+def _rendezvous_handler(params: Any) -> Any:
+    """torch's static rendezvous, except that node 0's store listens on the given address
+    only (a socket bound by :func:`run`), and that a node that never arrives is named."""
+    from datetime import timedelta
+
+    from torch.distributed import PrefixStore, TCPStore  # type: ignore[attr-defined]
+    from torch.distributed.elastic.rendezvous import (
+        RendezvousHandler,
+        RendezvousInfo,
+        RendezvousStoreInfo,
+    )
+
+    class GradlabRendezvous(RendezvousHandler):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.host, port = parse_endpoint(params.endpoint)
+            self.port = int(params.config["port"]) if port == 0 else port
+            self.node_rank = int(params.config["rank"])
+            self.nnodes = int(params.max_nodes)
+            self.timeout = float(params.config["wait"])
+            self.listen_fd = params.config.get("listen_fd")
+            self.run_id = params.run_id
+            self.store: Any = None
+
+        def get_backend(self) -> str:
+            return _BACKEND
+
+        @property
+        def use_agent_store(self) -> bool:
+            return True
+
+        def next_rendezvous(self) -> Any:
+            where = f"{self.host}:{self.port}"
+            wait = timedelta(seconds=self.timeout)
+            if self.store is None:
+                if self.node_rank == 0:
+                    self.store = TCPStore(
+                        self.host, self.port, self.nnodes, True, wait,
+                        wait_for_workers=False, master_listen_fd=self.listen_fd,
+                    )  # fmt: skip
+                    if self.listen_fd in _LISTENERS:  # the store owns (and closes) it now
+                        _LISTENERS.pop(self.listen_fd).detach()
+                else:
+                    try:
+                        self.store = TCPStore(self.host, self.port, self.nnodes, False, wait)
+                    except (RuntimeError, TimeoutError) as exc:
+                        raise WorkerError(
+                            f"node rank {self.node_rank} could not reach the rendezvous at "
+                            f"{where} within {self.timeout:g} s ({_first_line(exc)}).",
+                            hint="Start node rank 0 with the same --nnodes and --rdzv-endpoint "
+                            "(it must listen at that address), or raise --rdzv-timeout.",
+                        ) from None
+            store = PrefixStore("gradlab-nodes", self.store)
+            store.set(str(self.node_rank), socket.gethostname())
+            try:
+                store.wait([str(r) for r in range(self.nnodes)], wait)
+            except (RuntimeError, TimeoutError):
+                absent = [r for r in range(self.nnodes) if not store.check([str(r)])]
+                if not absent:
+                    raise
+                names = ", ".join(str(r) for r in absent)
+                raise WorkerError(
+                    f"node rank{'s' if len(absent) > 1 else ''} {names} of {self.nnodes} never "
+                    f"reached the rendezvous at {where} within {self.timeout:g} s.",
+                    hint="Start 'gradlab train ... --nnodes N --node-rank R --rdzv-endpoint "
+                    "HOST:PORT' on every node, or raise --rdzv-timeout.",
+                ) from None
+            return RendezvousInfo(
+                PrefixStore(self.run_id, self.store),
+                self.node_rank,
+                self.nnodes,
+                RendezvousStoreInfo(self.host, self.port),
+            )
+
+        def is_closed(self) -> bool:
+            return False
+
+        def set_closed(self) -> None:
+            pass
+
+        def num_nodes_waiting(self) -> int:
+            return 0
+
+        def get_run_id(self) -> str:
+            return str(self.run_id)
+
+        def shutdown(self) -> bool:
+            return True
+
+    return GradlabRendezvous()
+
+
+#: The listening sockets handed to the rendezvous store, by file descriptor.
+_LISTENERS: dict[int, socket.socket] = {}
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def _register() -> None:
+    from torch.distributed.elastic.rendezvous import rendezvous_handler_registry as registry
+
+    with contextlib.suppress(ValueError):  # registered already
+        registry.register(_BACKEND, _rendezvous_handler)
+
+
+# ------------------------------------------------------------------ in the workers
+
+
+def die_with_parent(parent: int | None = None) -> None:
+    """Ask the kernel for SIGTERM when this worker's parent, its launcher, dies (Linux
+    ``PR_SET_PDEATHSIG``); if it has died already, stop now.
+
+    ``parent`` is the launcher's process id (default: gradlab's launcher's, from the
+    environment; nothing happens outside it). Under torchrun, whose agent is the parent,
+    :func:`gradlab.engines.distributed.join` asks the same: torchrun killed outright
+    otherwise leaves its workers running.
+    """
+    if parent is None:
+        text = os.environ.get(ENV_LAUNCHER)
+        if text is None:
+            return
+        parent = int(text)
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(128 + signal.SIGTERM)
+
+
+_IN_WORKER_CALL = False
+
+
+def launched_here() -> bool:
+    """Whether this process is a worker of :func:`run` inside the function it was given
+    (not, say, re-importing a script's ``__main__`` before that function starts)."""
+    return _IN_WORKER_CALL
+
+
+def _stop(signum: int, frame: Any) -> None:
+    """The first SIGINT or SIGTERM stops the worker (KeyboardInterrupt, Terminated); later
+    ones are ignored, so that the worker's clean-up is not interrupted in turn."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+
+
+class _CarriedError:
+    """A gradlab error raised in a worker, carried to the launcher, which raises it again
+    (pickling the exception itself would lose its keyword arguments)."""
+
+    def __init__(self, exc: GradlabError) -> None:
+        self.cls = type(exc)
+        self.message = exc.message
+        self.state = dict(vars(exc))
+
+    def rebuild(self) -> GradlabError:
+        exc = self.cls.__new__(self.cls)
+        Exception.__init__(exc, self.message)
+        vars(exc).update(self.state)
+        return exc
+
+
+def _carried_path(rank: int | str) -> Path:
+    return Path(os.environ.get(ENV_LOGS, tempfile.gettempdir())) / f"error-{rank}.pickle"
+
+
+def _worker(fn: Callable[..., Any], *args: Any) -> Any:
+    """The workers' entry point: die with the launcher, then run ``fn(*args)``.
+
+    A gradlab error is left for the launcher (which raises it again) and ends this worker
+    with the error's exit status, so that the launcher stops the whole job at once; a stop
+    signal ends it with 130 (SIGINT) or 143 (SIGTERM). Anything else is a crash, which
+    PyTorch records (with its traceback) for the launcher's message.
+    """
+    global _IN_WORKER_CALL
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    die_with_parent()
+    _IN_WORKER_CALL = True
+    try:
+        return fn(*args)
+    except GradlabError as exc:
+        with contextlib.suppress(OSError, pickle.PicklingError):
+            _carried_path(os.environ.get("RANK", "0")).write_bytes(pickle.dumps(_CarriedError(exc)))
+        raise SystemExit(int(exc.exit_status)) from None
+    except KeyboardInterrupt as exc:
+        status = ExitStatus.TERMINATED if isinstance(exc, Terminated) else ExitStatus.INTERRUPTED
+        raise SystemExit(int(status)) from None
+    finally:
+        _IN_WORKER_CALL = False
+        logs = os.environ.get(ENV_LOGS, "")
+        if str(os.getppid()) != os.environ.get(ENV_LAUNCHER) and LOG_PREFIX in logs:
+            shutil.rmtree(logs, ignore_errors=True)  # the launcher was killed: clean for it
+
+
+# ------------------------------------------------------------------ the launch
+
+
+def _remove_stale_logs() -> None:
+    """Remove the log folders of launchers that were killed before they could."""
+    for folder in Path(tempfile.gettempdir()).glob(LOG_PREFIX + "*"):
+        pid = folder.name[len(LOG_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                if folder.stat().st_uid == os.getuid():
+                    shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:
+            pass  # another user's live process
+
+
+def _loopback_interface() -> str | None:
+    with contextlib.suppress(OSError, AttributeError):
+        for _, name in socket.if_nameindex():
+            if name == "lo" or name.startswith("lo0"):
+                return name
+    return None
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    before = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+#: The signals torchelastic's agent turns into a stop of every worker while it runs.
+_SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT")
+
+
+@contextlib.contextmanager
+def _own_signal_handlers() -> Iterator[None]:
+    """Put the caller's signal handlers back afterwards: torchelastic installs its own for
+    the agent's run and leaves them (a notebook's Ctrl-C must work as before)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signals = [getattr(signal, name) for name in _SIGNALS if hasattr(signal, name)]
+    before = {sig: signal.getsignal(sig) for sig in signals}
+    try:
+        with _environment({"TORCHELASTIC_SIGNALS_TO_HANDLE": ",".join(_SIGNALS)}):
+            yield
+    finally:
+        for sig, handler in before.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def _quiet_torch_logs() -> Iterator[None]:
+    """Silence torchelastic's own log lines while it runs: gradlab says what happened."""
+    import torch.distributed.elastic.agent.server.local_elastic_agent
+    import torch.distributed.elastic.multiprocessing.api
+    import torch.multiprocessing.spawn  # noqa: F401  (its logger must exist to be silenced)
+
+    loggers = [
+        logging.getLogger(name)
+        for name in list(logging.root.manager.loggerDict)
+        if name.startswith(("torch.distributed", "torch.multiprocessing"))
+    ]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+def _describe(rank: int, failure: Any, node_rank: int, nnodes: int) -> str:
+    where = f" on node {node_rank}" if nnodes > 1 else ""
+    who = f"worker rank {rank} (process {failure.pid}{where})"
+    code = int(failure.exitcode)
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"{who} was killed by {name}"
+    recorded = (getattr(failure, "error_file_data", None) or {}).get("message")
+    if isinstance(recorded, dict):  # PyTorch's record of the exception
+        recorded = recorded.get("message")
+    message = str(recorded or failure.message or "")
+    if message.startswith("To enable traceback") or not message:
+        return f"{who} exited with status {code}"
+    return f"{who} failed with status {code}: {message.strip().splitlines()[-1]}"
+
+
+def _last_words(failure: Any, log_dir: Path, lines: int = 4) -> str:
+    """The end of a failed worker's traceback (recorded by PyTorch) or of its stderr."""
+    data = getattr(failure, "error_file_data", None) or {}
+    stack = ""
+    if isinstance(data.get("message"), dict):
+        stack = str(data["message"].get("extraInfo", {}).get("py_callstack", ""))
+    text = [t for t in stack.splitlines() if t.strip()]
+    if not text:
+        for path in sorted(log_dir.glob(f"**/attempt_*/{failure.local_rank}/stderr.log")):
+            with contextlib.suppress(OSError):
+                text = [t for t in path.read_text(errors="replace").splitlines() if t.strip()]
+    return "\n".join(text[-lines:])
+
+
+def _carried(rank: int, log_dir: Path) -> GradlabError | None:
+    with contextlib.suppress(OSError, pickle.UnpicklingError, EOFError, AttributeError):
+        carried = pickle.loads((log_dir / f"error-{rank}.pickle").read_bytes())
+        if isinstance(carried, _CarriedError):
+            return carried.rebuild()
+    return None
+
+
+def _failed(failures: dict[int, Any], launch: Launch, log_dir: Path) -> GradlabError:
+    """The error that explains a failed job: a worker killed by a signal, else a worker's
+    own error (a gradlab error it raised, or a crash), before the consequences (workers
+    that lost contact or were stopped)."""
+    errors = {rank: _carried(rank, log_dir) for rank in failures}
+    stopped = (int(ExitStatus.INTERRUPTED), int(ExitStatus.TERMINATED))
+
+    def order(rank: int) -> tuple[int, int]:
+        code, error = failures[rank].exitcode, errors[rank]
+        if code < 0:
+            return (0, rank)
+        if isinstance(error, LostContactError) or code in stopped:
+            return (2, rank)
+        return (1, rank)
+
+    first = min(failures, key=order)
+    error = errors[first]
+    if error is not None:
+        return error
+    failure = failures[first]
+    message = _describe(first, failure, launch.node_rank, launch.nnodes)
+    message += "; every worker of the job was stopped."
+    tail = _last_words(failure, log_dir) if failure.exitcode >= 0 else ""
+    return WorkerError(message, hint=f"Its last words:\n{tail}" if tail else None)
+
+
+def run(launch: Launch, fn: Callable[..., Any], *args: Any) -> Any:
+    """Run ``fn(*args)`` in ``launch.nproc`` workers on this machine; wait for the job.
+
+    Each worker finds its rank, the world size and the rendezvous in its environment
+    (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``LOCAL_WORLD_SIZE``, ``MASTER_ADDR``,
+    ``MASTER_PORT``), as under ``torchrun``. Global rank 0 keeps this process's stdout and
+    stderr; the others' go to log files, quoted when they fail. ``fn`` and ``args`` are
+    pickled to the workers (``spawn``).
+
+    Returns
+    -------
+    The return value of ``fn`` on global rank 0 (None on nodes other than node 0).
+
+    Raises
+    ------
+    UsageError
+        Bad counts or endpoint; the rendezvous port is taken (named, with its holder).
+    GradlabError
+        The error a worker raised (a :class:`~gradlab.errors.DataError`, a
+        :class:`~gradlab.errors.DivergenceError`...), raised again here.
+    WorkerError
+        A worker died, was killed or crashed (named, with its exit status), or a node or
+        worker never arrived within the timeout (named).
+    KeyboardInterrupt, Terminated
+        This process got SIGINT (Ctrl-C) or SIGTERM; every worker was stopped.
+    """
+    host, port = launch.check()
+    listener = listen(host, port) if launch.node_rank == 0 else None
+    if listener is not None:
+        port = listener.getsockname()[1]
+        _LISTENERS[listener.fileno()] = listener
+    _remove_stale_logs()
+    log_dir = Path(tempfile.mkdtemp(prefix=f"{LOG_PREFIX}{os.getpid()}-"))
+    env = {
+        ENV_LAUNCHER: str(os.getpid()),
+        ENV_LOGS: str(log_dir),
+        JOIN_TIMEOUT_ENV: repr(launch.wait),
+        # torchelastic's Python log lines and torch's C++ ones (read when torch loads):
+        # gradlab's messages say what went wrong
+        "LOGLEVEL": "ERROR",
+        "TORCH_CPP_LOG_LEVEL": os.environ.get("TORCH_CPP_LOG_LEVEL", "FATAL"),
+    }
+    loopback = _loopback_interface()
+    if _is_loopback(host) and loopback and "GLOO_SOCKET_IFNAME" not in os.environ:
+        env["GLOO_SOCKET_IFNAME"] = loopback
+    try:
+        with _environment(env), _quiet_torch_logs(), _own_signal_handlers():
+            return _launch(launch, host, port, listener, log_dir, fn, args)
+    finally:
+        if listener is not None and _LISTENERS.pop(listener.fileno(), None) is not None:
+            listener.close()  # the store never took it
+        shutil.rmtree(log_dir, ignore_errors=True)
+
+
+def _launch(
+    launch: Launch,
+    host: str,
+    port: int,
+    listener: socket.socket | None,
+    log_dir: Path,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+) -> Any:
+    from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs, SignalException, Std
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, launch_agent
+
+    _register()
+    # global rank 0 (node 0, local rank 0) prints; the others write to log files
+    redirects = {r: Std.ALL for r in range(launch.nproc) if not (launch.node_rank == 0 and r == 0)}
+    config = LaunchConfig(
+        min_nodes=launch.nnodes,
+        max_nodes=launch.nnodes,
+        nproc_per_node=launch.nproc,
+        run_id="gradlab",
+        rdzv_backend=_BACKEND,
+        rdzv_endpoint=f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        rdzv_configs={
+            "rank": launch.node_rank,
+            "port": port,
+            "wait": launch.wait,
+            "listen_fd": None if listener is None else listener.fileno(),
+        },
+        max_restarts=0,
+        monitor_interval=0.1,
+        start_method="spawn",
+        logs_specs=DefaultLogsSpecs(log_dir=str(log_dir), redirects=redirects),
+        shutdown_timeout=SHUTDOWN_SECONDS,
+    )
+    try:
+        values = launch_agent(config, _worker, [fn, *args])
+    except ChildFailedError as exc:
+        raise _failed(exc.failures, launch, log_dir) from None
+    except SignalException as exc:
+        if exc.sigval == signal.SIGINT:
+            raise KeyboardInterrupt from None
+        raise Terminated from None
+    return values.get(0)

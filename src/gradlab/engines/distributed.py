@@ -1,0 +1,220 @@
+"""Data parallelism on ``torch.distributed``: join the job, average the gradients, add up numbers.
+
+A worker of a job (started by ``torchrun`` or by :mod:`gradlab.distributed.launch`, which
+set ``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``...) trains like this::
+
+    world = join(env_world(), device=torch.device("cpu"), timeout=30)   # gloo on CPUs
+    model = data_parallel(model, world)       # DistributedDataParallel: averages gradients
+    ...                                       # each step on this worker's block of the batch
+    world.all_sum([loss_sum, correct])        # the epoch's totals over all workers
+    leave(world)
+
+Nothing here is home-made: the store is ``torch.distributed``'s ``TCPStore`` at
+``MASTER_ADDR:MASTER_PORT`` (as for ``env://``), the process group is gloo on CPUs and
+NCCL on GPUs, and the gradients are averaged by
+:class:`torch.nn.parallel.DistributedDataParallel` (an all-reduce of each bucket of
+gradients, overlapped with the backward pass). What gradlab adds: the store of a job
+started without torch's agent listens on ``MASTER_ADDR`` only (torch's own listens on
+every interface), a check that every worker arrived, which names the ones that did not
+(``joined/<rank>`` keys in the job's store), and error messages that say what to do.
+
+Only this module and :mod:`gradlab.distributed.launch` import ``torch.distributed``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Sequence
+from datetime import timedelta
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.distributed import PrefixStore, TCPStore  # type: ignore[attr-defined]
+
+from gradlab.distributed import JOIN_TIMEOUT_ENV, World
+from gradlab.errors import UsageError, WorkerError
+
+__all__ = ["COLLECTIVE_TIMEOUT", "GroupWorld", "backend_for", "data_parallel", "join", "leave"]
+
+#: Seconds a collective (an all-reduce) may wait for the other workers before failing. A
+#: worker that dies is noticed at once (its sockets close, and the launcher stops the job);
+#: this bounds only a worker that hangs while alive.
+COLLECTIVE_TIMEOUT = 300.0
+
+
+_JOINS = 0
+
+
+def backend_for(device: torch.device) -> str:
+    """``nccl`` for CUDA devices, ``gloo`` for the CPU."""
+    return "nccl" if device.type == "cuda" else "gloo"
+
+
+class GroupWorld(World):
+    """A :class:`~gradlab.distributed.World` backed by a ``torch.distributed`` process group.
+
+    Parameters
+    ----------
+    world : World
+        Rank, size, local rank and local size.
+    device : torch.device
+        Where the numbers of :meth:`all_sum` go for the all-reduce (NCCL reduces on GPUs).
+    owns : bool
+        Whether :func:`leave` destroys the process group (False when the caller made it).
+    """
+
+    def __init__(self, world: World, device: torch.device, owns: bool) -> None:
+        super().__init__(world.rank, world.size, world.local_rank, world.local_size)
+        self.device = device
+        self.owns = owns
+        self.backend = str(dist.get_backend())
+
+    def all_sum(self, values: Sequence[float]) -> np.ndarray:
+        """The sum of ``values`` over all workers, by one all-reduce, in float64."""
+        where = self.device if self.backend == "nccl" else torch.device("cpu")
+        t = torch.tensor([float(v) for v in values], dtype=torch.float64, device=where)
+        dist.all_reduce(t)
+        out: np.ndarray = t.cpu().numpy()
+        return out
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def join(world: World, *, device: torch.device, timeout: float) -> GroupWorld:
+    """Join the job described by ``world`` and the environment; return the group's world.
+
+    Parameters
+    ----------
+    world : World
+        From :func:`gradlab.distributed.env_world`.
+    device : torch.device
+        ``cpu`` joins a gloo group; ``cuda`` an NCCL group on GPU ``local_rank``.
+    timeout : float
+        Seconds to wait for every worker to arrive.
+
+    Raises
+    ------
+    UsageError
+        ``MASTER_ADDR`` or ``MASTER_PORT`` is not set, or a process group already made by
+        the caller disagrees with ``world``.
+    WorkerError
+        The job's store could not be reached, or some workers did not arrive within
+        ``timeout`` (the message names their ranks).
+    """
+    if dist.is_initialized():  # the caller's own group (a script under torchrun)
+        if (dist.get_rank(), dist.get_world_size()) != (world.rank, world.size):
+            raise UsageError(
+                f"this process is rank {dist.get_rank()} of a process group of "
+                f"{dist.get_world_size()}, but the environment says rank {world.rank} of "
+                f"{world.size}.",
+                hint="Initialise the process group from the environment (env://), or not at all.",
+            )
+        return GroupWorld(world, device, owns=False)
+    missing = [name for name in ("MASTER_ADDR", "MASTER_PORT") if not os.environ.get(name)]
+    if missing:
+        raise UsageError(
+            f"this process is worker rank {world.rank} of {world.size} (RANK and WORLD_SIZE are "
+            f"set), but {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not.",
+            hint="Start the job with torchrun, or with 'gradlab train --nproc N'; by hand, set "
+            "MASTER_ADDR and MASTER_PORT to rank 0's address and a free port.",
+        )
+    from gradlab.distributed.launch import ENV_LAUNCHER, die_with_parent
+
+    if "TORCHELASTIC_RUN_ID" in os.environ and ENV_LAUNCHER not in os.environ:
+        die_with_parent(os.getppid())  # a torchrun worker: stop when the agent dies
+    addr, port_text = os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"]
+    where = f"{addr}:{port_text}"
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise UsageError(f"MASTER_PORT={port_text!r} is not a port number.") from None
+    wait = timedelta(seconds=timeout)
+    # torch's env:// store, made here so that it listens on MASTER_ADDR only, a port in use
+    # is named, and a worker that never arrives is named (rank 0 does not wait for the
+    # others to connect; it waits below for their "joined" keys)
+    agent_store = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == str(True)
+    try:
+        if world.rank == 0 and not agent_store:
+            from gradlab.distributed.launch import listen
+
+            fd = listen(addr, port, hint="Choose another MASTER_PORT, or stop that program.")
+            store = TCPStore(
+                addr, port, world.size, True, wait,
+                wait_for_workers=False, master_listen_fd=fd.detach(),
+            )  # fmt: skip
+        else:
+            store = TCPStore(addr, port, world.size, False, wait)
+    except (RuntimeError, TimeoutError, ValueError) as exc:
+        raise WorkerError(
+            f"worker rank {world.rank} of {world.size} could not reach the job's store at "
+            f"{where} within {timeout:g} s: {_first_line(exc)}",
+            hint="Worker rank 0 hosts the store at MASTER_ADDR:MASTER_PORT; start every worker "
+            f"within the timeout (--rdzv-timeout, or {JOIN_TIMEOUT_ENV} under torchrun).",
+        ) from None
+    global _JOINS
+    _JOINS += 1  # every worker counts its joins alike: each job's keys are its own
+    keys = PrefixStore(f"gradlab/{_JOINS}", store)
+    keys.set(f"joined/{world.rank}", f"{socket.gethostname()} process {os.getpid()}")
+    try:
+        keys.wait([f"joined/{r}" for r in range(world.size)], wait)
+    except (RuntimeError, TimeoutError):
+        absent = [r for r in range(world.size) if not keys.check([f"joined/{r}"])]
+        if absent:
+            names = ", ".join(str(r) for r in absent)
+            raise WorkerError(
+                f"worker rank{'s' if len(absent) > 1 else ''} {names} of {world.size} never "
+                f"joined the job at {where} within {timeout:g} s.",
+                hint="A worker that never starts (or starts too late) stops the job; if the "
+                f"workers are slow to start, raise the timeout (--rdzv-timeout, or "
+                f"{JOIN_TIMEOUT_ENV} under torchrun).",
+            ) from None
+        raise
+    if device.type == "cuda":
+        torch.cuda.set_device(world.local_rank)
+    dist.init_process_group(
+        backend_for(device),
+        store=keys,
+        rank=world.rank,
+        world_size=world.size,
+        timeout=timedelta(seconds=COLLECTIVE_TIMEOUT),
+    )
+    return GroupWorld(world, device, owns=True)
+
+
+def leave(world: World) -> None:
+    """Destroy the process group :func:`join` made (nothing for the caller's own group)."""
+    if isinstance(world, GroupWorld) and world.owns and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def data_parallel(module: nn.Module, world: World) -> nn.Module:
+    """``module`` wrapped in :class:`~torch.nn.parallel.DistributedDataParallel` when there
+    are several workers (the module itself when alone).
+
+    DDP averages the gradients over the workers during ``backward()`` (bucket by bucket,
+    overlapped with the rest of the backward pass), so every worker's optimizer applies the
+    same step. The wrapped module shares its parameters with ``module``.
+    """
+    if world.size == 1:
+        return module
+    from torch.nn.parallel import DistributedDataParallel
+
+    device = next(module.parameters()).device
+    ids = [device.index] if device.type == "cuda" else None
+    return DistributedDataParallel(module, device_ids=ids)
+
+
+def is_collective_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is a collective that failed because another worker went away."""
+    if isinstance(exc, dist.DistError):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and any(
+        mark in text for mark in ("gloo", "Connection closed", "Connection reset", "NCCL")
+    )

@@ -21,7 +21,7 @@ ROOT = Path(gradlab.__file__).parent
 #: Each layer's modules, by prefix (a prefix names the module and everything under it).
 LAYERS: list[tuple[str, ...]] = [
     ("gradlab.errors", "gradlab.params", "gradlab.io", "gradlab.ops", "gradlab.history"),
-    ("gradlab.data", "gradlab.functions", "gradlab.optim"),
+    ("gradlab.data", "gradlab.functions", "gradlab.optim", "gradlab.distributed"),
     ("gradlab.engines", "gradlab.train", "gradlab.governor"),
     ("gradlab.models", "gradlab.checkpoint"),
     ("gradlab.viz",),

@@ -111,7 +111,7 @@ def torch_fused_adam(threads: int | None, seed: int = 0) -> Callable[[], None] |
 def engine_step(seed: int = 0) -> Callable[[], None]:
     """One training step of the NumPy MLP engine at batch 256 on random uint8 images."""
     from gradlab.engines.numpy_mlp import NumpyMLP
-    from gradlab.models.classifier import init_params
+    from gradlab.models._init import init_params
 
     rng = np.random.default_rng(seed)
     net = NumpyMLP(SIZES, init_params(SIZES, "kaiming", 0.01, seed))

@@ -2,23 +2,40 @@
 
 It knows nothing of plots, progress bars or files: those are callbacks
 (:mod:`gradlab.viz.monitor`, :class:`gradlab.checkpoint.Checkpointer`). The data
-set is moved to the engine once; each step takes a slice of a seeded permutation.
+set is moved to the engine once; each step takes a slice of a seeded permutation, at
+the rate a :class:`LearningRate` gives it (a schedule, counted in epochs or steps). A
+callback may end training after an epoch (:attr:`Callback.stop_training`, as
+:class:`gradlab.callbacks.EarlyStopping` does).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
 from gradlab.history import History
 from gradlab.optim import DivergenceGuard
+from gradlab.optim.schedules import Constant, Schedule
 
 #: An epoch's training loss above EXPLODE times the untrained loss stops training.
 EXPLODE = 1e6
+#: The columns of every history row, in order.
+ROW_COLUMNS = (
+    "epoch",
+    "train_loss",
+    "train_accuracy",
+    "test_loss",
+    "test_accuracy",
+    "seconds",
+    "lr",
+)
+#: The columns a validation split adds.
+VALIDATION_COLUMNS = ("val_loss", "val_accuracy")
 
 
 class Net(Protocol):
@@ -29,8 +46,8 @@ class Net(Protocol):
         ...
 
     def train_step(self, data: Any, idx: np.ndarray, lr: float) -> tuple[Any, Any]:
-        """One SGD step on rows ``idx``; returns (sum of losses, number correct) as numbers
-        or 0-d tensors (kept on the device until the loop needs them)."""
+        """One update at rate ``lr`` on rows ``idx``; returns (sum of losses, number
+        correct) as numbers or 0-d tensors (kept on the device until the loop needs them)."""
         ...
 
     def evaluate(self, data: Any) -> tuple[float, int]:
@@ -39,11 +56,21 @@ class Net(Protocol):
 
 
 class Callback:
-    """Hooks into training; every method is optional."""
+    """Hooks into training; every method is optional.
+
+    Attributes
+    ----------
+    stop_training : bool
+        Set it (in ``on_epoch_end``) to end training after the current epoch.
+    """
+
+    stop_training = False
 
     def on_train_begin(self, info: dict[str, Any]) -> None:
-        """``info``: epochs, n_train, n_test, batch_size, batches_per_epoch, start_epoch,
-        and ``history`` (the History being filled, with earlier rows when resuming)."""
+        """``info``: epochs, n_train, n_test, n_validation, batch_size, batches_per_epoch,
+        start_epoch, ``history`` (the History being filled, with earlier rows when
+        resuming), ``net`` (the engine's network: ``state()`` copies its weights,
+        ``load_params`` sets them) and ``learning_rate`` (the :class:`LearningRate`)."""
 
     def on_batch_end(self, epoch: int, batch: int, stats: BatchStats) -> None:
         """After each step; ``stats`` reads the running sums on demand."""
@@ -73,6 +100,60 @@ class BatchStats:
         return float(self.correct) / max(self.seen, 1)
 
 
+@dataclass(frozen=True)
+class LearningRate:
+    """The rate of every step: a schedule, counted in epochs or in optimizer steps.
+
+    Parameters
+    ----------
+    schedule : Schedule
+    per_step : bool
+        ``t`` counts steps (``(epoch - 1) * steps_per_epoch + batch``), else epochs
+        (``epoch - 1``).
+    steps_per_epoch : int
+    """
+
+    schedule: Schedule
+    per_step: bool = False
+    steps_per_epoch: int = 1
+
+    @classmethod
+    def constant(cls, lr: float) -> LearningRate:
+        return cls(Constant(lr))
+
+    @property
+    def is_constant(self) -> bool:
+        return isinstance(self.schedule, Constant)
+
+    def at(self, epoch: int, batch: int = 0) -> float:
+        """The rate of step ``batch`` (0-based) of ``epoch`` (1-based)."""
+        if self.per_step:
+            return self.schedule.lr_at((epoch - 1) * self.steps_per_epoch + batch)
+        return self.schedule.lr_at(epoch - 1)
+
+    def curve(self, epochs: int) -> tuple[list[float], list[float]]:
+        """Where each rate starts (in epochs from 0, a step being ``1 / steps_per_epoch``)
+        and the rates, for every step (or epoch) of ``epochs`` epochs."""
+        if not self.per_step:
+            return [float(e) for e in range(epochs)], [self.at(e + 1) for e in range(epochs)]
+        n = self.steps_per_epoch
+        return [t / n for t in range(epochs * n)], [
+            self.at(t // n + 1, t % n) for t in range(epochs * n)
+        ]
+
+
+class _Guard(DivergenceGuard):
+    """The divergence guard with advice that may depend on the update rule."""
+
+    def __init__(self, lr: float, advice: Callable[[float], str | None] | None) -> None:
+        super().__init__(lr, explode=EXPLODE, unit="epoch")
+        self.advice = advice
+
+    def suggestion(self) -> str:
+        said = self.advice(self.lr) if self.advice is not None else None
+        return said if said is not None else super().suggestion()
+
+
 def train(
     net: Net,
     X: np.ndarray,
@@ -82,12 +163,14 @@ def train(
     *,
     epochs: int,
     batch_size: int,
-    lr: float,
+    lr: float | LearningRate,
     seed: int = 0,
     callbacks: Sequence[Callback] = (),
     history: History | None = None,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
+    advice: Callable[[float], str | None] | None = None,
 ) -> History:
-    """Train ``net`` with mini-batch SGD and return the per-epoch history.
+    """Train ``net`` by mini-batch descent and return the per-epoch history.
 
     Parameters
     ----------
@@ -98,9 +181,23 @@ def train(
     epochs : int
         The last epoch to train to. With a ``history`` from a checkpoint,
         training continues from the epoch after its last row.
-    batch_size, lr, seed : the mini-batch size, the learning rate, the shuffle seed.
-        Epoch ``e`` shuffles with ``default_rng([seed, e])``, so a resumed run sees
-        the same batches as an uninterrupted one.
+    batch_size, seed : the mini-batch size and the shuffle seed. Epoch ``e`` shuffles
+        with ``default_rng([seed, e])``, so a resumed run sees the same batches as an
+        uninterrupted one.
+    lr : float or LearningRate
+        The rate (constant), or the rate of every step.
+    validation : (X_val, y_val), optional
+        Evaluated after every epoch, before the test set: the columns ``val_loss`` and
+        ``val_accuracy`` (for early stopping; taken from the training data by the caller,
+        never from the test set).
+    advice : callable, optional
+        ``advice(lr)`` returns what a divergence message should suggest, or None for the
+        guard's own suggestion.
+
+    The history gets a row per epoch: ``epoch, train_loss, train_accuracy, test_loss,
+    test_accuracy, seconds, lr`` (the rate of the epoch's first step), and with
+    ``validation`` also ``val_loss, val_accuracy``. Rows of a resumed history that lack
+    a column get NaN there.
 
     Raises
     ------
@@ -110,23 +207,33 @@ def train(
         the first epoch's, when resuming); see :class:`~gradlab.optim.DivergenceGuard`.
     """
     history = history if history is not None else History()
+    rate = lr if isinstance(lr, LearningRate) else LearningRate.constant(float(lr))
     start = int(history["epoch"][-1]) if len(history) else 0
     n = X.shape[0]
     train_data = net.prepare(X, y)
     test_data = net.prepare(X_test, y_test)
+    val_data = net.prepare(*validation) if validation is not None else None
+    n_val = validation[0].shape[0] if validation is not None else 0
     n_batches = math.ceil(n / batch_size)
+    columns = [*ROW_COLUMNS, *(VALIDATION_COLUMNS if validation is not None else ())]
+    for name in columns:  # an older history without the rate or validation columns
+        if len(history) and name not in history.columns:
+            history.columns[name] = [math.nan] * len(history)
     info = {
         "epochs": epochs,
         "start_epoch": start,
         "n_train": n,
         "n_test": X_test.shape[0],
+        "n_validation": n_val,
         "batch_size": batch_size,
         "batches_per_epoch": n_batches,
         "history": history,
+        "net": net,
+        "learning_rate": rate,
     }
     for cb in callbacks:
         cb.on_train_begin(info)
-    guard = DivergenceGuard(lr, explode=EXPLODE, unit="epoch")
+    guard = _Guard(rate.at(start + 1), advice)
     if len(history):
         guard.first = history["train_loss"][0]  # resumed: compare with the first epoch
     n_test = X_test.shape[0]
@@ -136,9 +243,12 @@ def train(
             order = np.random.default_rng([seed, epoch]).permutation(n)
             stats = BatchStats()
             tick = time.perf_counter()
+            first_lr = step_lr = rate.at(epoch)
             for b in range(n_batches):
+                if rate.per_step:
+                    step_lr = rate.at(epoch, b)
                 idx = order[b * batch_size : (b + 1) * batch_size]
-                loss_sum, correct = net.train_step(train_data, idx, lr)
+                loss_sum, correct = net.train_step(train_data, idx, step_lr)
                 if guard.first is None and math.isfinite(loss_sum):
                     # the loss before any update: an epoch that explodes in its first
                     # batches must not become its own yardstick
@@ -151,19 +261,32 @@ def train(
             train_loss = stats.loss
             seconds = time.perf_counter() - tick
             last_good = {"epoch": int(history["epoch"][-1]) if len(history) else 0}
+            guard.lr = first_lr
             guard.check(epoch, train_loss, last_good.copy)
-            test_loss, test_correct = net.evaluate(test_data) if n_test else (0.0, 0)
             row = {
                 "epoch": epoch,
                 "train_loss": train_loss,
                 "train_accuracy": stats.accuracy,
-                "test_loss": test_loss / n_test if n_test else math.nan,
-                "test_accuracy": test_correct / n_test if n_test else math.nan,
+                "test_loss": math.nan,
+                "test_accuracy": math.nan,
                 "seconds": seconds,
+                "lr": first_lr,
             }
+            if val_data is not None:
+                val_loss, val_correct = net.evaluate(val_data)
+                row["val_loss"] = val_loss / n_val
+                row["val_accuracy"] = val_correct / n_val
+            if n_test:
+                test_loss, test_correct = net.evaluate(test_data)
+                row["test_loss"] = test_loss / n_test
+                row["test_accuracy"] = test_correct / n_test
+            for name in history.columns:  # columns of earlier runs this one does not fill
+                row.setdefault(name, math.nan)
             history.append(**row)
             for cb in callbacks:
                 cb.on_epoch_end(epoch, row)
+            if any(cb.stop_training for cb in callbacks):
+                break
     for cb in callbacks:
         cb.on_train_end(history)
     return history

@@ -87,8 +87,10 @@ class TerminalProgress(Callback):
             self.bar = bool(isatty and isatty())
         self.epochs = info["epochs"]
         self.batches = info["batches_per_epoch"]
+        held = info.get("n_validation", 0)
+        held_out = f" ({held} more held out for validation)" if held else ""
         self._write(
-            f"training on {info['n_train']} samples, testing on {info['n_test']}, "
+            f"training on {info['n_train']} samples{held_out}, testing on {info['n_test']}, "
             f"batch {info['batch_size']} ({self.batches} steps per epoch)\n"
         )
 
@@ -119,11 +121,16 @@ class TerminalProgress(Callback):
 
 
 def epoch_line(epoch: int, epochs: int, row: dict[str, float]) -> str:
-    """``epoch 3/10  train loss 0.1234  train acc 0.9612  test acc 0.9500  (0.05 s)``."""
+    """``epoch 3/10  train loss 0.1234  train acc 0.9612  test acc 0.9500  (0.05 s)``, with
+    ``val loss 0.1500  val acc 0.9550`` before the test accuracy when there is a
+    validation split."""
+    val = ""
+    if "val_loss" in row:
+        val = f"val loss {row['val_loss']:.4f}  val acc {row['val_accuracy']:.4f}  "
     return (
         f"epoch {epoch:>{len(str(epochs))}}/{epochs}  "
         f"train loss {row['train_loss']:.4f}  train acc {row['train_accuracy']:.4f}  "
-        f"test acc {row['test_accuracy']:.4f}  ({row['seconds']:.2f} s)"
+        f"{val}test acc {row['test_accuracy']:.4f}  ({row['seconds']:.2f} s)"
     )
 
 

@@ -178,7 +178,11 @@ def describe_choice(value: Any) -> str:
     if isinstance(value, Rule | Schedule):
         value = value.config()
     if isinstance(value, Mapping):
-        rest = ", ".join(f"{k}={_show(k, v)}" for k, v in value.items() if k != "name")
+        rest = ", ".join(
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in value.items()
+            if k != "name"
+        )
         return f"{value.get('name')}({rest})" if rest else str(value.get("name"))
     if isinstance(value, bool):
         return "on" if value else "off"

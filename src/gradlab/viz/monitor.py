@@ -320,9 +320,11 @@ class CurvesPNG(Callback):
         self.epochs = 0
         self.written: Path | None = None
         self.figure: Any = None
+        self.learning_rate: Any = None
 
     def on_train_begin(self, info: dict[str, Any]) -> None:
         self.epochs = info["epochs"]
+        self.learning_rate = info.get("learning_rate")
 
     def on_train_end(self, history: History) -> None:
         self.write(history)
@@ -331,12 +333,16 @@ class CurvesPNG(Callback):
         from gradlab.viz.curves import training_curves
         from gradlab.viz.save import save_figure
 
+        rate = self.learning_rate
+        epochs = max(self.epochs, len(history))
         fig = training_curves(
             history.columns,
             epochs=self.epochs,
             title=self.title,
             model=self.model() if callable(self.model) else self.model,
             dataset=self.dataset,
+            # the rate of every step, when a schedule changes it (a pure function of t)
+            rates=None if rate is None or rate.is_constant else rate.curve(epochs),
         )
         self.written = save_figure(fig, self.path)
         self.figure = fig

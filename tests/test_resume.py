@@ -16,9 +16,9 @@ import pytest
 
 from gradlab import checkpoint
 from gradlab.cli import main
+from gradlab.engines.optstate import SavedOptimizer
 from gradlab.jobs.train import TrainRequest, run_train
 from gradlab.models import MLPClassifier, SoftmaxRegression
-from gradlab.engines.optstate import SavedOptimizer
 from gradlab.train import Callback
 
 
@@ -66,8 +66,10 @@ def test_interrupted_and_resumed_training_equals_uninterrupted_bit_for_bit(
         assert np.array_equal(resumed.params_[name], value), name
     opt, again = straight._train_state.optimizer, resumed._train_state.optimizer
     assert opt.step == again.step
-    assert set(opt.arrays) == set(again.arrays) == (
-        {f"momentum_buffer/{p}" for p in ("W1", "b1", "W2", "b2")} if momentum else set()
+    assert (
+        set(opt.arrays)
+        == set(again.arrays)
+        == ({f"momentum_buffer/{p}" for p in ("W1", "b1", "W2", "b2")} if momentum else set())
     )
     for name, value in opt.arrays.items():
         assert np.array_equal(again.arrays[name], value), name

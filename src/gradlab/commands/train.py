@@ -278,11 +278,12 @@ def training_line(model: Any) -> str:
     from gradlab.jobs.train import describe_choice
 
     rule = model.optimizer_.config()
-    shown = {k: v for k, v in rule.items() if k in ("momentum", "nesterov") and v}
-    name = rule["name"] + (
-        f"({', '.join(f'{k}={v:g}' for k, v in shown.items())})" if shown else ""
-    )
-    schedule = model.schedule_.config()
+    name = rule["name"]
+    if rule.get("momentum"):
+        nesterov = ", Nesterov" if rule.get("nesterov") else ""
+        name += f" (momentum {rule['momentum']:g}{nesterov})"
+    # the rate is said once: a schedule's own lr (or max_lr) is the same number
+    schedule = {k: v for k, v in model.schedule_.config().items() if k not in ("lr", "max_lr")}
     text = f"Optimizer: {name}, lr {model.lr_:g}; schedule: {describe_choice(schedule)}"
     early = _early(model)
     if early is not None:

@@ -87,7 +87,7 @@ class SavedOptimizer:
 
         Unchanged, bit for bit, when the units and the rate are the same; otherwise
         converted through gradient units (``step = lr * buffer``), each conversion one
-        float32 rounding.
+        rounding in the arrays' dtype.
         """
         if units == self.units and (units == "gradient" or self.lr == lr):
             return self
@@ -95,11 +95,12 @@ class SavedOptimizer:
         for key, value in self.arrays.items():
             if not key.startswith("momentum_buffer/"):
                 continue
-            grad = value / np.float32(self.lr) if self.units == "step" else value
+            kind = value.dtype.type  # float32 in checkpoints; rounded once per conversion
+            grad = value / kind(self.lr) if self.units == "step" else value
             if units == "step":
                 assert lr is not None
-                grad = grad * np.float32(lr)
-            arrays[key] = np.asarray(grad, np.float32)
+                grad = grad * kind(lr)
+            arrays[key] = np.asarray(grad, value.dtype)
         return SavedOptimizer(
             dict(self.config), self.step, arrays, units, lr if units == "step" else None
         )

@@ -494,6 +494,41 @@ class NetworkClassifier:
             self._set_fitted(fitted, net.state(), state, time.perf_counter() - start)
         return self
 
+    def _range_test_start(self, X: Any, y: Any) -> dict[str, Any]:
+        """A fresh network for the learning-rate range test
+        (:func:`gradlab.jobs.lr_find.lr_range_test`): the estimator's hyperparameters but
+        the rate, its data prepared; the estimator itself is left as it is."""
+        hp = self._hyperparameters()
+        check_hyperparameters(self._kind, hp)
+        setup = self._setup(X, y, None, None, None, None)
+        engine = resolve_engine(hp["engine"], hp["device"])
+        seed = int(hp["random_state"]) if hp["random_state"] is not None else 0
+        rule = resolve_optimizer(self._kind, hp)
+        from gradlab.models._init import init_params
+
+        params = init_params(setup.sizes, hp["init"], hp["init_std"], seed)
+        # the rate changes every step: fold it into SGD only where that stays exact
+        fold = isinstance(rule, SGD) and not rule.weight_decay and not rule.momentum
+        net = self._make_net(engine, setup.sizes, params, rule, None, fold, hp["device"])
+        return {
+            "net": net,
+            "data": net.prepare(setup.rows, setup.y),
+            "n": setup.rows.shape[0],
+            "batch_size": int(hp["batch_size"]),
+            "seed": seed,
+            "engine": engine,
+            "cpu_threads": hp["cpu_threads"],
+            "on_cpu": _on_cpu(engine, hp["device"]),
+            "describe": {
+                "model": self._kind,
+                "sizes": list(setup.sizes),
+                "optimizer": rule.config(),
+                "batch_size": int(hp["batch_size"]),
+                "engine": engine,
+                "seed": seed,
+            },
+        }
+
     def _setup(
         self,
         X: Any,

@@ -85,6 +85,8 @@ class TorchMLP:
         self.params = [p for lin in self.linears for p in (lin.weight, lin.bias)]
         self.names = param_names(len(self.linears))
         self.optimizer = torch_optim.optimizer(self.rule, self.params)
+        #: Updates taken (``torch.optim.SGD`` keeps no count of its own).
+        self.steps = 0
         if saved is not None:
             self.load_optimizer_state(saved)
         elif momentum and velocity:  # resume the momentum buffers of a checkpoint
@@ -122,7 +124,7 @@ class TorchMLP:
         for slot, per_param in state.slots.items():
             for i, name in enumerate(self.names):
                 per_param[i][...] = self._layout(name, saved.arrays[f"{slot}/{name}"])
-        state.step = int(saved.step)
+        state.step = self.steps = int(saved.step)
         torch_optim.load_state(self.optimizer, self.params, state)
 
     def optimizer_state(self) -> SavedOptimizer:
@@ -133,7 +135,7 @@ class TorchMLP:
             for slot, per_param in state.slots.items()
             for i, name in enumerate(self.names)
         }
-        return SavedOptimizer(self.rule.config(), state.step, arrays, "gradient")
+        return SavedOptimizer(self.rule.config(), self.steps, arrays, "gradient")
 
     def prepare(self, X: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """Move the whole data set to the device once (uint8 pixels stay uint8 there)."""
@@ -162,6 +164,7 @@ class TorchMLP:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[no-untyped-call]
         self.optimizer.step()
+        self.steps += 1
         with torch.no_grad():
             correct = (logits.argmax(dim=1) == yb).sum()
         # Stay on the device: the loop sums these and reads them once per epoch.

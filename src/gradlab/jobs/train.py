@@ -228,31 +228,27 @@ def resume_hyperparameters(
         ``"--lr 0.2 (the checkpoint's: 0.1)"``, ...: given values that differ from the
         checkpoint's and change the run's numbers.
     """
-    from gradlab.models._spec import base_rate
-
     defaults = DEFAULTS[model]
-    params = {name: saved.get(name, default) for name, default in defaults.items()}
+    before = {name: saved.get(name, default) for name, default in defaults.items()}
+    params = {**before, **given}
+    # the rate is compared as used: "auto" and the rate it stands for are the same rate,
+    # and "auto" stands for another rate once the optimizer or the schedule changes
+    rates = (_rate(model, before), _rate(model, params))
     kept, overrides = [], []
     for name in defaults:
-        old = params[name]
-        if name in given:
-            new = given[name]
-            params[name] = new
-            if name == "hidden":
-                same = tuple(new) == tuple(old)
-            elif name == "lr":  # "auto" and the rate it stands for are the same rate
-                new, old = _rate(model, {**saved, **given}), _rate(model, saved)
-                same = new == old
-            else:
-                same = new == old
+        old, new = before[name], params[name]
+        if name == "lr":
+            old, new = rates
+        if name in given or (name == "lr" and new != old):
+            same = tuple(new) == tuple(old) if name == "hidden" else new == old
             if not same and name in CHANGES_RESULT:
+                flag = FLAGS[name] if name in given else "lr"
                 overrides.append(
-                    f"{FLAGS[name]} {_show(name, new)} (the checkpoint's: {_show(name, old)})"
+                    f"{flag} {_show(name, new)} (the checkpoint's: {_show(name, old)})"
                 )
         elif name in REPORTED or (name in REPORTED_IF_SET and old != defaults[name]):
             label = "seed" if name == "random_state" else name.replace("_", " ")
-            shown = _show(name, base_rate(model, params) if name == "lr" else old)
-            kept.append(f"{label} {shown}")
+            kept.append(f"{label} {_show(name, old)}")
     return params, kept, overrides
 
 

@@ -213,9 +213,12 @@ def divergence_advice(
     bound. For the SGD family on softmax regression a stable rate can be computed: the
     Hessian of the mean cross-entropy is ``mean_i (x_i x_i^T) (x) (diag(p_i) - p_i p_i^T)``
     with ``x_i`` a sample and a 1 for the bias, and the softmax factor's eigenvalues are
-    at most 1/2, so the curvature is at most ``L = lambda_max(X^T X / n) / 2``; full-batch
-    descent is stable below ``rule.max_stable_lr(L)`` (2 / L for plain SGD). The MLP has
-    no such bound, and gets the guard's own advice.
+    at most 1/2, so the curvature is at most ``L = lambda_max(X^T X / n) / 2``. Below
+    2 / L every full-batch step of plain SGD lowers the loss (the loss is L-smooth); with
+    momentum the advice is ``rule.max_stable_lr(L)``, the bound on a quadratic of that
+    curvature. Neither is a threshold of divergence: the cross-entropy flattens as the
+    predictions grow confident, so larger rates often still train. The MLP has no such
+    bound, and gets the guard's own advice.
     """
 
     def advice(lr: float) -> str | None:
@@ -233,10 +236,17 @@ def divergence_advice(
         stable = rule.max_stable_lr(curvature)
         if stable is None or stable >= lr:
             return None
+        if rule.momentum:
+            why = (
+                f"SGD with momentum {rule.momentum:g} is stable on a quadratic of that "
+                f"curvature only below {stable:.2g}"
+            )
+        else:
+            why = f"below 2 / {curvature:.3g} every full-batch step is sure to lower the loss"
         return (
-            f"Try a learning rate below {stable:.2g}: full-batch descent on this data is stable "
-            f"only for rates under about {stable:.2g} (softmax regression's loss curves by at "
-            f"most {curvature:.3g} here); mini-batches need some margin below that."
+            f"Try a learning rate below {stable:.2g}: softmax regression's loss curves by at "
+            f"most {curvature:.3g} on this data, and {why}; mini-batches need some margin "
+            "below that."
         )
 
     return advice

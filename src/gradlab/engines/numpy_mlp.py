@@ -187,6 +187,8 @@ class NumpyMLP:
             raise ValueError(f"the rate folds only into SGD without weight decay, not {rule}")
         self.fold = bool(fold)
         self.units = "step" if self.fold and rule.slot_names() else "gradient"
+        #: Plain SGD with the rate folded in: the update is one subtraction.
+        self._plain = self.fold and not rule.slot_names()
         self._params, self._grads = [self.flat], [self.grad_flat]
         #: The rate of the last step (what step-unit momentum buffers are scaled by).
         self.last_lr: float | None = None
@@ -342,7 +344,11 @@ class NumpyMLP:
                 back = np.matmul(grad, self.W[k].T, out=backs[k - 1])
                 back *= h_prev > 0
                 grad = back
-        self.rule.step(self._params, self._grads, self.opt_state, lr=1.0 if self.fold else lr)
+        if self._plain:  # SGD.step(lr=1) with nothing to remember: p -= g, without its
+            self.flat -= self.grad_flat  # Python bookkeeping (a few us a step)
+            self.opt_state.step += 1
+        else:
+            self.rule.step(self._params, self._grads, self.opt_state, lr=1.0 if self.fold else lr)
         self.last_lr = lr
         return loss, correct
 

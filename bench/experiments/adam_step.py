@@ -15,7 +15,9 @@ least moved by other processes. Run from the repository root::
 
 ``--threads`` fixes the BLAS threads (default: as found); ``--clock cpu`` counts this
 process's CPU time instead of wall time (meaningful with ``--threads 1`` on a busy host);
-``--more`` times every rule.
+``--more`` times every rule; ``--ref REV`` adds the plain SGD step of the engine at a git
+revision (``eede87f``: before the engine took update rules), to check that plain SGD
+costs what it did.
 
 The sketches (``--sketches``), each the engine with its ``_update`` replaced:
 
@@ -80,6 +82,38 @@ def stepper(
     def call() -> None:
         turn[0] = (turn[0] + 1) % len(batches)
         net.train_step(data, batches[turn[0]], lr)
+
+    return call
+
+
+def engine_at(rev: str, seed: int = 0) -> Callable[[], None]:
+    """The plain SGD step of ``engines/numpy_mlp.py`` as it was at git revision ``rev``."""
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    source = subprocess.run(
+        ["git", "show", f"{rev}:src/gradlab/engines/numpy_mlp.py"],
+        cwd=REPO, check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    path = Path(tempfile.mkdtemp()) / "numpy_mlp_ref.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("numpy_mlp_ref", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rng = np.random.default_rng(seed)
+    net = module.NumpyMLP(SIZES, init_params(SIZES, "kaiming", 0.01, seed))
+    X = rng.integers(0, 256, (N, SIZES[0]), dtype=np.uint8)
+    y = rng.integers(0, SIZES[-1], N)
+    data = net.prepare(X, y)
+    batches = [rng.permutation(N)[:BATCH] for _ in range(64)]
+    turn = [0]
+
+    def call() -> None:
+        turn[0] = (turn[0] + 1) % len(batches)
+        net.train_step(data, batches[turn[0]], 0.1)
 
     return call
 
@@ -215,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall")
     p.add_argument("--more", action="store_true", help="time every rule, not only Adam")
     p.add_argument("--sketches", action="store_true", help="time the faster-Adam sketches")
+    p.add_argument("--ref", metavar="REV", help="also the plain SGD step of the engine at REV")
     args = p.parse_args(argv)
     if args.sketches:  # import them first, so that the thread limit reaches their BLAS
         import scipy.linalg  # type: ignore[import-untyped]  # noqa: F401
@@ -224,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
 
         threadpool_limits(args.threads)
     variants = {"sgd (plain, folded)": stepper(None), "adam": stepper(Adam(lr=1e-3))}
+    if args.ref:
+        variants[f"sgd (plain) at {args.ref}"] = engine_at(args.ref)
     if args.sketches:
         for name in SKETCHES:
             variants[f"adam, {name}"] = stepper(Adam(lr=1e-3), sketch=name)

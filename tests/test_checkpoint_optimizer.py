@@ -269,3 +269,12 @@ def test_a_damaged_optimizer_entry_is_named(
     with pytest.raises(DataError, match=re.escape(message)) as info:
         checkpoint.read(bad)
     assert str(bad) in info.value.message
+
+
+def test_numpy_numbers_in_a_schedule_dict_are_saved_as_json(tmp_path: Path) -> None:
+    X, y = blobs(60, d=5)
+    schedule = {"name": "step", "step_size": np.int64(1), "gamma": np.float32(0.5)}
+    m = MLPClassifier(hidden=(4,), epochs=2, schedule=schedule).fit(X, y)
+    back = load_classifier(m.save(tmp_path / "m.safetensors"))
+    assert back.schedule == {"name": "step", "step_size": 1, "gamma": 0.5}
+    assert back.schedule_ == m.schedule_

@@ -182,7 +182,8 @@ class Checkpoint:
 
 def _jsonable_params(params: Mapping[str, Any]) -> dict[str, Any]:
     """The hyperparameters as JSON: a Rule as ``{"rule": config}``, a Schedule as
-    ``{"schedule": config}`` (:func:`_decoded` turns them back)."""
+    ``{"schedule": config}`` (:meth:`_Schema.decoded` turns them back), NumPy numbers as
+    Python's, at any depth (a schedule given as a dict)."""
     out: dict[str, Any] = {}
     for k, v in params.items():
         if k == "hidden":
@@ -191,13 +192,23 @@ def _jsonable_params(params: Mapping[str, Any]) -> dict[str, Any]:
             out[k] = {"rule": v.config()}
         elif isinstance(v, Schedule):
             out[k] = {"schedule": v.config()}
-        elif isinstance(v, np.integer):
-            out[k] = int(v)
-        elif isinstance(v, np.floating):
-            out[k] = float(v)
         else:
-            out[k] = v
+            out[k] = _plain(v)
     return out
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    if isinstance(v, Mapping):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_plain(x) for x in v]
+    return v
 
 
 # ------------------------------------------------------------------ writing
@@ -209,7 +220,8 @@ def save(path: str | os.PathLike[str], arrays: dict[str, np.ndarray], meta: dict
 
     with atomic_path(path) as tmp:
         tensors = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
-        save_file(tensors, str(tmp), metadata={"format": FORMAT, "meta": json.dumps(meta)})
+        text = json.dumps(_plain(meta))
+        save_file(tensors, str(tmp), metadata={"format": FORMAT, "meta": text})
     return Path(path)
 
 

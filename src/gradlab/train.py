@@ -54,6 +54,14 @@ class Net(Protocol):
         """(sum of losses, number correct) over a whole prepared data set."""
         ...
 
+    def state(self) -> dict[str, np.ndarray]:
+        """Copies of the weights ``W1, b1, ...`` (for callbacks that keep the best)."""
+        ...
+
+    def load_params(self, params: dict[str, np.ndarray]) -> None:
+        """Set the weights to ``params`` (as :meth:`state` gives them)."""
+        ...
+
 
 class Callback:
     """Hooks into training; every method is optional.

@@ -123,7 +123,7 @@ VARIANTS = [
     (
         "an lr that is a string",
         setitem("meta.hyperparameters", "lr", "0.1"),
-        "hyperparameters.lr is '0.1'; it must be a number > 0.",
+        "hyperparameters.lr is '0.1'; it must be a number > 0 or 'auto'.",
     ),
     (
         "a momentum of null",
@@ -178,9 +178,11 @@ VARIANTS = [
         "kind is 'cnn'; it must be one of softmax, mlp.",
     ),
     (
-        "momentum buffers with no momentum",
-        lambda arrays, meta: arrays.update(vW1=np.zeros((64, 10), np.float32)),
-        "it holds momentum buffers (vW1), but its momentum is 0.",
+        "momentum buffers with plain SGD",
+        lambda arrays, meta: arrays.update(
+            {"optim/momentum_buffer/W1": np.zeros((64, 10), np.float32)}
+        ),
+        "unexpected tensor(s) optim/momentum_buffer/W1.",
     ),
     (
         "a missing field",
@@ -240,8 +242,14 @@ def test_a_format_1_checkpoint_still_loads_and_resumes(tmp_path: Path) -> None:
                             "momentum": 0.9, "init": "kaiming", "seed": 0},
         "history": new.history_.columns,
     }  # fmt: skip
-    # format 1 kept the buffers in gradient units
-    velocity = {k: v / np.float32(0.05) for k, v in new._velocity[0].items()}
+    # format 1 kept the buffers in gradient units (the NumPy engine keeps lr * buffer)
+    state = new._train_state.optimizer
+    assert state.units == "step"
+    velocity = {
+        f"v{k.split('/')[1]}": v / np.float32(0.05)
+        for k, v in state.arrays.items()
+        if k.startswith("momentum_buffer/")
+    }
     path = tmp_path / "old.safetensors"
     save_file(
         {**new.params_, **velocity},

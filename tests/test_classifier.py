@@ -446,8 +446,8 @@ def test_non_finite_inputs_are_refused() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"lr": -1}, "MLPClassifier: lr must be a number > 0; got -1."),
-        ({"lr": "0.1"}, "MLPClassifier: lr must be a number > 0; got '0.1'."),
+        ({"lr": -1}, "MLPClassifier: lr must be a number > 0 or 'auto'; got -1."),
+        ({"lr": "0.1"}, "MLPClassifier: lr must be a number > 0 or 'auto'; got '0.1'."),
         (
             {"hidden": (0,)},
             "MLPClassifier: hidden must be a sequence of layer widths, each an integer >= 1; "

@@ -48,7 +48,7 @@ def test_plot_curves_draws_the_history_titled_with_model_data_and_training() -> 
     assert isinstance(fig, Figure)
     assert fig.get_suptitle() == (
         "softmax regression on shapes: loss and accuracy per epoch\n"
-        "(3 epochs, lr=0.1, batch 32, numpy engine)"
+        "(3 epochs, sgd, lr=0.1, batch 32, numpy engine)"
     )
     loss_ax, acc_ax = fig.axes
     hist = model.history_
@@ -65,7 +65,7 @@ def test_plot_curves_without_an_eval_set_draws_the_training_curves_only() -> Non
     fig = model.fit(d.X_train, d.y_train).plot_curves()
     assert fig.get_suptitle() == (
         "MLP 80-8-3: loss and accuracy per epoch\n"
-        "(2 epochs, lr=0.05, batch 200, momentum 0.5, numpy engine)"
+        "(2 epochs, sgd, lr=0.05, batch 200, momentum 0.5, numpy engine)"
     )
     assert [line.get_label() for ax in fig.axes for line in ax.lines] == [
         "train loss",
@@ -79,7 +79,7 @@ def test_a_loaded_model_draws_the_curves_it_was_saved_with(tmp_path: Path) -> No
     fig = again.plot_curves()
     (train_loss, _) = fig.axes[0].lines
     np.testing.assert_array_equal(train_loss.get_ydata(), model.history_["train_loss"])
-    assert fig.get_suptitle().endswith("(3 epochs, lr=0.1, batch 32, numpy engine)")
+    assert fig.get_suptitle().endswith("(3 epochs, sgd, lr=0.1, batch 32, numpy engine)")
 
 
 # ------------------------------------------------------------------ plot_predictions

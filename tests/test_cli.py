@@ -423,8 +423,10 @@ def test_train_uses_each_models_own_defaults(
     argv = ["train", model, "--epochs", "1", "--out", str(tmp_path), "--no-plots", "--json"]
     assert run(capsys, *argv)[0] == 0
     _, meta = checkpoint.load(tmp_path / "model.safetensors")
-    assert meta["hyperparameters"]["lr"] == lr
+    assert meta["hyperparameters"]["lr"] == "auto"
     assert meta["hyperparameters"]["momentum"] == momentum
+    rule = meta["optimizer"]["config"]
+    assert (rule["name"], rule["lr"], rule["momentum"]) == ("sgd", lr, momentum)
 
 
 def test_train_quiet_prints_nothing_on_stderr(

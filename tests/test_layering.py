@@ -22,7 +22,7 @@ ROOT = Path(gradlab.__file__).parent
 LAYERS: list[tuple[str, ...]] = [
     ("gradlab.errors", "gradlab.params", "gradlab.io", "gradlab.ops", "gradlab.history"),
     ("gradlab.data", "gradlab.functions", "gradlab.optim", "gradlab.distributed"),
-    ("gradlab.engines", "gradlab.train", "gradlab.governor"),
+    ("gradlab.engines", "gradlab.train", "gradlab.governor", "gradlab.callbacks"),
     ("gradlab.models", "gradlab.checkpoint"),
     ("gradlab.viz",),
     ("gradlab.jobs", "gradlab.bench"),

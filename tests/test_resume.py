@@ -1,7 +1,7 @@
 """Resume is exact and honest.
 
 Exact: on a fixed thread count an interrupted and resumed run ends on the very weights
-(and momentum buffers) of an uninterrupted one, on both engines, with and without
+(and optimizer state) of an uninterrupted one, on both engines, with and without
 momentum (``np.array_equal``, not closeness). Honest: ``--resume`` continues with the
 checkpoint's hyperparameters and seed unless told otherwise, and says so.
 """
@@ -16,9 +16,9 @@ import pytest
 
 from gradlab import checkpoint
 from gradlab.cli import main
+from gradlab.engines.optstate import SavedOptimizer
 from gradlab.jobs.train import TrainRequest, run_train
 from gradlab.models import MLPClassifier, SoftmaxRegression
-from gradlab.models._network import _engine_velocity
 from gradlab.train import Callback
 
 
@@ -64,8 +64,15 @@ def test_interrupted_and_resumed_training_equals_uninterrupted_bit_for_bit(
     assert resumed.history_["epoch"] == [1.0, 2.0, 3.0, 4.0]
     for name, value in straight.params_.items():
         assert np.array_equal(resumed.params_[name], value), name
-    for name, value in straight._velocity[0].items():
-        assert np.array_equal(resumed._velocity[0][name], value), name
+    opt, again = straight._train_state.optimizer, resumed._train_state.optimizer
+    assert opt.step == again.step
+    assert (
+        set(opt.arrays)
+        == set(again.arrays)
+        == ({f"momentum_buffer/{p}" for p in ("W1", "b1", "W2", "b2")} if momentum else set())
+    )
+    for name, value in opt.arrays.items():
+        assert np.array_equal(again.arrays[name], value), name
     for column in ("train_loss", "train_accuracy"):
         assert resumed.history_[column] == straight.history_[column]
 
@@ -91,21 +98,28 @@ def test_random_state_none_resumes_with_the_seed_it_drew(tmp_path: Path) -> None
     assert np.array_equal(again.params_["W1"], straight.params_["W1"])
 
 
-def test_velocities_convert_between_engine_units_and_rates() -> None:
+def test_momentum_buffers_convert_between_engine_units_and_rates() -> None:
     rng = np.random.default_rng(0)
-    grad_units = {"vW1": rng.normal(size=(3, 2)).astype(np.float32)}
-    same = _engine_velocity(grad_units, "gradient", 0.1, "torch", 0.5)
-    assert same["vW1"] is grad_units["vW1"] or np.array_equal(same["vW1"], grad_units["vW1"])
-    step = _engine_velocity(grad_units, "gradient", 0.1, "numpy", 0.5)
+    buf = rng.normal(size=(3, 2)).astype(np.float32)
+    adam = rng.normal(size=(3, 2)).astype(np.float32)
+    grad_units = SavedOptimizer({"name": "sgd", "lr": 0.1, "momentum": 0.9}, 4,
+                                {"momentum_buffer/W1": buf})  # fmt: skip
+    assert grad_units.in_units("gradient", None) is grad_units
+    step = grad_units.in_units("step", 0.5)
     # step units: lr * v, one float32 rounding
-    np.testing.assert_allclose(step["vW1"], 0.5 * grad_units["vW1"], rtol=2**-24, atol=0)
-    back = _engine_velocity(step, "step", 0.5, "torch", 0.5)
-    np.testing.assert_allclose(back["vW1"], grad_units["vW1"], rtol=2 * 2**-24, atol=0)
-    kept = _engine_velocity(step, "step", 0.5, "numpy", 0.5)
-    assert np.array_equal(kept["vW1"], step["vW1"])  # same units, same rate: untouched
+    np.testing.assert_allclose(step.arrays["momentum_buffer/W1"], 0.5 * buf, rtol=2**-24, atol=0)
+    assert (step.units, step.lr, step.step) == ("step", 0.5, 4)
+    back = step.in_units("gradient", None)
+    np.testing.assert_allclose(back.arrays["momentum_buffer/W1"], buf, rtol=2 * 2**-24, atol=0)
+    assert step.in_units("step", 0.5) is step  # same units, same rate: untouched
     # a new rate: torch.optim.SGD's semantics, the step becomes new_lr * v
-    rescaled = _engine_velocity(step, "step", 0.5, "numpy", 0.25)
-    np.testing.assert_allclose(rescaled["vW1"], 0.25 * grad_units["vW1"], rtol=4 * 2**-24)
+    rescaled = step.in_units("step", 0.25)
+    np.testing.assert_allclose(
+        rescaled.arrays["momentum_buffer/W1"], 0.25 * buf, rtol=4 * 2**-24, atol=0
+    )
+    # only momentum buffers have units
+    other = SavedOptimizer({"name": "adam"}, 2, {"exp_avg/W1": adam}, "step", 0.5)
+    assert other.in_units("gradient", None).arrays["exp_avg/W1"] is adam
 
 
 # ------------------------------------------------------------------ the command line

@@ -1,12 +1,12 @@
 """Checkpoints of the classifiers: the file format, its schema, and one compatibility check.
 
-A checkpoint is one ``.safetensors`` file: the weights (and the SGD momentum buffers)
+A checkpoint is one ``.safetensors`` file: the weights (and the update rule's state)
 as named float32 tensors (float64 for a model trained with ``dtype="float64"``), and in
 the file's metadata, as JSON, everything else needed to predict or to resume: the model,
 its layer sizes, input shape, classes (label values and names), every constructor
-parameter, the seed, the training history. Nothing is unpickled when reading. Writes are
-atomic, so an interrupted save (or a crash, or running out of memory) leaves the previous
-checkpoint intact.
+parameter, the seed, the training history, the rule and schedule a fit used. Nothing is
+unpickled when reading. Writes are atomic, so an interrupted save (or a crash, or running
+out of memory) leaves the previous checkpoint intact.
 
 Reading checks the whole file against its own description before anything uses it
 (:func:`read`): the type of every metadata field, every hyperparameter against the
@@ -16,21 +16,30 @@ shape (against the layer sizes) and values (finite). A file that fails gets a
 checkpoint fits a model or a data set is the separate question of
 :func:`check_compatible`.
 
-Tensors (layer ``k`` from 1 to L, ``sizes = (d, h_1, ..., K)``):
+Tensors (layer ``k`` from 1 to L, ``sizes = (d, h_1, ..., K)``), format 3:
 
-=========== ======================== =====================================================
-name        shape                    meaning
-=========== ======================== =====================================================
-``Wk``      (sizes[k-1], sizes[k])   weights, ``z_k = h_{k-1} @ Wk + bk``
-``bk``      (sizes[k],)              biases
-``vWk``     as ``Wk``                momentum buffer (only with momentum > 0)
-``vbk``     as ``bk``                momentum buffer
-=========== ======================== =====================================================
+===================== ======================== ============================================
+name                  shape                    meaning
+===================== ======================== ============================================
+``Wk``                (sizes[k-1], sizes[k])   weights, ``z_k = h_{k-1} @ Wk + bk``
+``bk``                (sizes[k],)              biases
+``optim/<slot>/Wk``   as ``Wk``                the rule's state (``exp_avg``,
+                                               ``momentum_buffer``, ...; PyTorch's names)
+``optim/<slot>/bk``   as ``bk``
+``best/Wk``, ...      as ``Wk``, ...           with early stopping: the best epoch's weights
+===================== ======================== ============================================
 
-The momentum buffers are stored as the engine kept them, so resuming on the same engine
-restores them bit for bit: ``"units": "step"`` (NumPy: ``v <- mu v + lr g``, the step
+``Wk, bk`` and the rule's state are those of the last epoch trained, so that resuming
+continues exactly; with early stopping a fitted (or loaded) model holds the best
+epoch's weights, kept under ``best/``. The metadata's ``optimizer`` entry holds the
+rule's config, its step count and the units of SGD's momentum buffers, which are stored
+as the engine kept them so that resuming on the same engine restores them bit for bit:
+``"units": "step"`` (NumPy with the rate folded in: ``v <- mu v + lr g``, the step
 itself) or ``"gradient"`` (PyTorch: ``v <- mu v + g``, the step being ``lr v``), with the
-rate they were made at. Format 1 files (from before this format) are read too.
+rate they were made at (:mod:`gradlab.engines.optstate`).
+
+Formats 1 and 2 (before update rules could be chosen) are read too: their momentum
+buffers ``vWk, vbk`` become SGD's ``momentum_buffer`` state.
 """
 
 from __future__ import annotations
@@ -46,16 +55,29 @@ from typing import Any
 
 import numpy as np
 
-from gradlab.errors import DataError
+from gradlab.engines.optstate import UNITS, SavedOptimizer, param_shapes
+from gradlab.errors import DataError, UsageError
 from gradlab.history import History
 from gradlab.io import atomic_path
 from gradlab.models._labels import LABEL_KINDS, Classes, label_kind
 from gradlab.models._spec import CONSTRAINTS, DEFAULTS, ESTIMATORS, KINDS
+from gradlab.optim.rules import SGD, Rule, make_rule
+from gradlab.optim.schedules import Schedule, make_schedule
 from gradlab.params import describe, validate_one
 from gradlab.train import Callback
 
-FORMAT = "gradlab-checkpoint-2"
-FORMATS = {"gradlab-checkpoint-1": 1, FORMAT: 2}
+FORMAT = "gradlab-checkpoint-3"
+FORMATS = {"gradlab-checkpoint-1": 1, "gradlab-checkpoint-2": 2, FORMAT: 3}
+#: The hyperparameters added in format 3, with the values that give the older formats'
+#: behaviour.
+ADDED_IN_3 = {
+    "optimizer": "sgd",
+    "schedule": "constant",
+    "early_stopping": False,
+    "validation_fraction": 0.1,
+    "n_iter_no_change": 3,
+    "tol": 1e-4,
+}
 REQUIRED = ("sizes", "input_shape", "input_scale", "classes", "hyperparameters", "history")
 REQUIRED_2 = ("kind", "labels", "seed", "engine")
 HISTORY_COLUMNS = (
@@ -66,7 +88,6 @@ HISTORY_COLUMNS = (
     "test_accuracy",
     "seconds",
 )
-VELOCITY_UNITS = ("step", "gradient")
 _DAMAGED_HINT = "Train again without --resume, or use another checkpoint file."
 #: Parameters added after format 2 was introduced: a file without them had their defaults.
 LATER_PARAMETERS = ("dtype", "n_procs")
@@ -97,14 +118,22 @@ class Checkpoint:
     feature_names: np.ndarray | None = None
     """A DataFrame's column names at fit time."""
     weights: dict[str, np.ndarray] = field(default_factory=dict)
-    """``W1, b1, ...``; empty when read with ``arrays=False``."""
-    velocity: dict[str, np.ndarray] = field(default_factory=dict)
-    """``vW1, vb1, ...`` (empty without momentum or when read with ``arrays=False``)."""
-    velocity_units: str = "gradient"
-    velocity_lr: float | None = None
-    has_velocity: bool = False
-    """Whether the file holds momentum buffers (known without reading them)."""
+    """``W1, b1, ...`` of the last epoch; empty when read with ``arrays=False``."""
+    optimizer: SavedOptimizer | None = None
+    """The update rule's state after the last epoch (its arrays empty when read with
+    ``arrays=False``); None when the file holds none (plain SGD in formats 1 and 2)."""
+    schedule: dict[str, Any] | None = None
+    """``{"config": schedule.config(), "per_step": bool}``: the schedule the fit used."""
+    best: dict[str, np.ndarray] = field(default_factory=dict)
+    """With early stopping: the best epoch's weights (what the fitted model holds)."""
+    early_stopping: dict[str, int] | None = None
+    """With early stopping: ``{"best_epoch": ..., "stopped_epoch": ...}`` (0: not stopped)."""
     path: Path | None = None
+
+    @property
+    def fitted_weights(self) -> dict[str, np.ndarray]:
+        """The weights a fitted model holds: the best epoch's with early stopping."""
+        return self.best or self.weights
 
     @property
     def epochs_done(self) -> int:
@@ -130,29 +159,58 @@ class Checkpoint:
             "hyperparameters": _jsonable_params(self.hyperparameters),
             "seed": int(self.seed),
             "engine": self.engine,
-            "velocity": {"units": self.velocity_units, "lr": self.velocity_lr}
-            if self.velocity or self.has_velocity
-            else None,
+            "optimizer": None
+            if self.optimizer is None
+            else {
+                "config": self.optimizer.config,
+                "step": int(self.optimizer.step),
+                "units": self.optimizer.units,
+                "lr": self.optimizer.lr,
+            },
+            "schedule": self.schedule,
+            "early_stopping": self.early_stopping,
             "history": self.history.columns,
         }
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The tensors stored in the file."""
-        return {**self.weights, **self.velocity}
+        optim = self.optimizer.arrays if self.optimizer is not None else {}
+        return {
+            **self.weights,
+            **{f"optim/{k}": v for k, v in optim.items()},
+            **{f"best/{k}": v for k, v in self.best.items()},
+        }
 
 
 def _jsonable_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The hyperparameters as JSON: a Rule as ``{"rule": config}``, a Schedule as
+    ``{"schedule": config}`` (:meth:`_Schema.decoded` turns them back), NumPy numbers as
+    Python's, at any depth (a schedule given as a dict)."""
     out: dict[str, Any] = {}
     for k, v in params.items():
         if k == "hidden":
             out[k] = [int(h) for h in v]
-        elif isinstance(v, np.integer):
-            out[k] = int(v)
-        elif isinstance(v, np.floating):
-            out[k] = float(v)
+        elif isinstance(v, Rule):
+            out[k] = {"rule": v.config()}
+        elif isinstance(v, Schedule):
+            out[k] = {"schedule": v.config()}
         else:
-            out[k] = v
+            out[k] = _plain(v)
     return out
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    if isinstance(v, Mapping):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_plain(x) for x in v]
+    return v
 
 
 # ------------------------------------------------------------------ writing
@@ -164,7 +222,8 @@ def save(path: str | os.PathLike[str], arrays: dict[str, np.ndarray], meta: dict
 
     with atomic_path(path) as tmp:
         tensors = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
-        save_file(tensors, str(tmp), metadata={"format": FORMAT, "meta": json.dumps(meta)})
+        text = json.dumps(_plain(meta))
+        save_file(tensors, str(tmp), metadata={"format": FORMAT, "meta": text})
     return Path(path)
 
 
@@ -289,18 +348,27 @@ class _Schema:
         engine = meta.get("engine", "numpy")
         if engine not in ("numpy", "torch"):
             raise self.bad("engine", engine, "'numpy' or 'torch'")
-        has_velocity = any(k.startswith("v") for k in shapes)
-        self.tensor_shapes(shapes, sizes, hp["momentum"], hp["dtype"])
-        units, vlr = self.velocity_meta(meta, hp, has_velocity)
+        if self.version < 3:
+            optimizer = self.velocity(meta, hp, shapes, sizes)
+            schedule = early = None
+        else:
+            optimizer = self.optimizer_meta(meta.get("optimizer"))
+            schedule = self.schedule_meta(meta.get("schedule"))
+            early = self.early_meta(meta.get("early_stopping"), len(history))
+            self.tensor_shapes(shapes, sizes, optimizer, early is not None, hp["dtype"])
         weights: dict[str, np.ndarray] = {}
-        velocity: dict[str, np.ndarray] = {}
+        best: dict[str, np.ndarray] = {}
         if tensors is not None:
             for name in sorted(tensors):
                 bad = int(np.count_nonzero(~np.isfinite(tensors[name])))
                 if bad:
                     raise self.fail(f"tensor {name} has {bad} NaN or infinite value(s).")
-            weights = {k: v for k, v in tensors.items() if not k.startswith("v")}
-            velocity = {k: v for k, v in tensors.items() if k.startswith("v")}
+            weights = {k: v for k, v in tensors.items() if "/" not in k and k[0] in "Wb"}
+            best = {k[5:]: v for k, v in tensors.items() if k.startswith("best/")}
+            if optimizer is not None:
+                optimizer.arrays = {
+                    k[6:]: v for k, v in tensors.items() if k.startswith("optim/")
+                } or {f"momentum_buffer/{k[1:]}": v for k, v in tensors.items() if k[0] == "v"}
         return Checkpoint(
             kind=kind,
             sizes=sizes,
@@ -313,10 +381,10 @@ class _Schema:
             engine=engine,
             feature_names=feature_names,
             weights=weights,
-            velocity=velocity,
-            velocity_units=units,
-            velocity_lr=vlr,
-            has_velocity=has_velocity,
+            optimizer=optimizer,
+            schedule=schedule,
+            best=best,
+            early_stopping=early,
             path=self.path,
         )
 
@@ -395,6 +463,12 @@ class _Schema:
                 hp.setdefault(name, defaults[name])
         for name in LATER_PARAMETERS:
             hp.setdefault(name, defaults[name])
+        if self.version < 3:
+            for name, value in ADDED_IN_3.items():
+                hp.setdefault(name, value)
+        for name in ("optimizer", "schedule"):
+            if name in hp:
+                hp[name] = self.decoded(name, hp[name])
         unknown = sorted(set(hp) - set(defaults))
         if unknown:
             raise self.fail(
@@ -426,6 +500,21 @@ class _Schema:
             if not _is_int(seed):
                 raise self.bad("seed", seed, "an integer >= 0")
         return hp, int(seed)
+
+    def decoded(self, name: str, value: Any) -> Any:
+        """A Rule or Schedule stored as ``{"rule": config}`` / ``{"schedule": config}``
+        built again; any other value as it is."""
+        tag = {"optimizer": "rule", "schedule": "schedule"}[name]
+        if not (isinstance(value, dict) and set(value) == {tag}):
+            return value
+        config = value[tag]
+        make = make_rule if tag == "rule" else make_schedule
+        try:
+            if not isinstance(config, dict):
+                raise UsageError("not a JSON object")
+            return make(**config)
+        except (UsageError, TypeError) as exc:
+            raise self.bad(f"hyperparameters.{name}", value, f"a {tag} config ({exc})") from None
 
     def history(self, value: Any) -> History:
         if not isinstance(value, dict):
@@ -463,46 +552,136 @@ class _Schema:
             )
         return np.asarray(value, dtype=object)
 
-    def velocity_meta(
-        self, meta: dict[str, Any], hp: dict[str, Any], has_velocity: bool
-    ) -> tuple[str, float | None]:
+    def velocity(
+        self,
+        meta: dict[str, Any],
+        hp: dict[str, Any],
+        shapes: dict[str, tuple[tuple[int, ...], str]],
+        sizes: tuple[int, ...],
+    ) -> SavedOptimizer | None:
+        """Formats 1 and 2: the momentum buffers ``vWk, vbk`` as SGD's state (its arrays
+        are filled in when the tensors are read)."""
+        has_velocity = any(k.startswith("v") for k in shapes)
+        expected = _tensor_shapes(sizes)
+        if has_velocity:
+            if not hp["momentum"]:
+                present = sorted(k for k in shapes if k.startswith("v"))
+                raise self.fail(
+                    f"it holds momentum buffers ({', '.join(present)}), but its momentum is 0."
+                )
+            expected.update({f"v{name}": shape for name, shape in param_shapes(sizes).items()})
+        self.check_tensors(shapes, sizes, expected, hp["dtype"])
         if self.version < 2:  # format 1 stored gradient units at the run's rate
-            return "gradient", float(hp["lr"])
-        v = meta.get("velocity")
-        if v is None:
-            if has_velocity:
-                raise self.fail("it holds momentum buffers but no velocity entry in its metadata.")
-            return "gradient", None
+            units, lr = "gradient", None
+        else:
+            v = meta.get("velocity")
+            if v is None:
+                if has_velocity:
+                    raise self.fail(
+                        "it holds momentum buffers but no velocity entry in its metadata."
+                    )
+                units, lr = "gradient", None
+            elif not (
+                isinstance(v, dict)
+                and v.get("units") in UNITS
+                and _is_number(v.get("lr"))
+                and math.isfinite(v["lr"])
+                and v["lr"] > 0
+            ):
+                raise self.bad("velocity", v, '{"units": "step" or "gradient", "lr": a number > 0}')
+            else:
+                units, lr = str(v["units"]), float(v["lr"])
+        if not has_velocity:
+            return None
+        rate = float(hp["lr"])
+        config = SGD(lr=rate, momentum=float(hp["momentum"])).config()
+        return SavedOptimizer(config, 1, {}, units, lr if units == "step" else None)
+
+    def optimizer_meta(self, value: Any) -> SavedOptimizer | None:
+        if value is None:
+            return None
+        want = '{"config": a rule config, "step": an integer >= 0, "units", "lr"}'
+        if not (isinstance(value, dict) and isinstance(value.get("config"), dict)):
+            raise self.bad("optimizer", value, want)
+        try:
+            rule = make_rule(**value["config"])
+        except (UsageError, TypeError) as exc:
+            raise self.bad("optimizer.config", value["config"], f"a rule config ({exc})") from None
+        step: Any = value.get("step")
+        units: Any = value.get("units")
+        lr: Any = value.get("lr")
+        if not _is_int(step):
+            raise self.bad("optimizer.step", step, "an integer >= 0")
+        if units not in UNITS:
+            raise self.bad("optimizer.units", units, " or ".join(repr(u) for u in UNITS))
+        rate = None
+        if units == "step":
+            if not (_is_number(lr) and math.isfinite(lr) and lr > 0):
+                raise self.bad("optimizer.lr", lr, "a number > 0 (the rate of step units)")
+            rate = float(lr)
+        return SavedOptimizer(rule.config(), int(step), {}, str(units), rate)
+
+    def schedule_meta(self, value: Any) -> dict[str, Any] | None:
+        if value is None:
+            return None
         if not (
-            isinstance(v, dict)
-            and v.get("units") in VELOCITY_UNITS
-            and _is_number(v.get("lr"))
-            and math.isfinite(v["lr"])
-            and v["lr"] > 0
+            isinstance(value, dict)
+            and isinstance(value.get("config"), dict)
+            and isinstance(value.get("per_step"), bool)
         ):
-            raise self.bad("velocity", v, '{"units": "step" or "gradient", "lr": a number > 0}')
-        return str(v["units"]), float(v["lr"])
+            raise self.bad("schedule", value, '{"config": a schedule config, "per_step": bool}')
+        try:
+            make_schedule(**value["config"])
+        except (UsageError, TypeError) as exc:
+            raise self.bad(
+                "schedule.config", value["config"], f"a schedule config ({exc})"
+            ) from None
+        return {"config": value["config"], "per_step": value["per_step"]}
+
+    def early_meta(self, value: Any, epochs: int) -> dict[str, int] | None:
+        if value is None:
+            return None
+        if not (
+            isinstance(value, dict)
+            and _is_int(value.get("best_epoch"))
+            and _is_int(value.get("stopped_epoch"))
+            and value["best_epoch"] <= epochs
+            and value["stopped_epoch"] <= epochs
+        ):
+            raise self.bad(
+                "early_stopping",
+                value,
+                f'{{"best_epoch": ..., "stopped_epoch": ...}}, epochs from 0 to {epochs}',
+            )
+        return {
+            "best_epoch": int(value["best_epoch"]),
+            "stopped_epoch": int(value["stopped_epoch"]),
+        }
 
     def tensor_shapes(
         self,
         shapes: dict[str, tuple[tuple[int, ...], str]],
         sizes: tuple[int, ...],
-        momentum: float,
-        dtype: str = "float32",
+        optimizer: SavedOptimizer | None,
+        best: bool,
+        dtype: str,
     ) -> None:
-        expected: dict[str, tuple[int, ...]] = {}
-        for k in range(1, len(sizes)):
-            expected[f"W{k}"] = (sizes[k - 1], sizes[k])
-            expected[f"b{k}"] = (sizes[k],)
-        velocity = {f"v{name}": shape for name, shape in expected.items()}
-        present_v = [k for k in shapes if k in velocity]
-        if present_v:
-            if not momentum:
-                raise self.fail(
-                    f"it holds momentum buffers ({', '.join(sorted(present_v))}), but its "
-                    "momentum is 0."
-                )
-            expected.update(velocity)
+        expected = _tensor_shapes(sizes)
+        params = param_shapes(sizes)
+        if optimizer is not None:
+            for slot in optimizer.rule().slot_names():
+                expected.update({f"optim/{slot}/{p}": shape for p, shape in params.items()})
+        if best:
+            expected.update({f"best/{p}": shape for p, shape in params.items()})
+        self.check_tensors(shapes, sizes, expected, dtype)
+
+    def check_tensors(
+        self,
+        shapes: dict[str, tuple[tuple[int, ...], str]],
+        sizes: tuple[int, ...],
+        expected: dict[str, tuple[int, ...]],
+        dtype: str,
+    ) -> None:
         unexpected = sorted(set(shapes) - set(expected))
         if unexpected:
             raise self.fail(f"unexpected tensor(s) {', '.join(unexpected)}.")
@@ -520,6 +699,10 @@ class _Schema:
                 raise self.fail(
                     f"tensor {name} has shape {got}, but the layer sizes {sizes} need {shape}."
                 )
+
+
+def _tensor_shapes(sizes: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+    return dict(param_shapes(sizes))
 
 
 # ------------------------------------------------------------------ compatibility

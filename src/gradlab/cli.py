@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "descend": ("descend", "gradient descent on a function of x (and y)"),
     "linreg": ("linreg", "linear regression by gradient descent, beside the closed form"),
     "train": ("train", "softmax regression or an MLP on digits, MNIST or Fashion-MNIST"),
+    "lr-find": ("lr_find", "the learning-rate range test: which rate to train a classifier with"),
     "predict": ("predict", "a saved model's predictions: image grid and confusion matrix"),
     "compare": ("compare", "engines (numpy, torch, tensorflow) and descent methods side by side"),
     "bench": ("bench", "benchmarks: gradlab against the tutorials' code, scikit-learn, the floor"),

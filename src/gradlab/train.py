@@ -2,20 +2,25 @@
 
 It knows nothing of plots, progress bars or files: those are callbacks
 (:mod:`gradlab.viz.monitor`, :class:`gradlab.checkpoint.Checkpointer`). The data
-set is moved to the engine once; each step takes a slice of a seeded permutation.
+set is moved to the engine once; each step takes a slice of a seeded permutation, at
+the rate a :class:`LearningRate` gives it (a schedule, counted in epochs or steps). A
+callback may end training after an epoch (:attr:`Callback.stop_training`, as
+:class:`gradlab.callbacks.EarlyStopping` does).
 
 Data-parallel training is the same loop: with a ``world`` of ``W`` workers
 (:class:`gradlab.distributed.World`), every worker walks the same global batches, its
 engine computes the gradient of the worker's block of each batch (the gradients are
-averaged over the workers), and the epoch's sums (loss, correct answers, test metrics) are
-added up over the workers, so every worker records the same history.
+averaged over the workers), and the epoch's sums (loss, correct answers, validation and
+test metrics) are added up over the workers, so every worker records the same history
+and every callback decides the same way.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -23,9 +28,22 @@ import numpy as np
 from gradlab.distributed import SOLO, World
 from gradlab.history import History
 from gradlab.optim import DivergenceGuard
+from gradlab.optim.schedules import Constant, Schedule
 
 #: An epoch's training loss above EXPLODE times the untrained loss stops training.
 EXPLODE = 1e6
+#: The columns of every history row, in order.
+ROW_COLUMNS = (
+    "epoch",
+    "train_loss",
+    "train_accuracy",
+    "test_loss",
+    "test_accuracy",
+    "seconds",
+    "lr",
+)
+#: The columns a validation split adds.
+VALIDATION_COLUMNS = ("val_loss", "val_accuracy")
 
 
 class Net(Protocol):
@@ -36,22 +54,40 @@ class Net(Protocol):
         ...
 
     def train_step(self, data: Any, idx: np.ndarray, lr: float) -> tuple[Any, Any]:
-        """One SGD step on the global batch of rows ``idx``; returns (sum of losses, number
-        correct) over this worker's block of it (:meth:`World.block`; all of it alone) as
-        numbers or 0-d tensors (kept on the device until the loop needs them)."""
+        """One update at rate ``lr`` on the global batch of rows ``idx``; returns (sum of
+        losses, number correct) over this worker's block of it (:meth:`World.block`; all of
+        it alone) as numbers or 0-d tensors (kept on the device until the loop needs them)."""
         ...
 
     def evaluate(self, data: Any) -> tuple[float, int]:
         """(sum of losses, number correct) over a whole prepared data set."""
         ...
 
+    def state(self) -> dict[str, np.ndarray]:
+        """Copies of the weights ``W1, b1, ...`` (for callbacks that keep the best)."""
+        ...
+
+    def load_params(self, params: dict[str, np.ndarray]) -> None:
+        """Set the weights to ``params`` (as :meth:`state` gives them)."""
+        ...
+
 
 class Callback:
-    """Hooks into training; every method is optional."""
+    """Hooks into training; every method is optional.
+
+    Attributes
+    ----------
+    stop_training : bool
+        Set it (in ``on_epoch_end``) to end training after the current epoch.
+    """
+
+    stop_training = False
 
     def on_train_begin(self, info: dict[str, Any]) -> None:
-        """``info``: epochs, n_train, n_test, batch_size, batches_per_epoch, start_epoch,
-        and ``history`` (the History being filled, with earlier rows when resuming)."""
+        """``info``: epochs, n_train, n_test, n_validation, batch_size, batches_per_epoch,
+        start_epoch, ``history`` (the History being filled, with earlier rows when
+        resuming), ``net`` (the engine's network: ``state()`` copies its weights,
+        ``load_params`` sets them) and ``learning_rate`` (the :class:`LearningRate`)."""
 
     def on_batch_end(self, epoch: int, batch: int, stats: BatchStats) -> None:
         """After each step; ``stats`` reads the running sums on demand."""
@@ -81,6 +117,60 @@ class BatchStats:
         return float(self.correct) / max(self.seen, 1)
 
 
+@dataclass(frozen=True)
+class LearningRate:
+    """The rate of every step: a schedule, counted in epochs or in optimizer steps.
+
+    Parameters
+    ----------
+    schedule : Schedule
+    per_step : bool
+        ``t`` counts steps (``(epoch - 1) * steps_per_epoch + batch``), else epochs
+        (``epoch - 1``).
+    steps_per_epoch : int
+    """
+
+    schedule: Schedule
+    per_step: bool = False
+    steps_per_epoch: int = 1
+
+    @classmethod
+    def constant(cls, lr: float) -> LearningRate:
+        return cls(Constant(lr))
+
+    @property
+    def is_constant(self) -> bool:
+        return isinstance(self.schedule, Constant)
+
+    def at(self, epoch: int, batch: int = 0) -> float:
+        """The rate of step ``batch`` (0-based) of ``epoch`` (1-based)."""
+        if self.per_step:
+            return self.schedule.lr_at((epoch - 1) * self.steps_per_epoch + batch)
+        return self.schedule.lr_at(epoch - 1)
+
+    def curve(self, epochs: int) -> tuple[list[float], list[float]]:
+        """Where each rate starts (in epochs from 0, a step being ``1 / steps_per_epoch``)
+        and the rates, for every step (or epoch) of ``epochs`` epochs."""
+        if not self.per_step:
+            return [float(e) for e in range(epochs)], [self.at(e + 1) for e in range(epochs)]
+        n = self.steps_per_epoch
+        return [t / n for t in range(epochs * n)], [
+            self.at(t // n + 1, t % n) for t in range(epochs * n)
+        ]
+
+
+class _Guard(DivergenceGuard):
+    """The divergence guard with advice that may depend on the update rule."""
+
+    def __init__(self, lr: float, advice: Callable[[float], str | None] | None) -> None:
+        super().__init__(lr, explode=EXPLODE, unit="epoch")
+        self.advice = advice
+
+    def suggestion(self) -> str:
+        said = self.advice(self.lr) if self.advice is not None else None
+        return said if said is not None else super().suggestion()
+
+
 def train(
     net: Net,
     X: np.ndarray,
@@ -90,13 +180,15 @@ def train(
     *,
     epochs: int,
     batch_size: int,
-    lr: float,
+    lr: float | LearningRate,
     seed: int = 0,
     callbacks: Sequence[Callback] = (),
     history: History | None = None,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
+    advice: Callable[[float], str | None] | None = None,
     world: World = SOLO,
 ) -> History:
-    """Train ``net`` with mini-batch SGD and return the per-epoch history.
+    """Train ``net`` by mini-batch descent and return the per-epoch history.
 
     Parameters
     ----------
@@ -107,9 +199,23 @@ def train(
     epochs : int
         The last epoch to train to. With a ``history`` from a checkpoint,
         training continues from the epoch after its last row.
-    batch_size, lr, seed : the mini-batch size, the learning rate, the shuffle seed.
-        Epoch ``e`` shuffles with ``default_rng([seed, e])``, so a resumed run sees
-        the same batches as an uninterrupted one.
+    batch_size, seed : the mini-batch size and the shuffle seed. Epoch ``e`` shuffles
+        with ``default_rng([seed, e])``, so a resumed run sees the same batches as an
+        uninterrupted one.
+    lr : float or LearningRate
+        The rate (constant), or the rate of every step.
+    validation : (X_val, y_val), optional
+        Evaluated after every epoch, before the test set: the columns ``val_loss`` and
+        ``val_accuracy`` (for early stopping; taken from the training data by the caller,
+        never from the test set).
+    advice : callable, optional
+        ``advice(lr)`` returns what a divergence message should suggest, or None for the
+        guard's own suggestion.
+
+    The history gets a row per epoch: ``epoch, train_loss, train_accuracy, test_loss,
+    test_accuracy, seconds, lr`` (the rate of the epoch's first step), and with
+    ``validation`` also ``val_loss, val_accuracy``. Rows of a resumed history that lack
+    a column get NaN there.
 
     Raises
     ------
@@ -124,24 +230,37 @@ def train(
         the workers (:meth:`World.all_sum`), so the history is the same on every worker.
     """
     history = history if history is not None else History()
+    rate = lr if isinstance(lr, LearningRate) else LearningRate.constant(float(lr))
     start = int(history["epoch"][-1]) if len(history) else 0
     n = X.shape[0]
     train_data = net.prepare(X, y)
     mine = world.block(X_test.shape[0])  # this worker's share of the test set
     test_data = net.prepare(X_test[mine], y_test[mine])
+    val_data, n_val = None, 0
+    if validation is not None:
+        n_val = validation[0].shape[0]
+        own = world.block(n_val)  # and of the validation set
+        val_data = net.prepare(validation[0][own], validation[1][own])
     n_batches = math.ceil(n / batch_size)
+    columns = [*ROW_COLUMNS, *(VALIDATION_COLUMNS if validation is not None else ())]
+    for name in columns:  # an older history without the rate or validation columns
+        if len(history) and name not in history.columns:
+            history.columns[name] = [math.nan] * len(history)
     info = {
         "epochs": epochs,
         "start_epoch": start,
         "n_train": n,
         "n_test": X_test.shape[0],
+        "n_validation": n_val,
         "batch_size": batch_size,
         "batches_per_epoch": n_batches,
         "history": history,
+        "net": net,
+        "learning_rate": rate,
     }
     for cb in callbacks:
         cb.on_train_begin(info)
-    guard = DivergenceGuard(lr, explode=EXPLODE, unit="epoch")
+    guard = _Guard(rate.at(start + 1), advice)
     if len(history):
         guard.first = history["train_loss"][0]  # resumed: compare with the first epoch
     n_test = X_test.shape[0]
@@ -151,9 +270,12 @@ def train(
             order = np.random.default_rng([seed, epoch]).permutation(n)
             stats = BatchStats()
             tick = time.perf_counter()
+            first_lr = step_lr = rate.at(epoch)
             for b in range(n_batches):
+                if rate.per_step:
+                    step_lr = rate.at(epoch, b)
                 idx = order[b * batch_size : (b + 1) * batch_size]
-                loss_sum, correct = net.train_step(train_data, idx, lr)
+                loss_sum, correct = net.train_step(train_data, idx, step_lr)
                 if guard.first is None:
                     # the loss before any update: an epoch that explodes in its first
                     # batches must not become its own yardstick
@@ -173,22 +295,32 @@ def train(
             train_loss = stats.loss
             seconds = time.perf_counter() - tick
             last_good = {"epoch": int(history["epoch"][-1]) if len(history) else 0}
+            guard.lr = first_lr
             guard.check(epoch, train_loss, last_good.copy)
-            test_loss, test_correct = 0.0, 0
-            if n_test:
-                test_total = world.all_sum(net.evaluate(test_data))
-                test_loss, test_correct = float(test_total[0]), int(test_total[1])
             row = {
                 "epoch": epoch,
                 "train_loss": train_loss,
                 "train_accuracy": stats.accuracy,
-                "test_loss": test_loss / n_test if n_test else math.nan,
-                "test_accuracy": test_correct / n_test if n_test else math.nan,
+                "test_loss": math.nan,
+                "test_accuracy": math.nan,
                 "seconds": seconds,
+                "lr": first_lr,
             }
+            if val_data is not None:
+                val_total = world.all_sum(net.evaluate(val_data))
+                row["val_loss"] = float(val_total[0]) / n_val
+                row["val_accuracy"] = int(val_total[1]) / n_val
+            if n_test:
+                test_total = world.all_sum(net.evaluate(test_data))
+                row["test_loss"] = float(test_total[0]) / n_test
+                row["test_accuracy"] = int(test_total[1]) / n_test
+            for name in history.columns:  # columns of earlier runs this one does not fill
+                row.setdefault(name, math.nan)
             history.append(**row)
             for cb in callbacks:
                 cb.on_epoch_end(epoch, row)
+            if any(cb.stop_training for cb in callbacks):
+                break
     for cb in callbacks:
         cb.on_train_end(history)
     return history

@@ -46,7 +46,7 @@ def gradlab_fit(model: str, data: Any, epochs: int, engine: str, device: str = "
 
     def fit() -> tuple[float, float]:
         est = (
-            SoftmaxRegression(epochs=epochs, engine=engine, device=device)
+            SoftmaxRegression(epochs=epochs, engine=engine, device=device, lr=LR, batch_size=BATCH)
             if model == "softmax"
             else MLPClassifier(
                 epochs=epochs, engine=engine, device=device, lr=LR, momentum=0.0, batch_size=BATCH

@@ -116,7 +116,7 @@ def run_check(
         "engine": engine,
         "seed": seed,
         "epochs": epochs,
-        "lr": est.lr,
+        "lr": est.lr_,
         "momentum": est.momentum,
         "batch_size": est.batch_size,
         "train_loss": last["train_loss"],

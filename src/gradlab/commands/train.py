@@ -27,7 +27,9 @@ from gradlab.commands._args import (
     print_json,
 )
 from gradlab.errors import UsageError
-from gradlab.models._spec import DEFAULTS, DTYPES
+from gradlab.models._spec import DEFAULTS, DTYPES, RATES
+from gradlab.optim.rules import RULES
+from gradlab.optim.schedules import SCHEDULES
 
 NAME = "train"
 CHECKPOINT = "model.safetensors"
@@ -39,11 +41,24 @@ _PARAMS = {
     "epochs": "epochs",
     "batch_size": "batch_size",
     "momentum": "momentum",
+    "optimizer": "optimizer",
+    "schedule": "schedule",
+    "validation_fraction": "validation_fraction",
     "seed": "random_state",
     "engine": "engine",
     "device": "device",
     "dtype": "dtype",
 }
+#: option dest -> the key of :data:`gradlab.jobs.train.SCHEDULE_FLAGS`
+_SCHEDULE_FLAGS = ("gamma", "step_size", "t_max", "warmup_steps")
+
+
+def fraction(text: str) -> float:
+    """An argparse type: a number strictly between 0 and 1."""
+    v = positive_float(text)
+    if v >= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text!r}")
+    return v
 
 
 def hidden_sizes(text: str) -> tuple[int, ...]:
@@ -116,7 +131,51 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--momentum",
         type=float,
-        help=f"SGD momentum in [0, 1) (default: {_both('momentum', lambda v: f'{v:g}')}{resumed})",
+        help="SGD momentum in [0, 1), for --optimizer sgd only (default: "
+        f"{_both('momentum', lambda v: f'{v:g}')}{resumed})",
+    )
+    rates = ", ".join(f"{name} {RATES['softmax'][name]:g}/{RATES['mlp'][name]:g}" for name in RULES)
+    p.add_argument(
+        "--optimizer",
+        choices=RULES,
+        help="the update rule: sgd (with --momentum), momentum and nesterov (SGD with "
+        "momentum 0.9), adagrad, rmsprop, adam, adamw; without --lr each takes its rate "
+        f"(softmax/MLP: {rates}) (default: sgd{resumed})",
+    )
+    p.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        help="how the rate changes: constant; step, exponential, cosine (per epoch: "
+        "x gamma every --step-size epochs, x gamma every epoch, half a cosine down to 0 over "
+        "--t-max epochs); warmup, onecycle (per step) (default: constant{resumed})",
+    )
+    p.add_argument("--gamma", type=positive_float, help="the schedule's decay factor")
+    p.add_argument(
+        "--step-size", type=positive_int, metavar="EPOCHS", help="epochs between step decays"
+    )
+    p.add_argument(
+        "--t-max", type=positive_int, metavar="EPOCHS", help="the cosine's length in epochs"
+    )
+    p.add_argument(
+        "--warmup-steps",
+        type=non_negative_int,
+        metavar="N",
+        help="a linear warm-up over the first N steps, before the schedule",
+    )
+    p.add_argument(
+        "--early-stopping",
+        type=non_negative_int,
+        metavar="PATIENCE",
+        help="hold back --validation-fraction of the training data; stop when its loss has "
+        "not fallen for PATIENCE epochs and keep the best epoch's weights (0: off; "
+        f"default: off{resumed})",
+    )
+    p.add_argument(
+        "--validation-fraction",
+        type=fraction,
+        metavar="F",
+        help=f"share of the training data held back for early stopping (default: "
+        f"{_MLP['validation_fraction']:g}{resumed})",
     )
     p.add_argument(
         "--seed",
@@ -249,6 +308,10 @@ def _request(args: argparse.Namespace) -> Any:
         for dest, param in _PARAMS.items()
         if getattr(args, dest) is not None
     }
+    if args.early_stopping is not None:
+        given["early_stopping"] = args.early_stopping > 0
+        if args.early_stopping:
+            given["n_iter_no_change"] = args.early_stopping
     return TrainRequest(
         model=args.model,
         dataset=args.dataset,
@@ -260,6 +323,9 @@ def _request(args: argparse.Namespace) -> Any:
         grid=args.grid,
         plots=not args.no_plots,
         quiet=args.quiet,
+        schedule_flags={
+            k: getattr(args, k) for k in _SCHEDULE_FLAGS if getattr(args, k) is not None
+        },
     )
 
 
@@ -340,6 +406,10 @@ def _train(args: argparse.Namespace) -> int:
         "train_accuracy": last["train_accuracy"],
         "test_accuracy": last["test_accuracy"],
         "seconds": float(sum(model.history_["seconds"])),
+        "lr": model.lr_,
+        "optimizer": model.optimizer_.config(),
+        "schedule": model.schedule_.config(),
+        "early_stopping": _early(model),
         "files": [str(f) for f in result.files],
     }
     if args.json:
@@ -353,5 +423,47 @@ def _train(args: argparse.Namespace) -> int:
             f"{summary['train_accuracy']:.4f}, test acc {summary['test_accuracy']:.4f} "
             f"({summary['seconds']:.2f} s training)"
         )
+        print(training_line(model))
         print("Files: " + ", ".join(str(f) for f in result.files))
     return 0
+
+
+def _early(model: Any) -> dict[str, Any] | None:
+    if not model.early_stopping:
+        return None
+    history = model.history_
+    best = getattr(model, "best_epoch_", 0)
+    return {
+        "patience": model.n_iter_no_change,
+        "validation_fraction": model.validation_fraction,
+        "best_epoch": best,
+        "stopped_epoch": getattr(model, "stopped_epoch_", 0),
+        "best_val_loss": history["val_loss"][best - 1] if best else None,
+        "best_val_accuracy": history["val_accuracy"][best - 1] if best else None,
+    }
+
+
+def training_line(model: Any) -> str:
+    """``Optimizer: adam, lr 0.001; schedule: cosine(T_max=10, eta_min=0)``, and what early
+    stopping did."""
+    from gradlab.jobs.train import describe_choice
+
+    rule = model.optimizer_.config()
+    name = rule["name"]
+    if rule.get("momentum"):
+        nesterov = ", Nesterov" if rule.get("nesterov") else ""
+        name += f" (momentum {rule['momentum']:g}{nesterov})"
+    # the rate is said once: a schedule's own lr (or max_lr) is the same number
+    schedule = {k: v for k, v in model.schedule_.config().items() if k not in ("lr", "max_lr")}
+    text = f"Optimizer: {name}, lr {model.lr_:g}; schedule: {describe_choice(schedule)}"
+    early = _early(model)
+    if early is not None:
+        stopped = early["stopped_epoch"]
+        when = f"stopped after epoch {stopped}" if stopped else "ran to the last epoch"
+        text += (
+            f"; early stopping {when}, keeping epoch {early['best_epoch']} "
+            f"(validation loss {early['best_val_loss']:.4f})"
+            if early["best_epoch"]
+            else f"; early stopping {when}"
+        )
+    return text

@@ -11,16 +11,21 @@ labels ``y`` and layers ``h_0 = X``, ``h_k = relu(h_{k-1} @ W_k + b_k)``, logits
 
 The softmax subtracts each row's maximum before ``exp``, so logits of 1000 or more
 do not overflow. All arrays are float32 and every step reuses preallocated
-buffers, so a step is a handful of BLAS calls and no large allocation.
+buffers, so a step is a handful of BLAS calls and no large allocation; the update is
+a gradlab rule (:mod:`gradlab.optim.rules`) on the packed parameters.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from gradlab import ops
+from gradlab.engines.optstate import SavedOptimizer, param_names
+from gradlab.errors import DataError
+from gradlab.optim.rules import SGD, Rule, pack
 
 #: Float input buffers used in turn by :meth:`NumpyMLP.rows` (see there why several).
 INPUT_BUFFERS = 4
@@ -106,7 +111,22 @@ def reference_step(
 
 
 class NumpyMLP:
-    """Weights ``W_k`` (fan_in, fan_out) and biases ``b_k`` (fan_out,), float32.
+    """Weights ``W_k`` (fan_in, fan_out) and biases ``b_k`` (fan_out,), float32, updated by a
+    gradlab update rule.
+
+    The parameters live in one contiguous buffer (:attr:`flat`) and ``W_k``, ``b_k`` are
+    views of it; the gradients likewise live in :attr:`grad_flat`, and the products write
+    straight into their views. The rule (:mod:`gradlab.optim.rules`) then updates all the
+    parameters in one NumPy call per operation of its formula, however many layers there
+    are (``rule.step([flat], [grad_flat], state)``; every rule acts element by element,
+    so this is exactly the update of the separate arrays).
+
+    SGD without weight decay runs with the rate *folded* into the gradient (the output
+    gradient is scaled by ``lr / m`` instead of ``1 / m``, and the rule steps with rate 1):
+    one pass fewer, and for plain SGD the update ``theta -= lr * g`` in a single
+    subtraction. With momentum the buffers are then kept in step units (``lr * buffer``
+    in PyTorch's terms), which is exact only while the rate stays constant, so a caller
+    with a changing rate and momentum passes ``fold=False``.
 
     Parameters
     ----------
@@ -116,15 +136,20 @@ class NumpyMLP:
     params : dict of str to ndarray
         Initial ``W1, b1, W2, b2, ...`` (see :func:`gradlab.models._init.init_params`).
     momentum : float
-        SGD momentum (0 is plain SGD).
+        Without ``rule``: SGD with this momentum (0 is plain SGD), rate folded in.
     velocity : dict of str to ndarray, optional
-        Momentum buffers ``vW1, vb1, ...`` to continue from, in this engine's units (the
-        step itself, ``lr * v`` in :func:`reference_step`'s terms), as
-        :meth:`velocities` returns them. Without it they start at zero.
+        Without ``rule``: momentum buffers ``vW1, vb1, ...`` to continue from, in step
+        units (``lr * v`` in :func:`reference_step`'s terms).
+    rule : Rule, optional
+        The update rule (its own ``lr`` is not used: every step is given its rate).
+    saved : SavedOptimizer, optional
+        The rule's state to continue from, in this engine's :attr:`units`.
+    fold : bool, optional
+        Fold the rate into the gradient; by default for SGD without weight decay and
+        without momentum (with ``rule``), always without ``rule``.
+    dtype : numpy dtype, default float32
+        float64 for checks against other engines in double precision.
     """
-
-    #: What :meth:`velocities` holds: the step, ``v <- momentum * v + lr * g``.
-    VELOCITY_UNITS = "step"
 
     def __init__(
         self,
@@ -132,22 +157,49 @@ class NumpyMLP:
         params: Mapping[str, np.ndarray],
         momentum: float = 0.0,
         velocity: Mapping[str, np.ndarray] | None = None,
+        *,
+        rule: Rule | None = None,
+        saved: SavedOptimizer | None = None,
+        fold: bool | None = None,
+        dtype: Any = np.float32,
     ) -> None:
         self.sizes = tuple(sizes)
         self.n_layers = len(sizes) - 1
-        self.W = [np.array(params[f"W{k}"], np.float32, order="C") for k in self._ks()]
-        self.b = [np.array(params[f"b{k}"], np.float32, order="C") for k in self._ks()]
-        self.momentum = float(momentum)
-        self.vW = [np.zeros_like(w) for w in self.W] if momentum else []
-        self.vb = [np.zeros_like(b) for b in self.b] if momentum else []
-        if momentum and velocity:
-            for k in self._ks():
-                self.vW[k - 1][...] = velocity[f"vW{k}"]
-                self.vb[k - 1][...] = velocity[f"vb{k}"]
-        self.gW = [np.empty_like(w) for w in self.W]
-        self.gb = [np.empty_like(b) for b in self.b]
+        self.dtype = np.dtype(dtype)
+        self.names = param_names(self.n_layers)
+        self.flat, views = pack(
+            [np.asarray(params[name], self.dtype) for name in self.names], self.dtype
+        )
+        self.grad_flat, grad_views = pack([np.zeros(v.shape, self.dtype) for v in views])
+        self.views = dict(zip(self.names, views, strict=True))
+        self.W = views[0::2]
+        self.b = views[1::2]
+        self.gW = grad_views[0::2]
+        self.gb = grad_views[1::2]
+        if rule is None:
+            rule = SGD(lr=1.0, momentum=float(momentum))
+            fold = True if fold is None else fold
+        self.rule = rule
+        plain_sgd = isinstance(rule, SGD) and not rule.weight_decay
+        if fold is None:
+            fold = plain_sgd and not getattr(rule, "momentum", 0.0)
+        if fold and not plain_sgd:
+            raise ValueError(f"the rate folds only into SGD without weight decay, not {rule}")
+        self.fold = bool(fold)
+        self.units = "step" if self.fold and rule.slot_names() else "gradient"
+        #: Plain SGD with the rate folded in: the update is one subtraction.
+        self._plain = self.fold and not rule.slot_names()
+        self._params, self._grads = [self.flat], [self.grad_flat]
+        #: The rate of the last step (what step-unit momentum buffers are scaled by).
+        self.last_lr: float | None = None
+        self.opt_state = rule.init(self._params)
+        if saved is not None:
+            self.load_optimizer_state(saved)
+        elif velocity:
+            buffers = {f"momentum_buffer/{name}": velocity[f"v{name}"] for name in self.names}
+            self.load_optimizer_state(SavedOptimizer(rule.config(), 1, buffers, "step"))
         self._buffers: dict[int, list[np.ndarray]] = {}
-        # per batch size: a uint8 gather buffer and INPUT_BUFFERS float32 buffers used in turn
+        # per batch size: a uint8 gather buffer and INPUT_BUFFERS float buffers used in turn
         self._inputs: dict[int, tuple[np.ndarray, list[np.ndarray]]] = {}
         self._turn = 0
         # by batch size: dL/dh for each hidden layer; where each row of the logits starts
@@ -162,10 +214,11 @@ class NumpyMLP:
     def _acts(self, m: int) -> list[np.ndarray]:
         """Activation buffers for a batch of ``m`` rows (made once per batch size)."""
         if m not in self._buffers:
-            self._buffers[m] = [np.empty((m, s), np.float32) for s in self.sizes[1:]]
-            self._backs[m] = [np.empty((m, s), np.float32) for s in self.sizes[1:-1]]
+            dt = self.dtype
+            self._buffers[m] = [np.empty((m, s), dt) for s in self.sizes[1:]]
+            self._backs[m] = [np.empty((m, s), dt) for s in self.sizes[1:-1]]
             self._starts[m] = np.arange(m) * self.sizes[-1]
-            self._ones[m] = np.ones(m, np.float32)
+            self._ones[m] = np.ones(m, dt)
         return self._buffers[m]
 
     @staticmethod
@@ -174,7 +227,7 @@ class NumpyMLP:
         return 1 / 255 if X.dtype == np.uint8 else 1.0
 
     def rows(self, X: np.ndarray, idx: np.ndarray | slice) -> np.ndarray:
-        """Rows ``idx`` of ``X`` as float32, in a reused buffer, *not yet scaled*.
+        """Rows ``idx`` of ``X`` as floats, in a reused buffer, *not yet scaled*.
 
         uint8 images stay uint8 in memory (a quarter of the bytes to gather) and are
         cast batch by batch, so no float copy of the data set is made. Their 1/255
@@ -193,12 +246,12 @@ class NumpyMLP:
         (``bench/experiments/input_buffers.py``).
         """
         if X.dtype != np.uint8:
-            return np.ascontiguousarray(X[idx], dtype=np.float32)
+            return np.ascontiguousarray(X[idx], dtype=self.dtype)
         m = len(range(X.shape[0])[idx]) if isinstance(idx, slice) else idx.shape[0]
         if m not in self._inputs:
             self._inputs[m] = (
                 np.empty((m, X.shape[1]), np.uint8),
-                [np.empty((m, X.shape[1]), np.float32) for _ in range(INPUT_BUFFERS)],
+                [np.empty((m, X.shape[1]), self.dtype) for _ in range(INPUT_BUFFERS)],
             )
         raw, outs = self._inputs[m]
         self._turn = (self._turn + 1) % INPUT_BUFFERS
@@ -225,7 +278,7 @@ class NumpyMLP:
             out = acts[k]
             np.matmul(h, self.W[k], out=out)
             if k == 0 and scale != 1.0:
-                out *= np.float32(scale)
+                out *= self.dtype.type(scale)
             out += self.b[k]
             if k < self.n_layers - 1:
                 np.maximum(out, 0, out=out)
@@ -233,37 +286,38 @@ class NumpyMLP:
         return acts
 
     def prepare(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The data as it is (uint8 pixels or float32 features) and int64 labels."""
+        """The data as it is (uint8 pixels or float features) and int64 labels."""
         if X.dtype != np.uint8:
-            X = np.ascontiguousarray(X, np.float32)
+            X = np.ascontiguousarray(X, self.dtype)
         return np.ascontiguousarray(X), np.ascontiguousarray(y, np.int64)
 
     def train_step(
         self, data: tuple[np.ndarray, np.ndarray], idx: np.ndarray, lr: float
     ) -> tuple[float, int]:
-        """One SGD step on rows ``idx``; returns (sum of losses, number correct) before it."""
+        """One update on rows ``idx`` at rate ``lr``; returns (sum of losses, number
+        correct) before it."""
         X = data[0]
         return self.step(self.rows(X, idx), data[1][idx], lr, self.input_scale(X))
 
     def step(
         self, X: np.ndarray, y: np.ndarray, lr: float, scale: float = 1.0
     ) -> tuple[float, int]:
-        """One SGD step on the float32 batch ``scale * X``; returns (sum of losses, number
-        correct) before it.
+        """One update on the batch ``scale * X``; returns (sum of losses, number correct)
+        before it.
 
-        The learning rate is folded into the output gradient (``lr / m`` instead of
-        ``1 / m``), so every gradient below is already ``lr * dL/dtheta`` and each
-        update is one in-place subtraction. With momentum the velocity is kept in
-        the same units, which is exact while the learning rate stays constant.
+        The gradient of the mean loss lands in :attr:`grad_flat`, multiplied by ``lr``
+        when the rate is folded in (:attr:`fold`): the output gradient is scaled by
+        ``lr / m`` rather than ``1 / m``, which costs nothing, and every gradient below
+        inherits the factor.
         """
         m = X.shape[0]
         acts = self.forward(X, scale)
         z = acts[-1]
         pred = z.argmax(axis=1)
         correct = int(np.count_nonzero(pred == y))
-        # softmax in place: z becomes exp(z - max), then the gradient (p - onehot) * lr / m.
-        # Flat indices read the row maxima (at the argmax) and the true-class entries
-        # without another pass over z.
+        # softmax in place: z becomes exp(z - max), then the gradient (p - onehot) * c with
+        # c = lr / m (folded) or 1 / m. Flat indices read the row maxima (at the argmax)
+        # and the true-class entries without another pass over z.
         flat, starts = z.reshape(-1), self._starts[m]
         at_true = starts + y
         z -= flat[starts + pred][:, None]
@@ -271,8 +325,9 @@ class NumpyMLP:
         np.exp(z, out=z)
         sums = z.sum(axis=1)
         loss = float(np.log(sums).sum() - z_true.sum())  # sum of logsumexp(z) - z[y]
-        z *= (np.float32(lr / m) / sums)[:, None]
-        flat[at_true] -= np.float32(lr / m)
+        c = self.dtype.type((lr if self.fold else 1.0) / m)
+        z *= (c / sums)[:, None]
+        flat[at_true] -= c
         grad = z
         backs = self._backs[m]
         ones = self._ones[m]
@@ -283,27 +338,19 @@ class NumpyMLP:
             if k == 0 and scale != 1.0:
                 # (scale * X).T @ grad, with the scale on the (m, size_1) factor, which
                 # is 784 / m times smaller than the gradient (784, size_1)
-                grad *= np.float32(scale)
+                grad *= self.dtype.type(scale)
             np.matmul(h_prev.T, grad, out=self.gW[k])
             if k > 0:
                 back = np.matmul(grad, self.W[k].T, out=backs[k - 1])
                 back *= h_prev > 0
                 grad = back
-        self._update()
+        if self._plain:  # SGD.step(lr=1) with nothing to remember: p -= g, without its
+            self.flat -= self.grad_flat  # Python bookkeeping (a few us a step)
+            self.opt_state.step += 1
+        else:
+            self.rule.step(self._params, self._grads, self.opt_state, lr=1.0 if self.fold else lr)
+        self.last_lr = lr
         return loss, correct
-
-    def _update(self) -> None:
-        """``theta -= step`` with the lr-scaled gradients (or velocities)."""
-        for k in range(self.n_layers):
-            gW, gb = self.gW[k], self.gb[k]
-            if self.momentum:
-                self.vW[k] *= self.momentum
-                self.vW[k] += gW
-                self.vb[k] *= self.momentum
-                self.vb[k] += gb
-                gW, gb = self.vW[k], self.vb[k]
-            self.W[k] -= gW
-            self.b[k] -= gb
 
     def evaluate(self, data: tuple[np.ndarray, np.ndarray], batch: int = 2000) -> tuple[float, int]:
         """(sum of cross-entropy, number correct) over a prepared data set, in batches."""
@@ -318,7 +365,7 @@ class NumpyMLP:
         return total, correct
 
     def logits(self, X: np.ndarray, batch: int = 2000) -> np.ndarray:
-        """Logits for every row of ``X`` (uint8 pixels or float32), shape (n, classes)."""
+        """Logits for every row of ``X`` (uint8 pixels or floats), shape (n, classes)."""
         return np.concatenate(
             [
                 self.forward(self.rows(X, slice(i, i + batch)), self.input_scale(X))[-1].copy()
@@ -326,19 +373,57 @@ class NumpyMLP:
             ]
         )
 
-    def velocities(self) -> dict[str, np.ndarray]:
-        """Copies of the momentum buffers ``vW1, vb1, ...`` as kept (units
-        :attr:`VELOCITY_UNITS`); empty without momentum."""
-        out = {}
-        for k in range(len(self.vW)):
-            out[f"vW{k + 1}"] = self.vW[k].copy()
-            out[f"vb{k + 1}"] = self.vb[k].copy()
-        return out
-
     def state(self) -> dict[str, np.ndarray]:
         """The parameters as ``W1, b1, ...`` copies."""
+        return {name: view.copy() for name, view in self.views.items()}
+
+    def load_params(self, params: Mapping[str, np.ndarray]) -> None:
+        """Set the parameters to ``params`` (``W1, b1, ...``, as :meth:`state` gives them)."""
+        for name, view in self.views.items():
+            view[...] = params[name]
+
+    def _slot_views(self) -> dict[str, np.ndarray]:
+        """``"<slot>/<param>"`` -> the view of that parameter in the slot's packed array."""
         out = {}
-        for k in range(self.n_layers):
-            out[f"W{k + 1}"] = self.W[k].copy()
-            out[f"b{k + 1}"] = self.b[k].copy()
+        for slot, (arr,) in self.opt_state.slots.items():
+            start = 0
+            for name, view in self.views.items():
+                out[f"{slot}/{name}"] = arr[start : start + view.size].reshape(view.shape)
+                start += view.size
         return out
+
+    def optimizer_state(self) -> SavedOptimizer:
+        """A copy of the rule's state, per parameter (see :mod:`gradlab.engines.optstate`)."""
+        arrays = {k: v.copy() for k, v in self._slot_views().items()}
+        lr = None
+        if self.units == "step":
+            lr = self.last_lr if self.last_lr is not None else self.rule.lr
+        return SavedOptimizer(self.rule.config(), self.opt_state.step, arrays, self.units, lr)
+
+    def load_optimizer_state(self, saved: SavedOptimizer) -> None:
+        """Continue from ``saved`` (a state of this rule's kind, in :attr:`units`).
+
+        Raises
+        ------
+        DataError
+            The state belongs to another rule, or its arrays do not fit the parameters.
+        """
+        if not saved.fits(self.rule):
+            raise DataError(
+                f"optimizer state: saved for {saved.name}, not {self.rule.name} "
+                "(or with other slots).",
+                hint="Resume with the optimizer the run was saved with.",
+            )
+        saved.check({name: view.shape for name, view in self.views.items()})
+        for key, view in self._slot_views().items():
+            view[...] = saved.arrays[key]
+        self.opt_state.step = int(saved.step)
+        if saved.units == "step":
+            self.last_lr = saved.lr
+
+    def velocities(self) -> dict[str, np.ndarray]:
+        """Copies of SGD's momentum buffers as ``vW1, vb1, ...`` in :attr:`units`; empty
+        for another rule or without momentum."""
+        if "momentum_buffer" not in self.opt_state.slots:
+            return {}
+        return {f"v{k.split('/')[1]}": v.copy() for k, v in self._slot_views().items()}

@@ -1,8 +1,11 @@
-"""The same MLP in PyTorch: ``nn.Sequential``, ``nn.CrossEntropyLoss``, ``torch.optim.SGD``.
+"""The same MLP in PyTorch: ``nn.Sequential``, ``nn.CrossEntropyLoss``, ``torch.optim``.
 
 This is the tutorial's concise form (``nn.Sequential(nn.Flatten(), nn.Linear(784, 10))``
 for softmax regression), with the data held on the device as one tensor and batches
-taken by index, not produced image by image by a DataLoader.
+taken by index, not produced image by image by a DataLoader. The optimizer is the
+``torch.optim`` class of the gradlab rule asked for, with the same hyperparameters
+(:func:`gradlab.engines.torch_optim.optimizer`); each step sets its rate, so a schedule
+gives PyTorch the very rates it gives the NumPy engine.
 """
 
 from __future__ import annotations
@@ -14,8 +17,12 @@ import torch
 from torch import nn
 
 from gradlab.distributed import SOLO, World
+from gradlab.engines import torch_optim
 from gradlab.engines.distributed import data_parallel
+from gradlab.engines.optstate import SavedOptimizer, param_names
 from gradlab.engines.torch_engine import resolve_device, resolve_dtype
+from gradlab.errors import DataError
+from gradlab.optim.rules import SGD, Rule
 
 
 def build_sequential(sizes: Sequence[int]) -> nn.Sequential:
@@ -38,25 +45,30 @@ class TorchMLP:
     params : dict of str to ndarray
         ``W1`` (fan_in, fan_out), ``b1``, ... as for :class:`~gradlab.engines.numpy_mlp.NumpyMLP`.
     momentum : float
+        Without ``rule``: ``torch.optim.SGD`` with this momentum.
     device : {"auto", "cpu", "cuda"}
     velocity : dict of str to ndarray, optional
-        Momentum buffers ``vW1, vb1, ...`` to continue from, as :meth:`velocities`
-        returns them (``torch.optim.SGD``'s: ``v <- momentum * v + g``, the step being
-        ``lr * v``), weights in the ``(fan_in, fan_out)`` layout.
+        Without ``rule``: momentum buffers ``vW1, vb1, ...`` to continue from, as
+        :meth:`velocities` returns them (``torch.optim.SGD``'s: ``v <- momentum * v + g``,
+        the step being ``lr * v``), weights in the ``(fan_in, fan_out)`` layout.
+    rule : Rule, optional
+        The gradlab rule whose ``torch.optim`` equivalent updates the weights.
+    saved : SavedOptimizer, optional
+        Its state to continue from (in gradient units).
     world : World, optional
         The data-parallel job this worker belongs to (default: a single process). Every
         step takes this worker's block of the global batch (:meth:`World.block`) and
         scales its summed loss by ``W / global batch``; DistributedDataParallel averages
         the gradients over the ``W`` workers, so the step is that of the whole global batch,
         even when the batch does not split evenly. A single process is the same code with
-        ``W = 1``.
+        ``W = 1``. Any update rule stays exact: the gradients are averaged before the step.
     dtype : {"float32", "float64"}
         The parameters' and the arithmetic's precision (float64 shows that data-parallel
         training is the same mini-batch SGD, to rounding).
     """
 
-    #: What :meth:`velocities` holds: ``torch.optim.SGD``'s buffers, in gradient units.
-    VELOCITY_UNITS = "gradient"
+    #: The units of the momentum buffers: ``torch.optim.SGD``'s, in gradient units.
+    units = "gradient"
 
     def __init__(
         self,
@@ -65,6 +77,9 @@ class TorchMLP:
         momentum: float = 0.0,
         device: str = "auto",
         velocity: Mapping[str, np.ndarray] | None = None,
+        *,
+        rule: Rule | None = None,
+        saved: SavedOptimizer | None = None,
         world: World = SOLO,
         dtype: str = "float32",
     ) -> None:
@@ -81,19 +96,70 @@ class TorchMLP:
         self.loss_fn = nn.CrossEntropyLoss(reduction="sum")
         # the module that runs the steps: the model itself, or DDP around it (same parameters)
         self.stepper = data_parallel(self.model, world)
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.1, momentum=momentum)
-        if momentum and velocity:  # resume the momentum buffers of a checkpoint
-            for k, lin in enumerate(self.linears, 1):
-                for p, key, t in ((lin.weight, f"vW{k}", True), (lin.bias, f"vb{k}", False)):
-                    value = velocity[key].T if t else velocity[key]
-                    buf = torch.from_numpy(np.ascontiguousarray(value))
-                    buf = buf.to(self.device, self.dtype)
-                    self.optimizer.state[p]["momentum_buffer"] = buf
+        self.rule = rule if rule is not None else SGD(lr=0.1, momentum=momentum)
+        self.params = [p for lin in self.linears for p in (lin.weight, lin.bias)]
+        self.names = param_names(len(self.linears))
+        self.optimizer = torch_optim.optimizer(self.rule, self.params)
+        #: Updates taken (``torch.optim.SGD`` keeps no count of its own).
+        self.steps = 0
+        if saved is not None:
+            self.load_optimizer_state(saved)
+        elif momentum and velocity:  # resume the momentum buffers of a checkpoint
+            buffers = {f"momentum_buffer/{n}": velocity[f"v{n}"] for n in self.names}
+            self.load_optimizer_state(SavedOptimizer(self.rule.config(), 1, buffers))
+
+    def _numpy_dtype(self) -> np.dtype:  # type: ignore[type-arg]
+        """The NumPy dtype of the parameters."""
+        return torch.empty((), dtype=self.dtype).numpy().dtype
+
+    def _layout(self, name: str, value: np.ndarray) -> np.ndarray:
+        """A parameter-shaped array between gradlab's layout and torch's (weights are
+        transposed); the same function both ways."""
+        return np.ascontiguousarray(value.T if name.startswith("W") else value)
+
+    def load_optimizer_state(self, saved: SavedOptimizer) -> None:
+        """Continue from ``saved`` (a state of this rule's kind, in gradient units).
+
+        Raises
+        ------
+        DataError
+            The state belongs to another rule, or its arrays do not fit the parameters.
+        """
+        if not saved.fits(self.rule):
+            raise DataError(
+                f"optimizer state: saved for {saved.name}, not {self.rule.name} "
+                "(or with other slots).",
+                hint="Resume with the optimizer the run was saved with.",
+            )
+        saved = saved.in_units("gradient", None)
+        saved.check(
+            {
+                n: tuple(p.shape[::-1]) if n.startswith("W") else tuple(p.shape)
+                for n, p in zip(self.names, self.params, strict=True)
+            }
+        )
+        arrays = [np.empty(tuple(p.shape), self._numpy_dtype()) for p in self.params]
+        state = self.rule.init(arrays)
+        for slot, per_param in state.slots.items():
+            for i, name in enumerate(self.names):
+                per_param[i][...] = self._layout(name, saved.arrays[f"{slot}/{name}"])
+        state.step = self.steps = int(saved.step)
+        torch_optim.load_state(self.optimizer, self.params, state)
+
+    def optimizer_state(self) -> SavedOptimizer:
+        """A copy of the optimizer's state, per parameter in gradlab's layout."""
+        state = torch_optim.read_state(self.rule, self.optimizer, self.params)
+        arrays = {
+            f"{slot}/{name}": self._layout(name, per_param[i]).copy()
+            for slot, per_param in state.slots.items()
+            for i, name in enumerate(self.names)
+        }
+        return SavedOptimizer(self.rule.config(), self.steps, arrays, "gradient")
 
     def prepare(self, X: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """Move the whole data set to the device once (uint8 pixels stay uint8 there)."""
         if X.dtype != np.uint8:
-            X = np.ascontiguousarray(X, np.float64 if self.dtype == torch.float64 else np.float32)
+            X = np.ascontiguousarray(X, self._numpy_dtype())
         Xt = torch.from_numpy(np.ascontiguousarray(X)).to(self.device)
         yt = torch.from_numpy(np.ascontiguousarray(y, np.int64)).to(self.device)
         return Xt, yt
@@ -122,6 +188,7 @@ class TorchMLP:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[no-untyped-call]
         self.optimizer.step()
+        self.steps += 1
         with torch.no_grad():
             correct = (logits.argmax(dim=1) == yb).sum()
         # Stay on the device: the loop sums these and reads them once per epoch.
@@ -148,13 +215,18 @@ class TorchMLP:
             out[f"b{k}"] = lin.bias.detach().cpu().numpy().copy()
         return out
 
+    def load_params(self, params: Mapping[str, np.ndarray]) -> None:
+        """Set the weights to ``params`` (``W1, b1, ...`` in gradlab's layout)."""
+        with torch.no_grad():
+            for name, p in zip(self.names, self.params, strict=True):
+                p.copy_(torch.from_numpy(self._layout(name, np.asarray(params[name]))))
+
     def velocities(self) -> dict[str, np.ndarray]:
-        """The optimizer's momentum buffers as ``vW1, vb1, ...`` (empty without momentum)."""
-        out: dict[str, np.ndarray] = {}
-        for k, lin in enumerate(self.linears, 1):
-            for p, key, t in ((lin.weight, f"vW{k}", True), (lin.bias, f"vb{k}", False)):
-                buf = self.optimizer.state.get(p, {}).get("momentum_buffer")
-                if buf is not None:
-                    value = buf.detach().cpu().numpy()
-                    out[key] = value.T.copy() if t else value.copy()
-        return out
+        """SGD's momentum buffers as ``vW1, vb1, ...`` (empty for another rule, or before
+        the first step)."""
+        saved = self.optimizer_state()
+        if saved.step == 0:
+            return {}
+        return {
+            f"v{k.split('/')[1]}": v for k, v in saved.arrays.items() if k.startswith("momentum_")
+        }

@@ -42,6 +42,11 @@ FLAGS = {
     "epochs": "--epochs",
     "batch_size": "--batch-size",
     "momentum": "--momentum",
+    "optimizer": "--optimizer",
+    "schedule": "--schedule",
+    "early_stopping": "--early-stopping",
+    "n_iter_no_change": "--early-stopping",
+    "validation_fraction": "--validation-fraction",
     "random_state": "--seed",
     "engine": "--engine",
     "device": "--device",
@@ -49,8 +54,36 @@ FLAGS = {
 }
 #: What a resumed run takes from the checkpoint and reports (the others are kept silently).
 REPORTED = ("hidden", "lr", "batch_size", "momentum", "random_state", "engine", "device")
-#: Overrides that change the numbers of a resumed run (the epoch target does not).
-CHANGES_RESULT = ("lr", "batch_size", "momentum", "random_state", "engine", "device", "dtype")
+#: Reported too, when they are not the defaults.
+REPORTED_IF_SET = ("optimizer", "schedule", "early_stopping", "validation_fraction")
+#: Overrides that change the numbers of a resumed run (the epoch target does not, unless
+#: a schedule is laid out over the epochs).
+CHANGES_RESULT = (
+    "lr",
+    "batch_size",
+    "momentum",
+    "optimizer",
+    "schedule",
+    "early_stopping",
+    "n_iter_no_change",
+    "validation_fraction",
+    "random_state",
+    "engine",
+    "device",
+    "dtype",
+)
+#: Schedule flags of the command line: the schedule's hyperparameter, and the named
+#: schedules it applies to (``warmup_steps`` applies to all but onecycle).
+SCHEDULE_FLAGS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "gamma": ("--gamma", "gamma", ("step", "exponential")),
+    "step_size": ("--step-size", "step_size", ("step",)),
+    "t_max": ("--t-max", "T_max", ("cosine",)),
+    "warmup_steps": (
+        "--warmup-steps",
+        "warmup_steps",
+        ("constant", "step", "exponential", "cosine", "warmup"),
+    ),
+}
 
 
 def load_data(
@@ -113,6 +146,10 @@ class TrainRequest:
     grid: int = 18
     plots: bool = True
     quiet: bool = False
+    schedule_flags: dict[str, Any] = field(default_factory=dict)
+    """The schedule's hyperparameters from ``--gamma``, ``--step-size``, ``--t-max``,
+    ``--warmup-steps`` (by :data:`SCHEDULE_FLAGS` key), applied to the schedule the
+    run uses (``--schedule``, or the checkpoint's when resuming)."""
 
 
 @dataclass
@@ -135,7 +172,51 @@ def _show(name: str, value: Any) -> str:
         return ",".join(str(h) for h in value) or '""'
     if isinstance(value, float):
         return f"{value:g}"
+    return describe_choice(value)
+
+
+def describe_choice(value: Any) -> str:
+    """An optimizer or schedule as a person reads it: ``adam``, ``step(step_size=3,
+    gamma=0.5)``."""
+    from gradlab.optim.rules import Rule
+    from gradlab.optim.schedules import Schedule
+
+    if isinstance(value, Rule | Schedule):
+        value = value.config()
+    if isinstance(value, Mapping):
+        rest = ", ".join(
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in value.items()
+            if k != "name"
+        )
+        return f"{value.get('name')}({rest})" if rest else str(value.get("name"))
+    if isinstance(value, bool):
+        return "on" if value else "off"
     return str(value)
+
+
+def with_schedule_flags(schedule: Any, flags: Mapping[str, Any]) -> Any:
+    """``schedule`` (a name or a dict) with the command line's schedule flags set.
+
+    Raises
+    ------
+    UsageError
+        A flag that does not apply to the schedule.
+    """
+    if not flags:
+        return schedule
+    spec = {"name": schedule} if isinstance(schedule, str) else dict(schedule)
+    name = spec["name"]
+    for key, value in flags.items():
+        flag, param, applies = SCHEDULE_FLAGS[key]
+        if name not in applies:
+            where = " or ".join(applies)
+            raise UsageError(
+                f"{flag} applies to --schedule {where}, not {name}.",
+                hint=f"Add --schedule {applies[0]}, or leave out {flag}.",
+            )
+        spec[param] = value
+    return spec
 
 
 def resume_hyperparameters(
@@ -153,19 +234,25 @@ def resume_hyperparameters(
         ``"--lr 0.2 (the checkpoint's: 0.1)"``, ...: given values that differ from the
         checkpoint's and change the run's numbers.
     """
-    params = {name: saved.get(name, default) for name, default in DEFAULTS[model].items()}
+    defaults = DEFAULTS[model]
+    before = {name: saved.get(name, default) for name, default in defaults.items()}
+    params = {**before, **given}
+    # the rate is compared as used: "auto" and the rate it stands for are the same rate,
+    # and "auto" stands for another rate once the optimizer or the schedule changes
+    rates = (_rate(model, before), _rate(model, params))
     kept, overrides = [], []
-    for name in DEFAULTS[model]:
-        old = params[name]
-        if name in given:
-            new = given[name]
-            params[name] = new
-            same = (tuple(new) == tuple(old)) if name == "hidden" else new == old
+    for name in defaults:
+        old, new = before[name], params[name]
+        if name == "lr":
+            old, new = rates
+        if name in given or (name == "lr" and new != old):
+            same = tuple(new) == tuple(old) if name == "hidden" else new == old
             if not same and name in CHANGES_RESULT:
+                flag = FLAGS[name] if name in given else "lr"
                 overrides.append(
-                    f"{FLAGS[name]} {_show(name, new)} (the checkpoint's: {_show(name, old)})"
+                    f"{flag} {_show(name, new)} (the checkpoint's: {_show(name, old)})"
                 )
-        elif name in REPORTED:
+        elif name in REPORTED or (name in REPORTED_IF_SET and old != defaults[name]):
             label = "seed" if name == "random_state" else name.replace("_", " ")
             kept.append(f"{label} {_show(name, old)}")
     return params, kept, overrides
@@ -177,6 +264,19 @@ def _leader() -> bool:
 
     job = env_world()
     return job is None or job.leader
+
+
+def _rate(model: str, params: Mapping[str, Any]) -> float:
+    """The base rate of ``params`` (filled in from the defaults)."""
+    from gradlab.models._spec import base_rate
+
+    return base_rate(model, {**DEFAULTS[model], **params})
+
+
+def _is_object(value: Any) -> bool:
+    from gradlab.optim.schedules import Schedule
+
+    return isinstance(value, Schedule)
 
 
 def run_train(
@@ -254,8 +354,28 @@ def settle_train(
         params, kept, overrides = resume_hyperparameters(
             request.model, saved.hyperparameters, request.given
         )
+        if request.schedule_flags:
+            before = params["schedule"]
+            params["schedule"] = with_schedule_flags(before, request.schedule_flags)
+            if params["schedule"] != before and "schedule" not in request.given:
+                overrides.append(
+                    f"schedule {describe_choice(params['schedule'])} (the checkpoint's: "
+                    f"{describe_choice(before)})"
+                )
+        if (
+            "epochs" in request.given
+            and params["schedule"] != "constant"
+            and not _is_object(params["schedule"])
+            and int(params["epochs"]) != int(saved.hyperparameters["epochs"])
+        ):
+            overrides.append(
+                f"--epochs {params['epochs']} (the checkpoint's: "
+                f"{saved.hyperparameters['epochs']}), over which the schedule "
+                f"{describe_choice(params['schedule'])} is laid out"
+            )
     else:
         params = {**DEFAULTS[request.model], **request.given}
+        params["schedule"] = with_schedule_flags(params["schedule"], request.schedule_flags)
         kept, overrides = [], []
     # the command line says how many workers (--nproc, --nnodes, torchrun), never the
     # checkpoint: a model saved by fit(n_procs=2) resumes here in this process's job
@@ -301,7 +421,13 @@ def settle_train(
                 + ", ".join(overrides)
                 + "; the run will no longer match an uninterrupted one."
             )
-        if done >= target:
+        stopped = (saved.early_stopping or {}).get("stopped_epoch", 0)
+        if stopped and params["early_stopping"]:
+            say(
+                f"{path} stopped early after epoch {stopped} (no improvement on the validation "
+                "data): nothing to train. Resume with --early-stopping 0 to train on without it."
+            )
+        elif done >= target:
             say(
                 f"{path} already holds {done} epoch(s), which is --epochs {target} or more: "
                 "nothing to train. Raise --epochs to continue."

@@ -17,30 +17,38 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 import os
 import pickle
 import secrets
 import sys
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
 
 from gradlab import ops
-from gradlab.errors import (
-    DataError,
-    MissingDependencyError,
-    OutOfMemoryError,
-    UsageError,
-)
+from gradlab.engines.optstate import SavedOptimizer
+from gradlab.errors import DataError, MissingDependencyError, OutOfMemoryError, UsageError
 from gradlab.history import History
 from gradlab.models._input import as_arrays, as_float_rows, is_torch_data, to_numpy
 from gradlab.models._labels import Classes, as_label_array
-from gradlab.models._spec import DEFAULTS, ESTIMATORS, check_hyperparameters
-from gradlab.train import Callback, train
+from gradlab.models._spec import (
+    DEFAULTS,
+    ESTIMATORS,
+    base_rate,
+    check_hyperparameters,
+    resolve_optimizer,
+    resolve_schedule,
+)
+from gradlab.optim import plain_number
+from gradlab.optim.rules import SGD, Adagrad, Adam, RMSprop, Rule
+from gradlab.optim.schedules import Constant, Schedule, make_schedule
+from gradlab.train import Callback, LearningRate, train
 
 #: Rows per block when predicting (float64 products).
 PREDICT_BATCH = 4096
@@ -140,25 +148,152 @@ def _on_cpu(engine: str, device: str) -> bool:
     return resolve_device(device).type == "cpu"
 
 
-def _engine_velocity(
-    saved: Mapping[str, np.ndarray], units: str, saved_lr: float | None, engine: str, lr: float
-) -> dict[str, np.ndarray]:
-    """Saved momentum buffers in the units of ``engine`` at rate ``lr``.
+@dataclass
+class _Setup:
+    """The data of a fit as the engines take it (see :meth:`NetworkClassifier._setup`)."""
 
-    Unchanged (bit for bit) when the units and the rate are the same; otherwise
-    converted through gradient units (``step = lr * v``).
+    rows: np.ndarray
+    y: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    classes: Classes
+    sizes: tuple[int, ...]
+    shape: tuple[int, ...]
+    scale: float
+    feature_names: np.ndarray | None
+
+
+@dataclass
+class TrainState:
+    """What a fitted model keeps for saving and resuming besides its weights.
+
+    Attributes
+    ----------
+    optimizer : SavedOptimizer or None
+        The update rule's state after the last epoch.
+    schedule : dict or None
+        ``{"config": ..., "per_step": ...}`` of the schedule used.
+    last_weights : dict or None
+        With early stopping, the last epoch's weights (the model holds the best epoch's).
+    early_stopping : dict or None
+        ``{"best_epoch", "stopped_epoch"}`` with early stopping.
     """
-    want = "step" if engine == "numpy" else "gradient"
-    if units == want and (want == "gradient" or saved_lr == lr):
-        return dict(saved)
-    if units == "step":
-        assert saved_lr is not None
-        grad = {k: v / np.float32(saved_lr) for k, v in saved.items()}
-    else:
-        grad = dict(saved)
-    if want == "gradient":
-        return grad
-    return {k: (v * np.float32(lr)).astype(np.float32) for k, v in grad.items()}
+
+    optimizer: SavedOptimizer | None = None
+    schedule: dict[str, Any] | None = None
+    last_weights: dict[str, np.ndarray] | None = None
+    early_stopping: dict[str, int] | None = None
+
+
+def validation_split(
+    y: np.ndarray, fraction: float, seed: int, owner: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row numbers of a training part and a validation part, stratified by class.
+
+    Each class gives ``round(fraction * count)`` of its rows, chosen by
+    ``default_rng([seed, 0])`` (a stream of its own: the shuffles use ``[seed, epoch]``
+    with epochs from 1), so a resumed run holds out the same rows.
+
+    Returns
+    -------
+    train, validation : ndarray of int, sorted
+
+    Raises
+    ------
+    DataError
+        The fraction leaves no validation row or no training row.
+    """
+    rng = np.random.default_rng([seed, 0])
+    order = rng.permutation(y.shape[0])
+    order = order[np.argsort(y[order], kind="stable")]  # by class, random within each
+    counts = np.bincount(y, minlength=int(y.max()) + 1 if y.size else 0)
+    take = np.rint(counts * fraction).astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    position = np.arange(y.shape[0]) - np.repeat(starts, counts)
+    held = position < np.repeat(take, counts)
+    val, fit = np.sort(order[held]), np.sort(order[~held])
+    if val.size == 0 or fit.size == 0:
+        raise DataError(
+            f"{owner}: validation_fraction={fraction:g} of {y.shape[0]} samples leaves "
+            f"{val.size} for validation and {fit.size} for training; early stopping needs both.",
+            hint="Choose another validation_fraction, or train on more samples.",
+        )
+    return fit, val
+
+
+def divergence_advice(
+    rule: Rule, kind: str, rows: np.ndarray, scale: float
+) -> Callable[[float], str | None]:
+    """What a divergence message should suggest for ``rule`` (see docs/optimizers.md).
+
+    Adaptive rules (AdaGrad, RMSProp, Adam, AdamW) have no stable rate: each step moves
+    every weight by about the rate whatever the curvature, so the advice quotes that
+    bound. For the SGD family on softmax regression a stable rate can be computed: the
+    Hessian of the mean cross-entropy is ``mean_i (x_i x_i^T) (x) (diag(p_i) - p_i p_i^T)``
+    with ``x_i`` a sample and a 1 for the bias, and the softmax factor's eigenvalues are
+    at most 1/2, so the curvature is at most ``L = lambda_max(X^T X / n) / 2``. Below
+    2 / L every full-batch step of plain SGD lowers the loss (the loss is L-smooth); with
+    momentum the advice is ``rule.max_stable_lr(L)``, the bound on a quadratic of that
+    curvature. Neither is a threshold of divergence: the cross-entropy flattens as the
+    predictions grow confident, so larger rates often still train. The MLP has no such
+    bound, and gets the guard's own advice.
+    """
+
+    def advice(lr: float) -> str | None:
+        bound = _step_bound(rule, lr)
+        if bound is not None:
+            return (
+                f"Try a smaller learning rate, e.g. {plain_number(lr / 10)}: with "
+                f"{type(rule).__name__} each step moves every weight by up to about "
+                f"{plain_number(bound)} whatever the gradient, so a loss that blows up "
+                "points at a rate far too large (or at the data: check for huge values)."
+            )
+        if kind != "softmax" or not isinstance(rule, SGD):
+            return None
+        curvature = softmax_curvature(rows, scale)
+        stable = rule.max_stable_lr(curvature)
+        if stable is None or stable >= lr:
+            return None
+        if rule.momentum:
+            why = (
+                f"SGD with momentum {rule.momentum:g} is stable on a quadratic of that "
+                f"curvature only below {stable:.2g}"
+            )
+        else:
+            why = f"below 2 / {curvature:.3g} every full-batch step is sure to lower the loss"
+        return (
+            f"Try a learning rate below {stable:.2g}: softmax regression's loss curves by at "
+            f"most {curvature:.3g} on this data, and {why}; mini-batches need some margin "
+            "below that."
+        )
+
+    return advice
+
+
+def _step_bound(rule: Rule, lr: float) -> float | None:
+    """The largest move of one weight in one step of an adaptive rule at rate ``lr``."""
+    if isinstance(rule, Adam):
+        b1, b2 = rule.betas
+        return lr * (1 - b1) / math.sqrt(1 - b2)
+    if isinstance(rule, RMSprop):
+        return lr / math.sqrt(1 - rule.alpha) / (1 - rule.momentum)
+    if isinstance(rule, Adagrad):
+        return lr
+    return None
+
+
+def softmax_curvature(rows: np.ndarray, scale: float, block: int = 8192) -> float:
+    """An upper bound on the curvature of softmax regression's mean cross-entropy on
+    ``rows * scale``: half the largest eigenvalue of ``[X 1]^T [X 1] / n``."""
+    n, d = rows.shape
+    gram = np.zeros((d + 1, d + 1))
+    for i in range(0, n, block):
+        part = np.empty((min(block, n - i), d + 1))
+        part[:, :d] = rows[i : i + block]
+        part[:, :d] *= scale
+        part[:, d] = 1.0
+        gram += part.T @ part
+    return float(np.linalg.eigvalsh(gram / n)[-1]) / 2
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:
@@ -213,7 +348,7 @@ class NetworkClassifier:
     """
 
     _kind: str
-    _velocity: tuple[dict[str, np.ndarray], str, float | None]
+    _train_state: TrainState
     classes_: np.ndarray
     class_names_: tuple[str, ...]
     n_features_in_: int
@@ -227,6 +362,9 @@ class NetworkClassifier:
     seed_: int
     n_iter_: int
     fit_seconds_: float
+    lr_: float
+    optimizer_: Rule
+    schedule_: Schedule
 
     _fitted_names: ClassVar[tuple[str, ...]] = ("params_",)
 
@@ -269,7 +407,8 @@ class NetworkClassifier:
             when ``X`` is a Dataset or DataLoader.
         eval_set : (X_test, y_test), optional
             Evaluated after every epoch (the test curves); without it the test
-            columns are NaN.
+            columns are NaN. Never used to decide anything: early stopping watches a
+            validation split of ``X`` (``validation_fraction``).
         classes : array-like, optional
             Every label value there is, when ``y`` may lack some.
         class_names : sequence of str, optional
@@ -280,7 +419,7 @@ class NetworkClassifier:
         checkpoint : path, optional
             Write a checkpoint there after every epoch.
         resume : bool
-            Continue from ``checkpoint`` (its weights, momentum buffers and history) up
+            Continue from ``checkpoint`` (its weights, optimizer state and history) up
             to ``epochs``, with this model's hyperparameters; ``random_state=None`` takes
             the checkpoint's seed. The labels default to the checkpoint's.
         """
@@ -311,49 +450,13 @@ class NetworkClassifier:
                     "under 'if __name__ == \"__main__\":' (its workers import it).",
                 )
         workers = 1 if job is None else job.size
-        data = as_arrays(X, y, owner=owner)
-        if data.y is None:
-            raise DataError(
-                f"{owner} requires y to be passed, but the target y is None.",
-                hint="Pass the labels as y, or X as a PyTorch Dataset of (input, label) pairs.",
-            )
-        rows, shape, scale = as_rows(data.X)
-        labels = as_label_array(data.y, rows.shape[0])
-
         saved = None
         if resume:
             from gradlab import checkpoint as ckpt_file
 
             saved = ckpt_file.read(checkpoint)  # type: ignore[arg-type]
-        if saved is not None and classes is None and class_names is None:
-            known = saved.classes
-        else:
-            known = Classes.from_labels(labels, classes, class_names)
-        y_idx = known.encode(labels, "y")
-        if eval_set is not None:
-            test = as_arrays(eval_set[0], eval_set[1], owner=owner)
-            Xt, _, _ = as_rows(test.X, "X_test")
-            if Xt.shape[1] != rows.shape[1]:
-                raise DataError(
-                    f"X_test has {Xt.shape[1]} values per sample, X {rows.shape[1]}; "
-                    "they must match."
-                )
-            if test.y is None:
-                raise DataError(f"{owner}: eval_set needs labels: (X_test, y_test).")
-            yt = known.encode(as_label_array(test.y, Xt.shape[0], "y_test"), "y_test")
-        else:
-            Xt, yt = rows[:0], y_idx[:0]
-        sizes = (rows.shape[1], *self._hidden(), len(known))
-        if saved is not None:
-            from gradlab.checkpoint import check_compatible
-
-            check_compatible(
-                saved,
-                against=f"this {owner} and its data",
-                sizes=sizes,
-                classes=known,
-                hint="Resume with the model and the data it was trained on.",
-            )
+        setup = self._setup(X, y, eval_set, classes, class_names, saved)
+        sizes, known = setup.sizes, setup.classes
         engine = resolve_engine(hp["engine"], hp["device"], workers=workers, dtype=hp["dtype"])
         if hp["random_state"] is not None:
             seed = int(hp["random_state"])
@@ -364,27 +467,52 @@ class NetworkClassifier:
         history = History()
         if saved is not None:  # a copy: the checkpoint's rows, then this run's
             history = History(columns={k: list(v) for k, v in saved.history.columns.items()})
-        momentum, lr = float(hp["momentum"]), float(hp["lr"])
+        rows, y_idx, validation = setup.rows, setup.y, None
+        if hp["early_stopping"]:
+            fit_rows, val_rows = validation_split(
+                y_idx, float(hp["validation_fraction"]), seed, owner
+            )
+            validation = (rows[val_rows], y_idx[val_rows])
+            rows, y_idx = rows[fit_rows], y_idx[fit_rows]
+        batch_size = int(hp["batch_size"])
+        steps_per_epoch = math.ceil(rows.shape[0] / batch_size)
+        rule = resolve_optimizer(self._kind, hp)
+        schedule, per_step = resolve_schedule(self._kind, hp, steps_per_epoch)
+        rate = LearningRate(schedule, per_step, steps_per_epoch)
+        # the NumPy engine folds the rate into SGD's gradient where that is exact
+        momentum = rule.momentum if isinstance(rule, SGD) else 0.0
+        fold = (
+            engine == "numpy"
+            and isinstance(rule, SGD)
+            and not rule.weight_decay
+            and (not momentum or rate.is_constant)
+        )
+        units = "step" if fold and momentum else "gradient"
+        early = None
+        if hp["early_stopping"]:
+            from gradlab.callbacks import EarlyStopping
+
+            early = EarlyStopping("val_loss", int(hp["n_iter_no_change"]), float(hp["tol"]))
+        epochs = int(hp["epochs"])
         try:
+            opt_saved = None
             if saved is not None:
                 params = saved.weights
-                velocity = (
-                    _engine_velocity(
-                        saved.velocity, saved.velocity_units, saved.velocity_lr, engine, lr
-                    )
-                    if momentum and saved.velocity
-                    else None
-                )
+                opt_saved = self._saved_optimizer(saved, rule, units)
+                if early is not None and saved.early_stopping is not None:
+                    if saved.best:
+                        early.resume(saved.early_stopping["best_epoch"], saved.best)
+                    if saved.early_stopping["stopped_epoch"]:
+                        epochs = len(history)  # it stopped: nothing more to train
             else:
                 from gradlab.models._init import init_params
 
                 params = init_params(sizes, hp["init"], hp["init_std"], seed)
-                velocity = None
             world: World = SOLO
             if job is not None and job.size > 1:
                 world = _join(job, hp["device"])
             net = self._make_net(
-                engine, sizes, params, momentum, hp["device"], velocity,
+                engine, sizes, params, rule, opt_saved, fold, hp["device"],
                 world=world, dtype=hp["dtype"],
             )  # fmt: skip
         except MemoryError:
@@ -394,27 +522,34 @@ class NetworkClassifier:
                 f"({weights * 4 / 1e9:.3g} GB in float32, several times that to train).",
                 hint="Choose smaller hidden widths.",
             ) from None
-        units = net.VELOCITY_UNITS
+        schedule_meta = {"config": schedule.config(), "per_step": per_step}
         fitted = {
             "classes": known,
             "sizes": sizes,
-            "shape": shape,
-            "scale": scale,
-            "feature_names": data.feature_names,
+            "shape": setup.shape,
+            "scale": setup.scale,
+            "feature_names": setup.feature_names,
             "engine": engine,
             "seed": seed,
             "history": history,
             "hp": hp,
         }
 
+        def early_meta() -> dict[str, int] | None:
+            if early is None:
+                return None
+            return {"best_epoch": early.best_epoch, "stopped_epoch": early.stopped_epoch}
+
         def snapshot() -> Any:
             from gradlab.checkpoint import Checkpoint
 
             return Checkpoint(
-                kind=self._kind, sizes=sizes, input_shape=shape, input_scale=scale,
+                kind=self._kind, sizes=sizes, input_shape=setup.shape, input_scale=setup.scale,
                 classes=known, hyperparameters=hp, seed=seed, history=history,
-                engine=engine, feature_names=data.feature_names, weights=net.state(),
-                velocity=net.velocities(), velocity_units=units, velocity_lr=lr,
+                engine=engine, feature_names=setup.feature_names, weights=net.state(),
+                optimizer=net.optimizer_state(), schedule=schedule_meta,
+                best=(early.best_weights or {}) if early is not None else {},
+                early_stopping=early_meta(),
             )  # fmt: skip
 
         # only rank 0 prints, draws and writes
@@ -425,6 +560,8 @@ class NetworkClassifier:
 
             saver = Checkpointer(checkpoint, snapshot)
             cbs.insert(0, saver)
+        if early is not None:  # first: the checkpoint of an epoch holds its best weights
+            cbs.insert(0, early)  # (every worker: they all stop at the same epoch)
         from gradlab.governor import training_threads
 
         threads = hp["cpu_threads"]
@@ -432,15 +569,18 @@ class NetworkClassifier:
             from gradlab.distributed import thread_share
 
             threads = thread_share(world)
+
         self.sizes_ = sizes  # known now; callbacks name the network by it while it trains
         start = time.perf_counter()
         try:
             with training_threads(engine, threads, _on_cpu(engine, hp["device"])) as governor:
                 train(
-                    net, rows, y_idx, Xt, yt,
-                    epochs=int(hp["epochs"]), batch_size=int(hp["batch_size"]), lr=lr,
-                    seed=seed, callbacks=[*cbs, governor] if governor else cbs,
-                    history=history, world=world,
+                    net, rows, y_idx, setup.X_test, setup.y_test,
+                    epochs=epochs, batch_size=batch_size, lr=rate, seed=seed,
+                    callbacks=[*cbs, governor] if governor else cbs, history=history,
+                    validation=validation,
+                    advice=divergence_advice(rule, self._kind, setup.rows, setup.scale),
+                    world=world,
                 )  # fmt: skip
         except Exception as exc:
             if world.size > 1 and _lost_contact(exc):
@@ -454,9 +594,9 @@ class NetworkClassifier:
                 raise
             raise self._out_of_memory(len(history) + 1, sizes, hp, saver) from None
         finally:
-            self._set_fitted(
-                fitted, net.state(), (net.velocities(), units, lr), time.perf_counter() - start
-            )
+            last = early.last_weights if early is not None else None
+            state = TrainState(net.optimizer_state(), schedule_meta, last, early_meta())
+            self._set_fitted(fitted, net.state(), state, time.perf_counter() - start)
             self.world_size_ = world.size
             if world.size > 1:
                 from gradlab.engines.distributed import leave
@@ -517,6 +657,108 @@ class NetworkClassifier:
         self.fit_seconds_ = time.perf_counter() - start
         return self
 
+    def _range_test_start(self, X: Any, y: Any) -> dict[str, Any]:
+        """A fresh network for the learning-rate range test
+        (:func:`gradlab.jobs.lr_find.lr_range_test`): the estimator's hyperparameters but
+        the rate, its data prepared; the estimator itself is left as it is."""
+        hp = self._hyperparameters()
+        check_hyperparameters(self._kind, hp)
+        setup = self._setup(X, y, None, None, None, None)
+        engine = resolve_engine(hp["engine"], hp["device"])
+        seed = int(hp["random_state"]) if hp["random_state"] is not None else 0
+        rule = resolve_optimizer(self._kind, hp)
+        from gradlab.models._init import init_params
+
+        params = init_params(setup.sizes, hp["init"], hp["init_std"], seed)
+        # the rate changes every step: fold it into SGD only where that stays exact
+        fold = isinstance(rule, SGD) and not rule.weight_decay and not rule.momentum
+        net = self._make_net(engine, setup.sizes, params, rule, None, fold, hp["device"])
+        return {
+            "net": net,
+            "data": net.prepare(setup.rows, setup.y),
+            "n": setup.rows.shape[0],
+            "batch_size": int(hp["batch_size"]),
+            "seed": seed,
+            "engine": engine,
+            "cpu_threads": hp["cpu_threads"],
+            "on_cpu": _on_cpu(engine, hp["device"]),
+            "describe": {
+                "model": self._kind,
+                "sizes": list(setup.sizes),
+                "optimizer": rule.config(),
+                "batch_size": int(hp["batch_size"]),
+                "engine": engine,
+                "seed": seed,
+            },
+        }
+
+    def _setup(
+        self,
+        X: Any,
+        y: Any,
+        eval_set: tuple[Any, Any] | None,
+        classes: Any,
+        class_names: Sequence[str] | None,
+        saved: Any,
+    ) -> _Setup:
+        """The training data as rows and class numbers, the test set likewise, the layer
+        sizes; checked against a checkpoint to resume from."""
+        owner = self._owner
+        data = as_arrays(X, y, owner=owner)
+        if data.y is None:
+            raise DataError(
+                f"{owner} requires y to be passed, but the target y is None.",
+                hint="Pass the labels as y, or X as a PyTorch Dataset of (input, label) pairs.",
+            )
+        rows, shape, scale = as_rows(data.X)
+        labels = as_label_array(data.y, rows.shape[0])
+        if saved is not None and classes is None and class_names is None:
+            known = saved.classes
+        else:
+            known = Classes.from_labels(labels, classes, class_names)
+        y_idx = known.encode(labels, "y")
+        if eval_set is not None:
+            test = as_arrays(eval_set[0], eval_set[1], owner=owner)
+            Xt, _, _ = as_rows(test.X, "X_test")
+            if Xt.shape[1] != rows.shape[1]:
+                raise DataError(
+                    f"X_test has {Xt.shape[1]} values per sample, X {rows.shape[1]}; "
+                    "they must match."
+                )
+            if test.y is None:
+                raise DataError(f"{owner}: eval_set needs labels: (X_test, y_test).")
+            yt = known.encode(as_label_array(test.y, Xt.shape[0], "y_test"), "y_test")
+        else:
+            Xt, yt = rows[:0], y_idx[:0]
+        sizes = (rows.shape[1], *self._hidden(), len(known))
+        if saved is not None:
+            from gradlab.checkpoint import check_compatible
+
+            check_compatible(
+                saved,
+                against=f"this {owner} and its data",
+                sizes=sizes,
+                classes=known,
+                hint="Resume with the model and the data it was trained on.",
+            )
+        return _Setup(rows, y_idx, Xt, yt, known, sizes, shape, scale, data.feature_names)
+
+    def _saved_optimizer(self, saved: Any, rule: Rule, units: str) -> SavedOptimizer | None:
+        """The checkpoint's optimizer state for ``rule`` in the engine's ``units``; None
+        (start afresh) when it holds none or one of another rule, which is announced."""
+        state = saved.optimizer
+        if state is None:
+            return None
+        if not state.fits(rule):
+            warnings.warn(
+                f"{saved.path} holds the state of {state.name}, not {rule.name}: "
+                f"{self._owner} resumes with a fresh {rule.name} state.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return None
+        return state.in_units(units, rule.lr if units == "step" else None)  # type: ignore[no-any-return]
+
     def _out_of_memory(
         self, epoch: int, sizes: tuple[int, ...], hp: dict[str, Any], saver: Any
     ) -> OutOfMemoryError:
@@ -538,9 +780,10 @@ class NetworkClassifier:
         engine: str,
         sizes: tuple[int, ...],
         params: Mapping[str, np.ndarray],
-        momentum: float,
+        rule: Rule,
+        saved: SavedOptimizer | None,
+        fold: bool,
         device: str,
-        velocity: Mapping[str, np.ndarray] | None,
         *,
         world: Any = None,
         dtype: str = "float32",
@@ -551,20 +794,27 @@ class NetworkClassifier:
             from gradlab.engines.torch_mlp import TorchMLP
 
             return TorchMLP(
-                sizes, params, momentum, device, velocity, world=world or SOLO, dtype=dtype
+                sizes,
+                params,
+                device=device,
+                rule=rule,
+                saved=saved,
+                world=world or SOLO,
+                dtype=dtype,
             )
         from gradlab.engines.numpy_mlp import NumpyMLP
 
-        return NumpyMLP(sizes, params, momentum, velocity)
+        return NumpyMLP(sizes, params, rule=rule, saved=saved, fold=fold)
 
     def _set_fitted(
         self,
         fitted: dict[str, Any],
         params: dict[str, np.ndarray],
-        velocity: tuple[dict[str, np.ndarray], str, float | None],
+        state: TrainState,
         seconds: float,
     ) -> None:
         known: Classes = fitted["classes"]
+        hp = dict(fitted["hp"])
         self.classes_ = known.values
         self.class_names_ = known.names
         self.sizes_ = fitted["sizes"]
@@ -580,8 +830,19 @@ class NetworkClassifier:
         self.history_ = fitted["history"]
         self.n_iter_ = len(self.history_)
         self.fit_seconds_ = seconds
-        self._velocity = velocity
-        self._saved_hp = dict(fitted["hp"])
+        self.lr_ = base_rate(self._kind, hp)
+        self.optimizer_ = resolve_optimizer(self._kind, hp)
+        if state.schedule is not None:
+            self.schedule_ = make_schedule(**state.schedule["config"])
+        else:
+            self.schedule_ = Constant(self.lr_)
+        for name in ("best_epoch_", "stopped_epoch_"):
+            vars(self).pop(name, None)
+        if state.early_stopping is not None:
+            self.best_epoch_ = state.early_stopping["best_epoch"]
+            self.stopped_epoch_ = state.early_stopping["stopped_epoch"]
+        self._train_state = state
+        self._saved_hp = hp
         self.params_ = params
 
     # -- prediction -------------------------------------------------------------------
@@ -711,13 +972,17 @@ class NetworkClassifier:
         from gradlab.checkpoint import Checkpoint, write
 
         self._check_fitted()
-        velocity, units, lr = self._velocity
+        state = self._train_state
+        early = state.early_stopping
+        best = self.params_ if early is not None and early["best_epoch"] else {}
         ckpt = Checkpoint(
             kind=self._kind, sizes=self.sizes_, input_shape=self.input_shape_,
             input_scale=self.input_scale_, classes=Classes(self.classes_, self.class_names_),
             hyperparameters=self._saved_hp, seed=self.seed_, history=self.history_,
             engine=self.engine_, feature_names=vars(self).get("feature_names_in_"),
-            weights=self.params_, velocity=velocity, velocity_units=units, velocity_lr=lr,
+            weights=state.last_weights if state.last_weights is not None else self.params_,
+            optimizer=state.optimizer, schedule=state.schedule, best=best,
+            early_stopping=early,
         )  # fmt: skip
         return write(path, ckpt)
 
@@ -734,12 +999,13 @@ class NetworkClassifier:
             "history": ckpt.history,
             "hp": ckpt.hyperparameters,
         }
-        self._set_fitted(
-            fitted,
-            dict(ckpt.weights),
-            (dict(ckpt.velocity), ckpt.velocity_units, ckpt.velocity_lr),
-            0.0,
+        state = TrainState(
+            ckpt.optimizer,
+            ckpt.schedule,
+            dict(ckpt.weights) if ckpt.best else None,
+            ckpt.early_stopping,
         )
+        self._set_fitted(fitted, dict(ckpt.fitted_weights), state, 0.0)
         return self
 
 

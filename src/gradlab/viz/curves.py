@@ -1,4 +1,5 @@
-"""The training curves of a classifier: loss and accuracy per epoch, on separate axes."""
+"""The training curves of a classifier: loss and accuracy per epoch, on separate axes, and
+the learning rate beside them when a schedule changed it."""
 
 from __future__ import annotations
 
@@ -12,15 +13,23 @@ from gradlab.viz.save import new_figure
 if TYPE_CHECKING:
     from gradlab.viz.figure import Figure
 
-TRAIN, TEST = "#4477aa", "#ee7733"
+TRAIN, TEST, VALIDATION, RATE = "#4477aa", "#ee7733", "#228833", "#aa3377"
 
 #: (column, label, panel, color, line style)
 CURVES = (
     ("train_loss", "train loss", 0, TRAIN, "-"),
+    ("val_loss", "validation loss", 0, VALIDATION, ":"),
     ("test_loss", "test loss", 0, TEST, "--"),
     ("train_accuracy", "train accuracy", 1, TRAIN, "-"),
+    ("val_accuracy", "validation accuracy", 1, VALIDATION, ":"),
     ("test_accuracy", "test accuracy", 1, TEST, "--"),
 )
+
+
+def rate_changes(columns: Mapping[str, Sequence[float]]) -> bool:
+    """Whether the history's ``lr`` column holds more than one finite rate."""
+    rates = {v for v in columns.get("lr", []) if math.isfinite(v)}
+    return len(rates) > 1
 
 
 def curves_title(model: str = "", dataset: str = "") -> str:
@@ -36,8 +45,10 @@ def training_curves(
     title: str = "",
     model: str = "",
     dataset: str = "",
+    rates: tuple[Sequence[float], Sequence[float]] | None = None,
 ) -> Figure:
-    """Loss (left) and accuracy (right) per epoch, training in blue, test in orange dashes.
+    """Loss (left) and accuracy (middle) per epoch, training in blue, test in orange dashes,
+    and the learning rate (right) when it changed.
 
     The four curves, as :func:`gradlab.train.train` records them:
 
@@ -51,7 +62,14 @@ def training_curves(
 
     A test loss that rises while the train loss keeps falling is the sign of
     overfitting. Test accuracy above train accuracy early on is no paradox: the test is
-    taken at the end of the epoch, the training numbers along the way.
+    taken at the end of the epoch, the training numbers along the way. With early
+    stopping, the validation curves (green dots) are what it watched.
+
+    When a schedule changed the rate (``rates`` given, or a history ``lr`` column that
+    is not constant), a third panel draws the rate over the epochs, on a log scale when
+    it spans more than a factor of 10: each epoch's rate (the ``lr`` column, a step at
+    each epoch), or with ``rates`` the rate of every step. Read beside the loss, it
+    shows which bends of the curve the schedule made.
 
     Parameters
     ----------
@@ -63,15 +81,25 @@ def training_curves(
         Replaces the title made by :func:`curves_title` from ``model`` and ``dataset``.
     model, dataset : str, optional
         Named in the title: ``"MLP"``, ``"digits"``.
+    rates : (x, rates), optional
+        The rate of every step (or epoch), ``x`` in epochs from 0 (step ``t`` of an epoch
+        of ``n`` steps at ``t / n``), as :meth:`gradlab.train.LearningRate.curve` gives
+        them.
 
     Returns
     -------
     Figure
-        Two axes (loss, accuracy) and one legend below them, outside the axes.
+        Two axes (loss, accuracy), a third (learning rate) when it changed, and one
+        legend below them, outside the axes.
     """
-    fig = new_figure(8.4, 3.9)
-    loss_ax, acc_ax = fig.subplots(1, 2)
     ep = list(columns.get("epoch", []))
+    if rates is None and rate_changes(columns):
+        lr = list(columns["lr"])
+        rates = ([e - 1 for e in ep], lr)
+    with_rate = rates is not None and len({float(r) for r in rates[1]}) > 1
+    fig = new_figure(11.6 if with_rate else 8.4, 3.9)
+    axes = fig.subplots(1, 3 if with_rate else 2)
+    loss_ax, acc_ax = axes[0], axes[1]
     for key, label, panel, color, style in CURVES:
         values = columns.get(key)
         if values and any(v == v for v in values):  # skip absent and all-NaN columns
@@ -89,11 +117,32 @@ def training_curves(
         ax.grid(alpha=0.3)
         if epochs:
             ax.set_xlim(0.5, max(epochs, 1) + 0.5)
+    if with_rate and rates is not None:
+        _draw_rates(axes[2], rates, epochs or (int(max(ep)) if ep else None))
     handles = [h for ax in (loss_ax, acc_ax) for h in ax.get_legend_handles_labels()[0]]
     if handles:
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=9)
     fig.suptitle(title or curves_title(model, dataset))
     return fig
+
+
+def _draw_rates(
+    ax: Any, rates: tuple[Sequence[float], Sequence[float]], epochs: int | None
+) -> None:
+    """The rate as a step function: each rate holds from its start to the next."""
+    x, y = [float(v) for v in rates[0]], [float(v) for v in rates[1]]
+    end = float(epochs) if epochs else (x[-1] + (x[-1] - x[-2] if len(x) > 1 else 1.0))
+    ax.step([*x, end], [*y, y[-1]], where="post", color=RATE, lw=1.6)
+    positive = [v for v in y if v > 0]
+    if positive and max(positive) > 10 * min(positive):
+        ax.set_yscale("log")
+    else:
+        ax.set_ylim(bottom=0)
+    ax.set_title("learning rate (the schedule)", fontsize=10)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("learning rate")
+    ax.grid(alpha=0.3)
+    ax.set_xlim(0, end)
 
 
 def readout(fig: Figure, columns: Mapping[str, Sequence[float]]) -> dict[str, Any]:

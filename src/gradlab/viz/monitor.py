@@ -87,8 +87,10 @@ class TerminalProgress(Callback):
             self.bar = bool(isatty and isatty())
         self.epochs = info["epochs"]
         self.batches = info["batches_per_epoch"]
+        held = info.get("n_validation", 0)
+        held_out = f" ({held} more held out for validation)" if held else ""
         self._write(
-            f"training on {info['n_train']} samples, testing on {info['n_test']}, "
+            f"training on {info['n_train']} samples{held_out}, testing on {info['n_test']}, "
             f"batch {info['batch_size']} ({self.batches} steps per epoch)\n"
         )
 
@@ -119,11 +121,16 @@ class TerminalProgress(Callback):
 
 
 def epoch_line(epoch: int, epochs: int, row: dict[str, float]) -> str:
-    """``epoch 3/10  train loss 0.1234  train acc 0.9612  test acc 0.9500  (0.05 s)``."""
+    """``epoch 3/10  train loss 0.1234  train acc 0.9612  test acc 0.9500  (0.05 s)``, with
+    ``val loss 0.1500  val acc 0.9550`` before the test accuracy when there is a
+    validation split."""
+    val = ""
+    if "val_loss" in row:
+        val = f"val loss {row['val_loss']:.4f}  val acc {row['val_accuracy']:.4f}  "
     return (
         f"epoch {epoch:>{len(str(epochs))}}/{epochs}  "
         f"train loss {row['train_loss']:.4f}  train acc {row['train_accuracy']:.4f}  "
-        f"test acc {row['test_accuracy']:.4f}  ({row['seconds']:.2f} s)"
+        f"{val}test acc {row['test_accuracy']:.4f}  ({row['seconds']:.2f} s)"
     )
 
 
@@ -313,9 +320,11 @@ class CurvesPNG(Callback):
         self.epochs = 0
         self.written: Path | None = None
         self.figure: Any = None
+        self.learning_rate: Any = None
 
     def on_train_begin(self, info: dict[str, Any]) -> None:
         self.epochs = info["epochs"]
+        self.learning_rate = info.get("learning_rate")
 
     def on_train_end(self, history: History) -> None:
         self.write(history)
@@ -324,12 +333,16 @@ class CurvesPNG(Callback):
         from gradlab.viz.curves import training_curves
         from gradlab.viz.save import save_figure
 
+        rate = self.learning_rate
+        epochs = max(self.epochs, len(history))
         fig = training_curves(
             history.columns,
             epochs=self.epochs,
             title=self.title,
             model=self.model() if callable(self.model) else self.model,
             dataset=self.dataset,
+            # the rate of every step, when a schedule changes it (a pure function of t)
+            rates=None if rate is None or rate.is_constant else rate.curve(epochs),
         )
         self.written = save_figure(fig, self.path)
         self.figure = fig

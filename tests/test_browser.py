@@ -243,7 +243,8 @@ def test_the_tour_report_sliders_and_read_outs(browser: Any, tmp_path: Path) -> 
     for seen in (descent, linreg):
         assert len({s[2] for s in seen}) == len(seen)
     wraps = browser.find_elements(By.CSS_SELECTOR, ".readout-wrap")
-    assert len(wraps) == 2  # softmax regression and the MLP
+    # chapter 4: softmax regression and the MLP; chapter 6: the MLP with sgd, momentum, adam
+    assert len(wraps) == 5
     for wrap in wraps:
         browser.execute_script("arguments[0].scrollIntoView()", wrap)
         ActionChains(browser).move_to_element_with_offset(

@@ -23,7 +23,6 @@ from gradlab.jobs.lr_find import DEFAULTS as TEST_DEFAULTS
 from gradlab.models._spec import DEFAULTS
 from gradlab.optim.rules import RULES
 
-NAME = "lr-find"
 _MLP, _SOFTMAX = DEFAULTS["mlp"], DEFAULTS["softmax"]
 #: option dest -> the estimators' parameter name
 _PARAMS = {

@@ -31,7 +31,6 @@ from gradlab.models._spec import DEFAULTS, DTYPES, RATES
 from gradlab.optim.rules import RULES
 from gradlab.optim.schedules import SCHEDULES
 
-NAME = "train"
 CHECKPOINT = "model.safetensors"
 _MLP, _SOFTMAX = DEFAULTS["mlp"], DEFAULTS["softmax"]
 #: option dest -> the estimators' parameter name

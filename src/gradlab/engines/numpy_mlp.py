@@ -24,7 +24,6 @@ import numpy as np
 
 from gradlab import ops
 from gradlab.engines.optstate import SavedOptimizer, param_names
-from gradlab.errors import DataError
 from gradlab.optim.rules import SGD, Rule, pack
 
 #: Float input buffers used in turn by :meth:`NumpyMLP.rows` (see there why several).
@@ -408,12 +407,7 @@ class NumpyMLP:
         DataError
             The state belongs to another rule, or its arrays do not fit the parameters.
         """
-        if not saved.fits(self.rule):
-            raise DataError(
-                f"optimizer state: saved for {saved.name}, not {self.rule.name} "
-                "(or with other slots).",
-                hint="Resume with the optimizer the run was saved with.",
-            )
+        saved.require_fits(self.rule)
         saved.check({name: view.shape for name, view in self.views.items()})
         for key, view in self._slot_views().items():
             view[...] = saved.arrays[key]

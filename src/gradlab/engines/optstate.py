@@ -82,6 +82,22 @@ class SavedOptimizer:
         slots (its rate, betas or momentum may differ)."""
         return rule.name == self.name and set(rule.slot_names()) == set(self.rule().slot_names())
 
+    def require_fits(self, rule: Rule) -> None:
+        """Raise :class:`~gradlab.errors.DataError` unless this state can drive ``rule``.
+
+        Raises
+        ------
+        DataError
+            The state belongs to another rule, or to one with other slots.
+        """
+        from gradlab.errors import DataError
+
+        if not self.fits(rule):
+            raise DataError(
+                f"optimizer state: saved for {self.name}, not {rule.name} (or with other slots).",
+                hint="Resume with the optimizer the run was saved with.",
+            )
+
     def in_units(self, units: str, lr: float | None) -> SavedOptimizer:
         """This state with its momentum buffers in ``units`` (at rate ``lr`` for ``"step"``).
 

@@ -21,7 +21,6 @@ from gradlab.engines import torch_optim
 from gradlab.engines.distributed import data_parallel
 from gradlab.engines.optstate import SavedOptimizer, param_names
 from gradlab.engines.torch_engine import resolve_device, resolve_dtype
-from gradlab.errors import DataError
 from gradlab.optim.rules import SGD, Rule
 
 
@@ -125,12 +124,7 @@ class TorchMLP:
         DataError
             The state belongs to another rule, or its arrays do not fit the parameters.
         """
-        if not saved.fits(self.rule):
-            raise DataError(
-                f"optimizer state: saved for {saved.name}, not {self.rule.name} "
-                "(or with other slots).",
-                hint="Resume with the optimizer the run was saved with.",
-            )
+        saved.require_fits(self.rule)
         saved = saved.in_units("gradient", None)
         saved.check(
             {

@@ -181,26 +181,25 @@ def test_probe_outside_a_job_says_where_it_runs(monkeypatch: pytest.MonkeyPatch)
 
 def _section(
     threads: float = 0.5, one: float = 0.7, two: float = 1.1, allreduce: float = 0.65e-3,
-    block: float = 2.1e-3, agree: float = 0.8,
+    block: float = 2.1e-3, agree: float = 0.8, n_cores: int = 2,
 ) -> dict[str, Any]:  # fmt: skip
-    """A section with the given training seconds and step parts."""
-    runs = {
-        label: [_run(9, 9, 0), _run(s, s + (10 if p > 1 else 0.05), acc, p)]
-        for (label, _, p, _, _), s, acc in zip(
-            parallel.paths(2, 2), (threads, one, two, 1.5), (0.8, 0.8, agree, 0.8), strict=True
-        )
-    }
-    for label, _, p, *_ in parallel.paths(2, 2):
-        if p > 1:
-            runs[label] = runs[label][1:]
-    rows = parallel.fit_rows(_data(300, 100), epochs=1, rounds=1, procs=2, n_cores=2,
+    """A section with the given training seconds and step parts (on one core, ``one`` is
+    left out: the first row is then 1 process x 1 thread)."""
+    spec = parallel.paths(n_cores, 2)
+    seconds = {"torch": [threads, one] if n_cores > 1 else [threads], "numpy": [1.5]}
+    runs = {}
+    for label, engine, p, _, _ in spec:
+        s = two if p > 1 else seconds[engine].pop(0)
+        timed = _run(s, s + (10 if p > 1 else 0.05), agree if p > 1 else 0.8, p)
+        runs[label] = [timed] if p > 1 else [_run(9, 9, 0), timed]
+    rows = parallel.fit_rows(_data(300, 100), epochs=1, rounds=1, procs=2, n_cores=n_cores,
                              fits=_fake_fits(runs, []), log=lambda m: None)  # fmt: skip
     step = parallel.with_ratios({
         "params": 199210.0, "workers": 2.0, "block_rows": 128.0, "allreduce": allreduce,
         "block": block, "batch": 2.9e-3, "ddp": 5.5e-3, "steps": 50.0,
     })  # fmt: skip
-    return {"cores": 2, "procs": 2, "n_train": 300, "n_test": 100, "epochs": 1, "rounds": 1,
-            "rows": rows, "step": step}  # fmt: skip
+    return {"cores": n_cores, "procs": 2, "n_train": 300, "n_test": 100, "epochs": 1,
+            "rounds": 1, "rows": rows, "step": step}  # fmt: skip
 
 
 def test_markdown_shows_every_row_and_step_part_with_its_own_numbers() -> None:
@@ -226,7 +225,7 @@ def test_reading_states_that_workers_lost_when_they_did() -> None:
     text = report.parallel_reading(_section(threads=0.5, one=0.7, two=1.1))
     assert "0.31x one worker's arithmetic for its 128 rows (2.1 ms), i.e. less than" in text
     assert "2 processes x 1 thread took 2.20x the training time of 1 process x 2 threads" in text
-    assert f"and {1.1 / 0.7:.2f}x that of 1 process x 1 thread" in text
+    assert f"and {1.1 / 0.7:.2f}x that of 1 process x 1 thread (and " in text
     assert "2 processes lost to one process's 2 threads and lost to its single thread." in text
     assert "One process trained faster on 1 thread" not in text
     assert "differs from the first row's" not in text
@@ -239,6 +238,14 @@ def test_reading_states_that_workers_won_when_they_did() -> None:
     assert "2 processes beat one process's 2 threads and beat its single thread." in text
     # the threads were slower than one thread: said, with the likely cause
     assert "One process trained faster on 1 thread than on 2 threads here" in text
+
+
+def test_reading_on_one_core_compares_the_workers_with_the_one_thread() -> None:
+    text = report.parallel_reading(_section(threads=0.7, two=1.4, n_cores=1))
+    assert (
+        "2 processes x 1 thread took 2.00x the training time of 1 process x 1 thread (and " in text
+    )
+    assert text.endswith("start-up included): in this run, data parallelism lost to threads.")
 
 
 def test_reading_flags_an_accuracy_that_should_have_agreed() -> None:

@@ -318,8 +318,8 @@ def parallel_reading(sec: dict[str, Any]) -> str:
     rows, step = sec["rows"], sec["step"]
     ref = rows[0]
     multi = next(r for r in rows if r["procs"] > 1)
-    single = next(
-        (r for r in rows if r["engine"] == "torch" and r["procs"] == 1 and r["threads"] == 1),
+    single = next(  # one process on one thread, when that is not the first row already
+        (r for r in rows[1:] if r["engine"] == "torch" and r["procs"] == 1 and r["threads"] == 1),
         None,
     )
     w = int(step["workers"])
@@ -341,19 +341,18 @@ def parallel_reading(sec: dict[str, Any]) -> str:
         f"{seconds_text(step['ddp'])}, {step['ddp_over_batch']:.2f}x the whole batch in "
         f"one process ({seconds_text(step['batch'])}). Trained end to end, {w} processes x "
         f"1 thread took {multi['ratio']:.2f}x the training time of 1 process x "
-        f"{_threads(ref['threads'])} ({multi['wall_ratio']:.2f}x its wall time, start-up "
-        f"included)"
+        f"{_threads(ref['threads'])}"
     )
+    wall = f" (and {multi['wall_ratio']:.2f}x its wall time, start-up included)"
     if single is None:
         return (
-            text
-            + f": data parallelism {_outcome(multi['ratio'])} threads in this run."
-            + (_disagreement(rows))
+            text + wall + f": in this run, data parallelism {_outcome(multi['ratio'])} "
+            "threads." + _disagreement(rows)
         )
     to_single = multi["seconds"] / single["seconds"]
     text += (
-        f" and {to_single:.2f}x that of 1 process x 1 thread: in this run, {w} processes "
-        f"{_outcome(multi['ratio'])} one process's {_threads(ref['threads'])} and "
+        f" and {to_single:.2f}x that of 1 process x 1 thread{wall}: in this run, {w} "
+        f"processes {_outcome(multi['ratio'])} one process's {_threads(ref['threads'])} and "
         f"{_outcome(to_single)} its single thread."
     )
     if single["seconds"] < ref["seconds"]:

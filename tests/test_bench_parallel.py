@@ -37,20 +37,20 @@ def _data(n: int = 400, n_test: int = 100, seed: int = 0) -> Data:
 def test_paths_are_threads_then_one_thread_then_workers_then_numpy() -> None:
     spec = parallel.paths(n_cores=2, procs=2)
     assert [(engine, p, t) for _, engine, p, t, _ in spec] == [
-        ("torch", 1, 2), ("torch", 1, 1), ("torch", 2, 1), ("numpy", 1, 2),
+        ("torch", 1, 2), ("torch", 1, 1), ("torch", 2, 1), ("numpy", 1, "auto"),
     ]  # fmt: skip
     assert [label for label, *_ in spec] == [
         "torch, 1 process x 2 threads",
         "torch, 1 process x 1 thread",
         "torch, 2 processes x 1 thread",
-        "numpy, 1 process x 2 threads (reference)",
+        "numpy, 1 process (reference)",
     ]
 
 
 def test_on_one_core_the_one_thread_row_is_not_repeated() -> None:
     spec = parallel.paths(n_cores=1, procs=3)
     assert [(engine, p, t) for _, engine, p, t, _ in spec] == [
-        ("torch", 1, 1), ("torch", 3, 1), ("numpy", 1, 1),
+        ("torch", 1, 1), ("torch", 3, 1), ("numpy", 1, "auto"),
     ]  # fmt: skip
 
 
@@ -141,7 +141,7 @@ def test_each_row_reports_its_best_rounds_own_numbers(
     # the best round by training time, with that round's wall time and accuracy
     assert got == [(0.4, 0.45, 0.81), (0.7, 0.75, 0.80), (1.1, 12.0, 0.79), (1.5, 1.6, 0.75)]
     assert [(r["procs"], r["threads"], r["world_size"]) for r in rows] == [
-        (1, 2, 1), (1, 1, 1), (2, 1, 2), (1, 2, 1),
+        (1, 2, 1), (1, 1, 1), (2, 1, 2), (1, "auto", 1),
     ]  # fmt: skip
     assert rows[0]["gradlab"]
     assert sum(bool(r.get("gradlab")) for r in rows) == 1

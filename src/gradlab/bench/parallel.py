@@ -9,7 +9,8 @@ mini-batch SGD (same global batch, same seed, hence the same test accuracy):
 - N processes x 1 thread (``MLPClassifier(n_procs=N)``: each worker takes a block of
   every batch, DistributedDataParallel all-reduces the gradients over gloo),
 
-and, for reference, gradlab's NumPy engine on 1 process x all cores. Each row reports
+and, for reference, gradlab's NumPy engine in one process as the classifier jobs run it
+(its BLAS threads chosen by the thread governor). Each row reports
 its training seconds (rank 0's sum of epoch times) and its wall seconds (the whole
 ``fit``: for N workers, starting N fresh Pythons that import PyTorch included).
 
@@ -57,9 +58,9 @@ def cores() -> int:
     return usable_cpus()
 
 
-def make_fit(data: Any, engine: str, procs: int, threads: int, epochs: int) -> Fit:
+def make_fit(data: Any, engine: str, procs: int, threads: int | str, epochs: int) -> Fit:
     """A fit of the benchmark's MLP on ``data`` with ``procs`` worker(s) of ``threads``
-    thread(s) each, on the CPU, timed."""
+    thread(s) each (``"auto"``: the thread governor's choice), on the CPU, timed."""
 
     def fit() -> dict[str, float]:
         from gradlab.models import MLPClassifier
@@ -82,18 +83,20 @@ def make_fit(data: Any, engine: str, procs: int, threads: int, epochs: int) -> F
     return fit
 
 
-def paths(n_cores: int, procs: int) -> list[tuple[str, str, int, int, str]]:
+def paths(n_cores: int, procs: int) -> list[tuple[str, str, int, int | str, str]]:
     """The rows: (label, engine, processes, threads per process, note). The first is the
-    reference of every ratio."""
-    out = [
+    reference of every ratio. The NumPy row runs as the benchmark's classifier jobs run
+    it, its BLAS threads chosen by the thread governor (``cpu_threads="auto"``)."""
+    out: list[tuple[str, str, int, int | str, str]] = [
         (f"torch, 1 process x {n_cores} threads", "torch", 1, n_cores,
          "intra-op threads split each product"),
         ("torch, 1 process x 1 thread", "torch", 1, 1, "no parallelism"),
         (f"torch, {procs} processes x 1 thread", "torch", procs, 1,
          f"MLPClassifier(n_procs={procs}): DDP over gloo, each worker a block of "
          f"{BATCH // procs} rows"),
-        (f"numpy, 1 process x {n_cores} threads (reference)", "numpy", 1, n_cores,
-         "gradlab's NumPy engine, BLAS threads"),
+        ("numpy, 1 process (reference)", "numpy", 1, "auto",
+         "gradlab's NumPy engine, as the jobs above run it: BLAS threads chosen by the "
+         "thread governor"),
     ]  # fmt: skip
     if n_cores == 1:  # "all threads" is one thread: the second row would repeat the first
         del out[1]

@@ -343,7 +343,7 @@ def parallel_reading(sec: dict[str, Any]) -> str:
         f"1 thread took {multi['ratio']:.2f}x the training time of 1 process x "
         f"{_threads(ref['threads'])}"
     )
-    wall = f" (and {multi['wall_ratio']:.2f}x its wall time, start-up included)"
+    wall = f" (and {multi['wall_ratio']:.2f}x the first row's wall time, start-up included)"
     if single is None:
         return (
             text + wall + f": in this run, data parallelism {_outcome(multi['ratio'])} "

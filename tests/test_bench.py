@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gradlab.bench import classify, cold, report, rows
+from gradlab.bench import classify, cold, report, rows, update_rules
 from gradlab.bench.floors import mlp_flops, step_gemm_flops
 from gradlab.bench.plan import Plan
 from gradlab.cli import main
@@ -74,6 +74,9 @@ def tiny_plan(**changes: Any) -> Plan:
         floor_repeats=1,
         sklearn=False,
         peers=(),
+        rule_rounds=1,
+        rule_calls=2,
+        parallel=False,  # tests/test_bench_parallel.py runs the section on its own
     )
     return dataclasses.replace(plan, **changes)
 
@@ -89,6 +92,17 @@ def test_full_plan_is_the_documented_job() -> None:
     assert plan.sklearn
     assert plan.peers is None
     assert plan.cold_repeats >= 1
+    # the update rules' table and the data-parallel section are part of the run of record
+    assert plan.update_rules
+    assert plan.parallel
+    assert plan.parallel_procs == 2
+    assert plan.parallel_images <= plan.n_train
+    assert plan.parallel_test <= plan.n_test
+    quick = Plan.quick()
+    assert quick.update_rules
+    assert quick.parallel
+    assert quick.parallel_images <= quick.n_train
+    assert quick.parallel_test <= quick.n_test
 
 
 def test_step_gemm_flops_sum_to_the_jobs_flops() -> None:
@@ -290,6 +304,16 @@ def test_tiny_run_has_every_table(tiny_run: dict[str, Any]) -> None:
     assert cold_rows[0]["path"].startswith("gradlab train softmax")
     assert {r["table"] for r in tiny_run["scaling"]} == {"linear regression", "softmax", "mlp"}
     assert {r["engine"] for r in tiny_run["engines"]} >= {"numpy", "torch"}
+    from gradlab.governor import usable_cpus
+
+    rules = tiny_run["update_rules"]
+    assert [t[0]["threads"] for t in rules] == list(dict.fromkeys([1, usable_cpus()]))
+    for table in rules:
+        assert [r["path"] for r in table] == list(update_rules.RULES)
+        for r in table:
+            assert r["ratio"] == pytest.approx(r["seconds"] / table[0]["seconds"], rel=1e-12)
+            assert (r["rounds"], r["calls"]) == (1, 2)
+    assert tiny_run["parallel"] == {"skipped": "left out of this run (--no-parallel)"}
 
 
 @pytest.mark.slow
@@ -318,6 +342,11 @@ def test_markdown_shows_every_row_with_its_own_numbers(
             line = "| " + " | ".join(report.row_cells(r)) + " |"
             assert line in text.splitlines()
     assert "Peers: none installed" in text
+    for table in tiny_run["update_rules"]:
+        assert f"### {table[0]['job']}\n" in text
+        for r in table:
+            assert "| " + " | ".join(report.rule_cells(r)) + " |" in text.splitlines()
+    assert "## Data parallelism: threads or worker processes\n\nNot run: left out" in text
     # the cells are this row's: seconds, ratio and result in the right columns
     r = tiny_run["jobs"][2][0]
     cells = report.row_cells(r)
@@ -358,6 +387,50 @@ def test_command_writes_its_files_and_reads_the_points_file(
     assert res["jobs"][0][0]["job"] == "linear regression, 20 points x 1000 iterations"
     assert sorted(Path(f).name for f in res["files"]) == ["BENCH.md", "bench.json", "bench.png"]
     assert md.read_text().startswith("# gradlab benchmarks (quick)")
+
+
+@pytest.mark.parametrize(
+    ("flags", "parallel", "rules"),
+    [
+        ([], True, True),
+        (["--no-parallel"], False, True),
+        (["--no-update-rules"], True, False),
+        (["--no-parallel", "--no-update-rules"], False, False),
+    ],
+)
+def test_command_switches_leave_the_sections_out(
+    flags: list[str], parallel: bool, rules: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pytest.importorskip("torch")
+    import gradlab.bench.run
+
+    class Stop(Exception):
+        """Raised by the fake run: only the plan it was given is looked at."""
+
+    plans: list[Plan] = []
+
+    def fake_run(plan: Plan, **kwargs: Any) -> Any:
+        plans.append(plan)
+        raise Stop
+
+    monkeypatch.setattr(gradlab.bench.run, "run", fake_run)
+    with pytest.raises(Stop):
+        main(["bench", "--quick", "--out", str(tmp_path), *flags])
+    (plan,) = plans
+    assert (plan.parallel, plan.update_rules) == (parallel, rules)
+    assert dataclasses.replace(plan, parallel=True, update_rules=True) == Plan.quick()
+
+
+def test_run_skips_the_parallel_section_without_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gradlab.bench import parallel
+    from gradlab.bench.run import parallel_section
+
+    monkeypatch.setattr(parallel, "available", lambda: False)
+    got = parallel_section(tiny_plan(parallel=True), None, lambda m: None)
+    assert got == {"skipped": "PyTorch is not installed (pip install 'gradlab[torch]')"}
+    assert report.parallel_markdown(got)[-1] == (
+        "Not run: PyTorch is not installed (pip install 'gradlab[torch]')."
+    )
 
 
 def test_command_without_torch_says_how_to_install_it(

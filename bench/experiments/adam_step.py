@@ -1,23 +1,26 @@
 """Experiment: what does an Adam step cost against a plain SGD step, whole steps measured?
 
-Times whole training steps of the NumPy engine (``NumpyMLP.train_step``: gather and cast
-the batch, forward, backward, update) on the benchmark's MLP, 784-200-200-10, batch 256,
-float32: plain SGD (the rate folded into the gradient, one subtraction) against Adam
-(``gradlab.optim.rules.Adam`` on the packed parameters, twelve NumPy passes), and beside
-them sketches of faster Adam updates that gradlab does not use (see below). The
-variants run interleaved, ``--calls`` steps each per round, and each keeps its best
-round: on a shared host the absolute times move with the load, the ratio between
-variants measured side by side moves less, and the best of many rounds is the figure
-least moved by other processes. Run from the repository root::
+The measurement itself is part of the benchmark (``gradlab bench`` prints it as the
+update rules' table; :mod:`gradlab.bench.update_rules`): whole training steps of the
+NumPy engine (``NumpyMLP.train_step``: gather and cast the batch, forward, backward,
+update) on the benchmark's MLP, 784-200-200-10, batch 256, float32, with the rule
+``MLPClassifier`` builds for each optimizer: plain SGD (the rate folded into the
+gradient, one subtraction) against Adam (``gradlab.optim.rules.Adam`` on the packed
+parameters, twelve NumPy passes). This script runs the same steps with its own rounds,
+thread count and clock, and beside them sketches of faster Adam updates that gradlab
+does not use (see below). The variants run interleaved, ``--calls`` steps each per
+round, and each keeps its best round: on a shared host the absolute times move with the
+load, the ratio between variants measured side by side moves less, and the best of many
+rounds is the figure least moved by other processes. Run from the repository root::
 
     .venv/bin/python -m bench.experiments.adam_step [--rounds 30] [--calls 40]
         [--threads 1] [--clock wall|cpu] [--more] [--sketches]
 
 ``--threads`` fixes the BLAS threads (default: as found); ``--clock cpu`` counts this
 process's CPU time instead of wall time (meaningful with ``--threads 1`` on a busy host);
-``--more`` times every rule; ``--ref REV`` adds the plain SGD step of the engine at a git
-revision (``eede87f``: before the engine took update rules), to check that plain SGD
-costs what it did.
+``--more`` times every rule of the benchmark's table; ``--ref REV`` adds the plain SGD
+step of the engine at a git revision (``eede87f``: before the engine took update rules),
+to check that plain SGD costs what it did.
 
 The sketches (``--sketches``), each the engine with its ``_update`` replaced:
 
@@ -32,7 +35,8 @@ The sketches (``--sketches``), each the engine with its ``_update`` replaced:
 - **PyTorch fused**: ``torch.optim.Adam(fused=True)`` on the same packed buffers
   (``torch.from_numpy``, no copy), one pass, on one intra-op thread.
 
-Not part of the benchmark: it backs the Adam/SGD step ratio in docs/optimizers.md.
+The sketches and ``--ref`` are not part of the benchmark; the script backs the Adam/SGD
+step ratio in docs/optimizers.md.
 """
 
 from __future__ import annotations
@@ -41,7 +45,6 @@ import argparse
 import itertools
 import math
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -52,38 +55,33 @@ REPO = Path(__file__).resolve().parents[2]
 if __package__ in (None, "") and str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from gradlab.bench import update_rules  # noqa: E402
 from gradlab.engines.numpy_mlp import NumpyMLP  # noqa: E402
 from gradlab.models._init import init_params  # noqa: E402
-from gradlab.optim.rules import SGD, Adam, Rule, State, make_rule  # noqa: E402
+from gradlab.optim.rules import Adam, State  # noqa: E402
 
-SIZES = (784, 200, 200, 10)
-BATCH = 256
+SIZES = update_rules.SIZES
+BATCH = update_rules.BATCH
 N = 20000
 BLOCK = 65536
 
 
-def stepper(
-    rule: Rule | None, seed: int = 0, sketch: str = "", **engine: Any
-) -> Callable[[], None]:
-    """One training step of the engine with ``rule`` (None: plain SGD, rate folded),
-    its update replaced by ``sketch`` if given."""
-    rng = np.random.default_rng(seed)
-    params = init_params(SIZES, "kaiming", 0.01, seed)
-    net = NumpyMLP(SIZES, params, rule=rule, **engine) if rule else NumpyMLP(SIZES, params)
+def stepper(label: str, seed: int = 0, sketch: str = "") -> Callable[[], None]:
+    """One training step of the engine with the benchmark's rule ``label`` (a key of
+    ``update_rules.RULES``) on generated images, its update replaced by ``sketch`` if
+    given."""
+    step, net = update_rules.engine_step(update_rules.RULES[label], *images(seed), seed=seed)
     if sketch:
         SKETCHES[sketch](net)
-    X = rng.integers(0, 256, (N, SIZES[0]), dtype=np.uint8)
-    y = rng.integers(0, SIZES[-1], N)
-    data = net.prepare(X, y)
-    batches = [rng.permutation(N)[:BATCH] for _ in range(64)]
-    lr = rule.lr if rule is not None else 0.1
-    turn = [0]
+    return step
 
-    def call() -> None:
-        turn[0] = (turn[0] + 1) % len(batches)
-        net.train_step(data, batches[turn[0]], lr)
 
-    return call
+def images(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``N`` of the benchmark's generated images and their labels."""
+    from gradlab.data.synthetic import make_images
+
+    data = make_images(N, 1, seed=seed)
+    return data.X_train.reshape(N, -1), data.y_train
 
 
 def engine_at(rev: str, seed: int = 0) -> Callable[[], None]:
@@ -105,9 +103,7 @@ def engine_at(rev: str, seed: int = 0) -> Callable[[], None]:
     spec.loader.exec_module(module)
     rng = np.random.default_rng(seed)
     net = module.NumpyMLP(SIZES, init_params(SIZES, "kaiming", 0.01, seed))
-    X = rng.integers(0, 256, (N, SIZES[0]), dtype=np.uint8)
-    y = rng.integers(0, SIZES[-1], N)
-    data = net.prepare(X, y)
+    data = net.prepare(*images(seed))
     batches = [rng.permutation(N)[:BATCH] for _ in range(64)]
     turn = [0]
 
@@ -224,30 +220,13 @@ SKETCHES: dict[str, Callable[[NumpyMLP], None]] = {
 }
 
 
-def best_us(
-    variants: dict[str, Callable[[], None]], rounds: int, calls: int, clock: Callable[[], float]
-) -> dict[str, float]:
-    """Best time per call of each variant, microseconds, the variants interleaved."""
-    for fn in variants.values():  # warm up: buffers, BLAS threads, caches
-        for _ in range(5):
-            fn()
-    best = dict.fromkeys(variants, float("inf"))
-    for _ in range(rounds):
-        for name, fn in variants.items():
-            t = clock()
-            for _ in range(calls):
-                fn()
-            best[name] = min(best[name], (clock() - t) / calls * 1e6)
-    return best
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=30)
     p.add_argument("--calls", type=int, default=40)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall")
-    p.add_argument("--more", action="store_true", help="time every rule, not only Adam")
+    p.add_argument("--more", action="store_true", help="every rule of the benchmark's table")
     p.add_argument("--sketches", action="store_true", help="time the faster-Adam sketches")
     p.add_argument("--ref", metavar="REV", help="also the plain SGD step of the engine at REV")
     args = p.parse_args(argv)
@@ -258,19 +237,18 @@ def main(argv: list[str] | None = None) -> int:
         from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
         threadpool_limits(args.threads)
-    variants = {"sgd (plain, folded)": stepper(None), "adam": stepper(Adam(lr=1e-3))}
+    variants = {"sgd (plain, folded)": stepper("plain SGD"), "adam": stepper("Adam")}
     if args.ref:
         variants[f"sgd (plain) at {args.ref}"] = engine_at(args.ref)
     if args.sketches:
         for name in SKETCHES:
-            variants[f"adam, {name}"] = stepper(Adam(lr=1e-3), sketch=name)
+            variants[f"adam, {name}"] = stepper("Adam", sketch=name)
     if args.more:
-        variants["sgd momentum 0.9 (folded)"] = stepper(SGD(lr=0.05, momentum=0.9), fold=True)
-        variants["sgd momentum 0.9 (unfolded)"] = stepper(SGD(lr=0.05, momentum=0.9))
-        for name in ("nesterov", "adagrad", "rmsprop", "adamw"):
-            variants[name] = stepper(make_rule(name, lr=1e-3))
-    clock = time.perf_counter if args.clock == "wall" else time.process_time
-    t = best_us(variants, args.rounds, args.calls, clock)
+        for label in update_rules.RULES:
+            if label not in ("plain SGD", "Adam"):
+                variants[label] = stepper(label)
+    best = update_rules.interleaved_best(variants, args.rounds, args.calls)
+    t = {name: 1e6 * (wall if args.clock == "wall" else cpu) for name, (wall, cpu) in best.items()}
     from threadpoolctl import threadpool_info
 
     blas = next((i for i in threadpool_info() if i.get("user_api") == "blas"), {})

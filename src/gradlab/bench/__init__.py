@@ -24,6 +24,11 @@ rows, report
     A table's rows and ratios; Markdown, JSON and the PNG chart.
 tables
     Scaling with the amount of data; one problem under every engine.
+update_rules
+    A whole NumPy-engine training step under each update rule, as a ratio to plain SGD's.
+parallel
+    The MLP on torch with threads or with worker processes, and one data-parallel step
+    taken apart (needs PyTorch).
 real_data
     The accuracy targets on the real MNIST and Fashion-MNIST files
     (``python -m gradlab.bench.real_data``).

@@ -1,7 +1,8 @@
 """How big a benchmark run is: the sizes, epochs and repeats of every table.
 
-:meth:`Plan.full` is the run of record (about 10 minutes on 2 cores), :meth:`Plan.quick`
-a reduced one (about 2 minutes); tests build smaller plans of their own.
+:meth:`Plan.full` is the run of record (about 10 minutes on 2 cores, the data-parallel
+section about one more), :meth:`Plan.quick` a reduced one (a few minutes); tests build
+smaller plans of their own.
 """
 
 from __future__ import annotations
@@ -43,6 +44,22 @@ class Plan:
         Whether to run the tutorial's code and scikit-learn.
     peers : tuple of str, optional
         Which peers to run; None: every installed one.
+    update_rules : bool
+        Whether to time the update rules' whole steps (:mod:`gradlab.bench.update_rules`).
+    rule_rounds, rule_calls : int
+        Their interleaved rounds, and steps of each rule per round.
+    parallel : bool
+        Whether to run the data-parallel section (:mod:`gradlab.bench.parallel`; it needs
+        PyTorch).
+    parallel_images, parallel_test, parallel_epochs : int
+        Its training and test images (the first of the run's) and epochs: fewer than the
+        classifier jobs', to keep the section to about a minute on 2 cores.
+    parallel_rounds : int
+        Its interleaved rounds; each path reports its best.
+    parallel_procs : int
+        Workers of its data-parallel rows and of its step probe.
+    parallel_steps : int
+        Steps of each part timed by the step probe (the medians).
     """
 
     name: str
@@ -63,6 +80,16 @@ class Plan:
     tutorial: bool = True
     sklearn: bool = True
     peers: tuple[str, ...] | None = field(default=None)
+    update_rules: bool = True
+    rule_rounds: int = 20
+    rule_calls: int = 20
+    parallel: bool = True
+    parallel_images: int = 20000
+    parallel_test: int = 5000
+    parallel_epochs: int = 2
+    parallel_rounds: int = 2
+    parallel_procs: int = 2
+    parallel_steps: int = 200
 
     @classmethod
     def full(cls) -> Plan:
@@ -83,6 +110,13 @@ class Plan:
             matmul_size=2048,
             bandwidth_bytes=512 << 20,
             floor_repeats=3,
+            rule_rounds=20,
+            rule_calls=20,
+            parallel_images=20000,
+            parallel_test=5000,
+            parallel_epochs=2,
+            parallel_rounds=2,
+            parallel_steps=200,
         )
 
     @classmethod
@@ -104,4 +138,11 @@ class Plan:
             matmul_size=1024,
             bandwidth_bytes=128 << 20,
             floor_repeats=2,
+            rule_rounds=5,
+            rule_calls=20,
+            parallel_images=6000,
+            parallel_test=1000,
+            parallel_epochs=1,
+            parallel_rounds=1,
+            parallel_steps=100,
         )

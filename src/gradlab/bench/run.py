@@ -3,8 +3,10 @@
 Tables: (1) jobs: the tutorial's idiom, gradlab, the strongest peers (JAX, Keras),
 scikit-learn and the floor, warm, then the same classifiers cold (a fresh process each,
 start to finish); (2) scaling: how cost grows with the amount of data; (3) engines: one
-problem under numpy, torch and tensorflow. :mod:`gradlab.bench.report` writes them as
-Markdown, JSON and a PNG.
+problem under numpy, torch and tensorflow; (4) update rules: a whole training step of the
+NumPy engine under each rule, as a ratio to plain SGD's; (5) data parallelism: the MLP on
+torch with threads or with worker processes, and one data-parallel step taken apart.
+:mod:`gradlab.bench.report` writes them as Markdown, JSON and a PNG.
 """
 
 from __future__ import annotations
@@ -49,6 +51,46 @@ def image_data(plan: Plan, data_dir: Path | None, dataset: str) -> Any:
     from gradlab.data.synthetic import make_images
 
     return make_images(plan.n_train, plan.n_test, seed=0)
+
+
+def rule_tables(plan: Plan, data: Any, log: Callable[[str], None]) -> list[Any]:
+    """The update rules' tables (:mod:`gradlab.bench.update_rules`) on 1 BLAS thread and
+    on every core; [] when the plan leaves them out."""
+    if not plan.update_rules:
+        return []
+    from gradlab.bench import update_rules
+    from gradlab.governor import usable_cpus
+
+    log("update rules ...")
+    return update_rules.tables(
+        data.X_train,
+        data.y_train,
+        thread_counts=(1, usable_cpus()),
+        rounds=plan.rule_rounds,
+        calls=plan.rule_calls,
+        log=log,
+    )
+
+
+def parallel_section(plan: Plan, data: Any, log: Callable[[str], None]) -> dict[str, Any]:
+    """The data-parallel section (:mod:`gradlab.bench.parallel`), or ``{"skipped": why}``."""
+    from gradlab.bench import parallel
+
+    if not plan.parallel:
+        return {"skipped": "left out of this run (--no-parallel)"}
+    if not parallel.available():
+        return {"skipped": "PyTorch is not installed (pip install 'gradlab[torch]')"}
+    log("data parallelism ...")
+    return parallel.section(
+        data,
+        n_train=plan.parallel_images,
+        n_test=plan.parallel_test,
+        epochs=plan.parallel_epochs,
+        rounds=plan.parallel_rounds,
+        procs=plan.parallel_procs,
+        steps=plan.parallel_steps,
+        log=log,
+    )
 
 
 def run(
@@ -121,6 +163,8 @@ def run(
             )
     for rows in tables:
         add_ratios(rows)
+    rules = rule_tables(plan, data, log)
+    par = parallel_section(plan, data, log)
     log("scaling ...")
     scale = scaling(plan)
     log("engines ...")
@@ -148,6 +192,8 @@ def run(
         "jobs": tables,
         "scaling": scale,
         "engines": eng,
+        "update_rules": rules,
+        "parallel": par,
         "seconds": time.perf_counter() - start,
         "load_average": [load_start, os.getloadavg()[0]],
     }

@@ -8,6 +8,7 @@ baselines are PyTorch code; JAX and Keras rows appear when those are installed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -46,6 +47,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="where the torch rows run (default: cpu)",
     )
     p.add_argument(
+        "--no-parallel",
+        action="store_true",
+        help="skip the data-parallel section (the MLP on torch with 1 process or 2 worker "
+        "processes; about a minute, mostly starting the workers)",
+    )
+    p.add_argument(
+        "--no-update-rules",
+        action="store_true",
+        help="skip the update rules' table (a whole NumPy-engine step under SGD, momentum, "
+        "Adam, AdamW and RMSProp)",
+    )
+    p.add_argument(
         "--markdown", type=Path, metavar="FILE", help="also write the Markdown tables to FILE"
     )
     add_out(p, "runs/bench", "bench.json and bench.png")
@@ -72,8 +85,14 @@ def run(args: argparse.Namespace) -> int:
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
+    plan = Plan.quick() if args.quick else Plan.full()
+    plan = dataclasses.replace(
+        plan,
+        parallel=plan.parallel and not args.no_parallel,
+        update_rules=plan.update_rules and not args.no_update_rules,
+    )
     res = run_bench(
-        Plan.quick() if args.quick else Plan.full(),
+        plan,
         points=args.points,
         data_dir=args.data_dir,
         dataset=args.dataset,

@@ -41,7 +41,7 @@ def points(data_csv: Path) -> npt.NDArray[np.float64]:
 
 
 def test_linreg_loop_reproduces_tutorial_digits(points: npt.NDArray[np.float64]) -> None:
-    # Printed by the tutorial (seed notes 000 and 001); compared with repr-exact equality.
+    # Printed by the tutorial (the linear-regression notes); compared with repr-exact equality.
     assert tutorial_linreg.compute_error_for_line_given_points(0, 0, points) == 5565.107834483211
     b, w = tutorial_linreg.gradient_descent_runner(points, 0, 0, 0.0001, 1000)
     assert b == 0.08893651993741346

@@ -33,7 +33,7 @@ from gradlab.ops.linear import SquaredStats, mse_surface, squared_error_scale
 
 EPS = float(np.finfo(np.float64).eps)
 
-# The tutorial's printed results (seed notes 000 and 001).
+# The tutorial's printed results (the linear-regression notes).
 TUTORIAL_START_ERROR = 5565.107834483211
 TUTORIAL_B = 0.08893651993741346
 TUTORIAL_W = 1.4777440851894448

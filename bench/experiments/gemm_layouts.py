@@ -11,7 +11,7 @@ thread. Run from the repository root::
 
     python -m bench.experiments.gemm_layouts
 
-Not part of the benchmark: it backs the layout advice in the lead's report.
+Not part of the benchmark: it backs the layout advice in docs/performance.md.
 """
 
 from __future__ import annotations

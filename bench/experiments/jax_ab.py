@@ -16,7 +16,7 @@ best wall and process CPU times. Run from the repository root::
 
     python -m bench.experiments.jax_ab [--model mlp] [--rounds 8] [--epochs 10]
 
-Not part of the benchmark: it backs the gradlab-against-JAX figures in the lead's report.
+Not part of the benchmark: it backs the gradlab-against-JAX figures in docs/performance.md.
 """
 
 from __future__ import annotations

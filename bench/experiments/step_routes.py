@@ -38,7 +38,7 @@ repository root::
 
     python -m bench.experiments.step_routes [--model mlp] [--steps 100] [--rounds 30]
 
-Not part of the benchmark: it backs the engine changes proposed in the lead's report.
+Not part of the benchmark: it backs the engine changes proposed in docs/performance.md.
 """
 
 from __future__ import annotations
@@ -200,7 +200,9 @@ def _step(
             back = np.matmul(grad, net.W[k].T, out=backs[k - 1])
             mask(back, h_prev)
             grad = back
-    net._update()
+    assert net._plain, "the routes take the engine's plain SGD update"
+    net.flat -= net.grad_flat  # the engine's plain update: the rate is folded in
+    net.opt_state.step += 1
     return loss, correct
 
 

@@ -7,7 +7,7 @@ fused into it. Nothing is timed. Run from the repository root::
 
     python -m bench.experiments.xla_fusions [--hlo DIR]
 
-Not part of the benchmark: it backs the comparison of passes in the lead's report.
+Not part of the benchmark: it backs the comparison of passes in docs/performance.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Check the accuracy targets of issue 4 on the real MNIST and Fashion-MNIST files.
+"""Check gradlab's accuracy targets on the real MNIST and Fashion-MNIST files.
 
 The targets (10 epochs each, gradlab's defaults):
 

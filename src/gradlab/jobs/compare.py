@@ -1,7 +1,7 @@
 """One problem, several engines or descent methods, measured side by side.
 
-Also the exact reproductions of the NumPy / PyTorch / TensorFlow tutorial
-(seed note 003): same seeds, same random-number order, same hyperparameters.
+Also the exact reproductions of the tutorial that fits one line in NumPy, PyTorch and
+TensorFlow: same seeds, same random-number order, same hyperparameters.
 Used by ``gradlab compare`` and the tour.
 """
 

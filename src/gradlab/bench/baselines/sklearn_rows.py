@@ -278,7 +278,7 @@ def mlp(
         ``learning_rate_init``.
     batch_size : int, default 200
         Mini-batch size; 200 is a common MNIST MLP course batch. The benchmark passes
-        256, the batch of d2l's loaders (and of the issue's tutorial pipeline).
+        256, the batch of d2l's loaders (and of the tutorial's pipeline).
     seed : int, default 0
         ``random_state`` (initialisation and shuffling).
 

@@ -1,6 +1,6 @@
 """d2l's Fashion-MNIST classification pipeline, reproduced faithfully (data path included).
 
-The tutorial (seed note 004, *Dive into Deep Learning* chapter 3) trains::
+The tutorial (*Dive into Deep Learning*, chapter 3, softmax regression) trains::
 
     train_iter, test_iter = d2l.load_data_fashion_mnist(256)
     net = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))   # weights ~ N(0, 0.01)

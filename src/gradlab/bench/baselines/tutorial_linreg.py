@@ -1,6 +1,6 @@
 """The linear-regression tutorial's per-point gradient-descent loop, reproduced faithfully.
 
-The tutorials (seed notes 000 and 001) fit ``y = w * x + b`` to ``data.csv`` by full-batch
+The linear-regression tutorials fit ``y = w * x + b`` to ``data.csv`` by full-batch
 gradient descent on the mean squared error, written as Python loops over the points of a
 NumPy array.  The functions below keep their names, their argument order, their per-element
 loops and the exact order of their floating-point operations, so that they reproduce the

@@ -110,7 +110,7 @@ def main() -> None:
 
     def fit(make: Any) -> tuple[float, int, float]:
         callbacks = [make()] if make is not None else []
-        model = MLPClassifier(epochs=args.epochs, batch_size=200, seed=0)
+        model = MLPClassifier(epochs=args.epochs, batch_size=200, random_state=0)
         tick = time.perf_counter()
         model.fit(data.X_train, data.y_train, eval_set=(data.X_test, data.y_test),
                   callbacks=callbacks)  # fmt: skip

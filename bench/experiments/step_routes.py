@@ -27,6 +27,14 @@ Routes:
     Two cores used by running independent products side by side (BLAS on one thread
     each): a layer's weight gradient on a worker thread beside its input gradient, the
     first layer's weight gradient beside the other layers' updates.
+``split-2t``
+    Data parallelism inside a step: the batch split into two halves of 128 rows, the
+    second half on one persistent worker thread while the calling thread does the
+    first (BLAS on one thread, NumPy releasing the GIL in its products and ufuncs).
+    Each half gathers and casts its rows, runs forward and backward into its own
+    gradients (the output gradient divided by the whole batch's 256); the two are
+    summed before the engine's plain update. The weight gradients are two sums of 128
+    rows added, not one of 256: the same numbers up to float32 rounding.
 ``engine-1t`` / ``engine-2t``
     The engine with BLAS on one / two threads (the other routes run on ``--threads``,
     default 1); ``--two-threads`` adds ``prefetch-2t``.
@@ -210,13 +218,14 @@ class Worker:
     """One persistent thread that runs the functions it is given, one at a time."""
 
     def __init__(self) -> None:
-        self.todo: queue.SimpleQueue[Callable[[], object]] = queue.SimpleQueue()
+        self.todo: queue.SimpleQueue[Callable[[], object] | None] = queue.SimpleQueue()
         self.done: queue.SimpleQueue[None] = queue.SimpleQueue()
-        threading.Thread(target=self._loop, daemon=True).start()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
 
     def _loop(self) -> None:
-        while True:
-            self.todo.get()()
+        while (fn := self.todo.get()) is not None:
+            fn()
             self.done.put(None)
 
     def submit(self, fn: Callable[[], object]) -> None:
@@ -224,6 +233,11 @@ class Worker:
 
     def wait(self) -> None:
         self.done.get()
+
+    def close(self) -> None:
+        """End the thread (a route that makes a worker per run does not leave it idle)."""
+        self.todo.put(None)
+        self.thread.join()
 
 
 class OverlapMLP(NumpyMLP):
@@ -275,6 +289,121 @@ class OverlapMLP(NumpyMLP):
                     self.b[j] -= self.gb[j]
                 worker.wait()
                 self.W[0] -= self.gW[0]
+        return loss, correct
+
+
+class Half:
+    """One half of a batch: its rows, activations and gradients, made once."""
+
+    def __init__(self, net: NumpyMLP, m: int, grad_flat: np.ndarray) -> None:
+        dt, sizes = net.dtype, net.sizes
+        self.raw = np.empty((m, sizes[0]), np.uint8)
+        self.x = np.empty((m, sizes[0]), dt)
+        self.acts = [np.empty((m, s), dt) for s in sizes[1:]]
+        self.backs = [np.empty((m, s), dt) for s in sizes[1:-1]]
+        self.masks = [np.empty((m, s), bool) for s in sizes[1:-1]]
+        self.ones = np.ones(m, dt)
+        self.starts = np.arange(m) * sizes[-1]
+        self.flat_z = self.acts[-1].reshape(-1)  # the logits' flat view
+        self.y, self.pred, self.at, self.at_true = (np.empty(m, np.int64) for _ in range(4))
+        self.hits = np.empty(m, bool)
+        self.picked, self.sums, self.logs = (np.empty(m, dt) for _ in range(3))
+        # the gradients, laid out as the engine's grad_flat (weights and biases in turn)
+        self.grad_flat = grad_flat
+        views, start = [], 0
+        for a in (p for k in range(net.n_layers) for p in (net.W[k], net.b[k])):
+            views.append(grad_flat[start : start + a.size].reshape(a.shape))
+            start += a.size
+        self.gW, self.gb = views[0::2], views[1::2]
+
+
+class SplitMLP(NumpyMLP):
+    """The engine's step on two halves of the batch at once, one per thread (BLAS on one
+    thread): each half gathers and casts its rows, runs forward and backward into its
+    own gradients (the output gradient divided by the whole batch's size), and the two
+    gradients are summed before the engine's plain update. The first half runs on the
+    calling thread into the engine's :attr:`grad_flat`, the second on ``worker``."""
+
+    def __init__(
+        self, sizes: tuple[int, ...], params: dict[str, np.ndarray], worker: Worker
+    ) -> None:
+        super().__init__(sizes, params)
+        assert self._plain, "the route takes the engine's plain SGD update"
+        self.worker = worker
+        half = BATCH // 2
+        self.halves = [
+            Half(self, half, self.grad_flat),
+            Half(self, BATCH - half, np.empty_like(self.grad_flat)),
+        ]
+        # what the current step's halves read (set before the worker is given its half)
+        self._data: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
+        self._idx = [np.empty(0, np.int64)] * 2
+        self._rate = np.float32(0.0)
+        self._second: tuple[float, int] = (0.0, 0)
+        self._run_second = self._second_half  # bound once, not once a step
+
+    def train_step(
+        self, data: tuple[np.ndarray, np.ndarray], idx: np.ndarray, lr: float
+    ) -> tuple[float, int]:
+        assert idx.shape[0] == BATCH, "the halves are made for the batch of 256"
+        assert data[0].dtype == np.uint8, "the rows are gathered as uint8 pixels"
+        self._data = data
+        self._idx = [idx[: BATCH // 2], idx[BATCH // 2 :]]
+        self._rate = self.dtype.type(lr / BATCH)  # the whole batch's size, as the engine's
+        self.worker.submit(self._run_second)
+        loss, correct = self._half(self.halves[0], self._idx[0])
+        self.worker.wait()
+        self.grad_flat += self.halves[1].grad_flat
+        self.flat -= self.grad_flat  # the engine's plain update: the rate is folded in
+        self.opt_state.step += 1
+        self.last_lr = lr
+        return loss + self._second[0], correct + self._second[1]
+
+    def _second_half(self) -> None:
+        self._second = self._half(self.halves[1], self._idx[1])
+
+    def _half(self, h: Half, idx: np.ndarray) -> tuple[float, int]:
+        """The engine's step on rows ``idx`` into ``h``'s buffers, without the update."""
+        X, labels = self._data
+        np.take(X, idx, axis=0, out=h.raw, mode="wrap")  # the engine's rows()
+        h.x[...] = h.raw
+        scale = self.dtype.type(self.input_scale(X))
+        inp = h.x
+        for k in range(self.n_layers):  # the engine's forward()
+            out = h.acts[k]
+            np.matmul(inp, self.W[k], out=out)
+            if k == 0:
+                out *= scale
+            out += self.b[k]
+            if k < self.n_layers - 1:
+                np.maximum(out, 0, out=out)
+            inp = out
+        z, flat = h.acts[-1], h.flat_z
+        np.take(labels, idx, out=h.y)
+        np.argmax(z, axis=1, out=h.pred)
+        correct = int(np.count_nonzero(np.equal(h.pred, h.y, out=h.hits)))
+        np.add(h.starts, h.pred, out=h.at)
+        np.add(h.starts, h.y, out=h.at_true)
+        z -= np.take(flat, h.at, out=h.picked)[:, None]
+        z_true = float(np.take(flat, h.at_true, out=h.picked).sum())
+        np.exp(z, out=z)
+        z.sum(axis=1, out=h.sums)
+        loss = float(np.log(h.sums, out=h.logs).sum()) - z_true
+        z *= np.divide(self._rate, h.sums, out=h.sums)[:, None]
+        np.take(flat, h.at_true, out=h.picked)
+        h.picked -= self._rate
+        np.put(flat, h.at_true, h.picked)
+        grad = z
+        for k in range(self.n_layers - 1, -1, -1):  # the engine's backward pass
+            h_prev = h.x if k == 0 else h.acts[k - 1]
+            np.matmul(h.ones, grad, out=h.gb[k])
+            if k == 0:
+                grad *= scale
+            np.matmul(h_prev.T, grad, out=h.gW[k])
+            if k > 0:
+                back = np.matmul(grad, self.W[k].T, out=h.backs[k - 1])
+                back *= np.greater(h_prev, 0, out=h.masks[k - 1])
+                grad = back
         return loss, correct
 
 
@@ -362,6 +491,23 @@ def main() -> None:
 
         return run
 
+    def split() -> Run:
+        def run() -> tuple[float, float, NumpyMLP]:
+            worker = Worker()
+            try:
+                net = SplitMLP(sizes, {k: v.copy() for k, v in params.items()}, worker)
+                prepared = net.prepare(X, y)
+                # one BLAS thread for both halves (OpenBLAS's limit is process-wide)
+                with threadpool_limits(1, user_api="blas"):
+                    start, cpu = time.perf_counter(), time.process_time()
+                    for idx in order:
+                        net.train_step(prepared, idx, LR)
+                    return time.perf_counter() - start, time.process_time() - cpu, net
+            finally:
+                worker.close()
+
+        return run
+
     routes = {
         "engine": plain(NumpyMLP, args.threads),
         "fused-c": plain(FusedMLP, args.threads),
@@ -371,6 +517,7 @@ def main() -> None:
         "overlap-bwd": plain(OverlapMLP, 1),
         "engine-1t": plain(NumpyMLP, 1),
         "engine-2t": plain(NumpyMLP, 2),
+        "split-2t": split(),
     }
     if args.two_threads:
         routes["prefetch-2t"] = prefetch(2)

@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -436,3 +439,40 @@ def test_a_checkpoint_whose_tensors_are_not_in_the_models_dtype_is_refused(
         f"{path}: damaged gradlab checkpoint: tensor W1 has dtype F32; it must be float64 "
         "(F64), the model's dtype."
     )
+
+
+# --- a worker's view of its launcher ---------------------------------------------------
+
+
+def test_a_worker_whose_launcher_is_alive_leaves_the_log_folder_to_it() -> None:
+    from gradlab.distributed.launch import _launcher_gone
+
+    assert not _launcher_gone(str(os.getppid()), wait=0.0)  # our parent, pytest's runner
+    assert not _launcher_gone(str(os.getppid()), wait=0.05)  # ... watched for a while
+
+
+def test_a_worker_whose_parent_is_no_longer_the_launcher_cleans_for_it() -> None:
+    from gradlab.distributed.launch import _launcher_gone
+
+    assert _launcher_gone(str(os.getpid()), wait=0.0)  # not our parent: re-parented
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_a_worker_sees_a_launcher_that_is_exiting_as_gone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gradlab.distributed import launch as launch_module
+
+    # a child that has exited and not been reaped is a zombie ("Z"), as a launcher is
+    # while its last threads go; pretend it is this process's parent
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.monotonic() + 10
+        stat = Path(f"/proc/{child.pid}/stat")
+        while stat.read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            assert time.monotonic() < deadline, "the child never exited"
+            time.sleep(0.01)
+        monkeypatch.setattr(launch_module.os, "getppid", lambda: child.pid)
+        assert launch_module._launcher_gone(str(child.pid), wait=0.0)
+    finally:
+        child.wait()

@@ -42,6 +42,7 @@ import shutil
 import signal
 import socket
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -425,6 +426,7 @@ def _worker(fn: Callable[..., Any], *args: Any) -> Any:
     signal.signal(signal.SIGTERM, _stop)
     die_with_parent()
     _IN_WORKER_CALL = True
+    stopped = False
     try:
         return fn(*args)
     except GradlabError as exc:
@@ -432,13 +434,47 @@ def _worker(fn: Callable[..., Any], *args: Any) -> Any:
             _carried_path(os.environ.get("RANK", "0")).write_bytes(pickle.dumps(_CarriedError(exc)))
         raise SystemExit(int(exc.exit_status)) from None
     except KeyboardInterrupt as exc:
+        stopped = True
         status = ExitStatus.TERMINATED if isinstance(exc, Terminated) else ExitStatus.INTERRUPTED
         raise SystemExit(int(status)) from None
     finally:
         _IN_WORKER_CALL = False
         logs = os.environ.get(ENV_LOGS, "")
-        if str(os.getppid()) != os.environ.get(ENV_LAUNCHER) and LOG_PREFIX in logs:
+        launcher = os.environ.get(ENV_LAUNCHER, "")
+        wait = LAUNCHER_EXIT_SECONDS if stopped else 0.0
+        if LOG_PREFIX in logs and _launcher_gone(launcher, wait):
             shutil.rmtree(logs, ignore_errors=True)  # the launcher was killed: clean for it
+
+
+#: How long a worker stopped by a signal watches for its launcher's exit before it leaves
+#: the log folder to the launcher (see :func:`_launcher_gone`).
+LAUNCHER_EXIT_SECONDS = 0.5
+
+
+def _launcher_gone(launcher: str, wait: float) -> bool:
+    """Whether the launcher (process id ``launcher``) has exited or is exiting, watched
+    for up to ``wait`` seconds.
+
+    A launcher killed outright sends its workers SIGTERM (``PR_SET_PDEATHSIG``) when the
+    thread that started them exits, which can come before the rest of the process has
+    gone: for that moment the worker's parent is still the launcher's process id. So a
+    worker stopped by a signal also reads the launcher's state (a zombie, or no process,
+    is gone) and waits a little for it to change; a launcher that is alive and stopping
+    its workers itself keeps its log folder and removes it afterwards.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        if str(os.getppid()) != launcher:
+            return True
+        try:
+            state = Path(f"/proc/{launcher}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            state = "?"  # no /proc (not Linux): the parent id is all there is to go on
+        if state in ("Z", "X"):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
 
 
 # ------------------------------------------------------------------ the launch

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -480,6 +481,25 @@ def test_gradlab_train_cold_run_reports_its_wall_time_and_accuracy(
 def test_a_failing_cold_run_shows_its_error(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match=r"exited with status 2:\n.*cannot find the mnist file"):
         cold.gradlab_train("softmax", tmp_path / "missing", epochs=1, batch_size=256, lr=0.1)
+
+
+def test_cold_runs_read_gradlabs_bytecode_caches_as_an_installed_package_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    import gradlab
+
+    # a copy of the package, without caches, stands in for an editable install
+    copy = tmp_path / "gradlab"
+    shutil.copytree(
+        Path(gradlab.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    monkeypatch.setattr(gradlab, "__path__", [str(copy)])
+    cache = Path(importlib.util.cache_from_source(str(copy / "train.py")))
+    assert not cache.exists()
+    cold.compile_sources()
+    assert cache.exists()
 
 
 # --- the peers (optional: JAX, Keras) -------------------------------------------------------

@@ -272,6 +272,7 @@ def cold_table(
     best: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="gradlab-bench-") as tmp:
         folder = cold.write_job(Path(tmp), data, model)
+        cold.compile_sources()
         settings = {"epochs": epochs, "batch_size": BATCH, "lr": LR}
         for _ in range(max(1, repeats)):
             runs = {"gradlab": cold.gradlab_train(model, folder, **settings)}  # type: ignore[arg-type]

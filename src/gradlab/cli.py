@@ -46,7 +46,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lr-find": ("lr_find", "the learning-rate range test: which rate to train a classifier with"),
     "predict": ("predict", "a saved model's predictions: image grid and confusion matrix"),
     "compare": ("compare", "engines (numpy, torch, tensorflow) and descent methods side by side"),
-    "bench": ("bench", "benchmarks: gradlab against the tutorials' code, scikit-learn, the floor"),
+    "bench": ("bench", "side by side: gradlab, tutorials, scikit-learn, JAX, Keras, the floor"),
     "env": ("env", "versions, BLAS, threads and devices of this machine"),
 }
 

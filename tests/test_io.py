@@ -71,3 +71,46 @@ def test_check_out_dir_reports_an_unwritable_folder(
     monkeypatch.setattr("gradlab.io.os.access", lambda path, mode: False)
     with pytest.raises(UsageError, match=rf"--out {tmp_path / 'run'}: {tmp_path} is not writable"):
         check_out_dir(tmp_path / "run", create=False)
+
+
+def test_a_stop_signal_just_as_the_temporary_file_is_made_leaves_no_part_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import signal
+
+    real_open = os.open
+
+    def open_then_sigterm(path: str, flags: int, mode: int = 0o777) -> int:
+        fd = real_open(path, flags, mode)
+        if str(path).endswith(".part"):
+            os.kill(os.getpid(), signal.SIGTERM)  # lands as the file has just been made
+        return fd
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "open", open_then_sigterm)
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        with pytest.raises(KeyboardInterrupt), atomic_path(tmp_path / "model.bin") as tmp:
+            tmp.write_bytes(b"weights")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_temporary_name_already_taken_is_left_alone_and_another_drawn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gradlab.io
+
+    names = iter(["taken", "free"])
+    monkeypatch.setattr(gradlab.io.secrets, "token_hex", lambda n: next(names))
+    other = tmp_path / ".model.bin.taken.part"
+    other.write_bytes(b"another run's")
+    with atomic_path(tmp_path / "model.bin") as tmp:
+        assert tmp.name == ".model.bin.free.part"
+        tmp.write_bytes(b"weights")
+    assert other.read_bytes() == b"another run's"
+    assert (tmp_path / "model.bin").read_bytes() == b"weights"

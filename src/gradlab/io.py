@@ -16,7 +16,7 @@ import contextlib
 import errno
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,25 +43,30 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             f"cannot write {target}: it is a folder.",
             hint="Move the folder away, or choose another output folder (--out DIR).",
         )
+    tmp: Path | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=PART_SUFFIX, dir=target.parent
-        )
-    except OSError as exc:
-        raise _write_error(target, exc) from None
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+        # The name is chosen before the file is made, so that Ctrl-C or SIGTERM (which
+        # raise wherever this thread is) cannot come between the file's creation and
+        # the clean-up knowing its name.
+        while True:
+            tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}{PART_SUFFIX}"
+            try:
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                break
+            except FileExistsError:
+                tmp = None  # another file's name: not ours to remove; draw again
         yield tmp
-        # mkstemp makes the file private (0600); give it the usual permissions.
+        # the file was made private (0600), as mkstemp makes it; give it the usual
+        # permissions
         os.chmod(tmp, 0o666 & ~_umask())
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
         if isinstance(exc, OSError) and not isinstance(exc, GradlabError):
             raise _write_error(target, exc) from None
         raise

@@ -10,7 +10,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -225,10 +224,14 @@ def test_a_temporary_file_that_cannot_be_created_is_reported_without_out(
     mirror = file_server.mirror("a")
     file_server.serve(mirror, NAME, BODY)
 
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise OSError(errno.EACCES, os.strerror(errno.EACCES))
+    real_open = os.open
 
-    monkeypatch.setattr(tempfile, "mkstemp", refuse)  # how atomic_path makes its file
+    def refuse_part_files(path: str, flags: int, mode: int = 0o777) -> int:
+        if str(path).endswith(".part"):  # how atomic_path makes its file
+            raise OSError(errno.EACCES, os.strerror(errno.EACCES))
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(os, "open", refuse_part_files)
     with pytest.raises(DownloadError) as caught:
         fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=tmp_path, log=lambda line: None)
     assert str(caught.value) == (

@@ -176,15 +176,10 @@ def _copyto_mask(back: np.ndarray, h: np.ndarray) -> None:
     np.copyto(back, 0.0, where=h <= 0)
 
 
-def _step(
-    net: NumpyMLP, X: np.ndarray, y: np.ndarray, lr: float, scale: float,
-    mask: Callable[[np.ndarray, np.ndarray], None],
-) -> tuple[float, int]:  # fmt: skip
-    """NumpyMLP.step with the backward ReLU mask replaced by ``mask``."""
-    m = X.shape[0]
-    net._lr = lr
-    acts = net.forward(X, scale)
-    z = acts[-1]
+def _output_gradient(net: NumpyMLP, z: np.ndarray, y: np.ndarray, lr: float) -> tuple[float, int]:
+    """The engine's softmax block: the logits ``z`` become the output gradient with the
+    rate folded in, in place; returns (sum of losses, number correct) before it."""
+    m = z.shape[0]
     pred = z.argmax(axis=1)
     correct = int(np.count_nonzero(pred == y))
     flat, starts = z.reshape(-1), net._starts[m]
@@ -196,7 +191,19 @@ def _step(
     loss = float(np.log(sums).sum() - z_true.sum())
     z *= (np.float32(lr / m) / sums)[:, None]
     flat[at_true] -= np.float32(lr / m)
-    grad = z
+    return loss, correct
+
+
+def _step(
+    net: NumpyMLP, X: np.ndarray, y: np.ndarray, lr: float, scale: float,
+    mask: Callable[[np.ndarray, np.ndarray], None],
+) -> tuple[float, int]:  # fmt: skip
+    """NumpyMLP.step with the backward ReLU mask replaced by ``mask``."""
+    m = X.shape[0]
+    net._lr = lr
+    acts = net.forward(X, scale)
+    loss, correct = _output_gradient(net, acts[-1], y, lr)
+    grad = acts[-1]
     backs, ones = net._backs[m], net._ones[m]
     for k in range(net.n_layers - 1, -1, -1):
         h_prev = X if k == 0 else acts[k - 1]
@@ -257,19 +264,8 @@ class OverlapMLP(NumpyMLP):
         m = X.shape[0]
         self._lr = lr
         acts = self.forward(X, scale)
-        z = acts[-1]
-        pred = z.argmax(axis=1)
-        correct = int(np.count_nonzero(pred == y))
-        flat, starts = z.reshape(-1), self._starts[m]
-        at_true = starts + y
-        z -= flat[starts + pred][:, None]
-        z_true = flat[at_true]
-        np.exp(z, out=z)
-        sums = z.sum(axis=1)
-        loss = float(np.log(sums).sum() - z_true.sum())
-        z *= (np.float32(lr / m) / sums)[:, None]
-        flat[at_true] -= np.float32(lr / m)
-        grad = z
+        loss, correct = _output_gradient(self, acts[-1], y, lr)
+        grad = acts[-1]
         backs, ones = self._backs[m], self._ones[m]
         for k in range(self.n_layers - 1, -1, -1):
             h_prev = X if k == 0 else acts[k - 1]

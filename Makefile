@@ -18,7 +18,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[torch,tensorflow,bench,dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[torch,tensorflow,bench,fast,dev]'
 	@touch $@
 
 $(MINSTAMP): pyproject.toml constraints.txt

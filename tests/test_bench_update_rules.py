@@ -13,6 +13,7 @@ import pytest
 
 from gradlab.bench import report, update_rules
 from gradlab.engines.numpy_mlp import NumpyMLP
+from gradlab.optim import compiled
 
 
 def _images(n: int, seed: int = 0) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
@@ -41,7 +42,7 @@ def _record_nets(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         real(self, *args, **kwargs)
         made.append(
             {"rule": self.rule.config(), "fold": self.fold, "sizes": self.sizes,
-             "dtype": self.dtype}
+             "dtype": self.dtype, "compiled": self.compiled}
         )  # fmt: skip
 
     monkeypatch.setattr(NumpyMLP, "__init__", init)
@@ -58,14 +59,31 @@ def test_each_row_steps_the_rule_and_fold_the_classifier_trains_with(
 
     X, y = images
     made = _record_nets(monkeypatch)
-    hp = update_rules.RULES[label]
+    hp = dict(update_rules.RULES[label])
+    if not hp.pop("compiled", True):  # the classifier's steps with compiled steps turned off
+        monkeypatch.setenv(compiled.ENV, "0")
     MLPClassifier(**hp, hidden=(200, 200), batch_size=256, epochs=1, engine="numpy").fit(X, y)
-    update_rules.engine_step(hp, X, y)
+    update_rules.engine_step(update_rules.RULES[label], X, y)
     assert len(made) == 2
     classifier, bench = made
     assert bench == classifier
     assert bench["sizes"] == update_rules.SIZES
     assert bench["dtype"] == np.float32
+
+
+def test_the_numpy_passes_row_is_adam_without_its_compiled_step(
+    images: tuple[np.ndarray, np.ndarray],
+) -> None:
+    X, y = images
+    _, passes = update_rules.engine_step(update_rules.RULES["Adam, NumPy passes"], X, y)
+    _, adam = update_rules.engine_step(update_rules.RULES["Adam"], X, y)
+    assert passes.compiled is False
+    assert adam.compiled is compiled.available()
+    assert passes.rule == adam.rule
+    rule, fold = update_rules.classifier_rule(update_rules.RULES["Adam"])
+    assert update_rules.describe(rule, fold, passes).endswith("; NumPy passes")
+    if adam.compiled:
+        assert update_rules.describe(rule, fold, adam).endswith("; compiled step (numba)")
 
 
 def test_the_reference_is_the_benchmarks_plain_sgd_step() -> None:
@@ -283,3 +301,16 @@ def test_reading_warns_of_non_finite_weights() -> None:
         {**_rows({1: 1.1}, finite=False)[0][1], "update_seconds": 0.0, "cpu_seconds": 1e-3,
          "gradlab": False, "note": "adam"}
     )[-1]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("note", "how"),
+    [
+        ("adam (lr 0.001); compiled step (numba)", "Adam's step (compiled) was"),
+        ("adam (lr 0.001); NumPy passes", "Adam's step (NumPy passes: numba not installed"),
+    ],
+)
+def test_reading_says_whether_adams_step_was_compiled(note: str, how: str) -> None:
+    tables = _rows({1: 1.05})
+    tables[0][1]["note"] = note
+    assert how in report.update_rules_reading(tables)

@@ -3,7 +3,7 @@
 They back figures in docs/ (performance, optimizers, data parallelism) and are not part
 of the benchmark, so nothing else exercises them: each runs here once, on the smallest
 arguments it takes, and must exit 0 and print its result. Times are not checked. Not run
-here: ``bf16_mlp``, ``lr_find_check`` and ``optimizer_table`` need the real MNIST /
+here: ``adam_mnist``, ``bf16_mlp``, ``lr_find_check`` and ``optimizer_table`` need the real MNIST /
 Fashion-MNIST files, and ``data_parallel_bugs`` is a module of probes that the
 data-parallel tests import.
 """

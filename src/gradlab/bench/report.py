@@ -203,8 +203,12 @@ def update_rules_reading(tables: list[list[dict[str, Any]]]) -> str:
         "beyond plain SGD's' their difference: the forward and backward passes are the "
         "same for every rule, so this is what the rule's update costs beyond plain SGD's "
         "single subtraction (the rate folded into the gradient). More BLAS threads shorten "
-        "the matrix products but not the update, which NumPy does element by element on "
-        "one thread, so a rule's ratio is expected to grow with the threads."
+        "the matrix products but not the update, which runs element by element on one "
+        "thread, so a rule's ratio is expected to grow with the threads. 'Adam' is the "
+        "step the classifier takes: with numba installed (`gradlab[fast]`), Adam's compiled "
+        "step, one loop over the buffers (the note says 'compiled step'); 'Adam, NumPy "
+        "passes' is the reference rule, one NumPy operation per line of its formula, twelve "
+        "passes; the two compute the same numbers to the bit."
     )
     adam = [(t[0]["threads"], r) for t in tables for r in t if r["path"] == "Adam"]
     if adam:
@@ -221,8 +225,13 @@ def update_rules_reading(tables: list[list[dict[str, Any]]]) -> str:
             if not met
             else "met on " + " and ".join(_threads(n) for n in met) + " only"
         )
+        how = (
+            "compiled"
+            if all("compiled step" in str(r.get("note", "")) for _, r in adam)
+            else "NumPy passes: numba not installed or GRADLAB_NUMBA=0"
+        )
         text += (
-            f" In this run Adam's step was {measured} plain SGD's; the target of at most "
+            f" In this run Adam's step ({how}) was {measured} plain SGD's; the target of at most "
             f"{ADAM_TARGET}x (wall time) is {verdict}."
         )
     bad = [

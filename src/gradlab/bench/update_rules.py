@@ -32,11 +32,15 @@ WARMUP_STEPS = 5
 #: The rules timed: label -> the classifier's hyperparameters that select it. Plain SGD
 #: is the benchmark's job (momentum 0, lr 0.1) and the reference of every ratio; "SGD,
 #: momentum 0.9" is ``MLPClassifier()``'s default; the others run at their ``lr="auto"``
-#: rate (the rate does not change what a step computes, only its numbers).
+#: rate (the rate does not change what a step computes, only its numbers). "Adam" is the
+#: step the classifier takes: compiled (:mod:`gradlab.optim.compiled`) where numba is
+#: installed; "Adam, NumPy passes" is the reference rule's step (``compiled: False``), one
+#: NumPy operation per line of its formula.
 RULES: Mapping[str, Mapping[str, Any]] = {
     "plain SGD": {"optimizer": "sgd", "momentum": 0.0, "lr": 0.1},
     "SGD, momentum 0.9": {"optimizer": "sgd", "momentum": 0.9, "lr": "auto"},
     "Adam": {"optimizer": "adam", "lr": "auto"},
+    "Adam, NumPy passes": {"optimizer": "adam", "lr": "auto", "compiled": False},
     "AdamW": {"optimizer": "adamw", "lr": "auto"},
     "RMSProp": {"optimizer": "rmsprop", "lr": "auto"},
 }
@@ -54,6 +58,7 @@ def classifier_rule(hyperparameters: Mapping[str, Any]) -> tuple[Rule, bool]:
     from gradlab.optim.rules import SGD
 
     hp = {**DEFAULTS["mlp"], **hyperparameters}
+    hp.pop("compiled", None)
     rule = resolve_optimizer("mlp", hp)
     fold = isinstance(rule, SGD) and not rule.weight_decay
     return rule, fold
@@ -74,7 +79,7 @@ def engine_step(
     ----------
     hyperparameters : mapping
         ``optimizer``, ``momentum``, ``lr`` as :class:`~gradlab.models.MLPClassifier`
-        takes them.
+        takes them, and ``compiled`` (default True) as :class:`NumpyMLP` takes it.
     X : ndarray, shape (n, 784), uint8
         Images, one per row (the engine casts each batch, as in training).
     y : ndarray, shape (n,)
@@ -93,7 +98,9 @@ def engine_step(
     from gradlab.models._init import init_params
 
     rule, fold = classifier_rule(hyperparameters)
-    net = NumpyMLP(SIZES, init_params(SIZES, "kaiming", 0.01, seed), rule=rule, fold=fold)
+    params = init_params(SIZES, "kaiming", 0.01, seed)
+    compiled = bool(hyperparameters.get("compiled", True))
+    net = NumpyMLP(SIZES, params, rule=rule, fold=fold, compiled=compiled)
     data = net.prepare(X.reshape(len(X), -1), y)
     order = np.random.default_rng(seed).permutation(len(y))
     batches = np.resize(order, batch * N_BATCHES).reshape(N_BATCHES, batch)
@@ -144,9 +151,9 @@ def interleaved_best(
     return best
 
 
-def describe(rule: Rule, fold: bool) -> str:
+def describe(rule: Rule, fold: bool, net: Any = None) -> str:
     """The rule's name and the hyperparameters it uses (its rate, and those not 0 or
-    off), for the note column."""
+    off), for the note column; with the engine ``net``, whether its update was compiled."""
     cfg = rule.config()
     name = str(cfg.pop("name"))
     shown = [
@@ -154,7 +161,12 @@ def describe(rule: Rule, fold: bool) -> str:
         for k, v in cfg.items()
         if k == "lr" or v not in (0, False)
     ]
-    return f"{name} ({', '.join(shown)})" + ("; rate folded into the gradient" if fold else "")
+    text = f"{name} ({', '.join(shown)})" + ("; rate folded into the gradient" if fold else "")
+    if net is not None and net.compiled:
+        text += "; compiled step (numba)"
+    elif net is not None and not fold:
+        text += "; NumPy passes"
+    return text
 
 
 def table(
@@ -197,7 +209,7 @@ def table(
                 label,
                 wall,
                 None,
-                describe(rule, fold),
+                describe(rule, fold, net),
                 gradlab=label == REFERENCE,
                 cpu_seconds=cpu,
                 threads=threads,

@@ -24,6 +24,7 @@ import numpy as np
 
 from gradlab import ops
 from gradlab.engines.optstate import SavedOptimizer, param_names
+from gradlab.optim.compiled import compiled_step
 from gradlab.optim.rules import SGD, Rule, pack
 
 #: Float input buffers used in turn by :meth:`NumpyMLP.rows` (see there why several).
@@ -148,6 +149,11 @@ class NumpyMLP:
         without momentum (with ``rule``), always without ``rule``.
     dtype : numpy dtype, default float32
         float64 for checks against other engines in double precision.
+    compiled : bool, default True
+        Update with the rule's compiled step where there is one
+        (:func:`gradlab.optim.compiled.compiled_step`: Adam and AdamW, with numba
+        installed): the same numbers in one pass instead of one per operation. False
+        always updates with ``rule.step``.
     """
 
     def __init__(
@@ -161,6 +167,7 @@ class NumpyMLP:
         saved: SavedOptimizer | None = None,
         fold: bool | None = None,
         dtype: Any = np.float32,
+        compiled: bool = True,
     ) -> None:
         self.sizes = tuple(sizes)
         self.n_layers = len(sizes) - 1
@@ -189,6 +196,11 @@ class NumpyMLP:
         #: Plain SGD with the rate folded in: the update is one subtraction.
         self._plain = self.fold and not rule.slot_names()
         self._params, self._grads = [self.flat], [self.grad_flat]
+        #: The update: ``rule.step``, or its compiled equal (one loop over the buffers).
+        fast = compiled_step(rule) if compiled else None
+        self._rule_step = fast or rule.step
+        #: Whether the update is a compiled step.
+        self.compiled = fast is not None
         #: The rate of the last step (what step-unit momentum buffers are scaled by).
         self.last_lr: float | None = None
         self.opt_state = rule.init(self._params)
@@ -347,7 +359,7 @@ class NumpyMLP:
             self.flat -= self.grad_flat  # Python bookkeeping (a few us a step)
             self.opt_state.step += 1
         else:
-            self.rule.step(self._params, self._grads, self.opt_state, lr=1.0 if self.fold else lr)
+            self._rule_step(self._params, self._grads, self.opt_state, 1.0 if self.fold else lr)
         self.last_lr = lr
         return loss, correct
 

@@ -245,6 +245,27 @@ def test_env_text_says_whether_torch_sees_cuda(capsys: pytest.CaptureFixture[str
         assert "  CUDA       not available: the torch engine runs on the CPU" in out
 
 
+@pytest.mark.parametrize("switch", ["", "0"], ids=["default", "GRADLAB_NUMBA=0"])
+def test_env_says_whether_optimizer_steps_are_compiled(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, switch: str
+) -> None:
+    import importlib.util
+
+    monkeypatch.setenv("GRADLAB_NUMBA", switch)
+    code, out, _ = run(capsys, "env")
+    assert code == 0
+    if importlib.util.find_spec("numba") is None:
+        assert "numba        not installed: Adam's step in NumPy passes" in out
+        assert "pip install 'gradlab[fast]'" in out
+    elif switch == "0":
+        assert "compiled optimizer steps off (GRADLAB_NUMBA=0)" in out
+    else:
+        assert "compiled optimizer steps on" in out
+    code, out, _ = run(capsys, "env", "--json")
+    nb = json.loads(out)["numba"]
+    assert nb is None or nb["compiled_steps"] is (switch != "0")
+
+
 def test_tour_writes_plots_and_a_self_contained_report(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

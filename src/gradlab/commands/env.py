@@ -45,6 +45,18 @@ def format_text(info: dict[str, Any]) -> str:
     )
     for name in ("scikit-learn", "sympy", "matplotlib"):
         lines.append(f"{name:<12} {info[name] or 'not installed'}")
+    nb = info["numba"]
+    if nb is None:
+        lines.append(
+            "numba        not installed: Adam's step in NumPy passes "
+            "(pip install 'gradlab[fast]' -c constraints.txt)"
+        )
+    elif nb["compiled_steps"]:
+        lines.append(f"numba        {nb['version']}: compiled optimizer steps on")
+    else:
+        lines.append(
+            f"numba        {nb['version']}: compiled optimizer steps off (GRADLAB_NUMBA=0)"
+        )
     return "\n".join(lines)
 
 

@@ -69,4 +69,15 @@ def collect() -> dict[str, Any]:
         "scikit-learn": _version("scikit-learn"),
         "sympy": _version("sympy"),
         "matplotlib": _version("matplotlib"),
+        "numba": _numba(),
     }
+
+
+def _numba() -> dict[str, Any] | None:
+    """numba's version and whether compiled optimizer steps are on (without importing it)."""
+    version = _version("numba")
+    if version is None:
+        return None
+    from gradlab.optim import compiled
+
+    return {"version": version, "compiled_steps": compiled.available()}

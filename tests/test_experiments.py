@@ -29,6 +29,7 @@ EXPERIMENTS: list[tuple[str, list[str], tuple[str, ...], str]] = [
     ("gemm_layouts", [], ("jax",), "256"),
     ("optimizer_step", ["--rounds", "1", "--calls", "2"], (), "adam"),
     ("adam_step", ["--rounds", "1", "--calls", "2"], (), "Adam"),
+    ("adam_step", ["--startup"], ("numba",), "first step"),
     ("input_buffers", [], (), "per batch"),
     ("live_plot", ["--repeats", "1", "--epochs", "1"], ("matplotlib",), "monitor"),
     ("engine_ab", ["--model", "softmax", "--rounds", "1", "--epochs", "1"], (), "best"),
@@ -47,7 +48,9 @@ def _missing(modules: tuple[str, ...]) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("name", "args", "needs", "expect"), EXPERIMENTS, ids=[e[0] for e in EXPERIMENTS]
+    ("name", "args", "needs", "expect"),
+    EXPERIMENTS,
+    ids=[" ".join([e[0], *e[1]]) for e in EXPERIMENTS],
 )
 def test_experiment_runs_on_its_smallest_arguments(
     name: str, args: list[str], needs: tuple[str, ...], expect: str

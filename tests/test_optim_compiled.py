@@ -191,3 +191,19 @@ def test_engine_with_and_without_the_compiled_step_trains_the_same_weights(rule:
 
 def test_engine_keeps_sgd_on_the_rule_step() -> None:
     assert _engine(SGD(lr=1.0, momentum=0.9), True).compiled is False
+
+
+def test_a_numba_that_cannot_be_imported_warns_and_falls_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    monkeypatch.delenv(compiled.ENV, raising=False)
+    monkeypatch.setattr(compiled, "available", lambda: True)
+    # None in sys.modules makes the import raise ImportError, as a broken numba does
+    monkeypatch.setitem(sys.modules, "gradlab.optim._numba_adam", None)
+    with pytest.warns(RuntimeWarning, match=r"numba is installed but cannot be imported"):
+        assert compiled.compiled_step(Adam()) is None
+    with pytest.warns(RuntimeWarning, match=r"GRADLAB_NUMBA=0 to silence this"):
+        net = _engine(Adam(), True)
+    assert net.compiled is False

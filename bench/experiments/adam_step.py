@@ -14,11 +14,13 @@ load, the ratio between variants measured side by side moves less, and the best 
 rounds is the figure least moved by other processes. Run from the repository root::
 
     .venv/bin/python -m bench.experiments.adam_step [--rounds 30] [--calls 40]
-        [--threads 1] [--clock wall|cpu] [--more] [--sketches]
+        [--threads 1] [--clock wall|cpu] [--more] [--sketches] [--startup]
 
 ``--threads`` fixes the BLAS threads (default: as found); ``--clock cpu`` counts this
 process's CPU time instead of wall time (meaningful with ``--threads 1`` on a busy host);
-``--more`` times every rule of the benchmark's table; ``--ref REV`` adds the plain SGD
+``--more`` times every rule of the benchmark's table; ``--startup`` instead times what
+the compiled step costs a fresh process (importing numba; compiling with an empty numba
+cache, loading from a filled one); ``--ref REV`` adds the plain SGD
 step of the engine at a git revision (``eede87f``: before the engine took update rules),
 to check that plain SGD costs what it did.
 
@@ -219,6 +221,62 @@ SKETCHES: dict[str, Callable[[NumpyMLP], None]] = {
 }
 
 
+#: A fresh process's first compiled Adam step, timed in parts (printed as JSON).
+_FIRST_STEP = """
+import json, time
+t0 = time.perf_counter()
+import numba
+t1 = time.perf_counter()
+import numpy as np
+from gradlab.optim.compiled import compiled_step
+from gradlab.optim.rules import Adam
+p, g = [np.ones(199210, np.float32)], [np.ones(199210, np.float32)]
+rule = Adam()
+state = rule.init(p)
+t2 = time.perf_counter()
+compiled_step(rule)(p, g, state, 1e-3)
+t3 = time.perf_counter()
+compiled_step(rule)(p, g, state, 1e-3)
+t4 = time.perf_counter()
+print(json.dumps({"import": t1 - t0, "first": t3 - t2, "second": t4 - t3}))
+"""
+
+
+def startup(repeats: int = 3) -> None:
+    """Print what a fresh process's first compiled Adam step costs: importing numba, and
+    the first step with an empty numba cache (it compiles) and with a filled one (it
+    loads), best of ``repeats`` fresh processes each."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache, "GRADLAB_NUMBA": "1"}
+        runs: dict[str, list[dict[str, float]]] = {"empty cache": [], "filled cache": []}
+        for _ in range(repeats):
+            for label in runs:
+                if label == "empty cache":
+                    shutil.rmtree(cache)
+                    Path(cache).mkdir()
+                out = subprocess.run(
+                    [sys.executable, "-c", _FIRST_STEP],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+                runs[label].append(json.loads(out.strip().splitlines()[-1]))
+    print(f"a fresh process's first compiled Adam step (best of {repeats} processes):")
+    for label, found in runs.items():
+        best = {k: min(r[k] for r in found) for k in found[0]}
+        print(
+            f"  {label:12}  import numba {best['import']:.3f} s, first step "
+            f"{best['first']:.3f} s, second step {1e6 * best['second']:.0f} us"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=30)
@@ -228,7 +286,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--more", action="store_true", help="every rule of the benchmark's table")
     p.add_argument("--sketches", action="store_true", help="time the faster-Adam sketches")
     p.add_argument("--ref", metavar="REV", help="also the plain SGD step of the engine at REV")
+    p.add_argument(
+        "--startup",
+        action="store_true",
+        help="only time a fresh process's first compiled step (numba's import, compile, cache)",
+    )
     args = p.parse_args(argv)
+    if args.startup:
+        if not compiled.available():
+            print("numba is not installed (or GRADLAB_NUMBA=0): no compiled step to time")
+            return 0
+        startup()
+        return 0
     if args.sketches:  # import them first, so that the thread limit reaches their BLAS
         import scipy.linalg  # type: ignore[import-untyped]  # noqa: F401
         import torch  # noqa: F401

@@ -13,9 +13,9 @@ uses one where this module has it; everything else uses the rules as they are.
 
 Which rules: Adam and AdamW, with any of their hyperparameters. Set the environment
 variable ``GRADLAB_NUMBA=0`` to turn compiled steps off (the results do not change, only
-the time). The first compiled step of a process imports numba (about 0.3 s) and loads the
-kernel from numba's cache, or compiles it (about 0.6 s, once per dtype) where there is no
-cache yet.
+the time). The first compiled step of a process imports numba (about 0.2 s) and loads the
+kernel from numba's cache (about 0.3 s), or compiles it (about 0.5 s, once per dtype)
+where there is no cache yet (``python -m bench.experiments.adam_step --startup``).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -56,17 +57,26 @@ def compiled_step(rule: Rule) -> StepFn | None:
     """
     if not isinstance(rule, Adam) or not available():
         return None
-    return _AdamStep(rule)
+    try:
+        from gradlab.optim._numba_adam import adam_update  # imports numba
+    except ImportError as exc:  # e.g. a NumPy newer than this numba supports
+        warnings.warn(
+            f"gradlab: numba is installed but cannot be imported ({exc}); Adam's step runs "
+            f"as NumPy passes (the same numbers, slower). Reinstall with "
+            f'`pip install "gradlab[fast]" -c constraints.txt`, or set {ENV}=0 to silence this.',
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None
+    return _AdamStep(rule, adam_update)
 
 
 class _AdamStep:
     """:meth:`Adam.step <gradlab.optim.rules.Adam.step>` through the numba kernel."""
 
-    def __init__(self, rule: Adam) -> None:
-        from gradlab.optim._numba_adam import adam_update  # imports numba
-
+    def __init__(self, rule: Adam, kernel: Any) -> None:
         self.rule = rule
-        self.kernel: Any = adam_update
+        self.kernel = kernel
 
     def __call__(
         self, params: Params, grads: Params, state: State, lr: float | None = None

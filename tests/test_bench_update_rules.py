@@ -307,7 +307,7 @@ def test_reading_warns_of_non_finite_weights() -> None:
     ("note", "how"),
     [
         ("adam (lr 0.001); compiled step (numba)", "Adam's step (compiled) was"),
-        ("adam (lr 0.001); NumPy passes", "Adam's step (NumPy passes: numba not installed"),
+        ("adam (lr 0.001); NumPy passes", "Adam's step (NumPy passes: numba not installed,"),
     ],
 )
 def test_reading_says_whether_adams_step_was_compiled(note: str, how: str) -> None:

@@ -263,7 +263,23 @@ def test_env_says_whether_optimizer_steps_are_compiled(
         assert "compiled optimizer steps on" in out
     code, out, _ = run(capsys, "env", "--json")
     nb = json.loads(out)["numba"]
-    assert nb is None or nb["compiled_steps"] is (switch != "0")
+    assert nb is None or nb["compiled_steps"] == ("off" if switch == "0" else "on")
+
+
+def test_env_says_when_numba_is_installed_but_cannot_be_used(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+    import sys
+
+    if importlib.util.find_spec("numba") is None:
+        pytest.skip("numba is not installed")
+    monkeypatch.delenv("GRADLAB_NUMBA", raising=False)
+    # None in sys.modules makes the import fail, as a numba that cannot load does
+    monkeypatch.setitem(sys.modules, "gradlab.optim._numba_adam", None)
+    code, out, _ = run(capsys, "env")
+    assert code == 0
+    assert "cannot be used, Adam's step in NumPy passes (ModuleNotFoundError:" in out
 
 
 def test_tour_writes_plots_and_a_self_contained_report(

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-HEAVY = ("torch", "tensorflow", "sympy", "matplotlib")
+HEAVY = ("torch", "tensorflow", "sympy", "matplotlib", "numba")
 
 
 @pytest.mark.parametrize(

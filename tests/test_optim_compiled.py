@@ -27,23 +27,29 @@ HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed (gradlab[fast])")
 
 
-def _run(rule: Any, step: Any, p0: np.ndarray, grads: list[np.ndarray], lrs: list[float]) -> Any:
-    params = [p0.copy()]
+def _run(rule: Any, step: Any, p0: Any, grads: list[Any], lrs: list[Any]) -> Any:
+    """``step`` over the gradients from ``p0``: one array, or a list of arrays (then each
+    gradient is a list too); a rate of None is the rule's own."""
+    many = isinstance(p0, list)
+    params = [p.copy() for p in p0] if many else [p0.copy()]
     state = rule.init(params)
     with np.errstate(all="ignore"):  # eps = 0 and g = 0 give 0/0 = NaN, in both
         for g, lr in zip(grads, lrs, strict=True):
-            step(params, [g], state, lr)
-    return params[0], state
+            step(params, g if many else [g], state, lr)
+    return params, state
 
 
-def _same(a: tuple[np.ndarray, Any], b: tuple[np.ndarray, Any]) -> None:
+def _same(a: tuple[list[np.ndarray], Any], b: tuple[list[np.ndarray], Any]) -> None:
     (pa, sa), (pb, sb) = a, b
     assert sa.step == sb.step
-    assert pa.dtype == pb.dtype
-    np.testing.assert_array_equal(pa, pb)
+    assert len(pa) == len(pb)
+    for x, y in zip(pa, pb, strict=True):
+        assert x.dtype == y.dtype
+        np.testing.assert_array_equal(x, y)
     assert sa.slots.keys() == sb.slots.keys()
     for name in sa.slots:
-        np.testing.assert_array_equal(sa.slots[name][0], sb.slots[name][0], err_msg=name)
+        for x, y in zip(sa.slots[name], sb.slots[name], strict=True):
+            np.testing.assert_array_equal(x, y, err_msg=name)
 
 
 @needs_numba
@@ -92,6 +98,28 @@ def test_compiled_adam_equals_the_reference_rule_to_the_bit(
 
 
 @needs_numba
+@settings(max_examples=15, deadline=None)
+@given(
+    shapes=st.lists(
+        st.lists(st.integers(0, 7), min_size=0, max_size=2).map(tuple), min_size=1, max_size=4
+    ),
+    amsgrad=st.booleans(),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    seed=st.integers(0, 2**16),
+)
+def test_compiled_adam_steps_a_list_of_arrays_of_any_shape_like_the_rule(
+    shapes: list[tuple[int, ...]], amsgrad: bool, dtype: Any, seed: int
+) -> None:
+    rule = AdamW(amsgrad=amsgrad, weight_decay=0.1)
+    step = compiled.compiled_step(rule)
+    rng = np.random.default_rng(seed)
+    p0 = [rng.standard_normal(shape).astype(dtype) for shape in shapes]
+    grads = [[rng.standard_normal(shape).astype(dtype) for shape in shapes] for _ in range(3)]
+    lrs = [None, 0.05, None]  # None: the rule's own rate
+    _same(_run(rule, rule.step, p0, grads, lrs), _run(rule, step, p0, grads, lrs))
+
+
+@needs_numba
 def test_compiled_and_reference_steps_can_take_turns_on_one_state() -> None:
     rule = Adam(amsgrad=True, weight_decay=0.01)
     fast = compiled.compiled_step(rule)
@@ -125,12 +153,28 @@ def test_arrays_the_kernel_does_not_take_go_to_the_reference_step() -> None:
     rng = np.random.default_rng(0)
     base = rng.standard_normal((6, 8)).astype(np.float32)
     g = rng.standard_normal((6, 8)).astype(np.float32)
-    a, b = [base.copy()[:, ::2]], [base.copy()[:, ::2]]  # strided views
-    sa, sb = rule.init(a), rule.init(b)
-    rule.step(a, [g[:, ::2]], sa, 0.1)
-    step(b, [g[:, ::2]], sb, 0.1)
-    np.testing.assert_array_equal(a[0], b[0])
-    assert sb.step == 1
+    for view in (lambda x: x.T, lambda x: x[:, :5], lambda x: x[:, ::2]):  # not C-contiguous
+        a, b = [view(base.copy())], [view(base.copy())]
+        sa, sb = rule.init(a), rule.init(b)
+        rule.step(a, [view(g)], sa, 0.1)
+        step(b, [view(g)], sb, 0.1)
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(sa.slots["exp_avg"][0], sb.slots["exp_avg"][0])
+        assert sb.step == 1
+    # C-contiguous parameters whose state is not: the slots must be updated in place
+    p = [base.copy()]
+    state = rule.init([base.T.copy().T])  # Fortran-ordered slots
+    reference = [base.copy()]
+    ref_state = rule.init(reference)
+    step(p, [g], state, 0.1)
+    rule.step(reference, [g], ref_state, 0.1)
+    np.testing.assert_array_equal(p[0], reference[0])
+    np.testing.assert_array_equal(state.slots["exp_avg"][0], ref_state.slots["exp_avg"][0])
+    # read-only parameters: the reference's own error
+    frozen = base.copy()
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        step([frozen], [g], rule.init([base.copy()]), 0.1)
     half = [np.ones(4, np.float16)]  # a dtype the kernel has no loop for
     sh = rule.init(half)
     step(half, [np.ones(4, np.float16)], sh, 0.1)
@@ -202,8 +246,63 @@ def test_a_numba_that_cannot_be_imported_warns_and_falls_back(
     monkeypatch.setattr(compiled, "available", lambda: True)
     # None in sys.modules makes the import raise ImportError, as a broken numba does
     monkeypatch.setitem(sys.modules, "gradlab.optim._numba_adam", None)
-    with pytest.warns(RuntimeWarning, match=r"numba is installed but cannot be imported"):
+    with pytest.warns(RuntimeWarning, match=r"compiled step cannot be used \(ModuleNotFoundError"):
         assert compiled.compiled_step(Adam()) is None
     with pytest.warns(RuntimeWarning, match=r"GRADLAB_NUMBA=0 to silence this"):
         net = _engine(Adam(), True)
     assert net.compiled is False
+
+
+@needs_numba
+def test_a_kernel_that_fails_to_compile_warns_once_and_leaves_the_steps_to_the_rule() -> None:
+    rule = Adam()
+    step = compiled.compiled_step(rule)
+    assert step is not None
+    calls = []
+
+    def broken(*args: Any) -> None:
+        calls.append(args)
+        raise TypeError("no matching definition")  # what a numba typing error looks like
+
+    step.kernel = broken  # type: ignore[attr-defined]
+    rng = np.random.default_rng(0)
+    p0 = rng.standard_normal(50).astype(np.float32)
+    grads = [rng.standard_normal(50).astype(np.float32) for _ in range(3)]
+    with pytest.warns(
+        RuntimeWarning, match=r"cannot be used \(TypeError: no matching definition\)"
+    ):
+        got = _run(rule, step, p0, grads, [0.1] * 3)
+    assert len(calls) == 1  # tried once, on empty arrays, before any state changed
+    _same(_run(rule, rule.step, p0, grads, [0.1] * 3), got)
+
+
+@needs_numba
+def test_numba_without_a_cache_location_falls_back_with_a_warning(tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import warnings, numpy as np\n"
+        "warnings.simplefilter('always')\n"
+        "from gradlab.models import MLPClassifier\n"
+        "X = np.random.default_rng(0).random((40, 6)); y = np.arange(40) % 3\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    m = MLPClassifier(hidden=(4,), optimizer='adam', epochs=2, engine='numpy')\n"
+        "    m.fit(X, y)\n"
+        "print(m.n_iter_)\n"
+        "print('\\n'.join(str(x.message) for x in w))\n"
+    )
+    env = {
+        **os.environ,
+        "NUMBA_CACHE_LOCATOR_CLASSES": "IPythonCacheLocator",  # no locator for a .py file
+        "NUMBA_CACHE_DIR": "",
+        compiled.ENV: "1",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith("2\n")
+    assert "cannot be used (RuntimeError: cannot cache function 'adam_update'" in proc.stdout
+    assert "runs as NumPy passes instead" in proc.stdout

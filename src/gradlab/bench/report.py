@@ -228,7 +228,7 @@ def update_rules_reading(tables: list[list[dict[str, Any]]]) -> str:
         how = (
             "compiled"
             if all("compiled step" in str(r.get("note", "")) for _, r in adam)
-            else "NumPy passes: numba not installed or GRADLAB_NUMBA=0"
+            else "NumPy passes: numba not installed, not loadable, or GRADLAB_NUMBA=0"
         )
         text += (
             f" In this run Adam's step ({how}) was {measured} plain SGD's; the target of at most "

@@ -51,11 +51,16 @@ def format_text(info: dict[str, Any]) -> str:
             "numba        not installed: Adam's step in NumPy passes "
             "(pip install 'gradlab[fast]' -c constraints.txt)"
         )
-    elif nb["compiled_steps"]:
+    elif nb["compiled_steps"] == "on":
         lines.append(f"numba        {nb['version']}: compiled optimizer steps on")
-    else:
+    elif nb["compiled_steps"] == "off":
         lines.append(
             f"numba        {nb['version']}: compiled optimizer steps off (GRADLAB_NUMBA=0)"
+        )
+    else:
+        lines.append(
+            f"numba        {nb['version']}: cannot be used, Adam's step in NumPy passes "
+            f"({nb['compiled_steps'].removeprefix('broken: ')})"
         )
     return "\n".join(lines)
 

@@ -74,10 +74,12 @@ def collect() -> dict[str, Any]:
 
 
 def _numba() -> dict[str, Any] | None:
-    """numba's version and whether compiled optimizer steps are on (without importing it)."""
+    """numba's version and whether compiled optimizer steps are used: ``"on"``, ``"off"``
+    (``GRADLAB_NUMBA=0``) or ``"broken: why"`` (:func:`gradlab.optim.compiled.status`,
+    which imports numba to find out)."""
     version = _version("numba")
     if version is None:
         return None
     from gradlab.optim import compiled
 
-    return {"version": version, "compiled_steps": compiled.available()}
+    return {"version": version, "compiled_steps": compiled.status()}

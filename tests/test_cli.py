@@ -255,7 +255,7 @@ def test_env_says_whether_optimizer_steps_are_compiled(
     code, out, _ = run(capsys, "env")
     assert code == 0
     if importlib.util.find_spec("numba") is None:
-        assert "numba        not installed: Adam's step in NumPy passes" in out
+        assert "numba        not installed: Adam's and RMSProp's steps in NumPy passes" in out
         assert "pip install 'gradlab[fast]'" in out
     elif switch == "0":
         assert "compiled optimizer steps off (GRADLAB_NUMBA=0)" in out
@@ -279,7 +279,7 @@ def test_env_says_when_numba_is_installed_but_cannot_be_used(
     monkeypatch.setitem(sys.modules, "gradlab.optim._numba_adam", None)
     code, out, _ = run(capsys, "env")
     assert code == 0
-    assert "cannot be used, Adam's step in NumPy passes (ModuleNotFoundError:" in out
+    assert "cannot be used, optimizer steps in NumPy passes (ModuleNotFoundError:" in out
 
 
 def test_tour_writes_plots_and_a_self_contained_report(

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from gradlab.engines.numpy_mlp import NumpyMLP
 from gradlab.models._init import init_params
 from gradlab.optim import compiled
-from gradlab.optim.rules import SGD, Adam, AdamW, RMSprop
+from gradlab.optim.rules import SGD, Adagrad, Adam, AdamW, RMSprop
 
 HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed (gradlab[fast])")
@@ -98,6 +98,49 @@ def test_compiled_adam_equals_the_reference_rule_to_the_bit(
 
 
 @needs_numba
+@settings(max_examples=40, deadline=None)
+@given(
+    centered=st.booleans(),
+    momentum=st.sampled_from([0.0, 0.5, 0.9]),
+    alpha=st.floats(0.0, 0.999),
+    eps=st.sampled_from([0.0, 1e-8, 1e-3]),
+    weight_decay=st.sampled_from([0.0, 1e-4, 0.3]),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    size=st.integers(1, 300),
+    steps=st.integers(1, 12),
+    lr=st.floats(1e-5, 0.5),
+    seed=st.integers(0, 2**16),
+)
+def test_compiled_rmsprop_equals_the_reference_rule_to_the_bit(
+    centered: bool,
+    momentum: float,
+    alpha: float,
+    eps: float,
+    weight_decay: float,
+    dtype: Any,
+    size: int,
+    steps: int,
+    lr: float,
+    seed: int,
+) -> None:
+    rule = RMSprop(
+        alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered
+    )
+    step = compiled.compiled_step(rule)
+    assert step is not None
+    rng = np.random.default_rng(seed)
+    p0 = rng.standard_normal(size).astype(dtype)
+    grads = [
+        (
+            rng.standard_normal(size) * 10.0 ** rng.integers(-6, 3, size) * (rng.random(size) > 0.2)
+        ).astype(dtype)
+        for _ in range(steps)
+    ]
+    lrs = [lr * (1 + k % 3) for k in range(steps)]
+    _same(_run(rule, rule.step, p0, grads, lrs), _run(rule, step, p0, grads, lrs))
+
+
+@needs_numba
 @settings(max_examples=15, deadline=None)
 @given(
     shapes=st.lists(
@@ -110,7 +153,9 @@ def test_compiled_adam_equals_the_reference_rule_to_the_bit(
 def test_compiled_adam_steps_a_list_of_arrays_of_any_shape_like_the_rule(
     shapes: list[tuple[int, ...]], amsgrad: bool, dtype: Any, seed: int
 ) -> None:
-    rule = AdamW(amsgrad=amsgrad, weight_decay=0.1)
+    rule: Any = AdamW(amsgrad=amsgrad, weight_decay=0.1)
+    if amsgrad:  # the flag picks the rule too, so that both kernels see lists of arrays
+        rule = RMSprop(momentum=0.9, centered=True, weight_decay=0.1)
     step = compiled.compiled_step(rule)
     rng = np.random.default_rng(seed)
     p0 = [rng.standard_normal(shape).astype(dtype) for shape in shapes]
@@ -134,8 +179,10 @@ def test_compiled_and_reference_steps_can_take_turns_on_one_state() -> None:
 
 
 @needs_numba
-def test_nan_and_inf_gradients_flow_as_in_the_reference() -> None:
-    rule = Adam(amsgrad=True)
+@pytest.mark.parametrize(
+    "rule", [Adam(amsgrad=True), RMSprop(momentum=0.9, centered=True)], ids=["adam", "rmsprop"]
+)
+def test_nan_and_inf_gradients_flow_as_in_the_reference(rule: Any) -> None:
     step = compiled.compiled_step(rule)
     g = np.array([np.nan, np.inf, -np.inf, 0.0, 1e30, -1e-30], np.float32)
     p0 = np.ones(6, np.float32)
@@ -184,7 +231,7 @@ def test_arrays_the_kernel_does_not_take_go_to_the_reference_step() -> None:
 
 
 def test_rules_without_a_compiled_step_get_none() -> None:
-    for rule in (SGD(), SGD(momentum=0.9), RMSprop()):
+    for rule in (SGD(), SGD(momentum=0.9), Adagrad()):
         assert compiled.compiled_step(rule) is None
 
 
@@ -216,7 +263,11 @@ def _engine(rule: Any, use: bool) -> NumpyMLP:
     return NumpyMLP(SIZES, init_params(SIZES, "kaiming", 0.01, 0), rule=rule, compiled=use)
 
 
-@pytest.mark.parametrize("rule", [Adam(), AdamW(amsgrad=True)], ids=["adam", "adamw-amsgrad"])
+@pytest.mark.parametrize(
+    "rule",
+    [Adam(), AdamW(amsgrad=True), RMSprop(), RMSprop(momentum=0.9, centered=True)],
+    ids=["adam", "adamw-amsgrad", "rmsprop", "rmsprop-momentum-centered"],
+)
 def test_engine_with_and_without_the_compiled_step_trains_the_same_weights(rule: Any) -> None:
     rng = np.random.default_rng(1)
     X = rng.integers(0, 256, (120, 20)).astype(np.uint8)

@@ -48,7 +48,7 @@ def format_text(info: dict[str, Any]) -> str:
     nb = info["numba"]
     if nb is None:
         lines.append(
-            "numba        not installed: Adam's step in NumPy passes "
+            "numba        not installed: Adam's and RMSProp's steps in NumPy passes "
             "(pip install 'gradlab[fast]' -c constraints.txt)"
         )
     elif nb["compiled_steps"] == "on":
@@ -59,7 +59,7 @@ def format_text(info: dict[str, Any]) -> str:
         )
     else:
         lines.append(
-            f"numba        {nb['version']}: cannot be used, Adam's step in NumPy passes "
+            f"numba        {nb['version']}: cannot be used, optimizer steps in NumPy passes "
             f"({nb['compiled_steps'].removeprefix('broken: ')})"
         )
     return "\n".join(lines)

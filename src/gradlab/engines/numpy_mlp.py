@@ -151,7 +151,7 @@ class NumpyMLP:
         float64 for checks against other engines in double precision.
     compiled : bool, default True
         Update with the rule's compiled step where there is one
-        (:func:`gradlab.optim.compiled.compiled_step`: Adam and AdamW, with numba
+        (:func:`gradlab.optim.compiled.compiled_step`: Adam, AdamW and RMSProp, with numba
         installed): the same numbers in one pass instead of one per operation. False
         always updates with ``rule.step``.
     """

@@ -11,7 +11,8 @@ same numbers to the bit (``tests/test_optim_compiled.py``), a fraction of the me
 traffic. The NumPy engine of the classifiers (:class:`gradlab.engines.numpy_mlp.NumpyMLP`)
 uses one where this module has it; everything else uses the rules as they are.
 
-Which rules: Adam and AdamW, with any of their hyperparameters. Set the environment
+Which rules: Adam, AdamW and RMSProp, with any of their hyperparameters (each kernel in
+its own ``_numba_<rule>.py``, the only modules that import numba). Set the environment
 variable ``GRADLAB_NUMBA=0`` to turn compiled steps off (the results do not change, only
 the time). The first compiled step of a process imports numba (about 0.2 s) and loads the
 kernel from numba's cache (about 0.3 s), or compiles it (about 0.5 s, once per dtype)
@@ -29,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from gradlab.optim.rules import Adam, Params, Rule, State
+from gradlab.optim.rules import Adam, Params, RMSprop, Rule, State
 
 #: The environment variable that turns compiled steps off when set to ``0``.
 ENV = "GRADLAB_NUMBA"
@@ -48,32 +49,43 @@ def available() -> bool:
 
 def status() -> str:
     """``"on"``, ``"off"`` (``GRADLAB_NUMBA=0``), ``"not installed"``, or ``"broken: ..."``
-    (numba is installed but the kernel's module cannot be loaded, and why). Imports numba
+    (numba is installed but the kernels' modules cannot be loaded, and why). Imports numba
     when it is installed and on."""
     if os.environ.get(ENV, "").strip() == "0":
         return "off"
     if importlib.util.find_spec("numba") is None:
         return "not installed"
-    kernel = _load_kernel()
-    return "on" if not isinstance(kernel, str) else f"broken: {kernel}"
+    for module, name in _KERNELS.values():
+        kernel = _load_kernel(module, name)
+        if isinstance(kernel, str):
+            return f"broken: {kernel}"
+    return "on"
 
 
-def _load_kernel() -> Any:
-    """The numba kernel, or the reason it cannot be had, as a string."""
+#: Where each rule's kernel lives: rule class -> (module, function).
+_KERNELS: dict[type[Rule], tuple[str, str]] = {
+    Adam: ("gradlab.optim._numba_adam", "adam_update"),
+    RMSprop: ("gradlab.optim._numba_rmsprop", "rmsprop_update"),
+}
+
+
+def _load_kernel(module: str, name: str) -> Any:
+    """The numba kernel ``module.name``, or the reason it cannot be had, as a string."""
     try:
-        from gradlab.optim._numba_adam import adam_update  # imports numba
+        kernel = getattr(importlib.import_module(module), name)  # imports numba
     except Exception as exc:  # any failure means: run the NumPy passes
         # ImportError: e.g. a NumPy newer than this numba supports; RuntimeError: no
         # writable place for numba's cache ("no locator available")
         return f"{type(exc).__name__}: {exc}"
-    return adam_update
+    return kernel
 
 
-def _fallback_warning(reason: str) -> None:
+def _fallback_warning(rule: Rule, reason: str) -> None:
     warnings.warn(
-        f"gradlab: numba is installed but Adam's compiled step cannot be used ({reason}); "
-        f"it runs as NumPy passes instead (the same numbers, slower). Reinstall with "
-        f'`pip install "gradlab[fast]" -c constraints.txt`, or set {ENV}=0 to silence this.',
+        f"gradlab: numba is installed but {type(rule).__name__}'s compiled step cannot be "
+        f"used ({reason}); it runs as NumPy passes instead (the same numbers, slower). "
+        f'Reinstall with `pip install "gradlab[fast]" -c constraints.txt`, or set {ENV}=0 '
+        "to silence this.",
         RuntimeWarning,
         stacklevel=3,
     )
@@ -91,19 +103,26 @@ def compiled_step(rule: Rule) -> StepFn | None:
     a step with any other array is ``rule.step``'s, as is every step after the kernel
     failed to compile (with a warning).
     """
-    if not isinstance(rule, Adam) or not available():
+    kind = next((k for k in _KERNELS if isinstance(rule, k)), None)
+    if kind is None or not available():
         return None
-    kernel = _load_kernel()
+    kernel = _load_kernel(*_KERNELS[kind])
     if isinstance(kernel, str):
-        _fallback_warning(kernel)
+        _fallback_warning(rule, kernel)
         return None
-    return _AdamStep(rule, kernel)
+    return _AdamStep(rule, kernel) if kind is Adam else _RMSpropStep(rule, kernel)
 
 
-class _AdamStep:
-    """:meth:`Adam.step <gradlab.optim.rules.Adam.step>` through the numba kernel."""
+class _CompiledStep:
+    """What every compiled step shares: which arrays the kernel takes, compiling it before
+    any state changes, and falling back to ``rule.step``. A subclass names the slots its
+    kernel updates and calls the kernel on one parameter's arrays."""
 
-    def __init__(self, rule: Adam, kernel: Any) -> None:
+    #: The kernel's scalar arguments: how many numbers, then how many flags.
+    N_NUMBERS: int
+    N_FLAGS: int
+
+    def __init__(self, rule: Rule, kernel: Any) -> None:
         self.rule = rule
         self.kernel = kernel
         #: The dtypes the kernel is compiled (or loaded from numba's cache) for.
@@ -111,10 +130,11 @@ class _AdamStep:
         #: Set when the kernel failed to compile: every step is then ``rule.step``'s.
         self.broken = False
 
-    def _slots(self, state: State, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        m, v = state.slots["exp_avg"][i], state.slots["exp_avg_sq"][i]
-        vmax = state.slots["max_exp_avg_sq"][i] if self.rule.amsgrad else m
-        return m, v, vmax
+    def _slots(self, state: State, i: int) -> tuple[np.ndarray, ...]:
+        raise NotImplementedError
+
+    def _update(self, params: Params, grads: Params, state: State, lr: float) -> None:
+        raise NotImplementedError
 
     def _takes(self, params: Params, grads: Params, state: State) -> bool:
         """Whether every array is one the kernel updates in place, as the reference would."""
@@ -136,12 +156,12 @@ class _AdamStep:
         changes; on failure warn, and leave every step to ``rule.step`` from now on."""
         for dt in dtypes - self.ready:
             empty = np.empty(0, dt)
-            f = dt.type
+            zero = dt.type(0)
             try:
-                self.kernel(empty, empty, empty, empty, empty, *(f(0),) * 8, False, False, False)
+                self.kernel(*(empty,) * 5, *(zero,) * self.N_NUMBERS, *(False,) * self.N_FLAGS)
             except Exception as exc:  # numba's typing and lowering errors
                 self.broken = True
-                _fallback_warning(f"{type(exc).__name__}: {exc}")
+                _fallback_warning(self.rule, f"{type(exc).__name__}: {exc}")
                 return False
             self.ready.add(dt)
         return True
@@ -149,11 +169,26 @@ class _AdamStep:
     def __call__(
         self, params: Params, grads: Params, state: State, lr: float | None = None
     ) -> None:
-        rule = self.rule
         if not self._takes(params, grads, state):
-            rule.step(params, grads, state, lr)
+            self.rule.step(params, grads, state, lr)
             return
-        lr = rule._begin(params, grads, state, lr)
+        self._update(params, grads, state, self.rule._begin(params, grads, state, lr))
+
+
+class _AdamStep(_CompiledStep):
+    """:meth:`Adam.step <gradlab.optim.rules.Adam.step>` (and AdamW's) through the kernel
+    of :mod:`gradlab.optim._numba_adam`."""
+
+    N_NUMBERS, N_FLAGS = 8, 3
+    rule: Adam
+
+    def _slots(self, state: State, i: int) -> tuple[np.ndarray, ...]:
+        m, v = state.slots["exp_avg"][i], state.slots["exp_avg_sq"][i]
+        vmax = state.slots["max_exp_avg_sq"][i] if self.rule.amsgrad else m
+        return m, v, vmax
+
+    def _update(self, params: Params, grads: Params, state: State, lr: float) -> None:
+        rule = self.rule
         b1, b2 = rule.betas
         t = state.step
         c1, c2 = 1 - b1**t, 1 - b2**t  # as Adam.step computes them, in float64
@@ -166,11 +201,7 @@ class _AdamStep:
             m, v, vmax = self._slots(state, i)
             f = p.dtype.type  # each constant rounded to the arrays' dtype, as NumPy does
             self.kernel(
-                p.reshape(-1),
-                g.reshape(-1),
-                m.reshape(-1),
-                v.reshape(-1),
-                vmax.reshape(-1),
+                *(x.reshape(-1) for x in (p, g, m, v, vmax)),
                 f(b1),
                 f(1 - b1),
                 f(b2),
@@ -182,6 +213,39 @@ class _AdamStep:
                 coupled,
                 decoupled,
                 rule.amsgrad,
+            )
+
+
+class _RMSpropStep(_CompiledStep):
+    """:meth:`RMSprop.step <gradlab.optim.rules.RMSprop.step>` through the kernel of
+    :mod:`gradlab.optim._numba_rmsprop`."""
+
+    N_NUMBERS, N_FLAGS = 6, 3
+    rule: RMSprop
+
+    def _slots(self, state: State, i: int) -> tuple[np.ndarray, ...]:
+        sq = state.slots["square_avg"][i]
+        ga = state.slots["grad_avg"][i] if self.rule.centered else sq
+        buf = state.slots["momentum_buffer"][i] if self.rule.momentum else sq
+        return sq, ga, buf
+
+    def _update(self, params: Params, grads: Params, state: State, lr: float) -> None:
+        rule = self.rule
+        a = rule.alpha
+        for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+            sq, ga, buf = self._slots(state, i)
+            f = p.dtype.type  # each constant rounded to the arrays' dtype, as NumPy does
+            self.kernel(
+                *(x.reshape(-1) for x in (p, g, sq, ga, buf)),
+                f(a),
+                f(1 - a),
+                f(rule.eps),
+                f(lr),
+                f(rule.momentum),
+                f(rule.weight_decay),
+                bool(rule.weight_decay),
+                rule.centered,
+                bool(rule.momentum),
             )
 
 

@@ -39,6 +39,31 @@ def _run(rule: Any, step: Any, p0: Any, grads: list[Any], lrs: list[Any]) -> Any
     return params, state
 
 
+#: What every rule's equality test draws besides the rule's own hyperparameters.
+PROBLEM = {
+    "eps": st.sampled_from([0.0, 1e-8, 1e-3]),
+    "weight_decay": st.sampled_from([0.0, 1e-4, 0.3]),
+    "dtype": st.sampled_from([np.float32, np.float64]),
+    "size": st.integers(1, 300),
+    "steps": st.integers(1, 12),
+    "lr": st.floats(1e-5, 0.5),
+    "seed": st.integers(0, 2**16),
+}
+
+
+def _problem(
+    seed: int, size: int, steps: int, lr: float, dtype: Any
+) -> tuple[np.ndarray, list[np.ndarray], list[float]]:
+    """Starting parameters, ``steps`` gradients of mixed scales with exact zeros (pixels
+    that are always 0 give them), and a rate that changes from step to step, as a
+    schedule's does."""
+    rng = np.random.default_rng(seed)
+    p0 = rng.standard_normal(size).astype(dtype)
+    scales = [10.0 ** rng.integers(-6, 3, size) * (rng.random(size) > 0.2) for _ in range(steps)]
+    grads = [(rng.standard_normal(size) * scale).astype(dtype) for scale in scales]
+    return p0, grads, [lr * (1 + k % 3) for k in range(steps)]
+
+
 def _same(a: tuple[list[np.ndarray], Any], b: tuple[list[np.ndarray], Any]) -> None:
     (pa, sa), (pb, sb) = a, b
     assert sa.step == sb.step
@@ -59,13 +84,7 @@ def _same(a: tuple[list[np.ndarray], Any], b: tuple[list[np.ndarray], Any]) -> N
     amsgrad=st.booleans(),
     b1=st.floats(0.0, 0.99),
     b2=st.floats(0.0, 0.9999),
-    eps=st.sampled_from([0.0, 1e-8, 1e-3]),
-    weight_decay=st.sampled_from([0.0, 1e-4, 0.3]),
-    dtype=st.sampled_from([np.float32, np.float64]),
-    size=st.integers(1, 300),
-    steps=st.integers(1, 12),
-    lr=st.floats(1e-5, 0.5),
-    seed=st.integers(0, 2**16),
+    **PROBLEM,
 )
 def test_compiled_adam_equals_the_reference_rule_to_the_bit(
     decoupled: bool,
@@ -84,17 +103,8 @@ def test_compiled_adam_equals_the_reference_rule_to_the_bit(
     rule = cls(betas=(b1, b2), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
     step = compiled.compiled_step(rule)
     assert step is not None
-    rng = np.random.default_rng(seed)
-    p0 = rng.standard_normal(size).astype(dtype)
-    # gradients of mixed scales, with exact zeros (pixels that are always 0 give them)
-    grads = [
-        (
-            rng.standard_normal(size) * 10.0 ** rng.integers(-6, 3, size) * (rng.random(size) > 0.2)
-        ).astype(dtype)
-        for _ in range(steps)
-    ]
-    lrs = [lr * (1 + k % 3) for k in range(steps)]  # a rate that changes, as a schedule's
-    _same(_run(rule, rule.step, p0, grads, lrs), _run(rule, step, p0, grads, lrs))
+    problem = _problem(seed, size, steps, lr, dtype)
+    _same(_run(rule, rule.step, *problem), _run(rule, step, *problem))
 
 
 @needs_numba
@@ -103,13 +113,7 @@ def test_compiled_adam_equals_the_reference_rule_to_the_bit(
     centered=st.booleans(),
     momentum=st.sampled_from([0.0, 0.5, 0.9]),
     alpha=st.floats(0.0, 0.999),
-    eps=st.sampled_from([0.0, 1e-8, 1e-3]),
-    weight_decay=st.sampled_from([0.0, 1e-4, 0.3]),
-    dtype=st.sampled_from([np.float32, np.float64]),
-    size=st.integers(1, 300),
-    steps=st.integers(1, 12),
-    lr=st.floats(1e-5, 0.5),
-    seed=st.integers(0, 2**16),
+    **PROBLEM,
 )
 def test_compiled_rmsprop_equals_the_reference_rule_to_the_bit(
     centered: bool,
@@ -128,16 +132,8 @@ def test_compiled_rmsprop_equals_the_reference_rule_to_the_bit(
     )
     step = compiled.compiled_step(rule)
     assert step is not None
-    rng = np.random.default_rng(seed)
-    p0 = rng.standard_normal(size).astype(dtype)
-    grads = [
-        (
-            rng.standard_normal(size) * 10.0 ** rng.integers(-6, 3, size) * (rng.random(size) > 0.2)
-        ).astype(dtype)
-        for _ in range(steps)
-    ]
-    lrs = [lr * (1 + k % 3) for k in range(steps)]
-    _same(_run(rule, rule.step, p0, grads, lrs), _run(rule, step, p0, grads, lrs))
+    problem = _problem(seed, size, steps, lr, dtype)
+    _same(_run(rule, rule.step, *problem), _run(rule, step, *problem))
 
 
 @needs_numba

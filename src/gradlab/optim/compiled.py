@@ -133,8 +133,18 @@ class _CompiledStep:
     def _slots(self, state: State, i: int) -> tuple[np.ndarray, ...]:
         raise NotImplementedError
 
-    def _update(self, params: Params, grads: Params, state: State, lr: float) -> None:
+    def _constants(self, state: State, lr: float) -> tuple[tuple[float, ...], tuple[bool, ...]]:
+        """This step's scalar arguments of the kernel, after the arrays: its numbers (in
+        float64; each is rounded to the arrays' dtype, as NumPy rounds a Python float
+        against an array) and its flags."""
         raise NotImplementedError
+
+    def _update(self, params: Params, grads: Params, state: State, lr: float) -> None:
+        numbers, flags = self._constants(state, lr)
+        for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+            f = p.dtype.type
+            arrays = (x.reshape(-1) for x in (p, g, *self._slots(state, i)))
+            self.kernel(*arrays, *(f(x) for x in numbers), *flags)
 
     def _takes(self, params: Params, grads: Params, state: State) -> bool:
         """Whether every array is one the kernel updates in place, as the reference would."""
@@ -157,7 +167,7 @@ class _CompiledStep:
         for dt in dtypes - self.ready:
             empty = np.empty(0, dt)
             zero = dt.type(0)
-            try:
+            try:  # p, g and three slots; then the numbers and the flags
                 self.kernel(*(empty,) * 5, *(zero,) * self.N_NUMBERS, *(False,) * self.N_FLAGS)
             except Exception as exc:  # numba's typing and lowering errors
                 self.broken = True
@@ -187,7 +197,7 @@ class _AdamStep(_CompiledStep):
         vmax = state.slots["max_exp_avg_sq"][i] if self.rule.amsgrad else m
         return m, v, vmax
 
-    def _update(self, params: Params, grads: Params, state: State, lr: float) -> None:
+    def _constants(self, state: State, lr: float) -> tuple[tuple[float, ...], tuple[bool, ...]]:
         rule = self.rule
         b1, b2 = rule.betas
         t = state.step
@@ -195,25 +205,8 @@ class _AdamStep(_CompiledStep):
         a = lr * math.sqrt(c2) / c1
         e = rule.eps * math.sqrt(c2)
         wd = rule.weight_decay
-        coupled = bool(wd) and not rule.decoupled
-        decoupled = bool(wd) and rule.decoupled
-        for i, (p, g) in enumerate(zip(params, grads, strict=True)):
-            m, v, vmax = self._slots(state, i)
-            f = p.dtype.type  # each constant rounded to the arrays' dtype, as NumPy does
-            self.kernel(
-                *(x.reshape(-1) for x in (p, g, m, v, vmax)),
-                f(b1),
-                f(1 - b1),
-                f(b2),
-                f(1 - b2),
-                f(a),
-                f(e),
-                f(wd),
-                f(1 - lr * wd),
-                coupled,
-                decoupled,
-                rule.amsgrad,
-            )
+        numbers = (b1, 1 - b1, b2, 1 - b2, a, e, wd, 1 - lr * wd)
+        return numbers, (bool(wd) and not rule.decoupled, bool(wd) and rule.decoupled, rule.amsgrad)
 
 
 class _RMSpropStep(_CompiledStep):
@@ -229,24 +222,11 @@ class _RMSpropStep(_CompiledStep):
         buf = state.slots["momentum_buffer"][i] if self.rule.momentum else sq
         return sq, ga, buf
 
-    def _update(self, params: Params, grads: Params, state: State, lr: float) -> None:
+    def _constants(self, state: State, lr: float) -> tuple[tuple[float, ...], tuple[bool, ...]]:
         rule = self.rule
         a = rule.alpha
-        for i, (p, g) in enumerate(zip(params, grads, strict=True)):
-            sq, ga, buf = self._slots(state, i)
-            f = p.dtype.type  # each constant rounded to the arrays' dtype, as NumPy does
-            self.kernel(
-                *(x.reshape(-1) for x in (p, g, sq, ga, buf)),
-                f(a),
-                f(1 - a),
-                f(rule.eps),
-                f(lr),
-                f(rule.momentum),
-                f(rule.weight_decay),
-                bool(rule.weight_decay),
-                rule.centered,
-                bool(rule.momentum),
-            )
+        numbers = (a, 1 - a, rule.eps, lr, rule.momentum, rule.weight_decay)
+        return numbers, (bool(rule.weight_decay), rule.centered, bool(rule.momentum))
 
 
 def _fits(a: Any, like: np.ndarray | None = None) -> bool:

@@ -64,6 +64,13 @@ def _problem(
     return p0, grads, [lr * (1 + k % 3) for k in range(steps)]
 
 
+def _assert_compiled_equals_rule(rule: Any, problem: tuple[Any, ...]) -> None:
+    """The rule's compiled step exists and ends ``problem`` where ``rule.step`` does."""
+    step = compiled.compiled_step(rule)
+    assert step is not None
+    _same(_run(rule, rule.step, *problem), _run(rule, step, *problem))
+
+
 def _same(a: tuple[list[np.ndarray], Any], b: tuple[list[np.ndarray], Any]) -> None:
     (pa, sa), (pb, sb) = a, b
     assert sa.step == sb.step
@@ -101,10 +108,7 @@ def test_compiled_adam_equals_the_reference_rule_to_the_bit(
 ) -> None:
     cls = AdamW if decoupled else Adam
     rule = cls(betas=(b1, b2), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
-    step = compiled.compiled_step(rule)
-    assert step is not None
-    problem = _problem(seed, size, steps, lr, dtype)
-    _same(_run(rule, rule.step, *problem), _run(rule, step, *problem))
+    _assert_compiled_equals_rule(rule, _problem(seed, size, steps, lr, dtype))
 
 
 @needs_numba
@@ -130,10 +134,7 @@ def test_compiled_rmsprop_equals_the_reference_rule_to_the_bit(
     rule = RMSprop(
         alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered
     )
-    step = compiled.compiled_step(rule)
-    assert step is not None
-    problem = _problem(seed, size, steps, lr, dtype)
-    _same(_run(rule, rule.step, *problem), _run(rule, step, *problem))
+    _assert_compiled_equals_rule(rule, _problem(seed, size, steps, lr, dtype))
 
 
 @needs_numba

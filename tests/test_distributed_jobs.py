@@ -389,6 +389,40 @@ def test_torchrun_runs_gradlab_train_as_it_is(tmp_path: Path) -> None:
     assert gap <= TOL
 
 
+LEAVE_AND_COUNT = """
+import glob, torch
+from gradlab.distributed import env_world
+from gradlab.engines.distributed import data_parallel, join, leave
+world = join(env_world(), device=torch.device("cpu"), timeout=60)
+model = data_parallel(torch.nn.Linear(3, 2), world)
+model(torch.ones(4, 3)).sum().backward()
+del model
+leave(world)
+names = [open(t).read().strip() for t in glob.glob("/proc/self/task/*/comm")]
+print(sorted(n for n in names if "gloo" in n))
+"""
+
+
+def test_leaving_a_job_ends_the_process_groups_threads(tmp_path: Path) -> None:
+    """After leave(), no gloo thread is left for the interpreter's exit to tear down (it
+    aborted a worker now and then: "terminate called without an active exception")."""
+    if not Path("/proc/self/task").is_dir():
+        pytest.skip("threads are read from /proc")
+    port = free_port()
+    where = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": "2"}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", LEAVE_AND_COUNT],
+            env=job_env(tmp_path, **where, RANK=r, LOCAL_RANK=r, LOCAL_WORLD_SIZE="2"),
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for r in ("0", "1")
+    ]  # fmt: skip
+    for code, out, err in [finish(w, timeout=120) for w in workers]:
+        assert code == 0, err
+        assert out == "[]\n"
+
+
 def test_a_worker_error_comes_back_as_the_same_error() -> None:
     """A gradlab error raised in the workers is raised again by fit, message and all."""
     from gradlab.errors import DivergenceError

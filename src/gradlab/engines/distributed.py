@@ -23,6 +23,7 @@ Only this module and :mod:`gradlab.distributed.launch` import ``torch.distribute
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 from collections.abc import Sequence
@@ -177,6 +178,13 @@ def join(world: World, *, device: torch.device, timeout: float) -> GroupWorld:
         raise
     if device.type == "cuda":
         torch.cuda.set_device(world.local_rank)
+    # DistributedDataParallel imports torch.distributed.nn.functional, whose functions take
+    # ``group=group.WORLD`` as a default argument: imported after the group is made, they
+    # keep it alive for good, and its gloo threads with it, past destroy_process_group to
+    # the interpreter's exit, where tearing them down now and then aborts the worker
+    # ("terminate called without an active exception"). Imported first, they hold None.
+    importlib.import_module("torch.distributed.nn.functional")
+
     dist.init_process_group(
         backend_for(device),
         store=keys,

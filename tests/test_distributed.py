@@ -476,3 +476,59 @@ def test_a_worker_sees_a_launcher_that_is_exiting_as_gone(
         assert launch_module._launcher_gone(str(child.pid), wait=0.0)
     finally:
         child.wait()
+
+
+TEARDOWN_PROBE = """
+import atexit, sys
+class Teardown:
+    def __del__(self):
+        print("torn down", flush=True)
+probe = Teardown()  # its __del__ runs only in the interpreter's teardown
+atexit.register(print, "exit handler")
+sys.stdout.write("no newline yet ")
+"""
+
+
+def _probe(tail: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    return subprocess.run(
+        [sys.executable, "-c", TEARDOWN_PROBE + tail],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+
+
+def test_exit_without_teardown_runs_exit_handlers_flushes_and_skips_the_teardown() -> None:
+    done = _probe("from gradlab.distributed import exit_without_teardown\nexit_without_teardown(3)")
+    assert (done.returncode, done.stdout) == (3, "no newline yet exit handler\n")
+    normal = _probe("sys.exit(3)")  # the probe tells the two apart
+    assert (normal.returncode, normal.stdout) == (3, "no newline yet exit handler\ntorn down\n")
+
+
+WORKER_TAIL = """
+from gradlab.distributed import made_a_group
+from gradlab.distributed.launch import _worker
+from gradlab.errors import DataError
+def job(made, fail):
+    made_a_group(made)
+    if fail:
+        raise DataError("no rows")
+    return 1
+_worker(job, {made}, {fail})
+"""
+
+
+@pytest.mark.parametrize(
+    ("made", "fail", "status", "torn_down"),
+    [(True, False, 0, False), (True, True, ExitStatus.USAGE, False), (False, False, 0, True)],
+    ids=["made-a-group", "made-a-group-then-failed", "no-group"],
+)
+def test_a_worker_that_made_a_group_ends_with_its_status_without_teardown(
+    tmp_path: Path, made: bool, fail: bool, status: int, torn_down: bool
+) -> None:
+    done = _probe(
+        f"import os\nos.environ['GRADLAB_WORKER_LOGS'] = {str(tmp_path)!r}\n"
+        + WORKER_TAIL.format(made=made, fail=fail)
+    )
+    assert done.returncode == status, done.stderr
+    assert ("torn down" in done.stdout) is torn_down
+    assert "exit handler" in done.stdout

@@ -1,5 +1,5 @@
 """``python -m gradlab``: the same as the ``gradlab`` command."""
 
-from gradlab.cli import main
+from gradlab.cli import run
 
-raise SystemExit(main())
+run()

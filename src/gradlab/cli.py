@@ -96,6 +96,18 @@ def _command(name: str):  # type: ignore[no-untyped-def]
     return importlib.import_module(f"gradlab.commands.{COMMANDS[name][0]}")
 
 
+def run() -> NoReturn:
+    """The ``gradlab`` command (and ``python -m gradlab``): :func:`main`, then exit with its
+    status; a worker that made a process group exits without the interpreter's teardown
+    (see :func:`gradlab.distributed.exit_without_teardown`)."""
+    from gradlab.distributed import exit_without_teardown, made_a_group
+
+    status = main()
+    if made_a_group():
+        exit_without_teardown(status)
+    raise SystemExit(status)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (see :class:`ExitStatus`)."""
     argv = list(sys.argv[1:] if argv is None else argv)

@@ -25,14 +25,27 @@ whole job when one of them fails, is :mod:`gradlab.distributed.launch`.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
+import sys
 from collections.abc import Mapping, Sequence
+from typing import NoReturn
 
 import numpy as np
 
 from gradlab.errors import UsageError, WorkerError
 
-__all__ = ["SOLO", "LostContactError", "World", "env_world", "join_timeout", "thread_share"]
+__all__ = [
+    "SOLO",
+    "LostContactError",
+    "World",
+    "env_world",
+    "exit_without_teardown",
+    "join_timeout",
+    "made_a_group",
+    "thread_share",
+]
 
 #: The variables a PyTorch launcher sets in each worker (RANK and WORLD_SIZE are required).
 ENV_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE")
@@ -191,3 +204,32 @@ def join_timeout(env: Mapping[str, str] | None = None) -> float:
             f"the environment variable {JOIN_TIMEOUT_ENV}={text!r} is not a number of seconds > 0."
         )
     return value
+
+
+_MADE_A_GROUP = False
+
+
+def made_a_group(made: bool | None = None) -> bool:
+    """Whether this process has made a process group (``made=True`` records that it has;
+    :func:`gradlab.engines.distributed.join` does)."""
+    global _MADE_A_GROUP
+    if made is not None:
+        _MADE_A_GROUP = made
+    return _MADE_A_GROUP
+
+
+def exit_without_teardown(status: int, *, run_exit_handlers: bool = True) -> NoReturn:
+    """End this process with ``status`` the way a normal exit does, less the interpreter's
+    teardown: the ``atexit`` handlers run (unless told not to: from inside one of them) and
+    standard output and error are flushed, then :func:`os._exit`.
+
+    For a worker that made a process group: the gloo threads of a group outlive it (see
+    :func:`gradlab.engines.distributed.leave`), and tearing the interpreter down under them
+    can abort the worker after its work is done and saved.
+    """
+    if run_exit_handlers:
+        atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()
+    os._exit(status)

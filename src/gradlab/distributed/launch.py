@@ -42,6 +42,7 @@ import shutil
 import signal
 import socket
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -421,22 +422,28 @@ def _worker(fn: Callable[..., Any], *args: Any) -> Any:
     signal ends it with 130 (SIGINT) or 143 (SIGTERM). Anything else is a crash, which
     PyTorch records (with its traceback) for the launcher's message.
     """
-    global _IN_WORKER_CALL
+    global _IN_WORKER_CALL, _WORKER_STATUS
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     die_with_parent()
+    _at_shutdown(_end_worker)
     _IN_WORKER_CALL = True
     stopped = False
+    _WORKER_STATUS = 1  # until fn returns: a crash
     try:
-        return fn(*args)
+        result = fn(*args)
+        _WORKER_STATUS = 0
+        return result
     except GradlabError as exc:
         with contextlib.suppress(OSError, pickle.PicklingError):
             _carried_path(os.environ.get("RANK", "0")).write_bytes(pickle.dumps(_CarriedError(exc)))
-        raise SystemExit(int(exc.exit_status)) from None
+        _WORKER_STATUS = int(exc.exit_status)
+        raise SystemExit(_WORKER_STATUS) from None
     except KeyboardInterrupt as exc:
         stopped = True
         status = ExitStatus.TERMINATED if isinstance(exc, Terminated) else ExitStatus.INTERRUPTED
-        raise SystemExit(int(status)) from None
+        _WORKER_STATUS = int(status)
+        raise SystemExit(_WORKER_STATUS) from None
     finally:
         _IN_WORKER_CALL = False
         logs = os.environ.get(ENV_LOGS, "")
@@ -444,6 +451,29 @@ def _worker(fn: Callable[..., Any], *args: Any) -> Any:
         wait = LAUNCHER_EXIT_SECONDS if stopped else 0.0
         if LOG_PREFIX in logs and _launcher_gone(launcher, wait):
             shutil.rmtree(logs, ignore_errors=True)  # the launcher was killed: clean for it
+
+
+#: The exit status of this worker's function (see :func:`_worker`).
+_WORKER_STATUS = 1
+
+
+def _at_shutdown(fn: Callable[[], None]) -> None:
+    """Call ``fn`` when the interpreter starts to shut down, before the ``atexit`` handlers
+    (``threading``'s own hook, which ``concurrent.futures`` uses too; without it, nothing:
+    the process ends as usual)."""
+    hook = getattr(threading, "_register_atexit", None)
+    if hook is not None:
+        hook(fn)
+
+
+def _end_worker() -> None:
+    """At a worker's exit, once its result has gone to the launcher: a worker that made a
+    process group ends here, with its exit handlers run but without the interpreter's
+    teardown (:func:`gradlab.distributed.exit_without_teardown`)."""
+    from gradlab.distributed import exit_without_teardown, made_a_group
+
+    if made_a_group():
+        exit_without_teardown(_WORKER_STATUS)
 
 
 #: How long a worker stopped by a signal watches for its launcher's exit before it leaves

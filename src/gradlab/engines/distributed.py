@@ -23,7 +23,6 @@ Only this module and :mod:`gradlab.distributed.launch` import ``torch.distribute
 
 from __future__ import annotations
 
-import importlib
 import os
 import socket
 from collections.abc import Sequence
@@ -35,7 +34,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.distributed import PrefixStore, TCPStore  # type: ignore[attr-defined]
 
-from gradlab.distributed import JOIN_TIMEOUT_ENV, World
+from gradlab.distributed import JOIN_TIMEOUT_ENV, World, made_a_group
 from gradlab.errors import UsageError, WorkerError
 
 __all__ = ["COLLECTIVE_TIMEOUT", "GroupWorld", "backend_for", "data_parallel", "join", "leave"]
@@ -178,13 +177,6 @@ def join(world: World, *, device: torch.device, timeout: float) -> GroupWorld:
         raise
     if device.type == "cuda":
         torch.cuda.set_device(world.local_rank)
-    # DistributedDataParallel imports torch.distributed.nn.functional, whose functions take
-    # ``group=group.WORLD`` as a default argument: imported after the group is made, they
-    # keep it alive for good, and its gloo threads with it, past destroy_process_group to
-    # the interpreter's exit, where tearing them down now and then aborts the worker
-    # ("terminate called without an active exception"). Imported first, they hold None.
-    importlib.import_module("torch.distributed.nn.functional")
-
     dist.init_process_group(
         backend_for(device),
         store=keys,
@@ -192,12 +184,27 @@ def join(world: World, *, device: torch.device, timeout: float) -> GroupWorld:
         world_size=world.size,
         timeout=timedelta(seconds=COLLECTIVE_TIMEOUT),
     )
+    made_a_group()
     return GroupWorld(world, device, owns=True)
 
 
+#: The groups :func:`leave` took out of ``torch.distributed``, kept to the end of the process.
+_LEFT: list[object] = []
+
+
 def leave(world: World) -> None:
-    """Destroy the process group :func:`join` made (nothing for the caller's own group)."""
+    """Take the process group :func:`join` made out of ``torch.distributed`` (nothing for
+    the caller's own group); a later :func:`join` makes a new one.
+
+    The group object itself is kept until the process ends. Freeing it joins its gloo
+    threads while this thread holds the GIL, and a gloo thread still releasing its last
+    collective's Python objects waits for the GIL: the worker hangs. At the interpreter's
+    teardown the same thread is stopped instead, and the worker aborts ("terminate called
+    without an active exception"). gradlab's workers therefore end without that teardown
+    (:func:`gradlab.distributed.exit_without_teardown`).
+    """
     if isinstance(world, GroupWorld) and world.owns and dist.is_initialized():
+        _LEFT.append(dist.group.WORLD)
         dist.destroy_process_group()
 
 

@@ -505,30 +505,59 @@ def test_exit_without_teardown_runs_exit_handlers_flushes_and_skips_the_teardown
 
 
 WORKER_TAIL = """
+import pickle
 from gradlab.distributed import made_a_group
 from gradlab.distributed.launch import _worker
 from gradlab.errors import DataError
-def job(made, fail):
+def job(made, end):
     made_a_group(made)
-    if fail:
+    if end == "error":
         raise DataError("no rows")
-    return 1
-_worker(job, {made}, {fail})
+    if end == "exit":
+        sys.exit(5)
+    return [1, 2]
+result = _worker(job, {made}, {end!r})
+if {send}:  # as PyTorch's launcher sends it: pickled
+    assert pickle.loads(pickle.dumps(result)) == [1, 2]
 """
 
 
 @pytest.mark.parametrize(
-    ("made", "fail", "status", "torn_down"),
-    [(True, False, 0, False), (True, True, ExitStatus.USAGE, False), (False, False, 0, True)],
-    ids=["made-a-group", "made-a-group-then-failed", "no-group"],
+    ("made", "end", "send", "status", "torn_down"),
+    [
+        (True, "return", True, 0, False),
+        (True, "return", False, 1, False),
+        (True, "error", False, ExitStatus.USAGE, False),
+        (True, "exit", False, 5, False),
+        (False, "return", True, 0, True),
+    ],
+    ids=["result-sent", "result-not-sent", "gradlab-error", "sys-exit", "no-group"],
 )
 def test_a_worker_that_made_a_group_ends_with_its_status_without_teardown(
-    tmp_path: Path, made: bool, fail: bool, status: int, torn_down: bool
+    tmp_path: Path, made: bool, end: str, send: bool, status: int, torn_down: bool
 ) -> None:
+    """The status is the worker's: 0 once its result has gone to the launcher, else what
+    ended it; a worker that made no group exits as usual."""
     done = _probe(
         f"import os\nos.environ['GRADLAB_WORKER_LOGS'] = {str(tmp_path)!r}\n"
-        + WORKER_TAIL.format(made=made, fail=fail)
+        + WORKER_TAIL.format(made=made, end=end, send=send)
     )
     assert done.returncode == status, done.stderr
     assert ("torn down" in done.stdout) is torn_down
     assert "exit handler" in done.stdout
+
+
+@pytest.mark.parametrize("made", [True, False], ids=["worker", "alone"])
+def test_the_gradlab_command_of_a_worker_exits_with_its_status_without_teardown(
+    made: bool,
+) -> None:
+    done = _probe(
+        "from gradlab.distributed import made_a_group\n"
+        f"made_a_group({made})\n"
+        "sys.argv = ['gradlab']  # no command: usage, status 2\n"
+        "from gradlab.cli import run\n"
+        "run()\n"
+    )
+    assert done.returncode == ExitStatus.USAGE
+    assert done.stdout.startswith("no newline yet exit handler\n")
+    assert ("torn down" in done.stdout) is not made

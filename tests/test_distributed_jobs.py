@@ -433,6 +433,31 @@ def test_leaving_a_job_with_a_collective_in_flight_neither_hangs_nor_aborts(
     assert [(code, out) for code, out, _ in results] == [(0, "left\n")] * 2, results
 
 
+JOIN_TWICE = """
+import torch
+from gradlab.distributed import World, exit_without_teardown, made_a_group
+from gradlab.engines.distributed import join, leave
+assert not made_a_group()
+for _ in range(2):  # the second job reuses the store the first one's kept group holds
+    world = join(World(0, 1, 0, 1), device=torch.device("cpu"), timeout=30)
+    assert made_a_group()
+    leave(world)
+print("joined twice", flush=True)
+exit_without_teardown(0)
+"""
+
+
+def test_joining_marks_the_process_and_a_second_job_at_the_same_port_can_join(
+    tmp_path: Path,
+) -> None:
+    where = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port())}
+    done = subprocess.run(
+        [sys.executable, "-c", JOIN_TWICE], env=job_env(tmp_path, **where),
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert (done.returncode, done.stdout) == (0, "joined twice\n"), done.stderr
+
+
 def test_a_worker_error_comes_back_as_the_same_error() -> None:
     """A gradlab error raised in the workers is raised again by fit, message and all."""
     from gradlab.errors import DivergenceError

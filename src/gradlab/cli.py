@@ -22,6 +22,7 @@ import os
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
@@ -102,7 +103,13 @@ def run() -> NoReturn:
     (see :func:`gradlab.distributed.exit_without_teardown`)."""
     from gradlab.distributed import exit_without_teardown, made_a_group
 
-    status = main()
+    try:
+        status = main()
+    except Exception:
+        if not made_a_group():
+            raise
+        traceback.print_exc()  # a crash, as Python reports it
+        status = 1
     if made_a_group():
         exit_without_teardown(status)
     raise SystemExit(status)

@@ -218,18 +218,21 @@ def made_a_group(made: bool | None = None) -> bool:
     return _MADE_A_GROUP
 
 
-def exit_without_teardown(status: int, *, run_exit_handlers: bool = True) -> NoReturn:
+def exit_without_teardown(status: int) -> NoReturn:
     """End this process with ``status`` the way a normal exit does, less the interpreter's
-    teardown: the ``atexit`` handlers run (unless told not to: from inside one of them) and
-    standard output and error are flushed, then :func:`os._exit`.
+    teardown: the ``atexit`` handlers run, standard output and error (and C's buffers) are
+    flushed, then :func:`os._exit`.
 
     For a worker that made a process group: the gloo threads of a group outlive it (see
     :func:`gradlab.engines.distributed.leave`), and tearing the interpreter down under them
     can abort the worker after its work is done and saved.
     """
-    if run_exit_handlers:
-        atexit._run_exitfuncs()
+    atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError, AttributeError):
             stream.flush()
+    with contextlib.suppress(OSError, AttributeError):  # C's buffers too (torch's own output)
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
     os._exit(status)

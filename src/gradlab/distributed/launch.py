@@ -429,11 +429,13 @@ def _worker(fn: Callable[..., Any], *args: Any) -> Any:
     _at_shutdown(_end_worker)
     _IN_WORKER_CALL = True
     stopped = False
-    _WORKER_STATUS = 1  # until fn returns: a crash
+    _WORKER_STATUS = 1  # a crash, until the result has gone to the launcher
     try:
-        result = fn(*args)
-        _WORKER_STATUS = 0
-        return result
+        return _Delivered(fn(*args))
+    except SystemExit as exc:
+        code = exc.code
+        _WORKER_STATUS = code if isinstance(code, int) else 0 if code is None else 1
+        raise
     except GradlabError as exc:
         with contextlib.suppress(OSError, pickle.PicklingError):
             _carried_path(os.environ.get("RANK", "0")).write_bytes(pickle.dumps(_CarriedError(exc)))
@@ -453,8 +455,25 @@ def _worker(fn: Callable[..., Any], *args: Any) -> Any:
             shutil.rmtree(logs, ignore_errors=True)  # the launcher was killed: clean for it
 
 
-#: The exit status of this worker's function (see :func:`_worker`).
+#: The exit status of this worker (see :func:`_worker`).
 _WORKER_STATUS = 1
+
+
+class _Delivered:
+    """A worker's result on its way to the launcher: pickled (as PyTorch sends it), it
+    records the worker's success and arrives as the result itself."""
+
+    def __init__(self, result: Any) -> None:
+        self.result = result
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        global _WORKER_STATUS
+        _WORKER_STATUS = 0
+        return _identity, (self.result,)
+
+
+def _identity(result: Any) -> Any:
+    return result
 
 
 def _at_shutdown(fn: Callable[[], None]) -> None:
@@ -467,9 +486,11 @@ def _at_shutdown(fn: Callable[[], None]) -> None:
 
 
 def _end_worker() -> None:
-    """At a worker's exit, once its result has gone to the launcher: a worker that made a
-    process group ends here, with its exit handlers run but without the interpreter's
-    teardown (:func:`gradlab.distributed.exit_without_teardown`)."""
+    """At a worker's exit (multiprocessing's, once its result has gone to the launcher): a
+    worker that made a process group ends here, with its exit handlers run but without the
+    interpreter's teardown (:func:`gradlab.distributed.exit_without_teardown`). Handlers
+    registered with ``threading`` before the worker started (``concurrent.futures``) are
+    skipped: gradlab starts no threads of its own in a worker."""
     from gradlab.distributed import exit_without_teardown, made_a_group
 
     if made_a_group():

@@ -46,6 +46,8 @@ COLLECTIVE_TIMEOUT = 300.0
 
 
 _JOINS = 0
+#: The stores rank 0 hosts, by address and port: a later job at the same place reuses one.
+_HOSTED: dict[tuple[str, int], TCPStore] = {}
 
 
 def backend_for(device: torch.device) -> str:
@@ -143,11 +145,14 @@ def join(world: World, *, device: torch.device, timeout: float) -> GroupWorld:
         if world.rank == 0 and not agent_store:
             from gradlab.distributed.launch import listen
 
-            fd = listen(addr, port, hint="Choose another MASTER_PORT, or stop that program.")
-            store = TCPStore(
-                addr, port, world.size, True, wait,
-                wait_for_workers=False, master_listen_fd=fd.detach(),
-            )  # fmt: skip
+            store = _HOSTED.get((addr, port))
+            if store is None:  # once per process: a group kept by leave() holds it open
+                fd = listen(addr, port, hint="Choose another MASTER_PORT, or stop that program.")
+                store = TCPStore(
+                    addr, port, world.size, True, wait,
+                    wait_for_workers=False, master_listen_fd=fd.detach(),
+                )  # fmt: skip
+                _HOSTED[(addr, port)] = store
         else:
             store = TCPStore(addr, port, world.size, False, wait)
     except (RuntimeError, TimeoutError, ValueError) as exc:
@@ -184,7 +189,7 @@ def join(world: World, *, device: torch.device, timeout: float) -> GroupWorld:
         world_size=world.size,
         timeout=timedelta(seconds=COLLECTIVE_TIMEOUT),
     )
-    made_a_group()
+    made_a_group(True)
     return GroupWorld(world, device, owns=True)
 
 

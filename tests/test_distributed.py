@@ -561,3 +561,18 @@ def test_the_gradlab_command_of_a_worker_exits_with_its_status_without_teardown(
     assert done.returncode == ExitStatus.USAGE
     assert done.stdout.startswith("no newline yet exit handler\n")
     assert ("torn down" in done.stdout) is not made
+
+
+def test_a_crash_of_the_gradlab_command_in_a_worker_is_reported_and_exits_1() -> None:
+    done = _probe(
+        "from gradlab.distributed import made_a_group\n"
+        "made_a_group(True)\n"
+        "import gradlab.cli\n"
+        "def broken(): raise RuntimeError('a bug in a command')\n"
+        "gradlab.cli.main = broken\n"
+        "gradlab.cli.run()\n"
+    )
+    assert done.returncode == 1
+    assert "Traceback (most recent call last)" in done.stderr
+    assert "RuntimeError: a bug in a command" in done.stderr
+    assert done.stdout == "no newline yet exit handler\n"  # handlers run, no teardown

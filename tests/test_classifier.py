@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gradlab import ops
+from gradlab.engines import numpy_mlp
 from gradlab.engines.numpy_mlp import NumpyMLP, reference_gradients, reference_step
 from gradlab.errors import DataError, DivergenceError, UsageError
 from gradlab.models import MLPClassifier, SoftmaxRegression, load_classifier
@@ -243,9 +244,16 @@ def test_numpy_and_torch_engines_train_to_the_same_history() -> None:
     )
 
 
-def test_uint8_batches_by_index_across_the_rotating_buffers_match_the_reference() -> None:
-    # pixels gathered by a shuffled index, cast into buffers used in turn and scaled by
-    # 1/255 inside the products: six steps, so every input buffer is reused
+@pytest.mark.parametrize(
+    ("l2_bytes", "n_buffers"), [(None, 4), (2**30, 1)], ids=["four-in-turn", "one-in-place"]
+)
+def test_uint8_batches_by_index_across_the_rotating_buffers_match_the_reference(
+    monkeypatch: pytest.MonkeyPatch, l2_bytes: int | None, n_buffers: int
+) -> None:
+    # pixels gathered by a shuffled index, cast into buffers used in turn (or one
+    # rewritten in place, where the L2 cache holds it) and scaled by 1/255 inside the
+    # products: six steps, so every input buffer is reused
+    monkeypatch.setattr(numpy_mlp, "this_machines_l2", lambda: l2_bytes)
     rng = np.random.default_rng(3)
     sizes = (12, 7, 3)
     X = rng.integers(0, 256, (50, 12), dtype=np.uint8)
@@ -254,6 +262,7 @@ def test_uint8_batches_by_index_across_the_rotating_buffers_match_the_reference(
     net = NumpyMLP(sizes, params)
     data = net.prepare(X, y)
     order = rng.permutation(50)
+    assert len({id(net.rows(X, order[:8])) for _ in range(n_buffers + 1)}) == n_buffers
     for step in range(6):
         idx = order[(step * 8) % 48 : (step * 8) % 48 + 8]
         before = net.state()

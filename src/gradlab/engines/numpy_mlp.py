@@ -23,12 +23,25 @@ from typing import Any
 import numpy as np
 
 from gradlab import ops
+from gradlab.engines.cpu_cache import this_machines_l2
 from gradlab.engines.optstate import SavedOptimizer, param_names
 from gradlab.optim.compiled import compiled_step
 from gradlab.optim.rules import SGD, Rule, pack
 
-#: Float input buffers used in turn by :meth:`NumpyMLP.rows` (see there why several).
+#: Float input buffers used in turn by :meth:`NumpyMLP.rows` when one batch's buffer
+#: does not fit in half of a core's L2 cache, or the cache is unknown (see there why).
 INPUT_BUFFERS = 4
+
+
+def input_buffers(nbytes: int, l2_bytes: int | None) -> int:
+    """How many float buffers of ``nbytes`` each :meth:`NumpyMLP.rows` takes turns with.
+
+    One when it fits in half of the L2 cache (``l2_bytes``), so that the cast writes
+    into lines the core still holds; :data:`INPUT_BUFFERS` otherwise.
+    """
+    if l2_bytes is not None and 2 * nbytes <= l2_bytes:
+        return 1
+    return INPUT_BUFFERS
 
 
 def reference_gradients(
@@ -246,26 +259,30 @@ class NumpyMLP:
         rather than ``(x / 255) @ W``): the same numbers, on 10-200 columns instead
         of 784 (see ``scale`` in :meth:`forward` and :meth:`step`).
 
-        Float buffers take turns (:data:`INPUT_BUFFERS` of them). With two BLAS
-        threads, a batch's buffer still sits in the other core's cache after the GEMMs
-        have read it, and writing into it again costs a cross-core invalidation per
-        cache line: measured at 57 us against 21 us for a 256 x 784 cast on the
-        2-vCPU machine (a step of softmax regression is about 250 us). With four
-        buffers (3.2 MB, more than a core's 2 MB L2) the lines have left the other
-        core by the time a buffer comes round again: gather, cast and first product
-        took 129 us a batch with two buffers and 106-112 us with four
-        (``bench/experiments/input_buffers.py``).
+        How many float buffers take turns depends on the core's L2 cache
+        (:func:`input_buffers`). Where a batch's buffer fits in half of it (an Intel
+        Xeon with 2 MB per core, 800 KB for 256 rows of 784), one buffer is rewritten
+        in place, still in the core's cache: the cast of 256 x 784 pixels took 18 us
+        into one buffer and 50 us into four in turn, and a softmax-regression epoch
+        0.87-0.89x the time with four, on one or two BLAS threads. Where it does not
+        (the AMD EPYC of an earlier session, with at most 1 MB per core), four buffers
+        take turns: with two BLAS threads, the buffer just read still sits in the other
+        core's cache, and writing it again costs a cross-core invalidation per line;
+        measured there at 57 us against 21 us for the cast, and gather, cast and first
+        product took 129 us a batch with two buffers and 106-112 us with four.
+        ``bench/experiments/input_buffers.py`` measures both.
         """
         if X.dtype != np.uint8:
             return np.ascontiguousarray(X[idx], dtype=self.dtype)
         m = len(range(X.shape[0])[idx]) if isinstance(idx, slice) else idx.shape[0]
         if m not in self._inputs:
+            n_bufs = input_buffers(m * X.shape[1] * self.dtype.itemsize, this_machines_l2())
             self._inputs[m] = (
                 np.empty((m, X.shape[1]), np.uint8),
-                [np.empty((m, X.shape[1]), self.dtype) for _ in range(INPUT_BUFFERS)],
+                [np.empty((m, X.shape[1]), self.dtype) for _ in range(n_bufs)],
             )
         raw, outs = self._inputs[m]
-        self._turn = (self._turn + 1) % INPUT_BUFFERS
+        self._turn = (self._turn + 1) % len(outs)
         out = outs[self._turn]
         if isinstance(idx, slice):
             out[...] = X[idx]

@@ -223,7 +223,7 @@ class NumpyMLP:
             buffers = {f"momentum_buffer/{name}": velocity[f"v{name}"] for name in self.names}
             self.load_optimizer_state(SavedOptimizer(rule.config(), 1, buffers, "step"))
         self._buffers: dict[int, list[np.ndarray]] = {}
-        # per batch size: a uint8 gather buffer and INPUT_BUFFERS float buffers used in turn
+        # per batch size: a uint8 gather buffer and the float buffers used in turn (see rows)
         self._inputs: dict[int, tuple[np.ndarray, list[np.ndarray]]] = {}
         self._turn = 0
         # by batch size: dL/dh for each hidden layer; where each row of the logits starts
@@ -262,9 +262,10 @@ class NumpyMLP:
         How many float buffers take turns depends on the core's L2 cache
         (:func:`input_buffers`). Where a batch's buffer fits in half of it (an Intel
         Xeon with 2 MB per core, 800 KB for 256 rows of 784), one buffer is rewritten
-        in place, still in the core's cache: the cast of 256 x 784 pixels took 18 us
-        into one buffer and 50 us into four in turn, and a softmax-regression epoch
-        0.87-0.89x the time with four, on one or two BLAS threads. Where it does not
+        in place, still in the core's cache: gather, cast and first product took
+        130-152 us a batch with one buffer against 173-179 us with four in turn, and
+        the softmax-regression fit 0.91x the time on one or two BLAS threads
+        (``bench/experiments/engine_ab.py``). Where it does not
         (the AMD EPYC of an earlier session, with at most 1 MB per core), four buffers
         take turns: with two BLAS threads, the buffer just read still sits in the other
         core's cache, and writing it again costs a cross-core invalidation per line;

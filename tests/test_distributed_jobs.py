@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -387,6 +388,51 @@ def test_torchrun_runs_gradlab_train_as_it_is(tmp_path: Path) -> None:
         weights(tmp_path / "tr/model.safetensors"), weights(tmp_path / "one/model.safetensors")
     )
     assert gap <= TOL
+
+
+def _rank_of(pid: int) -> str | None:
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    found = [v[5:].decode() for v in environ if v.startswith(b"RANK=")]
+    return found[0] if found else None
+
+
+def test_under_torchrun_a_killed_worker_is_the_root_cause_not_the_one_that_lost_contact(
+    tmp_path: Path,
+) -> None:
+    """The worker that lost contact waits (LOST_CONTACT_SECONDS) before it raises, so
+    torchrun's agent, polling every 0.1 s, sees the killed one go first, names it as the
+    root cause and stops the survivor by SIGTERM (status 143, or -15 if the signal came
+    before gradlab's handler), before it could exit with its own lost-contact error
+    (status 6, which the agent took for the root cause without the wait)."""
+    torchrun = Path(sys.executable).with_name("torchrun")
+    if not torchrun.exists():
+        pytest.skip("no torchrun beside this Python")
+    proc = subprocess.Popen(
+        [str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "gradlab", "train",
+         "mlp", "--hidden", "16", "--epochs", "100000", "--out", "run", "--no-plots",
+         "--quiet"],
+        env=job_env(tmp_path, OMP_NUM_THREADS="1"),
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        ckpt = tmp_path / "run" / "model.safetensors"
+        deadline = time.monotonic() + 180
+        while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert ckpt.exists(), proc.communicate(timeout=30)
+        ranks = {_rank_of(p): p for p in descendants(proc.pid)}
+        os.kill(ranks["1"], signal.SIGKILL)
+        code, _, err = finish(proc, timeout=60)
+    finally:
+        proc.kill()
+    assert code != 0
+    others, root = err.split("Root Cause (first observed failure):", 1)
+    assert re.search(r"rank\s*: 1 \(local_rank: 1\)\s+exitcode\s*: -9", root), root
+    stopped = rf"rank\s*: 0 \(local_rank: 0\)\s+exitcode\s*: ({int(ExitStatus.TERMINATED)}|-15) "
+    assert "<NO_OTHER_FAILURES>" in others or re.search(stopped, others), others[-3000:]
 
 
 LEAVE_WITH_A_COLLECTIVE_IN_FLIGHT = """

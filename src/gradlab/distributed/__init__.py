@@ -37,6 +37,7 @@ import numpy as np
 from gradlab.errors import UsageError, WorkerError
 
 __all__ = [
+    "LOST_CONTACT_SECONDS",
     "SOLO",
     "LostContactError",
     "World",
@@ -54,6 +55,14 @@ ENV_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE")
 #: workers start together and the default is ample.
 JOIN_TIMEOUT_ENV = "GRADLAB_JOIN_TIMEOUT"
 DEFAULT_JOIN_TIMEOUT = 30.0
+
+
+#: How long a worker that lost contact with the others waits before it raises
+#: :class:`LostContactError`. The worker that went away is the news: a launcher (gradlab's,
+#: or torchrun's agent) polls its workers every 0.1 s, so it sees that one go first and
+#: names it, then stops this one during the wait. Exiting at once could be taken for the
+#: cause.
+LOST_CONTACT_SECONDS = 3.0
 
 
 class LostContactError(WorkerError):

@@ -440,10 +440,6 @@ def _worker(fn: Callable[..., Any], *args: Any) -> Any:
         with contextlib.suppress(OSError, pickle.PicklingError):
             _carried_path(os.environ.get("RANK", "0")).write_bytes(pickle.dumps(_CarriedError(exc)))
         _WORKER_STATUS = int(exc.exit_status)
-        if isinstance(exc, LostContactError):
-            # the worker that went away is the news: give the launcher time to see it go
-            # first (it then stops this one); exiting at once could be taken for the cause
-            time.sleep(LOST_CONTACT_SECONDS)
         raise SystemExit(_WORKER_STATUS) from None
     except KeyboardInterrupt as exc:
         stopped = True
@@ -458,10 +454,6 @@ def _worker(fn: Callable[..., Any], *args: Any) -> Any:
         if LOG_PREFIX in logs and _launcher_gone(launcher, wait):
             shutil.rmtree(logs, ignore_errors=True)  # the launcher was killed: clean for it
 
-
-#: How long a worker that lost contact with the others waits before it exits (see
-#: :func:`_worker`); the launcher, which polls its workers every 0.1 s, stops it sooner.
-LOST_CONTACT_SECONDS = 3.0
 
 #: The exit status of this worker (see :func:`_worker`).
 _WORKER_STATUS = 1

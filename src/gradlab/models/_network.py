@@ -428,7 +428,13 @@ class NetworkClassifier:
         check_hyperparameters(self._kind, hp)
         if resume and checkpoint is None:
             raise UsageError(f"{owner}: resume needs the checkpoint to resume from.")
-        from gradlab.distributed import SOLO, LostContactError, World, env_world
+        from gradlab.distributed import (
+            LOST_CONTACT_SECONDS,
+            SOLO,
+            LostContactError,
+            World,
+            env_world,
+        )
 
         job = env_world()
         n_procs = int(hp["n_procs"])
@@ -584,6 +590,7 @@ class NetworkClassifier:
                 )  # fmt: skip
         except Exception as exc:
             if world.size > 1 and _lost_contact(exc):
+                time.sleep(LOST_CONTACT_SECONDS)  # for the launcher to see the other go first
                 raise LostContactError(
                     f"worker rank {world.rank} of {world.size} lost contact with the other "
                     f"workers in epoch {len(history) + 1}: {str(exc).strip().splitlines()[0]}",

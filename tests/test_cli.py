@@ -227,6 +227,30 @@ def test_env_json_reports_versions_and_devices(capsys: pytest.CaptureFixture[str
         assert isinstance(info["torch"]["cuda_available"], bool)
 
 
+@pytest.mark.parametrize(
+    ("l2", "said"),
+    [
+        (2048 * 1024, "CPUs         2, L2 cache 2048 KiB per core\n"),
+        (None, ", L2 cache size unknown\n"),
+    ],
+)
+def test_env_reports_the_l2_cache_the_engine_buffers_by(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    l2: int | None,
+    said: str,
+) -> None:
+    from gradlab.jobs import env
+
+    monkeypatch.setattr(env, "l2_cache_bytes", lambda: l2)
+    monkeypatch.setattr(env.os, "cpu_count", lambda: 2)
+    code, out, _ = run(capsys, "env")
+    assert code == 0
+    assert said in out
+    code, out, _ = run(capsys, "env", "--json")
+    assert json.loads(out)["l2_cache_bytes"] == l2
+
+
 def test_env_text_says_whether_torch_sees_cuda(capsys: pytest.CaptureFixture[str]) -> None:
     import importlib.util
 

@@ -17,7 +17,7 @@ def format_text(info: dict[str, Any]) -> str:
     lines = [
         f"gradlab      {info['gradlab']}",
         f"Python       {info['python']} on {info['platform']}",
-        f"CPUs         {info['cpu_count']}",
+        f"CPUs         {info['cpu_count']}{_l2(info.get('l2_cache_bytes'))}",
         f"NumPy        {info['numpy']}",
     ]
     for b in info["blas"]:
@@ -63,6 +63,13 @@ def format_text(info: dict[str, Any]) -> str:
             f"({nb['compiled_steps'].removeprefix('broken: ')})"
         )
     return "\n".join(lines)
+
+
+def _l2(nbytes: int | None) -> str:
+    """The L2 cache, which decides how the NumPy engine buffers a batch's inputs."""
+    if nbytes is None:
+        return ", L2 cache size unknown"
+    return f", L2 cache {nbytes // 1024} KiB per core"
 
 
 def _yn(flag: bool) -> str:

@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from gradlab import __version__
+from gradlab.engines.cpu_cache import l2_cache_bytes
 
 
 def _version(*dists: str) -> str | None:
@@ -61,6 +62,7 @@ def collect() -> dict[str, Any]:
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
+        "l2_cache_bytes": l2_cache_bytes(),
         "numpy": np.__version__,
         "blas": _blas(),
         "torch": _torch(),

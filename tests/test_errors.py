@@ -365,3 +365,41 @@ def test_bench_without_torch_names_the_install_command(
     code, _, err = cli(capsys, "bench", "--quick")
     assert code == ExitStatus.USAGE
     assert "PyTorch is not installed" in err
+
+
+def _checkpoint_with_meta(path: Path, meta: str | None) -> Path:
+    from safetensors.numpy import save_file
+
+    header = {"format": next(iter(checkpoint.FORMATS))}
+    if meta is not None:
+        header["meta"] = meta
+    save_file({"W1": np.zeros((2, 2), np.float32)}, str(path), metadata=header)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("meta", "said"),
+    [
+        (None, "no meta in its metadata"),
+        ("{not json", "its meta is not readable JSON"),
+        ("[" * 100_000 + "]" * 100_000, "its meta is not readable JSON"),  # RecursionError
+    ],
+    ids=["missing", "not-json", "nested-too-deep"],
+)
+def test_a_checkpoint_whose_meta_cannot_be_read_is_named(
+    tmp_path: Path, meta: str | None, said: str
+) -> None:
+    p = _checkpoint_with_meta(tmp_path / "c.safetensors", meta)
+    with pytest.raises(DataError, match=re.escape(f"{p}: damaged gradlab checkpoint ({said}).")):
+        checkpoint.load(p)
+
+
+def test_a_folder_or_a_pipe_given_as_a_checkpoint_is_named(tmp_path: Path) -> None:
+    folder = tmp_path / "x.safetensors"
+    folder.mkdir()
+    with pytest.raises(DataError, match=re.escape(f"{folder}: is a folder, not a checkpoint")):
+        checkpoint.load(folder)
+    pipe = tmp_path / "p.safetensors"
+    os.mkfifo(pipe)
+    with pytest.raises(DataError, match=re.escape(f"{pipe}: is not a regular file; a checkpoint")):
+        checkpoint.load(pipe)

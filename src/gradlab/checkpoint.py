@@ -270,6 +270,13 @@ def _read_file(
     from safetensors import safe_open
 
     if not p.is_file():
+        if p.is_dir():
+            raise DataError(f"{p}: is a folder, not a checkpoint file.")
+        if p.exists():
+            raise DataError(
+                f"{p}: is not a regular file; a checkpoint must be a file on disk.",
+                hint="Copy the checkpoint to a file first.",
+            )
         raise DataError(f"{p}: no such checkpoint file.", hint="Train first with 'gradlab train'.")
     try:
         with safe_open(str(p), framework="numpy") as f:
@@ -285,11 +292,16 @@ def _read_file(
     version = FORMATS.get(header.get("format", ""))
     if version is None:
         raise DataError(f"{p}: a safetensors file, but not a gradlab checkpoint.")
-    try:
-        meta = json.loads(header["meta"])
-    except (KeyError, TypeError, ValueError):
+    if "meta" not in header:
         raise DataError(
             f"{p}: damaged gradlab checkpoint (no meta in its metadata).", hint=_DAMAGED_HINT
+        )
+    try:
+        meta = json.loads(header["meta"])
+    except (TypeError, ValueError, RecursionError):  # RecursionError: nested past the limit
+        raise DataError(
+            f"{p}: damaged gradlab checkpoint (its meta is not readable JSON).",
+            hint=_DAMAGED_HINT,
         ) from None
     return version, meta, tensors, shapes
 

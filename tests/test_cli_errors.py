@@ -284,3 +284,33 @@ def test_the_lock_is_released_and_its_file_removed_after_a_run(tmp_path: Path) -
     assert list(tmp_path.iterdir()) == []
     with run_lock(tmp_path):  # can be taken again at once
         pass
+
+
+# ------------------------------------------------------------------ comma lists
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag", "text"),
+    [
+        (["train", "mlp", "--hidden", ","], "--hidden", ","),
+        (["train", "mlp", "--hidden", "10,,10"], "--hidden", "10,,10"),
+        (["descend", "sin(x)", "--lr", "0.1,,0.2"], "--lr", "0.1,,0.2"),
+        (["descend", "sin(x)", "--lr", "0.1,"], "--lr", "0.1,"),
+        (["descend", "sin(x)", "--optimizer", "sgd,,adam"], "--optimizer", "sgd,,adam"),
+        (["compare", "--methods", "sgd,,batch"], "--methods", "sgd,,batch"),
+    ],
+)
+def test_an_empty_item_in_a_comma_list_is_refused_not_dropped(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], flag: str, text: str
+) -> None:
+    code, _, err = run(capsys, *argv, "--out", str(tmp_path / "out"))
+    assert code == ExitStatus.USAGE
+    assert f"argument {flag}: an empty item in {text!r}; separate the items by single commas" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_blank_hidden_list_still_means_no_hidden_layer() -> None:
+    from gradlab.commands.train import hidden_sizes
+
+    assert hidden_sizes("") == ()
+    assert hidden_sizes(" 10 , 20 ") == (10, 20)

@@ -54,9 +54,25 @@ def positive_int(text: str) -> int:
     return _int(text, minimum=1)
 
 
+def comma_items(text: str) -> list[str]:
+    """The comma-separated items of ``text``, stripped; none for a blank ``text``.
+
+    An empty item (``"1,,2"``, a trailing comma, a lone ``","``) is refused rather than
+    dropped, so that what runs is what was typed.
+    """
+    if not text.strip():
+        return []
+    parts = [p.strip() for p in text.split(",")]
+    if not all(parts):
+        raise argparse.ArgumentTypeError(
+            f"an empty item in {text!r}; separate the items by single commas"
+        )
+    return parts
+
+
 def float_list(text: str) -> list[float]:
     """An argparse type: comma-separated finite numbers, e.g. ``0.001,0.01,0.1``."""
-    parts = [p.strip() for p in text.split(",") if p.strip()]
+    parts = comma_items(text)
     if not parts:
         raise argparse.ArgumentTypeError("expected one or more numbers separated by commas")
     return [finite_float(p) for p in parts]
@@ -64,7 +80,7 @@ def float_list(text: str) -> list[float]:
 
 def positive_float_list(text: str) -> list[float]:
     """An argparse type: comma-separated numbers, each finite and > 0."""
-    parts = [p.strip() for p in text.split(",") if p.strip()]
+    parts = comma_items(text)
     if not parts:
         raise argparse.ArgumentTypeError("expected one or more numbers separated by commas")
     return [positive_float(p) for p in parts]
@@ -176,7 +192,7 @@ def optimizer_name(text: str) -> str:
 
 def optimizer_list(text: str) -> list[str]:
     """An argparse type: comma-separated rule names, e.g. ``sgd,momentum,adam``."""
-    parts = [p for p in (t.strip() for t in text.split(",")) if p]
+    parts = comma_items(text)
     if not parts:
         raise argparse.ArgumentTypeError("expected one or more optimizers separated by commas")
     names = [optimizer_name(p) for p in parts]

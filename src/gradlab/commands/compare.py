@@ -12,6 +12,7 @@ from gradlab.commands._args import (
     add_output_options,
     add_schedule_options,
     add_seed,
+    comma_items,
     positive_float,
     positive_int,
     print_json,
@@ -23,7 +24,7 @@ from gradlab.params import LINEAR_ENGINES, METHODS
 
 def _choices(valid: tuple[str, ...], what: str) -> Callable[[str], list[str]]:
     def parse(text: str) -> list[str]:
-        items = [t.strip() for t in text.split(",") if t.strip()]
+        items = comma_items(text)
         bad = [t for t in items if t not in valid]
         if bad or not items:
             raise argparse.ArgumentTypeError(

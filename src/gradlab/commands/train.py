@@ -21,6 +21,7 @@ from typing import Any
 from gradlab.commands._args import (
     add_data_arguments,
     add_out,
+    comma_items,
     non_negative_int,
     positive_float,
     positive_int,
@@ -62,7 +63,7 @@ def fraction(text: str) -> float:
 
 def hidden_sizes(text: str) -> tuple[int, ...]:
     """An argparse type: comma-separated positive widths; empty for no hidden layer."""
-    parts = [p.strip() for p in text.split(",") if p.strip()]
+    parts = comma_items(text)
     try:
         sizes = tuple(int(p) for p in parts)
     except ValueError:

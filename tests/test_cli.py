@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -674,3 +675,15 @@ def test_linreg_and_compare_parsers_import_no_model_library() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["tour", "descend", "linreg", "train", "lr-find", "predict", "compare", "bench", "env"],
+)
+def test_help_has_no_unfilled_placeholder(capsys: pytest.CaptureFixture[str], command: str) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    # argparse shows choices as {a,b,c}; a single word in braces is an f-string left plain
+    assert not re.findall(r"\{[A-Za-z_]+\}", " ".join(out.split())), out

@@ -147,7 +147,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=SCHEDULES,
         help="how the rate changes: constant; step, exponential, cosine (per epoch: "
         "x gamma every --step-size epochs, x gamma every epoch, half a cosine down to 0 over "
-        "--t-max epochs); warmup, onecycle (per step) (default: constant{resumed})",
+        f"--t-max epochs); warmup, onecycle (per step) (default: constant{resumed})",
     )
     p.add_argument("--gamma", type=positive_float, help="the schedule's decay factor")
     p.add_argument(

@@ -6,6 +6,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -314,3 +315,48 @@ def test_a_blank_hidden_list_still_means_no_hidden_layer() -> None:
 
     assert hidden_sizes("") == ()
     assert hidden_sizes(" 10 , 20 ") == (10, 20)
+
+
+# ------------------------------------------------------------------ paths given empty or unwritable
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "softmax", "--out", ""],
+        ["linreg", "--csv", " ", "--out", "x"],
+        ["predict", "--checkpoint", ""],
+        ["bench", "--markdown", ""],
+    ],
+)
+def test_an_empty_path_is_refused_not_read_as_the_current_folder(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    code, _, err = run(capsys, *argv)
+    assert code == ExitStatus.USAGE
+    assert ": an empty path; give a file or folder name" in err
+
+
+def test_bench_refuses_an_unwritable_markdown_file_before_it_runs(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    start = time.monotonic()
+    code, _, err = run(capsys, "bench", "--markdown", "/proc/x.md", "--out", str(tmp_path))
+    assert code == ExitStatus.USAGE
+    assert "--markdown /proc/x.md: cannot write in /proc (" in err
+    assert time.monotonic() - start < 30  # refused, not benchmarked first
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_check_out_file_names_a_folder_a_missing_folder_and_leaves_nothing(
+    tmp_path: Path,
+) -> None:
+    from gradlab.io import check_out_file
+
+    with pytest.raises(UsageError, match=re.escape(f"--markdown {tmp_path} is a folder, not")):
+        check_out_file(tmp_path, option="--markdown")
+    missing = tmp_path / "no" / "x.md"
+    with pytest.raises(UsageError, match=re.escape(f"no folder {tmp_path / 'no'} to write it in")):
+        check_out_file(missing, option="--markdown")
+    assert check_out_file(tmp_path / "x.md", option="--markdown") == tmp_path / "x.md"
+    assert list(tmp_path.iterdir()) == []  # the probe is gone, the file not yet made

@@ -129,6 +129,36 @@ def check_out_dir(path: str | os.PathLike[str], *, create: bool, option: str = "
     return target
 
 
+def check_out_file(path: str | os.PathLike[str], *, option: str) -> Path:
+    """Make sure a file can be written at ``path`` (its folder exists and takes a new file);
+    fail early, before a long job whose result it is to hold.
+
+    The folder is tried by writing and removing a small file in it, which also catches a
+    folder that only ``os.access`` says is writable (``/proc`` for root).
+
+    Raises
+    ------
+    UsageError
+        ``path`` is a folder, or its folder is missing, a file, or cannot be written.
+    """
+    target = Path(path)
+    hint = "Choose a file in a folder you can write to."
+    if target.is_dir():
+        raise UsageError(f"{option} {target} is a folder, not a file.", hint=hint)
+    folder = target.parent
+    if not folder.is_dir():
+        raise UsageError(f"{option} {target}: no folder {folder} to write it in.", hint=hint)
+    probe = folder / f".gradlab-probe-{secrets.token_hex(4)}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(
+            f"{option} {target}: cannot write in {folder} ({exc.strerror or exc}).", hint=hint
+        ) from None
+    return target
+
+
 @contextlib.contextmanager
 def run_lock(folder: str | os.PathLike[str], *, option: str = "--out") -> Iterator[Path]:
     """Hold ``folder`` for this run; refuse when another live run holds it.

@@ -86,11 +86,18 @@ def positive_float_list(text: str) -> list[float]:
     return [positive_float(p) for p in parts]
 
 
+def path_arg(text: str) -> Path:
+    """An argparse type: a path, not empty (``Path("")`` would be the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; give a file or folder name")
+    return Path(text)
+
+
 def add_out(parser: argparse.ArgumentParser, default: str, what: str = "plots and files") -> None:
     """``--out DIR``: where a command writes its files."""
     parser.add_argument(
         "--out",
-        type=Path,
+        type=path_arg,
         default=Path(default),
         metavar="DIR",
         help=f"folder for {what} (default: {default})",
@@ -152,13 +159,13 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--data-dir",
-        type=Path,
+        type=path_arg,
         metavar="DIR",
         help="a folder with the four IDX files (raw or .gz, flat or <Name>/raw/)",
     )
     p.add_argument(
         "--cache-dir",
-        type=Path,
+        type=path_arg,
         metavar="DIR",
         help="where downloads are kept (default: $GRADLAB_DATA or ~/.cache/gradlab)",
     )

@@ -10,9 +10,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from pathlib import Path
 
-from gradlab.commands._args import add_out, print_json
+from gradlab.commands._args import add_out, path_arg, print_json
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,14 +22,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--points",
-        type=Path,
+        type=path_arg,
         metavar="FILE",
         help="a CSV of x,y points for the linear-regression job, e.g. the tutorial's "
         "data.csv (default: 100 generated points)",
     )
     p.add_argument(
         "--data-dir",
-        type=Path,
+        type=path_arg,
         metavar="DIR",
         help="use the real IDX files in DIR instead of generated images",
     )
@@ -59,7 +58,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "Adam, AdamW and RMSProp)",
     )
     p.add_argument(
-        "--markdown", type=Path, metavar="FILE", help="also write the Markdown tables to FILE"
+        "--markdown", type=path_arg, metavar="FILE", help="also write the Markdown tables to FILE"
     )
     add_out(p, "runs/bench", "bench.json and bench.png")
     p.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
@@ -67,6 +66,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import importlib.util
+
+    if args.markdown is not None:  # before the minutes of benchmarking, not after
+        from gradlab.io import check_out_file
+
+        check_out_file(args.markdown, option="--markdown")
 
     from gradlab.errors import MissingDependencyError
 

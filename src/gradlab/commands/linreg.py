@@ -8,7 +8,6 @@ the defaults of :class:`gradlab.models.LinearRegression`, the ones the help quot
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,6 +18,7 @@ from gradlab.commands._args import (
     add_schedule_options,
     add_seed,
     finite_float,
+    path_arg,
     positive_float,
     positive_int,
     print_json,
@@ -39,7 +39,7 @@ def learning_rate(text: str) -> float | str:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--csv",
-        type=Path,
+        type=path_arg,
         metavar="PATH",
         help="points as lines 'x,y' (several feature columns, then y, also work); "
         "without it, generated points are used",

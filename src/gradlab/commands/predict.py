@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gradlab.commands._args import add_data_arguments, add_out, non_negative_int, print_json
+from gradlab.commands._args import (
+    add_data_arguments,
+    add_out,
+    non_negative_int,
+    path_arg,
+    print_json,
+)
 
 CHECKPOINT = "model.safetensors"
 
@@ -13,7 +19,7 @@ CHECKPOINT = "model.safetensors"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--checkpoint",
-        type=Path,
+        type=path_arg,
         default=Path("runs/train") / CHECKPOINT,
         metavar="FILE",
         help=f"a model saved by 'gradlab train' (default: runs/train/{CHECKPOINT})",

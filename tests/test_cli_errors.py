@@ -360,3 +360,17 @@ def test_check_out_file_names_a_folder_a_missing_folder_and_leaves_nothing(
         check_out_file(missing, option="--markdown")
     assert check_out_file(tmp_path / "x.md", option="--markdown") == tmp_path / "x.md"
     assert list(tmp_path.iterdir()) == []  # the probe is gone, the file not yet made
+
+
+def test_descend_refuses_a_step_budget_past_its_memory_bound(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from gradlab.functions import minimize
+    from gradlab.params import MAX_DESCENT_STEPS
+
+    too_many = str(MAX_DESCENT_STEPS + 1)
+    code, _, err = run(capsys, "descend", "sin(x)", "--steps", too_many, "--out", str(tmp_path))
+    assert code == ExitStatus.USAGE
+    assert f"argument --steps: must be at most 1,000,000, got '{too_many}'" in err
+    with pytest.raises(UsageError, match=r"minimize: steps must be an integer in \[1, 1000000\]"):
+        minimize("x**2", x0=1.0, steps=MAX_DESCENT_STEPS + 1)

@@ -708,10 +708,22 @@ def test_minimize_accepts_a_function_object_and_a_numpy_start() -> None:
         ({"lr": math.inf}, r"^minimize: lr must be a number > 0; got inf\.$"),
         ({"lr": "0.1"}, r"^minimize: lr must be a number > 0; got '0\.1'\.$"),
         ({"lr": True}, r"^minimize: lr must be a number > 0; got True\.$"),
-        ({"lr": 0.1, "steps": 0}, r"^minimize: steps must be an integer >= 1; got 0\.$"),
-        ({"lr": 0.1, "steps": -5}, r"^minimize: steps must be an integer >= 1; got -5\.$"),
-        ({"lr": 0.1, "steps": 2.5}, r"^minimize: steps must be an integer >= 1; got 2\.5\.$"),
-        ({"lr": 0.1, "steps": True}, r"^minimize: steps must be an integer >= 1; got True\.$"),
+        (
+            {"lr": 0.1, "steps": 0},
+            r"^minimize: steps must be an integer in \[1, 1000000\]; got 0\.$",
+        ),
+        (
+            {"lr": 0.1, "steps": -5},
+            r"^minimize: steps must be an integer in \[1, 1000000\]; got -5\.$",
+        ),
+        (
+            {"lr": 0.1, "steps": 2.5},
+            r"^minimize: steps must be an integer in \[1, 1000000\]; got 2\.5\.$",
+        ),
+        (
+            {"lr": 0.1, "steps": True},
+            r"^minimize: steps must be an integer in \[1, 1000000\]; got True\.$",
+        ),
         ({"lr": 0.1, "tol": -1.0}, r"^minimize: tol must be a number >= 0; got -1\.0\.$"),
         ({"lr": 0.1, "tol": math.nan}, r"^minimize: tol must be a number >= 0; got nan\.$"),
         ({"lr": 0.1, "explode": 0.0}, r"^minimize: explode must be a number > 0; got 0\.0\.$"),
@@ -826,7 +838,10 @@ def test_compare_rates_refuses_empty_rates() -> None:
     ("kwargs", "message"),
     [
         ({"lrs": "0.1"}, r"^compare_rates: lrs must be a non-empty sequence .*; got '0\.1'\.$"),
-        ({"lrs": [0.1], "steps": 0}, r"^compare_rates: steps must be an integer >= 1; got 0\.$"),
+        (
+            {"lrs": [0.1], "steps": 0},
+            r"^compare_rates: steps must be an integer in \[1, 1000000\]; got 0\.$",
+        ),
         ({"lrs": [0.1], "tol": -1}, r"^compare_rates: tol must be a number >= 0; got -1\.$"),
         ({"lrs": [0.1], "explode": -1}, r"^compare_rates: explode must be a number > 0; got -1\.$"),
     ],

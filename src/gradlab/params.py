@@ -30,6 +30,10 @@ from typing import Any, Literal
 
 from gradlab.errors import UsageError
 
+#: The most steps one run of descent on a function may take: every step's point is kept
+#: for the verdict and the pictures (tens of bytes each), so this bounds a run's memory.
+MAX_DESCENT_STEPS = 1_000_000
+
 __all__ = [
     "CLASSIFIER_ENGINES",
     "DEVICES",
@@ -154,6 +158,8 @@ Constraint = Interval | Options | Predicate | None
 
 
 def _num(v: float | None) -> str:
+    if isinstance(v, int):  # 1000000, not 1e+06
+        return str(v)
     return f"{v:g}" if v is not None else ""
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,7 +39,7 @@ def finite_float(text: str) -> float:
     return _float(text, positive=False)
 
 
-def _int(text: str, *, minimum: int) -> int:
+def _int(text: str, *, minimum: int, maximum: int | None = None) -> int:
     try:
         v = int(text)
     except ValueError:
@@ -46,7 +47,18 @@ def _int(text: str, *, minimum: int) -> int:
     if v < minimum:
         limit = "at least 1" if minimum == 1 else f"{minimum} or more"
         raise argparse.ArgumentTypeError(f"must be {limit}, got {text!r}")
+    if maximum is not None and v > maximum:
+        raise argparse.ArgumentTypeError(f"must be at most {maximum:,}, got {text!r}")
     return v
+
+
+def int_from_1_to(maximum: int) -> Callable[[str], int]:
+    """An argparse type: an integer from 1 to ``maximum``."""
+
+    def parse(text: str) -> int:
+        return _int(text, minimum=1, maximum=maximum)
+
+    return parse
 
 
 def positive_int(text: str) -> int:

@@ -17,6 +17,7 @@ from gradlab.commands._args import (
     add_output_options,
     add_schedule_options,
     float_list,
+    int_from_1_to,
     positive_float,
     positive_float_list,
     positive_int,
@@ -24,6 +25,7 @@ from gradlab.commands._args import (
     schedule_from_args,
 )
 from gradlab.errors import ExitStatus, UsageError
+from gradlab.params import MAX_DESCENT_STEPS
 
 if TYPE_CHECKING:
     from gradlab.functions import Trajectory
@@ -63,8 +65,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_optimizer_option(p, several=True)
     p.add_argument(
         "--steps",
-        type=positive_int,
-        help="most steps (default: 200, or the test function's)",
+        type=int_from_1_to(MAX_DESCENT_STEPS),
+        help=f"most steps, up to {MAX_DESCENT_STEPS:,} (default: 200, or the test function's)",
     )
     p.add_argument(
         "--tol",

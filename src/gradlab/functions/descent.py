@@ -31,7 +31,15 @@ from gradlab.functions.parse import parse_function
 from gradlab.functions.testfunctions import TEST_FUNCTIONS, TestFunction, default_rate
 from gradlab.optim.rules import RULES, Rule, is_plain, make_rule
 from gradlab.optim.schedules import OneCycleLR, Schedule
-from gradlab.params import Constraint, Interval, Options, Predicate, validate, validate_one
+from gradlab.params import (
+    MAX_DESCENT_STEPS,
+    Constraint,
+    Interval,
+    Options,
+    Predicate,
+    validate,
+    validate_one,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -84,7 +92,7 @@ _SCHEDULE: list[Constraint] = [
 #: default rate and budget.
 MINIMIZE_CONSTRAINTS: dict[str, Constraint | list[Constraint]] = {
     "lr": _RATE,
-    "steps": Interval(Integral, 1, None),
+    "steps": Interval(Integral, 1, MAX_DESCENT_STEPS),
     "tol": Interval(Real, 0, None),
     "explode": Interval(Real, 0, None, closed="neither"),
     "optimizer": _OPTIMIZER,

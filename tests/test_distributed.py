@@ -576,3 +576,20 @@ def test_a_crash_of_the_gradlab_command_in_a_worker_is_reported_and_exits_1() ->
     assert "Traceback (most recent call last)" in done.stderr
     assert "RuntimeError: a bug in a command" in done.stderr
     assert done.stdout == "no newline yet exit handler\n"  # handlers run, no teardown
+
+
+def test_more_workers_than_four_per_cpu_are_refused_before_any_starts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert Launch(nproc=8).check() == ("127.0.0.1", 0)
+    with pytest.raises(UsageError) as info:
+        Launch(nproc=9).check()
+    assert info.value.message == (
+        "--nproc 9 (n_procs in Python) is more worker processes than this machine's 2 CPU(s) "
+        "can run: at most 8 (4 per CPU)."
+    )
+    code = main(["train", "softmax", "--nproc", "1000", "--out", str(tmp_path / "run")])
+    assert code == ExitStatus.USAGE
+    assert "--nproc 1000 (n_procs in Python) is more worker processes" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

@@ -119,6 +119,15 @@ class Launch:
         for value, flag in ((self.nproc, "--nproc"), (self.nnodes, "--nnodes")):
             if value < 1:
                 raise UsageError(f"{flag} must be at least 1; got {value}.")
+        most = max_workers()
+        if self.nproc > most:
+            raise UsageError(
+                f"--nproc {self.nproc} (n_procs in Python) is more worker processes than this "
+                f"machine's {most // PROCS_PER_CPU} CPU(s) can run: at most {most} "
+                f"({PROCS_PER_CPU} per CPU).",
+                hint="Each worker is a Python process with PyTorch (about 250 MB) and its own "
+                "share of the cores; use at most one per core, or --nnodes for more machines.",
+            )
         if not 0 <= self.node_rank < self.nnodes:
             raise UsageError(
                 f"--node-rank must be 0 .. {self.nnodes - 1} with --nnodes {self.nnodes}; "
@@ -141,6 +150,21 @@ class Launch:
                 "(every node must know it in advance)."
             )
         return host, port
+
+
+#: Workers one machine may start per CPU it lets this process use: more only share the
+#: cores, each paying PyTorch's start-up and memory (and 1,000 of them did not start
+#: within minutes on 2 cores).
+PROCS_PER_CPU = 4
+
+
+def max_workers() -> int:
+    """The most worker processes :func:`run` starts on this machine."""
+    try:
+        cpus = len(os.sched_getaffinity(0))  # what containers and taskset leave this process
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return PROCS_PER_CPU * cpus
 
 
 def parse_endpoint(text: str) -> tuple[str, int]:

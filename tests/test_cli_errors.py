@@ -374,3 +374,26 @@ def test_descend_refuses_a_step_budget_past_its_memory_bound(
     assert f"argument --steps: must be at most 1,000,000, got '{too_many}'" in err
     with pytest.raises(UsageError, match=r"minimize: steps must be an integer in \[1, 1000000\]"):
         minimize("x**2", x0=1.0, steps=MAX_DESCENT_STEPS + 1)
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["linreg", "--n", "1"], "gradlab linreg: error: --n must be an integer >= 2; got 1.\n"),
+        (["linreg", "--noise", "-1"], "error: --noise must be a number >= 0; got -1.0.\n"),
+        (["lr-find", "softmax", "--steps", "3"], "error: --steps must be an integer >= 10; got 3."),
+        (
+            ["lr-find", "softmax", "--min-lr", "1", "--max-lr", "0.1"],
+            "error: --min-lr must be below --max-lr; got --min-lr=1, --max-lr=0.1.",
+        ),
+    ],
+)
+def test_a_bad_setting_is_named_by_its_flag_not_by_a_function_parameter(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], said: str
+) -> None:
+    code, _, err = run(capsys, *argv, "--no-plots" if argv[0] == "linreg" else "--quiet",
+                       "--out", str(tmp_path / "out"))  # fmt: skip
+    assert code == ExitStatus.USAGE
+    assert said in err
+    assert "make_line" not in err
+    assert "lr_range_test" not in err

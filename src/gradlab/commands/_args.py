@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +60,15 @@ def int_from_1_to(maximum: int) -> Callable[[str], int]:
         return _int(text, minimum=1, maximum=maximum)
 
     return parse
+
+
+def with_flags(exc: UsageError, where: str, names: Sequence[str]) -> UsageError:
+    """``exc`` reworded for the command line: a function's parameters (``lr_range_test:
+    min_lr``) become the flags that set them (``--min-lr``)."""
+    message = exc.message.removeprefix(f"{where}: ")
+    for name in names:
+        message = re.sub(rf"(?<![-\w]){name}\b", "--" + name.replace("_", "-"), message)
+    return UsageError(message, hint=exc.hint)
 
 
 def positive_int(text: str) -> int:

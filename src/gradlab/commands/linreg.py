@@ -23,7 +23,9 @@ from gradlab.commands._args import (
     positive_int,
     print_json,
     schedule_from_args,
+    with_flags,
 )
+from gradlab.errors import UsageError
 from gradlab.params import METHODS
 
 if TYPE_CHECKING:
@@ -115,7 +117,10 @@ def load_points(args: argparse.Namespace) -> Points:
 
     if args.csv is not None:
         return load_csv(args.csv)
-    return make_line(args.n, w=args.w, b=args.b, noise=args.noise, seed=args.seed)
+    try:
+        return make_line(args.n, w=args.w, b=args.b, noise=args.noise, seed=args.seed)
+    except UsageError as exc:  # name the flags, not make_line's parameters
+        raise with_flags(exc, "make_line", ("n", "w", "b", "noise", "seed")) from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from gradlab.commands._args import (
     positive_float,
     positive_int,
     print_json,
+    with_flags,
 )
 from gradlab.jobs.lr_find import DEFAULTS as TEST_DEFAULTS
 from gradlab.models._spec import DEFAULTS
@@ -118,15 +119,18 @@ def run(args: argparse.Namespace) -> int:
         quiet=args.quiet or args.json,
     )
     model = PlainClassifier(args.model, **given)
-    test = lr_range_test(
-        model,
-        data.X_train,
-        data.y_train,
-        min_lr=args.min_lr,
-        max_lr=args.max_lr,
-        steps=args.steps,
-        beta=args.beta,
-    )
+    try:
+        test = lr_range_test(
+            model,
+            data.X_train,
+            data.y_train,
+            min_lr=args.min_lr,
+            max_lr=args.max_lr,
+            steps=args.steps,
+            beta=args.beta,
+        )
+    except UsageError as exc:  # name the flags, not lr_range_test's parameters
+        raise with_flags(exc, "lr_range_test", ("min_lr", "max_lr", "steps", "beta")) from None
     check_out_dir(args.out, create=True)
     rows = ["step,lr,loss,smoothed"] + [
         f"{t},{r!r},{loss!r},{s!r}"

@@ -397,3 +397,15 @@ def test_a_bad_setting_is_named_by_its_flag_not_by_a_function_parameter(
     assert said in err
     assert "make_line" not in err
     assert "lr_range_test" not in err
+
+
+def test_a_warmup_schedule_of_zero_steps_is_refused_not_replaced(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    argv = ["train", "softmax", "--schedule", "warmup", "--warmup-steps", "0", "--epochs", "1"]
+    code, _, err = run(capsys, *argv, "--no-plots", "--quiet", "--out", str(tmp_path / "o"))
+    assert code == ExitStatus.USAGE
+    assert "SoftmaxRegression: the warmup schedule needs warmup_steps >= 1; got 0." in err
+    code, _, err = run(capsys, *argv[:4], "--epochs", "1", "--no-plots", "--quiet",
+                       "--out", str(tmp_path / "p"))  # fmt: skip
+    assert code == 0, err  # left out: a warm-up over the first epoch

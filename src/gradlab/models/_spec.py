@@ -329,6 +329,7 @@ def resolve_schedule(
             raise UsageError(f"{owner}: schedule 'sequential': {exc}") from None
         return schedule, counts_steps(schedule)
     name = spec.pop("name")
+    given = set(spec)
     warmup = spec.pop("warmup_steps", 0)
     epochs, spe = int(params["epochs"]), int(steps_per_epoch)
     lr = base_rate(kind, params)
@@ -337,6 +338,11 @@ def resolve_schedule(
     if not Interval(Integral, 0, None).accepts(warmup):
         raise UsageError(f"{owner}: schedule warmup_steps must be an integer >= 0; got {warmup!r}.")
     warmup = int(warmup)
+    if name == "warmup" and "warmup_steps" in given and not warmup:
+        raise UsageError(
+            f"{owner}: the warmup schedule needs warmup_steps >= 1; got 0.",
+            hint="Leave it out for a warm-up over the first epoch, or choose another schedule.",
+        )
     if name == "warmup" and warmup:
         spec.setdefault("total_iters", warmup)
         warmup = 0

@@ -409,3 +409,22 @@ def test_a_warmup_schedule_of_zero_steps_is_refused_not_replaced(
     code, _, err = run(capsys, *argv[:4], "--epochs", "1", "--no-plots", "--quiet",
                        "--out", str(tmp_path / "p"))  # fmt: skip
     assert code == 0, err  # left out: a warm-up over the first epoch
+
+
+@pytest.mark.parametrize("kind", ["folder", "pipe"])
+def test_an_idx_name_that_is_a_folder_or_pipe_is_named_not_reported_missing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, kind: str
+) -> None:
+    from gradlab.bench.cold import write_job
+    from gradlab.data.synthetic import make_images
+
+    data = tmp_path / "data"
+    write_job(data, make_images(20, 10, seed=0), "softmax")
+    odd = data / "train-images-idx3-ubyte"
+    odd.unlink()
+    odd.mkdir() if kind == "folder" else os.mkfifo(odd)
+    code, _, err = run(capsys, "train", "softmax", "--dataset", "mnist", "--data-dir", str(data),
+                       "--no-plots", "--quiet", "--out", str(tmp_path / "o"))  # fmt: skip
+    assert code == ExitStatus.USAGE
+    what = "a folder" if kind == "folder" else "not a regular file"
+    assert f"{odd}: is {what}; the mnist file train-images-idx3-ubyte must be a file on" in err

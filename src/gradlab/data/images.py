@@ -306,10 +306,18 @@ def _find_files(name: str, folders: Sequence[Path], *, hint: str) -> dict[str, P
     """
     found: dict[str, Path] = {}
     for base in IDX_FILES:
-        candidates = (folder / f"{base}{ending}" for folder in folders for ending in ("", ".gz"))
+        candidates = [folder / f"{base}{ending}" for folder in folders for ending in ("", ".gz")]
         path = next((c for c in candidates if c.is_file()), None)
         if path is not None:
             found[base] = path
+            continue
+        odd = next((c for c in candidates if c.exists()), None)  # a folder, pipe, device
+        if odd is not None:
+            kind = "a folder" if odd.is_dir() else "not a regular file"
+            raise DataError(
+                f"{odd}: is {kind}; the {name} file {base} must be a file on disk.",
+                hint=f"The {name} data set is the four files {', '.join(IDX_FILES)}. {hint}",
+            )
     missing = [base for base in IDX_FILES if base not in found]
     if missing:
         raise DataError(

@@ -13,7 +13,7 @@ import pytest
 
 from gradlab import checkpoint
 from gradlab.cli import main
-from gradlab.data.points import load_csv
+from gradlab.data.points import check_magnitude, load_csv
 from gradlab.errors import DataError, ExitStatus, MissingDependencyError, UsageError
 from gradlab.io import atomic_path
 from gradlab.jobs.compare import load_problem
@@ -403,3 +403,16 @@ def test_a_folder_or_a_pipe_given_as_a_checkpoint_is_named(tmp_path: Path) -> No
     os.mkfifo(pipe)
     with pytest.raises(DataError, match=re.escape(f"{pipe}: is not a regular file; a checkpoint")):
         checkpoint.load(pipe)
+
+
+def test_csv_values_whose_squares_overflow_are_named_before_any_fit(tmp_path: Path) -> None:
+    p = tmp_path / "big.csv"
+    p.write_text("1e200,2\n2e200,4\n3e200,5\n")
+    with pytest.raises(DataError) as info:
+        check_magnitude(load_csv(p))
+    assert info.value.message == (
+        f"{p}: column 1 holds 3e+200, too large for least squares: the sum of the squares of "
+        "3 such values overflows float64 (keep every value within 3.87e+153)."
+    )
+    p.write_text("1e150,2\n2e150,4\n3e150,5\n")  # squares summed stay finite: accepted
+    assert check_magnitude(load_csv(p)).X.max() == 3e150

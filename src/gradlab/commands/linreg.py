@@ -113,10 +113,10 @@ def _fmt_gap(a: object, b: object) -> str:
 
 
 def load_points(args: argparse.Namespace) -> Points:
-    from gradlab.data.points import load_csv, make_line
+    from gradlab.data.points import check_magnitude, load_csv, make_line
 
     if args.csv is not None:
-        return load_csv(args.csv)
+        return check_magnitude(load_csv(args.csv))
     try:
         return make_line(args.n, w=args.w, b=args.b, noise=args.noise, seed=args.seed)
     except UsageError as exc:  # name the flags, not make_line's parameters

@@ -124,6 +124,26 @@ def load_csv(
     return Points(X=values[:, :-1].copy(), y=values[:, -1].copy(), source=str(p), header=header)
 
 
+def check_magnitude(points: Points) -> Points:
+    """``points``, if no value is so large that the sum of a column's squares overflows
+    float64: least squares (the closed form, the Hessian, the auto rate) would then
+    compute inf and nan. Raises DataError naming the file (``points.source``) otherwise."""
+    path = points.source
+    values = np.column_stack([points.X, points.y])
+    n = values.shape[0]
+    limit = math.sqrt(np.finfo(np.float64).max / (4 * max(n, 1)))
+    big = np.abs(values)
+    if values.size and float(big.max()) > limit:
+        row, col = np.unravel_index(int(big.argmax()), values.shape)
+        raise DataError(
+            f"{path}: column {col + 1} holds {values[row, col]:g}, too large for least "
+            f"squares: the sum of the squares of {n} such values overflows float64 "
+            f"(keep every value within {limit:.3g}).",
+            hint="Rescale that column (for example, divide it by a power of 10) and fit again.",
+        )
+    return points
+
+
 @contextlib.contextmanager
 def _open_regular(path: Path, max_bytes: int) -> Iterator[IO[bytes]]:
     """Open ``path`` for reading bytes after checking it is a regular file of at most ``max_bytes``.

@@ -428,3 +428,17 @@ def test_an_idx_name_that_is_a_folder_or_pipe_is_named_not_reported_missing(
     assert code == ExitStatus.USAGE
     what = "a folder" if kind == "folder" else "not a regular file"
     assert f"{odd}: is {what}; the mnist file train-images-idx3-ubyte must be a file on" in err
+
+
+def test_linreg_refuses_generated_data_flags_beside_a_csv(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    csv = tmp_path / "p.csv"
+    csv.write_text("1,2\n2,4\n3,7\n")
+    code, _, err = run(capsys, "linreg", "--csv", str(csv), "--n", "5", "--w", "3",
+                       "--no-plots", "--out", str(tmp_path / "o"))  # fmt: skip
+    assert code == ExitStatus.USAGE
+    assert "error: --n, --w describe generated data, which --csv replaces; leave them out." in err
+    code, _, err = run(capsys, "linreg", "--csv", str(csv), "--no-plots", "--out",
+                       str(tmp_path / "o"))  # fmt: skip
+    assert code == 0, err

@@ -8,7 +8,7 @@ the defaults of :class:`gradlab.models.LinearRegression`, the ones the help quot
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -67,10 +67,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init-w", type=finite_float, default=0.0, help="starting w (default: 0)")
     p.add_argument("--init-b", type=finite_float, default=0.0, help="starting b (default: 0)")
     g = p.add_argument_group("generated data (without --csv): y = w*x + b + N(0, noise^2)")
-    g.add_argument("--w", type=finite_float, default=1.5, help="true slope (default: 1.5)")
-    g.add_argument("--b", type=finite_float, default=4.0, help="true intercept (default: 4)")
-    g.add_argument("--noise", type=finite_float, default=1.0, help="noise std (default: 1)")
-    g.add_argument("--n", type=positive_int, default=100, help="number of points (default: 100)")
+    # no argparse defaults: a flag given with --csv is refused (see load_points)
+    g.add_argument("--w", type=finite_float, help="true slope (default: 1.5)")
+    g.add_argument("--b", type=finite_float, help="true intercept (default: 4)")
+    g.add_argument("--noise", type=finite_float, help="noise std (default: 1)")
+    g.add_argument("--n", type=positive_int, help="number of points (default: 100)")
     add_schedule_options(p)
     add_seed(p)
     add_output_options(p, "runs/linreg")
@@ -112,13 +113,26 @@ def _fmt_gap(a: object, b: object) -> str:
     return ", ".join(f"{v:+.6g}" for v in d)
 
 
+#: The generated line's settings when not given: y = 1.5 x + 4 + N(0, 1), 100 points.
+GENERATED: dict[str, Any] = {"n": 100, "w": 1.5, "b": 4.0, "noise": 1.0}
+
+
 def load_points(args: argparse.Namespace) -> Points:
     from gradlab.data.points import check_magnitude, load_csv, make_line
 
+    given = {k: getattr(args, k) for k in GENERATED if getattr(args, k) is not None}
     if args.csv is not None:
+        if given:
+            flags = ", ".join(f"--{k}" for k in given)
+            raise UsageError(
+                f"{flags} describe generated data, which --csv replaces; leave them out."
+            )
         return check_magnitude(load_csv(args.csv))
+    settings = {**GENERATED, **given}
     try:
-        return make_line(args.n, w=args.w, b=args.b, noise=args.noise, seed=args.seed)
+        return make_line(
+            settings["n"], w=settings["w"], b=settings["b"], noise=settings["noise"], seed=args.seed
+        )
     except UsageError as exc:  # name the flags, not make_line's parameters
         raise with_flags(exc, "make_line", ("n", "w", "b", "noise", "seed")) from None
 

@@ -566,3 +566,30 @@ def test_a_worker_of_a_job_started_by_hand_names_a_lost_peer(tmp_path: Path) -> 
     assert code == ExitStatus.WORKER
     assert "gradlab train: error: worker rank 0 of 2 lost contact with the other workers in " in err
     assert " is saved in run/model.safetensors." in err
+
+
+@pytest.mark.parametrize("after", [1.5, 2.5])
+def test_ctrl_c_while_the_workers_start_prints_no_traceback(tmp_path: Path, after: float) -> None:
+    """The terminal sends Ctrl-C to the whole process group, workers included; a worker
+    still importing PyTorch must not print a KeyboardInterrupt traceback. They start with
+    SIGINT blocked, and unblock it once their handler is in place."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gradlab", "train", "softmax", "--nproc", "2", "--epochs", "1",
+         "--no-plots", "--quiet", "--out", "run"],
+        env=job_env(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    kids: set[int] = set()
+    try:
+        deadline = time.monotonic() + after
+        while time.monotonic() < deadline:
+            kids |= descendants(proc.pid)
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C
+        code, _, err = finish(proc, timeout=60)
+    finally:
+        proc.kill()
+    assert code == ExitStatus.INTERRUPTED, err
+    assert "Traceback" not in err, err
+    assert err.endswith("gradlab train: interrupted\n"), err
+    assert not none_left(kids)

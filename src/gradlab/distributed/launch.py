@@ -449,6 +449,8 @@ def _worker(fn: Callable[..., Any], *args: Any) -> Any:
     global _IN_WORKER_CALL, _WORKER_STATUS
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
+    if hasattr(signal, "pthread_sigmask"):  # started with SIGINT held (see _sigint_held)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     die_with_parent()
     _at_shutdown(_end_worker)
     _IN_WORKER_CALL = True
@@ -618,6 +620,40 @@ def _own_signal_handlers() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Start the workers with SIGINT blocked; each unblocks it once its handler is in place
+    (:func:`_worker`).
+
+    A terminal's Ctrl-C goes to the whole process group. A worker still importing PyTorch
+    would print a KeyboardInterrupt traceback. A blocked signal waits instead, and the
+    children inherit the mask of the thread that starts them, this one. This process
+    still hears Ctrl-C: a thread started before the block, with SIGINT open, receives it,
+    and Python runs the handler in the main thread, as for any signal.
+    """
+    import threading
+
+    main = threading.current_thread() is threading.main_thread()
+    if not main or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    from multiprocessing import resource_tracker
+
+    # the tracker, started on the first spawn, unblocks SIGINT after starting itself
+    # (it does not put the mask back): start it now, before the block
+    resource_tracker.ensure_running()
+    done = threading.Event()
+    catcher = threading.Thread(target=done.wait, name="gradlab-sigint", daemon=True)
+    catcher.start()
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+        done.set()
+        catcher.join()
+
+
+@contextlib.contextmanager
 def _quiet_torch_logs() -> Iterator[None]:
     """Silence torchelastic's own log lines while it runs: gradlab says what happened."""
     import torch.distributed.elastic.agent.server.local_elastic_agent
@@ -752,7 +788,7 @@ def run(launch: Launch, fn: Callable[..., Any], *args: Any) -> Any:
     if _is_loopback(host) and loopback and "GLOO_SOCKET_IFNAME" not in os.environ:
         env["GLOO_SOCKET_IFNAME"] = loopback
     try:
-        with _environment(env), _quiet_torch_logs(), _own_signal_handlers():
+        with _environment(env), _quiet_torch_logs(), _own_signal_handlers(), _sigint_held():
             return _launch(launch, host, port, listener, log_dir, fn, args)
     finally:
         if listener is not None and _LISTENERS.pop(listener.fileno(), None) is not None:

@@ -305,7 +305,7 @@ def test_tiny_run_has_every_table(tiny_run: dict[str, Any]) -> None:
     assert cold_rows[0]["path"].startswith("gradlab train softmax")
     assert {r["table"] for r in tiny_run["scaling"]} == {"linear regression", "softmax", "mlp"}
     assert {r["engine"] for r in tiny_run["engines"]} >= {"numpy", "torch"}
-    from gradlab.governor import usable_cpus
+    from gradlab.distributed import usable_cpus
 
     rules = tiny_run["update_rules"]
     assert [t[0]["threads"] for t in rules] == list(dict.fromkeys([1, usable_cpus()]))

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from gradlab.distributed import usable_cpus
 from gradlab.train import BatchStats, Callback
 
 #: Seconds of training on one thread before the first decision: long enough for the
@@ -39,14 +40,6 @@ def cpu_busy_seconds(path: str = "/proc/stat") -> float | None:
         return None
     busy = sum(ticks) - ticks[3] - ticks[4]
     return busy / os.sysconf("SC_CLK_TCK")
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity mask, which containers narrow)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 class ThreadGovernor(Callback):

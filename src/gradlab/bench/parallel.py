@@ -53,7 +53,7 @@ def available() -> bool:
 
 def cores() -> int:
     """CPUs this process may run on."""
-    from gradlab.governor import usable_cpus
+    from gradlab.distributed import usable_cpus
 
     return usable_cpus()
 

@@ -59,7 +59,7 @@ def rule_tables(plan: Plan, data: Any, log: Callable[[str], None]) -> list[Any]:
     if not plan.update_rules:
         return []
     from gradlab.bench import update_rules
-    from gradlab.governor import usable_cpus
+    from gradlab.distributed import usable_cpus
 
     log("update rules ...")
     return update_rules.tables(

@@ -46,6 +46,7 @@ __all__ = [
     "join_timeout",
     "made_a_group",
     "thread_share",
+    "usable_cpus",
 ]
 
 #: The variables a PyTorch launcher sets in each worker (RANK and WORLD_SIZE are required).
@@ -183,17 +184,21 @@ def env_world(env: Mapping[str, str] | None = None) -> World | None:
     return World(rank, size, local_rank, local_size)
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, which containers narrow)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def thread_share(world: World, cpus: int | None = None) -> int:
     """This worker's share of the machine's cores: ``cpus // local_size``, at least 1.
 
-    ``cpus`` defaults to the CPUs this process may run on
-    (:func:`gradlab.governor.usable_cpus`).
+    ``cpus`` defaults to the CPUs this process may run on (:func:`usable_cpus`).
     """
     if cpus is None:
-        try:
-            cpus = len(os.sched_getaffinity(0))
-        except (AttributeError, OSError):
-            cpus = os.cpu_count() or 1
+        cpus = usable_cpus()
     return max(1, cpus // max(world.local_size, 1))
 
 

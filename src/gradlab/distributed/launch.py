@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gradlab.distributed import JOIN_TIMEOUT_ENV, LostContactError
+from gradlab.distributed import JOIN_TIMEOUT_ENV, LostContactError, usable_cpus
 from gradlab.errors import ExitStatus, GradlabError, Terminated, UsageError, WorkerError
 
 __all__ = [
@@ -160,11 +160,7 @@ PROCS_PER_CPU = 4
 
 def max_workers() -> int:
     """The most worker processes :func:`run` starts on this machine."""
-    try:
-        cpus = len(os.sched_getaffinity(0))  # what containers and taskset leave this process
-    except (AttributeError, OSError):
-        cpus = os.cpu_count() or 1
-    return PROCS_PER_CPU * cpus
+    return PROCS_PER_CPU * usable_cpus()
 
 
 def parse_endpoint(text: str) -> tuple[str, int]:

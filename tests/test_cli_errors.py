@@ -131,6 +131,50 @@ def test_sigterm_stops_training_like_ctrl_c_and_keeps_the_checkpoint(tmp_path: P
     assert not list(out.glob(".*.part"))
 
 
+def gradlab_run_with_main(tmp_path: Path, body: str) -> subprocess.CompletedProcess[str]:
+    """``gradlab.cli.run()`` in a fresh interpreter, with ``main`` replaced by ``body``."""
+    code = "import gradlab.cli as cli\ndef main():\n" + body + "cli.main = main\ncli.run()\n"
+    return run_as_module(tmp_path, code)
+
+
+def run_as_module(tmp_path: Path, code: str) -> subprocess.CompletedProcess[str]:
+    """``python -m``, as the ``gradlab`` command runs: the exit status then comes from
+    ``Py_RunMain`` (a script's SystemExit would exit from inside ``PyErr_Print``)."""
+    (tmp_path / "script_under_test.py").write_text(code)
+    return subprocess.run(
+        [sys.executable, "-m", "script_under_test"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_a_ctrl_c_caught_after_it_left_an_exec_still_exits_130(tmp_path: Path) -> None:
+    """CPython flags a KeyboardInterrupt that leaves an exec of a string (an import that
+    makes a dataclass can be one) and, unless the flag is cleared, dies by SIGINT at exit
+    (status -2) although the command handled the interrupt and chose 130."""
+    body = (
+        "    try:\n        exec('raise KeyboardInterrupt')\n"
+        "    except KeyboardInterrupt:\n        return 130\n"
+    )
+    proc = gradlab_run_with_main(tmp_path, body)
+    assert proc.returncode == ExitStatus.INTERRUPTED, proc.stderr
+
+
+def test_a_ctrl_c_before_a_command_takes_charge_prints_no_traceback(tmp_path: Path) -> None:
+    proc = gradlab_run_with_main(tmp_path, "    raise KeyboardInterrupt\n")
+    assert proc.returncode == ExitStatus.INTERRUPTED
+    assert proc.stderr == "gradlab: interrupted\n"
+
+
+def test_without_clearing_the_flag_python_would_exit_by_sigint(tmp_path: Path) -> None:
+    """The premise of the test above, on this interpreter: the same script without
+    gradlab ends by SIGINT. (If a later CPython clears the flag itself, this test says so.)"""
+    code = (
+        "try:\n    exec('raise KeyboardInterrupt')\nexcept KeyboardInterrupt:\n    pass\n"
+        "raise SystemExit(130)\n"
+    )
+    assert run_as_module(tmp_path, code).returncode == -signal.SIGINT
+
+
 # ------------------------------------------------------------------ one run per folder
 
 

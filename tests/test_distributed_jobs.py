@@ -591,5 +591,6 @@ def test_ctrl_c_while_the_workers_start_prints_no_traceback(tmp_path: Path, afte
         proc.kill()
     assert code == ExitStatus.INTERRUPTED, err
     assert "Traceback" not in err, err
-    assert err.endswith("gradlab train: interrupted\n"), err
+    # on a slow host the Ctrl-C can come before the train command took charge
+    assert err.endswith(("gradlab train: interrupted\n", "gradlab: interrupted\n")), err
     assert not none_left(kids)

@@ -15,9 +15,12 @@ from hypothesis import strategies as st
 from gradlab import ops
 from gradlab.engines import numpy_mlp
 from gradlab.engines.numpy_mlp import NumpyMLP, reference_gradients, reference_step
+from gradlab.engines.optstate import SavedOptimizer
 from gradlab.errors import DataError, DivergenceError, UsageError
 from gradlab.models import MLPClassifier, SoftmaxRegression, load_classifier
 from gradlab.models._init import init_params
+from gradlab.optim import compiled
+from gradlab.optim.rules import SGD
 from gradlab.viz.monitor import TerminalProgress
 
 U32 = 2.0**-24  # unit roundoff of float32
@@ -278,6 +281,126 @@ def test_uint8_batches_by_index_across_the_rotating_buffers_match_the_reference(
         for name, ref in expected.items():
             tol = bounds[name] + U32 * (np.abs(ref - before[name]) + np.abs(ref))
             assert np.all(np.abs(net.state()[name] - ref) <= tol * 1.001), (step, name)
+
+
+needs_numba = pytest.mark.skipif(
+    not compiled.available(), reason="numba is not installed (gradlab[fast])"
+)
+
+
+@needs_numba
+@settings(max_examples=40, deadline=None)
+@given(
+    m=st.integers(1, 40),
+    d=st.integers(1, 30),
+    classes=st.integers(2, 13),
+    seed=st.integers(0, 1000),
+    uint8=st.booleans(),
+)
+def test_fused_softmax_step_equals_the_reference_step_within_float32_rounding(
+    m: int, d: int, classes: int, seed: int, uint8: bool
+) -> None:
+    """Softmax regression's compiled gradient, at every remainder of its blocks (two rows
+    by five classes for the logits, eight rows for the weight gradient)."""
+    rng = np.random.default_rng(seed)
+    sizes = (d, classes)
+    params = init_params(sizes, "kaiming", 0.01, seed)
+    params["b1"] = rng.normal(0, 0.1, classes).astype(np.float32)
+    if uint8:
+        X = rng.integers(0, 256, (m, d), dtype=np.uint8)
+    else:
+        X = rng.normal(size=(m, d)).astype(np.float32)
+    y = rng.integers(0, classes, m)
+    net = NumpyMLP(sizes, params)
+    assert net._fused is not None
+    scale = net.input_scale(X)
+    loss_sum, correct = net.train_step(net.prepare(X, y), np.arange(m), 0.05)
+
+    X64 = X.astype(np.float64) * scale
+    p64 = {k: v.astype(np.float64) for k, v in params.items()}
+    loss, new, _ = reference_step(p64, None, X64, y, 0.05)
+    bounds, loss_bound, ambiguous = step_error_bounds(params, X, y, lr=0.05, scale=scale)
+    got = net.state()
+    for name, ref in new.items():
+        tol = bounds[name] + U32 * (np.abs(ref - p64[name]) + np.abs(ref))
+        assert np.all(np.abs(got[name] - ref) <= tol * 1.001), name
+    assert abs(loss_sum - loss * m) <= loss_bound * 1.001
+    if not ambiguous.any():
+        assert correct == int(np.count_nonzero(logits(p64, X64).argmax(axis=1) == y))
+    z = net.logits(X)  # the compiled forward pass alone, with the weights after the step
+    after = {k: v.astype(np.float64) for k, v in got.items()}
+    z_ref = logits(after, X64)
+    z_tol = (d + 2) * U32 * (np.abs(X64) @ np.abs(after["W1"]) + np.abs(after["b1"]))
+    assert np.all(np.abs(z - z_ref) <= z_tol)
+
+
+@needs_numba
+def test_fused_softmax_keeps_optimizer_slots_under_the_right_names() -> None:
+    """The fused engine stores W1 transposed; its momentum buffers must still be read and
+    written as (d, classes) under their names: a step from loaded buffers lands where the
+    NumPy passes' step lands."""
+    rng = np.random.default_rng(0)
+    sizes = (12, 7)
+    params = init_params(sizes, "kaiming", 0.01, 0)
+    X = rng.normal(size=(16, 12)).astype(np.float32)
+    y = rng.integers(0, 7, 16)
+    buffers = {
+        f"momentum_buffer/{k}": rng.normal(size=v.shape).astype(np.float32)
+        for k, v in params.items()
+    }
+    saved = SavedOptimizer(SGD(lr=0.1, momentum=0.9).config(), 1, buffers, "gradient")
+    nets = {}
+    for fused in (True, False):
+        net = NumpyMLP(sizes, params, rule=SGD(lr=0.1, momentum=0.9), fused=fused)
+        assert (net._fused is not None) is fused
+        net.load_optimizer_state(saved)
+        for key, arr in net.optimizer_state().arrays.items():
+            np.testing.assert_array_equal(arr, buffers[key])
+        net.train_step(net.prepare(X, y), np.arange(16), 0.1)
+        nets[fused] = net
+    bounds, _, _ = step_error_bounds(params, X, y, lr=0.1 * 2)  # both steps' errors
+    for name, value in nets[True].state().items():
+        assert value.flags.c_contiguous
+        err = np.abs(value - nets[False].state()[name])
+        # a buffer read under the wrong name would move the weights by about 0.09
+        assert np.all(err <= bounds[name] + 4 * U32 * np.abs(value)), name
+
+
+@needs_numba
+def test_a_fused_kernel_that_cannot_compile_warns_and_the_numpy_passes_take_over() -> None:
+    rng = np.random.default_rng(0)
+    sizes = (9, 4)
+    params = init_params(sizes, "kaiming", 0.01, 0)
+    X = rng.normal(size=(10, 9)).astype(np.float32)
+    y = rng.integers(0, 4, 10)
+    net = NumpyMLP(sizes, params)
+
+    def broken(*args: Any) -> None:
+        raise TypeError("no matching definition")  # what a numba typing error looks like
+
+    net._fused = broken
+    with pytest.warns(RuntimeWarning, match=r"softmax regression's compiled step cannot be used"):
+        net.train_step(net.prepare(X, y), np.arange(10), 0.05)
+    assert net._fused is None
+    assert net._fused_logits is None
+    _, new, _ = reference_step(
+        {k: v.astype(np.float64) for k, v in params.items()}, None, X.astype(np.float64), y, 0.05
+    )
+    bounds, _, _ = step_error_bounds(params, X, y, lr=0.05)
+    for name, ref in new.items():  # the step was taken, by NumPy, on the transposed weights
+        tol = bounds[name] + U32 * (np.abs(ref - params[name]) + np.abs(ref))
+        assert np.all(np.abs(net.state()[name] - ref) <= tol * 1.001), name
+
+
+def test_the_fused_softmax_step_is_off_without_compiled_steps(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    params = init_params((4, 3), "kaiming", 0.01, 0)
+    assert NumpyMLP((4, 3), params, fused=False)._fused is None
+    assert NumpyMLP((4, 3), params, compiled=False)._fused is None
+    assert NumpyMLP((4, 5, 3), init_params((4, 5, 3), "kaiming", 0.01, 0))._fused is None
+    monkeypatch.setenv(compiled.ENV, "0")
+    assert NumpyMLP((4, 3), params)._fused is None
 
 
 def test_rows_read_negative_indices_as_numpy_does_and_a_bad_index_is_refused() -> None:

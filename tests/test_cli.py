@@ -270,7 +270,9 @@ def test_env_text_says_whether_torch_sees_cuda(capsys: pytest.CaptureFixture[str
         assert "  CUDA       not available: the torch engine runs on the CPU" in out
 
 
-@pytest.mark.parametrize("switch", ["", "0"], ids=["default", "GRADLAB_NUMBA=0"])
+@pytest.mark.parametrize(
+    "switch", ["", "0", "1"], ids=["default", "GRADLAB_NUMBA=0", "GRADLAB_NUMBA=1"]
+)
 def test_env_says_whether_optimizer_steps_are_compiled(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, switch: str
 ) -> None:
@@ -284,11 +286,18 @@ def test_env_says_whether_optimizer_steps_are_compiled(
         assert "pip install 'gradlab[fast]'" in out
     elif switch == "0":
         assert "compiled optimizer steps off (GRADLAB_NUMBA=0)" in out
+    elif switch == "1":
+        assert "compiled optimizer steps on; softmax regression's kernel for every job" in out
     else:
-        assert "compiled optimizer steps on" in out
+        assert (
+            "compiled optimizer steps on; softmax regression's kernel for jobs of 1.25e+09 "
+            "input values x epochs or more"
+        ) in out
     code, out, _ = run(capsys, "env", "--json")
     nb = json.loads(out)["numba"]
     assert nb is None or nb["compiled_steps"] == ("off" if switch == "0" else "on")
+    if nb is not None and switch != "0":
+        assert nb["softmax_kernel_min_work"] == (0 if switch == "1" else 1.25e9)
 
 
 def test_env_says_when_numba_is_installed_but_cannot_be_used(

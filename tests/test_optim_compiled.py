@@ -354,3 +354,64 @@ def test_numba_without_a_cache_location_falls_back_with_a_warning(tmp_path: Any)
     assert proc.stdout.startswith("2\n")
     assert "cannot be used (RuntimeError: cannot cache function 'adam_update'" in proc.stdout
     assert "runs as NumPy passes instead" in proc.stdout
+
+
+# ---------------------------------------------- softmax regression's compiled gradient
+
+
+@pytest.mark.parametrize(
+    ("setting", "work", "expected"),
+    [
+        (None, compiled.KERNEL_MIN_WORK - 1, False),  # too small to repay numba's start-up
+        (None, compiled.KERNEL_MIN_WORK, True),
+        ("1", 1.0, True),  # GRADLAB_NUMBA=1: whatever the size
+        ("0", 1e12, False),
+    ],
+)
+def test_the_softmax_kernel_is_used_where_it_repays_its_start_up(
+    monkeypatch: pytest.MonkeyPatch, setting: str | None, work: float, expected: bool
+) -> None:
+    real = importlib.util.find_spec  # as if numba were installed, installed or not
+
+    def find_spec(name: str, *args: Any) -> Any:
+        return object() if name == "numba" else real(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    if setting is None:
+        monkeypatch.delenv(compiled.ENV, raising=False)
+    else:
+        monkeypatch.setenv(compiled.ENV, setting)
+    assert compiled.worth_compiling(work) is expected
+
+
+def _fused_choices(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Record the ``fused`` argument of every NumpyMLP made from now on."""
+    choices: list[Any] = []
+    init = NumpyMLP.__init__
+
+    def spy(self: NumpyMLP, *args: Any, **kwargs: Any) -> None:
+        choices.append(kwargs.get("fused"))
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(NumpyMLP, "__init__", spy)
+    return choices
+
+
+@needs_numba
+def test_a_small_softmax_fit_keeps_numpy_and_gradlab_numba_1_compiles_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gradlab.models import SoftmaxRegression
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (300, 64)).astype(np.uint8)
+    y = rng.integers(0, 10, 300)
+    choices = _fused_choices(monkeypatch)
+    monkeypatch.delenv(compiled.ENV, raising=False)
+    plain = SoftmaxRegression(epochs=2, random_state=0).fit(X, y)
+    monkeypatch.setenv(compiled.ENV, "1")
+    fused = SoftmaxRegression(epochs=2, random_state=0).fit(X, y)
+    assert choices == [False, True]
+    # the same fit up to float32 rounding (differences near 1e-6 here): 1e-4 is far
+    # above that, and far below what a wrong gradient does to the probabilities
+    np.testing.assert_allclose(fused.predict_proba(X), plain.predict_proba(X), rtol=0, atol=1e-4)

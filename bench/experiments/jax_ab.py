@@ -7,6 +7,9 @@ plain SGD at lr 0.1, test accuracy every epoch), fitted in rounds of random orde
     the estimator as the benchmark runs it (``cpu_threads="auto"``: the thread governor);
 ``gradlab-1t`` / ``gradlab-2t``
     the estimator on a fixed 1 or 2 BLAS threads;
+``gradlab-compiled``
+    the estimator with ``GRADLAB_NUMBA=1`` (softmax regression's compiled gradient, which
+    a job of this size does not use by default; numba installed);
 ``jax``
     :class:`gradlab.bench.peers.jax_sgd.JaxSGD` (compiled before the first round).
 
@@ -22,6 +25,7 @@ Not part of the benchmark: it backs the gradlab-against-JAX figures in docs/perf
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Callable
 
@@ -32,12 +36,22 @@ from gradlab.bench.peers.jax_sgd import JaxSGD
 from gradlab.data.synthetic import make_images
 from gradlab.models import MLPClassifier, SoftmaxRegression
 from gradlab.models._init import init_params
+from gradlab.optim.compiled import ENV, available
 
 Fit = Callable[[], tuple[float, float, float]]
 
 
-def gradlab_fit(model: str, data: object, epochs: int, threads: int | str) -> Fit:
+def gradlab_fit(
+    model: str, data: object, epochs: int, threads: int | str, compiled: bool = False
+) -> Fit:
     def fit() -> tuple[float, float, float]:
+        os.environ[ENV] = "1" if compiled else ""
+        try:
+            return _fit()
+        finally:
+            os.environ.pop(ENV, None)
+
+    def _fit() -> tuple[float, float, float]:
         kw = {"epochs": epochs, "engine": "numpy", "cpu_threads": threads}
         est = (
             SoftmaxRegression(**kw)  # type: ignore[arg-type]
@@ -76,6 +90,8 @@ def main() -> None:
         "gradlab-2t": gradlab_fit(args.model, data, args.epochs, 2),
         "jax": jax_fit,
     }
+    if args.model == "softmax" and available():
+        fits["gradlab-compiled"] = gradlab_fit(args.model, data, args.epochs, "auto", True)
     for fit in fits.values():
         fit()  # warm-up: imports, first-call allocations, compilation
     names = list(fits)

@@ -323,7 +323,7 @@ class SplitMLP(NumpyMLP):
     def __init__(
         self, sizes: tuple[int, ...], params: dict[str, np.ndarray], worker: Worker
     ) -> None:
-        super().__init__(sizes, params)
+        super().__init__(sizes, params, fused=False)
         assert self._plain, "the route takes the engine's plain SGD update"
         self.worker = worker
         half = BATCH // 2
@@ -466,7 +466,7 @@ def main() -> None:
 
     def plain(cls: type[NumpyMLP], threads: int) -> Run:
         def run() -> tuple[float, float, NumpyMLP]:
-            net = cls(sizes, {k: v.copy() for k, v in params.items()})
+            net = cls(sizes, {k: v.copy() for k, v in params.items()}, fused=False)
             prepared = net.prepare(X, y)
             with threadpool_limits(threads, user_api="blas"):
                 start, cpu = time.perf_counter(), time.process_time()
@@ -478,7 +478,7 @@ def main() -> None:
 
     def prefetch(threads: int) -> Run:
         def run() -> tuple[float, float, NumpyMLP]:
-            net = NumpyMLP(sizes, {k: v.copy() for k, v in params.items()})
+            net = NumpyMLP(sizes, {k: v.copy() for k, v in params.items()}, fused=False)
             net.prepare(X, y)
             with threadpool_limits(threads, user_api="blas"):
                 start, cpu = time.perf_counter(), time.process_time()

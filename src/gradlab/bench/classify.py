@@ -11,15 +11,18 @@ finish (:func:`cold_table`).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from gradlab.bench import cold, peers
 from gradlab.bench.floors import Floors, job_gemm_rate, mlp_flops
 from gradlab.bench.rows import Row, row
+from gradlab.optim.compiled import available as compiled_available
 
 #: The tutorial's batch size (d2l's ``DataLoader(batch_size=256)``) and learning rate.
 BATCH = 256
@@ -40,11 +43,19 @@ def job_name(model: str, n_train: int, n_test: int, epochs: int) -> str:
     return f"{title(model)}, {n_train}+{n_test} images, {epochs} epochs"
 
 
-def gradlab_fit(model: str, data: Any, epochs: int, engine: str, device: str = "cpu") -> Fit:
-    """A fit of gradlab's estimator with the tutorial's settings, timed around ``fit``."""
+def gradlab_fit(
+    model: str, data: Any, epochs: int, engine: str, device: str = "cpu", compiled: bool = False
+) -> Fit:
+    """A fit of gradlab's estimator with the tutorial's settings, timed around ``fit``;
+    ``compiled`` asks for the compiled kernels whatever the job's size
+    (``GRADLAB_NUMBA=1``, see :func:`gradlab.optim.compiled.worth_compiling`)."""
     from gradlab.models import MLPClassifier, SoftmaxRegression
 
     def fit() -> tuple[float, float]:
+        with _numba_setting("1" if compiled else None):
+            return _fit()
+
+    def _fit() -> tuple[float, float]:
         est = (
             SoftmaxRegression(epochs=epochs, engine=engine, device=device, lr=LR, batch_size=BATCH)
             if model == "softmax"
@@ -57,6 +68,23 @@ def gradlab_fit(model: str, data: Any, epochs: int, engine: str, device: str = "
         return time.perf_counter() - start, float(est.history_["test_accuracy"][-1])
 
     return fit
+
+
+@contextlib.contextmanager
+def _numba_setting(value: str | None) -> Iterator[None]:
+    """``GRADLAB_NUMBA`` set to ``value`` (None: as it is) while the block runs."""
+    from gradlab.optim.compiled import ENV
+
+    before = os.environ.get(ENV)
+    if value is not None:
+        os.environ[ENV] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = before
 
 
 def peer_fit(name: str, model: str, data: Any, epochs: int) -> Fit:
@@ -109,6 +137,12 @@ def rounds(fits: dict[str, Fit], repeats: int) -> dict[str, tuple[float, float]]
 #: Paths timed in rounds: label, note, flags.
 PATHS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "numpy": ("gradlab, numpy engine", "hand-written forward/backward", {"gradlab": True}),
+    "numpy-compiled": (
+        "gradlab, numpy engine, compiled gradient (numba, GRADLAB_NUMBA=1)",
+        "softmax regression's whole gradient as one numba kernel, loaded before timing "
+        "(by default only for jobs large enough to repay numba's start-up)",
+        {},
+    ),
     "torch": ("gradlab, torch engine", "torch.nn + optim.SGD, whole array in memory", {}),
     "jax": (
         "JAX: jit-compiled epoch, lax.scan over the batches (warm)",
@@ -192,17 +226,22 @@ def classify(
     job = job_name(model, n, nt, epochs)
     rows = [] if baseline is None else [baseline]
     fits = {"numpy": gradlab_fit(model, data, epochs, "numpy")}
+    if model == "softmax" and compiled_available():
+        fits["numpy-compiled"] = gradlab_fit(model, data, epochs, "numpy", compiled=True)
     if torch_engine:
         fits["torch"] = gradlab_fit(model, data, epochs, "torch", device)
     for name in peers.available() if peer_names is None else peer_names:
         fits[name] = peer_fit(name, model, data, epochs)
     log(f"  {model}: {', '.join(fits)}, {repeats} round(s) after a warm-up ...")
-    for name, (seconds, accuracy) in rounds(fits, repeats).items():
+    best = rounds(fits, repeats)
+    for name, (seconds, accuracy) in best.items():
         label, note, flags = PATHS[name]
         if name == "torch":
             note = note.replace("optim.SGD,", f"optim.SGD on {device},")
         if repeats > 1:
             note += f"; best of {repeats} rounds"
+        if name == "numpy-compiled" and "jax" in best and best["jax"][0] > 0:
+            note += f"; {seconds / best['jax'][0]:.3f}x JAX's time"
         rows.append(row(job, label, seconds, accuracy, note, **flags))
     if sklearn:
         from gradlab.bench.baselines import sklearn_rows

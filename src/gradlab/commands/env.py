@@ -52,7 +52,15 @@ def format_text(info: dict[str, Any]) -> str:
             "(pip install 'gradlab[fast]' -c constraints.txt)"
         )
     elif nb["compiled_steps"] == "on":
-        lines.append(f"numba        {nb['version']}: compiled optimizer steps on")
+        when = (
+            "every job (GRADLAB_NUMBA=1)"
+            if not nb["softmax_kernel_min_work"]
+            else f"jobs of {nb['softmax_kernel_min_work']:.3g} input values x epochs or more"
+        )
+        lines.append(
+            f"numba        {nb['version']}: compiled optimizer steps on; softmax "
+            f"regression's kernel for {when}"
+        )
     elif nb["compiled_steps"] == "off":
         lines.append(
             f"numba        {nb['version']}: compiled optimizer steps off (GRADLAB_NUMBA=0)"

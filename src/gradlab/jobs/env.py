@@ -76,12 +76,19 @@ def collect() -> dict[str, Any]:
 
 
 def _numba() -> dict[str, Any] | None:
-    """numba's version and whether compiled optimizer steps are used: ``"on"``, ``"off"``
+    """numba's version and whether compiled steps are used: ``"on"``, ``"off"``
     (``GRADLAB_NUMBA=0``) or ``"broken: why"`` (:func:`gradlab.optim.compiled.status`,
-    which imports numba to find out)."""
+    which imports numba to find out), and from how much work (input values x epochs)
+    softmax regression uses its kernel (0 with ``GRADLAB_NUMBA=1``)."""
     version = _version("numba")
     if version is None:
         return None
+    from gradlab.engines.numpy_mlp import FUSED_KERNELS
     from gradlab.optim import compiled
 
-    return {"version": version, "compiled_steps": compiled.status()}
+    every = compiled.forced()
+    return {
+        "version": version,
+        "compiled_steps": compiled.status(FUSED_KERNELS),
+        "softmax_kernel_min_work": 0 if every else compiled.KERNEL_MIN_WORK,
+    }

@@ -519,7 +519,7 @@ class NetworkClassifier:
                 world = _join(job, hp["device"])
             net = self._make_net(
                 engine, sizes, params, rule, opt_saved, fold, hp["device"],
-                world=world, dtype=hp["dtype"],
+                world=world, dtype=hp["dtype"], work=setup.rows.size * epochs,
             )  # fmt: skip
         except MemoryError:
             weights = sum(a * b for a, b in itertools.pairwise(sizes))
@@ -794,7 +794,11 @@ class NetworkClassifier:
         *,
         world: Any = None,
         dtype: str = "float32",
+        work: float = 0.0,
     ) -> Any:
+        """The engine's network; ``work`` (input values x epochs) decides whether softmax
+        regression's NumPy engine uses its compiled gradient
+        (:func:`gradlab.optim.compiled.worth_compiling`)."""
         if engine == "torch":
             _need_torch()
             from gradlab.distributed import SOLO
@@ -810,8 +814,10 @@ class NetworkClassifier:
                 dtype=dtype,
             )
         from gradlab.engines.numpy_mlp import NumpyMLP
+        from gradlab.optim.compiled import worth_compiling
 
-        return NumpyMLP(sizes, params, rule=rule, saved=saved, fold=fold)
+        fused = len(sizes) == 2 and worth_compiling(work)
+        return NumpyMLP(sizes, params, rule=rule, saved=saved, fold=fold, fused=fused)
 
     def _set_fitted(
         self,

@@ -12,11 +12,15 @@ traffic. The NumPy engine of the classifiers (:class:`gradlab.engines.numpy_mlp.
 uses one where this module has it; everything else uses the rules as they are.
 
 Which rules: Adam, AdamW and RMSProp, with any of their hyperparameters (each kernel in
-its own ``_numba_<rule>.py``, the only modules that import numba). Set the environment
-variable ``GRADLAB_NUMBA=0`` to turn compiled steps off (the results do not change, only
-the time). The first compiled step of a process imports numba (about 0.2 s) and loads the
-kernel from numba's cache (about 0.3 s), or compiles it (about 0.5 s, once per dtype)
-where there is no cache yet (``python -m bench.experiments.adam_step --startup``).
+its own ``_numba_<rule>.py``). One kernel is not a rule's: softmax regression's whole
+gradient (:mod:`gradlab.engines._numba_softmax`, loaded through :func:`compiled_kernel`).
+Those modules are the only ones that import numba. Set the environment
+variable ``GRADLAB_NUMBA=0`` to turn compiled steps off (the rules' results do not
+change, only the time; softmax regression's change within float rounding, as its sums
+are taken in another order). The first compiled step of a process imports numba (about
+0.2 s) and loads the kernel from numba's cache (about 0.3 s), or compiles it (about
+0.5 s, once per dtype) where there is no cache yet
+(``python -m bench.experiments.adam_step --startup``).
 """
 
 from __future__ import annotations
@@ -25,15 +29,25 @@ import importlib.util
 import math
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from gradlab.optim.rules import Adam, Params, RMSprop, Rule, State
 
-#: The environment variable that turns compiled steps off when set to ``0``.
+#: The environment variable that turns compiled steps off when set to ``0``, and on for
+#: every job, whatever its size, when set to ``1`` (see :func:`worth_compiling`).
 ENV = "GRADLAB_NUMBA"
+
+#: The least work (input values x epochs: rows x features x epochs) for which softmax
+#: regression's compiled gradient is used by default. A fresh process pays about 0.56 s
+#: to import numba (0.21-0.33 s) and load the kernels from its cache (0.33-0.36 s,
+#: mostly numba importing SciPy's BLAS), and the kernel saved 24.9 ms an epoch of 60,000
+#: images of 784 pixels (0.53 ns per input value; the fit took 0.70x the time): it
+#: repays its start-up after about 1.06e9, some 23 such epochs, rounded up here
+#: (``python -m bench.experiments.fused_softmax``, 2026-11-30).
+KERNEL_MIN_WORK = 1.25e9
 
 #: ``step(params, grads, state, lr)``, as :meth:`gradlab.optim.rules.Rule.step`.
 StepFn = Callable[[Params, Params, State, "float | None"], None]
@@ -47,15 +61,33 @@ def available() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
-def status() -> str:
+def forced() -> bool:
+    """Whether ``GRADLAB_NUMBA=1`` asks for every compiled kernel, whatever the job's size."""
+    return os.environ.get(ENV, "").strip() == "1" and available()
+
+
+def worth_compiling(work: float) -> bool:
+    """Whether a job of ``work`` input values times epochs should use softmax
+    regression's compiled gradient: numba is installed and on, and the job is large
+    enough to repay numba's start-up (:data:`KERNEL_MIN_WORK`), or ``GRADLAB_NUMBA=1``.
+
+    The choice depends on the job alone, not on whether this process has loaded numba
+    before: the same fit gives the same numbers in any process. (The kernel's sums are
+    taken in another order than NumPy's, so its weights differ within float rounding.)
+    """
+    return available() and (forced() or work >= KERNEL_MIN_WORK)
+
+
+def status(others: Sequence[tuple[str, str]] = ()) -> str:
     """``"on"``, ``"off"`` (``GRADLAB_NUMBA=0``), ``"not installed"``, or ``"broken: ..."``
-    (numba is installed but the kernels' modules cannot be loaded, and why). Imports numba
-    when it is installed and on."""
+    (numba is installed but the kernels' modules cannot be loaded, and why): the rules'
+    kernels and ``others``, (module, function) pairs of a higher layer's kernels. Imports
+    numba when it is installed and on."""
     if os.environ.get(ENV, "").strip() == "0":
         return "off"
     if importlib.util.find_spec("numba") is None:
         return "not installed"
-    for module, name in _KERNELS.values():
+    for module, name in [*_KERNELS.values(), *others]:
         kernel = _load_kernel(module, name)
         if isinstance(kernel, str):
             return f"broken: {kernel}"
@@ -80,9 +112,24 @@ def _load_kernel(module: str, name: str) -> Any:
     return kernel
 
 
-def _fallback_warning(rule: Rule, reason: str) -> None:
+def compiled_kernel(module: str, name: str, what: str) -> Any:
+    """The numba kernel ``module.name``, or None where compiled steps are off or numba is
+    not installed; a numba that cannot load it warns (``what`` names the step) and gives
+    None. For kernels that are not an update rule's, such as softmax regression's
+    gradient (:mod:`gradlab.engines._numba_softmax`)."""
+    if not available():
+        return None
+    kernel = _load_kernel(module, name)
+    if isinstance(kernel, str):
+        fallback_warning(what, kernel)
+        return None
+    return kernel
+
+
+def fallback_warning(what: str, reason: str) -> None:
+    """Warn that ``what``'s compiled step cannot be used, and why (``reason``)."""
     warnings.warn(
-        f"gradlab: numba is installed but {type(rule).__name__}'s compiled step cannot be "
+        f"gradlab: numba is installed but {what}'s compiled step cannot be "
         f"used ({reason}); it runs as NumPy passes instead (the same numbers, slower). "
         f'Reinstall with `pip install "gradlab[fast]" -c constraints.txt`, or set {ENV}=0 '
         "to silence this.",
@@ -108,7 +155,7 @@ def compiled_step(rule: Rule) -> StepFn | None:
         return None
     kernel = _load_kernel(*_KERNELS[kind])
     if isinstance(kernel, str):
-        _fallback_warning(rule, kernel)
+        fallback_warning(type(rule).__name__, kernel)
         return None
     return _AdamStep(rule, kernel) if kind is Adam else _RMSpropStep(rule, kernel)
 
@@ -171,7 +218,7 @@ class _CompiledStep:
                 self.kernel(*(empty,) * 5, *(zero,) * self.N_NUMBERS, *(False,) * self.N_FLAGS)
             except Exception as exc:  # numba's typing and lowering errors
                 self.broken = True
-                _fallback_warning(self.rule, f"{type(exc).__name__}: {exc}")
+                fallback_warning(type(self.rule).__name__, f"{type(exc).__name__}: {exc}")
                 return False
             self.ready.add(dt)
         return True

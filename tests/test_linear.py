@@ -466,3 +466,21 @@ def test_get_params_lists_the_constructor_arguments() -> None:
 @pytest.mark.parametrize("cls", [LinearRegression, PolynomialRegression])
 def test_the_validation_table_names_every_parameter(cls: type) -> None:
     assert set(cls._parameter_constraints) == set(cls().get_params())
+
+
+@pytest.mark.parametrize("method", ["batch", "sgd"])
+def test_a_start_whose_loss_overflows_is_refused_not_blamed_on_the_rate(method: str) -> None:
+    import warnings
+
+    p = make_line(20, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no raw NumPy overflow warning
+        with pytest.raises(UsageError) as info:
+            LinearRegression(method=method, epochs=3).fit(p.X, p.y, coef_init=[1e200])
+    assert info.value.message == (
+        "the loss at the starting point (coef_init = [1e+200], intercept_init = 0) is inf: "
+        "those values are too large for this data."
+    )
+    assert info.value.hint == (
+        "Start nearer zero, or leave coef_init and intercept_init out (zeros)."
+    )

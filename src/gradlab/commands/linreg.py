@@ -25,7 +25,7 @@ from gradlab.commands._args import (
     schedule_from_args,
     with_flags,
 )
-from gradlab.errors import UsageError
+from gradlab.errors import DataError, UsageError
 from gradlab.params import METHODS
 
 if TYPE_CHECKING:
@@ -130,19 +130,42 @@ def load_points(args: argparse.Namespace) -> Points:
         return check_magnitude(load_csv(args.csv))
     settings = {**GENERATED, **given}
     try:
-        return make_line(
+        points = make_line(
             settings["n"], w=settings["w"], b=settings["b"], noise=settings["noise"], seed=args.seed
         )
     except UsageError as exc:  # name the flags, not make_line's parameters
         raise with_flags(exc, "make_line", ("n", "w", "b", "noise", "seed")) from None
+    try:
+        return check_magnitude(points)
+    except DataError:
+        big = float(np.abs(np.column_stack([points.X, points.y])).max())
+        raise UsageError(
+            f"--w {settings['w']:g}, --b {settings['b']:g} and --noise {settings['noise']:g} "
+            f"make values as large as {big:.3g}: the sum of the squares of {len(points.y)} such "
+            "values overflows float64, too large for least squares.",
+            hint="Choose a smaller --w, --b or --noise.",
+        ) from None
 
 
 def run(args: argparse.Namespace) -> int:
+    schedule = schedule_from_args(args)
+    points = load_points(args)
+    try:
+        result = _fit(args, points, schedule)
+    except UsageError as exc:  # name the flags, not the job's parameters
+        raise with_flags(exc, "fit", ("init_w", "init_b")) from None
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        print(summary(result))
+    return 0
+
+
+def _fit(args: argparse.Namespace, points: Points, schedule: Any) -> LinregResult:
     from gradlab.jobs.linreg import fit
 
-    schedule = schedule_from_args(args)
-    result = fit(
-        load_points(args),
+    return fit(
+        points,
         optimizer=args.optimizer,
         schedule=schedule,
         lr=args.lr,
@@ -154,8 +177,3 @@ def run(args: argparse.Namespace) -> int:
         init_b=args.init_b,
         out=None if args.no_plots else args.out,
     )
-    if args.json:
-        print_json(result.to_dict())
-    else:
-        print(summary(result))
-    return 0

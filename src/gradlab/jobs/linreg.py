@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gradlab.data.points import Points
-from gradlab.errors import DivergenceError
+from gradlab.errors import DivergenceError, UsageError
 from gradlab.models.linear import LinearRegression, closed_form
 from gradlab.ops import affine, squared_error
 from gradlab.optim.rules import is_plain
@@ -106,7 +106,14 @@ def fit(
     }
     settings = {k: v for k, v in given.items() if v is not None}
     model = LinearRegression(loss="mse", random_state=seed, **settings)
-    start = {"b": init_b, "w": as_w(w0), "error": mse(X, y, w0, init_b)}
+    with np.errstate(over="ignore", invalid="ignore"):
+        start = {"b": init_b, "w": as_w(w0), "error": mse(X, y, w0, init_b)}
+    if not np.isfinite(start["error"]):
+        raise UsageError(
+            f"fit: the loss at the start (init_w {init_w:g}, init_b {init_b:g}) is "
+            f"{start['error']}: those values are too large for this data.",
+            hint="Start nearer zero, or leave init_w and init_b out (zeros).",
+        )
     try:
         model.fit(X, y, coef_init=w0, intercept_init=init_b)
     except DivergenceError as exc:

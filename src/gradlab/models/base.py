@@ -208,13 +208,15 @@ def descend(
     DivergenceError
         From ``guard``, with the last parameters whose loss was finite.
     """
+    w0, b0 = engine.params()
+    start = engine.loss()
+    _check_start(start, w0, b0)
     if method == "batch" and closed_form and schedule is None:
         trajectory = engine.trajectory(lr, epochs)
         if trajectory is not None:
             return _from_trajectory(trajectory, guard)
-    w0, b0 = engine.params()
     history = History()
-    history.append(epoch=0, loss=engine.loss(), **_param_columns(w0, b0))
+    history.append(epoch=0, loss=start, **_param_columns(w0, b0))
     good: dict[str, Any] = {"epoch": 0, "coef": w0, "intercept": b0}
     last_good = good.copy  # the guard calls this only on failure
     step = 0
@@ -232,6 +234,18 @@ def descend(
         good.update(epoch=epoch, coef=w, intercept=b)
     w, b = engine.params()
     return history, step, w, b
+
+
+def _check_start(loss: float, w: np.ndarray, b: float) -> None:
+    """Refuse a start whose loss is already not finite: no rate can help, and the
+    divergence guard would blame the rate."""
+    if not math.isfinite(loss):
+        coef = ", ".join(f"{v:.6g}" for v in np.atleast_1d(w))
+        raise UsageError(
+            f"the loss at the starting point (coef_init = [{coef}], intercept_init = {b:.6g})"
+            f" is {loss}: those values are too large for this data.",
+            hint="Start nearer zero, or leave coef_init and intercept_init out (zeros).",
+        )
 
 
 def _from_trajectory(
@@ -609,18 +623,20 @@ class GradientDescentModel(BaseEstimator):  # type: ignore[misc]
         )
         guard = RuleGuard(rule, self.explode, lambda: rule.max_stable_lr(problem.curvature()))
         start = time.perf_counter()
-        history, steps, w, b = descend(
-            engine,
-            lr=lr,
-            epochs=self.epochs,
-            method=self.method,  # type: ignore[arg-type]
-            batch_size=self.batch_size,
-            n=n,
-            rng=np.random.default_rng(self.random_state),
-            guard=guard,
-            schedule=schedule,
-            closed_form=is_plain(rule),
-        )
+        # overflow shows as an inf or nan loss, which the guard reports as a divergence
+        with np.errstate(over="ignore", invalid="ignore"):
+            history, steps, w, b = descend(
+                engine,
+                lr=lr,
+                epochs=self.epochs,
+                method=self.method,  # type: ignore[arg-type]
+                batch_size=self.batch_size,
+                n=n,
+                rng=np.random.default_rng(self.random_state),
+                guard=guard,
+                schedule=schedule,
+                closed_form=is_plain(rule),
+            )
         self.fit_seconds_ = time.perf_counter() - start
         self.lr_ = lr
         self.optimizer_ = rule

@@ -395,3 +395,20 @@ def test_a_cuda_out_of_memory_error_is_reported_the_same_way(
         OutOfMemoryError, match=r"ran out of memory in epoch 1 \(layers \(6, 3\), batch 256\)\.\n"
     ):
         SoftmaxRegression(engine="torch", device="cpu").fit(X, y)
+
+
+def test_text_labels_and_numbers_read_differently_when_they_do_not_match(tmp_path: Path) -> None:
+    """Classes '0', '1' (text) against 0, 1 (numbers) must not read the same on both sides."""
+    from gradlab.models import SoftmaxRegression
+
+    X = np.zeros((4, 3), np.float32)
+    ckpt = tmp_path / "m.safetensors"
+    SoftmaxRegression(epochs=1).fit(X, ["0", "1", "0", "1"], checkpoint=ckpt)
+    with pytest.raises(DataError) as info:
+        SoftmaxRegression(epochs=2).fit(X, [0, 1, 0, 1], checkpoint=ckpt, resume=True)
+    assert info.value.message == (
+        "y holds labels of dtype int64, but the classes are '0', '1' (dtype object)."
+    )
+    with pytest.raises(DataError) as info:  # the labels, not their kind, differ
+        SoftmaxRegression(epochs=2).fit(X, ["0", "2", "0", "2"], checkpoint=ckpt, resume=True)
+    assert info.value.message == "y[1] is '2', which is not one of the 2 classes: '0', '1'."

@@ -449,7 +449,10 @@ def test_a_warmup_schedule_of_zero_steps_is_refused_not_replaced(
     argv = ["train", "softmax", "--schedule", "warmup", "--warmup-steps", "0", "--epochs", "1"]
     code, _, err = run(capsys, *argv, "--no-plots", "--quiet", "--out", str(tmp_path / "o"))
     assert code == ExitStatus.USAGE
-    assert "SoftmaxRegression: the warmup schedule needs warmup_steps >= 1; got 0." in err
+    assert err == (  # named by its flag, not by the estimator's parameter
+        "gradlab train: error: the warmup schedule needs --warmup-steps >= 1; got 0.\n"
+        "Leave it out for a warm-up over the first epoch, or choose another schedule.\n"
+    )
     code, _, err = run(capsys, *argv[:4], "--epochs", "1", "--no-plots", "--quiet",
                        "--out", str(tmp_path / "p"))  # fmt: skip
     assert code == 0, err  # left out: a warm-up over the first epoch
@@ -486,3 +489,35 @@ def test_linreg_refuses_generated_data_flags_beside_a_csv(
     code, _, err = run(capsys, "linreg", "--csv", str(csv), "--no-plots", "--out",
                        str(tmp_path / "o"))  # fmt: skip
     assert code == 0, err
+
+
+@pytest.mark.parametrize(
+    ("flags", "message", "hint"),
+    [
+        (
+            ["--init-w", "1e308"],
+            "error: the loss at the start (--init-w 1e+308, --init-b 0) is inf: those values "
+            "are too large for this data.",
+            "Start nearer zero, or leave --init-w and --init-b out (zeros).",
+        ),
+        (
+            ["--noise", "1e300"],
+            "error: --w 1.5, --b 4 and --noise 1e+300 make values as large as 2.4e+300: the "
+            "sum of the squares of 100 such values overflows float64, too large for least "
+            "squares.",
+            "Choose a smaller --w, --b or --noise.",
+        ),
+    ],
+    ids=["start", "generated"],
+)
+def test_linreg_names_the_flag_whose_value_overflows_the_loss(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, flags: list[str], message: str, hint: str
+) -> None:
+    """Not a divergence blamed on the rate, and no NumPy overflow warning on the way."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        code, _, err = run(capsys, "linreg", *flags, "--no-plots", "--out", str(tmp_path / "o"))
+    assert code == ExitStatus.USAGE
+    assert err == f"gradlab linreg: {message}\n{hint}\n"

@@ -15,7 +15,7 @@ import pytest
 from gradlab import checkpoint, ops
 from gradlab.callbacks import EarlyStopping
 from gradlab.cli import main
-from gradlab.errors import DataError, UsageError
+from gradlab.errors import DataError, ExitStatus, UsageError
 from gradlab.history import History
 from gradlab.models import MLPClassifier, SoftmaxRegression
 from gradlab.models._network import validation_split
@@ -257,3 +257,33 @@ def test_cli_early_stopping_reports_what_it_did(
         err = capsys.readouterr().err
         assert f"stopped early after epoch {early['stopped_epoch']}" in err
         assert "Resume with --early-stopping 0 to train on without it." in err
+
+
+@pytest.mark.parametrize("early", [[], ["--early-stopping", "0"]], ids=["absent", "zero"])
+def test_cli_refuses_a_validation_fraction_without_early_stopping(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], early: list[str]
+) -> None:
+    """It would be ignored: only early stopping holds data back."""
+    argv = ["train", "softmax", "--epochs", "1", "--validation-fraction", "0.2", *early,
+            "--out", str(tmp_path / "o"), "--no-plots", "--quiet"]  # fmt: skip
+    assert main(argv) == ExitStatus.USAGE
+    assert capsys.readouterr().err == (
+        "gradlab train: error: --validation-fraction is the part of the training data that "
+        "early stopping holds back, and this run does not stop early.\n"
+        "Add --early-stopping PATIENCE, or leave --validation-fraction out.\n"
+    )
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_names_the_flag_when_the_validation_split_leaves_nothing_to_train_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["train", "softmax", "--epochs", "1", "--early-stopping", "3",
+            "--validation-fraction", "0.9999", "--out", str(tmp_path), "--no-plots",
+            "--quiet"]  # fmt: skip
+    assert main(argv) == ExitStatus.USAGE
+    assert capsys.readouterr().err == (
+        "gradlab train: error: --validation-fraction=0.9999 of 1347 samples leaves 1347 for "
+        "validation and 0 for training; early stopping needs both.\n"
+        "Choose another --validation-fraction, or train on more samples.\n"
+    )

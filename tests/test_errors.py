@@ -333,7 +333,7 @@ def test_cli_predict_on_other_classes_is_refused(
     code, _, err = cli(capsys, "predict", "--checkpoint", str(tmp_path / "m.safetensors"))
     assert code == ExitStatus.USAGE
     assert (
-        "does not match the digits data set: classes a, b (2 classes) in the checkpoint, "
+        "does not match the digits data set: classes 'a', 'b' (2 classes) in the checkpoint, "
         "0, 1, 2, ... (10 classes) in the digits data set."
     ) in err
 

@@ -165,6 +165,11 @@ REFUSALS = [
     ("{x: 1}", r"dicts are not allowed"),
     ("(y := 2)", r"assignments are not allowed: 'y := 2'"),
     ("x\n+ 1", r"contains the control character '\\n'; write it on one line"),
+    (
+        "x**2 # + 3",
+        r"the function 'x\*\*2 # \+ 3' contains '#' at column 6, which would make the rest "
+        r"a comment; write the formula alone",
+    ),
     ("x - x", r"'x - x' does not depend on x or y \(it simplifies to 0\)"),
     ("2 * pi", r"does not depend on x or y"),
     ("y**2", r"'y\*\*2' uses y but not x; write a function of one variable in x"),

@@ -7,12 +7,12 @@ import json
 import math
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from gradlab.errors import UsageError
+from gradlab.errors import DataError, UsageError
 from gradlab.io import _jsonable
 
 if TYPE_CHECKING:
@@ -62,13 +62,29 @@ def int_from_1_to(maximum: int) -> Callable[[str], int]:
     return parse
 
 
-def with_flags(exc: UsageError, where: str, names: Sequence[str]) -> UsageError:
+#: A user's error that :func:`with_flags` rewords, keeping its kind.
+_Reworded = TypeVar("_Reworded", UsageError, DataError)
+
+
+def with_flags(exc: _Reworded, where: str, names: Sequence[str] | Mapping[str, str]) -> _Reworded:
     """``exc`` reworded for the command line: a function's parameters (``lr_range_test:
-    min_lr``) become the flags that set them (``--min-lr``)."""
-    message = exc.message.removeprefix(f"{where}: ")
-    for name in names:
-        message = re.sub(rf"(?<![-\w]){name}\b", "--" + name.replace("_", "-"), message)
-    return UsageError(message, hint=exc.hint)
+    min_lr``) become the flags that set them (``--min-lr``), in its message and hint.
+    ``names`` lists parameters named like their flags, or maps each to its flag
+    (``{"random_state": "--seed"}``)."""
+    flags = (
+        dict(names)
+        if isinstance(names, Mapping)
+        else {name: "--" + name.replace("_", "-") for name in names}
+    )
+
+    def reworded(text: str) -> str:
+        for name, flag in flags.items():
+            end = r"(?!\w)" if re.match(r"\w", name[-1]) else ""  # "lr=" may meet a digit
+            text = re.sub(rf"(?<![-\w]){re.escape(name)}{end}", flag, text)
+        return text
+
+    hint = None if exc.hint is None else reworded(exc.hint)
+    return type(exc)(reworded(exc.message.removeprefix(f"{where}: ")), hint=hint)
 
 
 def positive_int(text: str) -> int:

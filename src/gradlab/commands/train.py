@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import Any, TypeVar
 
 from gradlab.commands._args import (
     add_data_arguments,
@@ -26,8 +26,9 @@ from gradlab.commands._args import (
     positive_float,
     positive_int,
     print_json,
+    with_flags,
 )
-from gradlab.errors import UsageError
+from gradlab.errors import DataError, UsageError
 from gradlab.models._spec import DEFAULTS, DTYPES, RATES
 from gradlab.optim.rules import RULES
 from gradlab.optim.schedules import SCHEDULES
@@ -48,6 +49,23 @@ _PARAMS = {
     "engine": "engine",
     "device": "device",
     "dtype": "dtype",
+}
+_E = TypeVar("_E", UsageError, DataError)
+#: the estimator of each model (how their error messages begin)
+_OWNERS = {"softmax": "SoftmaxRegression", "mlp": "MLPClassifier"}
+#: the estimators' parameter -> the flag that sets it (for their error messages): the
+#: names with an underscore wherever they stand, the others only as ``name=`` (a bare
+#: "schedule" or "epochs" in a message is a word, not the parameter)
+_FLAGS = {
+    **{
+        (param if "_" in param else f"{param}="): "--"
+        + dest.replace("_", "-")
+        + ("" if "_" in param else "=")
+        for dest, param in _PARAMS.items()
+    },
+    **{name: "--" + name.replace("_", "-") for name in ("step_size", "t_max", "warmup_steps")},
+    "gamma=": "--gamma=",
+    "n_iter_no_change": "--early-stopping",
 }
 #: option dest -> the key of :data:`gradlab.jobs.train.SCHEDULE_FLAGS`
 _SCHEDULE_FLAGS = ("gamma", "step_size", "t_max", "warmup_steps")
@@ -273,6 +291,12 @@ def run(args: argparse.Namespace) -> int:
     from gradlab.distributed import env_world
 
     job = env_world()
+    if args.validation_fraction is not None and not args.early_stopping and not args.resume:
+        raise UsageError(
+            "--validation-fraction is the part of the training data that early stopping "
+            "holds back, and this run does not stop early.",
+            hint="Add --early-stopping PATIENCE, or leave --validation-fraction out.",
+        )
     if job is not None and _launches(args):
         raise UsageError(
             f"--nproc and --nnodes start workers, but this process already is worker rank "
@@ -368,6 +392,14 @@ def _worker(args: argparse.Namespace) -> int:
     return _train(args)
 
 
+def _with_flags(exc: _E, model: str) -> _E:
+    """An estimator's own error (``"SoftmaxRegression: validation_fraction=..."``) with
+    its parameters named by their flags; any other error as it is (a checkpoint's fields
+    keep their names)."""
+    owner = _OWNERS[model]
+    return with_flags(exc, owner, _FLAGS) if exc.message.startswith(f"{owner}: ") else exc
+
+
 def _interrupted(done: int, path: Any) -> None:
     where = f"epoch {done} is saved in {path}" if done else "no epoch was saved"
     print(f"gradlab train: interrupted; {where}.", file=sys.stderr)
@@ -384,7 +416,12 @@ def _train(args: argparse.Namespace) -> int:
     job = env_world()
     leader = job is None or job.leader
     progress = monitors(quiet=args.quiet, json=args.json) if leader else []
-    result = run_train(_request(args), progress=progress, say=_say)
+    try:
+        result = run_train(_request(args), progress=progress, say=_say)
+    except UsageError as exc:  # an estimator's parameter, named by the flag that sets it
+        raise _with_flags(exc, args.model) from None
+    except DataError as exc:  # the same, about the data (a validation split too small)
+        raise _with_flags(exc, args.model) from None
     if result.interrupted:
         from gradlab.distributed.launch import ENV_LAUNCHER
 

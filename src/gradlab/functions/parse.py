@@ -149,6 +149,11 @@ def parse_function(text: str) -> Function:
                 f"the function {source!r} contains the control character {char!r}; "
                 "write it on one line"
             )
+    if "#" in source:  # Python would read the rest as a comment and drop it unseen
+        raise UsageError(
+            f"the function {source!r} contains '#' at column {source.index('#') + 1}, which "
+            "would make the rest a comment; write the formula alone"
+        )
     expr = _Builder(source).build()
     symbols = expr.free_symbols
     if not symbols:

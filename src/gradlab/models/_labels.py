@@ -114,6 +114,13 @@ def label_kind(values: np.ndarray) -> str:
     return "str"
 
 
+def _shown(values: np.ndarray) -> list[str]:
+    """Labels as messages show them: text quoted (``'0'``), so that it reads differently
+    from a number (``0``)."""
+    text = label_kind(values) == "str"
+    return [repr(str(v)) if text else str(v) for v in values]
+
+
 def _preview(items: Sequence[Any], n: int = 3) -> str:
     shown = ", ".join(str(v) for v in items[:n])
     return shown + (", ..." if len(items) > n else "")
@@ -186,7 +193,7 @@ class Classes:
         except TypeError:
             raise DataError(
                 f"{name} holds labels of dtype {y.dtype}, but the classes are "
-                f"{_preview(list(self.values))} (dtype {self.values.dtype})."
+                f"{_preview(_shown(self.values))} (dtype {self.values.dtype})."
             ) from None
         idx = np.minimum(idx, len(self) - 1)
         bad = self.values[idx] != y
@@ -195,7 +202,7 @@ class Classes:
             value = y[i].item() if isinstance(y[i], np.generic) else y[i]
             raise DataError(
                 f"{name}[{i}] is {value!r}, which is not one of the {len(self)} classes: "
-                f"{_preview(list(self.values), 10)}."
+                f"{_preview(_shown(self.values), 10)}."
             )
         return idx.astype(np.int64)
 
@@ -214,9 +221,11 @@ class Classes:
         )
 
     def describe(self) -> str:
-        """``0, 1, 2, ... (10 classes)``, with names where they differ from the labels."""
-        labels = [str(v) for v in self.values]
-        shown = labels if list(self.names) == labels else [
+        """``0, 1, 2, ... (10 classes)``, with names where they differ from the labels;
+        text labels quoted (``'0', '1'``), so that they read differently from numbers."""
+        labels = _shown(self.values)
+        plain = [str(v) for v in self.values]
+        shown = labels if list(self.names) == plain else [
             f"{v} {n!r}" for v, n in zip(labels, self.names, strict=True)
         ]  # fmt: skip
         return f"{_preview(shown)} ({len(self)} classes)"

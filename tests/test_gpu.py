@@ -96,20 +96,24 @@ def test_auto_without_a_gpu_does_not_import_torch() -> None:
 
 def test_the_train_command_imports_only_what_its_job_uses(tmp_path: object) -> None:
     # no GPU (hidden), built-in synthetic data, no plots: neither PyTorch nor scikit-learn
-    # (nor matplotlib) is needed, so none is imported
+    # (nor matplotlib) is needed, so none is imported; nor numba: a job this small keeps
+    # softmax regression's NumPy passes (gradlab.optim.compiled.worth_compiling)
     code = (
         "import sys\n"
         "from gradlab.cli import main\n"
         f"code = main(['train', 'softmax', '--dataset', 'synthetic', '--epochs', '1', "
         f"'--quiet', '--no-plots', '--out', {str(tmp_path)!r}])\n"
-        "print(code, sorted(m for m in ('torch', 'sklearn', 'matplotlib', 'scipy', 'pandas') "
-        "if m in sys.modules))\n"
+        "print(code, sorted(m for m in ('torch', 'sklearn', 'matplotlib', 'scipy', 'pandas', "
+        "'numba') if m in sys.modules))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         check=True,
-        env={**__import__("os").environ, "CUDA_VISIBLE_DEVICES": ""},
+        env={
+            **{k: v for k, v in __import__("os").environ.items() if k != "GRADLAB_NUMBA"},
+            "CUDA_VISIBLE_DEVICES": "",
+        },
     ).stdout
     assert out.strip().splitlines()[-1] == "0 []"

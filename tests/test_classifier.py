@@ -392,6 +392,20 @@ def test_a_fused_kernel_that_cannot_compile_warns_and_the_numpy_passes_take_over
         assert np.all(np.abs(net.state()[name] - ref) <= tol * 1.001), name
 
 
+@needs_numba
+@pytest.mark.parametrize("bad", [3, -1, 10**8])
+def test_the_fused_step_refuses_a_label_that_is_not_a_class(bad: int) -> None:
+    """The kernel runs without bounds checks; a label past the classes must raise, as
+    NumPy's indexing does, not read or write out of bounds."""
+    params = init_params((4, 3), "kaiming", 0.01, 0)
+    net = NumpyMLP((4, 3), params)
+    X = np.ones((5, 4), np.float32)
+    with pytest.raises(IndexError, match="a label is not a class number"):
+        net.step(X, np.array([0, 1, bad, 0, 1]), 0.1)
+    for name, value in net.state().items():  # no step was taken
+        np.testing.assert_array_equal(value, params[name])
+
+
 def test_the_fused_softmax_step_is_off_without_compiled_steps(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -159,6 +159,46 @@ def test_a_ctrl_c_caught_after_it_left_an_exec_still_exits_130(tmp_path: Path) -
     assert proc.returncode == ExitStatus.INTERRUPTED, proc.stderr
 
 
+def test_where_the_flag_cannot_be_cleared_a_handled_ctrl_c_still_exits_130(
+    tmp_path: Path,
+) -> None:
+    """As on CPython 3.12 and later, which keep the flag out of reach: the process then
+    exits without the interpreter's teardown, which never reads the flag."""
+    body = (
+        "    import gradlab.process\n"
+        "    gradlab.process.forget_caught_interrupt = lambda: False\n"
+        "    try:\n        exec('raise KeyboardInterrupt')\n"
+        "    except KeyboardInterrupt:\n        return 130\n"
+    )
+    proc = gradlab_run_with_main(tmp_path, body)
+    assert proc.returncode == ExitStatus.INTERRUPTED, proc.stderr
+
+
+def test_a_ctrl_c_while_the_command_line_loads_prints_one_line(tmp_path: Path) -> None:
+    """The ``gradlab`` script and ``python -m gradlab`` start in gradlab.__main__.main,
+    which catches a Ctrl-C that comes while gradlab.cli and NumPy are imported."""
+    code = (
+        "import sys\n"
+        "class Interrupt:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'gradlab.cli':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+        "from gradlab.__main__ import main\n"
+        "main()\n"
+    )
+    proc = run_as_module(tmp_path, code)
+    assert proc.returncode == ExitStatus.INTERRUPTED
+    assert proc.stderr == "gradlab: interrupted\n"
+
+
+def test_the_gradlab_script_starts_in_the_guarded_entry() -> None:
+    import tomllib
+
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert pyproject["project"]["scripts"]["gradlab"] == "gradlab.__main__:main"
+
+
 def test_a_ctrl_c_before_a_command_takes_charge_prints_no_traceback(tmp_path: Path) -> None:
     proc = gradlab_run_with_main(tmp_path, "    raise KeyboardInterrupt\n")
     assert proc.returncode == ExitStatus.INTERRUPTED
@@ -502,9 +542,9 @@ def test_linreg_refuses_generated_data_flags_beside_a_csv(
         ),
         (
             ["--noise", "1e300"],
-            "error: --w 1.5, --b 4 and --noise 1e+300 make values as large as 2.4e+300: the "
-            "sum of the squares of 100 such values overflows float64, too large for least "
-            "squares.",
+            "error: --w 1.5, --b 4 and --noise 1e+300 make values as large as 2.4e+300; least "
+            "squares on 100 points needs every value within 6.7e+152, or its sums of squares "
+            "overflow float64.",
             "Choose a smaller --w, --b or --noise.",
         ),
     ],
@@ -521,3 +561,26 @@ def test_linreg_names_the_flag_whose_value_overflows_the_loss(
         code, _, err = run(capsys, "linreg", *flags, "--no-plots", "--out", str(tmp_path / "o"))
     assert code == ExitStatus.USAGE
     assert err == f"gradlab linreg: {message}\n{hint}\n"
+
+
+def test_train_refuses_momentum_with_an_optimizer_that_does_not_use_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, "train", "softmax", "--epochs", "1", "--momentum", "0.5",
+                       "--optimizer", "adam", "--no-plots", "--quiet",
+                       "--out", str(tmp_path))  # fmt: skip
+    assert code == ExitStatus.USAGE
+    assert err == (
+        "gradlab train: error: --momentum is plain SGD's; --optimizer adam does not use it.\n"
+        "Leave --momentum out (momentum and nesterov bring their own 0.9), or choose "
+        "--optimizer sgd.\n"
+    )
+
+
+def test_train_names_the_flag_that_is_the_subject_of_an_estimators_message(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, "train", "softmax", "--epochs", "1", "--momentum", "1",
+                       "--no-plots", "--quiet", "--out", str(tmp_path))  # fmt: skip
+    assert code == ExitStatus.USAGE
+    assert err == "gradlab train: error: --momentum must be a number in [0, 1); got 1.0.\n"

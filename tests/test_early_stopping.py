@@ -287,3 +287,20 @@ def test_cli_names_the_flag_when_the_validation_split_leaves_nothing_to_train_on
         "validation and 0 for training; early stopping needs both.\n"
         "Choose another --validation-fraction, or train on more samples.\n"
     )
+
+
+def test_cli_refuses_a_validation_fraction_when_resuming_a_run_without_early_stopping(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Resuming keeps the checkpoint's settings: a run that never stopped early would
+    ignore the fraction, and save it as if it had been used."""
+    argv = ["train", "softmax", "--epochs", "1", "--out", str(tmp_path), "--no-plots", "--quiet"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main([*argv, "--epochs", "2", "--resume", "--validation-fraction", "0.3"]) == (
+        ExitStatus.USAGE
+    )
+    assert capsys.readouterr().err.startswith(
+        "gradlab train: error: --validation-fraction is the part of the training data that "
+        "early stopping holds back, and this run does not stop early.\n"
+    )

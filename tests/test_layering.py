@@ -20,7 +20,14 @@ ROOT = Path(gradlab.__file__).parent
 
 #: Each layer's modules, by prefix (a prefix names the module and everything under it).
 LAYERS: list[tuple[str, ...]] = [
-    ("gradlab.errors", "gradlab.params", "gradlab.io", "gradlab.ops", "gradlab.history"),
+    (
+        "gradlab.errors",
+        "gradlab.params",
+        "gradlab.io",
+        "gradlab.ops",
+        "gradlab.history",
+        "gradlab.process",
+    ),
     ("gradlab.data", "gradlab.functions", "gradlab.optim", "gradlab.distributed"),
     ("gradlab.engines", "gradlab.train", "gradlab.governor", "gradlab.callbacks"),
     ("gradlab.models", "gradlab.checkpoint"),

@@ -484,3 +484,15 @@ def test_a_start_whose_loss_overflows_is_refused_not_blamed_on_the_rate(method: 
     assert info.value.hint == (
         "Start nearer zero, or leave coef_init and intercept_init out (zeros)."
     )
+
+
+def test_a_divergence_at_the_first_step_reports_the_start_as_it_was_given() -> None:
+    """The closed-form path's iterate 0 is the start, not its round trip through the
+    eigenbasis (which, for a start of 1e150, came back with an intercept of 6e132)."""
+    p = make_line(20, seed=0)
+    with pytest.raises(DivergenceError) as info:
+        LinearRegression(lr=1e10, epochs=3).fit(p.X, p.y, coef_init=[1e150])
+    last = info.value.last_params
+    assert last["epoch"] == 0
+    assert list(last["coef"]) == [1e150]
+    assert last["intercept"] == 0.0

@@ -37,6 +37,7 @@ from gradlab.errors import (
     Terminated,
 )
 from gradlab.io import check_out_dir, run_lock
+from gradlab.process import exit_with, exit_without_teardown
 
 #: command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -99,8 +100,8 @@ def _command(name: str):  # type: ignore[no-untyped-def]
 
 def run() -> NoReturn:
     """The ``gradlab`` command (and ``python -m gradlab``): :func:`main`, then exit with its
-    status; a worker that made a process group exits without the interpreter's teardown
-    (see :func:`gradlab.distributed.exit_without_teardown`)."""
+    status (:func:`gradlab.process.exit_with`); a worker that made a process group exits
+    without the interpreter's teardown (:func:`gradlab.process.exit_without_teardown`)."""
     try:
         status = main()
     except KeyboardInterrupt:  # before a command took charge (the parser was being built)
@@ -111,12 +112,9 @@ def run() -> NoReturn:
             raise
         traceback.print_exc()  # a crash, as Python reports it
         status = 1
-    forget_caught_interrupt()
     if _made_a_group():
-        from gradlab.distributed import exit_without_teardown
-
         exit_without_teardown(status)
-    raise SystemExit(status)
+    exit_with(status)
 
 
 def _made_a_group() -> bool:
@@ -124,22 +122,6 @@ def _made_a_group() -> bool:
     that makes them)."""
     dist = sys.modules.get("gradlab.distributed")
     return dist is not None and bool(dist.made_a_group())
-
-
-def forget_caught_interrupt() -> None:
-    """Make the exit status the one :func:`run` chose, after a Ctrl-C that was handled.
-
-    CPython notes a KeyboardInterrupt that leaves an ``exec`` or ``eval`` of a string
-    (``dataclasses`` and ``namedtuple`` make their methods that way, so an import can be
-    one) in a flag, ``_Py_UnhandledKeyboardInterrupt``. It does not clear the flag when
-    outer code catches the exception, and at exit it then kills the process with SIGINT:
-    status -2 instead of 130. This clears the flag; where the interpreter has no such
-    symbol, nothing happens.
-    """
-    import ctypes
-
-    with contextlib.suppress(AttributeError, ValueError, OSError):
-        ctypes.c_int.in_dll(ctypes.pythonapi, "_Py_UnhandledKeyboardInterrupt").value = 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -48,11 +48,15 @@ def gradlab_fit(
 ) -> Fit:
     """A fit of gradlab's estimator with the tutorial's settings, timed around ``fit``;
     ``compiled`` asks for the compiled kernels whatever the job's size
-    (``GRADLAB_NUMBA=1``, see :func:`gradlab.optim.compiled.worth_compiling`)."""
+    (``GRADLAB_NUMBA=1``, see :func:`gradlab.optim.compiled.worth_compiling`); without it
+    the fit runs as by default, even under ``GRADLAB_NUMBA=1`` (``=0`` is kept)."""
     from gradlab.models import MLPClassifier, SoftmaxRegression
 
     def fit() -> tuple[float, float]:
-        with _numba_setting("1" if compiled else None):
+        from gradlab.optim.compiled import ENV
+
+        off = os.environ.get(ENV, "").strip() == "0"  # kept: numba off for every path
+        with _numba_setting("1" if compiled else "0" if off else None):
             return _fit()
 
     def _fit() -> tuple[float, float]:
@@ -72,11 +76,13 @@ def gradlab_fit(
 
 @contextlib.contextmanager
 def _numba_setting(value: str | None) -> Iterator[None]:
-    """``GRADLAB_NUMBA`` set to ``value`` (None: as it is) while the block runs."""
+    """``GRADLAB_NUMBA`` set to ``value`` (None: unset, the default) while the block runs."""
     from gradlab.optim.compiled import ENV
 
     before = os.environ.get(ENV)
-    if value is not None:
+    if value is None:
+        os.environ.pop(ENV, None)
+    else:
         os.environ[ENV] = value
     try:
         yield

@@ -118,7 +118,7 @@ GENERATED: dict[str, Any] = {"n": 100, "w": 1.5, "b": 4.0, "noise": 1.0}
 
 
 def load_points(args: argparse.Namespace) -> Points:
-    from gradlab.data.points import check_magnitude, load_csv, make_line
+    from gradlab.data.points import check_magnitude, load_csv, magnitude_limit, make_line
 
     given = {k: getattr(args, k) for k in GENERATED if getattr(args, k) is not None}
     if args.csv is not None:
@@ -141,8 +141,9 @@ def load_points(args: argparse.Namespace) -> Points:
         big = float(np.abs(np.column_stack([points.X, points.y])).max())
         raise UsageError(
             f"--w {settings['w']:g}, --b {settings['b']:g} and --noise {settings['noise']:g} "
-            f"make values as large as {big:.3g}: the sum of the squares of {len(points.y)} such "
-            "values overflows float64, too large for least squares.",
+            f"make values as large as {big:.3g}; least squares on {len(points.y)} points "
+            f"needs every value within {magnitude_limit(len(points.y)):.3g}, or its sums of "
+            "squares overflow float64.",
             hint="Choose a smaller --w, --b or --noise.",
         ) from None
 

@@ -67,6 +67,8 @@ _FLAGS = {
     "gamma=": "--gamma=",
     "n_iter_no_change": "--early-stopping",
 }
+#: a parameter named without "=" as the subject of a message ("momentum must be ...")
+_SUBJECTS = {param: "--" + dest.replace("_", "-") for dest, param in _PARAMS.items()}
 #: option dest -> the key of :data:`gradlab.jobs.train.SCHEDULE_FLAGS`
 _SCHEDULE_FLAGS = ("gamma", "step_size", "t_max", "warmup_steps")
 
@@ -291,12 +293,6 @@ def run(args: argparse.Namespace) -> int:
     from gradlab.distributed import env_world
 
     job = env_world()
-    if args.validation_fraction is not None and not args.early_stopping and not args.resume:
-        raise UsageError(
-            "--validation-fraction is the part of the training data that early stopping "
-            "holds back, and this run does not stop early.",
-            hint="Add --early-stopping PATIENCE, or leave --validation-fraction out.",
-        )
     if job is not None and _launches(args):
         raise UsageError(
             f"--nproc and --nnodes start workers, but this process already is worker rank "
@@ -397,7 +393,13 @@ def _with_flags(exc: _E, model: str) -> _E:
     its parameters named by their flags; any other error as it is (a checkpoint's fields
     keep their names)."""
     owner = _OWNERS[model]
-    return with_flags(exc, owner, _FLAGS) if exc.message.startswith(f"{owner}: ") else exc
+    if not exc.message.startswith(f"{owner}: "):
+        return exc
+    reworded = with_flags(exc, owner, _FLAGS)
+    subject = reworded.message.split(" ", 1)[0]  # "momentum must be ...": the parameter
+    if subject in _SUBJECTS:
+        reworded.message = _SUBJECTS[subject] + reworded.message[len(subject) :]
+    return reworded
 
 
 def _interrupted(done: int, path: Any) -> None:

@@ -124,6 +124,13 @@ def load_csv(
     return Points(X=values[:, :-1].copy(), y=values[:, -1].copy(), source=str(p), header=header)
 
 
+def magnitude_limit(n: int) -> float:
+    """The largest value :func:`check_magnitude` accepts among ``n`` points: sums of ``n``
+    squares of such values, and of their differences (up to twice as large), stay finite
+    in float64."""
+    return math.sqrt(float(np.finfo(np.float64).max) / (4 * max(n, 1)))
+
+
 def check_magnitude(points: Points) -> Points:
     """``points``, if no value is so large that the sum of a column's squares overflows
     float64: least squares (the closed form, the Hessian, the auto rate) would then
@@ -131,7 +138,7 @@ def check_magnitude(points: Points) -> Points:
     path = points.source
     values = np.column_stack([points.X, points.y])
     n = values.shape[0]
-    limit = math.sqrt(np.finfo(np.float64).max / (4 * max(n, 1)))
+    limit = magnitude_limit(n)
     big = np.abs(values)
     if values.size and float(big.max()) > limit:
         row, col = np.unravel_index(int(big.argmax()), values.shape)

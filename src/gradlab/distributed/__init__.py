@@ -25,16 +25,13 @@ whole job when one of them fails, is :mod:`gradlab.distributed.launch`.
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import os
-import sys
 from collections.abc import Mapping, Sequence
-from typing import NoReturn
 
 import numpy as np
 
 from gradlab.errors import UsageError, WorkerError
+from gradlab.process import exit_without_teardown
 
 __all__ = [
     "LOST_CONTACT_SECONDS",
@@ -230,23 +227,3 @@ def made_a_group(made: bool | None = None) -> bool:
     if made is not None:
         _MADE_A_GROUP = made
     return _MADE_A_GROUP
-
-
-def exit_without_teardown(status: int) -> NoReturn:
-    """End this process with ``status`` the way a normal exit does, less the interpreter's
-    teardown: the ``atexit`` handlers run, standard output and error (and C's buffers) are
-    flushed, then :func:`os._exit`.
-
-    For a worker that made a process group: the gloo threads of a group outlive it (see
-    :func:`gradlab.engines.distributed.leave`), and tearing the interpreter down under them
-    can abort the worker after its work is done and saved.
-    """
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            stream.flush()
-    with contextlib.suppress(OSError, AttributeError):  # C's buffers too (torch's own output)
-        import ctypes
-
-        ctypes.CDLL(None).fflush(None)
-    os._exit(status)

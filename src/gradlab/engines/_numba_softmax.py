@@ -161,6 +161,8 @@ def softmax_regression_gradient(
     correct = 0
     gb[:] = 0
     for i in range(m):
+        if y[i] < 0 or y[i] >= K:  # NumPy's indexing would raise; unchecked, this would not
+            raise IndexError("a label is not a class number: 0 <= y < the number of classes")
         best = 0
         for k in range(K):
             z[i, k] = z[i, k] * s + b[k]

@@ -443,6 +443,8 @@ class NumpyMLP:
             loss, correct = self._fused(
                 X, y, self._WT, self.b[0], self._gWT, self.gb[0], z, c, scale
             )
+        except IndexError:  # a label out of range, as the NumPy passes report it
+            raise
         except Exception as exc:  # numba's typing and lowering errors, before it runs
             self._drop_fused(exc)
             return None

@@ -309,6 +309,31 @@ def run_train(
     return _fit_and_draw(request, model, data, path, progress if leader else (), leader)
 
 
+def refuse_unused(given: dict[str, Any], params: dict[str, Any]) -> None:
+    """Refuse a setting the run would not use, rather than ignore it: ``given`` are the
+    settings asked for, ``params`` the run's (the checkpoint's too, when resuming).
+
+    Raises
+    ------
+    UsageError
+        ``--validation-fraction`` without early stopping, ``--momentum`` with another
+        optimizer than plain SGD.
+    """
+    if "validation_fraction" in given and not params["early_stopping"]:
+        raise UsageError(
+            "--validation-fraction is the part of the training data that early stopping "
+            "holds back, and this run does not stop early.",
+            hint="Add --early-stopping PATIENCE, or leave --validation-fraction out.",
+        )
+    optimizer = params["optimizer"]
+    if "momentum" in given and isinstance(optimizer, str) and optimizer != "sgd":
+        raise UsageError(
+            f"--momentum is plain SGD's; --optimizer {optimizer} does not use it.",
+            hint="Leave --momentum out (momentum and nesterov bring their own 0.9), or "
+            "choose --optimizer sgd.",
+        )
+
+
 def settle_train(
     request: TrainRequest,
     *,
@@ -380,6 +405,7 @@ def settle_train(
     # the command line says how many workers (--nproc, --nnodes, torchrun), never the
     # checkpoint: a model saved by fit(n_procs=2) resumes here in this process's job
     params["n_procs"] = 1
+    refuse_unused(request.given, params)
     check_hyperparameters(request.model, params)
     if workers > 1:  # the numpy engine has no distributed version: say so now
         from gradlab.models._network import resolve_engine

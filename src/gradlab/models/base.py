@@ -214,6 +214,9 @@ def descend(
     if method == "batch" and closed_form and schedule is None:
         trajectory = engine.trajectory(lr, epochs)
         if trajectory is not None:
+            # iterate 0 is the start itself, not its round trip through the eigenbasis
+            # (which, for huge values, can come back as anything)
+            trajectory.W[0], trajectory.B[0] = w0, b0
             return _from_trajectory(trajectory, guard)
     history = History()
     history.append(epoch=0, loss=start, **_param_columns(w0, b0))

@@ -130,7 +130,7 @@ def fallback_warning(what: str, reason: str) -> None:
     """Warn that ``what``'s compiled step cannot be used, and why (``reason``)."""
     warnings.warn(
         f"gradlab: numba is installed but {what}'s compiled step cannot be "
-        f"used ({reason}); it runs as NumPy passes instead (the same numbers, slower). "
+        f"used ({reason}); it runs as NumPy passes instead (slower). "
         f'Reinstall with `pip install "gradlab[fast]" -c constraints.txt`, or set {ENV}=0 '
         "to silence this.",
         RuntimeWarning,

@@ -584,3 +584,58 @@ def test_train_names_the_flag_that_is_the_subject_of_an_estimators_message(
                        "--no-plots", "--quiet", "--out", str(tmp_path))  # fmt: skip
     assert code == ExitStatus.USAGE
     assert err == "gradlab train: error: --momentum must be a number in [0, 1); got 1.0.\n"
+
+
+def test_lr_find_refuses_momentum_it_would_ignore_and_names_its_flags(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    argv = ["lr-find", "softmax", "--steps", "12", "--no-plots", "--out", str(tmp_path)]
+    assert run(capsys, *argv, "--optimizer", "adam", "--momentum", "0.5")[2] == (
+        "gradlab lr-find: error: --momentum is plain SGD's; --optimizer adam does not use it.\n"
+        "Leave --momentum out (momentum and nesterov bring their own 0.9), or choose "
+        "--optimizer sgd.\n"
+    )
+    code, _, err = run(capsys, *argv, "--momentum", "1")
+    assert code == ExitStatus.USAGE
+    assert err == "gradlab lr-find: error: --momentum must be a number in [0, 1); got 1.0.\n"
+
+
+def test_lr_find_csv_holds_plain_numbers(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, "lr-find", "softmax", "--steps", "12", "--no-plots",
+                       "--out", str(tmp_path))  # fmt: skip
+    assert code == 0, err
+    rows = (tmp_path / "lr-find.csv").read_text().splitlines()
+    assert rows[0] == "step,lr,loss,smoothed"
+    for row in rows[1:]:
+        [float(cell) for cell in row.split(",")]  # np.float64(...) would not parse
+
+
+def test_history_json_is_strict_json_where_an_epoch_has_no_validation_loss(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Early stopping turned on when resuming: the first epochs have no validation loss.
+    JSON has no NaN; they are null (history.csv keeps nan, which CSV readers take)."""
+    base = ["train", "softmax", "--no-plots", "--quiet", "--out", str(tmp_path)]
+    assert run(capsys, *base, "--epochs", "1")[0] == 0
+    code, _, err = run(capsys, *base, "--epochs", "2", "--resume", "--early-stopping", "2",
+                       "--validation-fraction", "0.2")  # fmt: skip
+    assert code == 0, err
+    text = (tmp_path / "history.json").read_text()
+    columns = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in history.json"))
+    assert columns["columns"]["val_loss"][0] is None
+
+
+def test_a_warning_during_a_command_is_one_line_naming_the_command(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    base = ["train", "softmax", "--no-plots", "--quiet", "--out", str(tmp_path)]
+    assert run(capsys, *base, "--epochs", "1")[0] == 0
+    code, _, err = run(capsys, *base, "--epochs", "2", "--resume", "--optimizer", "adam")
+    assert code == 0, err
+    assert (
+        f"gradlab train: warning: {tmp_path}/model.safetensors holds the state of sgd, not "
+        "adam: SoftmaxRegression resumes with a fresh adam state.\n"
+    ) in err
+    assert "UserWarning" not in err

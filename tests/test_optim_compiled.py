@@ -415,3 +415,29 @@ def test_a_small_softmax_fit_keeps_numpy_and_gradlab_numba_1_compiles_it(
     # the same fit up to float32 rounding (differences near 1e-6 here): 1e-4 is far
     # above that, and far below what a wrong gradient does to the probabilities
     np.testing.assert_allclose(fused.predict_proba(X), plain.predict_proba(X), rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("0", "off"), (" Off ", "off"), ("false", "off"), ("1", "on"), ("YES", "on"), ("", "auto")],
+)
+def test_gradlab_numba_reads_off_on_and_unset(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(compiled.ENV, value)
+    assert compiled.setting() == expected
+
+
+def test_a_gradlab_numba_value_not_understood_warns_once_and_counts_as_unset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(compiled.ENV, "2")
+    monkeypatch.setattr(compiled, "_WARNED", set())
+    with pytest.warns(RuntimeWarning) as caught:
+        settings = [compiled.setting(), compiled.setting()]
+    assert settings == ["auto", "auto"]
+    assert len(caught) == 1
+    assert str(caught[0].message) == (
+        "GRADLAB_NUMBA='2' is not understood: set it to 0 (compiled steps off) or 1 (on for "
+        "every job), or leave it unset (chosen by the job); it counts as unset."
+    )

@@ -23,10 +23,11 @@ import signal
 import sys
 import threading
 import traceback
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO
 
 from gradlab import __version__
 from gradlab.errors import (
@@ -144,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     wants_json = bool(getattr(args, "json", False))
     name = args.command
     try:
-        with _sigterm_as_exception():
+        with _sigterm_as_exception(), _warnings_as_lines(name):
             return _run(name, args)
     except GradlabError as exc:
         print(f"gradlab {name}: error: {exc.message}", file=sys.stderr)
@@ -194,6 +195,26 @@ def _run(name: str, args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
+def _warnings_as_lines(name: str) -> Iterator[None]:
+    """While the block runs, a warning prints as one line, ``gradlab NAME: warning: ...``,
+    as the command's errors do, rather than as Python's file, line and source."""
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        print(f"gradlab {name}: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
+@contextlib.contextmanager
 def _sigterm_as_exception() -> Iterator[None]:
     """While the block runs, SIGTERM raises :class:`Terminated` (handled like Ctrl-C).
 
@@ -220,7 +241,7 @@ def _divergence_fields(exc: DivergenceError) -> dict[str, Any]:
 
 def _print_error_json(kind: str, message: str, hint: str | None, status: int, **extra: Any) -> None:
     """One JSON object on stdout describing the error (``--json``)."""
-    from gradlab.commands._args import finite_json
+    from gradlab.io import finite_json
 
     error = {"kind": kind, "message": message, "hint": hint, "exit_status": int(status), **extra}
     sys.stdout.write(json.dumps({"error": finite_json(error)}, indent=2, allow_nan=False) + "\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import numbers
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,7 +87,7 @@ class History:
         names = list(self.columns)
         writer.writerow(names)
         for row in zip(*(self.columns[n] for n in names), strict=True):
-            writer.writerow([repr(v) for v in row])
+            writer.writerow([_cell(v) for v in row])
         return buf.getvalue()
 
     def save(self, stem: str | os.PathLike[str]) -> tuple[Path, Path]:
@@ -95,3 +96,13 @@ class History:
         csv_path = gio.write_text(base.with_suffix(".csv"), self.to_csv_text())
         json_path = gio.write_json(base.with_suffix(".json"), self.to_dict())
         return csv_path, json_path
+
+
+def _cell(value: Any) -> str:
+    """A value as a CSV cell: a number in the shortest digits that read back the same
+    (``repr`` of a NumPy float would be ``np.float64(0.5)``)."""
+    if isinstance(value, numbers.Integral):  # NumPy's integers too, and bool
+        return repr(int(value))
+    if isinstance(value, numbers.Real):  # NumPy's floats too
+        return repr(float(value))
+    return str(value)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import math
 import os
 import secrets
 from collections.abc import Iterator
@@ -259,8 +260,24 @@ def write_text(path: str | os.PathLike[str], text: str) -> Path:
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
-    """Write ``obj`` as indented JSON to ``path`` atomically and return the path."""
-    return write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n")
+    """Write ``obj`` as indented, strict JSON to ``path`` atomically and return the path:
+    NaN and infinities (a metric an epoch did not have, such as the validation loss of
+    one that held nothing back) become null, as JSON has no NaN."""
+    text = json.dumps(finite_json(obj), indent=2, default=_jsonable, allow_nan=False)
+    return write_text(path, text + "\n")
+
+
+def finite_json(obj: Any) -> Any:
+    """``obj`` with NumPy values as plain ones and every non-finite float as None
+    (JSON has no NaN)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite_json(v) for v in obj]
+    tolist = getattr(obj, "tolist", None)
+    return finite_json(tolist()) if callable(tolist) else obj
 
 
 def _jsonable(obj: Any) -> Any:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from gradlab.errors import DataError, UsageError
-from gradlab.io import _jsonable
+from gradlab.io import _jsonable, finite_json
 
 if TYPE_CHECKING:
     from gradlab.optim.schedules import Schedule
@@ -168,19 +168,6 @@ def print_json(obj: Any) -> None:
     """Print ``obj`` as strict JSON on stdout (NaN and infinities become null)."""
     json.dump(finite_json(obj), sys.stdout, indent=2, default=_jsonable, allow_nan=False)
     sys.stdout.write("\n")
-
-
-def finite_json(obj: Any) -> Any:
-    """``obj`` with NumPy values as plain ones and every non-finite float as None
-    (JSON has no NaN)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: finite_json(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [finite_json(v) for v in obj]
-    tolist = getattr(obj, "tolist", None)
-    return finite_json(tolist()) if callable(tolist) else obj
 
 
 def add_data_arguments(p: argparse.ArgumentParser) -> None:

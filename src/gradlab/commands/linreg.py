@@ -130,9 +130,14 @@ def load_points(args: argparse.Namespace) -> Points:
         return check_magnitude(load_csv(args.csv))
     settings = {**GENERATED, **given}
     try:
-        points = make_line(
-            settings["n"], w=settings["w"], b=settings["b"], noise=settings["noise"], seed=args.seed
-        )
+        with np.errstate(over="ignore", invalid="ignore"):  # check_magnitude says it below
+            points = make_line(
+                settings["n"],
+                w=settings["w"],
+                b=settings["b"],
+                noise=settings["noise"],
+                seed=args.seed,
+            )
     except UsageError as exc:  # name the flags, not make_line's parameters
         raise with_flags(exc, "make_line", ("n", "w", "b", "noise", "seed")) from None
     try:
@@ -141,7 +146,9 @@ def load_points(args: argparse.Namespace) -> Points:
         big = float(np.abs(np.column_stack([points.X, points.y])).max())
         raise UsageError(
             f"--w {settings['w']:g}, --b {settings['b']:g} and --noise {settings['noise']:g} "
-            f"make values as large as {big:.3g}; least squares on {len(points.y)} points "
+            f"make values as large as {big:.3g}"
+            + ("" if np.isfinite(big) else " (overflow)")
+            + f"; least squares on {len(points.y)} points "
             f"needs every value within {magnitude_limit(len(points.y)):.3g}, or its sums of "
             "squares overflow float64.",
             hint="Choose a smaller --w, --b or --noise.",

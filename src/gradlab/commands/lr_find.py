@@ -97,11 +97,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from gradlab.commands.train import estimator_flags
     from gradlab.errors import UsageError
     from gradlab.io import check_out_dir, write_text
     from gradlab.jobs.lr_find import lr_range_test
-    from gradlab.jobs.train import load_data
+    from gradlab.jobs.train import load_data, refuse_unused
     from gradlab.models._network import PlainClassifier
+    from gradlab.models._spec import DEFAULTS
 
     given = {
         param: getattr(args, dest)
@@ -110,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.model == "softmax" and "hidden" in given:
         raise UsageError("--hidden is for the MLP; softmax regression has no hidden layer.")
+    refuse_unused(given, {**DEFAULTS[args.model], **given})
     seed = int(given.get("random_state", 0))
     data = load_data(
         args.dataset,
@@ -129,11 +132,12 @@ def run(args: argparse.Namespace) -> int:
             steps=args.steps,
             beta=args.beta,
         )
-    except UsageError as exc:  # name the flags, not lr_range_test's parameters
+    except UsageError as exc:  # name the flags, not the parameters of the code below
+        exc = estimator_flags(exc, args.model)
         raise with_flags(exc, "lr_range_test", ("min_lr", "max_lr", "steps", "beta")) from None
     check_out_dir(args.out, create=True)
     rows = ["step,lr,loss,smoothed"] + [
-        f"{t},{r!r},{loss!r},{s!r}"
+        f"{t},{float(r)!r},{float(loss)!r},{float(s)!r}"
         for t, (r, loss, s) in enumerate(zip(test.rates, test.losses, test.smoothed, strict=True))
     ]
     files = [write_text(args.out / "lr-find.csv", "\n".join(rows) + "\n")]

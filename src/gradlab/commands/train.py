@@ -388,7 +388,7 @@ def _worker(args: argparse.Namespace) -> int:
     return _train(args)
 
 
-def _with_flags(exc: _E, model: str) -> _E:
+def estimator_flags(exc: _E, model: str) -> _E:
     """An estimator's own error (``"SoftmaxRegression: validation_fraction=..."``) with
     its parameters named by their flags; any other error as it is (a checkpoint's fields
     keep their names)."""
@@ -421,9 +421,9 @@ def _train(args: argparse.Namespace) -> int:
     try:
         result = run_train(_request(args), progress=progress, say=_say)
     except UsageError as exc:  # an estimator's parameter, named by the flag that sets it
-        raise _with_flags(exc, args.model) from None
+        raise estimator_flags(exc, args.model) from None
     except DataError as exc:  # the same, about the data (a validation split too small)
-        raise _with_flags(exc, args.model) from None
+        raise estimator_flags(exc, args.model) from None
     if result.interrupted:
         from gradlab.distributed.launch import ENV_LAUNCHER
 

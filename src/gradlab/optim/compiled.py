@@ -56,14 +56,41 @@ StepFn = Callable[[Params, Params, State, "float | None"], None]
 def available() -> bool:
     """Whether compiled steps can be used: numba is installed and ``GRADLAB_NUMBA`` is not
     ``0``. Does not import numba (see :func:`status` for whether it imports)."""
-    if os.environ.get(ENV, "").strip() == "0":
+    if setting() == "off":
         return False
     return importlib.util.find_spec("numba") is not None
 
 
+#: What ``GRADLAB_NUMBA`` may say, lower-cased: off, on, or (unset) automatic.
+SETTINGS = {"0": "off", "off": "off", "no": "off", "false": "off",
+            "1": "on", "on": "on", "yes": "on", "true": "on", "": "auto"}  # fmt: skip
+
+#: Values of ``GRADLAB_NUMBA`` already warned about (each once per process).
+_WARNED: set[str] = set()
+
+
+def setting() -> str:
+    """``"off"``, ``"on"`` or ``"auto"``: what ``GRADLAB_NUMBA`` asks for. Any other value
+    warns once and counts as unset."""
+    raw = os.environ.get(ENV, "")
+    value = SETTINGS.get(raw.strip().lower())
+    if value is None:
+        if raw not in _WARNED:
+            _WARNED.add(raw)
+            warnings.warn(
+                f"{ENV}={raw!r} is not understood: set it to 0 (compiled steps off) or 1 "
+                "(on for every job), or leave it unset (chosen by the job); it counts as "
+                "unset.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        return "auto"
+    return value
+
+
 def forced() -> bool:
     """Whether ``GRADLAB_NUMBA=1`` asks for every compiled kernel, whatever the job's size."""
-    return os.environ.get(ENV, "").strip() == "1" and available()
+    return setting() == "on" and available()
 
 
 def worth_compiling(work: float) -> bool:
@@ -83,7 +110,7 @@ def status(others: Sequence[tuple[str, str]] = ()) -> str:
     (numba is installed but the kernels' modules cannot be loaded, and why): the rules'
     kernels and ``others``, (module, function) pairs of a higher layer's kernels. Imports
     numba when it is installed and on."""
-    if os.environ.get(ENV, "").strip() == "0":
+    if setting() == "off":
         return "off"
     if importlib.util.find_spec("numba") is None:
         return "not installed"

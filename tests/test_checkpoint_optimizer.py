@@ -278,3 +278,17 @@ def test_numpy_numbers_in_a_schedule_dict_are_saved_as_json(tmp_path: Path) -> N
     back = load_classifier(m.save(tmp_path / "m.safetensors"))
     assert back.schedule == {"name": "step", "step_size": 1, "gamma": 0.5}
     assert back.schedule_ == m.schedule_
+
+
+def test_cli_resume_does_not_report_a_kept_momentum_the_new_optimizer_ignores(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["train", "softmax", "--out", str(tmp_path), "--quiet", "--no-plots"]
+    assert main([*base, "--epochs", "1", "--momentum", "0.5"]) == 0
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a fresh adam state: said elsewhere
+        assert main([*base, "--epochs", "2", "--resume", "--optimizer", "adam"]) == 0
+    err = capsys.readouterr().err
+    assert "with the checkpoint's batch size 256, engine auto, device auto, seed 0;" in err
+    assert "momentum" not in err.split("\n")[0]

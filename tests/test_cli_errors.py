@@ -639,3 +639,14 @@ def test_a_warning_during_a_command_is_one_line_naming_the_command(
         "adam: SoftmaxRegression resumes with a fresh adam state.\n"
     ) in err
     assert "UserWarning" not in err
+
+
+@pytest.mark.parametrize(("optimizer", "rate"), [("sgd", 0.1), ("adam", 0.001)])
+def test_train_takes_lr_auto_as_its_help_says_the_default_is(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, optimizer: str, rate: float
+) -> None:
+    code, out, err = run(capsys, "train", "softmax", "--lr", "auto", "--optimizer", optimizer,
+                         "--epochs", "1", "--no-plots", "--quiet", "--json",
+                         "--out", str(tmp_path))  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["lr"] == rate

@@ -48,6 +48,16 @@ def test_the_suggestion_is_the_steepest_descent() -> None:
     assert reason.startswith("the rate where the smoothed loss falls fastest")
 
 
+def test_a_loss_still_falling_at_the_last_rate_is_not_said_to_blow_up() -> None:
+    rate, reason, minimum, steepest = suggest(RATES, curve(1e-3, 0.2, 1e3))  # no blow-up
+    assert minimum == RATES[-1]
+    assert rate == steepest
+    assert reason.endswith("(the last rate tried: the loss was still falling there)")
+    assert "blow up" not in reason
+    _, reason, _, _ = suggest(RATES, curve(1e-3, 0.2, 0.1))
+    assert reason.endswith("and turns to blow up")
+
+
 def test_a_descent_close_to_the_bottom_is_capped_at_half_of_its_rate() -> None:
     rate, reason, minimum, steepest = suggest(RATES, curve(0.08, 0.05, 0.1))
     assert steepest is not None

@@ -104,3 +104,21 @@ def test_the_png_draws_the_rate_of_every_step(tmp_path: Path) -> None:
     rate_axes = curves.figure.axes[2]
     (line,) = rate_axes.get_lines()
     assert len(line.get_xdata()) == 3 * 4 + 1  # every step, and where the last one ends
+
+
+def test_a_warm_up_before_a_schedule_is_described_as_its_parts() -> None:
+    """Not as Python dicts: sequential(schedules=[{'name': 'warmup', ...}]) read badly."""
+    from gradlab.jobs.train import describe_choice
+
+    config = {
+        "name": "sequential",
+        "schedules": [
+            {"name": "warmup", "lr": 0.1, "start_factor": 1 / 3, "total_iters": 12},
+            {"name": "step", "lr": 0.1, "step_size": 6, "gamma": 0.9},
+        ],
+        "milestones": [12],
+    }
+    assert describe_choice(config) == (
+        "sequential(schedules=[warmup(lr=0.1, start_factor=0.333333, total_iters=12), "
+        "step(lr=0.1, step_size=6, gamma=0.9)], milestones=[12])"
+    )

@@ -87,6 +87,11 @@ def with_flags(exc: _Reworded, where: str, names: Sequence[str] | Mapping[str, s
     return type(exc)(reworded(exc.message.removeprefix(f"{where}: ")), hint=hint)
 
 
+def learning_rate(text: str) -> float | str:
+    """An argparse type: ``auto`` or a finite number > 0."""
+    return "auto" if text.strip().lower() == "auto" else positive_float(text)
+
+
 def positive_int(text: str) -> int:
     """An argparse type: an integer >= 1."""
     return _int(text, minimum=1)

@@ -18,8 +18,8 @@ from gradlab.commands._args import (
     add_schedule_options,
     add_seed,
     finite_float,
+    learning_rate,
     path_arg,
-    positive_float,
     positive_int,
     print_json,
     schedule_from_args,
@@ -31,11 +31,6 @@ from gradlab.params import METHODS
 if TYPE_CHECKING:
     from gradlab.data.points import Points
     from gradlab.jobs.linreg import LinregResult
-
-
-def learning_rate(text: str) -> float | str:
-    """An argparse type: ``auto`` or a finite number > 0."""
-    return "auto" if text.strip().lower() == "auto" else positive_float(text)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -22,6 +22,7 @@ from gradlab.commands._args import (
     add_data_arguments,
     add_out,
     comma_items,
+    learning_rate,
     non_negative_int,
     positive_float,
     positive_int,
@@ -134,8 +135,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--lr",
-        type=positive_float,
-        help=f"learning rate (default: {_both('lr')}{resumed})",
+        type=learning_rate,
+        metavar="LR",
+        help="learning rate, or 'auto': the optimizer's usual rate for the model "
+        f"(default: {_both('lr')}{resumed})",
     )
     p.add_argument(
         "--batch-size",

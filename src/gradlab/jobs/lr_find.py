@@ -202,11 +202,16 @@ def suggest(rates: np.ndarray, smoothed: np.ndarray) -> tuple[float, str, float,
             minimum,
             steepest,
         )
+    turns = (
+        "and turns to blow up"
+        if low < len(rates) - 1
+        else "(the last rate tried: the loss was still falling there)"
+    )
     return (
         steepest,
         f"the rate where the smoothed loss falls fastest: there each step does the most, "
         f"{minimum / steepest:.2g} times below the rate where the loss is lowest "
-        f"({_num(minimum)}) and turns to blow up",
+        f"({_num(minimum)}) {turns}",
         minimum,
         steepest,
     )

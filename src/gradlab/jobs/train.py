@@ -184,14 +184,22 @@ def describe_choice(value: Any) -> str:
     if isinstance(value, Rule | Schedule):
         value = value.config()
     if isinstance(value, Mapping):
-        rest = ", ".join(
-            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
-            for k, v in value.items()
-            if k != "name"
-        )
+        rest = ", ".join(f"{k}={_part(v)}" for k, v in value.items() if k != "name")
         return f"{value.get('name')}({rest})" if rest else str(value.get("name"))
     if isinstance(value, bool):
         return "on" if value else "off"
+    return str(value)
+
+
+def _part(value: Any) -> str:
+    """One hyperparameter of :func:`describe_choice`: numbers short, nested schedules (a
+    warm-up's parts) described the same way."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, Mapping):
+        return describe_choice(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_part(v) for v in value) + "]"
     return str(value)
 
 
@@ -252,10 +260,22 @@ def resume_hyperparameters(
                 overrides.append(
                     f"{flag} {_show(name, new)} (the checkpoint's: {_show(name, old)})"
                 )
-        elif name in REPORTED or (name in REPORTED_IF_SET and old != defaults[name]):
+        elif (name in REPORTED or (name in REPORTED_IF_SET and old != defaults[name])) and (
+            _used(name, params)
+        ):
             label = "seed" if name == "random_state" else name.replace("_", " ")
             kept.append(f"{label} {_show(name, old)}")
     return params, kept, overrides
+
+
+def _used(name: str, params: dict[str, Any]) -> bool:
+    """Whether the run uses setting ``name`` (a kept momentum means nothing to Adam, a
+    kept validation fraction nothing without early stopping): only those are reported."""
+    if name == "momentum":
+        return not isinstance(params["optimizer"], str) or params["optimizer"] == "sgd"
+    if name == "validation_fraction":
+        return bool(params["early_stopping"])
+    return True
 
 
 def _leader() -> bool:

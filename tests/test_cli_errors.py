@@ -650,3 +650,24 @@ def test_train_takes_lr_auto_as_its_help_says_the_default_is(
                          "--out", str(tmp_path))  # fmt: skip
     assert code == 0, err
     assert json.loads(out)["lr"] == rate
+
+
+def test_descend_names_the_x0_flag_when_the_start_does_not_fit(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, "descend", "x**2 + y", "--x0", "1", "--no-plots",
+                       "--out", str(tmp_path))  # fmt: skip
+    assert code == ExitStatus.USAGE
+    assert err == (
+        "gradlab descend: error: --x0 has 1 value(s) but 'x**2 + y' is a function of x and "
+        "y: give 2 starting value(s), one per variable (x, y)\n"
+    )
+
+
+def test_lr_find_suggests_a_train_command_with_the_same_seed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = run(capsys, "lr-find", "softmax", "--steps", "12", "--seed", "3",
+                         "--no-plots", "--out", str(tmp_path / "lf"))  # fmt: skip
+    assert code == 0, err
+    assert "Train with it: gradlab train softmax --seed 3 --lr " in out

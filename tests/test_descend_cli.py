@@ -58,7 +58,7 @@ def test_descend_start_outside_the_real_domain_exits_2(
 ) -> None:
     code, _, err = run(capsys, "descend", "log(x)", "--x0", "-1", "--out", str(tmp_path))
     assert code == ExitStatus.USAGE
-    assert_one_paragraph(err, "has no real value at x0=[-1.0]")
+    assert_one_paragraph(err, "has no real value at --x0=[-1.0]")
 
 
 def test_power_tower_is_refused_by_the_installed_command(tmp_path: Path) -> None:

@@ -242,3 +242,15 @@ def test_curves_png_names_the_model_once_training_has_begun(tmp_path: Path) -> N
     curves = CurvesPNG(tmp_path / "c.png", model=lambda: model_label(model), dataset="blobs")
     model.fit(X, y, eval_set=(X, y), callbacks=[curves])
     assert curves.figure.get_suptitle() == "MLP 5-7-3 on blobs: loss and accuracy per epoch"
+
+
+def test_the_first_line_says_one_step_not_one_steps() -> None:
+    import io
+
+    stream = io.StringIO()
+    TerminalProgress(stream).on_train_begin(
+        {"epochs": 1, "batches_per_epoch": 1, "n_train": 10, "n_test": 5, "batch_size": 256}
+    )
+    assert stream.getvalue() == (
+        "training on 10 samples, testing on 5, batch 256 (1 step per epoch)\n"
+    )

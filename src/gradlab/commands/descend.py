@@ -23,6 +23,7 @@ from gradlab.commands._args import (
     positive_int,
     print_json,
     schedule_from_args,
+    with_flags,
 )
 from gradlab.errors import ExitStatus, UsageError
 from gradlab.params import MAX_DESCENT_STEPS
@@ -217,7 +218,10 @@ def _runs(args: argparse.Namespace) -> list[Trajectory]:
 
 def run(args: argparse.Namespace) -> int:
     spec = schedule_from_args(args)  # a bad combination of flags fails before any work
-    runs = _runs(args)
+    try:
+        runs = _runs(args)
+    except UsageError as exc:  # the starting point is --x0 here (minimize's x0)
+        raise with_flags(exc, "minimize", {"x0": "--x0"}) from None
     f = runs[0].function
     known = runs[0].test_function
     race = len({r.optimizer for r in runs}) > 1

@@ -166,7 +166,8 @@ def _train_command(args: argparse.Namespace, given: dict[str, Any], lr: float) -
     if args.data_dir is not None:
         parts += ["--data-dir", str(args.data_dir)]
     for dest, flag in (("optimizer", "--optimizer"), ("momentum", "--momentum"),
-                       ("batch_size", "--batch-size"), ("engine", "--engine")):  # fmt: skip
+                       ("batch_size", "--batch-size"), ("engine", "--engine"),
+                       ("device", "--device"), ("seed", "--seed")):  # fmt: skip
         if getattr(args, dest) is not None:
             parts += [flag, str(getattr(args, dest))]
     if "hidden" in given:

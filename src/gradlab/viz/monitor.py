@@ -91,7 +91,8 @@ class TerminalProgress(Callback):
         held_out = f" ({held} more held out for validation)" if held else ""
         self._write(
             f"training on {info['n_train']} samples{held_out}, testing on {info['n_test']}, "
-            f"batch {info['batch_size']} ({self.batches} steps per epoch)\n"
+            f"batch {info['batch_size']} ({self.batches} "
+            f"{'step' if self.batches == 1 else 'steps'} per epoch)\n"
         )
 
     def on_batch_end(self, epoch: int, batch: int, stats: BatchStats) -> None:

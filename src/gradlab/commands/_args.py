@@ -63,10 +63,10 @@ def int_from_1_to(maximum: int) -> Callable[[str], int]:
 
 
 #: A user's error that :func:`with_flags` rewords, keeping its kind.
-_Reworded = TypeVar("_Reworded", UsageError, DataError)
+Reworded = TypeVar("Reworded", bound=UsageError | DataError)
 
 
-def with_flags(exc: _Reworded, where: str, names: Sequence[str] | Mapping[str, str]) -> _Reworded:
+def with_flags(exc: Reworded, where: str, names: Sequence[str] | Mapping[str, str]) -> Reworded:
     """``exc`` reworded for the command line: a function's parameters (``lr_range_test:
     min_lr``) become the flags that set them (``--min-lr``), in its message and hint.
     ``names`` lists parameters named like their flags, or maps each to its flag

@@ -16,9 +16,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, TypeVar
+from typing import Any
 
 from gradlab.commands._args import (
+    Reworded,
     add_data_arguments,
     add_out,
     comma_items,
@@ -51,7 +52,6 @@ _PARAMS = {
     "device": "device",
     "dtype": "dtype",
 }
-_E = TypeVar("_E", UsageError, DataError)
 #: the estimator of each model (how their error messages begin)
 _OWNERS = {"softmax": "SoftmaxRegression", "mlp": "MLPClassifier"}
 #: the estimators' parameter -> the flag that sets it (for their error messages): the
@@ -391,7 +391,7 @@ def _worker(args: argparse.Namespace) -> int:
     return _train(args)
 
 
-def estimator_flags(exc: _E, model: str) -> _E:
+def estimator_flags(exc: Reworded, model: str) -> Reworded:
     """An estimator's own error (``"SoftmaxRegression: validation_fraction=..."``) with
     its parameters named by their flags; any other error as it is (a checkpoint's fields
     keep their names)."""
@@ -423,9 +423,7 @@ def _train(args: argparse.Namespace) -> int:
     progress = monitors(quiet=args.quiet, json=args.json) if leader else []
     try:
         result = run_train(_request(args), progress=progress, say=_say)
-    except UsageError as exc:  # an estimator's parameter, named by the flag that sets it
-        raise estimator_flags(exc, args.model) from None
-    except DataError as exc:  # the same, about the data (a validation split too small)
+    except (UsageError, DataError) as exc:  # an estimator's parameter, named by its flag
         raise estimator_flags(exc, args.model) from None
     if result.interrupted:
         from gradlab.distributed.launch import ENV_LAUNCHER

@@ -102,6 +102,71 @@ def test_linreg_prints_the_auto_rate(capsys: pytest.CaptureFixture[str], data_cs
     assert "Method batch, lr auto = 0.000201: 1000 steps" in out
 
 
+def test_linreg_gives_the_gap_in_percent_of_a_nonzero_minimum(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(capsys, "linreg", "--no-plots")
+    assert code == 0
+    gap = re.search(r"error \+([0-9.e+-]+) \(([0-9.e+]+)% above the minimum\)", out)
+    closed = re.search(r"Closed form \(least squares\): .* error = ([0-9.e+-]+)", out)
+    assert gap, out
+    assert closed, out
+    assert float(gap[2]) == pytest.approx(100 * float(gap[1]) / float(closed[1]), rel=1e-2)
+
+
+def test_linreg_says_the_minimum_is_zero_for_points_on_a_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Not a percentage of a rounding error (it was "1.74e+28% above the minimum")."""
+    code, out, _ = run(capsys, "linreg", "--noise", "0", "--n", "2", "--no-plots")
+    assert code == 0
+    assert "(the minimum is 0: the points lie on a line)" in out
+    assert "% above" not in out
+
+
+@pytest.mark.parametrize(
+    ("csv", "said"),
+    [
+        ("1,2\n1,4\n1,7\n1,3\n", "every x is 1, so the fit depends on b + 1 w alone"),
+        (
+            "a,b,y\n1,3,2\n1,4,4\n1,5,7\n1,2,3\n",
+            "every x column 1 ('a') is 1, so the fit depends on b + 1 w[0] alone",
+        ),
+    ],
+    ids=["one-column", "named-column"],
+)
+def test_linreg_warns_that_a_constant_x_column_leaves_the_fit_undetermined(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, csv: str, said: str
+) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text(csv)
+    code, _, err = run(capsys, "linreg", "--csv", str(path), "--no-plots")
+    assert code == 0
+    assert f"gradlab linreg: warning: {path}: {said} and the two are not determined apart. " in err
+    assert "gives the pair of least norm. Use points with different x values." in err
+
+
+def test_linreg_says_a_gap_within_rounding_is_at_the_minimum(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Descent converges on these points; the gap was "-1.27e-14% above the minimum"."""
+    path = tmp_path / "p.csv"
+    path.write_text("1,2\n1,4\n1,7\n1,3\n")
+    code, out, _ = run(capsys, "linreg", "--csv", str(path), "--no-plots")
+    assert code == 0
+    assert "(at the minimum, to rounding)" in out
+
+
+def test_linreg_does_not_warn_about_x_columns_that_vary(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("1,2\n2,4\n3,7\n")
+    code, _, err = run(capsys, "linreg", "--csv", str(path), "--no-plots")
+    assert code == 0
+    assert "warning" not in err
+
+
 def test_linreg_generated_data_with_minibatch(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(
         capsys, "linreg", "--lr", "0.005", "--iters", "200", "--method", "minibatch",

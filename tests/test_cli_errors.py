@@ -463,7 +463,8 @@ def test_descend_refuses_a_step_budget_past_its_memory_bound(
 @pytest.mark.parametrize(
     ("argv", "said"),
     [
-        (["linreg", "--n", "1"], "gradlab linreg: error: --n must be an integer >= 2; got 1.\n"),
+        (["linreg", "--n", "1"], "error: argument --n: must be 2 or more, got '1'\n"),
+        (["linreg", "--n", "0"], "error: argument --n: must be 2 or more, got '0'\n"),
         (["linreg", "--noise", "-1"], "error: --noise must be a number >= 0; got -1.0.\n"),
         (["lr-find", "softmax", "--steps", "3"], "error: --steps must be an integer >= 10; got 3."),
         (
@@ -671,3 +672,23 @@ def test_lr_find_suggests_a_train_command_with_the_same_seed(
                          "--no-plots", "--out", str(tmp_path / "lf"))  # fmt: skip
     assert code == 0, err
     assert "Train with it: gradlab train softmax --seed 3 --lr " in out
+
+
+@pytest.mark.parametrize("value", ["-1e200", "-1E+200", "-.1e201"])
+def test_a_negative_value_with_an_exponent_is_read_as_the_options_value(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, value: str
+) -> None:
+    """Python 3.11's argparse took "-1e200" for an option ("expected one argument")."""
+    code, _, err = run(capsys, "linreg", "--init-b", value, "--no-plots",
+                       "--out", str(tmp_path / "o"))  # fmt: skip
+    assert code == ExitStatus.USAGE
+    assert "expected one argument" not in err
+    assert "error: the loss at the start (--init-w 0, --init-b -1e+200) is inf" in err
+
+
+def test_an_option_after_an_option_that_takes_a_value_is_still_an_option(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, "linreg", "--init-b", "--no-plots")
+    assert code == ExitStatus.USAGE
+    assert "error: argument --init-b: expected one argument" in err

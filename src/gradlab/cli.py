@@ -19,6 +19,7 @@ import contextlib
 import importlib
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -68,6 +69,13 @@ class _ArgumentError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Python 3.11's argparse takes "-1e5" and "-1.5e-3" for options, since its pattern
+        # for a negative number has no exponent: accept what newer Pythons accept (a dash,
+        # then a digit or a point and a digit), so "--init-b -1e5" reads as a value.
+        self._negative_number_matcher = re.compile(r"-\.?\d")
+
     def error(self, message: str) -> NoReturn:
         raise _ArgumentError(self, message)
 

@@ -97,6 +97,11 @@ def positive_int(text: str) -> int:
     return _int(text, minimum=1)
 
 
+def at_least_two(text: str) -> int:
+    """An argparse type: an integer >= 2 (a line needs two points)."""
+    return _int(text, minimum=2)
+
+
 def comma_items(text: str) -> list[str]:
     """The comma-separated items of ``text``, stripped; none for a blank ``text``.
 

@@ -17,6 +17,7 @@ from gradlab.commands._args import (
     add_output_options,
     add_schedule_options,
     add_seed,
+    at_least_two,
     finite_float,
     learning_rate,
     path_arg,
@@ -66,7 +67,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--w", type=finite_float, help="true slope (default: 1.5)")
     g.add_argument("--b", type=finite_float, help="true intercept (default: 4)")
     g.add_argument("--noise", type=finite_float, help="noise std (default: 1)")
-    g.add_argument("--n", type=positive_int, help="number of points (default: 100)")
+    g.add_argument("--n", type=at_least_two, help="number of points (default: 100)")
     add_schedule_options(p)
     add_seed(p)
     add_output_options(p, "runs/linreg")
@@ -93,14 +94,33 @@ def summary(result: LinregResult) -> str:
         f"b = {e['b']!r}, w = {fmt_w(e['w'])}, error = {e['error']!r}",
         f"Closed form (least squares): b = {c['b']!r}, w = {fmt_w(c['w'])}, error = {c['error']!r}",
         f"Gap to the closed form: b {e['b'] - c['b']:+.6g}, w {_fmt_gap(e['w'], c['w'])}, "
-        f"error {e['error'] - c['error']:+.6g} "
-        f"({100 * (e['error'] - c['error']) / max(c['error'], 1e-300):.3g}% above the minimum)",
+        f"error {e['error'] - c['error']:+.6g} ({_above_minimum(result)})",
         f"Loss per epoch (log scale): {sparkline(m.history_['loss'], log=True)}",
         f"Method {m.method}, {rate}: {m.n_steps_} steps in {m.fit_seconds_ * 1e3:.3g} ms",
     ]
     if result.plots:
         lines.append("Plots: " + ", ".join(str(p) for p in result.plots))
     return "\n".join(lines)
+
+
+#: A least-squares error at most this fraction of the mean square of y is zero but for
+#: rounding: the residuals are within 1e-10 of y's scale, the points on one line.
+_ZERO_ERROR = 1e-20
+#: Errors this close, relative to each other, are equal but for float64 rounding of the
+#: mean of the squares.
+_ROUNDING = 1e-12
+
+
+def _above_minimum(result: LinregResult) -> str:
+    """How far the end's error is above the closed form's, in percent of it; a percentage
+    of a minimum that is zero but for rounding would be noise, so that case is said."""
+    end, closed = result.end["error"], result.closed["error"]
+    scale = float(np.mean(np.square(result.points.y)))
+    if closed <= _ZERO_ERROR * scale:
+        return "the minimum is 0: the points lie on a line"
+    if abs(end - closed) <= _ROUNDING * closed:
+        return "at the minimum, to rounding"
+    return f"{100 * (end - closed) / closed:.3g}% above the minimum"
 
 
 def _fmt_gap(a: object, b: object) -> str:

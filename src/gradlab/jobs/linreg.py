@@ -5,6 +5,7 @@ Used by ``gradlab linreg`` and the tour; the numbers and plots of one run.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,12 +129,33 @@ def fit(
         "w": as_w(model.coef_),
         "error": mse(X, y, model.coef_, model.intercept_),
     }
+    _warn_if_constant(points)
     cw, cb = closed_form(X, y)
     closed = {"b": cb, "w": as_w(cw), "error": mse(X, y, cw, cb)}
     result = LinregResult(points, model, start, end, closed)
     if out is not None:
         result.plots = draw(result, out)
     return result
+
+
+def _warn_if_constant(points: Points) -> None:
+    """Warn when an x column holds one value: beside the intercept, its weight is then not
+    determined (a whole line of (w, b) fits equally well)."""
+    X = points.X
+    one = X.shape[1] == 1
+    for j in np.flatnonzero(np.ptp(X, axis=0) == 0) if len(X) else []:
+        if points.header is not None:
+            x = f"x column {j + 1} ({points.header[j]!r})"
+        else:
+            x = "x" if one else f"x column {j + 1}"
+        w = "w" if one else f"w[{j}]"
+        warnings.warn(
+            f"{points.source}: every {x} is {X[0, j]:g}, so the fit depends on b + "
+            f"{X[0, j]:g} {w} alone and the two are not determined apart. Gradient descent "
+            "stops at one such pair; the closed form gives the pair of least norm. "
+            "Use points with different x values.",
+            stacklevel=3,
+        )
 
 
 def rule_text(model: GradientDescentModel) -> str:

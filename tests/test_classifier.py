@@ -330,8 +330,10 @@ def test_fused_softmax_step_equals_the_reference_step_within_float32_rounding(
     z = net.logits(X)  # the compiled forward pass alone, with the weights after the step
     after = {k: v.astype(np.float64) for k, v in got.items()}
     z_ref = logits(after, X64)
-    z_tol = (d + 2) * U32 * (np.abs(X64) @ np.abs(after["W1"]) + np.abs(after["b1"]))
-    assert np.all(np.abs(z - z_ref) <= z_tol)
+    # float32 roundings: d in the sum of products, two in the scaling (1/255 itself is
+    # rounded to float32, then the product), one in adding the bias
+    z_tol = (d + 3) * U32 * (np.abs(X64) @ np.abs(after["W1"]) + np.abs(after["b1"]))
+    assert np.all(np.abs(z - z_ref) <= z_tol * 1.001)  # 1.001: the second-order terms
 
 
 @needs_numba

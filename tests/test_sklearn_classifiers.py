@@ -128,3 +128,17 @@ def test_string_and_categorical_labels_from_pandas() -> None:
     assert set(m.classes_) == set(names)
     assert set(m.predict(X[:400] / 16)) <= set(names)
     assert m.score(X[:400] / 16, labels) > 0.8
+
+
+@pytest.mark.parametrize("make", [SoftmaxRegression, MLPClassifier], ids=["softmax", "mlp"])
+def test_column_names_of_mixed_types_are_refused_as_scikit_learn_does(make: type) -> None:
+    pd = pytest.importorskip("pandas")
+    X, y = digits()
+    names = [f"px{i}" for i in range(63)] + [63]
+    with pytest.raises(TypeError, match=r"X's column names mix types \(int, str\): feature names"):
+        make(epochs=1).fit(pd.DataFrame(X[:100] / 16, columns=names), y[:100])
+    fitted = make(epochs=1).fit(X[:100] / 16, y[:100])
+    with pytest.raises(TypeError, match=r"Make them all strings \(X.columns = X.columns.astype"):
+        fitted.predict(pd.DataFrame(X[:3] / 16, columns=names))
+    numbered = make(epochs=1).fit(pd.DataFrame(X[:100] / 16), y[:100])  # all ints: no names
+    assert not hasattr(numbered, "feature_names_in_")

@@ -125,3 +125,34 @@ def test_dataframe_feature_names_are_kept() -> None:
     assert m.feature_names_in_.tolist() == ["size", "age"]
     assert m.n_features_in_ == 2
     assert m.coef_.shape == (4,)
+
+
+def test_a_failed_refit_leaves_the_fitted_model_as_it_was() -> None:
+    """The labels, width and weights stay together: a refit that raises changes nothing."""
+    pd = pytest.importorskip("pandas")
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    m = LogisticRegression(epochs=50).fit(X, np.where(X[:, 0] > 0, "spam", "ham"))
+    before = m.predict(X)
+    with pytest.raises(TypeError, match="Feature names are only supported"):
+        m.fit(pd.DataFrame(X, columns=["a", 1]), np.where(X[:, 0] > 0, "cat", "dog"))
+    np.testing.assert_array_equal(m.predict(X), before)
+
+    lin = LinearRegression(epochs=5).fit(X, X.sum(1))
+    coef = lin.coef_.copy()
+    wide = np.ones((40, 5))
+    with pytest.raises(ValueError, match=r"coef_init must be 5 finite numbers, got \[0, 0\]"):
+        lin.fit(wide, wide.sum(1), coef_init=[0, 0])
+    assert lin.n_features_in_ == 2
+    np.testing.assert_array_equal(lin.coef_, coef)
+
+
+def test_a_failed_first_fit_leaves_the_model_unfitted() -> None:
+    from sklearn.exceptions import NotFittedError
+
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    m = LinearRegression(lr=1e6, epochs=50)
+    with pytest.raises(ArithmeticError):
+        m.fit(X, X.sum(1))
+    assert not hasattr(m, "n_features_in_")
+    with pytest.raises(NotFittedError):
+        m.predict(X)

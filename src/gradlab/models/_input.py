@@ -141,14 +141,28 @@ def as_float_rows(arr: np.ndarray, name: str = "X") -> np.ndarray:
 
 
 def feature_names(X: Any) -> np.ndarray | None:
-    """The column names of a pandas DataFrame when they are all strings, else None."""
+    """The column names of a pandas DataFrame when they are all strings, else None.
+
+    Raises
+    ------
+    TypeError
+        Some names are strings and some are not (scikit-learn refuses them too).
+    """
     if not type(X).__module__.startswith("pandas"):
         return None
     columns = getattr(X, "columns", None)
     if columns is None:
         return None
     names = list(columns)
-    if not names or not all(isinstance(c, str) for c in names):
+    strings = sum(isinstance(c, str) for c in names)
+    if 0 < strings < len(names):  # as scikit-learn: mixed names are neither kept nor dropped
+        kinds = sorted({type(c).__name__ for c in names})
+        raise TypeError(
+            f"X's column names mix types ({', '.join(kinds)}): feature names are kept only "
+            "when every column name is a string. Make them all strings "
+            "(X.columns = X.columns.astype(str)) or none."
+        )
+    if not names or strings < len(names):
         return None
     return np.asarray(names, dtype=object)
 

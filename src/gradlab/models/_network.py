@@ -422,7 +422,30 @@ class NetworkClassifier:
             Continue from ``checkpoint`` (its weights, optimizer state and history) up
             to ``epochs``, with this model's hyperparameters; ``random_state=None`` takes
             the checkpoint's seed. The labels default to the checkpoint's.
+
+        A fit that raises an error (a divergence, bad data, ...) leaves the model as it
+        was before the call. An interrupted one (Ctrl-C, SIGTERM) keeps what it trained,
+        as Keras does, and its checkpoint the last finished epoch.
         """
+        before = dict(self.__dict__)
+        try:
+            return self._fit(X, y, eval_set, classes, class_names, callbacks, checkpoint, resume)
+        except Exception:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+
+    def _fit(
+        self,
+        X: Any,
+        y: Any,
+        eval_set: tuple[Any, Any] | None,
+        classes: Any,
+        class_names: Sequence[str] | None,
+        callbacks: Sequence[Callback],
+        checkpoint: str | os.PathLike[str] | None,
+        resume: bool,
+    ) -> Self:
         owner = self._owner
         hp = self._hyperparameters()
         check_hyperparameters(self._kind, hp)

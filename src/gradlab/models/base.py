@@ -587,7 +587,19 @@ class GradientDescentModel(BaseEstimator):  # type: ignore[misc]
         DivergenceError
             The loss became non-finite or exploded; the error holds the iteration
             and the last parameters whose loss was finite.
+
+        A fit that raises (or is interrupted) leaves the model as it was before the
+        call: fitted with its old attributes, or not fitted.
         """
+        before = dict(self.__dict__)
+        try:
+            return self._fit(X, y, coef_init, intercept_init)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+
+    def _fit(self, X: Any, y: Any, coef_init: Any, intercept_init: float) -> GradientDescentModel:
         self._validate_params()
         Xa = as_features(X)
         if y is None:

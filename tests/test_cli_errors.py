@@ -395,7 +395,7 @@ def test_an_empty_item_in_a_comma_list_is_refused_not_dropped(
 
 
 def test_a_blank_hidden_list_still_means_no_hidden_layer() -> None:
-    from gradlab.commands.train import hidden_sizes
+    from gradlab.commands._classifiers import hidden_sizes
 
     assert hidden_sizes("") == ()
     assert hidden_sizes(" 10 , 20 ") == (10, 20)

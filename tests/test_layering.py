@@ -138,3 +138,15 @@ def test_the_cycle_check_finds_a_cycle() -> None:
     finally:
         GRAPH.clear()
         GRAPH.update(saved)
+
+
+def test_commands_import_no_other_command() -> None:
+    """A command imports shared helpers (``commands._args``, ``commands._classifiers``),
+    never another command: running one command loads no other."""
+    commands = {m for m in MODULES if m.startswith("gradlab.commands.")}
+    for module in sorted(commands):
+        top, lazy = GRAPH[module]
+        others = sorted(
+            m for m in (top | lazy) & commands if m != module and m.split(".")[-1][0] != "_"
+        )
+        assert not others, f"{module} imports the commands {others}; share a _helper instead"

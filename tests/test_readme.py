@@ -50,3 +50,76 @@ def test_the_readme_python_examples_run_in_order(
     assert lines[4].startswith("{'hidden': ")
     if len(lines) > 5:  # the DataLoader example, when torch is installed
         assert float(lines[5]) > 0.9
+
+
+# ------------------------------------------------------------------ the commands' output
+
+#: The README's terminal sessions: "$ gradlab ..." then what it prints ("..." for lines
+#: left out).
+SESSIONS = {
+    m[0]: m[1].splitlines()
+    for m in re.findall(r"```text\n\$ gradlab (.*?)\n(.*?)```", README.read_text(), flags=re.S)
+}
+NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?"
+#: Timings differ from run to run: any number stands there.
+TIMING = re.compile(rf"(?:\({NUMBER} s(?: training)?\)|in {NUMBER} ms)")
+
+#: How near each session's numbers must come: float64 descent and least squares agree to
+#: rounding; the MLP trains in float32, whose sums another CPU or thread count orders
+#: differently, and 450 test images make an accuracy step of 0.0022.
+TOLERANCE = {"descend": (1e-6, 0.0), "linreg": (1e-9, 0.0), "train": (0.0, 0.005)}
+
+
+def _shape(line: str) -> tuple[re.Pattern[str], list[float]]:
+    """A pattern matching ``line`` with any numbers in its number places, and its numbers."""
+    parts, numbers, at = [], [], 0
+    for m in re.finditer(rf"{TIMING.pattern}|{NUMBER}", line):
+        parts.append(re.escape(line[at : m.start()]))
+        if TIMING.fullmatch(m[0]):
+            parts.append(TIMING.pattern)
+        else:
+            parts.append(f"({NUMBER})")
+            numbers.append(float(m[0]))
+        at = m.end()
+    parts.append(re.escape(line[at:]))
+    return re.compile("".join(parts)), numbers
+
+
+def test_the_readme_shows_the_command_sessions_it_talks_about() -> None:
+    assert {c.split()[0] for c in SESSIONS} >= {"descend", "linreg", "train"}
+
+
+@pytest.mark.parametrize(
+    "command", [c for c in SESSIONS if c.split()[0] in TOLERANCE], ids=lambda c: c.split()[0]
+)
+def test_the_readme_command_sessions_print_what_the_commands_print(
+    command: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
+) -> None:
+    """Every line shown is printed, in order, its numbers within the arithmetic's reach."""
+    import shlex
+    import shutil
+
+    from gradlab.cli import main
+
+    argv = shlex.split(command)
+    if "data.csv" in argv:
+        shutil.copy(request.getfixturevalue("data_csv"), tmp_path / "data.csv")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    assert main(argv) == 0
+    printed = [line.rstrip() for line in capsys.readouterr().out.splitlines()]
+    rel, absolute = TOLERANCE[argv[0]]
+    at = 0
+    for shown in SESSIONS[command]:
+        if not shown.strip() or shown == "...":
+            continue
+        pattern, expected = _shape(shown.rstrip())
+        found = next((i for i in range(at, len(printed)) if pattern.fullmatch(printed[i])), None)
+        assert found is not None, f"README line not printed (in order): {shown!r}\n{printed}"
+        got = [float(v) for v in pattern.fullmatch(printed[found]).groups()]  # type: ignore[union-attr]
+        assert got == pytest.approx(expected, rel=rel, abs=absolute), shown
+        at = found + 1

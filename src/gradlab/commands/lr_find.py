@@ -38,7 +38,7 @@ _PARAMS = {
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from gradlab.commands.train import hidden_sizes
+    from gradlab.commands._classifiers import hidden_sizes
 
     p.add_argument("model", choices=("softmax", "mlp"), help="softmax regression or the MLP")
     add_data_arguments(p)
@@ -97,7 +97,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gradlab.commands.train import estimator_flags
+    from gradlab.commands._classifiers import estimator_flags
     from gradlab.errors import UsageError
     from gradlab.io import check_out_dir, write_text
     from gradlab.jobs.lr_find import lr_range_test

@@ -19,17 +19,15 @@ import sys
 from typing import Any
 
 from gradlab.commands._args import (
-    Reworded,
     add_data_arguments,
     add_out,
-    comma_items,
     learning_rate,
     non_negative_int,
     positive_float,
     positive_int,
     print_json,
-    with_flags,
 )
+from gradlab.commands._classifiers import PARAMS, estimator_flags, hidden_sizes
 from gradlab.errors import DataError, UsageError
 from gradlab.models._spec import DEFAULTS, DTYPES, RATES
 from gradlab.optim.rules import RULES
@@ -37,39 +35,6 @@ from gradlab.optim.schedules import SCHEDULES
 
 CHECKPOINT = "model.safetensors"
 _MLP, _SOFTMAX = DEFAULTS["mlp"], DEFAULTS["softmax"]
-#: option dest -> the estimators' parameter name
-_PARAMS = {
-    "hidden": "hidden",
-    "lr": "lr",
-    "epochs": "epochs",
-    "batch_size": "batch_size",
-    "momentum": "momentum",
-    "optimizer": "optimizer",
-    "schedule": "schedule",
-    "validation_fraction": "validation_fraction",
-    "seed": "random_state",
-    "engine": "engine",
-    "device": "device",
-    "dtype": "dtype",
-}
-#: the estimator of each model (how their error messages begin)
-_OWNERS = {"softmax": "SoftmaxRegression", "mlp": "MLPClassifier"}
-#: the estimators' parameter -> the flag that sets it (for their error messages): the
-#: names with an underscore wherever they stand, the others only as ``name=`` (a bare
-#: "schedule" or "epochs" in a message is a word, not the parameter)
-_FLAGS = {
-    **{
-        (param if "_" in param else f"{param}="): "--"
-        + dest.replace("_", "-")
-        + ("" if "_" in param else "=")
-        for dest, param in _PARAMS.items()
-    },
-    **{name: "--" + name.replace("_", "-") for name in ("step_size", "t_max", "warmup_steps")},
-    "gamma=": "--gamma=",
-    "n_iter_no_change": "--early-stopping",
-}
-#: a parameter named without "=" as the subject of a message ("momentum must be ...")
-_SUBJECTS = {param: "--" + dest.replace("_", "-") for dest, param in _PARAMS.items()}
 #: option dest -> the key of :data:`gradlab.jobs.train.SCHEDULE_FLAGS`
 _SCHEDULE_FLAGS = ("gamma", "step_size", "t_max", "warmup_steps")
 
@@ -80,18 +45,6 @@ def fraction(text: str) -> float:
     if v >= 1:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text!r}")
     return v
-
-
-def hidden_sizes(text: str) -> tuple[int, ...]:
-    """An argparse type: comma-separated positive widths; empty for no hidden layer."""
-    parts = comma_items(text)
-    try:
-        sizes = tuple(int(p) for p in parts)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected widths such as 200,200, got {text!r}") from None
-    if any(s < 1 for s in sizes):
-        raise argparse.ArgumentTypeError(f"widths must be at least 1, got {text!r}")
-    return sizes
 
 
 def _both(name: str, show: Any = str) -> str:
@@ -328,7 +281,7 @@ def _request(args: argparse.Namespace) -> Any:
 
     given = {
         param: getattr(args, dest)
-        for dest, param in _PARAMS.items()
+        for dest, param in PARAMS.items()
         if getattr(args, dest) is not None
     }
     if args.early_stopping is not None:
@@ -389,20 +342,6 @@ def _launch(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     """One worker of ``gradlab train --nproc N``: train as the rank the launcher gave."""
     return _train(args)
-
-
-def estimator_flags(exc: Reworded, model: str) -> Reworded:
-    """An estimator's own error (``"SoftmaxRegression: validation_fraction=..."``) with
-    its parameters named by their flags; any other error as it is (a checkpoint's fields
-    keep their names)."""
-    owner = _OWNERS[model]
-    if not exc.message.startswith(f"{owner}: "):
-        return exc
-    reworded = with_flags(exc, owner, _FLAGS)
-    subject = reworded.message.split(" ", 1)[0]  # "momentum must be ...": the parameter
-    if subject in _SUBJECTS:
-        reworded.message = _SUBJECTS[subject] + reworded.message[len(subject) :]
-    return reworded
 
 
 def _interrupted(done: int, path: Any) -> None:

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gradlab.cli import main
@@ -334,6 +335,116 @@ def test_cli_full_disk_exits_with_its_status_and_keeps_finished_files(
         assert "No space left on device; the file was left as it was." in err
         assert "Traceback" not in err
         assert not list(out.glob(".*.part"))  # nothing half-written left behind
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
+@pytest.mark.parametrize("fill", [0.9, 1.0], ids=["checkpoint-does-not-fit", "disk-full"])
+def test_cli_train_on_a_full_disk_exits_with_its_status_without_traceback(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, fill: float
+) -> None:
+    """safetensors' own writer raised its SafetensorError (a traceback); a full disk also
+    failed the run lock's pid write."""
+    with tiny_filesystem(tmp_path / "small", size="64k") as disk:
+        with contextlib.suppress(OSError):
+            (disk / "filler").write_bytes(b"x" * int(64 * 1024 * fill))
+        argv = ["train", "mlp", "--hidden", "50", "--epochs", "1", "--quiet", "--no-plots"]
+        code, out, err = run(capsys, *argv, "--json", "--out", str(disk / "run"))
+        assert code == ExitStatus.RESOURCE, err
+        assert "No space left on device" in err
+        assert "Traceback" not in err
+        assert only_json(out)["error"]["kind"] == "resource"
+        assert not list(disk.rglob(".*.part"))
+
+
+def test_a_full_disk_while_the_run_lock_is_written_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(*args: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "pwrite", full)
+    with pytest.raises(ResourceError) as info, run_lock(tmp_path / "out"):
+        pass
+    assert info.value.message == (
+        f"cannot write {tmp_path / 'out' / '.gradlab.lock'}: No space left on device; the "
+        "file was left as it was."
+    )
+
+
+def test_a_checkpoint_write_that_fails_is_a_write_error_naming_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checkpoint is written by Python, whose errors are OSErrors (safetensors' own
+    writer raises a SafetensorError that no handler knows)."""
+    from gradlab import checkpoint
+
+    def full(self: Path, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    target = tmp_path / "m.safetensors"
+    with pytest.raises(ResourceError, match=r"m\.safetensors: No space left on device; the file"):
+        checkpoint.save(target, {"w": np.zeros(3, np.float32)}, {"kind": "x"})
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["predict", "--checkpoint", "a" * 300], "gradlab predict: error: " + "a" * 300),
+        (
+            ["train", "softmax", "--dataset", "mnist", "--data-dir", "d" * 300, "--no-plots"],
+            "gradlab train: error: " + "d" * 300,
+        ),
+    ],
+    ids=["checkpoint", "data-dir"],
+)
+def test_a_path_too_long_is_named_without_traceback(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], said: str
+) -> None:
+    code, _, err = run(capsys, *argv, "--out", str(tmp_path / "o"))
+    assert code == ExitStatus.USAGE
+    assert said in err
+    assert "File name too long.\nCheck the path and what is there." in err
+    assert "Traceback" not in err
+
+
+def test_the_last_resort_for_an_operating_system_error_names_the_file() -> None:
+    from gradlab.io import os_error
+
+    full = os_error(OSError(errno.ENOSPC, "No space left on device", "/x/y"))
+    assert isinstance(full, ResourceError)
+    assert full.message == "/x/y: No space left on device."
+    loop = os_error(OSError(errno.ELOOP, "Too many levels of symbolic links", "a"))
+    assert isinstance(loop, UsageError)
+    assert loop.message == "a: Too many levels of symbolic links."
+    assert os_error(OSError(errno.EIO, "Input/output error")).message == "Input/output error."
+
+
+@pytest.mark.parametrize("kind", ["loop", "dangling"])
+def test_a_checkpoint_link_to_nothing_is_said_to_be_one(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, kind: str
+) -> None:
+    link = tmp_path / "m.safetensors"
+    if kind == "loop":
+        (tmp_path / "other").symlink_to(link)
+        link.symlink_to(tmp_path / "other")
+    else:
+        link.symlink_to(tmp_path / "missing")
+    code, _, err = run(capsys, "predict", "--checkpoint", str(link), "--out", str(tmp_path / "o"))
+    assert code == ExitStatus.USAGE
+    reason = "Too many levels of symbolic links" if kind == "loop" else "No such file or directory"
+    assert f"error: {link}: a symbolic link that leads to no file ({reason})." in err
+
+
+def test_an_out_folder_that_is_a_dangling_link_is_said_to_be_one(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    link = tmp_path / "out"
+    link.symlink_to(tmp_path / "missing")
+    code, _, err = run(capsys, "train", "softmax", "--out", str(link))
+    assert code == ExitStatus.USAGE
+    assert f"error: --out {link} is a symbolic link that leads to no folder." in err
 
 
 def test_running_out_of_memory_is_a_message_and_its_status(

@@ -114,3 +114,37 @@ def test_a_temporary_name_already_taken_is_left_alone_and_another_drawn(
         tmp.write_bytes(b"weights")
     assert other.read_bytes() == b"another run's"
     assert (tmp_path / "model.bin").read_bytes() == b"weights"
+
+
+def test_a_write_through_a_symbolic_link_writes_its_target_and_keeps_the_link(
+    tmp_path: Path,
+) -> None:
+    real = tmp_path / "real.txt"
+    real.write_text("old")
+    link = tmp_path / "link.txt"
+    link.symlink_to(real)
+    write_text(link, "new")
+    assert link.is_symlink()
+    assert real.read_text() == "new"
+
+
+@pytest.mark.parametrize("check", ["write", "check_out_file"])
+def test_a_pipe_is_never_replaced_by_a_file(tmp_path: Path, check: str) -> None:
+    """Writing "into" a device or pipe would replace it with a regular file (os.replace)."""
+    import os
+    import stat
+
+    from gradlab.io import check_out_file
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+
+    def write() -> None:
+        if check == "write":
+            write_text(fifo, "x")
+        else:
+            check_out_file(fifo, option="--markdown")
+
+    with pytest.raises(UsageError, match=r"is not a regular file \(a device, pipe or socket\)"):
+        write()
+    assert stat.S_ISFIFO(fifo.stat().st_mode)

@@ -218,12 +218,15 @@ def _plain(v: Any) -> Any:
 
 def save(path: str | os.PathLike[str], arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Path:
     """Write ``arrays`` and ``meta`` (JSON-serialisable) to ``path`` atomically."""
-    from safetensors.numpy import save_file
+    from safetensors.numpy import save
 
+    tensors = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+    text = json.dumps(_plain(meta))
+    data = save(tensors, metadata={"format": FORMAT, "meta": text})
+    # written by Python rather than by safetensors' own file writer, whose errors (a full
+    # disk among them) are not OSErrors and would not be reported as a write's
     with atomic_path(path) as tmp:
-        tensors = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
-        text = json.dumps(_plain(meta))
-        save_file(tensors, str(tmp), metadata={"format": FORMAT, "meta": text})
+        tmp.write_bytes(data)
     return Path(path)
 
 
@@ -277,6 +280,14 @@ def _read_file(
                 f"{p}: is not a regular file; a checkpoint must be a file on disk.",
                 hint="Copy the checkpoint to a file first.",
             )
+        if p.is_symlink():  # a link to nothing, or a loop of links
+            try:
+                os.stat(p)
+            except OSError as exc:
+                raise DataError(
+                    f"{p}: a symbolic link that leads to no file ({exc.strerror}).",
+                    hint="Point it at the checkpoint, or name the checkpoint itself.",
+                ) from None
         raise DataError(f"{p}: no such checkpoint file.", hint="Train first with 'gradlab train'.")
     try:
         with safe_open(str(p), framework="numpy") as f:

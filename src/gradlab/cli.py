@@ -163,11 +163,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             extra = _divergence_fields(exc) if isinstance(exc, DivergenceError) else {}
             _print_error_json(exc.kind, exc.message, exc.hint, exc.exit_status, **extra)
         return int(exc.exit_status)
+    except BrokenPipeError:  # e.g. `gradlab descend ... | head -1`: the reader left
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return ExitStatus.OK
+    except OSError as exc:  # one no code path reworded (a path too long, a full disk)
+        from gradlab.io import os_error
+
+        err = os_error(exc)
+        print(f"gradlab {name}: error: {err.message}\n{err.hint}", file=sys.stderr)
+        if wants_json:
+            _print_error_json(err.kind, err.message, err.hint, err.exit_status)
+        return int(err.exit_status)
     except MemoryError:
         err = ResourceError(
             "ran out of memory.",
-            hint="Use a smaller data set or model, or a smaller batch size; files written "
-            "before this point (the last checkpoint among them) are intact.",
+            hint="Ask for less: a smaller data set, model or batch, or fewer steps. Files "
+            "written before this point (a checkpoint among them) are intact.",
         )
         print(f"gradlab {name}: error: {err.message}\n{err.hint}", file=sys.stderr)
         if wants_json:
@@ -180,10 +192,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if wants_json:
             _print_error_json(status.name.lower(), what, None, status)
         return int(status)
-    except BrokenPipeError:  # e.g. `gradlab descend ... | head -1`: the reader left
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return ExitStatus.OK
 
 
 def _run(name: str, args: argparse.Namespace) -> int:

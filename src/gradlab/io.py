@@ -38,12 +38,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     atomic on POSIX and Windows. On any exception (``KeyboardInterrupt`` too) the
     temporary file is removed and ``path`` is left as it was.
     """
-    target = Path(path)
-    if target.is_dir():
-        raise ResourceError(
-            f"cannot write {target}: it is a folder.",
-            hint="Move the folder away, or choose another output folder (--out DIR).",
-        )
+    target = _writable_target(Path(path))
     tmp: Path | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -73,6 +68,36 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
+def _writable_target(target: Path) -> Path:
+    """The file a write to ``target`` replaces: a symbolic link's target (the link stays a
+    link), and only a regular file or a new name, never a folder, device or pipe.
+
+    Raises
+    ------
+    ResourceError
+        ``target`` is a folder (found late: a run that made it meanwhile).
+    UsageError
+        ``target`` is a device, pipe or socket, or its path cannot be looked at.
+    """
+    try:
+        if target.is_symlink():
+            target = Path(os.path.realpath(target))
+        if target.is_dir():
+            raise ResourceError(
+                f"cannot write {target}: it is a folder.",
+                hint="Move the folder away, or choose another output folder (--out DIR).",
+            )
+        if target.exists() and not target.is_file():
+            raise UsageError(
+                f"cannot write {target}: it is not a regular file (a device, pipe or socket), "
+                "which a write would replace.",
+                hint="Name a new or a regular file.",
+            )
+    except OSError as exc:  # a name too long, a link loop, a folder we may not enter
+        raise _write_error(target, exc) from None
+    return target
+
+
 def _write_error(target: Path, exc: OSError) -> GradlabError:
     """A failed write as an error that names the file and says what to do."""
     reason = exc.strerror or str(exc) or type(exc).__name__
@@ -86,12 +111,27 @@ def _write_error(target: Path, exc: OSError) -> GradlabError:
             f"cannot write {target}: a part of that path is a file, not a folder.",
             hint="Choose a folder you can write to (--out DIR).",
         )
-    if exc.errno in (errno.ENAMETOOLONG, errno.EACCES, errno.EPERM, errno.EROFS):
+    if exc.errno in (errno.ENAMETOOLONG, errno.EACCES, errno.EPERM, errno.EROFS, errno.ELOOP):
         return UsageError(
             f"cannot write {target}: {reason}.",
             hint="Choose a folder you can write to (--out DIR).",
         )
     return ResourceError(f"cannot write {target}: {reason}.")
+
+
+def os_error(exc: OSError) -> GradlabError:
+    """An operating system's error that no code path turned into a message of its own, as
+    one that names the file: out of disk space (exit 5), else a path that cannot be used
+    as given (exit 2)."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    where = f"{exc.filename}: " if exc.filename is not None else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return ResourceError(
+            f"{where}{reason}.",
+            hint="Free some disk space, or choose an output folder on another disk (--out DIR); "
+            "files written before this point are intact.",
+        )
+    return UsageError(f"{where}{reason}.", hint="Check the path and what is there.")
 
 
 def check_out_dir(path: str | os.PathLike[str], *, create: bool, option: str = "--out") -> Path:
@@ -110,6 +150,11 @@ def check_out_dir(path: str | os.PathLike[str], *, create: bool, option: str = "
     hint = "Choose a folder you can write to (it is created when missing)."
     existing = target
     try:
+        if target.is_symlink() and not target.exists():
+            raise UsageError(
+                f"{option} {target} is a symbolic link that leads to no folder.",
+                hint="Point it at a folder, or choose another path.",
+            )
         while not existing.exists() and existing != existing.parent:
             existing = existing.parent
     except OSError as exc:  # a name too long, or a parent we may not enter
@@ -144,11 +189,22 @@ def check_out_file(path: str | os.PathLike[str], *, option: str) -> Path:
     """
     target = Path(path)
     hint = "Choose a file in a folder you can write to."
-    if target.is_dir():
-        raise UsageError(f"{option} {target} is a folder, not a file.", hint=hint)
-    folder = target.parent
-    if not folder.is_dir():
-        raise UsageError(f"{option} {target}: no folder {folder} to write it in.", hint=hint)
+    try:
+        if target.is_symlink():
+            target = Path(os.path.realpath(target))  # the link's target is what gets written
+        if target.is_dir():
+            raise UsageError(f"{option} {target} is a folder, not a file.", hint=hint)
+        if target.exists() and not target.is_file():
+            raise UsageError(
+                f"{option} {target} is not a regular file (a device, pipe or socket), which "
+                "the write would replace.",
+                hint="Name a new or a regular file.",
+            )
+        folder = target.parent
+        if not folder.is_dir():
+            raise UsageError(f"{option} {target}: no folder {folder} to write it in.", hint=hint)
+    except OSError as exc:  # a name too long, a link loop
+        raise UsageError(f"{option} {target}: {exc.strerror or exc}.", hint=hint) from None
     probe = folder / f".gradlab-probe-{secrets.token_hex(4)}"
     try:
         probe.write_bytes(b"")
@@ -207,8 +263,11 @@ def run_lock(folder: str | os.PathLike[str], *, option: str = "--out") -> Iterat
             break
         os.close(fd)
     try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        except OSError as exc:  # a full disk: say so, as a write of a result would
+            raise _write_error(lock_path, exc) from None
         remove_stale_parts(target)
         yield target
     finally:

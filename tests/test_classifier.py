@@ -598,8 +598,13 @@ def test_non_finite_inputs_are_refused() -> None:
         ({"lr": "0.1"}, "MLPClassifier: lr must be a number > 0 or 'auto'; got '0.1'."),
         (
             {"hidden": (0,)},
-            "MLPClassifier: hidden must be a sequence of layer widths, each an integer >= 1; "
-            "got (0,).",
+            "MLPClassifier: hidden must be a sequence of layer widths, each an integer from 1 "
+            "to 100,000; got (0,).",
+        ),
+        (
+            {"hidden": (10, 10**20)},
+            "MLPClassifier: hidden must be a sequence of layer widths, each an integer from 1 "
+            "to 100,000; got (10, 100000000000000000000).",
         ),
         ({"momentum": 1.0}, "MLPClassifier: momentum must be a number in [0, 1); got 1.0."),
         ({"epochs": 2.5}, "MLPClassifier: epochs must be an integer >= 1; got 2.5."),

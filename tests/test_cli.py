@@ -452,6 +452,21 @@ def test_compare_breast_cancer_prints_scikit_learn_beside(
     assert "test acc" in out
 
 
+@pytest.mark.parametrize("schedule", ["warmup", "onecycle"])
+def test_compare_runs_a_schedule_that_needs_several_steps_with_every_method(
+    capsys: pytest.CaptureFixture[str], schedule: str
+) -> None:
+    """The untimed warm-up fit (one epoch) took the schedule too, and a warm-up or one-cycle
+    schedule cannot fit one batch step."""
+    code, out, err = run(capsys, "compare", "--engines", "numpy", "--methods",
+                         "batch,minibatch", "--schedule", schedule, "--epochs", "10",
+                         "--no-plots", "--json")  # fmt: skip
+    assert code == 0, err
+    rows = json.loads(out)["rows"]
+    assert [r["method"] for r in rows] == ["batch", "minibatch"]
+    assert all(r["schedule"]["name"] == schedule for r in rows)
+
+
 def test_compare_unknown_engine_lists_the_valid_ones(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "compare", "--engines", "numpy,jax")
     assert code == ExitStatus.USAGE
@@ -694,13 +709,22 @@ def test_negative_grid_sizes_are_refused(
 
 
 def test_train_a_network_too_large_for_memory_is_a_usage_error(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    code, _, err = run(
-        capsys, "train", "mlp", "--hidden", "10000000000", "--out", str(tmp_path), "--quiet"
-    )
+    """Two layers of 100,000 are 40 GB of weights: the allocation fails (simulated here,
+    since an operating system that overcommits may grant it and kill the process later)."""
+
+    def no_memory(*args: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr("gradlab.models._init.init_params", no_memory)
+    argv = ["train", "mlp", "--hidden", "100000,100000", "--out", str(tmp_path), "--quiet"]
+    code, _, err = run(capsys, *argv)
     assert code == ExitStatus.USAGE
-    assert "not enough memory for a network of layers (64, 10000000000, 10)" in err
+    assert (
+        "not enough memory for a network of layers (64, 100000, 100000, 10): 10,007,400,000 "
+        "weights (40 GB in float32, several times that to train)." in err
+    )
     assert "Choose smaller hidden widths." in err
     assert "Traceback" not in err
 

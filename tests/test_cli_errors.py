@@ -803,3 +803,28 @@ def test_an_option_after_an_option_that_takes_a_value_is_still_an_option(
     code, _, err = run(capsys, "linreg", "--init-b", "--no-plots")
     assert code == ExitStatus.USAGE
     assert "error: argument --init-b: expected one argument" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["lr-find", "softmax", "--steps", "1" + "0" * 22], "argument --steps: must be at most "
+         "1,000,000, got '1" + "0" * 22 + "'"),
+        (["train", "mlp", "--hidden", "10," + "9" * 20], "argument --hidden: widths must be at "
+         "most 100,000, got '10," + "9" * 20 + "'"),
+        (["linreg", "--n=" + "9" * 20], "argument --n: must be at most 10,000,000"),
+        (["linreg", "--iters", "1" + "0" * 12], "argument --iters/--epochs: must be at most "
+         "1,000,000"),
+        (["compare", "--epochs", "1" + "0" * 11], "argument --epochs: must be at most 1,000,000"),
+        (["train", "softmax", "--epochs", "1" + "0" * 7], "argument --epochs: must be at most "
+         "1,000,000"),
+    ],
+    ids=["lr-find-steps", "hidden", "linreg-n", "linreg-iters", "compare-epochs", "train-epochs"],
+)  # fmt: skip
+def test_a_count_too_large_to_run_is_refused_by_the_parser(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], said: str
+) -> None:
+    """Such numbers ran out of memory slowly, or raised NumPy's "Maximum allowed size"."""
+    code, _, err = run(capsys, *argv, "--out", str(tmp_path / "o"))
+    assert code == ExitStatus.USAGE
+    assert f"error: {said}" in err

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from gradlab.errors import DataError, UsageError
 from gradlab.io import _jsonable, finite_json
+from gradlab.params import MAX_EPOCHS, MAX_POINTS
 
 if TYPE_CHECKING:
     from gradlab.optim.schedules import Schedule
@@ -97,9 +98,15 @@ def positive_int(text: str) -> int:
     return _int(text, minimum=1)
 
 
-def at_least_two(text: str) -> int:
-    """An argparse type: an integer >= 2 (a line needs two points)."""
-    return _int(text, minimum=2)
+def point_count(text: str) -> int:
+    """An argparse type: a number of points to generate, at least 2 (a line needs two)."""
+    return _int(text, minimum=2, maximum=MAX_POINTS)
+
+
+def epoch_count(text: str) -> int:
+    """An argparse type: a number of passes over the data (or of steps), 1 to
+    :data:`~gradlab.params.MAX_EPOCHS`."""
+    return _int(text, minimum=1, maximum=MAX_EPOCHS)
 
 
 def comma_items(text: str) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from gradlab.commands._args import Reworded, comma_items, with_flags
+from gradlab.params import MAX_WIDTH
 
 #: option dest -> the estimators' parameter name
 PARAMS = {
@@ -51,6 +52,8 @@ def hidden_sizes(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected widths such as 200,200, got {text!r}") from None
     if any(s < 1 for s in sizes):
         raise argparse.ArgumentTypeError(f"widths must be at least 1, got {text!r}")
+    if any(s > MAX_WIDTH for s in sizes):
+        raise argparse.ArgumentTypeError(f"widths must be at most {MAX_WIDTH:,}, got {text!r}")
     return sizes
 
 

@@ -13,6 +13,7 @@ from gradlab.commands._args import (
     add_schedule_options,
     add_seed,
     comma_items,
+    epoch_count,
     positive_float,
     positive_int,
     print_json,
@@ -69,9 +70,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=positive_float,
         help="learning rate, for every optimizer (default: per problem)",
     )
-    p.add_argument(
-        "--epochs", type=positive_int, help="passes over the data (default: per problem)"
-    )
+    p.add_argument("--epochs", type=epoch_count, help="passes over the data (default: per problem)")
     p.add_argument(
         "--batch-size", type=positive_int, default=10, help="minibatch size (default: 10)"
     )

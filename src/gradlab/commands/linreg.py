@@ -17,10 +17,11 @@ from gradlab.commands._args import (
     add_output_options,
     add_schedule_options,
     add_seed,
-    at_least_two,
+    epoch_count,
     finite_float,
     learning_rate,
     path_arg,
+    point_count,
     positive_int,
     print_json,
     schedule_from_args,
@@ -55,7 +56,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--iters",
         "--epochs",
         dest="epochs",
-        type=positive_int,
+        type=epoch_count,
         help="passes over the data; with --method batch, one pass is one step (default: 1000)",
     )
     p.add_argument("--method", choices=METHODS, help="descent method (default: batch)")
@@ -67,7 +68,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--w", type=finite_float, help="true slope (default: 1.5)")
     g.add_argument("--b", type=finite_float, help="true intercept (default: 4)")
     g.add_argument("--noise", type=finite_float, help="noise std (default: 1)")
-    g.add_argument("--n", type=at_least_two, help="number of points (default: 100)")
+    g.add_argument("--n", type=point_count, help="number of points (default: 100)")
     add_schedule_options(p)
     add_seed(p)
     add_output_options(p, "runs/linreg")

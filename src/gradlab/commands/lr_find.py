@@ -14,6 +14,7 @@ from typing import Any
 from gradlab.commands._args import (
     add_data_arguments,
     add_out,
+    epoch_count,
     non_negative_int,
     positive_float,
     positive_int,
@@ -81,7 +82,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--steps",
-        type=positive_int,
+        type=epoch_count,
         default=TEST_DEFAULTS["steps"],
         help=f"steps of the test (default: {TEST_DEFAULTS['steps']})",
     )

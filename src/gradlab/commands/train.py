@@ -21,6 +21,7 @@ from typing import Any
 from gradlab.commands._args import (
     add_data_arguments,
     add_out,
+    epoch_count,
     learning_rate,
     non_negative_int,
     positive_float,
@@ -83,7 +84,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--epochs",
-        type=positive_int,
+        type=epoch_count,
         help=f"train up to this epoch (default: {_MLP['epochs']}{resumed})",
     )
     p.add_argument(

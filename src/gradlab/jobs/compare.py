@@ -328,7 +328,11 @@ def compare(
                     "optimizer": optimizer,
                     "schedule": schedule,
                 }
-                warm = make_model(problem, **{**params, "epochs": 1}, **common)
+                # one epoch to warm the engine up (imports, compilation), untimed; at a
+                # constant rate, since a schedule fitted to one epoch may not exist
+                warm = make_model(
+                    problem, **{**params, "epochs": 1}, **{**common, "schedule": None}
+                )
                 warm.fit(data.X, data.y, coef_init=w0, intercept_init=b0)
                 model = make_model(problem, **params, **common)
                 start = time.perf_counter()

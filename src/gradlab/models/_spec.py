@@ -49,6 +49,7 @@ from gradlab.optim.schedules import (
 from gradlab.params import (
     CLASSIFIER_ENGINES,
     DEVICES,
+    MAX_WIDTH,
     Constraint,
     Interval,
     Options,
@@ -158,7 +159,10 @@ SCHEDULE_EXTRAS = ("warmup_steps",)
 def _is_widths(value: Any) -> bool:
     if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
         return False
-    return all(isinstance(h, Integral) and not isinstance(h, bool) and int(h) >= 1 for h in value)
+    return all(
+        isinstance(h, Integral) and not isinstance(h, bool) and 1 <= int(h) <= MAX_WIDTH
+        for h in value
+    )
 
 
 def _is_schedule_spec(value: Any) -> bool:
@@ -168,7 +172,9 @@ def _is_schedule_spec(value: Any) -> bool:
 #: What each hyperparameter may be (see :mod:`gradlab.params`).
 CONSTRAINTS: Mapping[str, Constraint | list[Constraint]] = MappingProxyType(
     {
-        "hidden": Predicate(_is_widths, "a sequence of layer widths, each an integer >= 1"),
+        "hidden": Predicate(
+            _is_widths, f"a sequence of layer widths, each an integer from 1 to {MAX_WIDTH:,}"
+        ),
         "lr": [
             Interval(Real, 0, None, closed="neither"),
             Predicate(lambda v: isinstance(v, str) and v == "auto", "'auto'"),

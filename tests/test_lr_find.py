@@ -137,6 +137,10 @@ def test_a_run_from_the_suggestion_trains_without_diverging(
         ({"steps": 5}, "lr_range_test: steps must be an integer >= 10; got 5."),
         ({"beta": 1.0}, "lr_range_test: beta must be a number in [0, 1) or None; got 1.0."),
         ({"diverge": 1}, "lr_range_test: diverge must be a number > 1; got 1."),
+        ({"min_lr": 1e-320, "steps": 20},
+         "lr_range_test: min_lr=9.99989e-321 to max_lr=10 spans 321 decades, more than "
+         "steps=20 can cover at one step a decade; the test would step over the rates it "
+         "looks for."),
     ],
 )  # fmt: skip
 def test_bad_settings_are_named(kwargs: dict[str, Any], message: str) -> None:
@@ -168,3 +172,32 @@ def test_cli_lr_find_refuses_hidden_layers_for_softmax(
 ) -> None:
     assert main(["lr-find", "softmax", "--hidden", "10"]) == 2
     assert "--hidden is for the MLP" in capsys.readouterr().err
+
+
+def test_the_rates_of_a_range_wider_than_floats_can_divide_are_finite() -> None:
+    """max_lr / min_lr overflows (1e308 / 1e-7): the rates are spaced in logarithms."""
+    X = np.random.default_rng(0).normal(size=(64, 3)).astype(np.float32)
+    test = lr_range_test(SoftmaxRegression(), X, np.arange(64) % 2, max_lr=1e308, steps=400)
+    assert np.all(np.isfinite(test.rates))
+    assert test.rates[0] == 1e-7
+    ratios = test.rates[1:] / test.rates[:-1]
+    np.testing.assert_allclose(ratios, 10 ** (315 / 399), rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--beta", "1"], "error: --beta must be a number in [0, 1), or left out; got 1.0."),
+        (
+            ["--min-lr", "1e-320", "--steps", "20"],
+            "error: --min-lr=9.99989e-321 to --max-lr=10 spans 321 decades, more than "
+            "--steps=20 can cover at one step a decade",
+        ),
+    ],
+    ids=["beta", "range"],
+)
+def test_cli_lr_find_names_a_bad_setting_by_its_flag(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], said: str
+) -> None:
+    assert main(["lr-find", "softmax", *argv, "--quiet", "--out", str(tmp_path)]) == 2
+    assert said in capsys.readouterr().err

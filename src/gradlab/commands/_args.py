@@ -79,6 +79,7 @@ def with_flags(exc: Reworded, where: str, names: Sequence[str] | Mapping[str, st
     )
 
     def reworded(text: str) -> str:
+        text = text.replace(" or None; got", ", or left out; got")  # None: the flag not given
         for name, flag in flags.items():
             end = r"(?!\w)" if re.match(r"\w", name[-1]) else ""  # "lr=" may meet a digit
             text = re.sub(rf"(?<![-\w]){re.escape(name)}{end}", flag, text)

@@ -153,7 +153,7 @@ class RangeTest:
 def auto_beta(min_lr: float, max_lr: float, steps: int) -> float:
     """The smoothing factor whose lag, ``beta / (1 - beta)`` steps, is
     :data:`LAG_DECADES` of a decade of rate."""
-    lag = LAG_DECADES * (steps - 1) / math.log10(max_lr / min_lr)
+    lag = LAG_DECADES * (steps - 1) / (math.log10(max_lr) - math.log10(min_lr))
     return lag / (1 + lag)
 
 
@@ -276,6 +276,14 @@ def lr_range_test(
         raise UsageError(
             f"lr_range_test: min_lr must be below max_lr; got min_lr={min_lr:g}, max_lr={max_lr:g}."
         )
+    decades = math.log10(max_lr) - math.log10(min_lr)
+    if steps - 1 < decades:
+        raise UsageError(
+            f"lr_range_test: min_lr={min_lr:g} to max_lr={max_lr:g} spans {decades:.3g} "
+            f"decades, more than steps={steps} can cover at one step a decade; the test would "
+            "step over the rates it looks for.",
+            hint="Narrow the range (useful rates lie within 1e-7 .. 10), or raise steps.",
+        )
     smoothing = auto_beta(min_lr, max_lr, steps) if beta is None else float(beta)
     settings["beta"] = smoothing
     from gradlab.governor import training_threads
@@ -284,7 +292,9 @@ def lr_range_test(
     start = time.perf_counter()
     fresh = estimator._range_test_start(X, y)
     net, data, n, batch = fresh["net"], fresh["data"], fresh["n"], fresh["batch_size"]
-    rates = min_lr * (max_lr / min_lr) ** (np.arange(steps) / (steps - 1))
+    # in logarithms: the ratio max_lr / min_lr itself may overflow (1e308 / 1e-10)
+    rates = np.exp(np.linspace(math.log(min_lr), math.log(max_lr), steps))
+    rates[0], rates[-1] = min_lr, max_lr
     losses: list[float] = []
     smoothed: list[float] = []
     avg, best = 0.0, math.inf

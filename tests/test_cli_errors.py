@@ -828,3 +828,26 @@ def test_a_count_too_large_to_run_is_refused_by_the_parser(
     code, _, err = run(capsys, *argv, "--out", str(tmp_path / "o"))
     assert code == ExitStatus.USAGE
     assert f"error: {said}" in err
+
+
+@pytest.mark.parametrize(
+    ("formula", "derivative"),
+    [("-x**2+x", "1 - 2*x"), ("-sin(x)", "-cos(x)"), ("-x/2 + x**2", "2*x - 1/2")],
+)
+def test_a_formula_that_starts_with_a_minus_is_read_as_the_formula(
+    capsys: pytest.CaptureFixture[str], formula: str, derivative: str
+) -> None:
+    """argparse took "-x**2" for an unknown option ("required: EXPR|NAME")."""
+    code, out, err = run(capsys, "descend", formula, "--steps", "3", "--no-plots")
+    assert code == 0, err
+    assert out.startswith(f"f(x) = {formula}\nf'(x) = {derivative}\n")
+
+
+def test_a_dashed_word_read_as_an_option_gets_a_hint(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "descend", "-x", "--no-plots")
+    assert code == ExitStatus.USAGE
+    assert err.endswith(
+        "error: the following arguments are required: EXPR|NAME\n'-x' reads as an option. "
+        "Write a formula that starts with a minus as '0-x', and an option's value as "
+        "--option=-x.\n"
+    )

@@ -71,10 +71,11 @@ class _ArgumentError(Exception):
 class _Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Python 3.11's argparse takes "-1e5" and "-1.5e-3" for options, since its pattern
-        # for a negative number has no exponent: accept what newer Pythons accept (a dash,
-        # then a digit or a point and a digit), so "--init-b -1e5" reads as a value.
-        self._negative_number_matcher = re.compile(r"-\.?\d")
+        # What argparse reads as a value although it starts with a dash. Python 3.11's
+        # pattern for a negative number has no exponent ("-1e5" was taken for an option):
+        # accept what newer Pythons accept (a dash, then a digit or a point and a digit),
+        # and a formula no option name could be ("-x**2", "-sin(x)").
+        self._negative_number_matcher = re.compile(r"-\.?\d|-[^-].*[*/^()+ ]")
 
     def error(self, message: str) -> NoReturn:
         raise _ArgumentError(self, message)
@@ -144,8 +145,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _ArgumentError as exc:
         exc.parser.print_usage(sys.stderr)
         print(f"{exc.parser.prog}: error: {exc.message}", file=sys.stderr)
+        hint = _dash_hint(argv)
+        if hint:
+            print(hint, file=sys.stderr)
         if wants_json:
-            _print_error_json("usage", exc.message, None, ExitStatus.USAGE)
+            _print_error_json("usage", exc.message, hint, ExitStatus.USAGE)
         return ExitStatus.USAGE
     if args.command is None:
         parser.print_help(sys.stderr)
@@ -192,6 +196,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if wants_json:
             _print_error_json(status.name.lower(), what, None, status)
         return int(status)
+
+
+def _dash_hint(argv: Sequence[str]) -> str | None:
+    """What to do when a value that starts with a minus was read as an option (``-x``)."""
+    dashed = next((a for a in argv if re.fullmatch(r"-[^-\d.h]\w*", a)), None)
+    if dashed is None:
+        return None
+    return (
+        f"'{dashed}' reads as an option. Write a formula that starts with a minus as "
+        f"'0{dashed}', and an option's value as --option={dashed}."
+    )
 
 
 def _run(name: str, args: argparse.Namespace) -> int:

@@ -337,3 +337,41 @@ def test_a_large_file_is_read_in_memory_proportional_to_its_numbers(tmp_path: Pa
     numbers = n * 2 * 8  # 8 MB of float64
     # the array, X and y (twice the numbers), loadtxt's growing buffer and a block of bytes
     assert int(run.stdout) * 1024 < 8 * numbers
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [("1;2\n2;3\n", "semicolons"), ("1\t2\n2\t3\n", "tabs"), ("1 2\n2 3\n", "spaces")],
+)
+def test_a_file_separated_otherwise_than_by_commas_is_said_to_be(
+    tmp_path: Path, text: str, name: str
+) -> None:
+    """Its first line read as a header and the next as one column: the message alone did
+    not say why."""
+    path = tmp_path / "p.csv"
+    path.write_text(text)
+    with pytest.raises(DataError) as info:
+        load_csv(path)
+    assert info.value.message.endswith("line 2 has 1 column; expected at least 2 (features, "
+                                       "then the target in the last column).")  # fmt: skip
+    assert info.value.hint == (
+        f"The line looks separated by {name}; gradlab reads values separated by commas. "
+        f"Replace the {name}."
+    )
+
+
+def test_a_huge_bad_cell_is_shown_cut_short(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("1,2\n3," + "9" * 400 + "x\n")
+    with pytest.raises(DataError) as info:
+        load_csv(path)
+    assert info.value.message.endswith(
+        f"line 2, column 2: '{'9' * 40}'... (401 chars) is not a number."
+    )
+
+
+def test_one_column_too_few_is_said_in_the_singular(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("1,2\n3\n")
+    with pytest.raises(DataError, match=r"line 2: has 1 column, expected 2 \(as on line 1\)"):
+        load_csv(path)

@@ -267,6 +267,10 @@ def load_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
     return read(path, arrays=False).meta()
 
 
+def _names(n: int) -> str:
+    return f"{n} name" if n == 1 else f"{n} names"
+
+
 def _read_file(
     p: Path, *, arrays: bool
 ) -> tuple[int, Any, dict[str, np.ndarray], dict[str, tuple[tuple[int, ...], str]]]:
@@ -438,7 +442,9 @@ class _Schema:
         if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
             raise self.bad("classes", names, "a list of class names (strings)")
         if len(names) != k:
-            raise self.fail(f"classes has {len(names)} names, but the last layer has {k} outputs.")
+            raise self.fail(
+                f"classes has {_names(len(names))}, but the last layer has {k} outputs."
+            )
         if self.version < 2:
             return Classes(np.arange(k), tuple(names))
         labels = meta["labels"]
@@ -571,7 +577,7 @@ class _Schema:
             raise self.bad("feature_names", value, "null or a list of column names")
         if len(value) != sizes[0]:
             raise self.fail(
-                f"feature_names has {len(value)} names, but the first layer takes {sizes[0]}."
+                f"feature_names has {_names(len(value))}, but the first layer takes {sizes[0]}."
             )
         return np.asarray(value, dtype=object)
 

@@ -355,12 +355,13 @@ def _read_carefully(
                     if width < 2:
                         raise DataError(
                             f"{path}: line {line} has {width} column; expected at least 2 "
-                            "(features, then the target in the last column)."
+                            "(features, then the target in the last column).",
+                            hint=_separator_hint(cells, delimiter),
                         )
                 if len(cells) != width:
                     where = "the header" if header is not None else f"line {first_line}"
                     raise DataError(
-                        f"{path}, line {line}: has {len(cells)} columns, expected {width} "
+                        f"{path}, line {line}: has {_columns(len(cells))}, expected {width} "
                         f"(as on {where})."
                     )
                 for c, cell in enumerate(cells):
@@ -380,14 +381,36 @@ def _read_carefully(
     return header, np.frombuffer(values, dtype=np.float64).reshape(n_rows, width)
 
 
+def _columns(n: int) -> str:
+    return f"{n} column" if n == 1 else f"{n} columns"
+
+
+def _separator_hint(cells: list[str], delimiter: str) -> str | None:
+    """A hint when a one-column line looks separated by something else than ``delimiter``."""
+    for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars"), (" ", "spaces")):
+        if sep != delimiter and any(sep in c.strip() for c in cells):
+            return (
+                f"The line looks separated by {name}; gradlab reads values separated by "
+                f"{'commas' if delimiter == ',' else repr(delimiter)}. Replace the {name}."
+            )
+    return None
+
+
+def _shown(cell: str, limit: int = 40) -> str:
+    """``cell`` quoted for a message, cut to ``limit`` characters (a cell may be a megabyte)."""
+    return repr(cell) if len(cell) <= limit else repr(cell[:limit]) + f"... ({len(cell):,} chars)"
+
+
 def _number(path: Path, line: int, column: int, cell: str) -> float:
     """``cell`` as a finite float, or a DataError naming its line and column (from 0)."""
     v = _as_float(cell)
     if v is None:
-        raise DataError(f"{path}, line {line}, column {column + 1}: {cell!r} is not a number.")
+        raise DataError(
+            f"{path}, line {line}, column {column + 1}: {_shown(cell)} is not a number."
+        )
     if not math.isfinite(v):
         raise DataError(
-            f"{path}, line {line}, column {column + 1}: {cell!r} is not a finite number; "
+            f"{path}, line {line}, column {column + 1}: {_shown(cell)} is not a finite number; "
             "remove the line or fill in the value."
         )
     return v

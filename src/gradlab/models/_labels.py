@@ -175,7 +175,8 @@ class Classes:
             names = tuple(str(v) for v in class_names)
             if len(names) != len(values):
                 raise DataError(
-                    f"class_names has {len(names)} names but there are {len(values)} "
+                    f"class_names has {len(names)} name{'' if len(names) == 1 else 's'} but "
+                    f"there are {len(values)} "
                     f"classes ({_preview(list(values))}); give one name per class."
                 )
         return cls(values, names)

@@ -395,6 +395,26 @@ def test_command_writes_its_files_and_reads_the_points_file(
     assert md.read_text().startswith("# gradlab benchmarks (quick)")
 
 
+@pytest.mark.torch
+def test_command_refuses_a_points_file_too_large_for_least_squares_before_any_work(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As linreg --csv does, rather than NumPy's overflow warnings and a nan start."""
+    pytest.importorskip("torch")  # the benchmark needs it, and says so first
+    import gradlab.bench.floors as floors
+
+    def no_floors(*args: object) -> None:
+        raise AssertionError("measured the floors before reading the points")
+
+    monkeypatch.setattr(floors, "measure_sized", no_floors)
+    csv = tmp_path / "points.csv"
+    csv.write_text("1e200,2\n1,2\n")
+    code = main(["bench", "--quick", "--points", str(csv), "--out", str(tmp_path / "out")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"error: {csv}: column 1 holds 1e+200, too large for least squares" in err
+
+
 @pytest.mark.parametrize(
     ("flags", "parallel", "rules"),
     [

@@ -33,10 +33,10 @@ from gradlab.bench.tables import engines_table, scaling
 def tutorial_points(path: Path | None) -> tuple[np.ndarray, str]:
     """The points of the linear-regression job, (n, 2): the file at ``path`` (the tutorial's
     ``data.csv``), else 100 generated points on a line."""
-    from gradlab.data.points import load_csv, make_line
+    from gradlab.data.points import check_magnitude, load_csv, make_line
 
     if path is not None:
-        p = load_csv(path)
+        p = check_magnitude(load_csv(path))
         return np.column_stack([p.X[:, 0], p.y]), f"{path.name} ({p.n_points} points)"
     p = make_line(100, seed=0)
     return np.column_stack([p.X[:, 0], p.y]), "100 generated points"
@@ -118,10 +118,10 @@ def run(
     """
     start = time.perf_counter()
     load_start = os.getloadavg()[0]
+    pts, points_source = tutorial_points(points)  # a bad file is reported before any work
     names = list(plan.peers) if plan.peers is not None else peers.available()
     log("measuring the floors ...")
     floors = fl.measure_sized(plan.matmul_size, plan.bandwidth_bytes, plan.floor_repeats)
-    pts, points_source = tutorial_points(points)
     log("linear regression ...")
     tables = [linreg_small(pts, floors, plan.linreg_repeats)]
     tables.append(linreg_large(plan.linreg_points, 1000, floors))

@@ -163,7 +163,7 @@ def _open_regular(path: Path, max_bytes: int) -> Iterator[IO[bytes]]:
     except FileNotFoundError:
         raise DataError(
             f"{path}: no such file.",
-            hint="Check the path, or leave out --csv to use generated data.",
+            hint="Check the path; without a file, the command generates points on a line.",
         ) from None
     except IsADirectoryError:
         raise DataError(f"{path}: is a folder, not a CSV file.") from None

@@ -580,6 +580,32 @@ def test_train_uses_each_models_own_defaults(
     assert (rule["name"], rule["lr"], rule["momentum"]) == ("sgd", lr, momentum)
 
 
+@pytest.mark.parametrize(
+    ("schedule", "said", "factors"),
+    [
+        ("step", "0.1 for step", [1, 1, 0.1, 0.1, 0.01, 0.01]),  # a third of 6 epochs
+        ("exponential", "0.9 for exponential", [1, 0.9, 0.81, 0.729, 0.6561, 0.59049]),
+    ],
+)
+def test_train_schedules_follow_the_defaults_its_help_gives(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    schedule: str,
+    said: str,
+    factors: list[float],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--gamma GAMMA the schedule's decay factor (default: 0.1 for step, 0.9 for " in help_text
+    assert said in help_text
+    assert "epochs between step decays (default: a third of --epochs, at least 1)" in help_text
+    argv = ["train", "softmax", "--epochs", "6", "--schedule", schedule, "--no-plots", "--json"]
+    assert run(capsys, *argv, "--out", str(tmp_path))[0] == 0
+    rates = json.loads((tmp_path / "history.json").read_text())["columns"]["lr"]
+    assert rates == pytest.approx([0.1 * f for f in factors], rel=1e-12)
+
+
 def test_train_quiet_prints_nothing_on_stderr(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -851,3 +851,14 @@ def test_a_dashed_word_read_as_an_option_gets_a_hint(capsys: pytest.CaptureFixtu
         "Write a formula that starts with a minus as '0-x', and an option's value as "
         "--option=-x.\n"
     )
+
+
+def test_predict_refuses_a_seed_its_data_set_does_not_use(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, "predict", "--seed", "5", "--out", str(tmp_path))
+    assert code == ExitStatus.USAGE
+    assert err.endswith(
+        "error: --seed chooses which synthetic images to generate; --dataset digits does not "
+        "use it.\nLeave --seed out, or add --dataset synthetic.\n"
+    )

@@ -39,8 +39,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from gradlab.errors import UsageError
     from gradlab.jobs.predict import run_predict
 
+    if args.seed is not None and args.dataset != "synthetic":
+        raise UsageError(
+            f"--seed chooses which synthetic images to generate; --dataset {args.dataset} "
+            "does not use it.",
+            hint="Leave --seed out, or add --dataset synthetic.",
+        )
     result = run_predict(
         args.checkpoint,
         dataset=args.dataset,

@@ -49,6 +49,8 @@ def fraction(text: str) -> float:
 
 
 def _both(name: str, show: Any = str) -> str:
+    if show(_SOFTMAX[name]) == show(_MLP[name]):
+        return str(show(_MLP[name]))
     return f"{show(_SOFTMAX[name])} for softmax, {show(_MLP[name])} for the MLP"
 
 
@@ -126,18 +128,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "x gamma every --step-size epochs, x gamma every epoch, half a cosine down to 0 over "
         f"--t-max epochs); warmup, onecycle (per step) (default: constant{resumed})",
     )
-    p.add_argument("--gamma", type=positive_float, help="the schedule's decay factor")
     p.add_argument(
-        "--step-size", type=positive_int, metavar="EPOCHS", help="epochs between step decays"
+        "--gamma",
+        type=positive_float,
+        help="the schedule's decay factor (default: 0.1 for step, 0.9 for exponential)",
     )
     p.add_argument(
-        "--t-max", type=positive_int, metavar="EPOCHS", help="the cosine's length in epochs"
+        "--step-size",
+        type=positive_int,
+        metavar="EPOCHS",
+        help="epochs between step decays (default: a third of --epochs, at least 1)",
+    )
+    p.add_argument(
+        "--t-max",
+        type=positive_int,
+        metavar="EPOCHS",
+        help="the cosine's length in epochs (default: --epochs)",
     )
     p.add_argument(
         "--warmup-steps",
         type=non_negative_int,
         metavar="N",
-        help="a linear warm-up over the first N steps, before the schedule",
+        help="a linear warm-up over the first N steps, before the schedule (default: none; "
+        "--schedule warmup alone: one epoch's steps, from a third of the rate)",
     )
     p.add_argument(
         "--early-stopping",
@@ -170,7 +183,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=non_negative_int,
         default=18,
         metavar="N",
-        help="images in the grid (0: none)",
+        help="images in the prediction grid (0: none; default: 18)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--no-plots", action="store_true", help="no PNG files")

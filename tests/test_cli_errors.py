@@ -862,3 +862,26 @@ def test_predict_refuses_a_seed_its_data_set_does_not_use(
         "error: --seed chooses which synthetic images to generate; --dataset digits does not "
         "use it.\nLeave --seed out, or add --dataset synthetic.\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (
+            ["--problem", "breast-cancer", "--loss", "mse"],
+            "error: --loss 'mse' is not a loss of the breast-cancer problem, which takes 'bce' "
+            "or 'bce_sum'.",
+        ),
+        (["--problem", "line", "--loss", "bce"], "error: --loss 'bce' is not a loss of the line"),
+        (["--engines", "numpy,numpy"], "error: argument --engines: engine numpy is given twice"),
+        (["--methods", "sgd,batch,sgd"], "error: argument --methods: method sgd is given twice"),
+    ],
+    ids=["logistic-mse", "line-bce", "engines", "methods"],
+)
+def test_compare_refuses_a_loss_its_problem_lacks_and_repeated_items_before_any_fit(
+    capsys: pytest.CaptureFixture[str], argv: list[str], said: str
+) -> None:
+    code, out, err = run(capsys, "compare", "--engines", "numpy", *argv, "--no-plots")
+    assert code == ExitStatus.USAGE
+    assert said in err
+    assert "fitting with" not in out + err

@@ -18,7 +18,9 @@ from gradlab.commands._args import (
     positive_int,
     print_json,
     schedule_from_args,
+    with_flags,
 )
+from gradlab.errors import UsageError
 from gradlab.jobs.compare import PROBLEMS
 from gradlab.params import LINEAR_ENGINES, METHODS
 
@@ -32,6 +34,9 @@ def _choices(valid: tuple[str, ...], what: str) -> Callable[[str], list[str]]:
                 f"unknown {what} {', '.join(map(repr, bad)) or '(none)'}; "
                 f"choose from: {', '.join(valid)}"
             )
+        repeated = sorted({t for t in items if items.count(t) > 1})
+        if repeated:
+            raise argparse.ArgumentTypeError(f"{what} {', '.join(repeated)} is given twice")
         return items
 
     return parse
@@ -150,7 +155,10 @@ def run(args: argparse.Namespace) -> int:
         return _tutorial(args)
     from gradlab.jobs.compare import compare, settings, sklearn_logistic
 
-    chosen = settings(args.problem, lr=args.lr, epochs=args.epochs, loss=args.loss)
+    try:
+        chosen = settings(args.problem, lr=args.lr, epochs=args.epochs, loss=args.loss)
+    except UsageError as exc:
+        raise with_flags(exc, "compare", {"loss=": "--loss "}) from None
     lr, epochs = chosen["lr"], chosen["epochs"]
     schedule = schedule_from_args(args)
     data, rows = compare(

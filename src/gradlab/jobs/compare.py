@@ -34,6 +34,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "line": {"lr": 0.01, "epochs": 200, "loss": "mse"},
     "breast-cancer": {"lr": 0.1, "epochs": 300, "loss": "bce"},
 }
+#: The losses each problem's model takes: squared error for the regressions, binary
+#: cross-entropy for the classifier (mean, or summed as the tutorial's 0.5 * sum is).
+LOSSES: dict[str, tuple[str, ...]] = {
+    "quadratic": ("mse", "half_sse"),
+    "line": ("mse", "half_sse"),
+    "breast-cancer": ("bce", "bce_sum"),
+}
 
 
 @dataclass(frozen=True)
@@ -256,8 +263,19 @@ class Comparison(NamedTuple):
 def settings(
     problem: str, *, lr: float | None = None, epochs: int | None = None, loss: str | None = None
 ) -> dict[str, Any]:
-    """The problem's learning rate, epochs and loss: those given, else its defaults."""
+    """The problem's learning rate, epochs and loss: those given, else its defaults.
+
+    Raises
+    ------
+    UsageError
+        ``loss`` is not one the problem's model takes (:data:`LOSSES`).
+    """
     d = DEFAULTS[problem]
+    if loss is not None and loss not in LOSSES[problem]:
+        raise UsageError(
+            f"compare: loss={loss!r} is not a loss of the {problem} problem, which takes "
+            f"{' or '.join(map(repr, LOSSES[problem]))}."
+        )
     return {
         "lr": d["lr"] if lr is None else lr,
         "epochs": d["epochs"] if epochs is None else epochs,

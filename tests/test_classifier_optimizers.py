@@ -288,7 +288,7 @@ def test_bad_schedules_are_named(schedule: Any, message: str) -> None:
         (
             {"schedule": "linear"},
             "MLPClassifier: schedule must be one of 'constant', 'step', 'exponential', "
-            "'cosine', 'warmup', 'onecycle' or a dict {\"name\": <schedule>, ...} or a "
+            "'cosine', 'warmup', 'onecycle', a dict {\"name\": <schedule>, ...}, or a "
             "gradlab.optim schedule; got 'linear'.",
         ),
         (

@@ -223,7 +223,7 @@ def test_classifier_predict_before_fit_and_wrong_width() -> None:
         ),
         (
             {"cpu_threads": 0},
-            "MLPClassifier: cpu_threads must be one of 'auto' or an integer >= 1 or None; got 0.",
+            "MLPClassifier: cpu_threads must be 'auto', an integer >= 1, or None; got 0.",
         ),
     ],
 )

@@ -262,8 +262,8 @@ def test_adam_fits_the_logistic_model_well() -> None:
         ({"optimizer": "adma"}, r"LinearRegression: optimizer must be one of 'sgd', 'momentum', "
          r"'nesterov', 'adagrad', 'rmsprop', 'adam', 'adamw' or a Rule from gradlab\.optim\.rules;"
          r" got 'adma'\."),
-        ({"schedule": "cosine"}, r"LinearRegression: schedule must be None or one of 'constant' "
-         r"or a Schedule from gradlab\.optim\.schedules or a function \(lr, steps\) -> Schedule;"
+        ({"schedule": "cosine"}, r"LinearRegression: schedule must be None, 'constant', or a "
+         r"Schedule from gradlab\.optim\.schedules or a function \(lr, steps\) -> Schedule;"
          r" got 'cosine'\."),
         ({"lr": 0.1, "schedule": CosineAnnealingLR(0.2, T_max=10)}, r"LinearRegression: lr=0\.1 "
          r"and the schedule's rate 0\.2 disagree; the schedule .* sets the rates"),

@@ -142,6 +142,8 @@ class Options:
             return False
 
     def describe(self) -> str:
+        if len(self.values) == 1:
+            return repr(self.values[0])
         return "one of " + ", ".join(repr(v) for v in self.values)
 
 
@@ -179,7 +181,10 @@ def _accepts(c: Constraint, value: Any) -> bool:
 def describe(rule: Constraint | list[Constraint]) -> str:
     """What ``rule`` allows, in words ("a number > 0 or None")."""
     rules = rule if isinstance(rule, list) else [rule]
-    return " or ".join("None" if c is None else c.describe() for c in rules)
+    parts = ["None" if c is None else c.describe() for c in rules]
+    if len(parts) <= 2:
+        return " or ".join(parts)
+    return ", ".join(parts[:-1]) + ", or " + parts[-1]
 
 
 def validate_one(name: str, value: Any, rule: Constraint | list[Constraint], owner: str) -> None:

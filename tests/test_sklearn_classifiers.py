@@ -142,3 +142,22 @@ def test_column_names_of_mixed_types_are_refused_as_scikit_learn_does(make: type
         fitted.predict(pd.DataFrame(X[:3] / 16, columns=names))
     numbered = make(epochs=1).fit(pd.DataFrame(X[:100] / 16), y[:100])  # all ints: no names
     assert not hasattr(numbered, "feature_names_in_")
+
+
+@pytest.mark.parametrize(
+    "make",
+    ["LinearRegression", "LogisticRegression", "SoftmaxRegression", "MLPClassifier"],
+)
+def test_a_warning_points_at_the_line_that_called_gradlab(make: str) -> None:
+    """However deep in the package it is raised (fit now runs _fit inside a guard)."""
+    import warnings
+
+    import gradlab.models
+
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    y = (X[:, 0] > 0).astype(int)
+    model = getattr(gradlab.models, make)(epochs=1)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        model.fit(X, y[:, None])
+    assert [w.filename for w in seen] == [__file__], [(w.filename, w.lineno) for w in seen]

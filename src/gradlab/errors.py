@@ -8,6 +8,8 @@ traceback. Library users can catch them by the builtin they also subclass
 
 from __future__ import annotations
 
+import os
+import sys
 from enum import IntEnum
 from typing import Any
 
@@ -153,3 +155,21 @@ class DivergenceError(GradlabError, ArithmeticError):
         self.iteration = iteration
         self.loss = loss
         self.last_params = last_params
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def outside_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning point at the first line outside gradlab.
+
+    Call it in the ``warnings.warn`` of a gradlab function: however deep in the package
+    the warning is raised, Python then reports the line of the user's code that called
+    into gradlab (``model.fit(X, y)``), as scikit-learn's warnings do.
+    """
+    frame = sys._getframe(1)  # the function that warns: stacklevel 1
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from gradlab.errors import DataError
+from gradlab.errors import DataError, outside_stacklevel
 
 #: How label values are stored in a checkpoint (JSON has no dtypes).
 LABEL_KINDS: tuple[str, ...] = ("int", "float", "bool", "str")
@@ -45,7 +45,7 @@ def as_label_array(y: np.ndarray, n: int, name: str = "y") -> np.ndarray:
             f"A column-vector {name} was passed when a 1d array was expected; "
             f"reading it as shape ({y.shape[0]},).",
             _conversion_warning(),
-            stacklevel=4,
+            stacklevel=outside_stacklevel(),
         )
         y = y[:, 0]
     if y.ndim != 1:

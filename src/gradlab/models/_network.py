@@ -33,7 +33,13 @@ import numpy as np
 
 from gradlab import ops
 from gradlab.engines.optstate import SavedOptimizer
-from gradlab.errors import DataError, MissingDependencyError, OutOfMemoryError, UsageError
+from gradlab.errors import (
+    DataError,
+    MissingDependencyError,
+    OutOfMemoryError,
+    UsageError,
+    outside_stacklevel,
+)
 from gradlab.history import History
 from gradlab.models._input import as_arrays, as_float_rows, is_torch_data, to_numpy
 from gradlab.models._labels import Classes, as_label_array
@@ -784,7 +790,7 @@ class NetworkClassifier:
                 f"{saved.path} holds the state of {state.name}, not {rule.name}: "
                 f"{self._owner} resumes with a fresh {rule.name} state.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=outside_stacklevel(),
             )
             return None
         return state.in_units(units, rule.lr if units == "step" else None)  # type: ignore[no-any-return]
@@ -909,7 +915,7 @@ class NetworkClassifier:
             warnings.warn(
                 f"X has feature names, but {self._owner} was fitted without feature names",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=outside_stacklevel(),
             )
             return
         if names is None:
@@ -917,7 +923,7 @@ class NetworkClassifier:
                 f"X does not have valid feature names, but {self._owner} was fitted with "
                 "feature names",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=outside_stacklevel(),
             )
             return
         if len(names) == len(fitted) and np.all(names == fitted):

@@ -36,7 +36,7 @@ from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.utils.validation import validate_data
 
 from gradlab.engines import Kind, LinearEngine, Problem, Reduction, Trajectory, make_engine
-from gradlab.errors import DataError, UsageError
+from gradlab.errors import DataError, UsageError, outside_stacklevel
 from gradlab.history import History
 from gradlab.optim import DivergenceGuard, Method, epoch_batches, plain_number
 from gradlab.optim.rules import RULES, Adagrad, Adam, RMSprop, Rule, is_plain, make_rule
@@ -123,7 +123,7 @@ def column(y: Any, n: int, name: str = "y") -> np.ndarray:
                 "A column-vector y was passed when a 1d array was expected. Please change "
                 "the shape of y to (n_samples, ), for example using ravel()."
             ),
-            stacklevel=3,
+            stacklevel=outside_stacklevel(),
         )
         arr = arr[:, 0]
     if arr.ndim != 1:

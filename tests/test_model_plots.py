@@ -370,3 +370,57 @@ def test_activation_figure_refuses_an_empty_range(lo: float, hi: float) -> None:
     with pytest.raises(UsageError, match=r"activation_figure: lo and hi must be finite with "
                        r"lo < hi; got"):  # fmt: skip
         activation_figure(lo, hi)
+
+
+# ------------------------------------------------------------------ ax=: a subplot of yours
+
+
+def _in_your_axes() -> list[tuple[str, object]]:
+    """(name, call(ax)) for every one-axes picture a fitted object draws."""
+    from gradlab.data.images import load_images
+    from gradlab.jobs.lr_find import lr_range_test
+    from gradlab.models import SoftmaxRegression
+
+    X, y = line_data()
+    lin = LinearRegression(epochs=20).fit(X, y)
+    X2, y2 = line_data(d=2)
+    wide = LinearRegression(epochs=20).fit(X2, y2)
+    Xb, t = blobs(2)
+    log = LogisticRegression(epochs=30).fit(Xb, t)
+    d = load_images("digits")
+    soft = SoftmaxRegression(epochs=1).fit(d.X_train, d.y_train)
+    test = lr_range_test(SoftmaxRegression(), d.X_train, d.y_train, steps=30)
+    return [
+        ("plot_fit", lambda ax: lin.plot_fit(X, y, ax=ax)),
+        ("plot_fit, several features", lambda ax: wide.plot_fit(X2, y2, ax=ax)),
+        ("plot_loss", lambda ax: lin.plot_loss(X, y, ax=ax)),
+        ("plot_surface", lambda ax: lin.plot_surface(X, y, ax=ax)),
+        ("logistic plot_loss", lambda ax: log.plot_loss(ax=ax)),
+        ("plot_decision", lambda ax: log.plot_decision(Xb, t, ax=ax)),
+        ("plot_confusion", lambda ax: soft.plot_confusion(d.X_test, d.y_test, ax=ax)),
+        ("range test plot", lambda ax: test.plot(ax=ax)),
+    ]
+
+
+def test_each_one_axes_picture_draws_into_the_axes_it_is_given() -> None:
+    """matplotlib's convention for a plotting function: draw in the caller's axes, in the
+    caller's figure, and make no figure of one's own."""
+    from matplotlib.figure import Figure as MplFigure
+
+    calls = _in_your_axes()
+    fig = MplFigure(figsize=(16, 8))
+    axes = fig.subplots(2, 4).ravel()
+    for (name, call), ax in zip(calls, axes, strict=True):
+        assert call(ax) is fig, name
+        assert ax.has_data() or ax.images, name
+        assert ax.get_title(), name
+        assert not fig.legends, name  # a legend in the axes, not below the whole figure
+    assert len(fig.axes) == len(calls) + 2  # and the colorbars of the surface and decision
+
+
+def test_a_picture_given_something_else_than_axes_says_what_it_needs() -> None:
+    X, y = line_data()
+    model = LinearRegression(epochs=5).fit(X, y)
+    with pytest.raises(UsageError, match=r"ax must be a matplotlib Axes \(fig\.add_subplot\(\), "
+                       r"plt\.gca\(\)\); got str\."):  # fmt: skip
+        model.plot_fit(X, y, ax="left")

@@ -29,6 +29,8 @@ from gradlab.optim.schedules import Schedule
 from gradlab.params import Constraint, Interval, Predicate, validate
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
     from gradlab.viz.figure import Figure
 
 _MLP = DEFAULTS["mlp"]
@@ -265,7 +267,9 @@ class _Estimator(NetworkClassifier, ClassifierMixin, BaseEstimator):  # type: ig
             dataset=dataset, among="in all",
         )  # fmt: skip
 
-    def plot_confusion(self, X: Any, y: Any = None, *, dataset: str = "") -> Figure:
+    def plot_confusion(
+        self, X: Any, y: Any = None, *, dataset: str = "", ax: Axes | None = None
+    ) -> Figure:
         """The confusion matrix on ``(X, y)``: how many images of each true class (rows)
         were predicted as each class (columns); right answers in blue on the diagonal,
         mistakes in red, each colour shaded by its own largest count.
@@ -278,6 +282,9 @@ class _Estimator(NetworkClassifier, ClassifierMixin, BaseEstimator):  # type: ig
             Their labels; None only when ``X`` is a PyTorch Dataset or DataLoader.
         dataset : str, optional
             Named in the title.
+        ax : matplotlib Axes, optional
+            Draw there, in a figure of your own (a subplot beside others), rather than
+            in a new figure.
 
         Returns
         -------
@@ -288,7 +295,7 @@ class _Estimator(NetworkClassifier, ClassifierMixin, BaseEstimator):  # type: ig
         NotFittedError
             Before ``fit``.
         UsageError
-            ``dataset`` is not a string.
+            ``dataset`` is not a string, or ``ax`` not a matplotlib Axes.
         DataError
             ``X`` or ``y`` is malformed, ``y`` is missing or holds a label the model does
             not know, or ``X`` has another number of values per sample.
@@ -300,8 +307,9 @@ class _Estimator(NetworkClassifier, ClassifierMixin, BaseEstimator):  # type: ig
         validate(PLOT_PARAMETERS, {"dataset": dataset}, f"{type(self).__name__}.{method}")
         _, true, pred = self._predicted(X, y, method, None)
         return confusion_of(
-            true, pred, self.class_names_, model=self._label(), dataset=dataset, images="images"
-        )
+            true, pred, self.class_names_, model=self._label(), dataset=dataset, images="images",
+            ax=ax,
+        )  # fmt: skip
 
 
 class MLPClassifier(_Estimator):

@@ -28,6 +28,8 @@ from gradlab.models.base import (
 from gradlab.params import Constraint, Interval, Options, Predicate
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
     from gradlab.optim import Rule, Schedule
     from gradlab.viz.figure import Figure
 
@@ -151,7 +153,7 @@ class LinearRegression(RegressorMixin, GradientDescentModel):  # type: ignore[mi
         d = self.n_features_in_
         return ["x"] if d == 1 else [f"x{i + 1}" for i in range(d)]
 
-    def plot_fit(self, X: Any, y: Any) -> Figure:
+    def plot_fit(self, X: Any, y: Any, *, ax: Axes | None = None) -> Figure:
         """The data and the fitted curve, beside the closed form's.
 
         With one feature: the points and both curves (``y = w*x + b``, or the model's
@@ -163,11 +165,15 @@ class LinearRegression(RegressorMixin, GradientDescentModel):  # type: ignore[mi
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
             Usually the training data.
+        ax : matplotlib Axes, optional
+            Draw there, in a figure of your own (a subplot beside others), rather than
+            in a new figure.
 
         Returns
         -------
         Figure
-            Shows itself inline in a notebook; ``.show()`` or ``savefig`` elsewhere.
+            Shows itself inline in a notebook; ``.show()`` or ``savefig`` elsewhere. With
+            ``ax``, the figure that holds it.
 
         Raises
         ------
@@ -188,7 +194,7 @@ class LinearRegression(RegressorMixin, GradientDescentModel):  # type: ignore[mi
                 ya,
                 [(descent, F @ self.coef_ + self.intercept_),
                  ("closed form (least squares)", F @ cw + cb)],
-                title=title,
+                title=title, ax=ax,
             )  # fmt: skip
         lo, hi = float(Xa.min()), float(Xa.max())
         grid = np.linspace(lo, hi, 200)
@@ -200,9 +206,9 @@ class LinearRegression(RegressorMixin, GradientDescentModel):  # type: ignore[mi
             (f"closed form (least squares): {equation(cw, cb, powers)}", G @ cw + cb),
         ]  # fmt: skip
         return fit_figure(Xa[:, 0], ya, grid, curves, xlabel=self._feature_names()[0],
-                          title=title)  # fmt: skip
+                          title=title, ax=ax)  # fmt: skip
 
-    def plot_loss(self, X: Any = None, y: Any = None) -> Figure:
+    def plot_loss(self, X: Any = None, y: Any = None, *, ax: Axes | None = None) -> Figure:
         """The loss per epoch (epoch 0 is the start), on a log scale.
 
         Parameters
@@ -210,6 +216,9 @@ class LinearRegression(RegressorMixin, GradientDescentModel):  # type: ignore[mi
         X, y : array-like, optional
             The training data: with them a dashed line marks the closed form's loss, the
             least any descent can reach.
+        ax : matplotlib Axes, optional
+            Draw there, in a figure of your own (a subplot beside others), rather than
+            in a new figure.
 
         Raises
         ------
@@ -239,9 +248,10 @@ class LinearRegression(RegressorMixin, GradientDescentModel):  # type: ignore[mi
             ylabel=loss,
             title=f"{type(self).__name__}: {loss} per epoch\n({describe_fit(self)})",
             floor=floor,
+            ax=ax,
         )
 
-    def plot_surface(self, X: Any, y: Any) -> Figure:
+    def plot_surface(self, X: Any, y: Any, *, ax: Axes | None = None) -> Figure:
         """The loss over ``(w, b)`` as contours, with the path the descent took on it.
 
         Only a model with one weight has a loss surface that can be drawn: a
@@ -255,6 +265,9 @@ class LinearRegression(RegressorMixin, GradientDescentModel):  # type: ignore[mi
         X : array-like of shape (n_samples, 1)
         y : array-like of shape (n_samples,)
             The data the model was fitted on.
+        ax : matplotlib Axes, optional
+            Draw there, in a figure of your own (a subplot beside others), rather than
+            in a new figure.
 
         Raises
         ------
@@ -291,6 +304,7 @@ class LinearRegression(RegressorMixin, GradientDescentModel):  # type: ignore[mi
             np.asarray(hist["b"]),
             optimum=(float(cw[0]), float(cb)),
             title=surface_title(self.loss),
+            ax=ax,
         )
 
 

@@ -40,6 +40,8 @@ from gradlab.ops import sigmoid
 from gradlab.params import Constraint, Options
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
     from gradlab.optim import Rule, Schedule
     from gradlab.viz.figure import Figure
 
@@ -178,8 +180,14 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):  # type: ignore
 
     # -------------------------------------------------------------- pictures
 
-    def plot_loss(self) -> Figure:
+    def plot_loss(self, *, ax: Axes | None = None) -> Figure:
         """The binary cross-entropy per epoch (epoch 0 is the start), on a log scale.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Draw there, in a figure of your own (a subplot beside others), rather than
+            in a new figure.
 
         Raises
         ------
@@ -194,9 +202,17 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):  # type: ignore
             self.history_["loss"],
             ylabel=loss,
             title=f"{type(self).__name__}: {loss} per epoch\n({describe_fit(self)})",
+            ax=ax,
         )
 
-    def plot_decision(self, X: Any, y: Any, *, feature_names: list[str] | None = None) -> Figure:
+    def plot_decision(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        feature_names: list[str] | None = None,
+        ax: Axes | None = None,
+    ) -> Figure:
         """What the model decides, drawn over the points, for one or two features.
 
         One feature: the points at height 0 or 1 by class, the probability curve
@@ -214,6 +230,9 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):  # type: ignore
         feature_names : list of str, optional
             The axis labels; by default the names seen in ``fit`` (a DataFrame's
             columns), else ``x`` or ``x1``, ``x2``.
+        ax : matplotlib Axes, optional
+            Draw there, in a figure of your own (a subplot beside others), rather than
+            in a new figure.
 
         Raises
         ------
@@ -253,4 +272,5 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):  # type: ignore
             [str(c) for c in self.classes_],
             feature_names=feature_names,
             title=f"{name}: what it decides\n({describe_fit(self)})",
+            ax=ax,
         )

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
     from gradlab.viz.figure import Figure
 
 __all__ = [
@@ -149,6 +151,7 @@ def confusion_of(
     model: str = "",
     dataset: str = "",
     images: str = "test images",
+    ax: Axes | None = None,
 ) -> Figure:
     """The confusion matrix of true against predicted class numbers, drawn by
     :func:`gradlab.viz.images.confusion_figure`.
@@ -163,8 +166,10 @@ def confusion_of(
         Named in the title.
     images : str
         What the counted samples are, in the title: ``"41 of 450 test images wrong"``.
+    ax : matplotlib Axes, optional
+        Draw there, in the caller's figure, rather than in a new one.
     """
     from gradlab.viz.images import confusion_figure, confusion_matrix
 
     matrix = confusion_matrix(true, pred, len(classes))
-    return confusion_figure(matrix, classes, model=model, dataset=dataset, images=images)
+    return confusion_figure(matrix, classes, model=model, dataset=dataset, images=images, ax=ax)

@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from gradlab.viz.regression import _legend_below, loss_curves
-from gradlab.viz.save import new_figure
+from gradlab.viz.save import figure_and_axes
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
     from gradlab.viz.figure import Figure
 
 __all__ = [
@@ -69,6 +71,7 @@ def fit_figure(
     xlabel: str = "x",
     ylabel: str = "y",
     title: str = "The data and the fitted curves",
+    ax: Axes | None = None,
 ) -> Figure:
     """Scatter ``(x, y)`` and draw each curve over ``grid``.
 
@@ -81,9 +84,11 @@ def fit_figure(
     curves : sequence of (label, values)
         ``values`` of shape (k,): a model's predictions at ``grid``.
     xlabel, ylabel, title : str
+    ax : matplotlib Axes, optional
+        Draw there, in the caller's figure, rather than in a new one.
     """
-    fig = new_figure(6.4, 4.6)
-    ax = fig.add_subplot()
+    own = ax is None
+    fig, ax = figure_and_axes(ax, 6.4, 4.6)
     ax.scatter(x, y, s=14, color=_DATA, alpha=0.75, label="data")
     for i, (label, values) in enumerate(curves):
         ax.plot(grid, values, _STYLES[i % len(_STYLES)], color=_COLORS[i % len(_COLORS)],
@@ -92,7 +97,7 @@ def fit_figure(
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    _legend_below(fig, ax, ncols=1 if len(curves) > 1 else 2)
+    _legend_below(fig, ax, ncols=1 if len(curves) > 1 else 2, own=own)
     return fig
 
 
@@ -101,6 +106,7 @@ def parity_figure(
     predictions: Sequence[tuple[str, np.ndarray]],
     *,
     title: str = "Predicted against true values",
+    ax: Axes | None = None,
 ) -> Figure:
     """Each model's predictions against the true targets, with the diagonal ``y = x``.
 
@@ -113,9 +119,11 @@ def parity_figure(
         The true targets.
     predictions : sequence of (label, values)
         ``values`` of shape (n,).
+    ax : matplotlib Axes, optional
+        Draw there, in the caller's figure, rather than in a new one.
     """
-    fig = new_figure(6.0, 5.2)
-    ax = fig.add_subplot()
+    own = ax is None
+    fig, ax = figure_and_axes(ax, 6.0, 5.2)
     values = [y, *(v for _, v in predictions)]
     lo = min(float(np.min(v)) for v in values)
     hi = max(float(np.max(v)) for v in values)
@@ -128,7 +136,7 @@ def parity_figure(
     ax.set_ylabel("predicted y")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    _legend_below(fig, ax)
+    _legend_below(fig, ax, own=own)
     return fig
 
 
@@ -138,6 +146,7 @@ def loss_figure(
     ylabel: str = "loss",
     title: str = "Loss per epoch",
     floor: tuple[str, float] | None = None,
+    ax: Axes | None = None,
 ) -> Figure:
     """One model's loss per epoch (epoch 0 = before training), log scale when positive.
 
@@ -151,10 +160,12 @@ def loss_figure(
     title : str
     floor : (label, value), optional
         A dashed line at the least value reachable (the closed form's loss).
+    ax : matplotlib Axes, optional
+        Draw there, in the caller's figure, rather than in a new one.
     """
     fig = loss_curves([("gradient descent", list(losses))], xlabel="epoch", title=title,
-                      floor=floor)  # fmt: skip
-    ax = fig.axes[0]
+                      floor=floor, ax=ax)  # fmt: skip
+    ax = ax if ax is not None else fig.axes[0]
     ax.set_ylabel(ylabel + (" (log scale)" if ax.get_yscale() == "log" else ""))
     return fig
 
@@ -175,6 +186,7 @@ def decision_figure(
     *,
     feature_names: Sequence[str] | None = None,
     title: str = "",
+    ax: Axes | None = None,
 ) -> Figure:
     """What a logistic regression decides, for one or two features.
 
@@ -197,6 +209,8 @@ def decision_figure(
     feature_names : sequence of str, optional
         Axis labels; ``x`` or ``x1``, ``x2`` by default.
     title : str, optional
+    ax : matplotlib Axes, optional
+        Draw there, in the caller's figure, rather than in a new one.
     """
     from gradlab.ops import sigmoid
 
@@ -206,8 +220,8 @@ def decision_figure(
     )  # fmt: skip
     neg, pos = (t == 0), (t == 1)
     prob_label = f"P(y = {classes[1]} | x)"
-    fig = new_figure(6.4, 4.8 if d == 1 else 5.4)
-    ax = fig.add_subplot()
+    own = ax is None
+    fig, ax = figure_and_axes(ax, 6.4, 4.8 if d == 1 else 5.4)
     if d == 1:
         x = X[:, 0]
         lo, hi = _span(x)
@@ -228,7 +242,7 @@ def decision_figure(
         ax.set_ylim(-0.08, 1.08)
         ax.set_xlabel(names[0])
         ax.set_ylabel(prob_label)
-        _legend_below(fig, ax, ncols=2)
+        _legend_below(fig, ax, ncols=2, own=own)
     else:
         (x_lo, x_hi), (y_lo, y_hi) = _span(X[:, 0]), _span(X[:, 1])
         G1, G2 = np.meshgrid(np.linspace(x_lo, x_hi, 200), np.linspace(y_lo, y_hi, 200))
@@ -246,7 +260,7 @@ def decision_figure(
         ax.set_ylim(y_lo, y_hi)
         ax.set_xlabel(names[0])
         ax.set_ylabel(names[1])
-        _legend_below(fig, ax, ncols=3)
+        _legend_below(fig, ax, ncols=3, own=own)
     ax.set_title(title or "What the model decides", fontsize=10)
     return fig
 
@@ -258,6 +272,7 @@ def step_curves(
     ylabel: str = "loss",
     title: str = "Loss",
     noisy: bool = False,
+    ax: Axes | None = None,
 ) -> Figure:
     """Several ``(label, x, values)`` lines on one log-scaled axes (linear when some value
     is not positive).
@@ -271,9 +286,11 @@ def step_curves(
         False: each line has its own dash and a width that shrinks from the first to the
         last, so that equal curves (engines that agree) all stay visible. True: thin
         solid lines, the longest drawn beneath the others, for jagged per-step losses.
+    ax : matplotlib Axes, optional
+        Draw there, in the caller's figure, rather than in a new one.
     """
-    fig = new_figure(6.4, 4.4)
-    ax = fig.add_subplot()
+    own = ax is None
+    fig, ax = figure_and_axes(ax, 6.4, 4.4)
     for i, (label, x, values) in enumerate(curves):
         color = _COLORS[i % len(_COLORS)]
         if noisy:
@@ -290,7 +307,7 @@ def step_curves(
     ax.set_ylabel(ylabel + (" (log scale)" if positive else ""))
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    _legend_below(fig, ax)
+    _legend_below(fig, ax, own=own)
     return fig
 
 

@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gradlab.viz.save import new_figure
+from gradlab.viz.save import figure_and_axes, new_figure
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
     from gradlab.viz.figure import Figure
 
 WRONG = "#cc0000"
@@ -131,6 +133,7 @@ def confusion_figure(
     model: str = "",
     dataset: str = "",
     images: str = "test images",
+    ax: Axes | None = None,
 ) -> Figure:
     """The confusion matrix with counts: right answers (the diagonal) in blue, mistakes
     in red, each shaded by its own largest count so that rare confusions still show.
@@ -146,12 +149,13 @@ def confusion_figure(
         Named in the title.
     images : str
         What was counted, for the title: ``"41 of 450 test images wrong (red)"``.
+    ax : matplotlib Axes, optional
+        Draw there, in the caller's figure, rather than in a new one.
     """
     from matplotlib import colormaps
 
     k = matrix.shape[0]
-    fig = new_figure(1.2 + 0.55 * k, 1.3 + 0.5 * k)
-    ax = fig.add_subplot()
+    fig, ax = figure_and_axes(ax, 1.2 + 0.55 * k, 1.3 + 0.5 * k)
     diag = np.eye(k, dtype=bool)
     right_top = max(int(matrix[diag].max(initial=0)), 1)
     wrong_top = max(int(matrix[~diag].max(initial=0)), 1)

@@ -7,15 +7,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gradlab.viz.save import new_figure
+from gradlab.viz.save import figure_and_axes
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
     from gradlab.viz.figure import Figure
 
 RAW, SMOOTH, SUGGEST, MARK = "#bbbbbb", "#4477aa", "#228833", "#ee7733"
 
 
-def lr_find_figure(test: Any, *, title: str = "") -> Figure:
+def lr_find_figure(test: Any, *, title: str = "", ax: Axes | None = None) -> Figure:
     """The range test of :func:`gradlab.jobs.lr_find.lr_range_test` as a figure.
 
     The rate runs along a log axis; each step's batch loss is drawn thin and grey, the
@@ -29,10 +31,12 @@ def lr_find_figure(test: Any, *, title: str = "") -> Figure:
     test : RangeTest
     title : str, optional
         Instead of ``"Learning-rate range test: <model>, <optimizer>"``.
+    ax : matplotlib Axes, optional
+        Draw there, in the caller's figure, rather than in a new one.
     """
     rates, losses, smoothed = test.rates, test.losses, test.smoothed
-    fig = new_figure(7.2, 4.4)
-    ax = fig.subplots()
+    own = ax is None
+    fig, ax = figure_and_axes(ax, 7.2, 4.4)
     finite = np.isfinite(losses)
     ax.plot(rates[finite], losses[finite], color=RAW, lw=0.8, label="batch loss")
     ax.plot(rates, smoothed, color=SMOOTH, lw=2, label="smoothed loss")
@@ -73,5 +77,9 @@ def lr_find_figure(test: Any, *, title: str = "") -> Figure:
     what = settings.get("model", "")
     opt = settings.get("optimizer", {}).get("name", "")
     head = ", ".join(p for p in (what, opt) if p)
-    fig.suptitle(title or f"Learning-rate range test{': ' + head if head else ''}")
+    text = title or f"Learning-rate range test{': ' + head if head else ''}"
+    if own:
+        fig.suptitle(text)
+    else:  # the caller's figure: its title is the caller's
+        ax.set_title(text, fontsize=10)
     return fig

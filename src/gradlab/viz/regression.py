@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gradlab.viz.save import new_figure
+from gradlab.viz.save import figure_and_axes
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -18,9 +18,13 @@ if TYPE_CHECKING:
     from gradlab.viz.figure import Figure
 
 
-def _legend_below(fig: Figure, ax: Axes, ncols: int | None = None) -> None:
+def _legend_below(fig: Figure, ax: Axes, ncols: int | None = None, *, own: bool = True) -> None:
+    """The legend below the axes, outside them; in the axes when they are the caller's
+    (``own`` False: their figure is laid out by the caller, maybe with other axes)."""
     handles, labels = ax.get_legend_handles_labels()
-    if handles:
+    if handles and not own:
+        ax.legend(fontsize=8)
+    elif handles:
         fig.legend(
             handles,
             labels,
@@ -36,6 +40,7 @@ def fit_line(
     lines: Sequence[tuple[str, float, float]],
     *,
     title: str = "Points and fitted lines",
+    ax: Axes | None = None,
 ) -> Figure:
     """Scatter ``(x, y)`` with the lines ``y = w*x + b``.
 
@@ -43,9 +48,11 @@ def fit_line(
     ----------
     x, y : ndarray of shape (n,)
     lines : sequence of (label, w, b)
+    ax : matplotlib Axes, optional
+        Draw there, in the caller's figure, rather than in a new one.
     """
-    fig = new_figure(6.4, 4.4)
-    ax = fig.add_subplot()
+    own = ax is None
+    fig, ax = figure_and_axes(ax, 6.4, 4.4)
     ax.scatter(x, y, s=14, color="#4477aa", alpha=0.8, label="data")
     grid = np.linspace(float(x.min()), float(x.max()), 100)
     styles = ["-", "--", ":"]
@@ -56,7 +63,7 @@ def fit_line(
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     ax.set_title(title, fontsize=10)
-    _legend_below(fig, ax, ncols=1 if len(lines) > 1 else 2)
+    _legend_below(fig, ax, ncols=1 if len(lines) > 1 else 2, own=own)
     return fig
 
 
@@ -67,6 +74,7 @@ def loss_curves(
     title: str = "Loss",
     log: bool = True,
     floor: tuple[str, float] | None = None,
+    ax: Axes | None = None,
 ) -> Figure:
     """One line per ``(label, losses)``; log scale when every value is positive.
 
@@ -79,9 +87,11 @@ def loss_curves(
         Use a log scale for the loss when every value is positive.
     floor : (label, value), optional
         A dashed horizontal line, e.g. the least-squares minimum the descent aims at.
+    ax : matplotlib Axes, optional
+        Draw there, in the caller's figure, rather than in a new one.
     """
-    fig = new_figure(6.4, 4.2)
-    ax = fig.add_subplot()
+    own = ax is None
+    fig, ax = figure_and_axes(ax, 6.4, 4.2)
     for label, values in curves:
         ax.plot(np.arange(len(values)), values, lw=1.6, label=label)
     all_pos = all(min(v) > 0 for _, v in curves if len(v)) and (floor is None or floor[1] > 0)
@@ -93,7 +103,7 @@ def loss_curves(
     ax.set_ylabel("loss" + (" (log scale)" if log and all_pos else ""))
     ax.set_title(title, fontsize=10)
     if len(curves) > 1 or floor is not None:
-        _legend_below(fig, ax)
+        _legend_below(fig, ax, own=own)
     ax.grid(alpha=0.3)
     return fig
 
@@ -130,6 +140,7 @@ def loss_surface(
     optimum: tuple[float, float] | None = None,
     extent: tuple[tuple[float, float], tuple[float, float]] | None = None,
     title: str = "Loss surface (mean squared error) and the descent path",
+    ax: Axes | None = None,
 ) -> Figure:
     """Contours of the mean squared error over ``(w, b)`` with the path drawn on them.
 
@@ -148,12 +159,14 @@ def loss_surface(
     extent : ((w_lo, w_hi), (b_lo, b_hi)), optional
         The box drawn (see :func:`surface_extent`); by default one around the path and
         the optimum.
+    ax : matplotlib Axes, optional
+        Draw there, in the caller's figure, rather than in a new one.
     """
     (w_lo, w_hi), (b_lo, b_hi) = extent or surface_extent([(path_w, path_b)], optimum)
     W, B = np.meshgrid(np.linspace(w_lo, w_hi, 160), np.linspace(b_lo, b_hi, 160))
     L = mse_grid(x, y, W, B)
-    fig = new_figure(6.4, 5.2)
-    ax = fig.add_subplot()
+    own = ax is None
+    fig, ax = figure_and_axes(ax, 6.4, 5.2)
     cs = ax.contourf(W, B, np.log10(L), levels=30, cmap="viridis")
     fig.colorbar(cs, ax=ax, label="log10 of the mean squared error")
     from matplotlib import patheffects
@@ -172,7 +185,7 @@ def loss_surface(
     ax.set_xlabel("w (slope)")
     ax.set_ylabel("b (intercept)")
     ax.set_title(title, fontsize=10)
-    _legend_below(fig, ax, ncols=2)
+    _legend_below(fig, ax, ncols=2, own=own)
     return fig
 
 

@@ -278,8 +278,10 @@ def test_a_write_that_fails_for_lack_of_space_keeps_the_old_file(tmp_path: Path)
 
 def test_an_output_file_that_is_a_folder_is_named(tmp_path: Path) -> None:
     (tmp_path / "history.csv").mkdir()
-    with pytest.raises(ResourceError, match=r"cannot write .*history\.csv: it is a folder"):
+    with pytest.raises(ResourceError) as info:
         write_text(tmp_path / "history.csv", "x")
+    assert info.value.message == f"cannot write {tmp_path / 'history.csv'}: it is a folder."
+    assert info.value.hint == ("Move the folder away, or choose another output folder (--out DIR).")
 
 
 def test_cli_checkpoint_path_that_is_a_folder_exits_with_a_message(

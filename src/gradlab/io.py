@@ -94,6 +94,8 @@ def _writable_target(target: Path) -> Path:
                 hint="Name a new or a regular file.",
             )
     except OSError as exc:  # a name too long, a link loop, a folder we may not enter
+        if isinstance(exc, GradlabError):  # ours (ResourceError is an OSError too)
+            raise
         raise _write_error(target, exc) from None
     return target
 

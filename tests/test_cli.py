@@ -403,16 +403,16 @@ def test_tour_writes_plots_and_a_self_contained_report(
 def test_compare_tutorial_prints_the_notes_numbers(capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("tensorflow")
-    code, out, _ = run(capsys, "compare", "--tutorial")
+    code, out, err = run(capsys, "compare", "--tutorial")
     assert code == 0
     assert "0.77828922 0.7795984" in out
     assert "w = 2.98927619, b = 2.09818307" in out
     assert "-> 0.2437, b = 0" in out
     assert "w = 2.9645, b = 2.1146" in out
     assert out.count("\n") > 15  # the TensorFlow rows, every 200 steps
-    # what is starting, said before the slow imports
-    assert out.index("running the torch tutorial (importing PyTorch) ...") < out.index("torch  ")
-    assert "running the tensorflow tutorial (importing TensorFlow" in out
+    # what is starting, said (on stderr, as progress) before the slow imports
+    assert "running the torch tutorial (importing PyTorch) ..." in err
+    assert "running the tensorflow tutorial (importing TensorFlow" in err
 
 
 def test_compare_says_what_starts_on_stderr_under_json(
@@ -494,13 +494,16 @@ def test_train_softmax_on_digits_writes_everything(
 def test_train_prints_a_line_per_epoch_and_a_summary(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    code, out, _ = run(
+    """The epochs are progress, on stderr (as tqdm and Lightning write it); the summary is
+    the result, on stdout."""
+    code, out, err = run(
         capsys, "train", "mlp", "--hidden", "16", "--epochs", "2", "--out", str(tmp_path),
         "--no-plots",
     )  # fmt: skip
     assert code == 0
-    assert "epoch 1/2  train loss" in out
-    assert "mlp on digits (numpy engine): after 2 epochs" in out
+    assert "epoch 1/2  train loss" in err
+    assert "epoch 1/2" not in out
+    assert out.startswith("mlp on digits (numpy engine): after 2 epochs")
 
 
 def test_train_resume_continues_from_the_checkpoint(

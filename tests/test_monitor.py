@@ -195,19 +195,59 @@ def test_in_notebook_asks_what_the_shell_can_do_not_its_class_name(
     assert monitor.in_notebook() is expected
 
 
-def test_terminal_lines_go_to_stdout_and_to_stderr_under_json(
+def test_terminal_lines_go_to_stderr_leaving_stdout_to_the_results(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     X, y = blobs()
-    SoftmaxRegression(epochs=2).fit(X, y, eval_set=(X, y), callbacks=monitor.monitors())
-    out, err = capsys.readouterr()
-    assert "epoch 2/2  train loss" in out
-    assert err == ""
-    assert "\r" not in out  # captured output is not a terminal: no bar
-    SoftmaxRegression(epochs=2).fit(X, y, eval_set=(X, y), callbacks=monitor.monitors(json=True))
-    out, err = capsys.readouterr()
-    assert "epoch 2/2  train loss" in err
-    assert out == ""
+    for json in (False, True):
+        SoftmaxRegression(epochs=2).fit(
+            X, y, eval_set=(X, y), callbacks=monitor.monitors(json=json)
+        )
+        out, err = capsys.readouterr()
+        assert "epoch 2/2  train loss" in err
+        assert out == ""
+        assert "\r" not in err  # captured output is not a terminal: no bar
+    SoftmaxRegression(epochs=1).fit(X, y, callbacks=monitor.monitors(stream="stdout"))
+    assert "epoch 1/1  train loss" in capsys.readouterr().out
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("columns", [40, 60, 80, 200])
+def test_the_bar_fits_one_row_of_the_terminal(
+    monkeypatch: pytest.MonkeyPatch, columns: int
+) -> None:
+    """A row that wraps is left on the screen by every redraw (a carriage return goes back
+    to the start of the last row only)."""
+    import os
+
+    monkeypatch.setattr(
+        monitor.shutil,
+        "get_terminal_size",
+        lambda fallback=(80, 24): os.terminal_size((columns, 24)),
+    )
+    X, y = blobs()
+    stream = Tty()
+    SoftmaxRegression(epochs=2, batch_size=10).fit(
+        X, y, callbacks=[TerminalProgress(stream, every=0)]
+    )
+    redraws = [part.split("\n")[0] for part in stream.getvalue().split("\r\x1b[K")[1:]]
+    bars = [r for r in redraws if "loss" in r and "train loss" not in r]
+    assert bars, stream.getvalue()
+    assert all(len(r) < columns for r in bars), max(bars, key=len)
+    assert all("[" in r for r in bars) is (columns >= 60)
+
+
+def test_a_dumb_terminal_gets_plain_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TERM", "dumb")
+    X, y = blobs()
+    stream = Tty()
+    SoftmaxRegression(epochs=1, batch_size=30).fit(X, y, callbacks=[TerminalProgress(stream)])
+    assert "\r" not in stream.getvalue()
+    assert "\x1b" not in stream.getvalue()
 
 
 def test_terminal_progress_draws_the_bar_only_on_a_terminal() -> None:

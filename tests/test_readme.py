@@ -111,7 +111,10 @@ def test_the_readme_command_sessions_print_what_the_commands_print(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MPLBACKEND", "Agg")
     assert main(argv) == 0
-    printed = [line.rstrip() for line in capsys.readouterr().out.splitlines()]
+    # a terminal shows both streams; in these sessions the progress (stderr) all comes
+    # before the results (stdout)
+    out, err = capsys.readouterr()
+    printed = [line.rstrip() for line in (err + out).splitlines()]
     rel, absolute = TOLERANCE[argv[0]]
     at = 0
     for shown in SESSIONS[command]:

@@ -168,9 +168,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             _print_error_json(exc.kind, exc.message, exc.hint, exc.exit_status, **extra)
         return int(exc.exit_status)
     except BrokenPipeError:  # e.g. `gradlab descend ... | head -1`: the reader left
+        # Whatever was left to do was not done: not a success, but no message either (the
+        # reader is gone), as a Unix tool ends on SIGPIPE. Nothing more reaches the
+        # closed stream, not even the flush at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return ExitStatus.OK
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(devnull, stream.fileno())
+        return ExitStatus.BROKEN_PIPE
     except OSError as exc:  # one no code path reworded (a path too long, a full disk)
         from gradlab.io import os_error
 

@@ -25,6 +25,7 @@ class ExitStatus(IntEnum):
     RESOURCE = 5  #: the machine ran out of disk space or memory, or a file could not be written
     WORKER = 6  #: a worker of a data-parallel job failed, was killed or never joined
     INTERRUPTED = 130  #: stopped by Ctrl-C (SIGINT)
+    BROKEN_PIPE = 141  #: the reader of the output left (128 + SIGPIPE, as for any Unix tool)
     TERMINATED = 143  #: stopped by SIGTERM (128 + 15, as a shell reports it)
 
 

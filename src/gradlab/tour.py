@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from gradlab.functions import Function, Trajectory
 
 INTRO = (
-    "The whole curriculum, run on built-in data in a few seconds: gradient descent on a "
+    "The whole curriculum, run on built-in data in well under a minute: gradient descent on a "
     "function, linear regression, the same model in three engines, two image "
     "classifiers, and a race of update rules. Each chapter says what to look for, puts "
     "the pictures to compare side by side, and ends with the commands that reproduce it. "

@@ -90,11 +90,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _progress(args: argparse.Namespace) -> Callable[[str], None]:
-    """Say what is starting: on stdout with the text output, on stderr under --json."""
-    stream = sys.stderr if args.json else sys.stdout
+    """Say what is starting, on stderr: progress, not the result."""
 
     def say(line: str) -> None:
-        print(line + " ...", file=stream, flush=True)
+        print(line + " ...", file=sys.stderr, flush=True)
 
     return say
 

@@ -13,9 +13,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     from gradlab.tour import run_tour
 
-    print(f"gradlab tour: writing to {args.out}/")
-    report = run_tour(args.out, seed=args.seed)
+    def progress(line: str) -> None:  # on stderr: stdout holds the result, the report's path
+        print(line, file=sys.stderr, flush=True)
+
+    progress(f"gradlab tour: writing to {args.out}/")
+    report = run_tour(args.out, seed=args.seed, log=progress)
     print(f"Report: {report}")
     return 0

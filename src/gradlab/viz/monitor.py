@@ -26,6 +26,7 @@ scripts and headless runs) and :class:`HistoryFiles` (CSV and JSON after every e
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -46,6 +47,8 @@ __all__ = [
 ]
 
 StreamChoice = TextIO | Literal["stdout", "stderr"]
+#: The widest the progress bar within an epoch is drawn (narrower on a narrow terminal).
+BAR_WIDTH = 24
 
 
 class TerminalProgress(Callback):
@@ -53,12 +56,14 @@ class TerminalProgress(Callback):
 
     Parameters
     ----------
-    stream : text stream or {"stdout", "stderr"}, default "stdout"
-        Where to write. A name is looked up in :mod:`sys` at each write, so redirected
-        or captured streams are followed.
+    stream : text stream or {"stdout", "stderr"}, default "stderr"
+        Where to write: standard error by default, as tqdm and Lightning do, so that
+        standard output holds the results alone. A name is looked up in :mod:`sys` at
+        each write, so redirected or captured streams are followed.
     bar : bool, optional
-        Draw the bar (redrawn in place with carriage returns); by default only when the
-        stream is a terminal, so logs and pipes get clean lines.
+        Draw the bar (redrawn in place with carriage returns, one row that fits the
+        terminal's width); by default only when the stream is a terminal that moves its
+        cursor (not ``TERM=dumb``), so logs and pipes get clean lines.
     every : float
         Seconds between bar redraws (reading running sums may synchronise a GPU).
     """
@@ -66,7 +71,7 @@ class TerminalProgress(Callback):
     def __init__(
         self, stream: StreamChoice | None = None, bar: bool | None = None, every: float = 0.1
     ):
-        self._stream: StreamChoice = "stdout" if stream is None else stream
+        self._stream: StreamChoice = "stderr" if stream is None else stream
         self.bar = bar
         self.every = every
         self._last = 0.0
@@ -84,7 +89,7 @@ class TerminalProgress(Callback):
     def on_train_begin(self, info: dict[str, Any]) -> None:
         if self.bar is None:
             isatty = getattr(self.stream, "isatty", None)
-            self.bar = bool(isatty and isatty())
+            self.bar = bool(isatty and isatty()) and os.environ.get("TERM") != "dumb"
         self.epochs = info["epochs"]
         self.batches = info["batches_per_epoch"]
         held = info.get("n_validation", 0)
@@ -103,13 +108,17 @@ class TerminalProgress(Callback):
             return
         self._last = now
         done = (batch + 1) / self.batches
-        width = 24
-        filled = int(done * width)
-        bar = "#" * filled + "-" * (width - filled)
-        self._write(
-            f"\repoch {epoch:>{len(str(self.epochs))}}/{self.epochs} [{bar}] "
-            f"{batch + 1}/{self.batches}  loss {stats.loss:.4f}  acc {stats.accuracy:.4f}"
-        )
+        head = f"epoch {epoch:>{len(str(self.epochs))}}/{self.epochs} "
+        tail = f" {batch + 1}/{self.batches}  loss {stats.loss:.4f}  acc {stats.accuracy:.4f}"
+        # one row, whatever the width: a row that wraps is left behind by every redraw
+        columns = shutil.get_terminal_size(fallback=(80, 24)).columns - 1
+        width = min(BAR_WIDTH, columns - len(head) - len(tail) - 2)
+        if width >= 5:
+            filled = int(done * width)
+            line = f"{head}[{'#' * filled}{'-' * (width - filled)}]{tail}"
+        else:  # too narrow for a bar: the numbers, cut to fit
+            line = (head + tail)[: max(columns, 1)]
+        self._write(f"\r\033[K{line}")
 
     def on_epoch_end(self, epoch: int, row: dict[str, float]) -> None:
         clear = "\r\033[K" if self.bar else ""
@@ -374,7 +383,8 @@ def monitors(
     quiet : bool
         No live monitor at all.
     json : bool
-        stdout is reserved for a JSON result: terminal progress goes to stderr.
+        stdout is reserved for a JSON result (terminal progress goes to stderr in any
+        case, as tqdm's and Lightning's does; kept for callers that say so).
     title : str
         The notebook chart's title, e.g. ``"MLP on digits"``.
     stream : text stream or {"stdout", "stderr"}, optional
@@ -384,4 +394,4 @@ def monitors(
         return []
     if in_notebook():
         return [JupyterLive(title=title)]
-    return [TerminalProgress(stream if stream is not None else "stderr" if json else "stdout")]
+    return [TerminalProgress(stream if stream is not None else "stderr")]

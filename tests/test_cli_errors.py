@@ -887,3 +887,24 @@ def test_compare_refuses_a_loss_its_problem_lacks_and_repeated_items_before_any_
     assert code == ExitStatus.USAGE
     assert said in err
     assert "fitting with" not in out + err
+
+
+def test_a_reader_that_leaves_early_ends_the_run_with_141_and_no_traceback(
+    tmp_path: Path,
+) -> None:
+    """`gradlab ... | head -1`: the rest of the output (and whatever was left to do) is not
+    done, so not a success; and no message, since the reader is gone (as SIGPIPE ends a
+    Unix tool)."""
+    argv = ["lr-find", "softmax", "--steps", "20000", "--no-plots", "--json", "--quiet",
+            "--out", str(tmp_path / "o")]  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gradlab", *argv],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    assert proc.stdout.readline().strip() == b"{"  # the JSON (1.5 MB) has begun
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == ExitStatus.BROKEN_PIPE == 141
+    assert err == b""

@@ -17,8 +17,9 @@ import pytest
 class Route:
     """What the server sends for one path.
 
-    ``status`` other than 200 sends an error. ``truncate`` announces the full
-    length but sends only that many bytes. ``delay`` waits before answering.
+    ``status`` other than 200 sends an error (with ``reason`` as its status line's
+    text). ``truncate`` announces the full length but sends only that many bytes.
+    ``delay`` waits before answering.
     ``pace`` sends the body ``chunk`` bytes at a time with that many seconds
     between (a slow server). ``endless`` announces no length and follows the
     body with zeros until the client hangs up. Whatever it is sending, a
@@ -32,6 +33,7 @@ class Route:
     pace: float = 0.0
     chunk: int = 1 << 16
     endless: bool = False
+    reason: str | None = None
 
 
 #: The longest any handler goes on sending, so every server stops by itself.
@@ -78,7 +80,7 @@ class FileServer:
                 if server.stopping.wait(route.delay):
                     return
                 if route.status != 200:
-                    self.send_error(route.status)
+                    self.send_error(route.status, route.reason)
                     return
                 self.send_response(200)
                 if not route.endless:

@@ -19,7 +19,7 @@ import pytest
 
 from gradlab.data import download
 from gradlab.data.download import ProgressBar, default_cache_dir, fetch
-from gradlab.errors import DownloadError, ExitStatus, UsageError
+from gradlab.errors import DownloadError, ExitStatus, ResourceError, UsageError
 
 from .conftest import FileServer
 
@@ -200,21 +200,45 @@ def test_a_cache_folder_that_is_a_file_names_the_cache_options_not_out(
     assert a_file.read_text() == "x"
 
 
-def test_a_failed_write_into_the_cache_is_a_download_error_naming_the_cache_options(
-    file_server: FileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("where", ["download", "atomic write"])
+def test_a_full_disk_under_the_cache_is_a_resource_error_naming_the_cache_options(
+    file_server: FileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
+    """Exit status 5, as for any full disk; it was a DownloadError (4), and through
+    atomic_path its message held another message and the --out hint."""
     mirror = file_server.mirror("a")
     file_server.serve(mirror, NAME, BODY)
 
     def disk_full(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(download, "_download", disk_full)
-    with pytest.raises(DownloadError) as caught:
+    if where == "download":
+        monkeypatch.setattr(download, "_download", disk_full)
+    else:
+        monkeypatch.setattr(os, "fsync", disk_full)  # as atomic_path finishes the file
+    with pytest.raises(ResourceError) as caught:
+        fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=tmp_path, log=lambda line: None)
+    assert caught.value.message == (
+        f"cannot write {NAME} into the cache folder {tmp_path}: No space left on device."
+    )
+    assert caught.value.hint == (
+        "Free some disk space, or keep the data sets on another disk (--cache-dir DIR, or "
+        "GRADLAB_DATA)."
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_pipe_where_the_cached_file_goes_is_named_with_a_reason(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, NAME, BODY)
+    os.mkfifo(tmp_path / NAME)
+    with pytest.raises(UsageError) as caught:
         fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=tmp_path, log=lambda line: None)
     assert str(caught.value) == (
-        f"cannot write {NAME} into the cache folder {tmp_path}: No space left on device\n"
-        + CACHE_HINT
+        f"cannot write {NAME} into the cache folder {tmp_path}: it is not a regular file (a "
+        f"device, pipe or socket), which a write would replace.\n{CACHE_HINT}"
     )
 
 
@@ -232,10 +256,10 @@ def test_a_temporary_file_that_cannot_be_created_is_reported_without_out(
         return real_open(path, flags, mode)
 
     monkeypatch.setattr(os, "open", refuse_part_files)
-    with pytest.raises(DownloadError) as caught:
+    with pytest.raises(UsageError) as caught:
         fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=tmp_path, log=lambda line: None)
     assert str(caught.value) == (
-        f"cannot write {NAME} into the cache folder {tmp_path}: Permission denied\n" + CACHE_HINT
+        f"cannot write {NAME} into the cache folder {tmp_path}: Permission denied.\n" + CACHE_HINT
     )
 
 
@@ -609,3 +633,37 @@ def test_the_default_deadline_grows_with_the_size() -> None:
     small, large = download._default_deadline(4542), download._default_deadline(26421880)
     assert download.DEADLINE_BASE < small < large
     assert large == download.DEADLINE_BASE + 26421880 / download.MIN_RATE
+
+
+def test_a_damaged_cached_file_that_cannot_be_deleted_says_so(
+    file_server: FileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only cache: the unlink's OSError reached library callers raw."""
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, NAME, BODY)
+    (tmp_path / NAME).write_bytes(b"short")
+
+    def read_only(self: Path, missing_ok: bool = False) -> None:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(Path, "unlink", read_only)
+    with pytest.raises(UsageError) as caught:
+        fetch(NAME, mirrors=[mirror], md5=MD5, size=len(BODY), cache_dir=tmp_path,
+              log=lambda line: None)  # fmt: skip
+    assert caught.value.message == (
+        f"wrong size for cached {tmp_path / NAME}: expected {len(BODY)} bytes, found 5, and it "
+        "cannot be deleted (Read-only file system)."
+    )
+    assert (caught.value.hint or "").startswith(f"Delete {tmp_path / NAME} yourself, or pass ")
+
+
+def test_a_servers_control_characters_reach_the_message_escaped(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    """A status line is the server's text: shown raw, it could clear the user's screen."""
+    evil = file_server.mirror("evil")
+    file_server.serve(evil, NAME, b"", status=404, reason="\x1b[2J\x1b[31mall good")
+    with pytest.raises(DownloadError) as caught:
+        fetch(NAME, mirrors=[evil], md5=MD5, cache_dir=tmp_path, log=lambda line: None)
+    assert "\x1b" not in str(caught.value)
+    assert f"{evil}{NAME}: HTTP error 404 \\x1b[2J\\x1b[31mall good" in str(caught.value)

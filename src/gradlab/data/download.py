@@ -14,6 +14,7 @@ it, so a temporary file found there belongs to no live download).
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import glob
 import hashlib
@@ -33,7 +34,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import IO
 
 from gradlab import io as gio
-from gradlab.errors import DownloadError, UsageError
+from gradlab.errors import DownloadError, GradlabError, ResourceError, UsageError
 from gradlab.params import Constraint, Interval, validate
 
 if sys.platform != "win32":
@@ -79,7 +80,22 @@ FETCH_PARAMETERS: dict[str, Constraint | list[Constraint]] = {
 
 
 class _MirrorFailed(Exception):
-    """One mirror could not deliver the file; the message names the URL and says why."""
+    """One mirror could not deliver the file; the message names the URL and says why.
+
+    The reason may quote the server (its status line, its error text): control characters
+    in it are shown escaped (``\\x1b``), so that a server cannot move the cursor, clear the
+    screen or retitle the terminal of the user who reads the message.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(_printable(message))
+
+
+def _printable(text: str) -> str:
+    """``text`` with every character that is not printable written as its escape."""
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
 
 
 class _ChecksumMismatch(_MirrorFailed):
@@ -224,19 +240,36 @@ def _download_from_mirrors(
             failures.append(f"  {exc}")
             continue
         except (OSError, UsageError) as exc:
-            # atomic_path reports a temporary file it cannot create as a UsageError about
-            # --out (its usual caller's option), chained to the OSError: say it our way
-            cause = exc if isinstance(exc, OSError) else exc.__context__
-            reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else cause
-            raise DownloadError(
-                f"cannot write {filename} into the cache folder {target.parent}: {reason}",
-                hint=CACHE_HINT,
-            ) from exc
+            raise _cache_write_error(target, exc) from None
         return
     raise DownloadError(
         f"could not download {filename} from any mirror:\n" + "\n".join(failures),
         hint=hint or manual_download_hint([filename], target.parent),
     )
+
+
+def _cache_write_error(target: Path, exc: OSError | UsageError) -> GradlabError:
+    """A file of the cache that cannot be written, said in the cache's terms: out of disk
+    space is a ResourceError (exit 5), any other reason a cache folder to change (exit 2).
+
+    ``atomic_path`` reports its failures in terms of ``--out`` (its usual caller's
+    option), chained to the operating system's error: that error's reason is kept.
+    """
+    cause = exc.__context__ if isinstance(exc, GradlabError) else exc
+    if isinstance(cause, OSError) and cause.strerror:
+        reason = cause.strerror
+    elif isinstance(exc, GradlabError):
+        reason = exc.message.removeprefix(f"cannot write {target}: ").rstrip(".")
+    else:
+        reason = str(exc) or type(exc).__name__
+    where = f"cannot write {target.name} into the cache folder {target.parent}: {reason}."
+    if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
+        return ResourceError(
+            where,
+            hint="Free some disk space, or keep the data sets on another disk "
+            "(--cache-dir DIR, or GRADLAB_DATA).",
+        )
+    return UsageError(where, hint=CACHE_HINT)
 
 
 @contextlib.contextmanager
@@ -412,18 +445,27 @@ def _cached_file_is_good(
         return False
     actual = target.stat().st_size
     if size is not None and actual != size:
-        log(
-            f"wrong size for cached {target}: expected {size} bytes, found {actual}; "
-            "file deleted, downloading it again"
-        )
-        target.unlink()
+        sizes = f"expected {size} bytes, found {actual}"
+        _delete_damaged(target, f"wrong size for cached {target}: {sizes}")
+        log(f"wrong size for cached {target}: {sizes}; file deleted, downloading it again")
         return False
     problem = _mismatch(expected, _hash_file(target, expected))
     if problem is None:
         return True
+    _delete_damaged(target, f"checksum mismatch for cached {target}: {problem}")
     log(f"checksum mismatch for cached {target}: {problem}; file deleted, downloading it again")
-    target.unlink()
     return False
+
+
+def _delete_damaged(target: Path, why: str) -> None:
+    """Delete a cached file that failed its check, or say why it stays and what to do."""
+    try:
+        target.unlink()
+    except OSError as exc:
+        raise UsageError(
+            f"{why}, and it cannot be deleted ({exc.strerror or exc}).",
+            hint=f"Delete {target} yourself, or " + CACHE_HINT[0].lower() + CACHE_HINT[1:],
+        ) from None
 
 
 def _download(

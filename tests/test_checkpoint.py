@@ -169,7 +169,13 @@ VARIANTS = [
         "label values of another kind than declared",
         setitem("meta.labels", "values", [str(i) for i in range(10)]),
         "labels.values is ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']; it must be a list "
-        "of int label values.",
+        "of int64 label values.",
+    ),
+    (
+        "a label value beyond int64",
+        setitem("meta.labels", "values", [*range(9), 2**70]),
+        "labels.values is [0, 1, 2, 3, 4, 5, 6, 7, 8, 1180591620717411303424]; it must be a "
+        "list of int64 label values.",
     ),
     ("a negative seed", setitem("meta", "seed", -1), "seed is -1; it must be an integer >= 0."),
     (

@@ -223,7 +223,12 @@ def test_classifier_predict_before_fit_and_wrong_width() -> None:
         ),
         (
             {"cpu_threads": 0},
-            "MLPClassifier: cpu_threads must be 'auto', an integer >= 1, or None; got 0.",
+            "MLPClassifier: cpu_threads must be 'auto', an integer in [1, 1024], or None; got 0.",
+        ),
+        (  # threadpoolctl's C int overflowed (a ctypes traceback)
+            {"cpu_threads": 2**64},
+            "MLPClassifier: cpu_threads must be 'auto', an integer in [1, 1024], or None; got "
+            "18446744073709551616.",
         ),
     ],
 )

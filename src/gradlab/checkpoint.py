@@ -267,6 +267,10 @@ def load_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
     return read(path, arrays=False).meta()
 
 
+def _fits_int64(v: int) -> bool:
+    return -(2**63) <= v < 2**63
+
+
 def _names(n: int) -> str:
     return f"{n} name" if n == 1 else f"{n} names"
 
@@ -455,13 +459,16 @@ class _Schema:
         values = labels.get("values")
         kind = labels["kind"]
         python_type: Callable[[Any], bool] = {
-            "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+            "int": lambda v: (
+                isinstance(v, int) and not isinstance(v, bool) and -(2**63) <= v < 2**63
+            ),
             "float": lambda v: isinstance(v, float) and math.isfinite(v),
             "bool": lambda v: isinstance(v, bool),
             "str": lambda v: isinstance(v, str),
         }[kind]
         if not (isinstance(values, list) and all(python_type(v) for v in values)):
-            raise self.bad("labels.values", values, f"a list of {kind} label values")
+            what = "int64" if kind == "int" else kind
+            raise self.bad("labels.values", values, f"a list of {what} label values")
         if len(values) != k:
             raise self.fail(f"labels has {len(values)} values, but the last layer has {k} outputs.")
         arr = np.asarray(

@@ -42,6 +42,9 @@ MAX_POINTS = 10_000_000
 #: The widest hidden layer a classifier takes: 784 inputs x 100,000 is 0.3 GB of float32
 #: weights; wider is a typo, or memory the machine does not have.
 MAX_WIDTH = 100_000
+#: The most BLAS threads one may ask for (OpenBLAS's own limit is far lower; a larger
+#: number is a typo, and overflows the C int that takes it).
+MAX_THREADS = 1024
 
 __all__ = [
     "CLASSIFIER_ENGINES",

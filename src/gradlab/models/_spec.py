@@ -49,6 +49,7 @@ from gradlab.optim.schedules import (
 from gradlab.params import (
     CLASSIFIER_ENGINES,
     DEVICES,
+    MAX_THREADS,
     MAX_WIDTH,
     Constraint,
     Interval,
@@ -200,7 +201,7 @@ CONSTRAINTS: Mapping[str, Constraint | list[Constraint]] = MappingProxyType(
         "engine": Options(CLASSIFIER_ENGINES),
         "device": Options(DEVICES),
         "dtype": Options(DTYPES),
-        "cpu_threads": [Options(("auto",)), Interval(Integral, 1, None), None],
+        "cpu_threads": [Options(("auto",)), Interval(Integral, 1, MAX_THREADS), None],
         "n_procs": Interval(Integral, 1, None),
         "random_state": [Interval(Integral, 0, None), None],
     }

@@ -343,6 +343,27 @@ def test_resuming_with_other_layer_sizes_or_classes_is_refused(tmp_path: Path) -
         )
 
 
+def test_resuming_on_inputs_of_another_scale_or_shape_is_refused(tmp_path: Path) -> None:
+    """Floats where uint8 pixels were trained on would be read 255 times brighter (the loss
+    jumped from 2.3 to 500); the shape is the model's input_shape_."""
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (60, 4, 4), dtype=np.uint8)
+    y = rng.integers(0, 2, 60)
+    ck = tmp_path / "m.safetensors"
+    MLPClassifier(hidden=(8,), epochs=1).fit(pixels, y, checkpoint=ck)
+    with pytest.raises(DataError) as info:
+        MLPClassifier(hidden=(8,), epochs=2).fit(pixels / 1.0, y, checkpoint=ck, resume=True)
+    assert info.value.message == (
+        f"{ck} does not match this MLPClassifier and its data: inputs scaled by 1/255 (uint8 "
+        "pixels) in the checkpoint, by 1 (numbers as given) in this MLPClassifier and its data."
+    )
+    with pytest.raises(DataError, match=r"samples of shape \(4, 4\) in the checkpoint, \(2, 8\)"):
+        MLPClassifier(hidden=(8,), epochs=2).fit(
+            pixels.reshape(60, 2, 8), y, checkpoint=ck, resume=True
+        )
+    MLPClassifier(hidden=(8,), epochs=2).fit(pixels, y, checkpoint=ck, resume=True)
+
+
 def test_cli_resume_of_the_other_model_is_refused(
     good: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -751,6 +751,7 @@ def check_compatible(
     kind: str | None = None,
     sizes: Sequence[int] | None = None,
     input_shape: Sequence[int] | None = None,
+    input_scale: float | None = None,
     classes: Classes | None = None,
     hint: str | None = None,
 ) -> None:
@@ -760,7 +761,7 @@ def check_compatible(
     ----------
     against : str
         What it is compared with, for the message ("synthetic", "this model").
-    kind, sizes, input_shape, classes : optional
+    kind, sizes, input_shape, input_scale, classes : optional
         What the model or data set needs; each given one is compared.
 
     Raises
@@ -778,6 +779,11 @@ def check_compatible(
             f"samples of shape {ckpt.input_shape} in the checkpoint, {tuple(input_shape)} "
             f"in {against}"
         )
+    if input_scale is not None and input_scale != ckpt.input_scale:
+        problems.append(
+            f"inputs scaled by {_scale(ckpt.input_scale)} in the checkpoint, by "
+            f"{_scale(input_scale)} in {against}"
+        )
     if classes is not None and not classes.same_as(ckpt.classes):
         problems.append(
             f"classes {ckpt.classes.describe()} in the checkpoint, {classes.describe()} "
@@ -785,6 +791,16 @@ def check_compatible(
         )
     if problems:
         raise DataError(f"{ckpt.path} does not match {against}: {'; '.join(problems)}.", hint=hint)
+
+
+def _scale(scale: float) -> str:
+    """How inputs are scaled, in words: ``1/255 (uint8 pixels)``, ``1 (as given)``."""
+    if scale == 1.0:
+        return "1 (numbers as given)"
+    inverse = 1 / scale
+    if abs(inverse - round(inverse)) < 1e-9 * inverse:
+        return f"1/{round(inverse)}" + (" (uint8 pixels)" if round(inverse) == 255 else "")
+    return f"{scale:g}"
 
 
 def _a(noun: str) -> str:

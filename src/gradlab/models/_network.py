@@ -774,6 +774,8 @@ class NetworkClassifier:
                 saved,
                 against=f"this {owner} and its data",
                 sizes=sizes,
+                input_shape=shape,
+                input_scale=scale,
                 classes=known,
                 hint="Resume with the model and the data it was trained on.",
             )

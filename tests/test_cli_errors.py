@@ -81,6 +81,28 @@ def test_json_divergence_of_training_is_one_object(
     assert only_json(out)["error"]["kind"] == "diverged"
 
 
+def test_json_divergence_of_descent_carries_the_error_beside_the_path(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """As every command's --json: an "error" object, and the message on stderr too (the
+    run's points stay in the same object, for a plot of where it went)."""
+    code, out, err = run(capsys, "descend", "x**2", "--lr", "3", "--steps", "50", "--json",
+                         "--no-plots")  # fmt: skip
+    assert code == ExitStatus.DIVERGED
+    result = only_json(out)
+    assert result["error"] == {
+        "kind": "diverged",
+        "message": "diverged at step 9; last finite point 1.5625e+06.",
+        "hint": "Try a smaller --lr.",
+        "exit_status": 3,
+    }
+    assert result["runs"][0]["verdict"] == "diverged"
+    assert err == (
+        "gradlab descend: error: diverged at step 9; last finite point 1.5625e+06. "
+        "Try a smaller --lr.\n"
+    )
+
+
 # ------------------------------------------------------------------ divergence hints
 
 

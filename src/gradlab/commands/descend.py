@@ -238,9 +238,19 @@ def run(args: argparse.Namespace) -> int:
             from gradlab.viz.descent import descent_panels
 
             plots.append(str(save_figure(descent_panels(runs), args.out / "descent.png")))
+    diverged = None
+    if len(runs) == 1 and runs[0].verdict == "diverged":
+        diverged = {
+            "kind": "diverged",
+            "message": f"diverged at step {runs[0].diverged_at}; last finite point "
+            f"{_fmt(runs[0].x_final)}.",
+            "hint": "Try a smaller --lr.",
+            "exit_status": int(ExitStatus.DIVERGED),
+        }
     if args.json:
         print_json(
             {
+                **({"error": diverged} if diverged else {}),  # as every command's --json
                 "function": f.text,
                 "test_function": known.name if known is not None else None,
                 "minima": [list(m) for m in known.minima] if known is not None else None,
@@ -254,13 +264,8 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         _print_text(runs, args, plots)
-    if len(runs) == 1 and runs[0].verdict == "diverged":
-        if not args.json:
-            print(
-                f"gradlab descend: error: diverged at step {runs[0].diverged_at}; "
-                f"last finite point {_fmt(runs[0].x_final)}. Try a smaller --lr.",
-                file=sys.stderr,
-            )
+    if diverged:
+        print(f"gradlab descend: error: {diverged['message']} {diverged['hint']}", file=sys.stderr)
         return int(ExitStatus.DIVERGED)
     return 0
 

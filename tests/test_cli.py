@@ -467,6 +467,19 @@ def test_compare_runs_a_schedule_that_needs_several_steps_with_every_method(
     assert all(r["schedule"]["name"] == schedule for r in rows)
 
 
+@pytest.mark.parametrize(("problem", "noted"), [("quadratic", True), ("breast-cancer", False)])
+def test_compare_says_when_numpys_batch_timing_is_its_fast_path(
+    capsys: pytest.CaptureFixture[str], problem: str, noted: bool
+) -> None:
+    """Its ms/step is the closed-form trajectory's, not a loop's: the table must say so."""
+    from gradlab.commands.compare import FAST_PATH_NOTE
+
+    code, out, _ = run(capsys, "compare", "--engines", "numpy", "--problem", problem,
+                       "--epochs", "5", "--no-plots")  # fmt: skip
+    assert code == 0
+    assert (FAST_PATH_NOTE in out) is noted
+
+
 def test_compare_unknown_engine_lists_the_valid_ones(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "compare", "--engines", "numpy,jax")
     assert code == ExitStatus.USAGE

@@ -132,7 +132,7 @@ def test_sigterm_stops_training_like_ctrl_c_and_keeps_the_checkpoint(tmp_path: P
     ckpt = out / "model.safetensors"
     proc = subprocess.Popen(
         [sys.executable, "-m", "gradlab", "train", "mlp", "--epochs", "100000", "--out",
-         str(out), "--quiet", "--no-plots"],
+         str(out), "--quiet", "--no-plots", "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -142,7 +142,7 @@ def test_sigterm_stops_training_like_ctrl_c_and_keeps_the_checkpoint(tmp_path: P
             assert time.monotonic() < deadline, "no checkpoint after 60 s"
             time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
+        out_text, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -150,8 +150,12 @@ def test_sigterm_stops_training_like_ctrl_c_and_keeps_the_checkpoint(tmp_path: P
     assert "gradlab train: stopped by SIGTERM" in err
     assert "Traceback" not in err
     _, meta = checkpoint.load(ckpt)  # intact and loadable
-    assert len(meta["history"]["epoch"]) >= 1
+    saved = len(meta["history"]["epoch"])
+    assert saved >= 1
     assert not list(out.glob(".*.part"))
+    error = only_json(out_text)["error"]  # --json says what is saved, as stderr does
+    assert (error["kind"], error["exit_status"]) == ("terminated", 143)
+    assert (error["saved_epochs"], error["checkpoint"]) == (saved, str(ckpt))
 
 
 def gradlab_run_with_main(tmp_path: Path, body: str) -> subprocess.CompletedProcess[str]:

@@ -198,8 +198,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = ExitStatus.TERMINATED if isinstance(exc, Terminated) else ExitStatus.INTERRUPTED
         what = "stopped by SIGTERM" if status == ExitStatus.TERMINATED else "interrupted"
         print(f"gradlab {name}: {what}", file=sys.stderr)
-        if wants_json:
-            _print_error_json(status.name.lower(), what, None, status)
+        if wants_json:  # with what the command saved, where it says (train: the checkpoint)
+            details = getattr(exc, "details", None)
+            extra = details if isinstance(details, dict) else {}
+            _print_error_json(status.name.lower(), what, None, status, **extra)
         return int(status)
 
 

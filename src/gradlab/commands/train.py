@@ -383,8 +383,14 @@ def _train(args: argparse.Namespace) -> int:
 
         if leader and ENV_LAUNCHER not in os.environ:  # else the launcher reports it
             _interrupted(result.saved_epochs, result.checkpoint)
-        # the CLI turns it into the exit status (130 for Ctrl-C, 143 for SIGTERM)
-        raise result.interrupt or KeyboardInterrupt
+        # the CLI turns it into the exit status (130 for Ctrl-C, 143 for SIGTERM), and with
+        # --json reports what is saved
+        stop = result.interrupt or KeyboardInterrupt()
+        stop.details = {  # type: ignore[attr-defined]
+            "saved_epochs": result.saved_epochs,
+            "checkpoint": str(result.checkpoint) if result.saved_epochs else None,
+        }
+        raise stop
     if not leader:
         return 0
     model, data = result.model, result.data

@@ -667,3 +667,10 @@ def test_a_servers_control_characters_reach_the_message_escaped(
         fetch(NAME, mirrors=[evil], md5=MD5, cache_dir=tmp_path, log=lambda line: None)
     assert "\x1b" not in str(caught.value)
     assert f"{evil}{NAME}: HTTP error 404 \\x1b[2J\\x1b[31mall good" in str(caught.value)
+
+
+@pytest.mark.parametrize("mirrors", ["http://127.0.0.1:9/", [None], b"http://x/"])
+def test_mirrors_must_be_a_list_of_urls(tmp_path: Path, mirrors: object) -> None:
+    """A string was taken one character at a time, as 19 "mirrors"."""
+    with pytest.raises(UsageError, match=r"fetch: mirrors must be a list of base URLs \(strings\)"):
+        fetch(NAME, mirrors=mirrors, md5=MD5, cache_dir=tmp_path)  # type: ignore[arg-type]

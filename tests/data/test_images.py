@@ -597,3 +597,13 @@ def test_a_cache_dir_that_is_a_file_names_the_cache_options(tmp_path: Path) -> N
         "Pass --cache-dir DIR, or set GRADLAB_DATA, to a folder you can write to "
         "(it is created when missing)."
     )
+
+
+@pytest.mark.parametrize("where", ["data_dir", "cache_dir"])
+def test_a_folder_name_too_long_is_a_data_error_naming_it(tmp_path: Path, where: str) -> None:
+    """Library callers got the OSError of Path.exists() raw."""
+    long = tmp_path / ("a" * 300)
+    with pytest.raises(DataError) as caught:
+        load_images("mnist", **{where: long}, mirrors=["http://127.0.0.1:9/"], log=print)
+    assert caught.value.message.endswith(": File name too long.")
+    assert str(long) in caught.value.message

@@ -196,6 +196,10 @@ def fetch(
     """
     _check_filename(filename)
     expected = _expected_digests(filename, sha256=sha256, md5=md5)
+    if isinstance(mirrors, str | bytes) or not all(isinstance(m, str) for m in mirrors):
+        raise UsageError(
+            f"fetch: mirrors must be a list of base URLs (strings); got {mirrors!r:.200}."
+        )
     if not mirrors:
         raise UsageError(f"no mirrors given to download {filename} from")
     validate(FETCH_PARAMETERS, {"size": size, "timeout": timeout, "deadline": deadline}, "fetch")

@@ -22,7 +22,7 @@ import numpy.typing as npt
 from gradlab.data._digits_split import N_TRAIN, split_order
 from gradlab.data.dataset import ImageDataset, check_label_range, check_same_size, check_split
 from gradlab.data.idx import IdxSpec, read_idx
-from gradlab.errors import DataError, UsageError
+from gradlab.errors import DataError, GradlabError, UsageError
 
 __all__ = ["IDX_FILES", "IDX_SOURCES", "IMAGE_DATASETS", "IdxSource", "ImageDataset", "load_images"]
 
@@ -206,6 +206,32 @@ def load_images(
         raise UsageError(
             f"unknown image data set {name!r}; choose one of: {', '.join(IMAGE_DATASETS)}"
         )
+    try:
+        return _dataset_from_files(
+            key, source.classes, _idx_files(key, source, data_dir, cache_dir, download,
+                                            mirrors, progress, log)
+        )  # fmt: skip
+    except OSError as exc:
+        if isinstance(exc, GradlabError):  # a download's own error (DownloadError, ...)
+            raise
+        # a path the system cannot use as given: a name too long, a loop of links, ...
+        raise DataError(
+            f"{exc.filename}: {exc.strerror or exc}.",
+            hint="Check --data-dir and --cache-dir (or GRADLAB_DATA).",
+        ) from None
+
+
+def _idx_files(
+    key: str,
+    source: IdxSource,
+    data_dir: str | os.PathLike[str] | None,
+    cache_dir: str | os.PathLike[str] | None,
+    download: bool,
+    mirrors: Sequence[str] | None,
+    progress: bool | None,
+    log: Callable[[str], None] | None,
+) -> dict[str, Path]:
+    """The four IDX files of ``key``: from ``data_dir``, the cache, or a download."""
     if data_dir is not None:
         root = Path(data_dir)
         if root.exists() and not root.is_dir():
@@ -230,7 +256,7 @@ def load_images(
             files = _find_files(
                 key, [folder], hint="Downloading is switched off; switch it on to fetch them."
             )
-    return _dataset_from_files(key, source.classes, files)
+    return files
 
 
 def _load_digits() -> ImageDataset:

@@ -384,10 +384,13 @@ def test_env_says_when_numba_is_installed_but_cannot_be_used(
 def test_tour_writes_plots_and_a_self_contained_report(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    code, out, _ = run(capsys, "tour", "--out", str(tmp_path))
+    code, out, err = run(capsys, "tour", "--out", str(tmp_path), "--json", "--quiet")
     assert code == 0
+    assert err == ""
+    result = json.loads(out)
     report = tmp_path / "report.html"
-    assert f"Report: {report}" in out
+    assert result["report"] == str(report)
+    assert result["chapters"][0].startswith("descent on x**2*sin(x): lr 0.001 too slow")
     html = report.read_text()
     assert html.count("data:image/png;base64,") >= 10
     for chapter in (

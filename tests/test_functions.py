@@ -233,6 +233,19 @@ REFUSALS = [
         r"\(-1\)\*\*x\*I\*pi is complex \(it holds I, the imaginary unit\)\n",
     ),
     ("x + (-2)^y", r"is not a real function of real x and y: its derivative df/dy = "),
+    # a constant past float64 fed to a function or used as an exponent: SymPy's exact work
+    # on it hung (the sine of exp(exp(20)) took its argument modulo pi to 1e43 bits) or
+    # overflowed (a traceback)
+    (
+        "sin(exp(exp(20)))*x",
+        r"^this constant is beyond float64's range \(about 1e\+210704567, and float64 ends "
+        r"at 1\.8e308\): 'exp\(exp\(20\)\)' in 'sin\(exp\(exp\(20\)\)\)\*x'\n"
+        r"gradlab computes the function in float64; keep every constant below 1e308 \(exp of "
+        r"at most 709\)\.$",
+    ),
+    ("(-1)**exp(exp(100))*x", r"beyond float64's range .*: 'exp\(exp\(100\)\)' in"),
+    ("(-1)**exp(exp(exp(10)))*x", r"beyond float64's range \(about 1e\+9565, "),
+    ("sqrt(sin(exp(exp(100))))*x", r"beyond float64's range .*: 'exp\(exp\(100\)\)' in"),
 ]
 
 

@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 from typing import cast
 
+import numpy as np
 import sympy  # type: ignore[import-untyped]  # SymPy ships no type information
 
 from gradlab.errors import UsageError
@@ -256,6 +257,27 @@ class _Builder:
         if bits > _MAX_INTEGER_BITS:
             raise self._refuse(node, _too_many_digits(bits))
 
+    def _check_magnitude(self, node: ast.AST, value: sympy.Expr) -> None:
+        """Refuse a constant beyond float64's range as a function's argument or an
+        exponent (``sin(exp(exp(100)))``, ``(-1)**exp(exp(100))``): SymPy's exact work on
+        such a number (its sine, a power of -1) takes unbounded time, and in float64 the
+        result would be inf or nan anyway. A huge exact integer elsewhere (``10**999*x``)
+        stays allowed: SymPy's arithmetic on it is quick."""
+        if not value.is_number or value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+            return
+        try:
+            size = abs(complex(value.evalf(15)))
+        except (OverflowError, TypeError, ValueError):
+            size = math.inf
+        if size > _FLOAT64_MAX:
+            raise self._refuse(
+                node,
+                f"this constant is beyond float64's range (about {_magnitude(value)}, and "
+                "float64 ends at 1.8e308)",
+                hint="gradlab computes the function in float64; keep every constant below "
+                "1e308 (exp of at most 709).",
+            )
+
     def _check_real(self, node: ast.AST, value: sympy.Expr) -> None:
         """Refuse a constant that is not a real number (``sqrt(-1)``, ``(-8)**(1/3)``)."""
         if not value.is_number or value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
@@ -331,6 +353,7 @@ class _Builder:
         if op is ast.Pow:
             base = self._visit(node.left)
             exponent = self._visit(node.right)
+            self._check_magnitude(node.right, exponent)
             self._check_power(node, base, exponent)
             value = cast(sympy.Expr, base**exponent)
             self._check_size(node, value)
@@ -396,7 +419,22 @@ class _Builder:
             raise self._refuse(node, "starred arguments are not allowed")
         if len(node.args) != 1:
             raise self._refuse(node, f"{name} takes exactly one argument, got {len(node.args)}")
-        return _FUNCTIONS[name](self._visit(node.args[0]))
+        argument = self._visit(node.args[0])
+        self._check_magnitude(node.args[0], argument)
+        return _FUNCTIONS[name](argument)
+
+
+#: float64's largest finite number.
+_FLOAT64_MAX = float(np.finfo(np.float64).max)
+
+
+def _magnitude(value: sympy.Expr) -> str:
+    """``1e+9565``: the power of ten of a huge constant, as far as it can be told."""
+    try:
+        exponent = sympy.floor(sympy.log(abs(value.evalf(15)), 10))
+        return f"1e+{int(exponent)}"
+    except (OverflowError, TypeError, ValueError):
+        return "too large to say"
 
 
 def _rationals(value: sympy.Expr) -> set[sympy.Rational]:

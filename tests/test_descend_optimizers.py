@@ -348,3 +348,32 @@ def test_a_race_refuses_one_schedule_for_several_rates() -> None:
         compare_optimizers("x^2", [], 1.0)
     with pytest.raises(UsageError, match=r"optimizers must be .*; got \['sgd', 'sdg'\]"):
         compare_optimizers("x^2", ["sgd", "sdg"], 1.0)
+
+
+@pytest.mark.parametrize("rule", ["adagrad", "rmsprop", "adam"])
+def test_an_adaptive_rule_whose_squared_gradient_overflows_has_diverged(rule: str) -> None:
+    """The accumulated square went inf, the update came out 0, and the run was taken for
+    converged at its start (f = 5e173)."""
+    run = minimize("exp(x**2)", 20.0, optimizer=rule, lr=0.05)
+    assert run.verdict == "diverged"
+    assert run.diverged_at == 1
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_rate_decayed_below_the_points_precision_is_not_convergence(optimizer: str) -> None:
+    """The nominal-rate update underflowed to 0 in the norm's squares (SGD), or the point
+    stopped moving (Adam): neither is a step shorter than tol at the nominal rate."""
+    schedule = ExponentialLR(0.05 if optimizer == "sgd" else 0.1, gamma=1e-10)
+    run = minimize("x**2", 3.0, optimizer=optimizer, schedule=schedule, steps=50)
+    assert run.verdict != "converged"
+    assert run.converged_at is None
+
+
+def test_a_start_beyond_the_divergence_bound_is_refused_up_front() -> None:
+    with pytest.raises(UsageError) as info:
+        minimize("x**2", 1e13, lr=1e-9)
+    assert info.value.message == (
+        "minimize: x0 = [10000000000000.0] lies beyond 1e+12, where a descent counts as diverged."
+    )
+    assert info.value.hint == "Start within 1e+12 of 0 (from Python, explode= sets that bound)."
+    assert minimize("x**2", 1e13, lr=0.1, explode=1e15).verdict != "diverged"

@@ -352,6 +352,10 @@ def rule_step(rule: Rule, schedule: Schedule | None = None) -> StepFn:
         if state is None:
             state = rule.init([point])
         rule.step([point], [grad], state, lr=rate)
+        if not all(np.all(np.isfinite(a)) for arrays in state.slots.values() for a in arrays):
+            # a square of the gradient overflowed (AdaGrad, RMSProp, Adam): the update
+            # came out 0, which would pass for convergence; the run has blown up
+            return np.full_like(x, np.nan)
         return x - point
 
     return step
@@ -417,9 +421,14 @@ def _descend(
         points.append(x)
         values.append(fx)
         gradients.append(grad)
-        size = float(np.linalg.norm(update))
-        if stretch is not None:
-            size *= stretch(step - 1)
+        if stretch is None:
+            size = float(np.linalg.norm(update))
+        else:  # scaled before the norm, whose squares would underflow a tiny update to 0
+            factor = stretch(step - 1)
+            size = math.inf if math.isinf(factor) else float(np.linalg.norm(update * factor))
+            if size == 0.0 and np.any(grad != 0):
+                continue  # the rate has decayed below the point's precision: stalled, not
+                # converged (the run ends too slow)
         if size < tol:
             return points, values, gradients, step, None
     return points, values, gradients, None, None
@@ -660,6 +669,12 @@ def minimize(
     tolerance, limit = float(tol), float(explode)
     rule, name, rate, followed = _setup(optimizer, lr, schedule, budget, known, "minimize")
     x = _check_start(function, x0)
+    if float(np.max(np.abs(x))) > limit:
+        raise UsageError(
+            f"minimize: x0 = {x.tolist()} lies beyond {limit:g}, where a descent counts as "
+            "diverged.",
+            hint=f"Start within {limit:g} of 0 (from Python, explode= sets that bound).",
+        )
 
     stretch = None
     if is_plain(rule) and followed is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -112,3 +113,38 @@ def test_an_unknown_command_is_still_a_usage_error(capsys: pytest.CaptureFixture
     code, _, err = run(capsys, "decsend", "x")
     assert code == ExitStatus.USAGE
     assert "invalid choice: 'decsend'" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["x**2", "--lr", "0.1,0.01,0.1"], "argument --lr: rate 0.1 is given twice"),
+        (
+            ["x**2", "--lr", ",".join(f"{0.001 * (i + 1):g}" for i in range(13))],
+            "argument --lr: at most 12 rates, got 13 (each one a run and a panel)",
+        ),
+        (
+            ["rosenbrock", "--optimizer", "sgd,momentum,adam", "--steps", "1000000"],
+            "--steps 1,000,000 for each of 3 runs keeps 3,000,000 points; at most 1,000,000 in "
+            "all.\nTake at most 333,333 steps, or compare fewer runs.",
+        ),
+    ],
+    ids=["repeated-rate", "too-many-rates", "points"],
+)
+def test_descend_bounds_what_a_comparison_keeps(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], said: str
+) -> None:
+    """A picture grew a panel per rate without end (5000 rates ran past 90 s), and three
+    runs of a million steps held a gigabyte."""
+    code = main(["descend", *argv, "--no-plots", "--out", str(tmp_path)])
+    assert code == ExitStatus.USAGE
+    assert f"error: {said}" in capsys.readouterr().err
+
+
+def test_descend_starts_a_formula_of_x_and_y_at_4_in_each(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Without --x0 a formula of two variables was told its one default value was wrong."""
+    code = main(["descend", "x**2+y**2", "--no-plots", "--json", "--out", str(tmp_path)])
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["x0"] == [4.0, 4.0]

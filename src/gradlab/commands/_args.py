@@ -142,6 +142,26 @@ def positive_float_list(text: str) -> list[float]:
     return [positive_float(p) for p in parts]
 
 
+#: The most learning rates one run compares (a panel each in its picture).
+MAX_RATES = 12
+
+
+def rate_list(text: str) -> list[float]:
+    """An argparse type: comma-separated learning rates, each finite and > 0, at most
+    :data:`MAX_RATES` of them and none twice."""
+    rates = positive_float_list(text)
+    if len(rates) > MAX_RATES:
+        raise argparse.ArgumentTypeError(
+            f"at most {MAX_RATES} rates, got {len(rates)} (each one a run and a panel)"
+        )
+    repeated = sorted({r for r in rates if rates.count(r) > 1})
+    if repeated:
+        raise argparse.ArgumentTypeError(
+            f"rate {', '.join(f'{r:g}' for r in repeated)} is given twice"
+        )
+    return rates
+
+
 def path_arg(text: str) -> Path:
     """An argparse type: a path, not empty (``Path("")`` would be the current folder)."""
     if not text.strip():

@@ -19,9 +19,9 @@ from gradlab.commands._args import (
     float_list,
     int_from_1_to,
     positive_float,
-    positive_float_list,
     positive_int,
     print_json,
+    rate_list,
     schedule_from_args,
     with_flags,
 )
@@ -56,7 +56,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--lr",
-        type=positive_float_list,
+        type=rate_list,
         metavar="LR[,LR...]",
         help="learning rate; several (e.g. 0.001,0.01,0.1,1) are compared. Default: 0.05, "
         "or on a test function its own; with several optimizers, each its own default "
@@ -205,7 +205,22 @@ def _runs(args: argparse.Namespace) -> list[Trajectory]:
             hint="Compare the rules at one rate (or each at its default rate), or one rule "
             "at several rates.",
         )
-    x0 = args.x0 if args.x0 is not None else (None if target is not text else [4.0])
+    if args.x0 is not None:
+        x0 = args.x0
+    elif target is text:  # a formula: start at 4 in every variable it has
+        from gradlab.functions import parse_function
+
+        target = parse_function(text)
+        x0 = [4.0] * len(target.variables)
+    else:
+        x0 = None  # a test function's own start
+    runs = len(optimizers) if len(optimizers) > 1 else len(lrs or [0.0])
+    if args.steps is not None and runs * args.steps > MAX_DESCENT_STEPS:  # all points kept
+        raise UsageError(
+            f"--steps {args.steps:,} for each of {runs} runs keeps {runs * args.steps:,} "
+            f"points; at most {MAX_DESCENT_STEPS:,} in all.",
+            hint=f"Take at most {MAX_DESCENT_STEPS // runs:,} steps, or compare fewer runs.",
+        )
     spec = schedule_from_args(args)
     common: dict[str, Any] = {"steps": args.steps, "tol": args.tol, "schedule": spec}
     if len(optimizers) > 1:

@@ -148,3 +148,19 @@ def test_descend_starts_a_formula_of_x_and_y_at_4_in_each(
     code = main(["descend", "x**2+y**2", "--no-plots", "--json", "--out", str(tmp_path)])
     assert code == 0
     assert json.loads(capsys.readouterr().out)["x0"] == [4.0, 4.0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["x**2", "--x0", "3", "--lr", "0.98"], "still settling after 200 steps: it overshoots"),
+        (["x**2", "--x0", "3", "--lr", "0.02"], "still approaching after 200 steps: each step "),
+    ],
+    ids=["bouncing", "straight"],
+)
+def test_descend_says_overshoots_only_for_a_path_that_bounces(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], said: str
+) -> None:
+    """A path that falls straight on towards the minimum was told it overshoots."""
+    assert main(["descend", *argv, "--no-plots", "--out", str(tmp_path)]) == 0
+    assert f"verdict: {said}" in capsys.readouterr().out

@@ -123,11 +123,17 @@ def describe(run: Trajectory) -> str:
         )
     if run.verdict == "oscillating":
         return f"oscillating after {run.steps} steps: the rate is too large to settle"
-    if run.settling:
+    if run.settling and run.bouncing:
         return (
             f"still settling after {run.steps} steps: it overshoots the minimum and comes "
             "back, each bounce less than half as long 20 steps later; more steps would "
             "converge (too slow)"
+        )
+    if run.settling:
+        return (
+            f"still approaching after {run.steps} steps: each step less than half as long "
+            "20 steps later, straight on towards the minimum; more steps would converge "
+            "(too slow)"
         )
     if run.schedule is not None:
         return (

@@ -248,6 +248,12 @@ class Trajectory:
         return _settling(_lengths(np.asarray(self.points), self.lr, self.schedule))
 
     @property
+    def bouncing(self) -> bool:
+        """Whether the last updates change direction at most steps (an overshoot each
+        time), rather than keep going one way."""
+        return _bouncing(np.asarray(self.points))
+
+    @property
     def minima(self) -> FloatArray:
         """The known minima, shape (m, n_vars); empty (m = 0) for a formula typed by hand."""
         if self.test_function is None:
@@ -451,6 +457,20 @@ def _check_finite_start(function: Function, x: FloatArray, fx: float, grad: Floa
     )
 
 
+def _bouncing(points: FloatArray) -> bool:
+    """Whether the last :data:`OSCILLATION_WINDOW` updates bounce: some coordinate that
+    carries a real share of the motion changes direction at most steps."""
+    updates = np.diff(points[-(OSCILLATION_WINDOW + 1) :], axis=0)  # (w, n_vars)
+    if len(updates) < 3:
+        return False
+    flips = (updates[1:] * updates[:-1]) < 0  # (w - 1, n_vars)
+    # a coordinate that has settled still flips sign at 1e-100 of the motion: only one
+    # that carries a real share of it counts as bouncing
+    motion = np.abs(updates).sum(axis=0)  # (n_vars,)
+    share = motion / max(float(motion.sum()), np.finfo(np.float64).tiny)
+    return bool(np.any((flips.mean(axis=0) > 0.5) & (share >= BOUNCE_SHARE)))
+
+
 def _settling(lengths: FloatArray) -> bool:
     """Whether the longest update of each of the last three windows is under half the
     longest of the window before: bounces that die out geometrically, by at least
@@ -470,14 +490,7 @@ def _verdict_of_run(points: FloatArray, lengths: FloatArray) -> Verdict:
     dying bounce.
     """
     updates = np.diff(points[-(OSCILLATION_WINDOW + 1) :], axis=0)  # (w, n_vars)
-    if len(updates) < 3:
-        return "too slow"
-    flips = (updates[1:] * updates[:-1]) < 0  # (w - 1, n_vars)
-    # a coordinate that has settled still flips sign at 1e-100 of the motion: only one
-    # that carries a real share of it counts as bouncing
-    motion = np.abs(updates).sum(axis=0)  # (n_vars,)
-    share = motion / max(float(motion.sum()), np.finfo(np.float64).tiny)
-    if not bool(np.any((flips.mean(axis=0) > 0.5) & (share >= BOUNCE_SHARE))):
+    if not _bouncing(points):
         return "too slow"
     window, before = lengths[-len(updates) :], lengths[: -len(updates)]
     # a bounded but chaotic bounce (x**2*sin(x) at lr 0.1) also has long runs of

@@ -137,7 +137,8 @@ def test_an_endpoint_is_host_and_port() -> None:
             "--rdzv-endpoint h:0: with several nodes the port must be given (every node must "
             "know it in advance).",
         ),
-        (Launch(timeout=0), "--rdzv-timeout must be a number of seconds > 0; got 0."),
+        (Launch(timeout=0), "--rdzv-timeout must be a number of seconds >= 1; got 0."),
+        (Launch(timeout=1e-6), "--rdzv-timeout must be a number of seconds >= 1; got 1e-06."),
     ],
 )
 def test_a_bad_launch_is_refused_before_anything_starts(launch: Launch, message: str) -> None:

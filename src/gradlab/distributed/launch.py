@@ -71,6 +71,11 @@ LOG_PREFIX = "gradlab-workers-"
 _BACKEND = "gradlab"
 
 
+#: The shortest rendezvous timeout taken, in seconds: under it even a local rendezvous
+#: can time out before the store answers (PyTorch then reports a 0 ms timeout).
+MIN_TIMEOUT = 1.0
+
+
 @dataclass
 class Launch:
     """Where and how many workers to start.
@@ -133,8 +138,13 @@ class Launch:
                 f"--node-rank must be 0 .. {self.nnodes - 1} with --nnodes {self.nnodes}; "
                 f"got {self.node_rank}."
             )
-        if self.timeout is not None and not self.timeout > 0:
-            raise UsageError(f"--rdzv-timeout must be a number of seconds > 0; got {self.timeout}.")
+        if self.timeout is not None and not self.timeout >= MIN_TIMEOUT:
+            raise UsageError(
+                f"--rdzv-timeout must be a number of seconds >= {MIN_TIMEOUT:g}; got "
+                f"{self.timeout:g}.",
+                hint="The workers need that long at least to connect (a fresh worker "
+                "imports PyTorch first); the default is 30 on one machine.",
+            )
         if self.endpoint is None:
             if self.nnodes > 1:
                 raise UsageError(
@@ -787,8 +797,11 @@ def run(launch: Launch, fn: Callable[..., Any], *args: Any) -> Any:
         with _environment(env), _quiet_torch_logs(), _own_signal_handlers(), _sigint_held():
             return _launch(launch, host, port, listener, log_dir, fn, args)
     finally:
-        if listener is not None and _LISTENERS.pop(listener.fileno(), None) is not None:
-            listener.close()  # the store never took it
+        # the store may have taken the socket and closed it already (a rendezvous that
+        # timed out at once): its error, not a close's EBADF, is the one to report
+        with contextlib.suppress(OSError):
+            if listener is not None and _LISTENERS.pop(listener.fileno(), None) is not None:
+                listener.close()  # the store never took it
         shutil.rmtree(log_dir, ignore_errors=True)
 
 

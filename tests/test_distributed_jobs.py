@@ -594,3 +594,29 @@ def test_ctrl_c_while_the_workers_start_prints_no_traceback(tmp_path: Path, afte
     # on a slow host the Ctrl-C can come before the train command took charge
     assert err.endswith(("gradlab train: interrupted\n", "gradlab: interrupted\n")), err
     assert not none_left(kids)
+
+
+def test_a_script_that_fits_without_the_main_guard_fails_at_once_and_says_why(
+    tmp_path: Path,
+) -> None:
+    """Each worker imports the script, whose fit then runs again: the workers died while
+    starting, and the launcher blocked for good writing the call (arrays bigger than the
+    pipe holds) into the pipe of a worker that was gone."""
+    script = tmp_path / "no_guard.py"
+    script.write_text(
+        "import numpy as np\n"
+        "from gradlab.models import MLPClassifier\n"
+        "X = np.random.default_rng(0).normal(size=(4000, 64)).astype(np.float32)\n"
+        "y = (X[:, 0] > 0).astype(int)\n"
+        "MLPClassifier(engine='torch', n_procs=2, hidden=(8,), epochs=1).fit(X, y)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert (
+        "MLPClassifier: n_procs=2 starts worker processes, which import your script; this fit "
+        "runs again as they do, because the script calls it outside "
+        "'if __name__ == \"__main__\":'." in proc.stderr
+    )

@@ -444,6 +444,12 @@ def _carried_path(rank: int | str) -> Path:
     return Path(os.environ.get(ENV_LOGS, tempfile.gettempdir())) / f"error-{rank}.pickle"
 
 
+def _worker_of_file(payload: str) -> Any:
+    """The workers' entry point: :func:`_worker` with the ``(fn, args)`` the launcher wrote."""
+    fn, args = pickle.loads(Path(payload).read_bytes())
+    return _worker(fn, *args)
+
+
 def _worker(fn: Callable[..., Any], *args: Any) -> Any:
     """The workers' entry point: die with the launcher, then run ``fn(*args)``.
 
@@ -840,8 +846,14 @@ def _launch(
         logs_specs=DefaultLogsSpecs(log_dir=str(log_dir), redirects=redirects),
         shutdown_timeout=SHUTDOWN_SECONDS,
     )
+    # The call travels in a file, not in the spawn pipe: a worker that dies while it
+    # starts (a script without the "__main__" guard) would leave the launcher blocked for
+    # good writing a payload bigger than the pipe holds (multiprocessing keeps the pipe's
+    # read end open until the write is done).
+    payload = log_dir / "call.pickle"
+    payload.write_bytes(pickle.dumps((fn, args), protocol=pickle.HIGHEST_PROTOCOL))
     try:
-        values = launch_agent(config, _worker, [fn, *args])
+        values = launch_agent(config, _worker_of_file, [str(payload)])
     except ChildFailedError as exc:
         raise _failed(exc.failures, launch, log_dir) from None
     except SignalException as exc:

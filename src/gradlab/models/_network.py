@@ -662,6 +662,16 @@ class NetworkClassifier:
         """
         hp = self._hyperparameters()
         n_procs = int(hp["n_procs"])
+        import multiprocessing
+
+        if getattr(multiprocessing.current_process(), "_inheriting", False):
+            # a worker importing the script that started it, which fits at its top level
+            raise UsageError(
+                f"{self._owner}: n_procs={n_procs} starts worker processes, which import "
+                "your script; this fit runs again as they do, because the script calls it "
+                "outside 'if __name__ == \"__main__\":'.",
+                hint="Put the code that fits under 'if __name__ == \"__main__\":'.",
+            )
         resolve_engine(hp["engine"], hp["device"], workers=n_procs, dtype=hp["dtype"])
         _need_torch()
         if is_torch_data(X):  # a Dataset or DataLoader may not pickle; its arrays do

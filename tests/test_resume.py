@@ -212,3 +212,18 @@ def test_cli_resume_takes_the_checkpoints_epoch_target(
     assert main([*base, "--resume"]) == 0
     out = capsys.readouterr()
     assert "already holds 3 epoch(s), which is --epochs 3 or more: nothing to train" in out.err
+
+
+def test_resuming_a_numpy_run_with_several_workers_says_to_add_engine_torch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The engine came from the checkpoint; the hint said to leave it at 'auto'."""
+    pytest.importorskip("torch")
+    base = ["train", "mlp", "--hidden", "8", "--no-plots", "--quiet", "--out", str(tmp_path)]
+    assert main([*base, "--engine", "numpy", "--epochs", "1"]) == 0
+    assert main([*base, "--epochs", "2", "--nproc", "2", "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith(
+        "\nThe checkpoint was trained with --engine numpy, which --resume keeps; add --engine "
+        "torch to go on with several workers (its weights carry over).\n"
+    )

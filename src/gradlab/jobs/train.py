@@ -430,7 +430,18 @@ def settle_train(
     if workers > 1:  # the numpy engine has no distributed version: say so now
         from gradlab.models._network import resolve_engine
 
-        resolve_engine(params["engine"], params["device"], workers=workers, dtype=params["dtype"])
+        try:
+            resolve_engine(
+                params["engine"], params["device"], workers=workers, dtype=params["dtype"]
+            )
+        except UsageError as exc:
+            if saved is not None and "engine" not in request.given:  # the checkpoint's
+                exc.hint = (
+                    f"The checkpoint was trained with --engine {params['engine']}, which "
+                    "--resume keeps; add --engine torch to go on with several workers (its "
+                    "weights carry over)."
+                )
+            raise
     if params["random_state"] is None:
         data_seed = saved.seed if saved is not None else 0
     else:

@@ -197,6 +197,18 @@ def test_cli_two_workers_then_resumed_alone_equal_one_process(tmp_path: Path) ->
     assert not leftovers(tmp_path)  # no torchelastic_* or log folder
 
 
+def test_a_two_worker_float32_run_resumes_alone_on_the_torch_engine(tmp_path: Path) -> None:
+    """The checkpoint records engine "auto", which chose torch for two workers; resumed in
+    one process, auto chose numpy, whose optimizer state is kept in another convention."""
+    run = ("train", "mlp", "--hidden", "8", "--no-plots", "--quiet", "--out", "o", "--json")
+    code, out, err = finish(gradlab(tmp_path, *run, "--nproc", "2", "--epochs", "1"))
+    assert code == 0, err
+    assert json.loads(out)["engine"] == "torch"
+    code, out, err = finish(gradlab(tmp_path, *run, "--epochs", "2", "--resume"))
+    assert code == 0, err
+    assert (json.loads(out)["engine"], json.loads(out)["world_size"]) == ("torch", 1)
+
+
 # ------------------------------------------------------------------ faults
 
 

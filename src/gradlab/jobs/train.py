@@ -22,6 +22,7 @@ behaviour without scikit-learn, which takes over a second to import.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -399,6 +400,16 @@ def settle_train(
         params, kept, overrides = resume_hyperparameters(
             request.model, saved.hyperparameters, request.given
         )
+        if (
+            "engine" not in request.given
+            and params["engine"] == "auto"
+            and saved.engine == "torch"
+            and importlib.util.find_spec("torch") is not None
+        ):
+            # "auto" chose torch for that run (several workers, float64, a GPU): go on with
+            # the engine that trained it, whose optimizer state and numbers carry on as
+            # they were, rather than let this run's circumstances choose again
+            params["engine"] = "torch"
         if request.schedule_flags:
             before = params["schedule"]
             params["schedule"] = with_schedule_flags(before, request.schedule_flags)

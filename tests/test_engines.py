@@ -228,8 +228,12 @@ def test_cuda_without_a_gpu_is_refused_clearly() -> None:
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     m = LinearRegression(engine="torch", engine_options={"device": "cuda"})
-    with pytest.raises(UsageError, match="device 'cuda' was asked for, but PyTorch sees no CUDA"):
+    with pytest.raises(UsageError) as info:
         m.fit([[0.0], [1.0]], [0.0, 1.0])
+    assert info.value.message == "device 'cuda' was asked for, but PyTorch sees no CUDA device."
+    assert info.value.hint == (
+        "Use device 'cpu' (--device cpu), or 'auto', which takes a GPU where there is one."
+    )
 
 
 def test_missing_engine_prints_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:

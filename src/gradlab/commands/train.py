@@ -346,7 +346,7 @@ def _launch(args: argparse.Namespace) -> int:
         raise
     except WorkerError as exc:
         done = saved_epochs(path) if args.node_rank == 0 else 0
-        if done:
+        if done and f"is saved in {path}" not in f"{exc.message}\n{exc.hint}":  # once
             kept = f"Epoch {done} is saved in {path}; continue with the same command and --resume."
             exc.hint = f"{exc.hint}\n{kept}" if exc.hint else kept
         raise

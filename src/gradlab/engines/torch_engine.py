@@ -56,7 +56,11 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
-        raise UsageError("device 'cuda' was asked for, but PyTorch sees no CUDA device.")
+        raise UsageError(
+            "device 'cuda' was asked for, but PyTorch sees no CUDA device.",
+            hint="Use device 'cpu' (--device cpu), or 'auto', which takes a GPU where there "
+            "is one.",
+        )
     if device not in ("cpu", "cuda"):
         raise UsageError(f"unknown device {device!r}; choose one of: auto, cpu, cuda.")
     return torch.device(device)

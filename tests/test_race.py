@@ -156,6 +156,11 @@ def test_a_failed_gif_write_leaves_nothing(rosenbrock: list, tmp_path: Path) -> 
         ({"frames": 1}, r"race_gif: frames must be an integer in \[2, 400\]; got 1\."),
         ({"fps": 0}, r"race_gif: fps must be an integer in \[1, 60\]; got 0\."),
         ({"dpi": 5}, r"race_gif: dpi must be an integer in \[20, 300\]; got 5\."),
+        (  # each frame held until the file is written: 400 at dpi 300 took 6.8 GB
+            {"frames": 400, "dpi": 300},
+            r"^race_gif: frames=400 at dpi=300 would hold more pictures in memory than 400 "
+            r"frames at dpi=80; at dpi=300 take at most 28 frames\.$",
+        ),
     ],
 )
 def test_race_gif_names_a_bad_setting(

@@ -68,6 +68,19 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
+def _what_is_there(target: Path) -> tuple[Path, str]:
+    """The file a write to ``target`` replaces (a symbolic link's target: the link stays a
+    link) and what it is now: ``"new"``, ``"file"``, ``"folder"``, or ``"other"`` (a
+    device, pipe or socket). Raises the OSError of a path that cannot be looked at."""
+    if target.is_symlink():
+        target = Path(os.path.realpath(target))
+    if target.is_dir():
+        return target, "folder"
+    if not target.exists():
+        return target, "new"
+    return target, "file" if target.is_file() else "other"
+
+
 def _writable_target(target: Path) -> Path:
     """The file a write to ``target`` replaces: a symbolic link's target (the link stays a
     link), and only a regular file or a new name, never a folder, device or pipe.
@@ -80,23 +93,20 @@ def _writable_target(target: Path) -> Path:
         ``target`` is a device, pipe or socket, or its path cannot be looked at.
     """
     try:
-        if target.is_symlink():
-            target = Path(os.path.realpath(target))
-        if target.is_dir():
-            raise ResourceError(
-                f"cannot write {target}: it is a folder.",
-                hint="Move the folder away, or choose another output folder (--out DIR).",
-            )
-        if target.exists() and not target.is_file():
-            raise UsageError(
-                f"cannot write {target}: it is not a regular file (a device, pipe or socket), "
-                "which a write would replace.",
-                hint="Name a new or a regular file.",
-            )
+        target, kind = _what_is_there(target)
     except OSError as exc:  # a name too long, a link loop, a folder we may not enter
-        if isinstance(exc, GradlabError):  # ours (ResourceError is an OSError too)
-            raise
         raise _write_error(target, exc) from None
+    if kind == "folder":
+        raise ResourceError(
+            f"cannot write {target}: it is a folder.",
+            hint="Move the folder away, or choose another output folder (--out DIR).",
+        )
+    if kind == "other":
+        raise UsageError(
+            f"cannot write {target}: it is not a regular file (a device, pipe or socket), "
+            "which a write would replace.",
+            hint="Name a new or a regular file.",
+        )
     return target
 
 
@@ -192,21 +202,21 @@ def check_out_file(path: str | os.PathLike[str], *, option: str) -> Path:
     target = Path(path)
     hint = "Choose a file in a folder you can write to."
     try:
-        if target.is_symlink():
-            target = Path(os.path.realpath(target))  # the link's target is what gets written
-        if target.is_dir():
-            raise UsageError(f"{option} {target} is a folder, not a file.", hint=hint)
-        if target.exists() and not target.is_file():
-            raise UsageError(
-                f"{option} {target} is not a regular file (a device, pipe or socket), which "
-                "the write would replace.",
-                hint="Name a new or a regular file.",
-            )
+        target, kind = _what_is_there(target)
         folder = target.parent
-        if not folder.is_dir():
-            raise UsageError(f"{option} {target}: no folder {folder} to write it in.", hint=hint)
+        has_folder = folder.is_dir()
     except OSError as exc:  # a name too long, a link loop
         raise UsageError(f"{option} {target}: {exc.strerror or exc}.", hint=hint) from None
+    if kind == "folder":
+        raise UsageError(f"{option} {target} is a folder, not a file.", hint=hint)
+    if kind == "other":
+        raise UsageError(
+            f"{option} {target} is not a regular file (a device, pipe or socket), which "
+            "the write would replace.",
+            hint="Name a new or a regular file.",
+        )
+    if not has_folder:
+        raise UsageError(f"{option} {target}: no folder {folder} to write it in.", hint=hint)
     probe = folder / f".gradlab-probe-{secrets.token_hex(4)}"
     try:
         probe.write_bytes(b"")

@@ -106,8 +106,11 @@ def test_polynomial_parameters_are_named(kwargs: dict[str, Any], message: str) -
         ([1, 1, 1], r"y holds one class \(1\); LogisticRegression needs two classes"),
         (
             [0.5, 1.7, 2.25],
-            "Unknown label type: continuous. .* 3 different real numbers .*use LinearRegression",
+            r"(?s)Unknown label type: continuous\. y\[0\] is 0\.5, but LogisticRegression "
+            r"needs labels of two classes.*use LinearRegression",
         ),
+        # two real values are still a continuous target, as for scikit-learn's classifiers
+        ([2.5, 7.0, 2.5], r"Unknown label type: continuous\. y\[0\] is 2\.5"),
         ([0.0, 1.0, np.nan], r"y\[2\] is NaN; labels must be finite"),
     ],
 )

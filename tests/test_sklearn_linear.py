@@ -88,7 +88,7 @@ def test_a_saved_model_predicts_the_same_after_loading(dump: str, tmp_path: Path
         [-1, 1],
         [False, True],
         ["cat", "dog"],
-        [2.5, 7.0],
+        [2.0, 7.0],
     ],
 )
 def test_logistic_regression_predicts_the_labels_it_was_given(labels: list[object]) -> None:

@@ -121,8 +121,6 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):  # type: ignore
         target = type_of_target(labels, input_name="y")
         classes = np.unique(labels)
         name = type(self).__name__
-        if target == "continuous" and classes.size == 2:
-            target = "binary"  # two real values, such as 2.5 and 7.0, are two labels too
         if target == "multiclass":
             shown = ", ".join(map(str, classes[:5])) + (", ..." if classes.size > 5 else "")
             raise DataError(
@@ -131,9 +129,11 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):  # type: ignore
                 "For three or more classes use gradlab.models.SoftmaxRegression."
             )
         if target == "continuous":
+            i = int(np.argmax(labels != np.round(labels)))
             raise DataError(
-                f"Unknown label type: continuous. {name} takes labels of two classes; y holds "
-                f"{classes.size} different real numbers (for those, use LinearRegression)."
+                f"Unknown label type: continuous. y[{i}] is {labels[i]}, but {name} needs "
+                "labels of two classes: integers, strings or booleans.",
+                hint="For a real-valued target use LinearRegression.",
             )
         if target != "binary":
             raise DataError(f"Unknown label type: {target}. {name} takes labels of two classes.")

@@ -434,8 +434,22 @@ def test_text_labels_and_numbers_read_differently_when_they_do_not_match(tmp_pat
     with pytest.raises(DataError) as info:
         SoftmaxRegression(epochs=2).fit(X, [0, 1, 0, 1], checkpoint=ckpt, resume=True)
     assert info.value.message == (
-        "y holds labels of dtype int64, but the classes are '0', '1' (dtype object)."
+        "y holds labels of dtype int64, but the classes are '0', '1' (dtype <U1)."
     )
     with pytest.raises(DataError) as info:  # the labels, not their kind, differ
         SoftmaxRegression(epochs=2).fit(X, ["0", "2", "0", "2"], checkpoint=ckpt, resume=True)
     assert info.value.message == "y[1] is '2', which is not one of the 2 classes: '0', '1'."
+
+
+@pytest.mark.parametrize("labels", [["cat", "dog"], [-3, 7], [1.0, 2.0], [False, True]])
+def test_a_loaded_model_gives_labels_of_the_dtype_fit_gave(
+    tmp_path: Path, labels: list[object]
+) -> None:
+    X = np.random.default_rng(0).normal(size=(8, 3)).astype(np.float32)
+    y = np.array(labels * 4)
+    ckpt = tmp_path / "m.safetensors"
+    fitted = SoftmaxRegression(epochs=1).fit(X, y, checkpoint=ckpt)
+    loaded = load_classifier(ckpt)
+    assert loaded.classes_.dtype == fitted.classes_.dtype
+    np.testing.assert_array_equal(loaded.classes_, fitted.classes_)
+    assert loaded.predict(X).dtype == fitted.predict(X).dtype

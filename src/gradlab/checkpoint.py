@@ -471,11 +471,10 @@ class _Schema:
             raise self.bad("labels.values", values, f"a list of {what} label values")
         if len(values) != k:
             raise self.fail(f"labels has {len(values)} values, but the last layer has {k} outputs.")
+        # text labels come back as NumPy text (dtype <U), as np.unique gives them in fit
         arr = np.asarray(
-            values, dtype={"int": np.int64, "float": np.float64, "bool": bool}.get(kind)
+            values, dtype={"int": np.int64, "float": np.float64, "bool": bool, "str": str}[kind]
         )
-        if kind == "str":
-            arr = np.asarray(values, dtype=object)
         if len(np.unique(arr)) != k or not np.all(np.unique(arr) == arr):
             raise self.bad("labels.values", values, "distinct values in sorted order")
         if label_kind(arr) != kind:  # pragma: no cover - guarded by the dtype above

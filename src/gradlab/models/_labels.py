@@ -189,7 +189,10 @@ class Classes:
         DataError
             A label that is none of the classes, named with its position.
         """
+        text = y.dtype.kind in "USO", self.values.dtype.kind in "USO"
         try:
+            if text[0] != text[1]:  # NumPy would compare 0 with '0' as text
+                raise TypeError
             idx = np.searchsorted(self.values, y)
         except TypeError:
             raise DataError(

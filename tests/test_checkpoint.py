@@ -195,6 +195,16 @@ VARIANTS = [
         setitem("meta", "input_scale", DELETE),
         "damaged gradlab checkpoint (no input_scale in its metadata).",
     ),
+    (
+        "a data fingerprint of no samples",
+        setitem("meta.data", "samples", 0),
+        'it must be {"samples": n > 0, "sha256": 64 hex digits}.',
+    ),
+    (
+        "a data fingerprint whose digest is not hex",
+        setitem("meta.data", "sha256", "z" * 64),
+        'it must be {"samples": n > 0, "sha256": 64 hex digits}.',
+    ),
 ]
 IDS = [v[0] for v in VARIANTS]
 
@@ -453,3 +463,41 @@ def test_a_loaded_model_gives_labels_of_the_dtype_fit_gave(
     assert loaded.classes_.dtype == fitted.classes_.dtype
     np.testing.assert_array_equal(loaded.classes_, fitted.classes_)
     assert loaded.predict(X).dtype == fitted.predict(X).dtype
+
+
+def test_resume_refuses_other_data_of_the_same_shapes_and_classes(tmp_path: Path) -> None:
+    X, y = blobs()
+    ckpt = tmp_path / "m.safetensors"
+    SoftmaxRegression(epochs=1, random_state=0).fit(X, y, checkpoint=ckpt)
+    before = ckpt.read_bytes()
+    more = SoftmaxRegression(epochs=2, random_state=0)
+    with pytest.raises(DataError) as info:
+        more.fit(X[:100], y[:100], checkpoint=ckpt, resume=True)
+    assert info.value.message == (
+        f"{ckpt} does not match the data given: it was trained on 120 samples, the data "
+        "given has 100."
+    )
+    with pytest.raises(DataError) as info:
+        more.fit(X + 1, y, checkpoint=ckpt, resume=True)
+    assert info.value.message.startswith(
+        f"{ckpt} does not match the data given: it was trained on other data (120 samples, "
+        "as in the data given, but of other values: SHA-256 "
+    )
+    assert "Resume with the data it was trained on" in str(info.value.hint)
+    with pytest.raises(DataError, match="other values"):  # the labels count too
+        more.fit(X, np.roll(y, 1), checkpoint=ckpt, resume=True)
+    assert ckpt.read_bytes() == before
+    more.fit(X, y, checkpoint=ckpt, resume=True)  # the same data resumes
+    assert len(more.history_) == 2
+
+
+def test_a_checkpoint_without_a_data_fingerprint_still_resumes(tmp_path: Path) -> None:
+    """Files written before the fingerprint was kept (or by save) resume on any data of
+    the right shapes, as before."""
+    X, y = blobs()
+    ckpt = tmp_path / "m.safetensors"
+    SoftmaxRegression(epochs=1, random_state=0).fit(X, y, checkpoint=ckpt)
+    old = craft(ckpt, tmp_path / "old", setitem("meta", "data", DELETE))
+    assert checkpoint.read(old).data is None
+    more = SoftmaxRegression(epochs=2, random_state=0).fit(X + 1, y, checkpoint=old, resume=True)
+    assert len(more.history_) == 2

@@ -653,6 +653,24 @@ def test_train_resume_refuses_a_checkpoint_of_other_data(
     assert (tmp_path / "model.safetensors").read_bytes() == before
 
 
+def test_train_resume_refuses_synthetic_data_drawn_from_another_seed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    args = ["train", "softmax", "--dataset", "synthetic", "--out", str(tmp_path), "--no-plots"]
+    assert run(capsys, *args, "--quiet", "--epochs", "1", "--seed", "3")[0] == 0
+    before = (tmp_path / "model.safetensors").read_bytes()
+    code, _, err = run(capsys, *args, "--epochs", "2", "--seed", "4", "--resume")
+    assert code == ExitStatus.USAGE
+    assert (
+        f"{tmp_path / 'model.safetensors'} does not match the synthetic data set: it was "
+        "trained on other data (60,000 samples, as in the synthetic data set, but of other "
+        "values: SHA-256 "
+    ) in err
+    assert "Synthetic data is drawn from --seed: give the run's." in err
+    assert "resuming" not in err  # refused before it says what it resumes
+    assert (tmp_path / "model.safetensors").read_bytes() == before
+
+
 def test_train_resume_says_when_there_is_nothing_left_to_train(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

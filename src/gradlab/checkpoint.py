@@ -4,7 +4,9 @@ A checkpoint is one ``.safetensors`` file: the weights (and the update rule's st
 as named float32 tensors (float64 for a model trained with ``dtype="float64"``), and in
 the file's metadata, as JSON, everything else needed to predict or to resume: the model,
 its layer sizes, input shape, classes (label values and names), every constructor
-parameter, the seed, the training history, the rule and schedule a fit used. Nothing is
+parameter, the seed, the training history, the rule and schedule a fit used, and a
+fingerprint of the training data (its sample count and SHA-256), so that a resumed run is
+refused other data of the same shapes and classes. Nothing is
 unpickled when reading. Writes are atomic, so an interrupted save (or a crash, or running
 out of memory) leaves the previous checkpoint intact.
 
@@ -128,6 +130,9 @@ class Checkpoint:
     """With early stopping: the best epoch's weights (what the fitted model holds)."""
     early_stopping: dict[str, int] | None = None
     """With early stopping: ``{"best_epoch": ..., "stopped_epoch": ...}`` (0: not stopped)."""
+    data: dict[str, Any] | None = None
+    """``{"samples": n, "sha256": ...}``: the training data's :func:`fingerprint`; None in
+    files written before it was kept, or by a model's ``save``."""
     path: Path | None = None
 
     @property
@@ -169,6 +174,7 @@ class Checkpoint:
             },
             "schedule": self.schedule,
             "early_stopping": self.early_stopping,
+            "data": self.data,
             "history": self.history.columns,
         }
 
@@ -180,6 +186,31 @@ class Checkpoint:
             **{f"optim/{k}": v for k, v in optim.items()},
             **{f"best/{k}": v for k, v in self.best.items()},
         }
+
+
+def fingerprint(rows: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """What identifies a fit's training data: its sample count and a SHA-256 digest.
+
+    Parameters
+    ----------
+    rows : ndarray of shape (n_samples, n_features)
+        The samples as the model reads them (before the input scale is applied).
+    y : ndarray of shape (n_samples,)
+        Their class numbers.
+
+    Returns
+    -------
+    dict
+        ``{"samples": n_samples, "sha256": hex digest}`` of the dtypes, shapes and values.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for a in (rows, y):
+        a = np.ascontiguousarray(a)
+        digest.update(f"{a.dtype.str}{a.shape}".encode())
+        digest.update(a.data)
+    return {"samples": int(rows.shape[0]), "sha256": digest.hexdigest()}
 
 
 def _jsonable_params(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -381,11 +412,12 @@ class _Schema:
             raise self.bad("engine", engine, "'numpy' or 'torch'")
         if self.version < 3:
             optimizer = self.velocity(meta, hp, shapes, sizes)
-            schedule = early = None
+            schedule = early = data = None
         else:
             optimizer = self.optimizer_meta(meta.get("optimizer"))
             schedule = self.schedule_meta(meta.get("schedule"))
             early = self.early_meta(meta.get("early_stopping"), len(history))
+            data = self.data_meta(meta.get("data"))
             self.tensor_shapes(shapes, sizes, optimizer, early is not None, hp["dtype"])
         weights: dict[str, np.ndarray] = {}
         best: dict[str, np.ndarray] = {}
@@ -416,6 +448,7 @@ class _Schema:
             schedule=schedule,
             best=best,
             early_stopping=early,
+            data=data,
             path=self.path,
         )
 
@@ -673,6 +706,21 @@ class _Schema:
             ) from None
         return {"config": value["config"], "per_step": value["per_step"]}
 
+    def data_meta(self, value: Any) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        digest = value.get("sha256") if isinstance(value, dict) else None
+        if not (
+            isinstance(value, dict)
+            and set(value) == {"samples", "sha256"}
+            and _is_int(value["samples"], 1)
+            and isinstance(digest, str)
+            and len(digest) == 64
+            and all(c in "0123456789abcdef" for c in digest)
+        ):
+            raise self.bad("data", value, '{"samples": n > 0, "sha256": 64 hex digits}')
+        return {"samples": int(value["samples"]), "sha256": digest}
+
     def early_meta(self, value: Any, epochs: int) -> dict[str, int] | None:
         if value is None:
             return None
@@ -752,6 +800,7 @@ def check_compatible(
     input_shape: Sequence[int] | None = None,
     input_scale: float | None = None,
     classes: Classes | None = None,
+    data: dict[str, Any] | None = None,
     hint: str | None = None,
 ) -> None:
     """Refuse a checkpoint that does not fit a model or a data set; one message lists all.
@@ -762,6 +811,9 @@ def check_compatible(
         What it is compared with, for the message ("synthetic", "this model").
     kind, sizes, input_shape, input_scale, classes : optional
         What the model or data set needs; each given one is compared.
+    data : dict, optional
+        The :func:`fingerprint` of the training data, compared with the checkpoint's
+        (when the file keeps one).
 
     Raises
     ------
@@ -788,6 +840,19 @@ def check_compatible(
             f"classes {ckpt.classes.describe()} in the checkpoint, {classes.describe()} "
             f"in {against}"
         )
+    # other data of the same shapes and classes (a difference above says it already)
+    if not problems and data is not None and ckpt.data is not None and data != ckpt.data:
+        if data["samples"] != ckpt.data["samples"]:
+            problems.append(
+                f"it was trained on {ckpt.data['samples']:,} samples, {against} has "
+                f"{data['samples']:,}"
+            )
+        else:
+            problems.append(
+                f"it was trained on other data ({ckpt.data['samples']:,} samples, as in "
+                f"{against}, but of other values: SHA-256 {ckpt.data['sha256'][:12]}... "
+                f"in the checkpoint, {data['sha256'][:12]}... in {against})"
+            )
     if problems:
         raise DataError(f"{ckpt.path} does not match {against}: {'; '.join(problems)}.", hint=hint)
 

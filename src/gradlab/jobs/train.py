@@ -465,17 +465,29 @@ def settle_train(
         quiet=request.quiet,
     )
     if saved is not None:
+        from gradlab.models._network import as_rows
+
         sizes = None
         if "hidden" in request.given:  # else the checkpoint's, which cannot disagree
             sizes = (math.prod(data.image_shape), *params["hidden"], len(data.classes))
+        classes = data_classes(data)
         ckpt_file.check_compatible(
             saved,
             against=f"the {data.name} data set",
             input_shape=data.image_shape,
             sizes=sizes,
-            classes=data_classes(data),
+            classes=classes,
+            # what fit will compare: the rows and class numbers it trains on
+            data=ckpt_file.fingerprint(
+                as_rows(data.X_train)[0], classes.encode(np.asarray(data.y_train))
+            ),
             hint="Resume with the --dataset (and --hidden) it was trained on, or choose "
-            "another --out.",
+            "another --out."
+            + (
+                " Synthetic data is drawn from --seed: give the run's."
+                if data.name == "synthetic"
+                else ""
+            ),
         )
         done, target = saved.epochs_done, int(params["epochs"])
         say(

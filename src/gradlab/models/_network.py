@@ -492,6 +492,17 @@ class NetworkClassifier:
             saved = ckpt_file.read(checkpoint)  # type: ignore[arg-type]
         setup = self._setup(X, y, eval_set, classes, class_names, saved)
         sizes, known = setup.sizes, setup.classes
+        data_id = None
+        if checkpoint is not None:
+            from gradlab.checkpoint import check_compatible, fingerprint
+
+            data_id = fingerprint(setup.rows, setup.y)
+            if saved is not None:
+                check_compatible(
+                    saved, against="the data given", data=data_id,
+                    hint="Resume with the data it was trained on (a resumed run continues "
+                    "the same run), or fit without resume to start afresh.",
+                )  # fmt: skip
         engine = resolve_engine(hp["engine"], hp["device"], workers=workers, dtype=hp["dtype"])
         if hp["random_state"] is not None:
             seed = int(hp["random_state"])
@@ -584,7 +595,7 @@ class NetworkClassifier:
                 engine=engine, feature_names=setup.feature_names, weights=net.state(),
                 optimizer=net.optimizer_state(), schedule=schedule_meta,
                 best=(early.best_weights or {}) if early is not None else {},
-                early_stopping=early_meta(),
+                early_stopping=early_meta(), data=data_id,
             )  # fmt: skip
 
         # only rank 0 prints, draws and writes

@@ -191,6 +191,42 @@ def test_classifier_input_errors_are_named(X: Any, y: Any, message: str) -> None
         MLPClassifier(hidden=(2,), epochs=1).fit(X, y)
 
 
+@pytest.fixture(scope="module")
+def fitted_on_numbers() -> MLPClassifier:
+    X = np.random.default_rng(0).normal(size=(6, 2))
+    return MLPClassifier(hidden=(2,), epochs=1).fit(X, [0, 1, 2, 0, 1, 2])
+
+
+@pytest.mark.parametrize(
+    ("y", "weights", "message"),
+    [
+        (["0", "1", "2"] * 2, None, r"y holds labels of dtype <U1, but the classes are 0, 1, 2"),
+        ([0, 1, 2] * 2, [np.nan, 1, 1, 1, 1, 1], r"sample_weight\[0\] is NaN; weights must be"),
+        ([0, 1, 2] * 2, [1, 1, -2, 1, 1, 1], r"sample_weight\[2\] is -2.0; weights must be"),
+        ([0, 1, 2] * 2, np.zeros(6), "sample_weight is 0 for every sample; give some a weight"),
+        ([0, 1, 2] * 2, np.ones(3), r"sample_weight has shape \(3,\), but there are 6 samples"),
+        ([0, 1, 2] * 2, ["a"] * 6, "sample_weight must be numbers, got dtype <U1"),
+    ],
+)
+def test_score_refuses_labels_of_another_kind_and_bad_weights(
+    fitted_on_numbers: MLPClassifier, y: Any, weights: Any, message: str
+) -> None:
+    """Text labels against number classes would score 0.0 without a word; bad weights
+    gave NaN or NumPy's own errors."""
+    X = np.zeros((6, 2))
+    with pytest.raises(DataError, match=message):
+        fitted_on_numbers.score(X, y, sample_weight=weights)
+
+
+def test_score_takes_one_number_as_every_samples_weight(fitted_on_numbers: MLPClassifier) -> None:
+    X = np.random.default_rng(1).normal(size=(6, 2))
+    y = [0, 1, 2, 0, 1, 2]
+    assert fitted_on_numbers.score(X, y, sample_weight=3.0) == fitted_on_numbers.score(X, y)
+    weights = np.array([1.0, 0, 0, 0, 0, 0])
+    hit = float(fitted_on_numbers.predict(X[:1])[0] == 0)
+    assert fitted_on_numbers.score(X, y, sample_weight=weights) == hit
+
+
 def test_test_images_of_another_size_are_named() -> None:
     with pytest.raises(DataError, match="X_test has 5 values per sample, X 4; they must match"):
         MLPClassifier(epochs=1).fit(

@@ -126,6 +126,40 @@ def to_numpy(data: Any, name: str = "X") -> np.ndarray:
     return arr
 
 
+def sample_weights(weights: Any, n: int) -> np.ndarray:
+    """``sample_weight`` checked: one finite, non-negative number per sample, not all 0.
+
+    Returns
+    -------
+    ndarray of shape (n,), float64
+
+    Raises
+    ------
+    DataError
+        Not numbers, not one per sample, NaN or infinite, negative, or summing to 0.
+    """
+    arr = to_numpy(weights, "sample_weight")
+    try:
+        w = np.asarray(arr, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError(f"sample_weight must be numbers, got dtype {arr.dtype}.") from None
+    if w.ndim == 0:  # one number for every sample, as scikit-learn takes it
+        w = np.full(n, float(w))
+    if w.shape != (n,):
+        raise DataError(
+            f"sample_weight has shape {w.shape}, but there are {n} samples; give one weight "
+            "per sample."
+        )
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        shown = "NaN" if np.isnan(w[i]) else w[i]
+        raise DataError(f"sample_weight[{i}] is {shown}; weights must be finite numbers >= 0.")
+    if not w.any():
+        raise DataError("sample_weight is 0 for every sample; give some a weight above 0.")
+    return w
+
+
 def as_float_rows(arr: np.ndarray, name: str = "X") -> np.ndarray:
     """``arr`` as float32 numbers, or a :class:`DataError` that says why it cannot be.
 

@@ -189,16 +189,11 @@ class Classes:
         DataError
             A label that is none of the classes, named with its position.
         """
-        text = y.dtype.kind in "USO", self.values.dtype.kind in "USO"
+        self.check_kind(y, name)
         try:
-            if text[0] != text[1]:  # NumPy would compare 0 with '0' as text
-                raise TypeError
             idx = np.searchsorted(self.values, y)
         except TypeError:
-            raise DataError(
-                f"{name} holds labels of dtype {y.dtype}, but the classes are "
-                f"{_preview(_shown(self.values))} (dtype {self.values.dtype})."
-            ) from None
+            raise self._kind_error(y, name) from None
         idx = np.minimum(idx, len(self) - 1)
         bad = self.values[idx] != y
         if np.any(bad):
@@ -209,6 +204,18 @@ class Classes:
                 f"{_preview(_shown(self.values), 10)}."
             )
         return idx.astype(np.int64)
+
+    def check_kind(self, y: np.ndarray, name: str = "y") -> None:
+        """Refuse text labels for number classes and numbers for text classes (NumPy
+        would compare ``0`` with ``'0'`` as text, and find no label equal)."""
+        if (y.dtype.kind in "USO") != (self.values.dtype.kind in "USO"):
+            raise self._kind_error(y, name)
+
+    def _kind_error(self, y: np.ndarray, name: str) -> DataError:
+        return DataError(
+            f"{name} holds labels of dtype {y.dtype}, but the classes are "
+            f"{_preview(_shown(self.values))} (dtype {self.values.dtype})."
+        )
 
     def decode(self, idx: np.ndarray) -> np.ndarray:
         """The labels of class numbers ``idx``."""

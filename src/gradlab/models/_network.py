@@ -41,7 +41,13 @@ from gradlab.errors import (
     outside_stacklevel,
 )
 from gradlab.history import History
-from gradlab.models._input import as_arrays, as_float_rows, is_torch_data, to_numpy
+from gradlab.models._input import (
+    as_arrays,
+    as_float_rows,
+    is_torch_data,
+    sample_weights,
+    to_numpy,
+)
 from gradlab.models._labels import Classes, as_label_array
 from gradlab.models._spec import (
     DEFAULTS,
@@ -1020,10 +1026,11 @@ class NetworkClassifier:
             raise DataError(f"{self._owner}.score needs the labels y.")
         pred = self.predict(X)
         truth = as_label_array(to_numpy(y, "y"), pred.shape[0])
+        Classes(self.classes_, self.class_names_).check_kind(truth)
         hits = (pred == truth).astype(np.float64)
         if sample_weight is None:
             return float(hits.mean())
-        return float(np.average(hits, weights=np.asarray(sample_weight, dtype=np.float64)))
+        return float(np.average(hits, weights=sample_weights(sample_weight, hits.shape[0])))
 
     # -- checkpoints ------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ from gradlab.models import (
     [
         ([["a"], ["b"]], [1.0, 2.0], "X must be numbers"),
         ([[{"a": 1}], [2.0]], [1.0, 2.0], "X must be numbers: float.. argument must be"),
-        ([[1j], [2.0]], [1.0, 2.0], "Complex data not supported: X holds complex numbers"),
+        ([[1j], [2.0]], [1.0, 2.0], "Complex data not supported: X has dtype complex128"),
         (np.zeros((2, 2, 2)), [1.0, 2.0], r"X must have shape \(n_samples, n_features\)"),
         (np.zeros(2), [1.0, 2.0], r"X must be 2-D, .* Reshape your data"),
         (np.zeros((0, 1)), [], "X has no rows"),

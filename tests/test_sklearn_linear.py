@@ -15,6 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from gradlab.errors import DataError
 from gradlab.models import LinearRegression, LogisticRegression, PolynomialRegression
 
 # Few epochs keep the ~50 checks per estimator to seconds; the checks' data are
@@ -156,3 +157,28 @@ def test_a_failed_first_fit_leaves_the_model_unfitted() -> None:
     assert not hasattr(m, "n_features_in_")
     with pytest.raises(NotFittedError):
         m.predict(X)
+
+
+@pytest.mark.parametrize("model", [LinearRegression, PolynomialRegression, LogisticRegression])
+def test_linear_models_take_tensors_that_require_grad_and_bfloat16(model: type) -> None:
+    """As the classifiers do: a tensor is detached and copied to the CPU, bfloat16 read as
+    float32 (np.asarray raised "Can't call numpy() on Tensor that requires grad")."""
+    torch = pytest.importorskip("torch")
+    X, y = classification()
+    on_arrays = model(epochs=5).fit(X, y)
+    on_tensors = model(epochs=5).fit(
+        torch.tensor(X, requires_grad=True), torch.tensor(y.astype(np.float64), requires_grad=True)
+    )
+    np.testing.assert_array_equal(on_tensors.coef_, on_arrays.coef_)
+    half = torch.tensor(X, dtype=torch.bfloat16)
+    np.testing.assert_array_equal(on_tensors.predict(half), on_arrays.predict(half.float().numpy()))
+
+
+@pytest.mark.parametrize(
+    ("labels", "types"), [(["a", 1], "int, str"), ([None, 1], "NoneType, int")]
+)
+def test_logistic_regression_names_labels_of_mixed_types(labels: list[object], types: str) -> None:
+    X, _ = classification()
+    y = np.array(labels * (len(X) // 2), dtype=object)
+    with pytest.raises(DataError, match=f"Unknown label type: y mixes values of types {types};"):
+        LogisticRegression().fit(X, y)

@@ -38,6 +38,7 @@ from sklearn.utils.validation import validate_data
 from gradlab.engines import Kind, LinearEngine, Problem, Reduction, Trajectory, make_engine
 from gradlab.errors import DataError, UsageError, outside_stacklevel
 from gradlab.history import History
+from gradlab.models._input import to_numpy
 from gradlab.optim import DivergenceGuard, Method, epoch_batches, plain_number
 from gradlab.optim.rules import RULES, Adagrad, Adam, RMSprop, Rule, is_plain, make_rule
 from gradlab.optim.schedules import OneCycleLR, Schedule
@@ -83,7 +84,7 @@ def as_features(X: Any, name: str = "X") -> np.ndarray:
             f"{name} is a scipy sparse matrix; gradlab's linear models take dense arrays. "
             f"Pass {name}.toarray()."
         )
-    raw = np.asarray(X)
+    raw = to_numpy(X, name)  # a tensor detached and on the CPU, bfloat16 as float32
     if np.iscomplexobj(raw):
         raise DataError(f"Complex data not supported: {name} holds complex numbers.")
     try:
@@ -116,7 +117,7 @@ def column(y: Any, n: int, name: str = "y") -> np.ndarray:
     scikit-learn's DataConversionWarning."""
     if hasattr(y, "tocsr"):
         raise DataError(f"{name} is a scipy sparse matrix; pass {name}.toarray().ravel().")
-    arr = np.asarray(y)
+    arr = to_numpy(y, name)
     if arr.ndim == 2 and arr.shape[1] == 1:
         warnings.warn(
             DataConversionWarning(

@@ -26,6 +26,7 @@ from sklearn.utils.multiclass import type_of_target
 
 from gradlab.engines import Kind, Reduction
 from gradlab.errors import DataError, UsageError
+from gradlab.models._labels import as_label_array
 from gradlab.models.base import (
     _COMMON_ATTRIBUTES,
     _COMMON_DOC,
@@ -115,6 +116,8 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):  # type: ignore
     def _targets(self, y: Any, n: int) -> np.ndarray:
         """Check that ``y`` holds two classes; set ``classes_``; return 0/1 as float64."""
         labels = column(y, n)
+        if labels.dtype.kind == "O":  # one kind of label (mixed types cannot be sorted)
+            labels = as_label_array(labels, n)
         if labels.dtype.kind in "fc" and not np.isfinite(labels).all():
             i = int(np.argwhere(~np.isfinite(labels))[0, 0])
             raise DataError(f"y[{i}] is {_show(labels[i])}; labels must be finite.")

@@ -129,6 +129,30 @@ def test_sufficient_statistics_give_the_plain_loss_and_gradient(
     assert np.all(diff <= grad_rounding(X, y, w, b, reduction))
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum"])
+def test_the_recorded_loss_of_data_far_from_zero_keeps_its_small_values(optimizer: str) -> None:
+    """y near 1e6 fitted to residuals near 1e-3: uncentred sums lost the loss of 1e-6 in
+    their rounding (about eps * sum(y**2) = 2e-4) and recorded 0.0. Centred, the bound is
+    ``4k eps / n * sum((|xc| @ |w| + |b'| + |yc|)**2)``; the residuals' own rounding,
+    ``(d + 2) eps * A_i`` each, adds ``2 (d + 2) eps * mean(|r| * A)``."""
+    rng = np.random.default_rng(0)
+    n, d = 200, 1
+    X = rng.uniform(0, 1, size=(n, d))
+    y = 1e6 + 2 * X[:, 0] + 1e-3 * rng.normal(size=n)
+    h = LinearRegression(epochs=3000, optimizer=optimizer).fit(X, y).history_
+    xc, yc = X[:, 0] - X.mean(), y - y.mean()
+    for t in (1000, 2000, 3000):
+        w, b, recorded = h["w"][t], h["b"][t], h["loss"][t]
+        r = X[:, 0] * w + b - y
+        b_c = b + X.mean() * w - y.mean()
+        centred = (
+            4 * (n + 2 * d + 4) * EPS / n * np.sum((np.abs(xc * w) + abs(b_c) + np.abs(yc)) ** 2)
+        )
+        plain = 2 * (d + 2) * EPS * np.mean(np.abs(r) * (np.abs(X[:, 0] * w) + abs(b) + np.abs(y)))
+        assert np.mean(r**2) > 1000 * (centred + plain)  # a recorded 0.0 would fail
+        assert abs(recorded - np.mean(r**2)) <= centred + plain
+
+
 def plain_loop(
     X: np.ndarray, y: np.ndarray, w0: np.ndarray, b0: float, lr: float, steps: int, reduction: str
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -484,6 +508,19 @@ def test_a_start_whose_loss_overflows_is_refused_not_blamed_on_the_rate(method: 
     assert info.value.hint == (
         "Start nearer zero, or leave coef_init and intercept_init out (zeros)."
     )
+
+
+def test_targets_too_large_to_square_are_named_not_the_zero_start() -> None:
+    """The start was every weight 0, which the user did not choose and cannot improve on."""
+    p = make_line(20, seed=0)
+    with pytest.raises(UsageError) as info:
+        LinearRegression(epochs=3).fit(p.X, p.y * 1e155)
+    assert info.value.message == (
+        "the loss at the starting point (every weight 0) is inf: the targets y are too large "
+        "for float64 (their squares overflow)."
+    )
+    assert info.value.hint is not None
+    assert "TransformedTargetRegressor" in info.value.hint
 
 
 def test_a_divergence_at_the_first_step_reports_the_start_as_it_was_given() -> None:

@@ -57,7 +57,8 @@ class Problem:
 
     @cached_property
     def stats(self) -> SquaredStats:
-        """``Z.T @ Z``, ``Z.T @ y`` and ``y @ y`` (``Z = [X, 1]``), computed once on first use."""
+        """The sums of :class:`~gradlab.ops.linear.SquaredStats` (``Z.T @ Z``, the centred
+        ``xc.T @ xc``, ...), computed once on first use."""
         return SquaredStats.of(self.X, self.y)
 
     def curvature(self) -> float:

@@ -243,6 +243,13 @@ def descend(
 def _check_start(loss: float, w: np.ndarray, b: float) -> None:
     """Refuse a start whose loss is already not finite: no rate can help, and the
     divergence guard would blame the rate."""
+    if not math.isfinite(loss) and not np.any(w) and b == 0:  # the loss of y alone
+        raise UsageError(
+            f"the loss at the starting point (every weight 0) is {loss}: the targets y are "
+            "too large for float64 (their squares overflow).",
+            hint="Scale y down, for example with scikit-learn's TransformedTargetRegressor "
+            "and a StandardScaler.",
+        )
     if not math.isfinite(loss):
         coef = ", ".join(f"{v:.6g}" for v in np.atleast_1d(w))
         raise UsageError(

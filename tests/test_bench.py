@@ -415,6 +415,45 @@ def test_command_refuses_a_points_file_too_large_for_least_squares_before_any_wo
     assert f"error: {csv}: column 1 holds 1e+200, too large for least squares" in err
 
 
+@pytest.mark.torch
+def test_command_refuses_missing_image_files_before_any_work(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("torch")
+    import gradlab.bench.floors as floors
+
+    def no_floors(*args: object) -> None:
+        raise AssertionError("measured the floors before looking for the image files")
+
+    monkeypatch.setattr(floors, "measure_sized", no_floors)
+    code = main(["bench", "--quick", "--data-dir", str(tmp_path / "none"), "--out",
+                 str(tmp_path / "out")])  # fmt: skip
+    assert code == 2
+    assert "error: cannot find the fashion-mnist file(s) train-images-idx3-ubyte" in (
+        capsys.readouterr().err
+    )
+
+
+@pytest.mark.torch
+def test_command_refuses_cuda_without_a_gpu_before_any_work(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    import gradlab.bench.run as bench_run
+
+    def no_run(*args: object, **kwargs: object) -> None:
+        raise AssertionError("started benchmarking before checking the device")
+
+    monkeypatch.setattr(bench_run, "run", no_run)
+    code = main(["bench", "--quick", "--device", "cuda", "--out", str(tmp_path / "out")])
+    assert code == 2
+    assert "device 'cuda' was asked for, but PyTorch sees no CUDA device" in (
+        capsys.readouterr().err
+    )
+
+
 @pytest.mark.parametrize(
     ("flags", "parallel", "rules"),
     [

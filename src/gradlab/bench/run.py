@@ -119,14 +119,13 @@ def run(
     start = time.perf_counter()
     load_start = os.getloadavg()[0]
     pts, points_source = tutorial_points(points)  # a bad file is reported before any work
+    data = image_data(plan, data_dir, dataset)  # and so are missing image files
     names = list(plan.peers) if plan.peers is not None else peers.available()
     log("measuring the floors ...")
     floors = fl.measure_sized(plan.matmul_size, plan.bandwidth_bytes, plan.floor_repeats)
     log("linear regression ...")
     tables = [linreg_small(pts, floors, plan.linreg_repeats)]
     tables.append(linreg_large(plan.linreg_points, 1000, floors))
-    log("image data ...")
-    data = image_data(plan, data_dir, dataset)
     models = ("softmax", "mlp")
     baselines = {}
     if plan.tutorial:  # first: its DataLoader forks, which JAX's and TensorFlow's threads forbid

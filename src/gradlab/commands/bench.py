@@ -79,12 +79,9 @@ def run(args: argparse.Namespace) -> int:
     from gradlab.bench import report
     from gradlab.bench.plan import Plan
     from gradlab.bench.run import run as run_bench
+    from gradlab.engines.torch_engine import resolve_device
 
-    device = args.device
-    if device == "auto":
-        from gradlab.engines.torch_engine import resolve_device
-
-        device = resolve_device("auto").type
+    device = resolve_device(args.device).type  # cuda without a GPU: refused before any work
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)

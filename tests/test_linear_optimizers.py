@@ -218,6 +218,23 @@ def test_auto_rate_is_half_the_rules_stable_rate() -> None:
     assert nesterov.lr_ == pytest.approx(0.5 * 2 * 1.9 / (2.8 * curvature), rel=1e-12)
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_auto_rate_of_momentum_in_batches_is_plain_sgds_and_converges(
+    data_csv: Path, seed: int
+) -> None:
+    """Half momentum's full-batch bound (1.9 / L) diverged on the tutorial's data in batches
+    of 32: the steps alternate between batches, and their product grows."""
+    pts = np.loadtxt(data_csv, delimiter=",")
+    X, y = pts[:, :1], pts[:, 1]
+    kw: dict[str, Any] = {"loss": "half_sse", "method": "minibatch", "random_state": seed}
+    plain = LinearRegression(epochs=1, **kw).fit(X, y)
+    momentum = LinearRegression(optimizer="momentum", **kw).fit(X, y)  # no DivergenceError
+    assert momentum.lr_ == plain.lr_
+    assert momentum.history_["loss"][-1] < 0.05 * momentum.history_["loss"][0]
+    full = LinearRegression(epochs=1, loss="half_sse", optimizer="momentum").fit(X, y)
+    assert full.lr_ == pytest.approx(1.9 * plain.lr_, rel=1e-12)  # full batch keeps its own
+
+
 def test_auto_rate_of_an_adaptive_rule_is_its_own() -> None:
     X, y = data("squared")
     assert LinearRegression(epochs=1, optimizer="adam").fit(X, y).lr_ == 1e-3

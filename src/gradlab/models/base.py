@@ -40,7 +40,7 @@ from gradlab.errors import DataError, UsageError, outside_stacklevel
 from gradlab.history import History
 from gradlab.models._input import to_numpy
 from gradlab.optim import DivergenceGuard, Method, epoch_batches, plain_number
-from gradlab.optim.rules import RULES, Adagrad, Adam, RMSprop, Rule, is_plain, make_rule
+from gradlab.optim.rules import RULES, SGD, Adagrad, Adam, RMSprop, Rule, is_plain, make_rule
 from gradlab.optim.schedules import OneCycleLR, Schedule
 from gradlab.params import (
     LINEAR_ENGINES,
@@ -393,8 +393,11 @@ _COMMON_DOC = """\
         the loss's largest curvature ``L`` computed from the data (for ``sgd`` and
         ``minibatch``, a bound over every batch): ``1 / L`` for plain SGD (stable below
         ``2 / L``), ``1.9 / L`` with momentum 0.9, ``0.68 / L`` with Nesterov's (see
-        ``Rule.max_stable_lr``), so descent neither diverges nor oscillates. The adaptive
-        rules (adagrad, rmsprop, adam, adamw) have no such rate: each step moves every
+        ``Rule.max_stable_lr``), so that full-batch descent converges. With ``sgd`` and
+        ``minibatch`` momentum takes at most plain SGD's ``1 / L``: its bound holds for
+        one fixed quadratic, and steps alternating between batches can grow below it
+        (momentum 0.9 at ``1.9 / L`` diverges on the tutorial's data in batches of 32).
+        The adaptive rules (adagrad, rmsprop, adam, adamw) have no such rate: each step moves every
         parameter by about ``lr`` whatever the curvature, and ``"auto"`` takes the rule's
         own default (PyTorch's: 0.01, 0.01, 0.001, 0.001; or a Rule's ``lr``). The rate
         used is ``lr_``. The tutorials use 0.0001 (``data.csv``) and 0.001.
@@ -539,6 +542,11 @@ class GradientDescentModel(BaseEstimator):  # type: ignore[misc]
             size = 1 if self.method == "sgd" else self.batch_size
             curvature = problem.batch_curvature(size)
         stable = rule.max_stable_lr(curvature)  # plain SGD: 2 / L, so 1 / L exactly
+        if stable is not None and self.method != "batch" and isinstance(rule, SGD):
+            # momentum's bound is that of one fixed quadratic: steps that alternate between
+            # batches can grow at half of it (the tutorial's data.csv, half_sse, batch 32)
+            plain = SGD(weight_decay=rule.weight_decay).max_stable_lr(curvature)
+            stable = min(stable, plain) if plain is not None else stable
         return 0.5 * stable if stable is not None else float(rule.lr)
 
     def _schedule(self, rate: float, steps: int) -> Schedule | None:

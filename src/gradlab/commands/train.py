@@ -149,7 +149,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--warmup-steps",
         type=non_negative_int,
         metavar="N",
-        help="a linear warm-up over the first N steps, before the schedule (default: none; "
+        help="a linear warm-up over the first N steps, before the schedule, whose epochs "
+        "then count from the warm-up's end, as PyTorch's SequentialLR does (default: none; "
         "--schedule warmup alone: one epoch's steps, from a third of the rate)",
     )
     p.add_argument(

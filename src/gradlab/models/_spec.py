@@ -315,8 +315,12 @@ def resolve_schedule(
     ``warmup_steps=N`` in the dict puts a linear warm-up of ``N`` steps
     (``LinearLR(lr, total_iters=N)``) before the schedule, which then counts steps too:
     a ``step_size`` or ``T_max`` given in epochs becomes that many epochs of steps
-    (``T_max`` less the warm-up), and ``exponential`` decays by ``gamma`` at every epoch's
-    end (``StepLR(step_size=steps_per_epoch)``). A Schedule object is used as it is.
+    (``T_max`` less the warm-up), and ``exponential`` decays by ``gamma`` once per epoch's
+    worth of steps (``StepLR(step_size=steps_per_epoch)``). As PyTorch's ``SequentialLR``
+    runs them, these count from the warm-up's end: after a warm-up of ``N`` steps the
+    decays come at steps ``N + k * step_size``, inside an epoch unless ``N`` is whole
+    epochs (``history_["lr"]`` records each epoch's first rate). A Schedule object is
+    used as it is.
 
     Raises
     ------

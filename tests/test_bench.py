@@ -392,6 +392,9 @@ def test_command_writes_its_files_and_reads_the_points_file(
     assert res["data"]["points"] == "points.csv (20 points)"
     assert res["jobs"][0][0]["job"] == "linear regression, 20 points x 1000 iterations"
     assert sorted(Path(f).name for f in res["files"]) == ["BENCH.md", "bench.json", "bench.png"]
+    from gradlab.commands.bench import OUTPUTS
+
+    assert {p.name for p in out.iterdir()} <= set(OUTPUTS)  # checked before the run
     assert md.read_text().startswith("# gradlab benchmarks (quick)")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -848,3 +849,63 @@ def test_help_has_no_unfilled_placeholder(capsys: pytest.CaptureFixture[str], co
     out = capsys.readouterr().out
     # argparse shows choices as {a,b,c}; a single word in braces is an f-string left plain
     assert not re.findall(r"\{[A-Za-z_]+\}", " ".join(out.split())), out
+
+
+# ------------------------------------------------------------------ output names checked first
+
+QUICK_RUNS = {
+    "train": ["train", "softmax", "--epochs", "1", "--quiet"],
+    "lr-find": ["lr-find", "softmax", "--steps", "20", "--quiet"],
+    "linreg": ["linreg", "--n", "20", "--iters", "5"],
+    "compare": ["compare", "--epochs", "2", "--engines", "numpy"],
+    "descend": ["descend", "x**2", "--steps", "5"],
+    "descend race": ["descend", "rosenbrock", "--optimizer", "sgd,adam", "--steps", "5"],
+}
+
+
+def _outputs(command: str) -> tuple[str, ...]:
+    import importlib
+
+    module = importlib.import_module(f"gradlab.commands.{command.split()[0].replace('-', '_')}")
+    return tuple(module.OUTPUTS)
+
+
+@pytest.mark.parametrize("command", sorted(QUICK_RUNS))
+def test_every_file_a_command_writes_is_among_the_names_checked_before_it_runs(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str
+) -> None:
+    out = tmp_path / "out"
+    code, _, err = run(capsys, *QUICK_RUNS[command], "--out", str(out))
+    assert code == 0, err
+    written = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+    assert written
+    assert written <= set(_outputs(command))
+
+
+@pytest.mark.parametrize("command", sorted(QUICK_RUNS))
+def test_a_folder_where_a_command_writes_a_file_is_refused_before_the_run(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str
+) -> None:
+    """Found at the write, this was exit 5 after the work, with other files written."""
+    out = tmp_path / "out"
+    name = _outputs(command)[-1]
+    (out / name).mkdir(parents=True)
+    code, _, err = run(capsys, *QUICK_RUNS[command], "--out", str(out))
+    assert code == ExitStatus.USAGE
+    assert f"error: --out {out}: {out / name} is a folder, where this command writes a file." in (
+        err
+    )
+    assert "Move it away, or choose another output folder (--out DIR)." in err
+    assert sorted(p.name for p in out.iterdir()) == [name]  # nothing else written
+
+
+def test_a_pipe_where_a_command_writes_a_file_is_refused_before_the_run(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    os.mkfifo(out / "curves.png")
+    code, _, err = run(capsys, "train", "softmax", "--epochs", "1", "--out", str(out))
+    assert code == ExitStatus.USAGE
+    assert f"{out / 'curves.png'} is not a regular file (a device, pipe or socket)" in err
+    assert sorted(p.name for p in out.iterdir()) == ["curves.png"]

@@ -38,7 +38,7 @@ from gradlab.errors import (
     ResourceError,
     Terminated,
 )
-from gradlab.io import check_out_dir, run_lock
+from gradlab.io import check_out_dir, check_out_names, run_lock
 from gradlab.process import exit_with, exit_without_teardown
 
 #: command name -> (module, one-line help)
@@ -223,6 +223,7 @@ def _run(name: str, args: argparse.Namespace) -> int:
         return int(_command(name).run(args))
     # a bad --out is reported now, not after the data is loaded or a model trained
     check_out_dir(out, create=False)
+    check_out_names(out, getattr(_command(name), "OUTPUTS", ()))
     if name in PLOTS_ONLY and getattr(args, "no_plots", False):
         return int(_command(name).run(args))
     locks = getattr(_command(name), "locks_out", None)  # a command may write nothing here

@@ -18,7 +18,7 @@ import json
 import math
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -226,6 +226,38 @@ def check_out_file(path: str | os.PathLike[str], *, option: str) -> Path:
             f"{option} {target}: cannot write in {folder} ({exc.strerror or exc}).", hint=hint
         ) from None
     return target
+
+
+def check_out_names(
+    folder: str | os.PathLike[str], names: Iterable[str], *, option: str = "--out"
+) -> None:
+    """Refuse to start a run whose output files, by name in ``folder``, could not be
+    written: one is a folder, a device, a pipe or a socket. Found at the write, after the
+    work, this was an error (exit 5) with the run's other files already written.
+
+    Raises
+    ------
+    UsageError
+        The first such name, and what is there.
+    """
+    hint = f"Move it away, or choose another output folder ({option} DIR)."
+    for name in names:
+        path = Path(folder) / name
+        try:
+            _, kind = _what_is_there(path)
+        except OSError:  # a path that cannot be looked at: check_out_dir's to report
+            continue
+        if kind == "folder":
+            raise UsageError(
+                f"{option} {folder}: {path} is a folder, where this command writes a file.",
+                hint=hint,
+            )
+        if kind == "other":
+            raise UsageError(
+                f"{option} {folder}: {path} is not a regular file (a device, pipe or "
+                "socket), where this command writes a file.",
+                hint=hint,
+            )
 
 
 @contextlib.contextmanager

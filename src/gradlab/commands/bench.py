@@ -64,6 +64,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
 
 
+#: Every file this command may write in --out (checked before the run starts).
+OUTPUTS = ("bench.json", "bench.png")
+
+
 def run(args: argparse.Namespace) -> int:
     import importlib.util
 

@@ -157,6 +157,10 @@ def _fmt_params(coef: list[float], b: float) -> str:
     return f"{len(coef)} weights, b={b:.6g}"
 
 
+#: Every file this command may write in --out (checked before the run starts).
+OUTPUTS = ("loss-curves.png",)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.tutorial:
         return _tutorial(args)

@@ -237,6 +237,10 @@ def _runs(args: argparse.Namespace) -> list[Trajectory]:
     return [minimize(target, x0, lr=lrs[0] if lrs else None, optimizer=optimizers[0], **common)]
 
 
+#: Every file this command may write in --out (checked before the run starts).
+OUTPUTS = ("race.png", "race.gif", "descent.png")
+
+
 def run(args: argparse.Namespace) -> int:
     spec = schedule_from_args(args)  # a bad combination of flags fails before any work
     try:

@@ -171,6 +171,10 @@ def load_points(args: argparse.Namespace) -> Points:
         ) from None
 
 
+#: Every file this command may write in --out (checked before the run starts).
+OUTPUTS = ("loss.png", "fit.png", "surface.png")
+
+
 def run(args: argparse.Namespace) -> int:
     schedule = schedule_from_args(args)
     points = load_points(args)

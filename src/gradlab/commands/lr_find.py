@@ -97,6 +97,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
 
 
+#: Every file this command may write in --out (checked before the run starts).
+OUTPUTS = ("lr-find.csv", "lr-find.png")
+
+
 def run(args: argparse.Namespace) -> int:
     from gradlab.commands._classifiers import estimator_flags
     from gradlab.errors import UsageError

@@ -14,6 +14,8 @@ from gradlab.commands._args import (
 )
 
 CHECKPOINT = "model.safetensors"
+#: Every file this command may write in --out (checked before the run starts).
+OUTPUTS = ("predictions.png", "confusion.png")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

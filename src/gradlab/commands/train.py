@@ -35,6 +35,9 @@ from gradlab.optim.rules import RULES
 from gradlab.optim.schedules import SCHEDULES
 
 CHECKPOINT = "model.safetensors"
+#: Every file this command may write in --out (checked before the run starts).
+OUTPUTS = (CHECKPOINT, "history.csv", "history.json", "curves.png", "predictions.png",
+           "confusion.png")  # fmt: skip
 _MLP, _SOFTMAX = DEFAULTS["mlp"], DEFAULTS["softmax"]
 #: option dest -> the key of :data:`gradlab.jobs.train.SCHEDULE_FLAGS`
 _SCHEDULE_FLAGS = ("gamma", "step_size", "t_max", "warmup_steps")

@@ -543,13 +543,19 @@ class CrashAt(Callback):
             raise RuntimeError(f"a bug at epoch {epoch}, batch {batch}")
 
 
-def test_a_crashing_worker_is_named_with_its_status_and_last_words() -> None:
+def test_a_crashing_worker_is_named_with_its_status_and_last_words(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import tempfile
+
     from gradlab.errors import WorkerError
     from gradlab.models import MLPClassifier
 
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the launcher's temporary folder
     X, y = blobs(1000)
     with pytest.raises(WorkerError) as info:
         MLPClassifier(**MLP, n_procs=2).fit(X, y, callbacks=[CrashAt(1, 2)])
+    assert list(tmp_path.iterdir()) == []  # no pytorch-errorfile-*.pickle left behind
     assert info.value.message.startswith("worker rank 0 (process ")
     assert info.value.message.endswith(
         ") failed with status 1: RuntimeError: a bug at epoch 1, batch 2; every worker of the "

@@ -484,6 +484,15 @@ def _worker(fn: Callable[..., Any], *args: Any) -> Any:
         status = ExitStatus.TERMINATED if isinstance(exc, Terminated) else ExitStatus.INTERRUPTED
         _WORKER_STATUS = int(status)
         raise SystemExit(_WORKER_STATUS) from None
+    except Exception as exc:
+        # A crash: recorded here, in the job's log folder, as PyTorch's elastic agent
+        # records one (the launcher quotes it). Raised on, it would also be pickled by
+        # torch.multiprocessing into a pytorch-errorfile-*.pickle of the temporary folder
+        # that nothing removes.
+        from torch.distributed.elastic.multiprocessing.errors import get_error_handler
+
+        get_error_handler().record_exception(exc)
+        raise SystemExit(1) from None
     finally:
         _IN_WORKER_CALL = False
         logs = os.environ.get(ENV_LOGS, "")

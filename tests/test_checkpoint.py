@@ -196,6 +196,16 @@ VARIANTS = [
         "damaged gradlab checkpoint (no input_scale in its metadata).",
     ),
     (
+        "a history lr of NaN",
+        setitem("meta.history", "lr", [float("nan"), 0.1]),
+        "history.lr is [nan, 0.1]; it must be rates: finite numbers > 0.",
+    ),
+    (
+        "early stopping whose best epoch is none of those trained",
+        setitem("meta", "early_stopping", {"best_epoch": 0, "stopped_epoch": 0}),
+        '{"best_epoch": 1 to 2, "stopped_epoch": 0 (not stopped) to 2}.',
+    ),
+    (
         "a data fingerprint of no samples",
         setitem("meta.data", "samples", 0),
         'it must be {"samples": n > 0, "sha256": 64 hex digits}.',

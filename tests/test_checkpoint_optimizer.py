@@ -246,7 +246,7 @@ DAMAGE = [
     (
         lambda a, m: m["early_stopping"].update(best_epoch=5),
         "early_stopping is {'best_epoch': 5, 'stopped_epoch': 0}; it must be "
-        '{"best_epoch": ..., "stopped_epoch": ...}, epochs from 0 to 1.',
+        '{"best_epoch": 1 to 1, "stopped_epoch": 0 (not stopped) to 1}.',
     ),
     (
         lambda a, m: m["schedule"].update(per_step="yes"),

@@ -607,6 +607,8 @@ class _Schema:
         for name in ("train_loss", "train_accuracy", "seconds"):
             if not all(math.isfinite(v) for v in columns[name]):
                 raise self.bad(f"history.{name}", columns[name], "finite numbers")
+        if "lr" in columns and not all(math.isfinite(v) and v > 0 for v in columns["lr"]):
+            raise self.bad("history.lr", columns["lr"], "rates: finite numbers > 0")
         return History(columns=columns)
 
     def feature_names(self, value: Any, sizes: tuple[int, ...]) -> np.ndarray | None:
@@ -730,11 +732,12 @@ class _Schema:
             and _is_int(value.get("stopped_epoch"))
             and value["best_epoch"] <= epochs
             and value["stopped_epoch"] <= epochs
+            and (value["best_epoch"] >= 1 or epochs == 0)  # an epoch trained has a best
         ):
             raise self.bad(
                 "early_stopping",
                 value,
-                f'{{"best_epoch": ..., "stopped_epoch": ...}}, epochs from 0 to {epochs}',
+                f'{{"best_epoch": 1 to {epochs}, "stopped_epoch": 0 (not stopped) to {epochs}}}',
             )
         return {
             "best_epoch": int(value["best_epoch"]),

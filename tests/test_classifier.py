@@ -586,6 +586,10 @@ def test_non_finite_inputs_are_refused() -> None:
     X[3, 3] = np.nan
     with pytest.raises(DataError, match=r"X contains NaN or infinite values \(X row 3: nan\)"):
         MLPClassifier().fit(X, y)
+    missing = X.astype(object)
+    missing[3, 3] = None  # a missing value is named as given, not as the NaN it becomes
+    with pytest.raises(DataError, match=r"X contains NaN or infinite values \(X row 3: None\)"):
+        MLPClassifier().fit(missing, y)
 
 
 # ------------------------------------------------------------------ parameters

@@ -466,6 +466,8 @@ def test_shape_mismatch_is_named() -> None:
 def test_non_finite_input_is_named() -> None:
     with pytest.raises(DataError, match=r"X\[1, 0\] is NaN; values must be finite"):
         LinearRegression().fit([[1.0], [np.nan]], [1.0, 2.0])
+    with pytest.raises(DataError, match=r"X\[1, 0\] is None; values must be finite"):
+        LinearRegression().fit(np.array([[1.0], [None]], dtype=object), [1.0, 2.0])
 
 
 def test_one_dimensional_x_says_how_to_reshape() -> None:

@@ -110,7 +110,11 @@ def as_rows(arr: np.ndarray, name: str = "X") -> tuple[np.ndarray, tuple[int, ..
     finite = np.isfinite(rows)
     if not finite.all():
         i, j = np.argwhere(~finite)[0]
-        raise DataError(f"{name} contains NaN or infinite values ({name} row {i}: {rows[i, j]}).")
+        given = arr.reshape(arr.shape[0], d)[i, j] if arr.dtype == object else rows[i, j]
+        raise DataError(
+            f"{name} contains NaN or infinite values ({name} row {i}: "
+            f"{'None' if given is None else rows[i, j]})."
+        )
     return rows, shape, 1.0
 
 

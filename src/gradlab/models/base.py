@@ -108,7 +108,8 @@ def as_features(X: Any, name: str = "X") -> np.ndarray:
         )
     if not np.isfinite(arr).all():
         i, j = np.argwhere(~np.isfinite(arr))[0]
-        raise DataError(f"{name}[{i}, {j}] is {_show(arr[i, j])}; values must be finite.")
+        shown = "None" if raw.dtype == object and raw[i, j] is None else _show(arr[i, j])
+        raise DataError(f"{name}[{i}, {j}] is {shown}; values must be finite.")
     return arr
 
 

@@ -628,6 +628,10 @@ class NetworkClassifier:
 
         self.sizes_ = sizes  # known now; callbacks name the network by it while it trains
         start = time.perf_counter()
+        # a stop signal or a lost worker leaves the group with a collective in flight,
+        # whose gloo thread may wait for the GIL that destroying the group holds: the worker
+        # would hang until its launcher kills it (the process ends without teardown anyway)
+        unfinished = False
         try:
             with training_threads(engine, threads, _on_cpu(engine, hp["device"])) as governor:
                 train(
@@ -638,8 +642,12 @@ class NetworkClassifier:
                     advice=divergence_advice(rule, self._kind, setup.rows, setup.scale),
                     world=world,
                 )  # fmt: skip
+        except KeyboardInterrupt:
+            unfinished = True
+            raise
         except Exception as exc:
             if world.size > 1 and _lost_contact(exc):
+                unfinished = True
                 time.sleep(LOST_CONTACT_SECONDS)  # for the launcher to see the other go first
                 raise LostContactError(
                     f"worker rank {world.rank} of {world.size} lost contact with the other "
@@ -655,7 +663,7 @@ class NetworkClassifier:
             state = TrainState(net.optimizer_state(), schedule_meta, last, early_meta())
             self._set_fitted(fitted, net.state(), state, time.perf_counter() - start)
             self.world_size_ = world.size
-            if world.size > 1:
+            if world.size > 1 and not unfinished:
                 from gradlab.engines.distributed import leave
 
                 leave(world)

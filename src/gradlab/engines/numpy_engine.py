@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradlab.engines import Problem, Trajectory
+from gradlab.engines import EXACT_CURVATURE_MAX_D, Problem, Trajectory
 from gradlab.errors import UsageError
 from gradlab.ops import affine, affine_backward, binary_cross_entropy, squared_error
 from gradlab.ops.linear import SquaredStats, squared_error_scale
@@ -157,7 +157,10 @@ class NumpyEngine:
         self.y = np.ascontiguousarray(problem.y, dtype=np.float64)
         self.kind = problem.kind
         self.reduction = problem.reduction
-        self.stats = problem.stats if fast_paths and problem.kind == "squared" else None
+        # the sums are (d+1)**2 numbers and the closed form an O(d**3) eigendecomposition:
+        # a wide X (a CSV of thousands of columns) takes the plain steps instead
+        narrow = self.X.shape[1] + 1 <= EXACT_CURVATURE_MAX_D
+        self.stats = problem.stats if fast_paths and problem.kind == "squared" and narrow else None
         self.rule = None if rule is None or is_plain(rule) else rule
         # theta = [w, b] in one buffer for the rule; w is a view of it, b mirrored
         self.theta = np.append(np.asarray(w0, dtype=np.float64), float(b0))

@@ -939,3 +939,32 @@ def test_a_reader_that_leaves_early_ends_the_run_with_141_and_no_traceback(
     err = proc.stderr.read()
     assert proc.wait(timeout=120) == ExitStatus.BROKEN_PIPE == 141
     assert err == b""
+
+
+def test_linreg_draws_its_loss_chart_in_ascii_where_stdout_takes_no_unicode(
+    tmp_path: Path,
+) -> None:
+    """The Unicode blocks raised UnicodeEncodeError (a traceback) on an ASCII stdout."""
+    done = subprocess.run(
+        [sys.executable, "-m", "gradlab", "linreg", "--iters", "50", "--no-plots", "--out",
+         str(tmp_path)],
+        env={**os.environ, "PYTHONIOENCODING": "ascii"}, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    chart = next(t for t in done.stdout.splitlines() if t.startswith("Loss per epoch"))
+    assert re.fullmatch(r"Loss per epoch \(log scale\): [ _.\-:=+*#]{10,60}", chart), chart
+
+
+def test_linreg_shows_the_first_weights_of_a_wide_fit(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    csv = tmp_path / "wide.csv"
+    rng = np.random.default_rng(0)
+    csv.write_text("\n".join(",".join(f"{v:.3f}" for v in row) for row in rng.random((5, 21))))
+    code, out, _ = run(capsys, "linreg", "--csv", str(csv), "--iters", "3", "--no-plots",
+                       "--out", str(tmp_path / "o"))  # fmt: skip
+    assert code == 0
+    assert "w = [0, 0, 0, 0, 0, 0, 0, 0, ... and 12 more]" in out
+    gap = next(t for t in out.splitlines() if t.startswith("Gap to the closed form"))
+    assert ", ... and 12 more, error " in gap

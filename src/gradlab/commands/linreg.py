@@ -8,6 +8,7 @@ the defaults of :class:`gradlab.models.LinearRegression`, the ones the help quot
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -76,8 +77,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def summary(result: LinregResult) -> str:
     """The tutorial's two lines, then the closed form and the gap."""
+    import shutil
+
     from gradlab.jobs.linreg import fmt_w
-    from gradlab.viz.terminal import sparkline
+    from gradlab.viz.terminal import can_encode, sparkline
 
     s, e, c = result.start, result.end, result.closed
     m = result.model
@@ -86,6 +89,11 @@ def summary(result: LinregResult) -> str:
         rate = f"optimizer {m.optimizer if isinstance(m.optimizer, str) else m.optimizer_}, {rate}"
     if m.schedule_ is not None:
         rate += f", {m.schedule_.name} schedule"
+    # one row of the terminal after its label, in ASCII where stdout takes no Unicode
+    width = max(10, min(60, shutil.get_terminal_size().columns - 29))
+    chart = sparkline(
+        m.history_["loss"], width, log=True, ascii=not can_encode(sys.stdout, "\u2588")
+    )
     lines = [
         f"Data: {result.points.source} ({result.points.n_points} points)",
         f"Starting gradient descent at b = {s['b']:g}, w = {fmt_w(s['w'], g=True)}, "
@@ -96,7 +104,7 @@ def summary(result: LinregResult) -> str:
         f"Closed form (least squares): b = {c['b']!r}, w = {fmt_w(c['w'])}, error = {c['error']!r}",
         f"Gap to the closed form: b {e['b'] - c['b']:+.6g}, w {_fmt_gap(e['w'], c['w'])}, "
         f"error {e['error'] - c['error']:+.6g} ({_above_minimum(result)})",
-        f"Loss per epoch (log scale): {sparkline(m.history_['loss'], log=True)}",
+        f"Loss per epoch (log scale): {chart}",
         f"Method {m.method}, {rate}: {m.n_steps_} steps in {m.fit_seconds_ * 1e3:.3g} ms",
     ]
     if result.plots:
@@ -125,8 +133,10 @@ def _above_minimum(result: LinregResult) -> str:
 
 
 def _fmt_gap(a: object, b: object) -> str:
+    from gradlab.jobs.linreg import SHOWN_WEIGHTS, more_weights
+
     d = np.atleast_1d(np.asarray(a) - np.asarray(b))
-    return ", ".join(f"{v:+.6g}" for v in d)
+    return ", ".join(f"{v:+.6g}" for v in d[:SHOWN_WEIGHTS]) + more_weights(d.size)
 
 
 #: The generated line's settings when not given: y = 1.5 x + 4 + N(0, 1), 100 points.

@@ -170,10 +170,21 @@ def rule_text(model: GradientDescentModel) -> str:
     return text
 
 
+#: How many weights a line of text shows (the JSON output has them all).
+SHOWN_WEIGHTS = 8
+
+
+def more_weights(n: int) -> str:
+    """``", ... and K more"`` after the first :data:`SHOWN_WEIGHTS` of ``n`` weights."""
+    return f", ... and {n - SHOWN_WEIGHTS:,} more" if n > SHOWN_WEIGHTS else ""
+
+
 def fmt_w(w: Any, g: bool = False) -> str:
-    """``w`` as printed: ``repr`` of each value (``g`` for the short ``:g`` form)."""
+    """``w`` as printed: ``repr`` of each value (``g`` for the short ``:g`` form), the first
+    :data:`SHOWN_WEIGHTS` of a long one."""
     if isinstance(w, list):
-        return "[" + ", ".join(f"{v:g}" if g else repr(v) for v in w) + "]"
+        shown = ", ".join(f"{v:g}" if g else repr(v) for v in w[:SHOWN_WEIGHTS])
+        return "[" + shown + more_weights(len(w)) + "]"
     return f"{w:g}" if g else repr(w)
 
 

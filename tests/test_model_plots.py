@@ -404,14 +404,15 @@ def _in_your_axes() -> list[tuple[str, object]]:
 
 def test_each_one_axes_picture_draws_into_the_axes_it_is_given() -> None:
     """matplotlib's convention for a plotting function: draw in the caller's axes, in the
-    caller's figure, and make no figure of one's own."""
+    caller's figure, make no figure of one's own, and return the axes (pandas' and
+    seaborn's too): returned, a pyplot figure would show twice in a notebook."""
     from matplotlib.figure import Figure as MplFigure
 
     calls = _in_your_axes()
     fig = MplFigure(figsize=(16, 8))
     axes = fig.subplots(2, 4).ravel()
     for (name, call), ax in zip(calls, axes, strict=True):
-        assert call(ax) is fig, name
+        assert call(ax) is ax, name  # the caller's Axes, so a notebook shows its figure once
         assert ax.has_data() or ax.images, name
         assert ax.get_title(), name
         assert not fig.legends, name  # a legend in the axes, not below the whole figure

@@ -497,6 +497,25 @@ def test_the_harness_runs_this_python_and_counts_display_updates(tmp_path: Path)
     assert found[1] == "cell 3 calls ['.plot('] but shows no image/png"
 
 
+def test_a_picture_drawn_into_your_pyplot_axes_shows_once(tmp_path: Path) -> None:
+    """Given ``ax=`` of a pyplot figure, a plot method returns the Axes: returned, the
+    figure showed twice, as the cell's value and again when pyplot's figures are shown."""
+    cells = [
+        "import numpy as np\nimport matplotlib.pyplot as plt\n"
+        "from gradlab.models import LinearRegression\n"
+        "X = np.arange(10.0)[:, None]\ny = 2 * X[:, 0] + 1\n"
+        "m = LinearRegression(epochs=20).fit(X, y)",
+        "fig, ax = plt.subplots()\nm.plot_fit(X, y, ax=ax)",
+        "fig, axes = plt.subplots(1, 2)\nm.plot_fit(X, y, ax=axes[0])\nm.plot_loss(ax=axes[1])",
+        "m.plot_fit(X, y)",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    run = execute_notebook(tmp_path / "probe.ipynb", tmp_path, nb=nb)
+    for cell in (1, 2, 3):
+        pngs = [o for o in run.nb.cells[cell].outputs if "image/png" in o.get("data", {})]
+        assert len(pngs) == 1, (cell, run.nb.cells[cell].outputs)
+
+
 def test_plotting_calls_are_found_in_code_not_in_comments() -> None:
     makers = figure_makers()
     assert {"descent_panels", "activation_figure", "loss_curves"} <= set(makers)

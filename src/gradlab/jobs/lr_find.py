@@ -59,12 +59,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gradlab.errors import UsageError
+from gradlab.models._pictures import returned
 from gradlab.params import Constraint, Interval, validate
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from gradlab.viz.figure import Figure
 
 #: The range test's settings and their defaults (fastai's rates; ``beta=None`` chooses
 #: the smoothing from the lag, see the module docstring).
@@ -144,13 +144,13 @@ class RangeTest:
             "smoothed": [float(v) if math.isfinite(v) else None for v in self.smoothed],
         }
 
-    def plot(self, *, title: str = "", ax: Axes | None = None) -> Figure:
+    def plot(self, *, title: str = "", ax: Axes | None = None) -> Any:
         """The loss against the rate (log axis), smoothed and raw, with the suggestion,
         the steepest descent and the minimum marked (see :func:`gradlab.viz.lr_find`);
         drawn in ``ax`` (a matplotlib Axes of your own figure) when given."""
         from gradlab.viz.lr_find import lr_find_figure
 
-        return lr_find_figure(self, title=title, ax=ax)
+        return returned(lr_find_figure(self, title=title, ax=ax), ax)
 
 
 def auto_beta(min_lr: float, max_lr: float, steps: int) -> float:

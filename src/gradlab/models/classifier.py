@@ -23,6 +23,7 @@ from gradlab.errors import DataError, UsageError
 from gradlab.models._input import as_arrays, is_torch_data
 from gradlab.models._labels import Classes, as_label_array
 from gradlab.models._network import NetworkClassifier
+from gradlab.models._pictures import returned
 from gradlab.models._spec import DEFAULTS
 from gradlab.optim.rules import Rule
 from gradlab.optim.schedules import Schedule
@@ -269,7 +270,7 @@ class _Estimator(NetworkClassifier, ClassifierMixin, BaseEstimator):  # type: ig
 
     def plot_confusion(
         self, X: Any, y: Any = None, *, dataset: str = "", ax: Axes | None = None
-    ) -> Figure:
+    ) -> Any:
         """The confusion matrix on ``(X, y)``: how many images of each true class (rows)
         were predicted as each class (columns); right answers in blue on the diagonal,
         mistakes in red, each colour shaded by its own largest count.
@@ -288,7 +289,8 @@ class _Estimator(NetworkClassifier, ClassifierMixin, BaseEstimator):  # type: ig
 
         Returns
         -------
-        Figure
+        Figure or Axes
+            A new figure; with ``ax``, that Axes.
 
         Raises
         ------
@@ -306,10 +308,10 @@ class _Estimator(NetworkClassifier, ClassifierMixin, BaseEstimator):  # type: ig
         self._require_fitted(method)
         validate(PLOT_PARAMETERS, {"dataset": dataset}, f"{type(self).__name__}.{method}")
         _, true, pred = self._predicted(X, y, method, None)
-        return confusion_of(
+        return returned(confusion_of(
             true, pred, self.class_names_, model=self._label(), dataset=dataset, images="images",
             ax=ax,
-        )  # fmt: skip
+        ), ax)  # fmt: skip
 
 
 class MLPClassifier(_Estimator):

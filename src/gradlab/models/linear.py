@@ -16,6 +16,7 @@ from sklearn.base import RegressorMixin
 
 from gradlab.engines import Kind, Reduction
 from gradlab.errors import UsageError
+from gradlab.models._pictures import returned
 from gradlab.models.base import (
     _COMMON_ATTRIBUTES,
     _COMMON_DOC,
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
     from gradlab.optim import Rule, Schedule
-    from gradlab.viz.figure import Figure
 
 _LOSSES: dict[str, Reduction] = {"mse": "mean", "half_sse": "sum"}
 #: How the plots name each loss.
@@ -153,7 +153,7 @@ class LinearRegression(RegressorMixin, GradientDescentModel):  # type: ignore[mi
         d = self.n_features_in_
         return ["x"] if d == 1 else [f"x{i + 1}" for i in range(d)]
 
-    def plot_fit(self, X: Any, y: Any, *, ax: Axes | None = None) -> Figure:
+    def plot_fit(self, X: Any, y: Any, *, ax: Axes | None = None) -> Any:
         """The data and the fitted curve, beside the closed form's.
 
         With one feature: the points and both curves (``y = w*x + b``, or the model's
@@ -171,9 +171,10 @@ class LinearRegression(RegressorMixin, GradientDescentModel):  # type: ignore[mi
 
         Returns
         -------
-        Figure
-            Shows itself inline in a notebook; ``.show()`` or ``savefig`` elsewhere. With
-            ``ax``, the figure that holds it.
+        Figure or Axes
+            A new figure, which shows itself inline in a notebook (``.show()`` or
+            ``savefig`` elsewhere); with ``ax``, that Axes, as matplotlib's and pandas'
+            plotting functions return it (the other ``plot_*`` methods do the same).
 
         Raises
         ------
@@ -190,12 +191,12 @@ class LinearRegression(RegressorMixin, GradientDescentModel):  # type: ignore[mi
         title = f"{name}: gradient descent beside the closed form"
         descent = f"gradient descent ({describe_fit(self)})"
         if Xa.shape[1] > 1:
-            return parity_figure(
+            return returned(parity_figure(
                 ya,
                 [(descent, F @ self.coef_ + self.intercept_),
                  ("closed form (least squares)", F @ cw + cb)],
                 title=title, ax=ax,
-            )  # fmt: skip
+            ), ax)  # fmt: skip
         lo, hi = float(Xa.min()), float(Xa.max())
         grid = np.linspace(lo, hi, 200)
         G = self._features(grid[:, None])
@@ -205,10 +206,10 @@ class LinearRegression(RegressorMixin, GradientDescentModel):  # type: ignore[mi
              G @ self.coef_ + self.intercept_),
             (f"closed form (least squares): {equation(cw, cb, powers)}", G @ cw + cb),
         ]  # fmt: skip
-        return fit_figure(Xa[:, 0], ya, grid, curves, xlabel=self._feature_names()[0],
-                          title=title, ax=ax)  # fmt: skip
+        return returned(fit_figure(Xa[:, 0], ya, grid, curves, xlabel=self._feature_names()[0],
+                          title=title, ax=ax), ax)  # fmt: skip
 
-    def plot_loss(self, X: Any = None, y: Any = None, *, ax: Axes | None = None) -> Figure:
+    def plot_loss(self, X: Any = None, y: Any = None, *, ax: Axes | None = None) -> Any:
         """The loss per epoch (epoch 0 is the start), on a log scale.
 
         Parameters
@@ -243,15 +244,18 @@ class LinearRegression(RegressorMixin, GradientDescentModel):  # type: ignore[mi
             best = squared_error(F @ cw + cb, ya, self.losses[self.loss])[0]
             floor = ("closed form (least squares)", best)
         loss = _LOSS_NAMES[self.loss]
-        return loss_figure(
-            self.history_["loss"],
-            ylabel=loss,
-            title=f"{type(self).__name__}: {loss} per epoch\n({describe_fit(self)})",
-            floor=floor,
-            ax=ax,
+        return returned(
+            loss_figure(
+                self.history_["loss"],
+                ylabel=loss,
+                title=f"{type(self).__name__}: {loss} per epoch\n({describe_fit(self)})",
+                floor=floor,
+                ax=ax,
+            ),
+            ax,
         )
 
-    def plot_surface(self, X: Any, y: Any, *, ax: Axes | None = None) -> Figure:
+    def plot_surface(self, X: Any, y: Any, *, ax: Axes | None = None) -> Any:
         """The loss over ``(w, b)`` as contours, with the path the descent took on it.
 
         Only a model with one weight has a loss surface that can be drawn: a
@@ -297,14 +301,17 @@ class LinearRegression(RegressorMixin, GradientDescentModel):  # type: ignore[mi
         _, F, ya = self._plot_input(X, y, "plot_surface")
         cw, cb = closed_form(F, ya)
         hist = self.history_
-        return loss_surface(
-            F[:, 0],
-            ya,
-            np.asarray(hist["w"]),
-            np.asarray(hist["b"]),
-            optimum=(float(cw[0]), float(cb)),
-            title=surface_title(self.loss),
-            ax=ax,
+        return returned(
+            loss_surface(
+                F[:, 0],
+                ya,
+                np.asarray(hist["w"]),
+                np.asarray(hist["b"]),
+                optimum=(float(cw[0]), float(cb)),
+                title=surface_title(self.loss),
+                ax=ax,
+            ),
+            ax,
         )
 
 

@@ -27,6 +27,7 @@ from sklearn.utils.multiclass import type_of_target
 from gradlab.engines import Kind, Reduction
 from gradlab.errors import DataError, UsageError
 from gradlab.models._labels import as_label_array
+from gradlab.models._pictures import returned
 from gradlab.models.base import (
     _COMMON_ATTRIBUTES,
     _COMMON_DOC,
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
     from gradlab.optim import Rule, Schedule
-    from gradlab.viz.figure import Figure
 
 _LOSSES: dict[str, Reduction] = {"bce": "mean", "bce_sum": "sum"}
 #: How the plots name each loss.
@@ -183,7 +183,7 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):  # type: ignore
 
     # -------------------------------------------------------------- pictures
 
-    def plot_loss(self, *, ax: Axes | None = None) -> Figure:
+    def plot_loss(self, *, ax: Axes | None = None) -> Any:
         """The binary cross-entropy per epoch (epoch 0 is the start), on a log scale.
 
         Parameters
@@ -201,11 +201,14 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):  # type: ignore
 
         require_fitted(self, "plot_loss")
         loss = _LOSS_NAMES[self.loss]
-        return loss_figure(
-            self.history_["loss"],
-            ylabel=loss,
-            title=f"{type(self).__name__}: {loss} per epoch\n({describe_fit(self)})",
-            ax=ax,
+        return returned(
+            loss_figure(
+                self.history_["loss"],
+                ylabel=loss,
+                title=f"{type(self).__name__}: {loss} per epoch\n({describe_fit(self)})",
+                ax=ax,
+            ),
+            ax,
         )
 
     def plot_decision(
@@ -215,7 +218,7 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):  # type: ignore
         *,
         feature_names: list[str] | None = None,
         ax: Axes | None = None,
-    ) -> Figure:
+    ) -> Any:
         """What the model decides, drawn over the points, for one or two features.
 
         One feature: the points at height 0 or 1 by class, the probability curve
@@ -267,13 +270,16 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):  # type: ignore
                 f"feature_names must name the {d} feature(s); got {len(feature_names)}: "
                 f"{feature_names!r}."
             )
-        return decision_figure(
-            Xa,
-            t,
-            self.coef_,
-            self.intercept_,
-            [str(c) for c in self.classes_],
-            feature_names=feature_names,
-            title=f"{name}: what it decides\n({describe_fit(self)})",
-            ax=ax,
+        return returned(
+            decision_figure(
+                Xa,
+                t,
+                self.coef_,
+                self.intercept_,
+                [str(c) for c in self.classes_],
+                feature_names=feature_names,
+                title=f"{name}: what it decides\n({describe_fit(self)})",
+                ax=ax,
+            ),
+            ax,
         )

@@ -419,6 +419,26 @@ def test_command_refuses_a_points_file_too_large_for_least_squares_before_any_wo
 
 
 @pytest.mark.torch
+def test_command_refuses_a_points_file_of_several_x_columns_before_any_work(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its second x column was dropped without a word."""
+    pytest.importorskip("torch")
+    import gradlab.bench.floors as floors
+
+    def no_floors(*args: object) -> None:
+        raise AssertionError("measured the floors before reading the points")
+
+    monkeypatch.setattr(floors, "measure_sized", no_floors)
+    csv = tmp_path / "three.csv"
+    csv.write_text("x1,x2,y\n1,2,3\n2,3,5\n3,5,8\n")
+    code = main(["bench", "--quick", "--points", str(csv), "--out", str(tmp_path / "out")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"error: {csv}: 2 x columns; the benchmark's linear-regression job fits one" in err
+
+
+@pytest.mark.torch
 def test_command_refuses_missing_image_files_before_any_work(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

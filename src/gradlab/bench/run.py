@@ -37,6 +37,14 @@ def tutorial_points(path: Path | None) -> tuple[np.ndarray, str]:
 
     if path is not None:
         p = check_magnitude(load_csv(path))
+        if p.X.shape[1] != 1:  # the job is the tutorial's y = w*x + b: one x column
+            from gradlab.errors import DataError
+
+            raise DataError(
+                f"{path}: {p.X.shape[1]} x columns; the benchmark's linear-regression job "
+                "fits one (lines 'x,y', as the tutorial's data.csv).",
+                hint="Give a file of two columns, or leave --points out for generated points.",
+            )
         return np.column_stack([p.X[:, 0], p.y]), f"{path.name} ({p.n_points} points)"
     p = make_line(100, seed=0)
     return np.column_stack([p.X[:, 0], p.y]), "100 generated points"

@@ -231,9 +231,9 @@ def test_the_line_length_check_is_exact_across_blocks(
     ):
         if too_long:
             with pytest.raises(DataError, match=rf"^f\.csv, line {too_long[0]}: not valid CSV"):
-                points._check_bytes(Path("f.csv"), io.BytesIO(text.encode()))
+                points._check_bytes(Path("f.csv"), io.BytesIO(text.encode()), ",", 1 << 30)
         else:
-            points._check_bytes(Path("f.csv"), io.BytesIO(text.encode()))
+            points._check_bytes(Path("f.csv"), io.BytesIO(text.encode()), ",", 1 << 30)
 
 
 # ------------------------------------------------------------------ fast reader, careful reader
@@ -375,3 +375,55 @@ def test_one_column_too_few_is_said_in_the_singular(tmp_path: Path) -> None:
     path.write_text("1,2\n3\n")
     with pytest.raises(DataError, match=r"line 2: has 1 column, expected 2 \(as on line 1\)"):
         load_csv(path)
+
+
+def test_a_file_of_more_numbers_than_the_cap_is_refused_before_parsing(tmp_path: Path) -> None:
+    """Short lines: a 100 MB file of '1,2' held 25 million points and 823 MB; at the byte
+    cap that would be 8 GB. The numbers are counted from the separators first."""
+    p = tmp_path / "many.csv"
+    p.write_text("1,2\n" * 1000)
+    assert load_csv(p, max_values=2001).n_points == 1000  # 2000 numbers, bounded by 2001
+    with pytest.raises(DataError) as info:
+        load_csv(p, max_values=1999)
+    assert info.value.message == (
+        f"{p}: holds more than 1,999 numbers, the most load_csv reads (they take 8 bytes each, "
+        "and twice that while they are parsed)."
+    )
+    assert "max_values=N" in str(info.value.hint)
+
+
+def test_a_file_that_grows_while_it_is_read_is_read_to_its_size_when_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The byte cap was checked once, from fstat; another program appending afterwards
+    had the rest read without limit."""
+    p = tmp_path / "growing.csv"
+    p.write_text("1,2\n2,3\n3,5\n")
+    checked = points._check_regular
+
+    def check_then_grow(path: Path, info: os.stat_result, max_bytes: int) -> None:
+        checked(path, info, max_bytes)
+        with open(p, "a") as f:
+            f.write("4,7\n" * 1000)
+
+    monkeypatch.setattr(points, "_check_regular", check_then_grow)
+    assert load_csv(p, max_bytes=100).n_points == 3
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"delimiter": ";;"}, "delimiter"),
+        ({"delimiter": "\n"}, "delimiter"),
+        ({"max_bytes": "10"}, "max_bytes"),
+        ({"max_bytes": -1}, "max_bytes"),
+        ({"max_values": 0}, "max_values"),
+    ],
+)
+def test_load_csv_names_a_bad_parameter(
+    tmp_path: Path, kwargs: dict[str, object], message: str
+) -> None:
+    p = tmp_path / "ok.csv"
+    p.write_text("1,2\n2,3\n")
+    with pytest.raises(UsageError, match=f"load_csv: {message} must be"):
+        load_csv(p, **kwargs)  # type: ignore[arg-type]

@@ -31,16 +31,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from numbers import Integral, Real
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
 from gradlab.errors import DataError
 from gradlab.params import Constraint, Interval, Predicate, validate
 
-#: The largest CSV file ``load_csv`` reads by default, in bytes (about 60 million
-#: points of ``x,y``; their array alone takes 1 GB).
+#: The largest CSV file ``load_csv`` reads by default, in bytes.
 MAX_CSV_BYTES = 1 << 30
+#: The most numbers ``load_csv`` reads by default (about 67 million points of ``x,y``): their
+#: array takes 8 bytes each, and parsing it about twice that, whatever the file's size.
+MAX_CSV_VALUES = 1 << 27
 #: The longest line ``load_csv`` accepts, in bytes.
 MAX_LINE_BYTES = 1 << 20
 #: Bytes checked at a time.
@@ -85,7 +87,11 @@ def _as_float(cell: str) -> float | None:
 
 
 def load_csv(
-    path: str | os.PathLike[str], *, delimiter: str = ",", max_bytes: int = MAX_CSV_BYTES
+    path: str | os.PathLike[str],
+    *,
+    delimiter: str = ",",
+    max_bytes: int = MAX_CSV_BYTES,
+    max_values: int = MAX_CSV_VALUES,
 ) -> Points:
     """Read points from a CSV file, checking every cell.
 
@@ -97,7 +103,11 @@ def load_csv(
     delimiter : str, default ","
         The column separator.
     max_bytes : int, default MAX_CSV_BYTES
-        The largest file accepted, in bytes.
+        The largest file accepted, in bytes. A file that grows while it is read is read
+        to the size it had when opened.
+    max_values : int, default MAX_CSV_VALUES
+        The most numbers accepted (rows times columns, counted from the separators
+        before any is parsed), which bounds the memory the points take.
 
     Returns
     -------
@@ -108,15 +118,21 @@ def load_csv(
     ------
     DataError
         The file is missing, unreadable, empty, not a regular file (a device
-        such as /dev/zero, a pipe) or larger than ``max_bytes``; it is not
+        such as /dev/zero, a pipe), larger than ``max_bytes`` or holding more than
+        ``max_values`` numbers; it is not
         text (a NUL byte, or not UTF-8); a line is longer than
         :data:`MAX_LINE_BYTES`; a cell is not a finite number (the message
         names its line and column); a line has another number of columns
         than the first; fewer than 2 points or 2 columns.
     """
+    validate(
+        _LOAD_CSV_PARAMS,
+        {"delimiter": delimiter, "max_bytes": max_bytes, "max_values": max_values},
+        owner="load_csv",
+    )
     p = Path(path)
     with _open_regular(p, max_bytes) as raw:
-        _check_bytes(p, raw)
+        _check_bytes(p, raw, delimiter, max_values)
         header, skip = _find_header(p, raw, delimiter)
         values = None if skip is None else _read_fast(raw, delimiter, skip, header)
         if values is None:
@@ -151,6 +167,55 @@ def check_magnitude(points: Points) -> Points:
     return points
 
 
+_LOAD_CSV_PARAMS: dict[str, list[Constraint]] = {
+    "delimiter": [
+        Predicate(
+            lambda v: isinstance(v, str) and len(v) == 1 and v not in '\r\n"',
+            "one character, not a quote or a line break",
+        )
+    ],
+    "max_bytes": [Interval(Integral, 1, None)],
+    "max_values": [Interval(Integral, 1, None)],
+}
+
+
+class _Prefix(io.RawIOBase):
+    """The first ``size`` bytes of an open file, read by position: a file that grows while
+    it is read (another program appending) is read to the size it was checked at."""
+
+    def __init__(self, fd: int, size: int) -> None:
+        self.fd, self.size, self.pos = fd, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        want = min(len(view), self.size - self.pos)
+        if want <= 0:
+            return 0
+        data = os.pread(self.fd, want, self.pos)
+        view[: len(data)] = data
+        self.pos += len(data)
+        return len(data)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self.pos, os.SEEK_END: self.size}[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self.fd)
+        super().close()
+
+
 @contextlib.contextmanager
 def _open_regular(path: Path, max_bytes: int) -> Iterator[IO[bytes]]:
     """Open ``path`` for reading bytes after checking it is a regular file of at most ``max_bytes``.
@@ -170,11 +235,12 @@ def _open_regular(path: Path, max_bytes: int) -> Iterator[IO[bytes]]:
     except OSError as exc:
         raise DataError(f"{path}: cannot be read ({exc.strerror}).") from None
     try:
-        _check_regular(path, os.fstat(fd), max_bytes)
+        info = os.fstat(fd)
+        _check_regular(path, info, max_bytes)
     except BaseException:
         os.close(fd)
         raise
-    with open(fd, "rb") as raw:
+    with io.BufferedReader(_Prefix(fd, info.st_size)) as raw:
         yield raw
 
 
@@ -208,8 +274,12 @@ def _kind(mode: int) -> str:
     return "not a plain file"
 
 
-def _check_bytes(path: Path, raw: IO[bytes]) -> None:
-    """Refuse a NUL byte or a line longer than :data:`MAX_LINE_BYTES`, reading block by block.
+def _check_bytes(path: Path, raw: IO[bytes], delimiter: str, max_values: int) -> None:
+    """Refuse a NUL byte, a line longer than :data:`MAX_LINE_BYTES`, or more than
+    ``max_values`` numbers, reading block by block.
+
+    The numbers are at most the separators and line breaks, plus one (a quoted separator
+    counts too: the bound is an upper one).
 
     A line ends at ``\\n`` or ``\\r``; lines are numbered by ``\\n``, as the csv
     module numbers them for every usual file. The check costs a few scans of
@@ -219,7 +289,18 @@ def _check_bytes(path: Path, raw: IO[bytes]) -> None:
     raw.seek(0)
     line = 1  # the number of the line the block starts in
     carry = 0  # bytes of that line in earlier blocks
+    numbers = 1
+    sep = delimiter.encode()
     while block := raw.read(_BLOCK):
+        numbers += block.count(sep) + block.count(b"\n")
+        if numbers > max_values:
+            raise DataError(
+                f"{path}: holds more than {max_values:,} numbers, the most load_csv reads "
+                "(they take 8 bytes each, and twice that while they are parsed).",
+                hint="Fit on a sample of the rows (for example: head -n 1000000 FILE > "
+                "sample.csv), or call load_csv(..., max_values=N) from Python when the "
+                "memory is there.",
+            )
         nul = block.find(b"\0")
         if nul >= 0:
             where = line + block.count(b"\n", 0, nul)

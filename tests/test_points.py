@@ -352,8 +352,10 @@ def test_a_file_separated_otherwise_than_by_commas_is_said_to_be(
     path.write_text(text)
     with pytest.raises(DataError) as info:
         load_csv(path)
-    assert info.value.message.endswith("line 2 has 1 column; expected at least 2 (features, "
-                                       "then the target in the last column).")  # fmt: skip
+    assert info.value.message.endswith(
+        "reads as a header of 1 column; expected at least 2 (features, then the target in "
+        "the last column)."
+    )
     assert info.value.hint == (
         f"The line looks separated by {name}; gradlab reads values separated by commas. "
         f"Replace the {name}."
@@ -427,3 +429,41 @@ def test_load_csv_names_a_bad_parameter(
     p.write_text("1,2\n2,3\n")
     with pytest.raises(UsageError, match=f"load_csv: {message} must be"):
         load_csv(p, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("content", "message", "hint"),
+    [
+        (
+            "# comment\n1,2\n2,3\n",
+            "line 1 ('# comment') reads as a header of 1 column; expected at least 2",
+            "A line that starts with # is not a comment in a CSV file; delete it.",
+        ),
+        (
+            "x;y\n1,5;2,5\n2,5;3,5\n",
+            "line 1 ('x;y') reads as a header of 1 column; expected at least 2",
+            "The numbers look written with decimal commas and separated by semicolons",
+        ),
+        (
+            "1,5;2,5\n2,5;3,5\n",
+            "line 1, column 2: '5;2' is not a number.",
+            "The numbers look written with decimal commas and separated by semicolons",
+        ),
+        (
+            "x;y\n1;2\n2;3\n",
+            "line 1 ('x;y') reads as a header of 1 column; expected at least 2",
+            "The line looks separated by semicolons; gradlab reads values separated by commas.",
+        ),
+    ],
+    ids=["comment", "decimal commas, header", "decimal commas", "semicolons"],
+)
+def test_a_one_column_first_line_is_named_with_what_to_do(
+    tmp_path: Path, content: str, message: str, hint: str
+) -> None:
+    """A comment or a header of one cell read as the width: the message said 'line 2 has
+    1 column' of a line of 2, and decimal commas were told to replace the semicolons."""
+    p = write(tmp_path, content)
+    with pytest.raises(DataError) as info:
+        load_csv(p)
+    assert message in info.value.message
+    assert str(info.value.hint).startswith(hint)

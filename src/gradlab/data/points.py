@@ -25,6 +25,7 @@ import csv
 import io
 import math
 import os
+import re
 import stat
 from array import array
 from collections.abc import Iterator
@@ -412,6 +413,7 @@ def _read_carefully(
     values : ndarray of shape (n_points, width)
     """
     header: tuple[str, ...] | None = None
+    header_line, header_row = 0, []
     width = 0
     first_line = 0  # the line of the first row of numbers
     seen_first_row = False
@@ -428,11 +430,24 @@ def _read_carefully(
                 if not seen_first_row:
                     seen_first_row = True
                     if all(_as_float(c) is None for c in cells):
-                        header = tuple(cells)
+                        header, header_line, header_row = tuple(cells), line, row
                         continue
                 if not first_line:
                     first_line = line
                     width = len(header) if header is not None else len(cells)
+                    if width < 2 and header is not None:
+                        comment = header[0].startswith("#")
+                        raise DataError(
+                            f"{path}: line {header_line} ({_shown(delimiter.join(header))}) "
+                            "reads as a header of 1 column; expected at least 2 (features, "
+                            "then the target in the last column).",
+                            hint="A line that starts with # is not a comment in a CSV file; "
+                            "delete it."
+                            if comment
+                            else _DECIMAL_COMMAS
+                            if _decimal_commas(cells, delimiter)
+                            else _separator_hint(header_row, delimiter),
+                        )
                     if width < 2:
                         raise DataError(
                             f"{path}: line {line} has {width} column; expected at least 2 "
@@ -466,8 +481,25 @@ def _columns(n: int) -> str:
     return f"{n} column" if n == 1 else f"{n} columns"
 
 
+#: The hint for numbers written as some spreadsheets export them: ``1,5;2,5``.
+_DECIMAL_COMMAS = (
+    "The numbers look written with decimal commas and separated by semicolons (1,5;2,5), "
+    "as some spreadsheets export them; export the file with decimal points and commas "
+    "between values (1.5,2.5)."
+)
+
+
+def _decimal_commas(row: list[str], delimiter: str) -> bool:
+    """Whether a row split at commas looks like ``1,5;2,5``: a cell ``5;2`` among others."""
+    return (
+        delimiter == "," and len(row) > 1 and any(re.search(r"\d;\d", c) is not None for c in row)
+    )
+
+
 def _separator_hint(cells: list[str], delimiter: str) -> str | None:
     """A hint when a one-column line looks separated by something else than ``delimiter``."""
+    if _decimal_commas(cells, delimiter):
+        return _DECIMAL_COMMAS
     for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars"), (" ", "spaces")):
         if sep != delimiter and any(sep in c.strip() for c in cells):
             return (
@@ -487,7 +519,8 @@ def _number(path: Path, line: int, column: int, cell: str) -> float:
     v = _as_float(cell)
     if v is None:
         raise DataError(
-            f"{path}, line {line}, column {column + 1}: {_shown(cell)} is not a number."
+            f"{path}, line {line}, column {column + 1}: {_shown(cell)} is not a number.",
+            hint=_DECIMAL_COMMAS if re.search(r"\d;\d", cell) else None,
         )
     if not math.isfinite(v):
         raise DataError(

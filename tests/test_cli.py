@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -909,3 +910,19 @@ def test_a_pipe_where_a_command_writes_a_file_is_refused_before_the_run(
     assert code == ExitStatus.USAGE
     assert f"{out / 'curves.png'} is not a regular file (a device, pipe or socket)" in err
     assert sorted(p.name for p in out.iterdir()) == ["curves.png"]
+
+
+@pytest.mark.parametrize(
+    ("step_loss", "noise"),
+    [
+        ([10.0 * 0.5**t for t in range(40)], 0.0),  # steep but smooth
+        ([1.0, math.e] * 20, 2.0),  # up and down by a factor e
+    ],
+)
+def test_compare_noise_is_jaggedness_not_steepness(step_loss: list[float], noise: float) -> None:
+    """The median |log(L[t+1] / L[t])| called a smooth fall noisy (0.031 for batch descent,
+    under a caption saying ~0)."""
+    from gradlab.jobs.compare import Row
+
+    row = Row("numpy", "batch", [0.0], 0.0, 0.0, len(step_loss), 1.0, [0.0], step_loss)
+    assert row.noise == pytest.approx(noise, abs=1e-12)

@@ -190,3 +190,33 @@ def test_stable_rate_is_where_full_batch_descent_stops_converging() -> None:
     with pytest.raises(DivergenceError):
         fit(points, lr=1.05 * limit, epochs=2000)
     assert np.isfinite(limit)
+
+
+@pytest.mark.parametrize(
+    ("accuracy", "expected"),
+    [
+        ([0.90, 0.953, 0.944, 0.94, 0.96, 0.97], (2, 5)),  # touched at 2, kept from 5
+        ([0.90, 0.953, 0.944], (2, None)),  # touched, lost by the end
+        ([0.96, 0.97, 0.98], (1, 1)),
+        ([0.90, 0.91, 0.92], (None, None)),
+    ],
+)
+def test_the_network_chapter_tells_reaching_a_level_from_keeping_it(
+    accuracy: list[float], expected: tuple[int | None, int | None]
+) -> None:
+    """'Past 0.95 from epoch 2' was said of a curve that fell back below it at epoch 3."""
+    from gradlab.tour import _epochs_at
+
+    assert _epochs_at([float(e) for e in range(1, len(accuracy) + 1)], accuracy, 0.95) == expected
+
+
+def test_the_network_chapter_ranks_by_the_epoch_a_level_is_kept_from() -> None:
+    from gradlab.tour import _network_reading
+
+    rows = [["sgd", "0.05", "0.1", "0.96", 9, 18], ["momentum", "0.05", "0.1", "0.97", 2, 5],
+            ["adam", "0.001", "0.1", "0.97", 3, 3]]  # fmt: skip
+    text = _network_reading(rows)
+    assert text.startswith(
+        "Test accuracy stayed at 95% or more from epoch 3 for adam, 5 for momentum, 18 for sgd "
+        "(reached earlier, then lost again: sgd at epoch 9, momentum at epoch 2). "
+    )

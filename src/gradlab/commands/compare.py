@@ -237,8 +237,8 @@ def run(args: argparse.Namespace) -> int:
     ):
         print(FAST_PATH_NOTE)
     print(
-        "noise: median |log(loss[t+1]/loss[t])| over the last half of the steps "
-        "(0 for a smooth curve)"
+        "noise: median |log L[t+1] - 2 log L[t] + log L[t-1]| of the per-step loss over "
+        "the last half of the steps (0 for a smooth curve, however steep)"
     )
     if plots:
         print(f"Plot: {plots[0]}")

@@ -158,12 +158,14 @@ class Row:
 
     @property
     def noise(self) -> float:
-        """How jumpy the per-step loss is: median ``|log(L[t+1] / L[t])|`` over the last half."""
+        """How jagged the per-step loss is: the median of ``|log L[t+1] - 2 log L[t] +
+        log L[t-1]|`` over the last half of the steps, how far each step's log-loss departs
+        from the line through its neighbours (0 for a smooth curve, however steep)."""
         s = np.asarray(self.step_loss[len(self.step_loss) // 2 :])
         s = s[s > 0]
         if s.size < 3:
             return 0.0
-        return float(np.median(np.abs(np.diff(np.log(s)))))
+        return float(np.median(np.abs(np.diff(np.log(s), 2))))
 
     @property
     def rises(self) -> float:

@@ -42,7 +42,7 @@ def test_race_figure_draws_a_path_and_two_curves_per_rule(rosenbrock: list) -> N
     ax_map, ax_gap, ax_dist = fig.axes
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert labels == [run_caption(r) for r in rosenbrock]
-    assert labels[0].startswith("sgd, lr 0.001: too slow after 300 steps, ")
+    assert labels[0].startswith("sgd, lr 0.001: still moving after 300 steps (last step ")
     assert labels[0].endswith(" from the minimum")
     colours = {line.get_color() for line in ax_gap.get_lines()}
     assert {COLOURS[name] for name in RACE} <= colours
@@ -308,3 +308,27 @@ def test_the_tours_race_chapter_has_its_table_pictures_and_animations(tmp_path: 
     distances = {(r[0], r[1]): float(r[5]) for r in rows}
     for f in RACE_FUNCTIONS:
         assert distances[(f, "momentum")] < distances[(f, "sgd")] / 10
+
+
+def test_a_run_out_of_steps_is_said_to_be_still_moving_with_its_last_step() -> None:
+    """'Too slow' was said of momentum and Adam sitting at the minimum of x**2*sin(x),
+    circling it or stepping about it by their rates."""
+    runs = compare_optimizers("x**2*sin(x)", ["sgd", "momentum", "adam"], steps=200, x0=[4.0])
+    captions = [run_caption(r) for r in runs]
+    for run, caption in zip(runs, captions, strict=True):
+        assert "too slow" not in caption
+        if run.verdict == "too slow":
+            assert caption.startswith(f"{run.label}: still ")
+            assert f"after {run.steps_taken} steps (last step " in caption
+            assert run_caption(run, short=True) == caption.split(" (last step ")[0]
+
+
+def test_the_gap_curves_go_down_to_the_values_reached_when_f_min_is_zero() -> None:
+    """f - f_min was clamped to f(start) * 1e-16, drawing 1.8e-16 and 8e-15 at one height;
+    with f_min = 0 the gaps are exact and are drawn as they are."""
+    runs = compare_optimizers("himmelblau", ["sgd", "rmsprop"])
+    fig = race_figure(runs)
+    ax_gap = fig.axes[1]
+    curves = [line for line in ax_gap.get_lines() if len(line.get_ydata()) > 1]
+    ends = [float(line.get_ydata()[-1]) for line in curves]
+    assert ends == [float(r.values[-1]) for r in runs]  # f_min of himmelblau is 0

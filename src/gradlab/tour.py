@@ -685,8 +685,10 @@ def race_chapter(out: Path, seed: int) -> Chapter:
         + "), so what momentum adds is seen at the same rate. Adam's rate is a step length, "
         "not a multiple of the gradient, so it gets its own ("
         + ", ".join(f"{n} {step:g}" for n, (_, step) in lrs.items())
-        + "). The verdict 'too slow' means the steps ran out before a step was shorter than "
-        "1e-8; the distance column says how close each got."
+        + "). The verdict 'too slow' (in the legends: still moving) means the steps ran "
+        "out before a step was shorter than 1e-8, which says nothing of how close a run "
+        "got: one may circle the minimum or step about it by its rate. The distance column "
+        "says how close each got."
     )
     s.table(
         ["function", "optimizer", "lr", "verdict", "steps", "distance to the minimum",

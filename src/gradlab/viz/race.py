@@ -90,17 +90,28 @@ def _colours(runs: Sequence[Trajectory]) -> list[str]:
     return out
 
 
-def run_caption(run: Trajectory) -> str:
+def run_caption(run: Trajectory, *, short: bool = False) -> str:
     """The legend's line for a run: ``"adam, lr 0.1: converged in 350 steps"``, ``"sgd, lr
-    0.001: too slow after 1000 steps, 1.1 from the minimum"``."""
+    0.001: still moving after 1000 steps (last step 0.002), 1.1 from the minimum"``.
+
+    A run the steps ran out on ("too slow") is said to be still moving, or still settling
+    when it bounces about a point, with its last step's length: such a run may already be
+    at the minimum, circling it (momentum) or stepping about it by its rate (Adam).
+    ``short`` leaves out the last step and the distance (the animation's narrow legend)."""
     if run.verdict == "converged":
         what = f"converged in {run.converged_at} steps"
     elif run.verdict == "diverged":
         what = f"diverged at step {run.diverged_at}"
+    elif run.verdict == "too slow":
+        points = np.asarray(run.points)
+        last = float(np.linalg.norm(points[-1] - points[-2])) if len(points) > 1 else 0.0
+        what = f"still {'settling' if run.bouncing else 'moving'} after {run.steps_taken} steps"
+        if not short:
+            what += f" (last step {last:.1g})"
     else:
         what = f"{run.verdict} after {run.steps_taken} steps"
     distances = run.distances
-    if distances is not None and run.verdict != "converged":
+    if distances is not None and run.verdict != "converged" and not short:
         what += f", {distances[-1]:.2g} from the minimum"
     return f"{run.label}: {what}"
 
@@ -117,6 +128,18 @@ class _Race:
     distances: list[FloatArray] | None
     known: bool  # the minimum is known: log scales
     floor: float
+
+
+def _gap_floor(gaps: Sequence[FloatArray], f_min: float) -> float:
+    """Where the log-scale curves of ``f - f_min`` bottom out: float64's resolution of a
+    value near ``f_min`` (a few ``eps * |f_min|``), or, for ``f_min = 0``, where ``f`` itself
+    is exact to its last bit, a tenth of the smallest positive gap; the floor is drawn."""
+    resolution = 4 * float(np.finfo(np.float64).eps) * abs(f_min)
+    every = np.concatenate([np.asarray(g, dtype=np.float64).ravel() for g in gaps])
+    above = every[np.isfinite(every) & (every > resolution)]
+    if resolution > 0:
+        return resolution
+    return max(float(above.min()) / 10 if above.size else 1e-16, 1e-300)
 
 
 def _prepare(runs: Sequence[Trajectory]) -> _Race:
@@ -136,8 +159,9 @@ def _prepare(runs: Sequence[Trajectory]) -> _Race:
         lo, hi = _view(runs)
     if known_fn is not None:
         gaps = [np.asarray(r.values - known_fn.f_min) for r in runs]
-        top = max(float(g[0]) for g in gaps)
-        floor = max(top, 1e-300) * 1e-16  # float64 cannot resolve a gap below this
+        floor = _gap_floor(gaps, known_fn.f_min)
+        if not any(bool((g < floor).any()) for g in gaps):
+            floor = 0.0  # nothing reaches it: no line to draw
         gaps = [np.maximum(g, floor) for g in gaps]
         distances = [np.maximum(np.asarray(r.distances), 1e-16) for r in runs]
     else:
@@ -196,6 +220,13 @@ def _curve_axes(race: _Race, ax_gap: Axes, ax_dist: Axes | None, steps: int) -> 
         top = max(float(g.max()) for g in race.gaps)
         low = min(float(g.min()) for g in race.gaps)
         ax_gap.set_ylim(low / 3, top * 3)
+        if race.floor > 0:  # the gaps that reached it: f_min itself, as float64 holds it
+            ax_gap.axhline(race.floor, color="0.5", lw=0.8, ls=":", zorder=0)
+            ax_gap.annotate(
+                "at f_min" if fmin == 0 else "at f_min (to float64's precision)",
+                (0.99, race.floor), xycoords=("axes fraction", "data"), ha="right",
+                va="bottom", fontsize=7, color="0.4",
+            )  # fmt: skip
     else:
         ax_gap.set_ylabel("f")
         lo = min(float(g.min()) for g in race.gaps)
@@ -401,7 +432,7 @@ def race_gif(
     for i, run in enumerate(runs):
         colour = race.colours[i]
         (trail,) = ax_map.plot([], [], "-", color=colour, lw=1.5, zorder=3,
-                               label=f"{run.label}: {run.verdict}")  # fmt: skip
+                               label=run_caption(run, short=True))  # fmt: skip
         (head,) = ax_map.plot([], [], "o", ms=6, mfc=colour, mec="white", mew=0.8, zorder=5)
         (gap_line,) = ax_gap.plot([], [], color=colour, lw=1.4)
         dist_line = ax_dist.plot([], [], color=colour, lw=1.4)[0] if ax_dist else None

@@ -206,6 +206,8 @@ def draw(result: LinregResult, out: Path) -> list[Path]:
                 [("gradient descent", hist["loss"])],
                 xlabel="epoch",
                 title=f"Mean squared error ({m.method}, {rule_text(m)})",
+                # the minimum the descent aims at: the gap to it is the lesson
+                floor=("least squares", float(result.closed["error"])),
             ),
             out / "loss.png",
         )

@@ -188,10 +188,10 @@ def test_hover_reads_out_every_curve_at_the_nearest_epoch(browser: Any, small_re
         assert tip.is_displayed()
         texts.append(tip.text)
     assert texts[0].splitlines() == [
-        "epoch 1", "train loss  1.0000", "test loss  1.2000", "train accuracy  0.6000",
-        "test accuracy  0.5000",
+        "epoch 1", "train loss (epoch mean)  1.0000", "test loss  1.2000",
+        "train accuracy (epoch mean)  0.6000", "test accuracy  0.5000",
     ]  # fmt: skip
-    assert texts[1].splitlines()[:2] == ["epoch 8", "train loss  0.1250"]
+    assert texts[1].splitlines()[:2] == ["epoch 8", "train loss (epoch mean)  0.1250"]
     rules = wrap.find_elements(By.CSS_SELECTOR, ".readout-rule")
     assert len(rules) == 2
     assert all(r.is_displayed() for r in rules)  # a rule on the accuracy axes too

@@ -53,10 +53,16 @@ def test_plot_curves_draws_the_history_titled_with_model_data_and_training() -> 
     loss_ax, acc_ax = fig.axes
     hist = model.history_
     drawn = {line.get_label(): line for ax in (loss_ax, acc_ax) for line in ax.lines}
-    assert set(drawn) == {"train loss", "test loss", "train accuracy", "test accuracy"}
+    assert set(drawn) == {
+        "train loss (epoch mean)",
+        "test loss",
+        "train accuracy (epoch mean)",
+        "test accuracy",
+    }
     for label, line in drawn.items():
+        column = label.removesuffix(" (epoch mean)").replace(" ", "_")
         np.testing.assert_array_equal(line.get_xdata(), hist["epoch"])
-        np.testing.assert_array_equal(line.get_ydata(), hist[label.replace(" ", "_")])
+        np.testing.assert_array_equal(line.get_ydata(), hist[column])
 
 
 def test_plot_curves_without_an_eval_set_draws_the_training_curves_only() -> None:
@@ -68,8 +74,8 @@ def test_plot_curves_without_an_eval_set_draws_the_training_curves_only() -> Non
         "(2 epochs, sgd, lr=0.05, batch 200, momentum 0.5, numpy engine)"
     )
     assert [line.get_label() for ax in fig.axes for line in ax.lines] == [
-        "train loss",
-        "train accuracy",
+        "train loss (epoch mean)",
+        "train accuracy (epoch mean)",
     ]
 
 

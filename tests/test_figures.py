@@ -233,8 +233,11 @@ def test_training_curves_have_separate_labelled_axes_a_named_title_and_a_legend_
     loss_ax, acc_ax = fig.axes
     assert loss_ax.get_ylabel() == "cross-entropy loss"
     assert acc_ax.get_ylabel() == "accuracy (share correct)"
-    assert [line.get_label() for line in loss_ax.lines] == ["train loss", "test loss"]
-    assert [line.get_label() for line in acc_ax.lines] == ["train accuracy", "test accuracy"]
+    assert [line.get_label() for line in loss_ax.lines] == ["train loss (epoch mean)", "test loss"]
+    assert [line.get_label() for line in acc_ax.lines] == [
+        "train accuracy (epoch mean)",
+        "test accuracy",
+    ]
     assert fig.get_suptitle() == "MLP on digits: loss and accuracy per epoch"
     assert len(fig.legends) == 1
     assert _overlaps_an_axes(fig) == []

@@ -140,7 +140,11 @@ def test_curves_readout_places_both_axes_inside_the_image() -> None:
         assert 0 < box[1] < box[3] < 1
     assert left[2] < right[0]  # side by side
     assert data["x"] == [1.0, 2.0, 3.0]
-    assert [s["label"] for s in data["series"]] == ["train loss", "train accuracy", "test accuracy"]
+    assert [s["label"] for s in data["series"]] == [
+        "train loss (epoch mean)",
+        "train accuracy (epoch mean)",
+        "test accuracy",
+    ]
 
 
 def test_descent_slider_data_has_a_verdict_and_a_path_per_rate() -> None:

@@ -17,10 +17,10 @@ TRAIN, TEST, VALIDATION, RATE = "#4477aa", "#ee7733", "#228833", "#aa3377"
 
 #: (column, label, panel, color, line style)
 CURVES = (
-    ("train_loss", "train loss", 0, TRAIN, "-"),
+    ("train_loss", "train loss (epoch mean)", 0, TRAIN, "-"),
     ("val_loss", "validation loss", 0, VALIDATION, ":"),
     ("test_loss", "test loss", 0, TEST, "--"),
-    ("train_accuracy", "train accuracy", 1, TRAIN, "-"),
+    ("train_accuracy", "train accuracy (epoch mean)", 1, TRAIN, "-"),
     ("val_accuracy", "validation accuracy", 1, VALIDATION, ":"),
     ("test_accuracy", "test accuracy", 1, TEST, "--"),
 )

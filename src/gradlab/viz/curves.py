@@ -107,7 +107,9 @@ def training_curves(
             marker = "o" if len(ep) <= 40 else None
             ax.plot(ep, values, style, color=color, marker=marker, ms=3, lw=1.6, label=label)
     loss_ax.set_ylabel("cross-entropy loss")
-    loss_ax.set_ylim(bottom=0)
+    drawn = [v for line in loss_ax.lines for v in line.get_ydata() if math.isfinite(v)]
+    # room above the highest marker, which the axes' edge would cut in half
+    loss_ax.set_ylim(0, 1.08 * max(drawn) if drawn and max(drawn) > 0 else None)
     acc_ax.set_ylabel("accuracy (share correct)")
     top = 1.0 + 0.02
     acc_ax.set_ylim(top=top)
@@ -115,6 +117,7 @@ def training_curves(
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(_whole_epochs())  # no epoch 1.25
         if epochs:
             ax.set_xlim(0.5, max(epochs, 1) + 0.5)
     if with_rate and rates is not None:
@@ -124,6 +127,13 @@ def training_curves(
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=9)
     fig.suptitle(title or curves_title(model, dataset))
     return fig
+
+
+def _whole_epochs() -> Any:
+    """Ticks on whole epochs only."""
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
 
 
 def _draw_rates(
@@ -142,6 +152,7 @@ def _draw_rates(
     ax.set_xlabel("epoch")
     ax.set_ylabel("learning rate")
     ax.grid(alpha=0.3)
+    ax.xaxis.set_major_locator(_whole_epochs())
     ax.set_xlim(0, end)
 
 

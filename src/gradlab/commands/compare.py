@@ -159,6 +159,13 @@ def _fmt_params(coef: list[float], b: float) -> str:
 
 #: Every file this command may write in --out (checked before the run starts).
 OUTPUTS = ("loss-curves.png",)
+#: The y-axis of loss-curves.png, by --loss.
+LOSS_NAMES = {
+    "mse": "mean squared error",
+    "half_sse": "0.5 x sum of squared errors",
+    "bce": "mean cross-entropy",
+    "bce_sum": "sum of cross-entropies",
+}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -194,7 +201,8 @@ def run(args: argparse.Namespace) -> int:
 
         curves = [(f"{r.engine} {r.method}" + (f" {r.optimizer}" if rules else ""), r.history)
                   for r in rows]  # fmt: skip
-        fig = loss_curves(curves, xlabel="epoch", title=f"Loss per epoch: {data.name}, lr={lr:g}")
+        fig = loss_curves(curves, xlabel="epoch", title=f"Loss per epoch: {data.name}, lr={lr:g}",
+                          ylabel=LOSS_NAMES.get(chosen["loss"], "loss"))  # fmt: skip
         plots.append(str(save_figure(fig, args.out / "loss-curves.png")))
     if args.json:
         out: dict[str, Any] = {

@@ -74,9 +74,11 @@ def loss_curves(
     title: str = "Loss",
     log: bool = True,
     floor: tuple[str, float] | None = None,
+    ylabel: str = "loss",
     ax: Axes | None = None,
 ) -> Figure:
-    """One line per ``(label, losses)``; log scale when every value is positive.
+    """One line per ``(label, losses)``, each in its own dash pattern (curves that lie on
+    one another stay visible); log scale when every value is positive.
 
     Parameters
     ----------
@@ -87,20 +89,24 @@ def loss_curves(
         Use a log scale for the loss when every value is positive.
     floor : (label, value), optional
         A dashed horizontal line, e.g. the least-squares minimum the descent aims at.
+    ylabel : str
+        What the loss is ("mean squared error", ...).
     ax : matplotlib Axes, optional
         Draw there, in the caller's figure, rather than in a new one.
     """
     own = ax is None
     fig, ax = figure_and_axes(ax, 6.4, 4.2)
-    for label, values in curves:
-        ax.plot(np.arange(len(values)), values, lw=1.6, label=label)
+    styles = ("-", (0, (5, 3)), (0, (1, 2)), (0, (6, 2, 1, 2)))
+    for i, (label, values) in enumerate(curves):
+        ax.plot(np.arange(len(values)), values, lw=1.8 if i == 0 else 1.6,
+                ls=styles[i % len(styles)], label=label)  # fmt: skip
     all_pos = all(min(v) > 0 for _, v in curves if len(v)) and (floor is None or floor[1] > 0)
     if floor is not None:
         ax.axhline(floor[1], color="#333", ls="--", lw=1, label=f"{floor[0]}: {floor[1]:.6g}")
     if log and all_pos:
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("loss" + (" (log scale)" if log and all_pos else ""))
+    ax.set_ylabel(ylabel + (" (log scale)" if log and all_pos else ""))
     ax.set_title(title, fontsize=10)
     if len(curves) > 1 or floor is not None:
         _legend_below(fig, ax, own=own)

@@ -42,7 +42,7 @@ def test_race_figure_draws_a_path_and_two_curves_per_rule(rosenbrock: list) -> N
     ax_map, ax_gap, ax_dist = fig.axes
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert labels == [run_caption(r) for r in rosenbrock]
-    assert labels[0].startswith("sgd, lr 0.001: still moving after 300 steps (last step ")
+    assert labels[0].startswith("sgd, lr 0.001: still moving after 300 steps, ")
     assert labels[0].endswith(" from the minimum")
     colours = {line.get_color() for line in ax_gap.get_lines()}
     assert {COLOURS[name] for name in RACE} <= colours

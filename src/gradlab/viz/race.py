@@ -92,11 +92,12 @@ def _colours(runs: Sequence[Trajectory]) -> list[str]:
 
 def run_caption(run: Trajectory, *, short: bool = False) -> str:
     """The legend's line for a run: ``"adam, lr 0.1: converged in 350 steps"``, ``"sgd, lr
-    0.001: still moving after 1000 steps (last step 0.002), 1.1 from the minimum"``.
+    0.001: still moving after 1000 steps, 1.1 from the minimum"``.
 
     A run the steps ran out on ("too slow") is said to be still moving, or still settling
-    when it bounces about a point, with its last step's length: such a run may already be
-    at the minimum, circling it (momentum) or stepping about it by its rate (Adam).
+    when it bounces about a point, with its distance to the minimum, or where no minimum
+    is known its last step's length: such a run may already be at the minimum, circling
+    it (momentum) or stepping about it by its rate (Adam).
     ``short`` leaves out the last step and the distance (the animation's narrow legend)."""
     if run.verdict == "converged":
         what = f"converged in {run.converged_at} steps"
@@ -106,7 +107,7 @@ def run_caption(run: Trajectory, *, short: bool = False) -> str:
         points = np.asarray(run.points)
         last = float(np.linalg.norm(points[-1] - points[-2])) if len(points) > 1 else 0.0
         what = f"still {'settling' if run.bouncing else 'moving'} after {run.steps_taken} steps"
-        if not short:
+        if not short and run.distances is None:  # else the distance says how close it is
             what += f" (last step {last:.1g})"
     else:
         what = f"{run.verdict} after {run.steps_taken} steps"
@@ -128,6 +129,11 @@ class _Race:
     distances: list[FloatArray] | None
     known: bool  # the minimum is known: log scales
     floor: float
+
+
+def _path_width(i: int) -> float:
+    """The line width of run ``i``'s path: the first (on top) narrowest."""
+    return 1.3 + 1.5 * i
 
 
 def _gap_floor(gaps: Sequence[FloatArray], f_min: float) -> float:
@@ -303,7 +309,9 @@ def race_figure(runs: Sequence[Trajectory]) -> Figure:
         colour, path = race.colours[i], _path(run)
         t = np.arange(len(path))
         z = 3 + (len(runs) - i) / (len(runs) + 1)  # the first run on top: paths often share
-        ax_map.plot(path[:, 0], path[:, 1], "-", color=colour, lw=1.4, alpha=0.9, zorder=z,
+        # each run under it a little wider, so that where paths coincide every colour
+        # still shows as a border around the ones above it
+        ax_map.plot(path[:, 0], path[:, 1], "-", color=colour, lw=_path_width(i), zorder=z,
                     label=run_caption(run))  # fmt: skip
         marks = _milestones(len(path) - 1, longest)
         ax_map.plot(path[marks, 0], path[marks, 1], "o", color=colour, ms=4, mec="white",
@@ -431,7 +439,8 @@ def race_gif(
     lines: list[tuple[Any, Any, Any, Any]] = []
     for i, run in enumerate(runs):
         colour = race.colours[i]
-        (trail,) = ax_map.plot([], [], "-", color=colour, lw=1.5, zorder=3,
+        z = 3 + (len(runs) - i) / (len(runs) + 1)  # stacked as in race_figure
+        (trail,) = ax_map.plot([], [], "-", color=colour, lw=_path_width(i), zorder=z,
                                label=run_caption(run, short=True))  # fmt: skip
         (head,) = ax_map.plot([], [], "o", ms=6, mfc=colour, mec="white", mew=0.8, zorder=5)
         (gap_line,) = ax_gap.plot([], [], color=colour, lw=1.4)

@@ -968,3 +968,49 @@ def test_linreg_shows_the_first_weights_of_a_wide_fit(
     assert "w = [0, 0, 0, 0, 0, 0, 0, 0, ... and 12 more]" in out
     gap = next(t for t in out.splitlines() if t.startswith("Gap to the closed form"))
     assert ", ... and 12 more, error " in gap
+
+
+def test_a_ctrl_c_inside_an_import_that_became_its_error_exits_130(tmp_path: Path) -> None:
+    """matplotlib's ft2font and NumPy turn a Ctrl-C during their import into an ImportError
+    ("initialization failed", "your installation is broken"): exit 1 and a traceback."""
+    body = (
+        "    import gradlab.cli as c\n"
+        "    def broken(args):\n"
+        "        try:\n            raise KeyboardInterrupt\n"
+        "        except KeyboardInterrupt as exc:\n"
+        "            raise ImportError('initialization failed') from exc\n"
+        "    c._command('env').run = broken\n"
+        "    return c.__dict__['_real_main'](['env', '--json'])\n"
+    )
+    code = ("import gradlab.cli as cli\ncli._real_main = cli.main\ndef main():\n" + body
+            + "cli.main = main\ncli.run()\n")  # fmt: skip
+    proc = run_as_module(tmp_path, code)
+    assert proc.returncode == ExitStatus.INTERRUPTED, proc.stderr
+    assert proc.stderr == "gradlab env: interrupted\n"
+    assert json.loads(proc.stdout)["error"]["kind"] == "interrupted"
+
+
+def test_sigterm_before_a_command_takes_charge_exits_143_with_a_line(tmp_path: Path) -> None:
+    """The handler was installed only around the command, after the parser was built:
+    a SIGTERM before it killed the process with -15 and no word."""
+    body = (
+        "    import os, signal, time\n    os.kill(os.getpid(), signal.SIGTERM)\n    time.sleep(5)\n"
+    )
+    proc = gradlab_run_with_main(tmp_path, body)
+    assert proc.returncode == ExitStatus.TERMINATED, proc.stderr
+    assert proc.stderr == "gradlab: stopped by SIGTERM\n"
+
+
+def test_a_signal_after_the_status_is_chosen_does_not_replace_it(tmp_path: Path) -> None:
+    """A Ctrl-C or SIGTERM after the work was done and printed turned exit 0 into a death
+    by the signal (-2, -15) or a traceback from the interpreter's shutdown."""
+    code = (
+        "import atexit, os, signal\nimport gradlab.cli as cli\n"
+        "def late():\n    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "atexit.register(late)\n"
+        "cli.main = lambda: 0\ncli.run()\n"
+    )
+    proc = run_as_module(tmp_path, code)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -113,15 +113,24 @@ def run() -> NoReturn:
     status (:func:`gradlab.process.exit_with`); a worker that made a process group exits
     without the interpreter's teardown (:func:`gradlab.process.exit_without_teardown`)."""
     try:
-        status = main()
-    except KeyboardInterrupt:  # before a command took charge (the parser was being built)
-        print("gradlab: interrupted", file=sys.stderr)
-        status = ExitStatus.INTERRUPTED
-    except Exception:
-        if not _made_a_group():
+        with _sigterm_as_exception():
+            status = main()
+    except KeyboardInterrupt as exc:  # before a command took charge (the parser was built)
+        status = _interrupted("gradlab", exc, "--json" in sys.argv[1:])
+    except Exception as exc:
+        interrupt = _interrupt_behind(exc)
+        if interrupt is not None:  # an import that a Ctrl-C broke
+            status = _interrupted("gradlab", interrupt, "--json" in sys.argv[1:])
+        elif not _made_a_group():
             raise
-        traceback.print_exc()  # a crash, as Python reports it
-        status = 1
+        else:
+            traceback.print_exc()  # a crash, as Python reports it
+            status = 1
+    # the status is chosen and said: a signal now would only replace it with a death by
+    # that signal (or a traceback), after the work was done and reported
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if _made_a_group():
         exit_without_teardown(status)
     exit_with(status)
@@ -195,14 +204,40 @@ def main(argv: Sequence[str] | None = None) -> int:
             _print_error_json(err.kind, err.message, err.hint, err.exit_status)
         return int(err.exit_status)
     except KeyboardInterrupt as exc:
-        status = ExitStatus.TERMINATED if isinstance(exc, Terminated) else ExitStatus.INTERRUPTED
-        what = "stopped by SIGTERM" if status == ExitStatus.TERMINATED else "interrupted"
-        print(f"gradlab {name}: {what}", file=sys.stderr)
-        if wants_json:  # with what the command saved, where it says (train: the checkpoint)
-            details = getattr(exc, "details", None)
-            extra = details if isinstance(details, dict) else {}
-            _print_error_json(status.name.lower(), what, None, status, **extra)
-        return int(status)
+        return _interrupted(f"gradlab {name}", exc, wants_json)
+    except Exception as exc:
+        interrupt = _interrupt_behind(exc)
+        if interrupt is None:
+            raise
+        # a Ctrl-C (or SIGTERM) inside an import, which the module turned into its own
+        # error: matplotlib's ft2font, NumPy's "your installation is broken"
+        return _interrupted(f"gradlab {name}", interrupt, wants_json)
+
+
+def _interrupted(who: str, exc: KeyboardInterrupt, wants_json: bool) -> int:
+    """Say that Ctrl-C (or SIGTERM) stopped the run, as a line and with ``--json`` as the
+    error object; return 130 (143)."""
+    status = ExitStatus.TERMINATED if isinstance(exc, Terminated) else ExitStatus.INTERRUPTED
+    what = "stopped by SIGTERM" if status == ExitStatus.TERMINATED else "interrupted"
+    print(f"{who}: {what}", file=sys.stderr)
+    if wants_json:  # with what the command saved, where it says (train: the checkpoint)
+        details = getattr(exc, "details", None)
+        extra = details if isinstance(details, dict) else {}
+        _print_error_json(status.name.lower(), what, None, status, **extra)
+    return int(status)
+
+
+def _interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt (or Terminated) that ``exc`` was raised from or while handling,
+    however deep in its chain; None when there is none."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def _dash_hint(argv: Sequence[str]) -> str | None:

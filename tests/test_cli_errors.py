@@ -1014,3 +1014,20 @@ def test_a_signal_after_the_status_is_chosen_does_not_replace_it(tmp_path: Path)
     proc = run_as_module(tmp_path, code)
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_ctrl_c_while_the_last_pictures_are_drawn_still_says_what_is_saved(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gradlab.jobs.predictions as predictions
+
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(predictions, "draw_predictions", interrupted)
+    code, out, err = run(capsys, "train", "softmax", "--epochs", "2", "--out", str(tmp_path),
+                         "--json", "--quiet")  # fmt: skip
+    assert code == ExitStatus.INTERRUPTED
+    error = json.loads(out)["error"]
+    assert (error["saved_epochs"], error["checkpoint"]) == (2, str(tmp_path / "model.safetensors"))
+    assert "gradlab train: interrupted; epoch 2 is saved in" in err

@@ -552,7 +552,10 @@ def _fit_and_draw(
 
         if curves.written is not None:
             files.append(curves.written)
-        files += draw_predictions(model, data, request.out, request.grid)
+        try:
+            files += draw_predictions(model, data, request.out, request.grid)
+        except KeyboardInterrupt as exc:  # the training is saved: say so, as after fit
+            return TrainResult(model, data, path, files, True, saved_epochs(path), interrupt=exc)
     return TrainResult(model, data, path, files, False, len(model.history_))
 
 

@@ -227,3 +227,27 @@ def test_resuming_a_numpy_run_with_several_workers_says_to_add_engine_torch(
         "\nThe checkpoint was trained with --engine numpy, which --resume keeps; add --engine "
         "torch to go on with several workers (its weights carry over).\n"
     )
+
+
+def test_history_files_agree_with_the_checkpoint_after_a_stop_between_them(
+    tmp_path: Path,
+) -> None:
+    """The checkpoint is written first at an epoch's end; a Ctrl-C before the history files
+    left them an epoch behind it."""
+    from gradlab.jobs.train import TrainRequest, run_train
+    from gradlab.train import Callback
+
+    class StopAtTheEndOf(Callback):
+        def __init__(self, epoch: int) -> None:
+            self.epoch = epoch
+
+        def on_epoch_end(self, epoch: int, row: dict[str, float]) -> None:
+            if epoch == self.epoch:
+                raise KeyboardInterrupt
+
+    request = TrainRequest("softmax", out=tmp_path, given={"epochs": 5}, plots=False)
+    result = run_train(request, progress=[StopAtTheEndOf(2)], say=lambda _: None)
+    assert result.interrupted
+    assert result.saved_epochs == 2
+    rows = (tmp_path / "history.csv").read_text().strip().splitlines()
+    assert len(rows) == 1 + 2  # the header, then the two epochs the checkpoint holds

@@ -22,6 +22,7 @@ behaviour without scikit-learn, which takes over a second to import.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -543,6 +544,7 @@ def _fit_and_draw(
             resume=request.resume,
         )
     except KeyboardInterrupt as exc:
+        _history_as_saved(path, request.out / "history")
         return TrainResult(model, data, path, [], True, saved_epochs(path), interrupt=exc)
     if not leader:  # rank 0 writes and draws
         return TrainResult(model, data, path, [], False, len(model.history_))
@@ -557,6 +559,20 @@ def _fit_and_draw(
         except KeyboardInterrupt as exc:  # the training is saved: say so, as after fit
             return TrainResult(model, data, path, files, True, saved_epochs(path), interrupt=exc)
     return TrainResult(model, data, path, files, False, len(model.history_))
+
+
+def _history_as_saved(checkpoint: Path, stem: Path) -> None:
+    """Write ``history.csv`` and ``history.json`` from the checkpoint on disk: a stop between
+    the epoch's checkpoint and its history files left them an epoch behind it."""
+    from gradlab.checkpoint import read
+    from gradlab.errors import GradlabError
+
+    if not checkpoint.exists():
+        return
+    with contextlib.suppress(GradlabError, OSError):
+        saved = read(checkpoint, arrays=False)
+        if len(saved.history):
+            saved.history.save(stem)
 
 
 def saved_epochs(path: Path) -> int:

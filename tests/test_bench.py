@@ -398,57 +398,48 @@ def test_command_writes_its_files_and_reads_the_points_file(
     assert md.read_text().startswith("# gradlab benchmarks (quick)")
 
 
-@pytest.mark.torch
-def test_command_refuses_a_points_file_too_large_for_least_squares_before_any_work(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """As linreg --csv does, rather than NumPy's overflow warnings and a nan start."""
+@pytest.fixture
+def no_work_yet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The benchmark fails if it starts measuring (its floors come first)."""
     pytest.importorskip("torch")  # the benchmark needs it, and says so first
     import gradlab.bench.floors as floors
 
     def no_floors(*args: object) -> None:
-        raise AssertionError("measured the floors before reading the points")
+        raise AssertionError("measured the floors before checking the input")
 
     monkeypatch.setattr(floors, "measure_sized", no_floors)
-    csv = tmp_path / "points.csv"
-    csv.write_text("1e200,2\n1,2\n")
-    code = main(["bench", "--quick", "--points", str(csv), "--out", str(tmp_path / "out")])
-    assert code == 2
-    err = capsys.readouterr().err
-    assert f"error: {csv}: column 1 holds 1e+200, too large for least squares" in err
 
 
 @pytest.mark.torch
-def test_command_refuses_a_points_file_of_several_x_columns_before_any_work(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        # as linreg --csv does, rather than NumPy's overflow warnings and a nan start
+        ("1e200,2\n1,2\n", "column 1 holds 1e+200, too large for least squares"),
+        # its second x column was dropped without a word
+        ("x1,x2,y\n1,2,3\n2,3,5\n3,5,8\n",
+         "2 x columns; the benchmark's linear-regression job fits one"),
+    ],
+    ids=["too large", "several x columns"],
+)  # fmt: skip
+def test_command_refuses_a_bad_points_file_before_any_work(
+    no_work_yet: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    content: str,
+    message: str,
 ) -> None:
-    """Its second x column was dropped without a word."""
-    pytest.importorskip("torch")
-    import gradlab.bench.floors as floors
-
-    def no_floors(*args: object) -> None:
-        raise AssertionError("measured the floors before reading the points")
-
-    monkeypatch.setattr(floors, "measure_sized", no_floors)
-    csv = tmp_path / "three.csv"
-    csv.write_text("x1,x2,y\n1,2,3\n2,3,5\n3,5,8\n")
+    csv = tmp_path / "points.csv"
+    csv.write_text(content)
     code = main(["bench", "--quick", "--points", str(csv), "--out", str(tmp_path / "out")])
     assert code == 2
-    err = capsys.readouterr().err
-    assert f"error: {csv}: 2 x columns; the benchmark's linear-regression job fits one" in err
+    assert f"error: {csv}: {message}" in capsys.readouterr().err
 
 
 @pytest.mark.torch
 def test_command_refuses_missing_image_files_before_any_work(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    no_work_yet: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pytest.importorskip("torch")
-    import gradlab.bench.floors as floors
-
-    def no_floors(*args: object) -> None:
-        raise AssertionError("measured the floors before looking for the image files")
-
-    monkeypatch.setattr(floors, "measure_sized", no_floors)
     code = main(["bench", "--quick", "--data-dir", str(tmp_path / "none"), "--out",
                  str(tmp_path / "out")])  # fmt: skip
     assert code == 2

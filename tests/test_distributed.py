@@ -360,6 +360,12 @@ def test_the_equivalence_picture_draws_two_runs(tmp_path: Path) -> None:
         "1 process and 2 workers, same global batch: largest weight difference 0.0e+00"
     )
     assert fig.to_png()[:8] == b"\x89PNG\r\n\x1a\n"
+    diff_ax = fig.axes[1]
+    assert diff_ax.get_ylabel() == "|1 process - 2 workers| / |1 process|"
+    # exact zeros are hollow squares on the "= 0" line, joined by no line to anything
+    joined = [line for line in diff_ax.get_lines() if line.get_marker() == "o"]
+    assert joined
+    assert all(np.ma.getmaskarray(line.get_ydata()).all() for line in joined)
 
 
 def test_callbacks_that_cannot_go_to_the_workers_are_named() -> None:

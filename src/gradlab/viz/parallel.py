@@ -73,13 +73,19 @@ def equivalence(one: Any, many: Any, *, title: str = "") -> Figure:
         if not np.isfinite(a).any():
             continue
         rel = np.abs(a - b) / np.maximum(np.abs(a), np.finfo(float).tiny)
-        shown = np.where(rel > 0, rel, floor)
-        diff_ax.semilogy(epochs[:n], shown, "o-", color=color, ms=4, label=label)
         zero = rel == 0
+        # a line joins measured differences only: an exact 0 has no place on a log scale
+        measured = np.ma.masked_where(zero, rel)
+        diff_ax.semilogy(epochs[:n], measured, "o-", color=color, ms=4, label=label)
         if zero.any():
-            diff_ax.plot(epochs[:n][zero], shown[zero], "s", color=color, mfc="white", ms=7)
+            diff_ax.plot(epochs[:n][zero], np.full(int(zero.sum()), floor), "s", color=color,
+                         mfc="white", ms=7)  # fmt: skip
     diff_ax.axhline(unit, color="0.4", ls=":", lw=1.2, label=f"{dtype} rounding unit {unit:.1e}")
     diff_ax.set_ylim(bottom=floor / 3)
+    diff_ax.axhline(floor, color="0.75", lw=0.8)
+    diff_ax.annotate("= 0", (0.01, floor), xycoords=("axes fraction", "data"), va="bottom",
+                     fontsize=8, color="0.4")  # fmt: skip
+    diff_ax.set_ylabel(f"|1 process - {w} workers| / |1 process|")
     diff_ax.set_title("relative difference (hollow squares: exactly 0)", fontsize=10)
     diff_ax.set_xlabel("epoch")
     diff_ax.grid(alpha=0.3, which="both")

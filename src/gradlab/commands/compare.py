@@ -159,13 +159,6 @@ def _fmt_params(coef: list[float], b: float) -> str:
 
 #: Every file this command may write in --out (checked before the run starts).
 OUTPUTS = ("loss-curves.png",)
-#: The y-axis of loss-curves.png, by --loss.
-LOSS_NAMES = {
-    "mse": "mean squared error",
-    "half_sse": "0.5 x sum of squared errors",
-    "bce": "mean cross-entropy",
-    "bce_sum": "sum of cross-entropies",
-}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -196,13 +189,16 @@ def run(args: argparse.Namespace) -> int:
     reference = sklearn_logistic(data) if data.X_test is not None else None
     plots = []
     if not args.no_plots:
+        from gradlab.models import linear, logistic
         from gradlab.viz.regression import loss_curves
         from gradlab.viz.save import save_figure
+
+        names = {**linear.LOSS_NAMES, **logistic.LOSS_NAMES}
 
         curves = [(f"{r.engine} {r.method}" + (f" {r.optimizer}" if rules else ""), r.history)
                   for r in rows]  # fmt: skip
         fig = loss_curves(curves, xlabel="epoch", title=f"Loss per epoch: {data.name}, lr={lr:g}",
-                          ylabel=LOSS_NAMES.get(chosen["loss"], "loss"))  # fmt: skip
+                          ylabel=names.get(chosen["loss"], "loss"))  # fmt: skip
         plots.append(str(save_figure(fig, args.out / "loss-curves.png")))
     if args.json:
         out: dict[str, Any] = {

@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 
 _LOSSES: dict[str, Reduction] = {"mse": "mean", "half_sse": "sum"}
 #: How the plots name each loss.
-_LOSS_NAMES = {"mse": "mean squared error", "half_sse": "0.5 * sum of squared errors"}
+#: The losses by name, in words (axis labels, titles).
+LOSS_NAMES = {"mse": "mean squared error", "half_sse": "0.5 * sum of squared errors"}
 
 
 def require_fitted(model: GradientDescentModel, method: str) -> None:
@@ -243,7 +244,7 @@ class LinearRegression(RegressorMixin, GradientDescentModel):  # type: ignore[mi
             cw, cb = closed_form(F, ya)
             best = squared_error(F @ cw + cb, ya, self.losses[self.loss])[0]
             floor = ("closed form (least squares)", best)
-        loss = _LOSS_NAMES[self.loss]
+        loss = LOSS_NAMES[self.loss]
         return returned(
             loss_figure(
                 self.history_["loss"],

@@ -48,7 +48,8 @@ if TYPE_CHECKING:
 
 _LOSSES: dict[str, Reduction] = {"bce": "mean", "bce_sum": "sum"}
 #: How the plots name each loss.
-_LOSS_NAMES = {"bce": "binary cross-entropy (mean)", "bce_sum": "binary cross-entropy (sum)"}
+#: The losses by name, in words (axis labels, titles).
+LOSS_NAMES = {"bce": "binary cross-entropy (mean)", "bce_sum": "binary cross-entropy (sum)"}
 
 
 class LogisticRegression(ClassifierMixin, GradientDescentModel):  # type: ignore[misc]
@@ -200,7 +201,7 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):  # type: ignore
         from gradlab.viz.estimators import loss_figure
 
         require_fitted(self, "plot_loss")
-        loss = _LOSS_NAMES[self.loss]
+        loss = LOSS_NAMES[self.loss]
         return returned(
             loss_figure(
                 self.history_["loss"],

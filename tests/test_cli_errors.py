@@ -1001,13 +1001,59 @@ def test_sigterm_before_a_command_takes_charge_exits_143_with_a_line(tmp_path: P
     assert proc.stderr == "gradlab: stopped by SIGTERM\n"
 
 
+def test_sighup_before_a_command_takes_charge_exits_129_with_a_line(tmp_path: Path) -> None:
+    """A closed terminal sends SIGHUP; its default action killed the run as -1, with no
+    word of what was kept."""
+    body = (
+        "    import os, signal, time\n    os.kill(os.getpid(), signal.SIGHUP)\n    time.sleep(5)\n"
+    )
+    proc = gradlab_run_with_main(tmp_path, body)
+    assert proc.returncode == ExitStatus.HANGUP, proc.stderr
+    assert proc.stderr == "gradlab: stopped by SIGHUP\n"
+
+
+def test_under_nohup_sighup_stays_ignored_and_the_run_finishes(tmp_path: Path) -> None:
+    body = "    import os, signal\n    os.kill(os.getpid(), signal.SIGHUP)\n    return 0\n"
+    code = (
+        "import signal\nsignal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
+        "import gradlab.cli as cli\ndef main():\n" + body + "cli.main = main\ncli.run()\n"
+    )
+    proc = run_as_module(tmp_path, code)
+    assert (proc.returncode, proc.stderr) == (0, "")
+
+
+def test_sighup_with_the_terminal_gone_still_exits_129(tmp_path: Path) -> None:
+    """After SIGHUP, writing to the closed terminal fails (EIO). The command's last words
+    then raised an OSError out of its clean-up: exit 5 for a full disk, or a traceback."""
+    body = (
+        "    import errno, io, os, signal, sys, time\n"
+        "    import gradlab.cli as c\n"
+        "    class Gone(io.TextIOBase):\n"
+        "        def write(self, text):\n"
+        "            raise OSError(errno.EIO, 'Input/output error')\n"
+        "    def stopped(args):\n"
+        "        sys.stderr = Gone()\n"
+        "        try:\n"
+        "            os.kill(os.getpid(), signal.SIGHUP)\n            time.sleep(5)\n"
+        "        except KeyboardInterrupt:\n"
+        "            print('saving what was done', file=sys.stderr)\n"
+        "    c._command('env').run = stopped\n"
+        "    return c.__dict__['_real_main'](['env'])\n"
+    )
+    code = ("import gradlab.cli as cli\ncli._real_main = cli.main\ndef main():\n" + body
+            + "cli.main = main\ncli.run()\n")  # fmt: skip
+    proc = run_as_module(tmp_path, code)
+    assert proc.returncode == ExitStatus.HANGUP, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
 def test_a_signal_after_the_status_is_chosen_does_not_replace_it(tmp_path: Path) -> None:
-    """A Ctrl-C or SIGTERM after the work was done and printed turned exit 0 into a death
-    by the signal (-2, -15) or a traceback from the interpreter's shutdown."""
+    """A Ctrl-C, SIGTERM or SIGHUP after the work was done and printed turned exit 0 into a
+    death by the signal (-2, -15, -1) or a traceback from the interpreter's shutdown."""
     code = (
         "import atexit, os, signal\nimport gradlab.cli as cli\n"
         "def late():\n    os.kill(os.getpid(), signal.SIGINT)\n"
-        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n    os.kill(os.getpid(), signal.SIGHUP)\n"
         "atexit.register(late)\n"
         "cli.main = lambda: 0\ncli.run()\n"
     )

@@ -9,7 +9,8 @@ pays for an engine it does not use.
 :func:`main` is the one place where errors become exit statuses (see
 :class:`~gradlab.errors.ExitStatus`): a :class:`~gradlab.errors.GradlabError` becomes
 its message on stderr (and, under ``--json``, one JSON object on stdout), Ctrl-C and
-SIGTERM stop the run cleanly, and no user input produces a traceback.
+SIGTERM (and SIGHUP, a closed terminal) stop the run cleanly, and no user input produces a
+traceback.
 """
 
 from __future__ import annotations
@@ -35,8 +36,11 @@ from gradlab.errors import (
     DivergenceError,
     ExitStatus,
     GradlabError,
+    HungUp,
     ResourceError,
     Terminated,
+    stop_reason,
+    stop_status,
 )
 from gradlab.io import check_out_dir, check_out_names, run_lock
 from gradlab.process import exit_with, exit_without_teardown
@@ -113,7 +117,7 @@ def run() -> NoReturn:
     status (:func:`gradlab.process.exit_with`); a worker that made a process group exits
     without the interpreter's teardown (:func:`gradlab.process.exit_without_teardown`)."""
     try:
-        with _sigterm_as_exception():
+        with _stop_signals_as_exceptions():
             status = main()
     except KeyboardInterrupt as exc:  # before a command took charge (the parser was built)
         status = _interrupted("gradlab", exc, "--json" in sys.argv[1:])
@@ -129,8 +133,8 @@ def run() -> NoReturn:
     # the status is chosen and said: a signal now would only replace it with a death by
     # that signal (or a traceback), after the work was done and reported
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)
     if _made_a_group():
         exit_without_teardown(status)
     exit_with(status)
@@ -166,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     wants_json = bool(getattr(args, "json", False))
     name = args.command
     try:
-        with _sigterm_as_exception(), _warnings_as_lines(name):
+        with _stop_signals_as_exceptions(), _warnings_as_lines(name):
             return _run(name, args)
     except GradlabError as exc:
         print(f"gradlab {name}: error: {exc.message}", file=sys.stderr)
@@ -186,6 +190,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 os.dup2(devnull, stream.fileno())
         return ExitStatus.BROKEN_PIPE
     except OSError as exc:  # one no code path reworded (a path too long, a full disk)
+        interrupt = _interrupt_behind(exc)
+        if interrupt is not None:  # said while stopping: the closed terminal of a SIGHUP
+            return _interrupted(f"gradlab {name}", interrupt, wants_json)
         from gradlab.io import os_error
 
         err = os_error(exc)
@@ -215,15 +222,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _interrupted(who: str, exc: KeyboardInterrupt, wants_json: bool) -> int:
-    """Say that Ctrl-C (or SIGTERM) stopped the run, as a line and with ``--json`` as the
-    error object; return 130 (143)."""
-    status = ExitStatus.TERMINATED if isinstance(exc, Terminated) else ExitStatus.INTERRUPTED
-    what = "stopped by SIGTERM" if status == ExitStatus.TERMINATED else "interrupted"
-    print(f"{who}: {what}", file=sys.stderr)
-    if wants_json:  # with what the command saved, where it says (train: the checkpoint)
-        details = getattr(exc, "details", None)
-        extra = details if isinstance(details, dict) else {}
-        _print_error_json(status.name.lower(), what, None, status, **extra)
+    """Say that Ctrl-C (or SIGTERM, or SIGHUP) stopped the run, as a line and with
+    ``--json`` as the error object; return 130 (143, 129).
+
+    After SIGHUP the terminal may be gone, and writing to it fails: the status is still
+    the signal's."""
+    status = stop_status(exc)
+    what = stop_reason(exc)
+    with contextlib.suppress(OSError, ValueError):
+        print(f"{who}: {what}", file=sys.stderr)
+        if wants_json:  # with what the command saved, where it says (train: the checkpoint)
+            details = getattr(exc, "details", None)
+            extra = details if isinstance(details, dict) else {}
+            _print_error_json(status.name.lower(), what, None, status, **extra)
     return int(status)
 
 
@@ -289,8 +300,9 @@ def _warnings_as_lines(name: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _sigterm_as_exception() -> Iterator[None]:
-    """While the block runs, SIGTERM raises :class:`Terminated` (handled like Ctrl-C).
+def _stop_signals_as_exceptions() -> Iterator[None]:
+    """While the block runs, SIGTERM raises :class:`Terminated` and SIGHUP :class:`HungUp`
+    (both handled like Ctrl-C). A SIGHUP that is ignored (``nohup``) stays ignored.
 
     Only the main thread can install signal handlers; elsewhere (a test runner's
     worker thread, say) the block runs unchanged.
@@ -300,13 +312,17 @@ def _sigterm_as_exception() -> Iterator[None]:
         return
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        raise Terminated
+        raise HungUp if signum == signal.SIGHUP else Terminated
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    signums = [signal.SIGTERM]
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        signums.append(signal.SIGHUP)
+    previous = {signum: signal.signal(signum, handler) for signum in signums}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, before in previous.items():
+            signal.signal(signum, before)
 
 
 def _divergence_fields(exc: DivergenceError) -> dict[str, Any]:

@@ -24,6 +24,7 @@ class ExitStatus(IntEnum):
     DOWNLOAD = 4  #: a data set could not be fetched from any mirror
     RESOURCE = 5  #: the machine ran out of disk space or memory, or a file could not be written
     WORKER = 6  #: a worker of a data-parallel job failed, was killed or never joined
+    HANGUP = 129  #: stopped by SIGHUP: the terminal it ran in was closed (128 + 1)
     INTERRUPTED = 130  #: stopped by Ctrl-C (SIGINT)
     BROKEN_PIPE = 141  #: the reader of the output left (128 + SIGPIPE, as for any Unix tool)
     TERMINATED = 143  #: stopped by SIGTERM (128 + 15, as a shell reports it)
@@ -117,6 +118,30 @@ class Terminated(KeyboardInterrupt):
     Subclassing ``KeyboardInterrupt`` means every ``except KeyboardInterrupt`` that
     keeps the last checkpoint and cleans up temporary files handles it the same way.
     """
+
+
+class HungUp(Terminated):
+    """SIGHUP (the terminal the run was started from was closed), turned into an exception
+    by the CLI as SIGTERM is. Not raised where SIGHUP is ignored, as under ``nohup``."""
+
+
+def stop_status(exc: KeyboardInterrupt) -> ExitStatus:
+    """The exit status of a run that ``exc`` stopped: 129 for SIGHUP, 143 for SIGTERM, 130
+    for Ctrl-C."""
+    if isinstance(exc, HungUp):
+        return ExitStatus.HANGUP
+    if isinstance(exc, Terminated):
+        return ExitStatus.TERMINATED
+    return ExitStatus.INTERRUPTED
+
+
+def stop_reason(exc: KeyboardInterrupt) -> str:
+    """How a run that ``exc`` stopped is reported: "interrupted" (Ctrl-C), "stopped by
+    SIGTERM", "stopped by SIGHUP"."""
+    status = stop_status(exc)
+    if status == ExitStatus.INTERRUPTED:
+        return "interrupted"
+    return "stopped by SIGHUP" if status == ExitStatus.HANGUP else "stopped by SIGTERM"
 
 
 class OutOfMemoryError(GradlabError, MemoryError):

@@ -14,6 +14,7 @@ Under ``torchrun`` (``RANK`` and ``WORLD_SIZE`` set) every process is such a wor
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from typing import Any
@@ -363,10 +364,12 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _interrupted(done: int, path: Any) -> None:
+    """Say what a stopped run saved; quietly where stderr is gone (a closed terminal)."""
     where = f"epoch {done} is saved in {path}" if done else "no epoch was saved"
-    print(f"gradlab train: interrupted; {where}.", file=sys.stderr)
-    if done:
-        print("Continue with the same command and --resume.", file=sys.stderr)
+    with contextlib.suppress(OSError, ValueError):
+        print(f"gradlab train: interrupted; {where}.", file=sys.stderr)
+        if done:
+            print("Continue with the same command and --resume.", file=sys.stderr)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -387,7 +390,7 @@ def _train(args: argparse.Namespace) -> int:
 
         if leader and ENV_LAUNCHER not in os.environ:  # else the launcher reports it
             _interrupted(result.saved_epochs, result.checkpoint)
-        # the CLI turns it into the exit status (130 for Ctrl-C, 143 for SIGTERM), and with
+        # the CLI turns it into the exit status (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), and with
         # --json reports what is saved
         stop = result.interrupt or KeyboardInterrupt()
         stop.details = {  # type: ignore[attr-defined]

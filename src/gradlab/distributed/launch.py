@@ -50,7 +50,15 @@ from pathlib import Path
 from typing import Any
 
 from gradlab.distributed import JOIN_TIMEOUT_ENV, LostContactError, usable_cpus
-from gradlab.errors import ExitStatus, GradlabError, Terminated, UsageError, WorkerError
+from gradlab.errors import (
+    ExitStatus,
+    GradlabError,
+    HungUp,
+    Terminated,
+    UsageError,
+    WorkerError,
+    stop_status,
+)
 
 __all__ = [
     "DEFAULT_TIMEOUT", "Launch", "die_with_parent", "launched_here", "listen", "parse_endpoint",
@@ -417,11 +425,14 @@ def launched_here() -> bool:
 
 
 def _stop(signum: int, frame: Any) -> None:
-    """The first SIGINT or SIGTERM stops the worker (KeyboardInterrupt, Terminated); later
-    ones are ignored, so that the worker's clean-up is not interrupted in turn."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+    """The first SIGINT, SIGTERM or SIGHUP stops the worker (KeyboardInterrupt, Terminated,
+    HungUp); later ones are ignored, so that the worker's clean-up is not interrupted in
+    turn."""
+    for ignored in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(ignored, signal.SIG_IGN)
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise HungUp if signum == signal.SIGHUP else Terminated
 
 
 class _CarriedError:
@@ -455,12 +466,14 @@ def _worker(fn: Callable[..., Any], *args: Any) -> Any:
 
     A gradlab error is left for the launcher (which raises it again) and ends this worker
     with the error's exit status, so that the launcher stops the whole job at once; a stop
-    signal ends it with 130 (SIGINT) or 143 (SIGTERM). Anything else is a crash, which
-    PyTorch records (with its traceback) for the launcher's message.
+    signal ends it with 130 (SIGINT), 143 (SIGTERM) or 129 (SIGHUP). Anything else is a
+    crash, which PyTorch records (with its traceback) for the launcher's message.
     """
     global _IN_WORKER_CALL, _WORKER_STATUS
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # not under nohup
+        signal.signal(signal.SIGHUP, _stop)
     if hasattr(signal, "pthread_sigmask"):  # started with SIGINT held (see _sigint_held)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     die_with_parent()
@@ -481,8 +494,7 @@ def _worker(fn: Callable[..., Any], *args: Any) -> Any:
         raise SystemExit(_WORKER_STATUS) from None
     except KeyboardInterrupt as exc:
         stopped = True
-        status = ExitStatus.TERMINATED if isinstance(exc, Terminated) else ExitStatus.INTERRUPTED
-        _WORKER_STATUS = int(status)
+        _WORKER_STATUS = int(stop_status(exc))
         raise SystemExit(_WORKER_STATUS) from None
     except Exception as exc:
         # A crash: recorded here, in the job's log folder, as PyTorch's elastic agent
@@ -742,7 +754,7 @@ def _failed(failures: dict[int, Any], launch: Launch, log_dir: Path) -> GradlabE
     own error (a gradlab error it raised, or a crash), before the consequences (workers
     that lost contact or were stopped)."""
     errors = {rank: _carried(rank, log_dir) for rank in failures}
-    stopped = (int(ExitStatus.INTERRUPTED), int(ExitStatus.TERMINATED))
+    stopped = (int(ExitStatus.INTERRUPTED), int(ExitStatus.TERMINATED), int(ExitStatus.HANGUP))
 
     def order(rank: int) -> tuple[int, int]:
         code, error = failures[rank].exitcode, errors[rank]
@@ -868,5 +880,7 @@ def _launch(
     except SignalException as exc:
         if exc.sigval == signal.SIGINT:
             raise KeyboardInterrupt from None
+        if exc.sigval == signal.SIGHUP:
+            raise HungUp from None
         raise Terminated from None
     return values.get(0)

@@ -251,3 +251,54 @@ def test_history_files_agree_with_the_checkpoint_after_a_stop_between_them(
     assert result.saved_epochs == 2
     rows = (tmp_path / "history.csv").read_text().strip().splitlines()
     assert len(rows) == 1 + 2  # the header, then the two epochs the checkpoint holds
+
+
+def test_a_new_run_into_a_used_folder_says_it_replaces_the_earlier_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["train", "softmax", "--out", str(tmp_path), "--quiet", "--no-plots"]
+    assert main([*base, "--epochs", "2"]) == 0
+    assert "replacing" not in capsys.readouterr().err  # a fresh folder: nothing to say
+    assert main([*base, "--epochs", "1"]) == 0
+    assert (
+        f"gradlab train: replacing the earlier run in {tmp_path} (softmax, 2 epochs): its "
+        "pictures are removed before training, its model and history when this run saves "
+        "its first epoch. Add --resume to continue a run instead, or give another --out to "
+        "keep it.\n"
+    ) in capsys.readouterr().err
+    assert checkpoint.load_meta(tmp_path / "model.safetensors")["history"]["epoch"] == [1.0]
+
+
+def test_a_new_run_stopped_early_leaves_no_picture_of_the_run_it_replaces(
+    tmp_path: Path,
+) -> None:
+    """The earlier run's pictures stayed beside the new run's checkpoint after a Ctrl-C,
+    drawn from a model that was no longer there."""
+    from gradlab.jobs.train import PICTURES
+
+    class StopAtTheEndOf(Callback):
+        def on_epoch_end(self, epoch: int, row: dict[str, float]) -> None:
+            raise KeyboardInterrupt
+
+    first = TrainRequest("softmax", out=tmp_path, given={"epochs": 1, "cpu_threads": 1})
+    run_train(first, say=lambda _: None)
+    assert all((tmp_path / name).exists() for name in PICTURES)
+    again = TrainRequest("softmax", out=tmp_path, given={"epochs": 3, "lr": 0.2}, plots=False)
+    result = run_train(again, progress=[StopAtTheEndOf()], say=lambda _: None)
+    assert (result.interrupted, result.saved_epochs) == (True, 1)
+    assert checkpoint.load_meta(tmp_path / "model.safetensors")["hyperparameters"]["lr"] == 0.2
+    assert [name for name in PICTURES if (tmp_path / name).exists()] == []
+
+
+def test_an_interrupted_resume_keeps_the_pictures_of_its_own_run(tmp_path: Path) -> None:
+    from gradlab.jobs.train import PICTURES
+
+    class Stop(Callback):
+        def on_epoch_end(self, epoch: int, row: dict[str, float]) -> None:
+            raise KeyboardInterrupt
+
+    first = TrainRequest("softmax", out=tmp_path, given={"epochs": 1, "cpu_threads": 1})
+    run_train(first, say=lambda _: None)
+    resumed = TrainRequest("softmax", out=tmp_path, given={"epochs": 3}, resume=True)
+    assert run_train(resumed, progress=[Stop()], say=lambda _: None).saved_epochs == 2
+    assert all((tmp_path / name).exists() for name in PICTURES)

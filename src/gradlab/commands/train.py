@@ -31,14 +31,13 @@ from gradlab.commands._args import (
 )
 from gradlab.commands._classifiers import PARAMS, estimator_flags, hidden_sizes
 from gradlab.errors import DataError, UsageError
+from gradlab.jobs.train import CHECKPOINT, PICTURES
 from gradlab.models._spec import DEFAULTS, DTYPES, RATES
 from gradlab.optim.rules import RULES
 from gradlab.optim.schedules import SCHEDULES
 
-CHECKPOINT = "model.safetensors"
 #: Every file this command may write in --out (checked before the run starts).
-OUTPUTS = (CHECKPOINT, "history.csv", "history.json", "curves.png", "predictions.png",
-           "confusion.png")  # fmt: skip
+OUTPUTS = (CHECKPOINT, "history.csv", "history.json", *PICTURES)
 _MLP, _SOFTMAX = DEFAULTS["mlp"], DEFAULTS["softmax"]
 #: option dest -> the key of :data:`gradlab.jobs.train.SCHEDULE_FLAGS`
 _SCHEDULE_FLAGS = ("gamma", "step_size", "t_max", "warmup_steps")

@@ -37,6 +37,10 @@ from gradlab.models._spec import DEFAULTS, check_hyperparameters
 from gradlab.train import Callback
 
 CHECKPOINT = "model.safetensors"
+#: The pictures a run draws beside its checkpoint. A new run into a folder that holds an
+#: earlier one removes that run's before it trains: after an interrupt they would sit
+#: beside a checkpoint they no longer describe.
+PICTURES = ("curves.png", "predictions.png", "confusion.png")
 #: The command-line flag of each hyperparameter, for messages.
 FLAGS = {
     "hidden": "--hidden",
@@ -328,6 +332,9 @@ def run_train(
     leader = _leader()
     params, data, path = settle_train(request, say=say if leader else _silent)
     model = PlainClassifier(request.model, **params)
+    if leader and not request.resume and path.exists():
+        for name in PICTURES:  # the earlier run's (see settle_train's note)
+            (request.out / name).unlink(missing_ok=True)
     return _fit_and_draw(request, model, data, path, progress if leader else (), leader)
 
 
@@ -434,6 +441,13 @@ def settle_train(
         params = {**DEFAULTS[request.model], **request.given}
         params["schedule"] = with_schedule_flags(params["schedule"], request.schedule_flags)
         kept, overrides = [], []
+        if path.exists():
+            say(
+                f"replacing the earlier run in {request.out} ({_earlier_run(path)}): its "
+                "pictures are removed before training, its model and history when this run "
+                "saves its first epoch. Add --resume to continue a run instead, or give "
+                "another --out to keep it."
+            )
     # the command line says how many workers (--nproc, --nnodes, torchrun), never the
     # checkpoint: a model saved by fit(n_procs=2) resumes here in this process's job
     params["n_procs"] = 1
@@ -573,6 +587,17 @@ def _history_as_saved(checkpoint: Path, stem: Path) -> None:
         saved = read(checkpoint, arrays=False)
         if len(saved.history):
             saved.history.save(stem)
+
+
+def _earlier_run(path: Path) -> str:
+    """What the checkpoint at ``path`` holds, in a few words: "mlp, 5 epochs"."""
+    from gradlab.checkpoint import read
+
+    try:
+        saved = read(path, arrays=False)
+    except (DataError, OSError):
+        return "a checkpoint gradlab cannot read"
+    return f"{saved.kind}, {saved.epochs_done} epoch{'s' if saved.epochs_done != 1 else ''}"
 
 
 def saved_epochs(path: Path) -> int:

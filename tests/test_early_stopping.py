@@ -259,6 +259,28 @@ def test_cli_early_stopping_reports_what_it_did(
         assert "Resume with --early-stopping 0 to train on without it." in err
 
 
+def test_cli_reports_the_numbers_of_the_epoch_early_stopping_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The summary gave the last epoch's test accuracy, although the saved model holds the
+    best epoch's weights (predict then measured another number)."""
+    argv = ["train", "mlp", "--epochs", "30", "--early-stopping", "2", "--optimizer", "adam",
+            "--lr", "0.01", "--seed", "0", "--out", str(tmp_path), "--no-plots",
+            "--quiet"]  # fmt: skip
+    assert main([*argv, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    kept = out["early_stopping"]["best_epoch"]
+    assert out["kept_epoch"] == kept
+    assert kept < out["epochs"]  # these settings stop early, past the best epoch
+    history = json.loads((tmp_path / "history.json").read_text())["columns"]
+    assert out["test_accuracy"] == history["test_accuracy"][kept - 1]
+    assert out["test_accuracy"] != history["test_accuracy"][-1]
+    assert main(["predict", "--checkpoint", str(tmp_path / "model.safetensors"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["test_accuracy"] == out["test_accuracy"]
+    assert main(argv) == 0
+    assert f"after {out['epochs']} epochs, the model of epoch {kept}: " in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("early", [[], ["--early-stopping", "0"]], ids=["absent", "zero"])
 def test_cli_refuses_a_validation_fraction_without_early_stopping(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], early: list[str]

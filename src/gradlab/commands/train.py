@@ -400,16 +400,21 @@ def _train(args: argparse.Namespace) -> int:
     if not leader:
         return 0
     model, data = result.model, result.data
-    last = model.history_.last()
+    trained = int(model.history_.last()["epoch"])
+    kept = _kept_epoch(model)  # the epoch whose weights the model holds, and its numbers
+    at = list(model.history_["epoch"]).index(kept)
+    row = {name: values[at] for name, values in model.history_.columns.items()}
     summary = {
         "model": args.model,
         "dataset": data.name,
         "engine": model.engine_,
         "world_size": model.world_size_,
-        "epochs": int(last["epoch"]),
-        "train_loss": last["train_loss"],
-        "train_accuracy": last["train_accuracy"],
-        "test_accuracy": last["test_accuracy"],
+        "epochs": trained,
+        "kept_epoch": kept,
+        "train_loss": row["train_loss"],
+        "train_accuracy": row["train_accuracy"],
+        "test_loss": row["test_loss"],
+        "test_accuracy": row["test_accuracy"],
         "seconds": float(sum(model.history_["seconds"])),
         "lr": model.lr_,
         "optimizer": model.optimizer_.config(),
@@ -420,7 +425,9 @@ def _train(args: argparse.Namespace) -> int:
     if args.json:
         print_json(summary)
     else:
-        epochs = f"{summary['epochs']} epoch{'' if summary['epochs'] == 1 else 's'}"
+        epochs = f"{trained} epoch{'' if trained == 1 else 's'}"
+        if kept != trained:  # early stopping went back to its best epoch
+            epochs += f", the model of epoch {kept}:"
         workers = f", {model.world_size_} workers" if model.world_size_ > 1 else ""
         print(
             f"{args.model} on {data.name} ({model.engine_} engine{workers}): after {epochs} "
@@ -431,6 +438,13 @@ def _train(args: argparse.Namespace) -> int:
         print(training_line(model))
         print("Files: " + ", ".join(str(f) for f in result.files))
     return 0
+
+
+def _kept_epoch(model: Any) -> int:
+    """The epoch whose weights ``model`` holds: early stopping's best (it restores them),
+    else the last."""
+    best = int(getattr(model, "best_epoch_", 0) or 0) if model.early_stopping else 0
+    return best or int(model.history_.last()["epoch"])
 
 
 def _early(model: Any) -> dict[str, Any] | None:

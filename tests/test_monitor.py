@@ -1,5 +1,5 @@
 """The monitors: the Jupyter live plot redraws in place, cheaply; the right monitor for each
-place; terminal progress on stdout."""
+place; terminal progress on stderr."""
 
 from __future__ import annotations
 
@@ -294,3 +294,111 @@ def test_the_first_line_says_one_step_not_one_steps() -> None:
     assert stream.getvalue() == (
         "training on 10 samples, testing on 5, batch 256 (1 step per epoch)\n"
     )
+
+
+class StopAt(Callback):
+    """Raises ``error`` after the given batch of the first epoch."""
+
+    def __init__(self, batch: int, error: BaseException) -> None:
+        self.batch, self.error = batch, error
+
+    def on_batch_end(self, epoch: int, batch: int, stats: Any) -> None:
+        if batch == self.batch:
+            raise self.error
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt(), RuntimeError("boom")])
+def test_a_run_stopped_mid_epoch_ends_the_bars_row(error: BaseException) -> None:
+    """The bar was left open: the error's message was printed on the bar's row."""
+    X, y = blobs()
+    stream = Tty()
+    with pytest.raises(type(error)):
+        SoftmaxRegression(epochs=2, batch_size=10).fit(
+            X, y, callbacks=[TerminalProgress(stream, every=0), StopAt(3, error)]
+        )
+    text = stream.getvalue()
+    last = text.rsplit("\r\x1b[K", 1)[1]  # the last redraw: the bar at the stop, then "\n"
+    assert last.startswith("epoch 1/2 [")
+    assert " 4/9 " in last
+    assert last.endswith("\n")
+    assert text.count("\n") == 2  # the first line, and the end of the bar's row
+
+
+def test_a_stopped_run_without_a_bar_writes_nothing_more() -> None:
+    X, y = blobs()
+    stream = io.StringIO()
+    with pytest.raises(KeyboardInterrupt):
+        SoftmaxRegression(epochs=2, batch_size=10).fit(
+            X, y, callbacks=[TerminalProgress(stream), StopAt(3, KeyboardInterrupt())]
+        )
+    assert stream.getvalue().count("\n") == 1
+
+
+def test_without_a_test_set_the_lines_say_nothing_of_testing() -> None:
+    """They said "testing on 0" and "test acc nan" at every epoch."""
+    X, y = blobs()
+    stream = io.StringIO()
+    SoftmaxRegression(epochs=2, batch_size=30).fit(X, y, callbacks=[TerminalProgress(stream)])
+    text = stream.getvalue()
+    assert "testing" not in text
+    assert "test " not in text
+    assert "nan" not in text
+
+
+def test_the_epoch_line_gives_the_test_loss_and_the_time_left() -> None:
+    X, y = blobs()
+    stream = io.StringIO()
+    model = SoftmaxRegression(epochs=2, batch_size=30)
+    model.fit(X, y, eval_set=(X, y), callbacks=[TerminalProgress(stream)])
+    first, second = stream.getvalue().splitlines()[1:]
+    row = {k: v[0] for k, v in model.history_.columns.items()}
+    assert f"test loss {row['test_loss']:.4f}  test acc {row['test_accuracy']:.4f}  (" in first
+    assert first.endswith(" left)")  # one epoch to go
+    assert not second.endswith(" left)")  # the last
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0.0521, "52 ms"), (0.1, "0.10 s"), (1.254, "1.25 s"), (14.24, "14.2 s"), (185, "3 min 05 s")],
+)
+def test_durations_read_as_people_write_them(seconds: float, text: str) -> None:
+    assert monitor.duration(seconds) == text
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(0, "00:00"), (65.4, "01:05"), (3725, "1:02:05")])
+def test_the_bars_clock_reads_as_tqdms(seconds: float, text: str) -> None:
+    assert monitor.clock(seconds) == text
+
+
+def test_jupyter_marks_a_stopped_run_and_draws_its_last_epoch(
+    fake_ipython: dict[str, Any],
+) -> None:
+    X, y = blobs()
+    live = JupyterLive(every=1e9)  # throttled: only the first draw and the last
+    with pytest.raises(KeyboardInterrupt):
+        SoftmaxRegression(epochs=3, batch_size=30).fit(
+            X, y, eval_set=(X, y), callbacks=[live, StopAt(1, KeyboardInterrupt())]
+        )
+    text = fake_ipython["handle"].updates[-1]["text/plain"]
+    assert "epoch 0/3  stopped" in text  # in the first epoch: no epoch finished
+    live = JupyterLive(every=1e9)
+
+    class SecondEpoch(Callback):
+        def on_epoch_end(self, epoch: int, row: dict[str, float]) -> None:
+            if epoch == 2:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        SoftmaxRegression(epochs=3, batch_size=30).fit(
+            X, y, eval_set=(X, y), callbacks=[live, SecondEpoch()]
+        )
+    text = fake_ipython["handle"].updates[-1]["text/plain"]
+    assert "epoch 2/3 (stopped)" in text
+    assert "left" not in text
+
+
+@pytest.mark.parametrize(
+    ("value", "text"), [(0.12345, "0.1235"), (99999.0, "99999.0000"), (2.3e21, "2.3e+21")]
+)
+def test_a_loss_that_exploded_prints_short(value: float, text: str) -> None:
+    assert monitor.number(value) == text

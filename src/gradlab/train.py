@@ -17,6 +17,7 @@ and every callback decides the same way.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -97,6 +98,11 @@ class Callback:
 
     def on_train_end(self, history: History) -> None:
         """After the last epoch (not called when training stops with an error)."""
+
+    def on_train_abort(self, error: BaseException) -> None:
+        """When training stops with an error or an interrupt (Ctrl-C, SIGTERM), before
+        ``error`` is raised on: a progress bar ends its row here, so that the message that
+        follows starts on a line of its own. What a callback raises here is ignored."""
 
 
 class BatchStats:
@@ -264,63 +270,69 @@ def train(
     if len(history):
         guard.first = history["train_loss"][0]  # resumed: compare with the first epoch
     n_test = X_test.shape[0]
-    # an overflow is for the guard to report, once, rather than NumPy on every batch
-    with np.errstate(all="ignore"):
-        for epoch in range(start + 1, epochs + 1):
-            order = np.random.default_rng([seed, epoch]).permutation(n)
-            stats = BatchStats()
-            tick = time.perf_counter()
-            first_lr = step_lr = rate.at(epoch)
-            for b in range(n_batches):
-                if rate.per_step:
-                    step_lr = rate.at(epoch, b)
-                idx = order[b * batch_size : (b + 1) * batch_size]
-                loss_sum, correct = net.train_step(train_data, idx, step_lr)
-                if guard.first is None:
-                    # the loss before any update: an epoch that explodes in its first
-                    # batches must not become its own yardstick
-                    first = float(world.all_sum([loss_sum])[0])
-                    if math.isfinite(first):
-                        guard.first = first / idx.size
-                block = world.block(idx.size)
-                stats.loss_sum += loss_sum
-                stats.correct += correct
-                stats.seen += block.stop - block.start
+    try:
+        # an overflow is for the guard to report, once, rather than NumPy on every batch
+        with np.errstate(all="ignore"):
+            for epoch in range(start + 1, epochs + 1):
+                order = np.random.default_rng([seed, epoch]).permutation(n)
+                stats = BatchStats()
+                tick = time.perf_counter()
+                first_lr = step_lr = rate.at(epoch)
+                for b in range(n_batches):
+                    if rate.per_step:
+                        step_lr = rate.at(epoch, b)
+                    idx = order[b * batch_size : (b + 1) * batch_size]
+                    loss_sum, correct = net.train_step(train_data, idx, step_lr)
+                    if guard.first is None:
+                        # the loss before any update: an epoch that explodes in its first
+                        # batches must not become its own yardstick
+                        first = float(world.all_sum([loss_sum])[0])
+                        if math.isfinite(first):
+                            guard.first = first / idx.size
+                    block = world.block(idx.size)
+                    stats.loss_sum += loss_sum
+                    stats.correct += correct
+                    stats.seen += block.stop - block.start
+                    for cb in callbacks:
+                        cb.on_batch_end(epoch, b, stats)
+                # the epoch's totals over all workers (alone: the sums themselves)
+                total = world.all_sum([stats.loss_sum, stats.correct, stats.seen])
+                stats.loss_sum, stats.correct = float(total[0]), int(total[1])
+                stats.seen = int(total[2])
+                train_loss = stats.loss
+                seconds = time.perf_counter() - tick
+                last_good = {"epoch": int(history["epoch"][-1]) if len(history) else 0}
+                guard.lr = first_lr
+                guard.check(epoch, train_loss, last_good.copy)
+                row = {
+                    "epoch": epoch,
+                    "train_loss": train_loss,
+                    "train_accuracy": stats.accuracy,
+                    "test_loss": math.nan,
+                    "test_accuracy": math.nan,
+                    "seconds": seconds,
+                    "lr": first_lr,
+                }
+                if val_data is not None:
+                    val_total = world.all_sum(net.evaluate(val_data))
+                    row["val_loss"] = float(val_total[0]) / n_val
+                    row["val_accuracy"] = int(val_total[1]) / n_val
+                if n_test:
+                    test_total = world.all_sum(net.evaluate(test_data))
+                    row["test_loss"] = float(test_total[0]) / n_test
+                    row["test_accuracy"] = int(test_total[1]) / n_test
+                for name in history.columns:  # columns of earlier runs this one does not fill
+                    row.setdefault(name, math.nan)
+                history.append(**row)
                 for cb in callbacks:
-                    cb.on_batch_end(epoch, b, stats)
-            # the epoch's totals over all workers (alone: the sums themselves)
-            total = world.all_sum([stats.loss_sum, stats.correct, stats.seen])
-            stats.loss_sum, stats.correct = float(total[0]), int(total[1])
-            stats.seen = int(total[2])
-            train_loss = stats.loss
-            seconds = time.perf_counter() - tick
-            last_good = {"epoch": int(history["epoch"][-1]) if len(history) else 0}
-            guard.lr = first_lr
-            guard.check(epoch, train_loss, last_good.copy)
-            row = {
-                "epoch": epoch,
-                "train_loss": train_loss,
-                "train_accuracy": stats.accuracy,
-                "test_loss": math.nan,
-                "test_accuracy": math.nan,
-                "seconds": seconds,
-                "lr": first_lr,
-            }
-            if val_data is not None:
-                val_total = world.all_sum(net.evaluate(val_data))
-                row["val_loss"] = float(val_total[0]) / n_val
-                row["val_accuracy"] = int(val_total[1]) / n_val
-            if n_test:
-                test_total = world.all_sum(net.evaluate(test_data))
-                row["test_loss"] = float(test_total[0]) / n_test
-                row["test_accuracy"] = int(test_total[1]) / n_test
-            for name in history.columns:  # columns of earlier runs this one does not fill
-                row.setdefault(name, math.nan)
-            history.append(**row)
-            for cb in callbacks:
-                cb.on_epoch_end(epoch, row)
-            if any(cb.stop_training for cb in callbacks):
-                break
+                    cb.on_epoch_end(epoch, row)
+                if any(cb.stop_training for cb in callbacks):
+                    break
+    except BaseException as error:  # a bar ends its row before the message is printed
+        for cb in callbacks:
+            with contextlib.suppress(Exception):
+                cb.on_train_abort(error)
+        raise
     for cb in callbacks:
         cb.on_train_end(history)
     return history

@@ -9,11 +9,11 @@
   place. Redraws are throttled by time, so that watching costs only a few percent of
   training however short the epochs are, and the complete picture is always drawn at
   the end.
-- **Elsewhere**, :class:`TerminalProgress`: a line per epoch, and a progress bar within
-  the epoch when the stream is a terminal. The lines go to **stdout**: they are the
-  normal output of a training run, and IDEs (PyCharm, for one) colour everything on
-  stderr red, as if it were an error. Under ``--json``, where stdout carries one JSON
-  object, they go to **stderr** instead (``monitors(json=True)``).
+- **Elsewhere**, :class:`TerminalProgress`: a line per epoch (its time, and the time
+  the run has left), and a progress bar within the epoch when the stream is a terminal
+  (with the epoch's time so far and left). The lines go to **stderr**, as tqdm's,
+  Lightning's and Keras's progress do, so that stdout holds the results alone (and
+  under ``--json`` one JSON object).
 
 Files are separate callbacks: :class:`CurvesPNG` (a PNG of the curves at the end, for
 scripts and headless runs) and :class:`HistoryFiles` (CSV and JSON after every epoch).
@@ -25,6 +25,7 @@ scripts and headless runs) and :class:`HistoryFiles` (CSV and JSON after every e
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import sys
@@ -77,6 +78,10 @@ class TerminalProgress(Callback):
         self._last = 0.0
         self.epochs = 0
         self.batches = 0
+        self._tested = True  # whether there is a test set to report on
+        self._open = False  # whether the bar's row is drawn and not yet ended
+        self._begin = self._epoch_begin = 0.0
+        self._first_epoch = 0
 
     @property
     def stream(self) -> TextIO:
@@ -92,10 +97,15 @@ class TerminalProgress(Callback):
             self.bar = bool(isatty and isatty()) and os.environ.get("TERM") != "dumb"
         self.epochs = info["epochs"]
         self.batches = info["batches_per_epoch"]
+        self._tested = info["n_test"] > 0
+        self._open = False
+        self._first_epoch = int(info.get("start_epoch", 0)) + 1
+        self._begin = self._epoch_begin = time.perf_counter()
         held = info.get("n_validation", 0)
         held_out = f" ({held} more held out for validation)" if held else ""
+        testing = f", testing on {info['n_test']}" if self._tested else ""
         self._write(
-            f"training on {info['n_train']} samples{held_out}, testing on {info['n_test']}, "
+            f"training on {info['n_train']} samples{held_out}{testing}, "
             f"batch {info['batch_size']} ({self.batches} "
             f"{'step' if self.batches == 1 else 'steps'} per epoch)\n"
         )
@@ -108,8 +118,13 @@ class TerminalProgress(Callback):
             return
         self._last = now
         done = (batch + 1) / self.batches
+        spent = now - self._epoch_begin
+        left = spent / (batch + 1) * (self.batches - batch - 1)
         head = f"epoch {epoch:>{len(str(self.epochs))}}/{self.epochs} "
-        tail = f" {batch + 1}/{self.batches}  loss {stats.loss:.4f}  acc {stats.accuracy:.4f}"
+        tail = (
+            f" {batch + 1}/{self.batches} {clock(spent)}<{clock(left)}  loss {number(stats.loss)}"
+            f"  acc {stats.accuracy:.4f}"
+        )
         # one row, whatever the width: a row that wraps is left behind by every redraw
         columns = shutil.get_terminal_size(fallback=(80, 24)).columns - 1
         width = min(BAR_WIDTH, columns - len(head) - len(tail) - 2)
@@ -119,10 +134,22 @@ class TerminalProgress(Callback):
         else:  # too narrow for a bar: the numbers, cut to fit
             line = (head + tail)[: max(columns, 1)]
         self._write(f"\r\033[K{line}")
+        self._open = True
 
     def on_epoch_end(self, epoch: int, row: dict[str, float]) -> None:
         clear = "\r\033[K" if self.bar else ""
-        self._write(f"{clear}{epoch_line(epoch, self.epochs, row)}\n")
+        now = time.perf_counter()
+        left = None
+        if epoch < self.epochs:  # the run's time left, at the pace of its epochs so far
+            left = (now - self._begin) / (epoch - self._first_epoch + 1) * (self.epochs - epoch)
+        self._write(f"{clear}{epoch_line(epoch, self.epochs, row, left=left)}\n")
+        self._open = False
+        self._epoch_begin = time.perf_counter()
+
+    def on_train_abort(self, error: BaseException) -> None:
+        if self._open:  # end the bar's row: the error's message goes on a line of its own
+            self._write("\n")
+            self._open = False
 
     def _write(self, text: str) -> None:
         stream = self.stream
@@ -130,18 +157,49 @@ class TerminalProgress(Callback):
         stream.flush()
 
 
-def epoch_line(epoch: int, epochs: int, row: dict[str, float]) -> str:
-    """``epoch 3/10  train loss 0.1234  train acc 0.9612  test acc 0.9500  (0.05 s)``, with
-    ``val loss 0.1500  val acc 0.9550`` before the test accuracy when there is a
-    validation split."""
-    val = ""
-    if "val_loss" in row:
-        val = f"val loss {row['val_loss']:.4f}  val acc {row['val_accuracy']:.4f}  "
-    return (
-        f"epoch {epoch:>{len(str(epochs))}}/{epochs}  "
-        f"train loss {row['train_loss']:.4f}  train acc {row['train_accuracy']:.4f}  "
-        f"{val}test acc {row['test_accuracy']:.4f}  ({row['seconds']:.2f} s)"
-    )
+def epoch_line(epoch: int, epochs: int, row: dict[str, float], left: float | None = None) -> str:
+    """``epoch 3/10  train loss 0.1234  train acc 0.9612  test loss 0.1700  test acc 0.9500
+    (52 ms, ~0.4 s left)``: with ``val loss 0.1500  val acc 0.9550`` before the test numbers
+    when there is a validation split, without the test numbers when there is no test set
+    (they are NaN), and with the time left only when ``left`` (seconds) is given."""
+    parts = [
+        f"epoch {epoch:>{len(str(epochs))}}/{epochs}",
+        f"train loss {number(row['train_loss'])}",
+        f"train acc {row['train_accuracy']:.4f}",
+    ]
+    for name in ("val", "test"):
+        for what, key in (("loss", f"{name}_loss"), ("acc", f"{name}_accuracy")):
+            value = row.get(key, math.nan)
+            if math.isfinite(value):
+                parts.append(f"{name} {what} {number(value)}")
+    time_left = "" if left is None else f", ~{duration(left)} left"
+    return "  ".join(parts) + f"  ({duration(row['seconds'])}{time_left})"
+
+
+def number(value: float) -> str:
+    """A loss or an accuracy: four decimals, or three significant digits once it is too
+    large for them to matter (``2.3e+21`` rather than twenty-two digits)."""
+    return f"{value:.4f}" if abs(value) < 1e5 else f"{value:.3g}"
+
+
+def duration(seconds: float) -> str:
+    """A time as people read it: ``52 ms``, ``1.25 s``, ``14.2 s``, ``3 min 05 s``."""
+    if seconds < 0.1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 10:
+        return f"{seconds:.2f} s"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s"
+
+
+def clock(seconds: float) -> str:
+    """``MM:SS`` (``H:MM:SS`` from an hour), as tqdm and Lightning show the time of a bar."""
+    whole = max(0, round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
 class JupyterLive(Callback):
@@ -197,13 +255,14 @@ class JupyterLive(Callback):
         self._start_epoch = 0
         self._next = 0.0
         self._done = False
+        self._stopped = False
 
     def on_train_begin(self, info: dict[str, Any]) -> None:
         self.epochs = info["epochs"]
         self.history = info["history"]
         self._start_epoch = int(info.get("start_epoch", 0))
         self.handle = None
-        self._done = False
+        self._done = self._stopped = False
         self._start = self.clock()
         self._draw()
 
@@ -216,23 +275,32 @@ class JupyterLive(Callback):
         self._done = True
         self._draw()
 
+    def on_train_abort(self, error: BaseException) -> None:
+        """Draw the last epoch (the throttle may have skipped it), marked as stopped."""
+        if self.handle is not None:
+            self._stopped = True
+            self._draw()
+
     def status(self) -> list[str]:
         """The lines written beside the chart."""
         cols = self.history.columns
         elapsed = self.clock() - self._start
         if not cols.get("epoch"):
-            return [f"epoch 0/{self.epochs}", "starting...", f"{elapsed:.1f} s"]
+            state = "stopped" if self._stopped else "starting..."
+            return [f"epoch 0/{self.epochs}", state, f"{elapsed:.1f} s"]
         last = self.history.last()
         epoch = int(last["epoch"])
         done_now = epoch - self._start_epoch
+        state = " (done)" if self._done else " (stopped)" if self._stopped else ""
         lines = [
-            f"epoch {epoch}/{self.epochs}" + (" (done)" if self._done else ""),
+            f"epoch {epoch}/{self.epochs}{state}",
             f"train loss   {last['train_loss']:.4f}",
             f"train acc    {last['train_accuracy']:.4f}",
-            f"test acc     {last['test_accuracy']:.4f}",
-            f"time         {elapsed:.1f} s",
         ]
-        if not self._done and epoch < self.epochs and done_now > 0:
+        if math.isfinite(last["test_accuracy"]):  # NaN: no test set
+            lines.append(f"test acc     {last['test_accuracy']:.4f}")
+        lines.append(f"time         {elapsed:.1f} s")
+        if not (self._done or self._stopped) and epoch < self.epochs and done_now > 0:
             per_epoch = elapsed / done_now
             lines.append(f"left         ~{per_epoch * (self.epochs - epoch):.1f} s")
         return lines

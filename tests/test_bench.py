@@ -506,10 +506,11 @@ def test_run_skips_the_parallel_section_without_torch(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(parallel, "available", lambda: False)
     got = parallel_section(tiny_plan(parallel=True), None, lambda m: None)
-    assert got == {"skipped": "PyTorch is not installed (pip install 'gradlab[torch]')"}
-    assert report.parallel_markdown(got)[-1] == (
-        "Not run: PyTorch is not installed (pip install 'gradlab[torch]')."
-    )
+    from gradlab.errors import install_command
+
+    how = install_command("torch")
+    assert got == {"skipped": f"PyTorch is not installed ({how})"}
+    assert report.parallel_markdown(got)[-1] == f"Not run: PyTorch is not installed ({how})."
 
 
 def test_command_without_torch_says_how_to_install_it(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,13 @@ import pytest
 from gradlab import checkpoint
 from gradlab.cli import main
 from gradlab.data.points import check_magnitude, load_csv
-from gradlab.errors import DataError, ExitStatus, MissingDependencyError, UsageError
+from gradlab.errors import (
+    DataError,
+    ExitStatus,
+    MissingDependencyError,
+    UsageError,
+    install_command,
+)
 from gradlab.io import atomic_path
 from gradlab.jobs.compare import load_problem
 from gradlab.models import (
@@ -166,6 +173,50 @@ def test_missing_torch_names_the_install_command(monkeypatch: pytest.MonkeyPatch
         LinearRegression(engine="torch").fit([[1.0], [2.0]], [1.0, 2.0])
     with pytest.raises(MissingDependencyError, match=r"pip install 'gradlab\[torch\]'"):
         MLPClassifier(engine="torch").fit(np.zeros((4, 3)), [0, 1, 0, 1])
+
+
+def test_the_install_command_names_the_checkouts_constraints_by_their_full_path() -> None:
+    """ "-c constraints.txt" worked only from the checkout's root folder."""
+    import gradlab
+
+    root = Path(gradlab.__file__).resolve().parents[2]
+    if not (root / "constraints.txt").is_file():
+        pytest.skip("gradlab runs from an installed wheel here, not a checkout")
+    assert install_command("torch") == (
+        f"pip install 'gradlab[torch]' -c {shlex.quote(str(root / 'constraints.txt'))}"
+    )
+
+
+def test_installed_from_a_wheel_the_install_command_takes_torchs_cpu_wheels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without constraints an unpinned torch brings gigabytes of CUDA packages on Linux."""
+    import gradlab.errors
+
+    site = tmp_path / "lib" / "python3.11" / "site-packages" / "gradlab"
+    monkeypatch.setattr(gradlab.errors, "__file__", str(site / "errors.py"))
+    assert install_command("torch") == (
+        "pip install 'gradlab[torch]' --extra-index-url https://download.pytorch.org/whl/cpu"
+    )
+    assert install_command("tensorflow") == "pip install 'gradlab[tensorflow]'"
+
+
+def test_train_with_several_workers_and_no_torch_says_to_install_it(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """It crashed with a traceback from the launcher's import of torch.distributed."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n, *a: None if n == "torch" else real(n, *a)
+    )
+    code, out, err = cli(capsys, "train", "mlp", "--nproc", "2", "--epochs", "1", "--out",
+                         str(tmp_path), "--no-plots", "--json")  # fmt: skip
+    assert code == ExitStatus.USAGE
+    assert err.startswith("gradlab train: error: PyTorch is not installed, and this needs it.\n")
+    assert json.loads(out)["error"]["kind"] == "missing-dependency"
+    assert not (tmp_path / "model.safetensors").exists()
 
 
 def test_unknown_comparison_problem_lists_the_valid_ones() -> None:

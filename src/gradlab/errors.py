@@ -9,8 +9,10 @@ traceback. Library users can catch them by the builtin they also subclass
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from enum import IntEnum
+from pathlib import Path
 from typing import Any
 
 
@@ -70,6 +72,23 @@ class DataError(GradlabError, ValueError):
     kind = "data"
 
 
+#: PyTorch's wheels for the CPU alone (PyPI's Linux wheels bring CUDA's, gigabytes of them).
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
+
+def install_command(extra: str) -> str:
+    """The command that installs gradlab's optional ``extra`` ("torch", "tensorflow",
+    "fast"): pinned by the checkout's ``constraints.txt`` where gradlab runs from a checkout
+    (named by its full path, so it works from any folder); else from the package index,
+    PyTorch from its CPU wheels."""
+    constraints = Path(__file__).resolve().parents[2] / "constraints.txt"
+    if constraints.is_file():
+        return f"pip install 'gradlab[{extra}]' -c {shlex.quote(str(constraints))}"
+    if extra == "torch":
+        return f"pip install 'gradlab[torch]' --extra-index-url {TORCH_CPU_INDEX}"
+    return f"pip install 'gradlab[{extra}]'"
+
+
 class MissingDependencyError(GradlabError, ImportError):
     """An optional engine (PyTorch, TensorFlow) is not installed."""
 
@@ -79,7 +98,7 @@ class MissingDependencyError(GradlabError, ImportError):
     def __init__(self, package: str, extra: str) -> None:
         super().__init__(
             f"{package} is not installed, and this needs it.",
-            hint=f"Install it with: pip install 'gradlab[{extra}]' -c constraints.txt",
+            hint=f"Install it with: {install_command(extra)}",
         )
         self.package = package
         self.extra = extra

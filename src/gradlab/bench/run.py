@@ -28,6 +28,7 @@ from gradlab.bench.linreg import linreg_large, linreg_small
 from gradlab.bench.plan import Plan
 from gradlab.bench.rows import add_ratios
 from gradlab.bench.tables import engines_table, scaling
+from gradlab.errors import install_command
 
 
 def tutorial_points(path: Path | None) -> tuple[np.ndarray, str]:
@@ -87,7 +88,7 @@ def parallel_section(plan: Plan, data: Any, log: Callable[[str], None]) -> dict[
     if not plan.parallel:
         return {"skipped": "left out of this run (--no-parallel)"}
     if not parallel.available():
-        return {"skipped": "PyTorch is not installed (pip install 'gradlab[torch]')"}
+        return {"skipped": f"PyTorch is not installed ({install_command('torch')})"}
     log("data parallelism ...")
     return parallel.section(
         data,

@@ -20,7 +20,7 @@ from gradlab.commands._args import (
     schedule_from_args,
     with_flags,
 )
-from gradlab.errors import UsageError
+from gradlab.errors import UsageError, install_command
 from gradlab.jobs.compare import PROBLEMS
 from gradlab.params import LINEAR_ENGINES, METHODS
 
@@ -109,7 +109,7 @@ def _progress(args: argparse.Namespace) -> Callable[[str], None]:
 def _print_tutorial_run(r: dict[str, Any]) -> None:
     if r.get("missing"):
         name = r["engine"]
-        print(f"{name:<11} not installed: pip install 'gradlab[{name}]' -c constraints.txt")
+        print(f"{name:<11} not installed: {install_command(name)}")
     elif r["engine"] == "numpy":
         print(
             f"numpy       np.random.seed(100); w, b = rand(1,1), rand(1,1) -> "

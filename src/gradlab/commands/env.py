@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from gradlab.commands._args import print_json
+from gradlab.errors import install_command
 from gradlab.jobs.env import collect
 
 
@@ -27,7 +28,7 @@ def format_text(info: dict[str, Any]) -> str:
         )
     t = info["torch"]
     if t is None:
-        lines.append("PyTorch      not installed (pip install 'gradlab[torch]' -c constraints.txt)")
+        lines.append(f"PyTorch      not installed ({install_command('torch')})")
     else:
         lines.append(
             f"PyTorch      {t['version']}: {t['threads']} threads, MKL {_yn(t['mkl'])}, "
@@ -41,7 +42,7 @@ def format_text(info: dict[str, Any]) -> str:
     lines.append(
         f"TensorFlow   {tf}"
         if tf
-        else "TensorFlow   not installed (pip install 'gradlab[tensorflow]' -c constraints.txt)"
+        else f"TensorFlow   not installed ({install_command('tensorflow')})"
     )
     for name in ("scikit-learn", "sympy", "matplotlib"):
         lines.append(f"{name:<12} {info[name] or 'not installed'}")
@@ -49,7 +50,7 @@ def format_text(info: dict[str, Any]) -> str:
     if nb is None:
         lines.append(
             "numba        not installed: Adam's and RMSProp's steps in NumPy passes "
-            "(pip install 'gradlab[fast]' -c constraints.txt)"
+            f"({install_command('fast')})"
         )
     elif nb["compiled_steps"] == "on":
         when = (

@@ -454,12 +454,13 @@ def settle_train(
     refuse_unused(request.given, params)
     check_hyperparameters(request.model, params)
     if workers > 1:  # the numpy engine has no distributed version: say so now
-        from gradlab.models._network import resolve_engine
+        from gradlab.models._network import need_torch, resolve_engine
 
         try:
             resolve_engine(
                 params["engine"], params["device"], workers=workers, dtype=params["dtype"]
             )
+            need_torch()  # torch.distributed: before any worker starts
         except UsageError as exc:
             if saved is not None and "engine" not in request.given:  # the checkpoint's
                 exc.hint = (

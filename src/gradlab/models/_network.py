@@ -319,7 +319,8 @@ def _is_out_of_memory(exc: BaseException) -> bool:
     return torch is not None and isinstance(exc, torch.cuda.OutOfMemoryError)
 
 
-def _need_torch() -> None:
+def need_torch() -> None:
+    """Raise :class:`~gradlab.errors.MissingDependencyError` where PyTorch is not installed."""
     import importlib.util
 
     if importlib.util.find_spec("torch") is None:
@@ -328,7 +329,7 @@ def _need_torch() -> None:
 
 def _join(job: Any, device: str) -> Any:
     """Join the data-parallel job ``job`` (a :class:`~gradlab.distributed.World`)."""
-    _need_torch()
+    need_torch()
     from gradlab.distributed import join_timeout
     from gradlab.engines.distributed import join
     from gradlab.engines.torch_engine import resolve_device
@@ -702,7 +703,7 @@ class NetworkClassifier:
                 hint="Put the code that fits under 'if __name__ == \"__main__\":'.",
             )
         resolve_engine(hp["engine"], hp["device"], workers=n_procs, dtype=hp["dtype"])
-        _need_torch()
+        need_torch()
         if is_torch_data(X):  # a Dataset or DataLoader may not pickle; its arrays do
             X, y = as_arrays(X, y, owner=self._owner)[:2]
         if eval_set is not None and is_torch_data(eval_set[0]):
@@ -870,7 +871,7 @@ class NetworkClassifier:
         regression's NumPy engine uses its compiled gradient
         (:func:`gradlab.optim.compiled.worth_compiling`)."""
         if engine == "torch":
-            _need_torch()
+            need_torch()
             from gradlab.distributed import SOLO
             from gradlab.engines.torch_mlp import TorchMLP
 

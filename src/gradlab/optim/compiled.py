@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from gradlab.errors import install_command
 from gradlab.optim.rules import Adam, Params, RMSprop, Rule, State
 
 #: The environment variable that turns compiled steps off when set to ``0``, and on for
@@ -158,7 +159,7 @@ def fallback_warning(what: str, reason: str) -> None:
     warnings.warn(
         f"gradlab: numba is installed but {what}'s compiled step cannot be "
         f"used ({reason}); it runs as NumPy passes instead (slower). "
-        f'Reinstall with `pip install "gradlab[fast]" -c constraints.txt`, or set {ENV}=0 '
+        f"Reinstall with `{install_command('fast')}`, or set {ENV}=0 "
         "to silence this.",
         RuntimeWarning,
         stacklevel=3,

@@ -511,3 +511,38 @@ def test_csv_values_whose_squares_overflow_are_named_before_any_fit(tmp_path: Pa
     )
     p.write_text("1e150,2\n2e150,4\n3e150,5\n")  # squares summed stay finite: accepted
     assert check_magnitude(load_csv(p)).X.max() == 3e150
+
+
+def _without(monkeypatch: pytest.MonkeyPatch, *packages: str) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n, *a: None if n in packages else real(n, *a)
+    )
+
+
+def test_compare_by_default_takes_the_installed_engines_and_names_the_others(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plain `gradlab compare` failed on a core install, after the NumPy fit had run."""
+    _without(monkeypatch, "torch", "tensorflow")
+    code, out, err = cli(capsys, "compare", "--no-plots", "--epochs", "5", "--json")
+    assert code == 0
+    assert err.startswith(
+        "gradlab compare: PyTorch and TensorFlow are not installed: comparing numpy (add them "
+        f"with: {install_command('torch')}; {install_command('tensorflow')})\n"
+    )
+    assert [row["engine"] for row in json.loads(out)["rows"]] == ["numpy"]
+
+
+def test_compare_refuses_a_named_engine_that_is_not_installed_before_any_fit(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _without(monkeypatch, "tensorflow")
+    code, _, err = cli(capsys, "compare", "--no-plots", "--engines", "numpy,tensorflow")
+    assert code == ExitStatus.USAGE
+    assert err == (
+        "gradlab compare: error: TensorFlow is not installed, and this needs it.\n"
+        f"Install it with: {install_command('tensorflow')}\n"
+    )

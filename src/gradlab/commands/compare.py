@@ -20,7 +20,7 @@ from gradlab.commands._args import (
     schedule_from_args,
     with_flags,
 )
-from gradlab.errors import UsageError, install_command
+from gradlab.errors import MissingDependencyError, UsageError, install_command
 from gradlab.jobs.compare import PROBLEMS
 from gradlab.params import LINEAR_ENGINES, METHODS
 
@@ -58,9 +58,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--engines",
         type=_choices(LINEAR_ENGINES, "engine"),
-        default=list(LINEAR_ENGINES),
+        default=None,
         metavar="E[,E...]",
-        help="numpy, torch, tensorflow (default: all three)",
+        help="numpy, torch, tensorflow (default: those of the three that are installed)",
     )
     p.add_argument(
         "--methods",
@@ -133,6 +133,37 @@ def _print_tutorial_run(r: dict[str, Any]) -> None:
             print(f"{row['step']:>16}  {row['loss']:>8.4f}  {row['w']:>10.7f}  {row['b']:>10.7f}")
 
 
+#: engine -> (the package it imports, its name for people)
+_PACKAGES = {"torch": ("torch", "PyTorch"), "tensorflow": ("tensorflow", "TensorFlow")}
+
+
+def _engines(named: list[str] | None) -> list[str]:
+    """The engines to compare: those named, each checked to be installed before any fit;
+    by default every installed one, saying which are left out and how to add them."""
+    import importlib.util
+
+    def installed(engine: str) -> bool:
+        return engine not in _PACKAGES or importlib.util.find_spec(_PACKAGES[engine][0]) is not None
+
+    if named is not None:
+        for engine in named:
+            if not installed(engine):
+                raise MissingDependencyError(_PACKAGES[engine][1], engine)
+        return named
+    missing = [e for e in LINEAR_ENGINES if not installed(e)]
+    chosen = [e for e in LINEAR_ENGINES if e not in missing]
+    if missing:
+        names = " and ".join(_PACKAGES[e][1] for e in missing)
+        how = "; ".join(install_command(e) for e in missing)
+        print(
+            f"gradlab compare: {names} {'is' if len(missing) == 1 else 'are'} not installed: "
+            f"comparing {' and '.join(chosen)} (add {'it' if len(missing) == 1 else 'them'} "
+            f"with: {how})",
+            file=sys.stderr,
+        )
+    return chosen
+
+
 def _tutorial(args: argparse.Namespace) -> int:
     from gradlab.jobs.compare import tutorial
 
@@ -174,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
     schedule = schedule_from_args(args)
     data, rows = compare(
         args.problem,
-        engines=args.engines,
+        engines=_engines(args.engines),
         methods=args.methods,
         lr=lr,
         epochs=epochs,

@@ -224,3 +224,47 @@ def test_the_network_chapter_ranks_by_the_epoch_a_level_is_kept_from() -> None:
         "Test accuracy stayed at 95% or more from epoch 3 for adam, 5 for momentum, 18 for sgd "
         "(reached earlier, then lost again: sgd at epoch 9, momentum at epoch 2). "
     )
+
+
+def _without_engines(monkeypatch: pytest.MonkeyPatch, *packages: str) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n, *a: None if n in packages else real(n, *a)
+    )
+
+
+def test_on_a_core_install_the_engines_chapter_says_which_engines_are_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It described PyTorch's and TensorFlow's rows above a table that had only NumPy's."""
+    from gradlab.errors import install_command
+    from gradlab.tour import engines_chapter
+
+    _without_engines(monkeypatch, "torch", "tensorflow")
+    section = engines_chapter(tmp_path, 0).section
+    texts = [payload for kind, payload in section.blocks if kind == "text"]
+    assert not any("reach the same parameters" in t for t in texts)
+    assert any(
+        t.startswith("Only NumPy ran here: PyTorch and TensorFlow are not installed")
+        and install_command("torch") in t
+        for t in texts
+    )
+    table = next(payload for kind, payload in section.blocks if kind == "table")
+    assert [row[0] for row in table[1]] == ["numpy"]
+
+
+def test_without_torch_the_data_parallel_chapter_says_it_was_skipped_and_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chapter was dropped without a word."""
+    from gradlab.errors import install_command
+    from gradlab.tour import data_parallel_chapter
+
+    _without_engines(monkeypatch, "torch")
+    chapter = data_parallel_chapter(tmp_path, 0)
+    assert chapter.summary == "data parallelism: skipped, PyTorch is not installed"
+    ((kind, text),) = chapter.section.blocks
+    assert kind == "text"
+    assert f"add it with {install_command('torch')}, then run the tour again" in text

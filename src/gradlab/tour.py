@@ -1,8 +1,8 @@
 """The tour: the curriculum run end to end on built-in data, written up as one HTML report.
 
-Each chapter is a function ``(out_dir, seed) -> Chapter`` (or None when it needs an
-optional engine that is not installed); later chapters are
-appended to :data:`CHAPTERS`. Chapters only call the public API and the plot
+Each chapter is a function ``(out_dir, seed) -> Chapter`` (one that needs an optional
+engine which is not installed says so, and how to add it); later chapters are appended to
+:data:`CHAPTERS`. Chapters only call the public API and the plot
 functions, as a user would. Every chapter says what to look for ("What you will
 see"), shows the figures to be compared side by side with captions that say what to
 notice, and ends with the commands that reproduce it. The descent and linear-regression
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gradlab.errors import install_command
 from gradlab.viz.report import Section
 
 if TYPE_CHECKING:
@@ -473,15 +474,32 @@ def engines_chapter(out: Path, seed: int) -> Chapter:
         [[r.engine, f"{r.coef[0]:.8f}", f"{r.intercept:.8f}", f"{r.loss:.6g}",
           f"{r.ms_per_step:.3g}"] for r in rows],
     )  # fmt: skip
-    s.text(
-        "NumPy with hand-derived gradients, PyTorch autograd and TensorFlow's GradientTape "
-        "reach the same parameters from the same start (float64, to 1e-8 or better; the "
-        "test suite checks every model and method). The costs per step are not alike: "
-        "NumPy's row takes gradlab's fast path for full batches of the squared loss (all 800 "
-        "iterates at once, from X.T @ X; NumpyEngine(fast_paths=False) runs the plain "
-        "loop), while PyTorch and TensorFlow run each step as calls into the framework, "
-        "whose overhead dominates on a problem this small."
-    )
+    missing = [e for e in ("torch", "tensorflow") if e not in engines]
+    if not missing:
+        s.text(
+            "NumPy with hand-derived gradients, PyTorch autograd and TensorFlow's GradientTape "
+            "reach the same parameters from the same start (float64, to 1e-8 or better; the "
+            "test suite checks every model and method). The costs per step are not alike: "
+            "NumPy's row takes gradlab's fast path for full batches of the squared loss (all "
+            "800 iterates at once, from X.T @ X; NumpyEngine(fast_paths=False) runs the plain "
+            "loop), while PyTorch and TensorFlow run each step as calls into the framework, "
+            "whose overhead dominates on a problem this small."
+        )
+    else:
+        names = {"torch": "PyTorch", "tensorflow": "TensorFlow"}
+        s.text(
+            f"Only {', '.join(names.get(e, 'NumPy') for e in engines)} ran here: "
+            + " and ".join(names[e] for e in missing)
+            + f" {'is' if len(missing) == 1 else 'are'} not installed, so "
+            + ("its row is" if len(missing) == 1 else "their rows are")
+            + " missing. Add "
+            + ("it" if len(missing) == 1 else "them")
+            + " with "
+            + "; ".join(install_command(e) for e in missing)
+            + ", then run the tour again. NumPy's row takes gradlab's fast path for full "
+            "batches of the squared loss (all 800 iterates at once, from X.T @ X; "
+            "NumpyEngine(fast_paths=False) runs the plain loop)."
+        )
     _, mrows = compare(
         "quadratic", engines=["numpy"], methods=["batch", "sgd", "minibatch"],
         lr=0.1, epochs=50, loss="mse", seed=seed,
@@ -837,12 +855,19 @@ def _network_reading(rows: Sequence[Sequence[Any]]) -> str:
     )
 
 
-def data_parallel_chapter(out: Path, seed: int) -> Chapter | None:
-    """One process against two workers on torch.distributed: the same curves (torch only)."""
+def data_parallel_chapter(out: Path, seed: int) -> Chapter:
+    """One process against two workers on torch.distributed: the same curves (where PyTorch
+    is installed; elsewhere the chapter says how to add it)."""
     import importlib.util
 
     if importlib.util.find_spec("torch") is None:
-        return None
+        s = Section("7. Data parallelism: two workers, one model")
+        s.text(
+            "This chapter trains the MLP in two worker processes on torch.distributed and "
+            "compares them with one process. PyTorch is not installed here, so it did not "
+            f"run: add it with {install_command('torch')}, then run the tour again."
+        )
+        return Chapter(s, "data parallelism: skipped, PyTorch is not installed")
     from gradlab.data.images import load_images
     from gradlab.models import MLPClassifier
     from gradlab.viz.parallel import equivalence, largest_difference
@@ -884,7 +909,7 @@ def data_parallel_chapter(out: Path, seed: int) -> Chapter | None:
     return Chapter(s, f"data parallelism: 2 workers match 1 process to {diff:.1e}")
 
 
-CHAPTERS: list[Callable[[Path, int], Chapter | None]] = [
+CHAPTERS: list[Callable[[Path, int], Chapter]] = [
     descent_chapter,
     linreg_chapter,
     engines_chapter,
@@ -903,8 +928,6 @@ def run_tour(out: Path, *, seed: int = 0, log: Callable[[str], None] = print) ->
     for chapter in CHAPTERS:
         start = time.perf_counter()
         result = chapter(out, seed)
-        if result is None:  # a chapter that needs an optional engine which is missing
-            continue
         log(f"  {result.summary} ({time.perf_counter() - start:.1f} s)")
         sections.append(result.section)
     intro = f"{INTRO} The whole report: gradlab tour --out {out} --seed {seed}."

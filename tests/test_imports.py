@@ -24,3 +24,17 @@ def test_light_imports_do_not_load_engines(code: str) -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert out == ""
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], []])
+def test_without_a_command_no_command_module_and_not_numpy_is_imported(argv: list[str]) -> None:
+    """`gradlab --help` took 0.7 s: it imported every command's module to add options it
+    does not show."""
+    probe = (
+        "import sys\nfrom gradlab.cli import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+        "print('loaded:', ','.join(sorted(m for m in sys.modules\n"
+        "    if m == 'numpy' or m.startswith('gradlab.commands.'))), file=sys.stderr)"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert proc.stderr.splitlines()[-1] == "loaded: ", proc.stderr

@@ -86,7 +86,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The parser of every command, or with ``only`` the arguments of that one command.
+    """The parser of every command, or with ``only`` the arguments of that one command
+    (with ``only=""``, of none).
 
     Every command is listed either way (``gradlab --help`` needs only the names
     and help lines in :data:`COMMANDS`); a command's module is imported to add
@@ -151,7 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (see :class:`ExitStatus`)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     first = next((a for a in argv if not a.startswith("-")), None)  # options come after it
-    parser = build_parser(first if first in COMMANDS else None)
+    # without a command (--help, --version, a typo) the commands' own options are not
+    # needed, and their modules are not imported
+    parser = build_parser(first if first in COMMANDS else "")
     wants_json = "--json" in argv
     try:
         args = parser.parse_args(argv)

@@ -8,6 +8,10 @@ STAMP  := $(VENV)/.installed-stamp
 MINVENV := .venv-minimal
 MINSTAMP := $(MINVENV)/.installed-stamp
 OUT    ?= runs/tour
+# PyTorch's CPU wheels, for where pip finds none locally (PyPI's Linux wheel pulls CUDA's):
+# make demo TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
+PIP_INDEX := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 # the tutorial's 100 points for the benchmark's linear-regression job, when shared/ is beside
 POINTS ?= $(wildcard ../shared/data/data.csv)
 LINT_PATHS := src tests $(wildcard bench)
@@ -18,7 +22,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[torch,tensorflow,bench,fast,dev]'
+	$(BIN)/python -m pip install --quiet $(PIP_INDEX) -c constraints.txt -e '.[torch,tensorflow,bench,fast,dev]'
 	@touch $@
 
 $(MINSTAMP): pyproject.toml constraints.txt

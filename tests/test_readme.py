@@ -62,7 +62,8 @@ SESSIONS = {
 }
 NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?"
 #: Timings differ from run to run: any number stands there.
-TIMING = re.compile(rf"(?:\({NUMBER} s(?: training)?\)|in {NUMBER} ms)")
+_TIME = rf"(?:{NUMBER} min )?{NUMBER} m?s"
+TIMING = re.compile(rf"(?:\({_TIME}(?: training)?(?:, ~{_TIME} left)?\)|in {NUMBER} ms)")
 
 #: How near each session's numbers must come: float64 descent and least squares agree to
 #: rounding; the MLP trains in float32, whose sums another CPU or thread count orders

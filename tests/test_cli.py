@@ -718,6 +718,7 @@ def test_train_interrupted_during_a_save_names_the_epoch_on_disk(
         f"gradlab train: interrupted; epoch 2 is saved in {tmp_path / 'model.safetensors'}."
     ) in err
     assert "Continue with the same command and --resume." in err
+    assert err.count("gradlab train: interrupted") == 1  # the CLI does not say it again
     _, meta = checkpoint.load(tmp_path / "model.safetensors")
     assert meta["history"]["epoch"] == [1.0, 2.0]
 

@@ -225,15 +225,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _interrupted(who: str, exc: KeyboardInterrupt, wants_json: bool) -> int:
-    """Say that Ctrl-C (or SIGTERM, or SIGHUP) stopped the run, as a line and with
-    ``--json`` as the error object; return 130 (143, 129).
+    """Say that Ctrl-C (or SIGTERM, or SIGHUP) stopped the run, as a line (unless the
+    command said so already) and with ``--json`` as the error object; return 130 (143, 129).
 
     After SIGHUP the terminal may be gone, and writing to it fails: the status is still
     the signal's."""
     status = stop_status(exc)
     what = stop_reason(exc)
     with contextlib.suppress(OSError, ValueError):
-        print(f"{who}: {what}", file=sys.stderr)
+        if not getattr(exc, "said", False):  # a command that said it, with what it saved
+            print(f"{who}: {what}", file=sys.stderr)
         if wants_json:  # with what the command saved, where it says (train: the checkpoint)
             details = getattr(exc, "details", None)
             extra = details if isinstance(details, dict) else {}

@@ -344,9 +344,9 @@ def _launch(args: argparse.Namespace) -> int:
     )
     try:
         status = launch(spec, _worker, args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if args.node_rank == 0:
-            _interrupted(saved_epochs(path), path)
+            _interrupted(exc, saved_epochs(path), path)
         raise
     except WorkerError as exc:
         done = saved_epochs(path) if args.node_rank == 0 else 0
@@ -362,11 +362,15 @@ def _worker(args: argparse.Namespace) -> int:
     return _train(args)
 
 
-def _interrupted(done: int, path: Any) -> None:
-    """Say what a stopped run saved; quietly where stderr is gone (a closed terminal)."""
+def _interrupted(stop: KeyboardInterrupt, done: int, path: Any) -> None:
+    """Say what stopped the run and what it saved (the CLI then says nothing more of it);
+    quietly where stderr is gone (a closed terminal)."""
+    from gradlab.errors import stop_reason
+
     where = f"epoch {done} is saved in {path}" if done else "no epoch was saved"
+    stop.said = True  # type: ignore[attr-defined]
     with contextlib.suppress(OSError, ValueError):
-        print(f"gradlab train: interrupted; {where}.", file=sys.stderr)
+        print(f"gradlab train: {stop_reason(stop)}; {where}.", file=sys.stderr)
         if done:
             print("Continue with the same command and --resume.", file=sys.stderr)
 
@@ -387,11 +391,11 @@ def _train(args: argparse.Namespace) -> int:
     if result.interrupted:
         from gradlab.distributed.launch import ENV_LAUNCHER
 
+        stop = result.interrupt or KeyboardInterrupt()
         if leader and ENV_LAUNCHER not in os.environ:  # else the launcher reports it
-            _interrupted(result.saved_epochs, result.checkpoint)
+            _interrupted(stop, result.saved_epochs, result.checkpoint)
         # the CLI turns it into the exit status (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), and with
         # --json reports what is saved
-        stop = result.interrupt or KeyboardInterrupt()
         stop.details = {  # type: ignore[attr-defined]
             "saved_epochs": result.saved_epochs,
             "checkpoint": str(result.checkpoint) if result.saved_epochs else None,

@@ -402,3 +402,16 @@ def test_jupyter_marks_a_stopped_run_and_draws_its_last_epoch(
 )
 def test_a_loss_that_exploded_prints_short(value: float, text: str) -> None:
     assert monitor.number(value) == text
+
+
+def test_history_files_write_the_epoch_as_an_integer(tmp_path: Path) -> None:
+    """It was written 1.0, 2.0: pandas read the epoch column as float64."""
+    import json
+
+    X, y = blobs()
+    SoftmaxRegression(epochs=2, batch_size=30).fit(
+        X, y, eval_set=(X, y), callbacks=[HistoryFiles(tmp_path / "h")]
+    )
+    rows = (tmp_path / "h.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in rows] == ["epoch", "1", "2"]
+    assert json.loads((tmp_path / "h.json").read_text())["columns"]["epoch"] == [1, 2]

@@ -79,14 +79,19 @@ class History:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"columns": self.columns, "step_loss": self.step_loss}
+        """The columns (counters such as ``epoch`` as integers) and the step losses."""
+        columns = {name: _counted(name, values) for name, values in self.columns.items()}
+        return {"columns": columns, "step_loss": self.step_loss}
 
     def to_csv_text(self) -> str:
+        """The columns as CSV, a header then a row per epoch; ``epoch`` reads back as an
+        integer (pandas gives it int64)."""
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         names = list(self.columns)
         writer.writerow(names)
-        for row in zip(*(self.columns[n] for n in names), strict=True):
+        counted = [_counted(n, self.columns[n]) for n in names]
+        for row in zip(*counted, strict=True):
             writer.writerow([_cell(v) for v in row])
         return buf.getvalue()
 
@@ -96,6 +101,17 @@ class History:
         csv_path = gio.write_text(base.with_suffix(".csv"), self.to_csv_text())
         json_path = gio.write_json(base.with_suffix(".json"), self.to_dict())
         return csv_path, json_path
+
+
+#: Columns that count (epochs, steps): written as integers, not as 1.0, 2.0, ...
+COUNTERS = frozenset({"epoch", "step", "iteration"})
+
+
+def _counted(name: str, values: list[float]) -> list[Any]:
+    """``values`` as integers when ``name`` is a counter and every value is whole."""
+    if name in COUNTERS and all(float(v).is_integer() for v in values):
+        return [int(v) for v in values]
+    return values
 
 
 def _cell(value: Any) -> str:

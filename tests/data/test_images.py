@@ -400,6 +400,20 @@ def test_failed_download_hint_names_all_four_files_and_the_cache_folder(
         )
 
 
+def test_failed_download_hint_gives_each_files_published_size_and_md5(
+    closed_port_mirror: str, tmp_path: Path
+) -> None:
+    source = IDX_SOURCES["mnist"]
+    with pytest.raises(DownloadError) as caught:
+        load_images("mnist", cache_dir=tmp_path, mirrors=[closed_port_mirror], progress=False,
+                    log=lambda line: None)  # fmt: skip
+    for base in IDX_FILES:
+        name = f"{base}.gz"
+        assert f"\n  {name}: {source.sizes[name]} bytes, MD5 {source.md5[name]}\n" in str(
+            caught.value
+        )
+
+
 def test_without_download_an_empty_cache_is_a_data_error(tmp_path: Path) -> None:
     with pytest.raises(
         DataError,

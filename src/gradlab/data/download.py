@@ -8,7 +8,9 @@ is cut off past its file's size and at a deadline, so a hostile or broken
 mirror can neither fill the disk nor hold the download for ever. A temporary
 file left by a download that was killed is never read; the next ``fetch`` of
 that file deletes it (downloads into one folder take turns, holding a lock on
-it, so a temporary file found there belongs to no live download).
+it, so a temporary file found there belongs to no live download). A cached
+file that fails its check is moved aside as ``<name>.rejected``, never deleted:
+it may be a copy that the user put there by hand.
 """
 
 from __future__ import annotations
@@ -154,8 +156,8 @@ def fetch(
     cache_dir : Path
         The folder to keep the file in; created when missing.
     size : int, optional
-        The file's size in bytes. A cached file of another size is deleted
-        unread; a mirror that announces another size, or sends a byte more, is
+        The file's size in bytes. A cached file of another size is moved
+        aside unread (see ``log``); a mirror that announces another size, or sends a byte more, is
         cut off at once. Without it a mirror may send up to
         :data:`MAX_UNKNOWN_SIZE` bytes.
     progress : bool, optional
@@ -170,7 +172,9 @@ def fetch(
         :data:`MIN_RATE`), or :data:`UNKNOWN_SIZE_DEADLINE` without ``size``.
     log : callable, default: print on standard error
         Receives one line per event: a download started, a mirror failed, a
-        cached or downloaded file failed its size or checksum and was deleted,
+        cached file failed its size or checksum and was moved aside to
+        ``<name>.rejected`` (never deleted: it may be a copy put there by hand),
+        a downloaded file failed its checksum and was deleted,
         a temporary file left by an interrupted download was deleted, another
         process is downloading into the folder and is waited for.
     hint : str, optional
@@ -187,8 +191,9 @@ def fetch(
     UsageError
         ``filename`` is not a plain file name (it has a folder part, is
         ``..``, or is absolute); no mirrors; a checksum that is not a hex
-        digest; a size, timeout or deadline that is not a number > 0; or a
-        cache folder that is a file, lies inside one, or cannot be created.
+        digest; a size, timeout or deadline that is not a number > 0; a
+        cache folder that is a file, lies inside one, or cannot be created; or
+        a folder, device or pipe where the file goes.
     DownloadError
         No mirror delivered a file of the right size and checksum in time
         (the message lists each mirror and its failure), or writing the file
@@ -196,29 +201,130 @@ def fetch(
     """
     _check_filename(filename)
     expected = _expected_digests(filename, sha256=sha256, md5=md5)
+    _check_mirrors(filename, mirrors)
+    limits = _limits(size, timeout, deadline)
+    folder = Path(cache_dir)
+    return _fetch_one(
+        filename,
+        expected,
+        limits,
+        folder,
+        order=list(mirrors),
+        show=sys.stderr.isatty() if progress is None else progress,
+        log=log,
+        hint=lambda: (
+            hint
+            or manual_download_hint(
+                [filename],
+                folder,
+                sizes={filename: size} if size is not None else None,
+                digests={filename: expected},
+            )
+        ),
+    )
+
+
+def fetch_all(
+    filenames: Sequence[str],
+    *,
+    mirrors: Sequence[str],
+    md5: Mapping[str, str],
+    sizes: Mapping[str, int],
+    cache_dir: Path,
+    progress: bool | None = None,
+    timeout: float = 30,
+    log: Log = stderr_log,
+) -> dict[str, Path]:
+    """Return the files of one data set, each as :func:`fetch` returns it.
+
+    Parameters
+    ----------
+    filenames : sequence of str
+        The files, fetched in this order.
+    mirrors : sequence of str
+        Base URLs, tried in order for each file.
+    md5, sizes : mapping
+        Each file's MD5 hex digest and size in bytes, by file name.
+    cache_dir : Path
+        The folder to keep the files in; created when missing.
+    progress, timeout, log
+        As for :func:`fetch`.
+
+    Returns
+    -------
+    dict of str to Path
+        The verified file of each name in ``filenames``.
+
+    Raises
+    ------
+    UsageError, DownloadError, ResourceError
+        As for :func:`fetch`. When no mirror delivers a file, the hint names all
+        the files, with their published sizes and checksums.
+    """
+    for filename in filenames:
+        _check_filename(filename)
+    _check_mirrors(", ".join(filenames), mirrors)
+    expected = {f: _expected_digests(f, md5=md5[f]) for f in filenames}
+    folder = Path(cache_dir)
+    order = list(mirrors)
+    show = sys.stderr.isatty() if progress is None else progress
+    return {
+        filename: _fetch_one(
+            filename,
+            expected[filename],
+            _limits(sizes[filename], timeout, None),
+            folder,
+            order=order,
+            show=show,
+            log=log,
+            hint=lambda: manual_download_hint(filenames, folder, sizes=sizes, digests=expected),
+        )
+        for filename in filenames
+    }
+
+
+def _check_mirrors(what: str, mirrors: Sequence[str]) -> None:
+    """Raise a UsageError unless ``mirrors`` is a non-empty list of strings."""
     if isinstance(mirrors, str | bytes) or not all(isinstance(m, str) for m in mirrors):
         raise UsageError(
             f"fetch: mirrors must be a list of base URLs (strings); got {mirrors!r:.200}."
         )
     if not mirrors:
-        raise UsageError(f"no mirrors given to download {filename} from")
+        raise UsageError(f"no mirrors given to download {what} from")
+
+
+def _limits(size: int | None, timeout: float, deadline: float | None) -> _Limits:
+    """The checked limits of one download."""
     validate(FETCH_PARAMETERS, {"size": size, "timeout": timeout, "deadline": deadline}, "fetch")
-    limits = _Limits(
+    return _Limits(
         size=size,
         most=size if size is not None else MAX_UNKNOWN_SIZE,
         deadline=deadline if deadline is not None else _default_deadline(size),
         timeout=timeout,
     )
-    target = Path(cache_dir) / filename
-    _check_cache_folder(target.parent)
-    if not target.parent.is_dir():
-        _make_cache_folder(target.parent)
-    with _folder_lock(target.parent, log) as locked:
+
+
+def _fetch_one(
+    filename: str,
+    expected: Mapping[str, str],
+    limits: _Limits,
+    folder: Path,
+    *,
+    order: list[str],
+    show: bool,
+    log: Log,
+    hint: Callable[[], str],
+) -> Path:
+    """:func:`fetch` once its arguments are checked; ``hint`` is made when needed."""
+    target = folder / filename
+    _check_cache_folder(folder)
+    if not folder.is_dir():
+        _make_cache_folder(folder)
+    with _folder_lock(folder, log) as locked:
         _remove_leftovers(target, locked=locked, log=log)
-        if _cached_file_is_good(target, expected, size, log):
+        if _cached_file_is_good(target, expected, limits.size, log):
             return target
-        show = sys.stderr.isatty() if progress is None else progress
-        _download_from_mirrors(target, mirrors, expected, limits, show=show, log=log, hint=hint)
+        _download_from_mirrors(target, order, expected, limits, show=show, log=log, hint=hint)
     return target
 
 
@@ -230,7 +336,7 @@ def _download_from_mirrors(
     *,
     show: bool,
     log: Log,
-    hint: str | None,
+    hint: Callable[[], str],
 ) -> None:
     """Try each mirror in turn until one delivers ``target`` with the ``expected`` digests."""
     filename = target.name
@@ -248,7 +354,7 @@ def _download_from_mirrors(
         return
     raise DownloadError(
         f"could not download {filename} from any mirror:\n" + "\n".join(failures),
-        hint=hint or manual_download_hint([filename], target.parent),
+        hint=hint(),
     )
 
 
@@ -334,14 +440,78 @@ def _remove_leftovers(target: Path, *, locked: bool, log: Log) -> None:
         log(f"deleted {path}, left by an interrupted download")
 
 
-def manual_download_hint(filenames: Sequence[str], folder: Path) -> str:
-    """Tell how to place ``filenames`` into ``folder`` by hand."""
-    names = ", ".join(filenames)
-    return (
-        f"Download {names} by hand (from a mirror that works for you) and put "
-        f"{'it' if len(filenames) == 1 else 'them'} into {folder}/, "
-        "or pass --data-dir DIR to read the files from a folder of your own."
+def manual_download_hint(
+    filenames: Sequence[str],
+    folder: Path,
+    *,
+    sizes: Mapping[str, int] | None = None,
+    digests: Mapping[str, Mapping[str, str]] | None = None,
+) -> str:
+    """Tell how to place ``filenames`` into ``folder`` by hand, or read copies of one's own.
+
+    Parameters
+    ----------
+    filenames : sequence of str
+        The files to place.
+    folder : Path
+        The cache folder they go into.
+    sizes : mapping of str to int, optional
+        The published size of each file, by name.
+    digests : mapping of str to mapping, optional
+        The published checksums of each file, by name, then by algorithm
+        (``{"train.gz": {"md5": "f68b..."}}``).
+
+    Returns
+    -------
+    str
+        Lines that say which bytes the cache accepts, what happens to other
+        copies, and how to read those with ``--data-dir``; when ``folder``
+        already holds such copies (raw files, or files moved aside as
+        ``.rejected``), that comes first, naming them.
+    """
+    one = len(filenames) == 1
+    published = []
+    for name in filenames:
+        facts = [f"{sizes[name]} bytes"] if sizes and name in sizes else []
+        facts += [f"{a.upper()} {d}" for a, d in (digests or {}).get(name, {}).items()]
+        if facts:
+            published.append(f"  {name}: {', '.join(facts)}")
+    lines = []
+    copies = _own_copies(filenames, folder)
+    if copies:
+        rejected = [c for c in copies if c.endswith(REJECTED)]
+        rename = (
+            f" (rename {' and '.join(rejected)} back without {REJECTED} first)" if rejected else ""
+        )
+        lines.append(
+            f"{folder}/ holds copies that are not the published files: {', '.join(copies)}. "
+            f"To read them as they are, pass --data-dir {folder}{rename}."
+        )
+    lines.append(
+        f"Download {', '.join(filenames)} by hand (from a mirror that works for you) and put "
+        f"{'it' if one else 'them'} into {folder}/ unchanged: {'it' if one else 'each'} must "
+        "be the published file, byte for byte" + (":" if published else ".")
     )
+    lines += published
+    lines.append(
+        f"A file that differs (compressed again, say) is moved aside as <name>{REJECTED}. "
+        "Copies of your own, raw or .gz, are read as they are with --data-dir DIR "
+        "(the folder that holds them)."
+    )
+    return "\n".join(lines)
+
+
+def _own_copies(filenames: Sequence[str], folder: Path) -> list[str]:
+    """The names of the files in ``folder`` that stand for ``filenames`` but are not them:
+    uncompressed ones (the name without ``.gz``) and ones moved aside as ``.rejected``."""
+    found = []
+    for name in filenames:
+        raw = name.removesuffix(".gz")
+        for candidate in ([raw] if raw != name else []) + [name + REJECTED]:
+            with contextlib.suppress(OSError):
+                if (folder / candidate).is_file():
+                    found.append(candidate)
+    return found
 
 
 def _check_filename(filename: str) -> None:
@@ -441,35 +611,70 @@ def _make_cache_folder(folder: Path) -> None:
 def _cached_file_is_good(
     target: Path, expected: Mapping[str, str], size: int | None, log: Log
 ) -> bool:
-    """Return True when ``target`` exists and verifies; delete it when it fails.
+    """Return True when ``target`` exists and verifies; move it aside when it fails.
 
-    A file of the wrong ``size`` is deleted without being read.
+    A file that fails is never deleted: it may be a copy put there by hand (the
+    same data compressed again, say). It is renamed ``<name>.rejected``
+    (replacing an earlier one), which a download cannot overwrite and which
+    ``--data-dir`` can read once renamed back. A file of the wrong ``size`` is
+    moved aside unread. A symbolic link is only read through: one that does
+    not lead to a file that verifies is moved aside itself (its target stays
+    as it is), so a download never writes outside the cache folder.
+
+    Raises
+    ------
+    UsageError
+        ``target`` is a folder, a device, pipe or socket (the download could
+        not take its place), or a file that fails and cannot be moved aside.
     """
-    if not target.is_file():
+    link = target.is_symlink()
+    if not link and not target.exists():
         return False
+    where = f"cached {target}"
+    if link:
+        where += f" (a symbolic link to {os.readlink(target)})"
+        if not target.exists():
+            _reject(target, f"{where} leads to no file", log)
+            return False
+        if not target.is_file():
+            _reject(target, f"{where} leads to something that is not a regular file", log)
+            return False
+    elif not target.is_file():
+        kind = "a folder" if target.is_dir() else "not a regular file (a device, pipe or socket)"
+        raise UsageError(
+            f"{target} is {kind}, where the cache keeps the file {target.name}.",
+            hint=f"Remove {target} (or move it away), or " + _lower_first(CACHE_HINT),
+        )
     actual = target.stat().st_size
     if size is not None and actual != size:
-        sizes = f"expected {size} bytes, found {actual}"
-        _delete_damaged(target, f"wrong size for cached {target}: {sizes}")
-        log(f"wrong size for cached {target}: {sizes}; file deleted, downloading it again")
+        _reject(target, f"wrong size for {where}: expected {size} bytes, found {actual}", log)
         return False
     problem = _mismatch(expected, _hash_file(target, expected))
     if problem is None:
         return True
-    _delete_damaged(target, f"checksum mismatch for cached {target}: {problem}")
-    log(f"checksum mismatch for cached {target}: {problem}; file deleted, downloading it again")
+    _reject(target, f"checksum mismatch for {where}: {problem}", log)
     return False
 
 
-def _delete_damaged(target: Path, why: str) -> None:
-    """Delete a cached file that failed its check, or say why it stays and what to do."""
+#: The ending given to a cached file that failed its check.
+REJECTED = ".rejected"
+
+
+def _reject(target: Path, why: str, log: Log) -> None:
+    """Move a cached file (or link) that failed its check aside to ``<name>.rejected``."""
+    aside = target.with_name(target.name + REJECTED)
     try:
-        target.unlink()
+        os.replace(target, aside)
     except OSError as exc:
         raise UsageError(
-            f"{why}, and it cannot be deleted ({exc.strerror or exc}).",
-            hint=f"Delete {target} yourself, or " + CACHE_HINT[0].lower() + CACHE_HINT[1:],
+            f"{why}, and it cannot be moved aside to {aside.name} ({exc.strerror or exc}).",
+            hint=f"Move or delete {target} yourself, or " + _lower_first(CACHE_HINT),
         ) from None
+    log(f"{why}; moved aside to {aside.name}, downloading the published file")
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
 
 
 def _download(

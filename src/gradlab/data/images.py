@@ -364,22 +364,18 @@ def _fetch_files(
 ) -> dict[str, Path]:
     """Download each ``.gz`` file of ``source`` into ``folder`` unless cached and verified."""
     names = [f"{base}.gz" for base in IDX_FILES]
-    from gradlab.data.download import fetch, manual_download_hint, stderr_log
+    from gradlab.data.download import fetch_all, stderr_log
 
-    hint = manual_download_hint(names, folder)
-    return {
-        base: fetch(
-            f"{base}.gz",
-            mirrors=source.mirrors if mirrors is None else mirrors,
-            md5=source.md5[f"{base}.gz"],
-            size=source.sizes[f"{base}.gz"],
-            cache_dir=folder,
-            progress=progress,
-            hint=hint,
-            log=log if log is not None else stderr_log,
-        )
-        for base in IDX_FILES
-    }
+    paths = fetch_all(
+        names,
+        mirrors=source.mirrors if mirrors is None else mirrors,
+        md5=source.md5,
+        sizes=source.sizes,
+        cache_dir=folder,
+        progress=progress,
+        log=log if log is not None else stderr_log,
+    )
+    return {base: paths[f"{base}.gz"] for base in IDX_FILES}
 
 
 def _dataset_from_files(

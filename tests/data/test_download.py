@@ -453,6 +453,35 @@ def test_cache_dir_falls_back_to_home_cache(
     assert default_cache_dir() == tmp_path / ".cache" / "gradlab"
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="no password database")
+@pytest.mark.parametrize("data", [None, "~/data"])
+def test_no_home_directory_is_a_usage_error_naming_the_cache_options(
+    monkeypatch: pytest.MonkeyPatch, data: str | None
+) -> None:
+    """A uid without a passwd entry and no HOME (a container's --user): Path.home() raised
+    RuntimeError, a traceback with exit status 1."""
+    import pwd
+
+    def no_entry(uid: int) -> pwd.struct_passwd:
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    if data is None:
+        monkeypatch.delenv("GRADLAB_DATA", raising=False)
+    else:
+        monkeypatch.setenv("GRADLAB_DATA", data)
+    monkeypatch.setattr(pwd, "getpwuid", no_entry)
+    with pytest.raises(UsageError) as caught:
+        default_cache_dir()
+    assert str(caught.value) == (
+        "cannot find the folder to keep downloaded data sets in: it lies in the home directory, "
+        f"and there is none (HOME is not set, and the user id {os.getuid()} has no home in the "
+        f"password database).\n{CACHE_HINT}"
+    )
+    assert caught.value.exit_status == ExitStatus.USAGE
+
+
 # --- temporary files left by interrupted downloads -------------------------------------------
 
 

@@ -117,12 +117,29 @@ def default_cache_dir() -> Path:
     Path
         ``$GRADLAB_DATA`` when set; else ``$XDG_CACHE_HOME/gradlab``; else
         ``~/.cache/gradlab``.
+
+    Raises
+    ------
+    UsageError
+        The folder lies in the home directory (through ``~/.cache``, or a ``~``
+        in the variables), and there is none: ``HOME`` is not set and the user
+        id has no entry in the password database (a container started with
+        ``--user`` of an id unknown to it, say).
     """
-    if env := os.environ.get("GRADLAB_DATA"):
-        return Path(env).expanduser()
-    if xdg := os.environ.get("XDG_CACHE_HOME"):
-        return Path(xdg).expanduser() / "gradlab"
-    return Path.home() / ".cache" / "gradlab"
+    try:
+        if env := os.environ.get("GRADLAB_DATA"):
+            return Path(env).expanduser()
+        if xdg := os.environ.get("XDG_CACHE_HOME"):
+            return Path(xdg).expanduser() / "gradlab"
+        return Path.home() / ".cache" / "gradlab"
+    except (RuntimeError, KeyError):
+        uid = f" {os.getuid()}" if hasattr(os, "getuid") else ""
+        raise UsageError(
+            "cannot find the folder to keep downloaded data sets in: it lies in the home "
+            f"directory, and there is none (HOME is not set, and the user id{uid} has no "
+            "home in the password database).",
+            hint=CACHE_HINT,
+        ) from None
 
 
 def fetch(

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -831,3 +831,76 @@ def test_mirrors_must_be_a_list_of_urls(tmp_path: Path, mirrors: object) -> None
     """A string was taken one character at a time, as 19 "mirrors"."""
     with pytest.raises(UsageError, match=r"fetch: mirrors must be a list of base URLs \(strings\)"):
         fetch(NAME, mirrors=mirrors, md5=MD5, cache_dir=tmp_path)  # type: ignore[arg-type]
+
+
+# --- what a mirror may answer ----------------------------------------------------------------
+
+
+def test_a_redirect_to_ftp_is_not_followed(file_server: FileServer, tmp_path: Path) -> None:
+    """urllib's default opener follows ftp:// redirects, with a handler the watchdog does not
+    see (no deadline)."""
+    mirror = file_server.mirror("a")
+    target = f"ftp://127.0.0.1:9/{NAME}"
+    file_server.serve(mirror, NAME, b"", status=302, headers=(("Location", target),))
+    with pytest.raises(DownloadError) as caught:
+        fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=tmp_path, log=lambda line: None)
+    assert (
+        f"  {mirror}{NAME}: redirected to {target}, which is not an http:// or https:// URL; "
+        "not followed\n"
+    ) in str(caught.value)
+
+
+def test_a_redirect_to_http_is_followed(file_server: FileServer, tmp_path: Path) -> None:
+    old, new = file_server.mirror("old"), file_server.mirror("new")
+    file_server.serve(old, NAME, b"", status=301, headers=(("Location", f"{new}{NAME}"),))
+    file_server.serve(new, NAME, BODY)
+    path = fetch(NAME, mirrors=[old], md5=MD5, cache_dir=tmp_path, log=lambda line: None)
+    assert path.read_bytes() == BODY
+    assert file_server.requests == [f"/old/{NAME}", f"/new/{NAME}"]
+
+
+def test_a_redirect_loop_says_too_many_redirects(file_server: FileServer, tmp_path: Path) -> None:
+    """The message held urllib's two lines, its newlines shown as literal backslash-n."""
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, NAME, b"", status=302, headers=(("Location", f"{mirror}{NAME}"),))
+    with pytest.raises(DownloadError) as caught:
+        fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=tmp_path, log=lambda line: None)
+    assert (
+        f"  {mirror}{NAME}: too many redirects (a loop, or more than 10); stopped at "
+        f"{mirror}{NAME}\n"
+    ) in str(caught.value)
+    assert "\\n" not in str(caught.value)
+
+
+def test_a_server_that_does_not_speak_http_is_named_as_such(
+    raw_reply: Callable[[bytes], str], tmp_path: Path
+) -> None:
+    """It read "connection failed: SSH-2.0-OpenSSH_9.6"."""
+    mirror = raw_reply(b"SSH-2.0-OpenSSH_9.6\r\n")
+    with pytest.raises(DownloadError) as caught:
+        fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=tmp_path, log=lambda line: None)
+    assert (
+        f"  {mirror}{NAME}: the server did not answer in HTTP (its reply began "
+        "'SSH-2.0-OpenSSH_9.6'); check the URL's host, port and http/https\n"
+    ) in str(caught.value)
+
+
+def test_a_content_length_of_unicode_digits_is_taken_as_no_length(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    """ "²".isdigit() is True, and int("²") raised: the download failed as "connection failed"."""
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, NAME, BODY, headers=(("Content-Length", "\u00b2"),))
+    path = fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=tmp_path, log=lambda line: None)
+    assert path.read_bytes() == BODY
+
+
+@pytest.mark.parametrize("mirror", ["ftp://127.0.0.1/mnist/", "file:///tmp/", "127.0.0.1/mnist/"])
+def test_a_mirror_that_is_not_an_http_url_is_refused(tmp_path: Path, mirror: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=tmp_path, log=lambda line: None)
+    assert str(caught.value) == (
+        f"fetch: the mirror {mirror!r} is not an http:// or https:// URL; give base URLs such "
+        "as 'https://example.org/mnist/'"
+    )
+    assert list(tmp_path.iterdir()) == []

@@ -28,6 +28,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -308,6 +309,21 @@ def _check_mirrors(what: str, mirrors: Sequence[str]) -> None:
         )
     if not mirrors:
         raise UsageError(f"no mirrors given to download {what} from")
+    for mirror in mirrors:
+        if not is_http_url(mirror):
+            raise UsageError(
+                f"fetch: the mirror {mirror!r} is not an http:// or https:// URL; "
+                "give base URLs such as 'https://example.org/mnist/'"
+            )
+
+
+def is_http_url(url: str) -> bool:
+    """True for an ``http://`` or ``https://`` URL with a host."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:  # a bad port, an unclosed [
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _limits(size: int | None, timeout: float, deadline: float | None) -> _Limits:
@@ -780,7 +796,17 @@ def _stream(url: str, limits: _Limits, *, show: bool) -> Iterator[bytes]:
                 finally:
                     if bar is not None:
                         bar.close()
+        except _RedirectRefused as exc:
+            raise _MirrorFailed(
+                f"{url}: redirected to {exc.target}, which is not an http:// or https:// URL; "
+                "not followed"
+            ) from None
         except urllib.error.HTTPError as exc:
+            if isinstance(exc.msg, str) and exc.msg.startswith(_RedirectHandler.inf_msg):
+                raise _MirrorFailed(
+                    f"{url}: too many redirects (a loop, or more than "
+                    f"{_RedirectHandler.max_redirections}); stopped at {exc.filename}"
+                ) from exc
             raise _MirrorFailed(f"{url}: HTTP error {exc.code} {exc.reason}") from exc
         except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
             if watchdog.expired():
@@ -789,6 +815,14 @@ def _stream(url: str, limits: _Limits, *, show: bool) -> Iterator[bytes]:
                 raise _MirrorFailed(f"{url}: cannot connect: {_reason(exc.reason)}") from exc
             if isinstance(exc, TimeoutError):
                 raise _MirrorFailed(f"{url}: no data within {limits.timeout:g} s") from exc
+            if isinstance(exc, http.client.BadStatusLine) and not isinstance(
+                exc, http.client.RemoteDisconnected
+            ):
+                began = str(exc.args[0] if exc.args else "").strip()[:60]
+                raise _MirrorFailed(
+                    f"{url}: the server did not answer in HTTP (its reply began {began!r}); "
+                    "check the URL's host, port and http/https"
+                ) from exc
             raise _MirrorFailed(f"{url}: connection failed: {_reason(exc)}") from exc
         if watchdog.expired():
             raise _MirrorFailed(_too_slow(url, limits, received))
@@ -889,7 +923,50 @@ class _Watchdog:
                 watched = connection_class(http.client.HTTPSConnection)
                 return self.do_open(watched, req, context=_ssl_context())
 
-        return urllib.request.build_opener(HTTPHandler(), HTTPSHandler(context=_ssl_context()))
+        # Built by hand: build_opener adds FTP, file and data handlers, which a redirect
+        # could reach, and whose connections this watchdog would not see.
+        opener = urllib.request.OpenerDirector()
+        for handler in (
+            urllib.request.ProxyHandler(),
+            urllib.request.UnknownHandler(),
+            HTTPHandler(),
+            HTTPSHandler(context=_ssl_context()),
+            urllib.request.HTTPDefaultErrorHandler(),
+            _RedirectHandler(),
+            urllib.request.HTTPErrorProcessor(),
+        ):
+            opener.add_handler(handler)
+        return opener
+
+
+class _RedirectRefused(Exception):
+    """A mirror redirected to a URL that is not http:// or https://."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self.target = target
+
+
+class _RedirectHandler(urllib.request.HTTPRedirectHandler):
+    """Follows redirects to http:// and https:// URLs only (urllib also follows ``ftp://``)."""
+
+    def http_error_302(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+    ) -> IO[bytes] | None:
+        location = headers.get("location") or headers.get("uri")
+        if location is not None:
+            target = urllib.parse.urljoin(req.full_url, location)
+            if urllib.parse.urlsplit(target).scheme not in ("http", "https"):
+                fp.close()
+                raise _RedirectRefused(target)
+        return super().http_error_302(req, fp, code, msg, headers)
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
 
 
 def _shutdown(sock: socket.socket) -> None:
@@ -915,7 +992,8 @@ def _reason(reason: object) -> str:
 def _content_length(response: http.client.HTTPResponse) -> int | None:
     """Return the announced body length of ``response``, or None."""
     value = response.headers.get("Content-Length")
-    return int(value) if value is not None and value.isdigit() else None
+    # isdigit alone takes "²", on which int() fails
+    return int(value) if value is not None and value.isascii() and value.isdigit() else None
 
 
 class ProgressBar:

@@ -203,6 +203,28 @@ def test_missing_files_are_listed_with_every_folder_searched(tmp_path: Path) -> 
         load_images("mnist", data_dir=tmp_path)
 
 
+@pytest.mark.parametrize("where", ["data_dir", "cache"])
+def test_a_damaged_file_gets_a_hint_that_fits_where_it_came_from(
+    tmp_path: Path, where: str
+) -> None:
+    """A file in --data-dir was told "Delete it and download it again", though --data-dir
+    files are never downloaded."""
+    folder = tmp_path / "mnist" if where == "cache" else tmp_path
+    paths = write_files(folder, fake_arrays(), gz=True)
+    labels = paths[TRAIN_LABELS]
+    labels.write_bytes(labels.read_bytes()[:-12])
+    where_from = {"data_dir": tmp_path} if where == "data_dir" else {"cache_dir": tmp_path}
+    with pytest.raises(DataError) as caught:
+        load_images("mnist", **where_from, download=False)  # type: ignore[arg-type]
+    assert caught.value.message.startswith(f"{labels} is a damaged gzip file")
+    assert caught.value.hint == (
+        "Replace it with a good copy (files read with --data-dir are never downloaded), or "
+        "leave out --data-dir to download the data set."
+        if where == "data_dir"
+        else "Delete it and download it again."
+    )
+
+
 def test_count_mismatch_names_both_files(tmp_path: Path) -> None:
     arrays = fake_arrays()
     arrays[TRAIN_LABELS] = arrays[TRAIN_LABELS][:11]

@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from gradlab.data._digits_split import N_TRAIN, split_order
 from gradlab.data.dataset import ImageDataset, check_label_range, check_same_size, check_split
-from gradlab.data.idx import IdxSpec, read_idx
+from gradlab.data.idx import DOWNLOAD_AGAIN, IdxSpec, read_idx
 from gradlab.errors import DataError, GradlabError, UsageError
 
 __all__ = ["IDX_FILES", "IDX_SOURCES", "IMAGE_DATASETS", "IdxSource", "ImageDataset", "load_images"]
@@ -209,7 +209,8 @@ def load_images(
     try:
         return _dataset_from_files(
             key, source.classes, _idx_files(key, source, data_dir, cache_dir, download,
-                                            mirrors, progress, log)
+                                            mirrors, progress, log),
+            damaged_hint=DOWNLOAD_AGAIN if data_dir is None else _REPLACE_OWN_COPY,
         )  # fmt: skip
     except OSError as exc:
         if isinstance(exc, GradlabError):  # a download's own error (DownloadError, ...)
@@ -378,13 +379,22 @@ def _fetch_files(
     return {base: paths[f"{base}.gz"] for base in IDX_FILES}
 
 
+#: What to do about a damaged file in ``data_dir``: it is never downloaded again.
+_REPLACE_OWN_COPY = (
+    "Replace it with a good copy (files read with --data-dir are never downloaded), "
+    "or leave out --data-dir to download the data set."
+)
+
+
 def _dataset_from_files(
-    name: str, classes: tuple[str, ...], files: Mapping[str, Path]
+    name: str, classes: tuple[str, ...], files: Mapping[str, Path], *, damaged_hint: str
 ) -> ImageDataset:
-    """Read the four IDX files and check that they fit together."""
+    """Read the four IDX files and check that they fit together; ``damaged_hint`` says what
+    to do about a damaged one."""
     train_images, train_labels, test_images, test_labels = (files[base] for base in IDX_FILES)
     X_train, y_train, X_test, y_test = (
-        read_idx(files[base], spec=idx_spec(name, base)) for base in IDX_FILES
+        read_idx(files[base], spec=idx_spec(name, base), damaged_hint=damaged_hint)
+        for base in IDX_FILES
     )
     check_split(X_train, y_train, str(train_images), str(train_labels))
     check_split(X_test, y_test, str(test_images), str(test_labels))

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from gradlab.data import download
-from gradlab.data.download import ProgressBar, default_cache_dir, fetch
+from gradlab.data.download import ProgressBar, default_cache_dir, fetch, fetch_all
 from gradlab.errors import DownloadError, ExitStatus, ResourceError, UsageError
 
 from .conftest import FileServer
@@ -168,6 +168,40 @@ def test_refused_connection_falls_through_to_the_next_mirror(
     )
     assert path.read_bytes() == BODY
     assert any(line.startswith(f"{closed_port_mirror}{NAME}: cannot connect") for line in log)
+
+
+def test_a_mirror_that_cannot_be_reached_is_tried_last_for_the_other_files(
+    file_server: FileServer, closed_port_mirror: str, tmp_path: Path
+) -> None:
+    """A dead first mirror cost its full timeout once for each of MNIST's four files."""
+    good = file_server.mirror("good")
+    names = [f"f{i}.gz" for i in range(3)]
+    for name in names:
+        file_server.serve(good, name, BODY)
+    log: list[str] = []
+    paths = fetch_all(names, mirrors=[closed_port_mirror, good], md5=dict.fromkeys(names, MD5),
+                      sizes=dict.fromkeys(names, len(BODY)), cache_dir=tmp_path,
+                      log=log.append)  # fmt: skip
+    assert [paths[name].read_bytes() for name in names] == [BODY] * 3
+    assert [line for line in log if line.startswith("downloading")] == [
+        f"downloading {closed_port_mirror}f0.gz",
+        f"downloading {good}f0.gz",
+        f"downloading {good}f1.gz",
+        f"downloading {good}f2.gz",
+    ]
+
+
+def test_a_mirror_that_fails_otherwise_keeps_its_place(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    empty, good = file_server.mirror("empty"), file_server.mirror("good")
+    names = ["f0.gz", "f1.gz"]
+    for name in names:
+        file_server.serve(good, name, BODY)
+    fetch_all(names, mirrors=[empty, good], md5=dict.fromkeys(names, MD5),
+              sizes=dict.fromkeys(names, len(BODY)), cache_dir=tmp_path,
+              log=lambda line: None)  # fmt: skip
+    assert file_server.requests == ["/empty/f0.gz", "/good/f0.gz", "/empty/f1.gz", "/good/f1.gz"]
 
 
 def test_http_404_falls_through_to_the_next_mirror(file_server: FileServer, tmp_path: Path) -> None:

@@ -90,8 +90,10 @@ class _MirrorFailed(Exception):
     screen or retitle the terminal of the user who reads the message.
     """
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
         super().__init__(_printable(message))
+        #: The mirror could not be connected to at all (refused, unknown host, timed out).
+        self.unreachable = unreachable
 
 
 def _printable(text: str) -> str:
@@ -363,7 +365,7 @@ def _fetch_one(
 
 def _download_from_mirrors(
     target: Path,
-    mirrors: Sequence[str],
+    mirrors: list[str],
     expected: Mapping[str, str],
     limits: _Limits,
     *,
@@ -371,16 +373,24 @@ def _download_from_mirrors(
     log: Log,
     hint: Callable[[], str],
 ) -> None:
-    """Try each mirror in turn until one delivers ``target`` with the ``expected`` digests."""
+    """Try each mirror in turn until one delivers ``target`` with the ``expected`` digests.
+
+    A mirror that cannot be connected to is moved to the end of ``mirrors`` (the
+    caller's list, shared by the files of one data set): a dead first mirror
+    then costs its timeout once, not once for every file.
+    """
     filename = target.name
     failures: list[str] = []
-    for number, mirror in enumerate(mirrors, start=1):
+    for number, mirror in enumerate(list(mirrors), start=1):
         log(f"downloading {_url(mirror, filename)}")
         try:
             _download(mirror, target, expected, limits, show=show)
         except _MirrorFailed as exc:
             log(f"{exc}; trying the next mirror" if number < len(mirrors) else str(exc))
             failures.append(f"  {exc}")
+            if exc.unreachable:
+                mirrors.remove(mirror)
+                mirrors.append(mirror)
             continue
         except (OSError, UsageError) as exc:
             raise _cache_write_error(target, exc) from None
@@ -812,7 +822,9 @@ def _stream(url: str, limits: _Limits, *, show: bool) -> Iterator[bytes]:
             if watchdog.expired():
                 raise _MirrorFailed(_too_slow(url, limits, received)) from exc
             if isinstance(exc, urllib.error.URLError):
-                raise _MirrorFailed(f"{url}: cannot connect: {_reason(exc.reason)}") from exc
+                raise _MirrorFailed(
+                    f"{url}: cannot connect: {_reason(exc.reason)}", unreachable=True
+                ) from exc
             if isinstance(exc, TimeoutError):
                 raise _MirrorFailed(f"{url}: no data within {limits.timeout:g} s") from exc
             if isinstance(exc, http.client.BadStatusLine) and not isinstance(

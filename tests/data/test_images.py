@@ -436,6 +436,140 @@ def test_failed_download_hint_gives_each_files_published_size_and_md5(
         )
 
 
+# --- GRADLAB_MIRRORS --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_builtin_mirrors(monkeypatch: pytest.MonkeyPatch, closed_port_mirror: str) -> str:
+    """MNIST's own mirrors replaced by one that refuses connections (tests never go out)."""
+    source = dataclasses.replace(IDX_SOURCES["mnist"], mirrors=(closed_port_mirror,))
+    monkeypatch.setitem(IDX_SOURCES, "mnist", source)
+    return closed_port_mirror
+
+
+def test_gradlab_mirrors_are_tried_before_the_data_sets_own(
+    mnist_mirror: tuple[str, dict[str, npt.NDArray[np.uint8]]],
+    no_builtin_mirrors: str,
+    file_server: FileServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    mirror, arrays = mnist_mirror
+    # {dataset} is the data set's name; blanks and empty entries are ignored
+    monkeypatch.setenv("GRADLAB_MIRRORS", " , " + mirror.replace("/mnist/", "/{dataset}/") + " ,")
+    log: list[str] = []
+    data = load_images("mnist", cache_dir=tmp_path / "c", progress=False, log=log.append)
+    assert_matches(data, arrays)
+    assert file_server.requests == [f"/mnist/{base}.gz" for base in IDX_FILES]
+    assert not any(no_builtin_mirrors in line for line in log)
+
+
+def test_gradlab_mirrors_must_serve_the_published_files(
+    file_server: FileServer,
+    no_builtin_mirrors: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    mirror = file_server.mirror("other")
+    for path in write_files(tmp_path / "served", fake_arrays(), gz=True).values():
+        file_server.serve(mirror, path.name, path.read_bytes())
+    monkeypatch.setenv("GRADLAB_MIRRORS", mirror)
+    with pytest.raises(DownloadError) as caught:
+        load_images("mnist", cache_dir=tmp_path / "c", progress=False, log=lambda line: None)
+    served = (tmp_path / "served" / f"{TRAIN_IMAGES}.gz").stat().st_size
+    published = IDX_SOURCES["mnist"].sizes[f"{TRAIN_IMAGES}.gz"]
+    assert caught.value.message == (
+        f"could not download {TRAIN_IMAGES}.gz from any mirror:\n"
+        f"  {mirror}{TRAIN_IMAGES}.gz: announces {served} bytes, but the file has {published}; "
+        "not downloaded\n"
+        f"  {no_builtin_mirrors}{TRAIN_IMAGES}.gz: cannot connect: Connection refused"
+    )
+    assert (caught.value.hint or "").endswith(
+        "\nOr set GRADLAB_MIRRORS to the base URLs of mirrors that work for you, separated by "
+        "commas; they are tried first, and their files must still be the published ones."
+    )
+
+
+@pytest.mark.parametrize("value", ["ftp://127.0.0.1/mnist/", "127.0.0.1:8000/mnist/", "http://"])
+def test_gradlab_mirrors_holding_something_else_than_http_urls_is_a_usage_error(
+    no_builtin_mirrors: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str
+) -> None:
+    monkeypatch.setenv("GRADLAB_MIRRORS", f"http://127.0.0.1:9/, {value}")
+    with pytest.raises(UsageError) as caught:
+        load_images("mnist", cache_dir=tmp_path / "c", progress=False, log=lambda line: None)
+    assert str(caught.value) == (
+        f"GRADLAB_MIRRORS holds {value!r}, which is not an http:// or https:// URL.\n"
+        "Set GRADLAB_MIRRORS to base URLs separated by commas, such as "
+        "https://example.org/{dataset}/ (tried before the data set's own mirrors), or unset it."
+    )
+    assert not (tmp_path / "c").exists()
+
+
+def test_the_cli_downloads_from_gradlab_mirrors(
+    mnist_mirror: tuple[str, dict[str, npt.NDArray[np.uint8]]],
+    no_builtin_mirrors: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from gradlab.cli import main
+
+    mirror, _ = mnist_mirror
+    monkeypatch.setenv("GRADLAB_MIRRORS", mirror)
+    cache = tmp_path / "cache"
+    code = main(["train", "softmax", "--dataset", "mnist", "--cache-dir", str(cache),
+                 "--epochs", "1", "--no-plots", "--out", str(tmp_path / "out")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert f"downloading {mirror}{TRAIN_IMAGES}.gz" in err
+    assert (cache / "mnist" / f"{TRAIN_IMAGES}.gz").is_file()
+
+
+def test_the_cli_says_which_gradlab_mirrors_failed_with_exit_status_4(
+    no_builtin_mirrors: str,
+    closed_port_mirror: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from gradlab.cli import main
+    from gradlab.errors import ExitStatus
+
+    dead = closed_port_mirror.replace("/mnist/", "/{dataset}-mirror/")
+    monkeypatch.setenv("GRADLAB_MIRRORS", dead)
+    argv = ["train", "softmax", "--dataset", "mnist", "--cache-dir", str(tmp_path / "c"),
+            "--epochs", "1", "--no-plots", "--quiet", "--out", str(tmp_path / "out")]  # fmt: skip
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == ExitStatus.DOWNLOAD == 4
+    mine = dead.replace("{dataset}", "mnist")
+    assert (
+        f"gradlab train: error: could not download {TRAIN_IMAGES}.gz from any mirror:\n"
+        f"  {mine}{TRAIN_IMAGES}.gz: cannot connect: Connection refused\n"
+        f"  {no_builtin_mirrors}{TRAIN_IMAGES}.gz: cannot connect: Connection refused\n"
+    ) in err
+    assert "Or set GRADLAB_MIRRORS to the base URLs of mirrors" in err
+
+
+def test_the_cli_refuses_a_bad_gradlab_mirrors_with_exit_status_2(
+    no_builtin_mirrors: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from gradlab.cli import main
+
+    monkeypatch.setenv("GRADLAB_MIRRORS", "mirror.example.org/mnist")
+    code = main(["train", "softmax", "--dataset", "mnist", "--cache-dir", str(tmp_path / "c"),
+                 "--epochs", "1", "--no-plots", "--out", str(tmp_path / "out")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert (
+        "gradlab train: error: GRADLAB_MIRRORS holds 'mirror.example.org/mnist', which is not "
+        "an http:// or https:// URL.\n"
+    ) in err
+
+
 def test_without_download_an_empty_cache_is_a_data_error(tmp_path: Path) -> None:
     with pytest.raises(
         DataError,

@@ -145,6 +145,48 @@ def default_cache_dir() -> Path:
         ) from None
 
 
+#: The environment variable that names mirrors to try before a data set's own.
+MIRRORS_VARIABLE = "GRADLAB_MIRRORS"
+
+
+def env_mirrors(dataset: str) -> list[str]:
+    """The mirrors named in ``$GRADLAB_MIRRORS``, to be tried before a data set's own.
+
+    Parameters
+    ----------
+    dataset : str
+        The data set's name, which replaces ``{dataset}`` in each URL (MNIST and
+        Fashion-MNIST have the same file names, so one mirror serves both only
+        from two folders).
+
+    Returns
+    -------
+    list of str
+        The base URLs, separated by commas in the variable (blanks around them
+        and empty entries are ignored); empty when the variable is unset or empty.
+
+    Raises
+    ------
+    UsageError
+        An entry is not an ``http://`` or ``https://`` URL with a host.
+    """
+    mirrors = []
+    for entry in os.environ.get(MIRRORS_VARIABLE, "").split(","):
+        url = entry.strip().replace("{dataset}", dataset)
+        if not url:
+            continue
+        if not is_http_url(url):
+            raise UsageError(
+                f"{MIRRORS_VARIABLE} holds {entry.strip()!r}, which is not an http:// or "
+                "https:// URL.",
+                hint=f"Set {MIRRORS_VARIABLE} to base URLs separated by commas, such as "
+                "https://example.org/{dataset}/ (tried before the data set's own mirrors), "
+                "or unset it.",
+            )
+        mirrors.append(url)
+    return mirrors
+
+
 def fetch(
     filename: str,
     *,

@@ -22,7 +22,7 @@ import numpy.typing as npt
 from gradlab.data._digits_split import N_TRAIN, split_order
 from gradlab.data.dataset import ImageDataset, check_label_range, check_same_size, check_split
 from gradlab.data.idx import DOWNLOAD_AGAIN, IdxSpec, read_idx
-from gradlab.errors import DataError, GradlabError, UsageError
+from gradlab.errors import DataError, DownloadError, GradlabError, UsageError
 
 __all__ = ["IDX_FILES", "IDX_SOURCES", "IMAGE_DATASETS", "IdxSource", "ImageDataset", "load_images"]
 
@@ -170,7 +170,9 @@ def load_images(
         Download missing files. With False, only the cache folder is read.
     mirrors : sequence of str, optional
         Base URLs to download from instead of the data set's own mirrors. The
-        files must still match the published checksums.
+        files must still match the published checksums. By default, the URLs
+        in ``$GRADLAB_MIRRORS`` (comma-separated; ``{dataset}`` in one is
+        replaced by ``name``) and then the data set's own mirrors.
     progress : bool, optional
         Show download progress bars; by default when standard error is a terminal.
     log : callable, optional
@@ -186,8 +188,9 @@ def load_images(
     Raises
     ------
     UsageError
-        ``name`` is not one of :data:`IMAGE_DATASETS`, or the cache folder is
-        a file or cannot be created.
+        ``name`` is not one of :data:`IMAGE_DATASETS`; the cache folder is
+        a file or cannot be created; or ``$GRADLAB_MIRRORS`` holds something
+        other than http(s) URLs.
     DataError
         A file is missing (the message lists the file names and the folders
         searched) or damaged, or the files do not fit together.
@@ -252,7 +255,7 @@ def _idx_files(
         folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         folder = folder / key
         if download:
-            files = _fetch_files(source, folder, mirrors=mirrors, progress=progress, log=log)
+            files = _fetch_files(key, source, folder, mirrors=mirrors, progress=progress, log=log)
         else:
             files = _find_files(
                 key, [folder], hint="Downloading is switched off; switch it on to fetch them."
@@ -356,6 +359,7 @@ def _find_files(name: str, folders: Sequence[Path], *, hint: str) -> dict[str, P
 
 
 def _fetch_files(
+    key: str,
     source: IdxSource,
     folder: Path,
     *,
@@ -363,19 +367,30 @@ def _fetch_files(
     progress: bool | None,
     log: Callable[[str], None] | None,
 ) -> dict[str, Path]:
-    """Download each ``.gz`` file of ``source`` into ``folder`` unless cached and verified."""
+    """Download each ``.gz`` file of ``source`` into ``folder`` unless cached and verified:
+    from ``mirrors``, else from those in ``$GRADLAB_MIRRORS`` and then the data set's own."""
     names = [f"{base}.gz" for base in IDX_FILES]
-    from gradlab.data.download import fetch_all, stderr_log
+    from gradlab.data.download import MIRRORS_VARIABLE, env_mirrors, fetch_all, stderr_log
 
-    paths = fetch_all(
-        names,
-        mirrors=source.mirrors if mirrors is None else mirrors,
-        md5=source.md5,
-        sizes=source.sizes,
-        cache_dir=folder,
-        progress=progress,
-        log=log if log is not None else stderr_log,
-    )
+    try:
+        paths = fetch_all(
+            names,
+            mirrors=[*env_mirrors(key), *source.mirrors] if mirrors is None else mirrors,
+            md5=source.md5,
+            sizes=source.sizes,
+            cache_dir=folder,
+            progress=progress,
+            log=log if log is not None else stderr_log,
+        )
+    except DownloadError as exc:
+        if mirrors is not None:
+            raise
+        raise DownloadError(
+            exc.message,
+            hint=f"{exc.hint}\nOr set {MIRRORS_VARIABLE} to the base URLs of mirrors that work "
+            "for you, separated by commas; they are tried first, and their files must still "
+            "be the published ones.",
+        ) from None
     return {base: paths[f"{base}.gz"] for base in IDX_FILES}
 
 

@@ -570,6 +570,48 @@ def test_the_cli_refuses_a_bad_gradlab_mirrors_with_exit_status_2(
     ) in err
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock")
+def test_a_quiet_run_still_says_that_it_waits_for_another_download(
+    mnist_mirror: tuple[str, dict[str, npt.NDArray[np.uint8]]],
+    no_builtin_mirrors: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--quiet dropped this line too, so a run blocked on another's download looked hung."""
+    import fcntl
+    import threading
+    import time
+
+    from gradlab.jobs.train import load_data
+
+    mirror, arrays = mnist_mirror
+    monkeypatch.setenv("GRADLAB_MIRRORS", mirror)
+    folder = tmp_path / "cache" / "mnist"
+    folder.mkdir(parents=True)
+    loaded: list[ImageDataset] = []
+    fd = os.open(folder, os.O_RDONLY)  # the other process's lock on the folder
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        worker = threading.Thread(
+            target=lambda: loaded.append(
+                load_data("mnist", cache_dir=tmp_path / "cache", quiet=True)
+            )
+        )
+        worker.start()
+        err = ""
+        deadline = time.monotonic() + 10
+        while "waiting" not in err and time.monotonic() < deadline:
+            time.sleep(0.01)
+            err += capsys.readouterr().err
+    finally:
+        os.close(fd)  # the other process ends
+    worker.join(timeout=10)
+    assert err == f"waiting for another gradlab process that is downloading into {folder}\n"
+    assert_matches(loaded[0], arrays)
+    assert capsys.readouterr().err == ""  # the downloads themselves stay quiet
+
+
 def test_without_download_an_empty_cache_is_a_data_error(tmp_path: Path) -> None:
     with pytest.raises(
         DataError,

@@ -112,6 +112,17 @@ def stderr_log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+#: How the line begins that says a download waits for another process's lock.
+WAITING = "waiting for another gradlab process that is downloading into"
+
+
+def quiet_log(message: str) -> None:
+    """A ``log`` for quiet runs: prints only the line saying that the download waits for
+    another process (a run blocked on that would otherwise look hung), on standard error."""
+    if message.startswith(WAITING):
+        stderr_log(message)
+
+
 def default_cache_dir() -> Path:
     """Return the folder where downloaded data sets are kept.
 
@@ -496,7 +507,7 @@ def _folder_lock(folder: Path, log: Log) -> Iterator[bool]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             locked = True
         except BlockingIOError:
-            log(f"waiting for another gradlab process that is downloading into {folder}")
+            log(f"{WAITING} {folder}")
             fcntl.flock(fd, fcntl.LOCK_EX)
             locked = True
         except OSError:

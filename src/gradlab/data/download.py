@@ -1,16 +1,18 @@
 """Checksummed downloads from a list of mirrors into a cache folder.
 
 :func:`fetch` returns a cached file when its checksum verifies and otherwise
-tries each mirror in turn. A download streams into a temporary file beside the
-target while it is hashed; only a complete file whose checksum verifies is moved
-into place, so the cache never holds a partial or corrupt file. A download
-is cut off past its file's size and at a deadline, so a hostile or broken
-mirror can neither fill the disk nor hold the download for ever. A temporary
-file left by a download that was killed is never read; the next ``fetch`` of
-that file deletes it (downloads into one folder take turns, holding a lock on
-it, so a temporary file found there belongs to no live download). A cached
-file that fails its check is moved aside as ``<name>.rejected``, never deleted:
-it may be a copy that the user put there by hand.
+tries each mirror in turn (:func:`fetch_all` does so for the files of one data
+set, trying a mirror that could not be reached last for the files after it). A
+download streams into a temporary file beside the target while it is hashed;
+only a complete file whose checksum verifies is moved into place, so the cache
+never holds a partial or corrupt file. A download is cut off past its file's
+size and at a deadline, so a hostile or broken mirror can neither fill the disk
+nor hold the download for ever. A temporary file left by a download that was
+killed is never read; the next ``fetch`` of that file deletes it (downloads
+into one folder take turns, holding a lock on it, so a temporary file found
+there belongs to no live download). A cached file that fails its check is
+moved aside as ``<name>.rejected``, never deleted: it may be a copy that the
+user put there by hand.
 """
 
 from __future__ import annotations
@@ -252,7 +254,9 @@ def fetch(
         process is downloading into the folder and is waited for.
     hint : str, optional
         What to tell the user to do when no mirror delivers the file; by
-        default, to put it into the cache folder by hand.
+        default :func:`manual_download_hint`: to put it into the cache folder
+        by hand (its size and checksums given), or to read a copy of one's own
+        with ``--data-dir``.
 
     Returns
     -------

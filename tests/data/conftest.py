@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -19,7 +19,9 @@ class Route:
 
     ``status`` other than 200 sends an error (with ``reason`` as its status line's
     text). ``truncate`` announces the full length but sends only that many bytes.
-    ``delay`` waits before answering.
+    ``delay`` waits before answering. ``headers`` are sent as given, and with them a
+    ``status`` other than 200 is sent with them and the body (a redirect, say) instead of
+    as an error; a ``Content-Length`` among them replaces the body's own.
     ``pace`` sends the body ``chunk`` bytes at a time with that many seconds
     between (a slow server). ``endless`` announces no length and follows the
     body with zeros until the client hangs up. Whatever it is sending, a
@@ -34,6 +36,7 @@ class Route:
     chunk: int = 1 << 16
     endless: bool = False
     reason: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 #: The longest any handler goes on sending, so every server stops by itself.
@@ -79,12 +82,15 @@ class FileServer:
                 route = server.routes.get(self.path, Route(b"not found", status=404))
                 if server.stopping.wait(route.delay):
                     return
-                if route.status != 200:
+                if route.status != 200 and not route.headers:
                     self.send_error(route.status, route.reason)
                     return
-                self.send_response(200)
-                if not route.endless:
+                self.send_response(route.status, route.reason)
+                names = {name.lower() for name, _ in route.headers}
+                if not route.endless and "content-length" not in names:
                     self.send_header("Content-Length", str(len(route.body)))
+                for name, value in route.headers:
+                    self.send_header(name, value)
                 self.end_headers()
                 self.send_body(route)
 
@@ -126,3 +132,33 @@ def closed_port_mirror() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}/mnist/"
+
+
+@pytest.fixture
+def raw_reply() -> Iterator[Callable[[bytes], str]]:
+    """Start a TCP server on 127.0.0.1 that answers one connection with the given bytes, then
+    closes it (not HTTP: an SSH server, say); returns its base URL. Each server stops after
+    one connection or :data:`MAX_ANSWER` seconds."""
+    threads: list[threading.Thread] = []
+
+    def start(reply: bytes) -> str:
+        listener = socket.create_server(("127.0.0.1", 0))
+        listener.settimeout(MAX_ANSWER)
+
+        def answer() -> None:
+            with listener:
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                with conn:
+                    conn.sendall(reply)
+
+        thread = threading.Thread(target=answer, daemon=True)
+        thread.start()
+        threads.append(thread)
+        return f"http://127.0.0.1:{listener.getsockname()[1]}/mnist/"
+
+    yield start
+    for thread in threads:
+        thread.join(timeout=MAX_ANSWER + 1)

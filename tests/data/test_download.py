@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gzip
 import hashlib
 import io
 import os
@@ -12,13 +13,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from gradlab.data import download
-from gradlab.data.download import ProgressBar, default_cache_dir, fetch
+from gradlab.data.download import ProgressBar, default_cache_dir, fetch, fetch_all
 from gradlab.errors import DownloadError, ExitStatus, ResourceError, UsageError
 
 from .conftest import FileServer
@@ -68,7 +69,7 @@ def test_verified_cached_file_is_returned_without_a_request(
     assert log == []
 
 
-def test_corrupt_cached_file_is_deleted_and_downloaded_again(
+def test_corrupt_cached_file_is_moved_aside_and_downloaded_again(
     file_server: FileServer, tmp_path: Path
 ) -> None:
     mirror = file_server.mirror("a")
@@ -77,8 +78,66 @@ def test_corrupt_cached_file_is_deleted_and_downloaded_again(
     log: list[str] = []
     path = fetch(NAME, mirrors=[mirror], sha256=SHA256, cache_dir=tmp_path, log=log.append)
     assert path.read_bytes() == BODY
-    assert log[0].startswith(f"checksum mismatch for cached {tmp_path / NAME}: expected sha256")
-    assert "file deleted, downloading it again" in log[0]
+    assert log[0] == (
+        f"checksum mismatch for cached {tmp_path / NAME}: expected sha256 {SHA256}, got "
+        f"{hashlib.sha256(b'junk').hexdigest()}; moved aside to {NAME}.rejected, downloading "
+        "the published file"
+    )
+    assert (tmp_path / f"{NAME}.rejected").read_bytes() == b"junk"
+
+
+def published_gz() -> bytes:
+    """A gzip file as published, and what a user's own copy of the same data looks like."""
+    return gzip.compress(b"\x00\x00\x08\x01\x00\x00\x00\x03abc", mtime=0)
+
+
+def test_a_copy_put_into_the_cache_by_hand_is_kept_when_offline_and_the_hint_says_what_to_do(
+    closed_port_mirror: str, tmp_path: Path
+) -> None:
+    """The same data compressed again is not the published file: it was deleted, and the
+    hint sent the user back to put it there again, to lose it again."""
+    published = published_gz()
+    own = gzip.compress(gzip.decompress(published), mtime=1)
+    (tmp_path / "f.gz").write_bytes(own)
+    md5 = hashlib.md5(published).hexdigest()
+    log: list[str] = []
+    with pytest.raises(DownloadError) as caught:
+        fetch("f.gz", mirrors=[closed_port_mirror], md5=md5, size=len(published),
+              cache_dir=tmp_path, log=log.append)  # fmt: skip
+    assert not (tmp_path / "f.gz").exists()
+    assert (tmp_path / "f.gz.rejected").read_bytes() == own
+    assert log[0] == (
+        f"checksum mismatch for cached {tmp_path / 'f.gz'}: expected md5 {md5}, got "
+        f"{hashlib.md5(own).hexdigest()}; moved aside to f.gz.rejected, downloading the "
+        "published file"
+    )
+    assert caught.value.hint == (
+        f"{tmp_path}/ holds copies that are not the published files: f.gz.rejected. To read "
+        f"them as they are, pass --data-dir {tmp_path} (rename f.gz.rejected back without "
+        ".rejected first).\n"
+        f"Download f.gz by hand (from a mirror that works for you) and put it into {tmp_path}/ "
+        "unchanged: it must be the published file, byte for byte:\n"
+        f"  f.gz: {len(published)} bytes, MD5 {md5}\n"
+        "A file that differs (compressed again, say) is moved aside as <name>.rejected. Copies "
+        "of your own, raw or .gz, are read as they are with --data-dir DIR (the folder that "
+        "holds them)."
+    )
+    assert caught.value.exit_status == ExitStatus.DOWNLOAD
+
+
+def test_a_raw_copy_in_the_cache_is_named_in_the_hint_with_data_dir(
+    closed_port_mirror: str, tmp_path: Path
+) -> None:
+    """An uncompressed file beside where the .gz goes was passed over without a word."""
+    (tmp_path / "f").write_bytes(gzip.decompress(published_gz()))
+    with pytest.raises(DownloadError) as caught:
+        fetch("f.gz", mirrors=[closed_port_mirror], md5=MD5, cache_dir=tmp_path,
+              log=lambda line: None)  # fmt: skip
+    assert (caught.value.hint or "").startswith(
+        f"{tmp_path}/ holds copies that are not the published files: f. To read them as they "
+        f"are, pass --data-dir {tmp_path}.\nDownload f.gz by hand"
+    )
+    assert (tmp_path / "f").exists()
 
 
 def test_bad_checksum_deletes_the_file_and_falls_through_to_the_next_mirror(
@@ -109,6 +168,40 @@ def test_refused_connection_falls_through_to_the_next_mirror(
     )
     assert path.read_bytes() == BODY
     assert any(line.startswith(f"{closed_port_mirror}{NAME}: cannot connect") for line in log)
+
+
+def test_a_mirror_that_cannot_be_reached_is_tried_last_for_the_other_files(
+    file_server: FileServer, closed_port_mirror: str, tmp_path: Path
+) -> None:
+    """A dead first mirror cost its full timeout once for each of MNIST's four files."""
+    good = file_server.mirror("good")
+    names = [f"f{i}.gz" for i in range(3)]
+    for name in names:
+        file_server.serve(good, name, BODY)
+    log: list[str] = []
+    paths = fetch_all(names, mirrors=[closed_port_mirror, good], md5=dict.fromkeys(names, MD5),
+                      sizes=dict.fromkeys(names, len(BODY)), cache_dir=tmp_path,
+                      log=log.append)  # fmt: skip
+    assert [paths[name].read_bytes() for name in names] == [BODY] * 3
+    assert [line for line in log if line.startswith("downloading")] == [
+        f"downloading {closed_port_mirror}f0.gz",
+        f"downloading {good}f0.gz",
+        f"downloading {good}f1.gz",
+        f"downloading {good}f2.gz",
+    ]
+
+
+def test_a_mirror_that_fails_otherwise_keeps_its_place(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    empty, good = file_server.mirror("empty"), file_server.mirror("good")
+    names = ["f0.gz", "f1.gz"]
+    for name in names:
+        file_server.serve(good, name, BODY)
+    fetch_all(names, mirrors=[empty, good], md5=dict.fromkeys(names, MD5),
+              sizes=dict.fromkeys(names, len(BODY)), cache_dir=tmp_path,
+              log=lambda line: None)  # fmt: skip
+    assert file_server.requests == ["/empty/f0.gz", "/good/f0.gz", "/empty/f1.gz", "/good/f1.gz"]
 
 
 def test_http_404_falls_through_to_the_next_mirror(file_server: FileServer, tmp_path: Path) -> None:
@@ -228,18 +321,27 @@ def test_a_full_disk_under_the_cache_is_a_resource_error_naming_the_cache_option
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_pipe_where_the_cached_file_goes_is_named_with_a_reason(
-    file_server: FileServer, tmp_path: Path
+@pytest.mark.parametrize("kind", ["folder", "pipe"])
+def test_a_folder_or_pipe_where_the_cached_file_goes_is_named_with_its_full_path(
+    file_server: FileServer, tmp_path: Path, kind: str
 ) -> None:
+    """It read "cannot write NAME into the cache folder DIR: it is a folder", as if the cache
+    folder were the problem; and only after the file was downloaded."""
     mirror = file_server.mirror("a")
     file_server.serve(mirror, NAME, BODY)
-    os.mkfifo(tmp_path / NAME)
+    if kind == "folder":
+        (tmp_path / NAME).mkdir()
+    else:
+        os.mkfifo(tmp_path / NAME)
     with pytest.raises(UsageError) as caught:
         fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=tmp_path, log=lambda line: None)
+    what = "a folder" if kind == "folder" else "not a regular file (a device, pipe or socket)"
     assert str(caught.value) == (
-        f"cannot write {NAME} into the cache folder {tmp_path}: it is not a regular file (a "
-        f"device, pipe or socket), which a write would replace.\n{CACHE_HINT}"
+        f"{tmp_path / NAME} is {what}, where the cache keeps the file {NAME}.\n"
+        f"Remove {tmp_path / NAME} (or move it away), or pass --cache-dir DIR, or set "
+        "GRADLAB_DATA, to a folder you can write to (it is created when missing)."
     )
+    assert file_server.requests == []
 
 
 def test_a_temporary_file_that_cannot_be_created_is_reported_without_out(
@@ -383,6 +485,35 @@ def test_cache_dir_falls_back_to_home_cache(
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     assert default_cache_dir() == tmp_path / ".cache" / "gradlab"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no password database")
+@pytest.mark.parametrize("data", [None, "~/data"])
+def test_no_home_directory_is_a_usage_error_naming_the_cache_options(
+    monkeypatch: pytest.MonkeyPatch, data: str | None
+) -> None:
+    """A uid without a passwd entry and no HOME (a container's --user): Path.home() raised
+    RuntimeError, a traceback with exit status 1."""
+    import pwd
+
+    def no_entry(uid: int) -> pwd.struct_passwd:
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    if data is None:
+        monkeypatch.delenv("GRADLAB_DATA", raising=False)
+    else:
+        monkeypatch.setenv("GRADLAB_DATA", data)
+    monkeypatch.setattr(pwd, "getpwuid", no_entry)
+    with pytest.raises(UsageError) as caught:
+        default_cache_dir()
+    assert str(caught.value) == (
+        "cannot find the folder to keep downloaded data sets in: it lies in the home directory, "
+        f"and there is none (HOME is not set, and the user id {os.getuid()} has no home in the "
+        f"password database).\n{CACHE_HINT}"
+    )
+    assert caught.value.exit_status == ExitStatus.USAGE
 
 
 # --- temporary files left by interrupted downloads -------------------------------------------
@@ -588,7 +719,7 @@ def test_the_deadline_also_cuts_a_server_that_never_sends_its_headers(
     ) in str(caught.value)
 
 
-def test_a_cached_file_of_the_wrong_size_is_deleted_without_being_read(
+def test_a_cached_file_of_the_wrong_size_is_moved_aside_without_being_read(
     file_server: FileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     mirror = file_server.mirror("a")
@@ -605,10 +736,11 @@ def test_a_cached_file_of_the_wrong_size_is_deleted_without_being_read(
     fetch(NAME, mirrors=[mirror], md5=MD5, size=len(BODY), cache_dir=tmp_path, log=log.append)
     assert log[0] == (
         f"wrong size for cached {tmp_path / NAME}: expected {len(BODY)} bytes, found "
-        f"{len(BODY) + 1}; file deleted, downloading it again"
+        f"{len(BODY) + 1}; moved aside to {NAME}.rejected, downloading the published file"
     )
     assert hashed == []
     assert (tmp_path / NAME).read_bytes() == BODY
+    assert (tmp_path / f"{NAME}.rejected").read_bytes() == BODY + b"\x00"
 
 
 @pytest.mark.parametrize(
@@ -635,26 +767,85 @@ def test_the_default_deadline_grows_with_the_size() -> None:
     assert large == download.DEADLINE_BASE + 26421880 / download.MIN_RATE
 
 
-def test_a_damaged_cached_file_that_cannot_be_deleted_says_so(
+def test_a_damaged_cached_file_that_cannot_be_moved_aside_says_so(
     file_server: FileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A read-only cache: the unlink's OSError reached library callers raw."""
+    """A read-only cache: the OSError reached library callers raw."""
     mirror = file_server.mirror("a")
     file_server.serve(mirror, NAME, BODY)
     (tmp_path / NAME).write_bytes(b"short")
 
-    def read_only(self: Path, missing_ok: bool = False) -> None:
+    def read_only(src: object, dst: object) -> None:
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
 
-    monkeypatch.setattr(Path, "unlink", read_only)
+    monkeypatch.setattr(os, "replace", read_only)
     with pytest.raises(UsageError) as caught:
         fetch(NAME, mirrors=[mirror], md5=MD5, size=len(BODY), cache_dir=tmp_path,
               log=lambda line: None)  # fmt: skip
     assert caught.value.message == (
         f"wrong size for cached {tmp_path / NAME}: expected {len(BODY)} bytes, found 5, and it "
-        "cannot be deleted (Read-only file system)."
+        f"cannot be moved aside to {NAME}.rejected (Read-only file system)."
     )
-    assert (caught.value.hint or "").startswith(f"Delete {tmp_path / NAME} yourself, or pass ")
+    assert (caught.value.hint or "").startswith(
+        f"Move or delete {tmp_path / NAME} yourself, or pass "
+    )
+    assert file_server.requests == []
+
+
+# --- symbolic links where the cached file goes -----------------------------------------------
+
+
+def test_a_dangling_link_in_the_cache_is_moved_aside_and_the_download_stays_inside(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    """The atomic write followed the link and wrote the download wherever it pointed."""
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, NAME, BODY)
+    cache, outside = tmp_path / "cache", tmp_path / "outside" / "elsewhere.gz"
+    cache.mkdir()
+    outside.parent.mkdir()
+    (cache / NAME).symlink_to(outside)
+    log: list[str] = []
+    path = fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=cache, log=log.append)
+    assert path == cache / NAME
+    assert not path.is_symlink()
+    assert path.read_bytes() == BODY
+    assert not outside.exists()
+    assert (cache / f"{NAME}.rejected").is_symlink()
+    assert log[0] == (
+        f"cached {cache / NAME} (a symbolic link to {outside}) leads to no file; moved aside to "
+        f"{NAME}.rejected, downloading the published file"
+    )
+
+
+def test_a_link_to_a_wrong_file_is_moved_aside_and_its_target_left_alone(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, NAME, BODY)
+    cache, outside = tmp_path / "cache", tmp_path / "mine.gz"
+    cache.mkdir()
+    outside.write_bytes(b"my own data")
+    (cache / NAME).symlink_to(outside)
+    log: list[str] = []
+    path = fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=cache, log=log.append)
+    assert not path.is_symlink()
+    assert path.read_bytes() == BODY
+    assert outside.read_bytes() == b"my own data"
+    assert log[0].startswith(
+        f"checksum mismatch for cached {cache / NAME} (a symbolic link to {outside}): expected md5"
+    )
+
+
+def test_a_link_to_the_right_file_is_read_through(file_server: FileServer, tmp_path: Path) -> None:
+    cache, shared = tmp_path / "cache", tmp_path / "shared.gz"
+    cache.mkdir()
+    shared.write_bytes(BODY)
+    (cache / NAME).symlink_to(shared)
+    path = fetch(NAME, mirrors=[file_server.mirror("a")], md5=MD5, cache_dir=cache, log=print)
+    assert path.is_symlink()
+    assert path.read_bytes() == BODY
+    assert file_server.requests == []
 
 
 def test_a_servers_control_characters_reach_the_message_escaped(
@@ -674,3 +865,76 @@ def test_mirrors_must_be_a_list_of_urls(tmp_path: Path, mirrors: object) -> None
     """A string was taken one character at a time, as 19 "mirrors"."""
     with pytest.raises(UsageError, match=r"fetch: mirrors must be a list of base URLs \(strings\)"):
         fetch(NAME, mirrors=mirrors, md5=MD5, cache_dir=tmp_path)  # type: ignore[arg-type]
+
+
+# --- what a mirror may answer ----------------------------------------------------------------
+
+
+def test_a_redirect_to_ftp_is_not_followed(file_server: FileServer, tmp_path: Path) -> None:
+    """urllib's default opener follows ftp:// redirects, with a handler the watchdog does not
+    see (no deadline)."""
+    mirror = file_server.mirror("a")
+    target = f"ftp://127.0.0.1:9/{NAME}"
+    file_server.serve(mirror, NAME, b"", status=302, headers=(("Location", target),))
+    with pytest.raises(DownloadError) as caught:
+        fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=tmp_path, log=lambda line: None)
+    assert (
+        f"  {mirror}{NAME}: redirected to {target}, which is not an http:// or https:// URL; "
+        "not followed\n"
+    ) in str(caught.value)
+
+
+def test_a_redirect_to_http_is_followed(file_server: FileServer, tmp_path: Path) -> None:
+    old, new = file_server.mirror("old"), file_server.mirror("new")
+    file_server.serve(old, NAME, b"", status=301, headers=(("Location", f"{new}{NAME}"),))
+    file_server.serve(new, NAME, BODY)
+    path = fetch(NAME, mirrors=[old], md5=MD5, cache_dir=tmp_path, log=lambda line: None)
+    assert path.read_bytes() == BODY
+    assert file_server.requests == [f"/old/{NAME}", f"/new/{NAME}"]
+
+
+def test_a_redirect_loop_says_too_many_redirects(file_server: FileServer, tmp_path: Path) -> None:
+    """The message held urllib's two lines, its newlines shown as literal backslash-n."""
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, NAME, b"", status=302, headers=(("Location", f"{mirror}{NAME}"),))
+    with pytest.raises(DownloadError) as caught:
+        fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=tmp_path, log=lambda line: None)
+    assert (
+        f"  {mirror}{NAME}: too many redirects (a loop, or more than 10); stopped at "
+        f"{mirror}{NAME}\n"
+    ) in str(caught.value)
+    assert "\\n" not in str(caught.value)
+
+
+def test_a_server_that_does_not_speak_http_is_named_as_such(
+    raw_reply: Callable[[bytes], str], tmp_path: Path
+) -> None:
+    """It read "connection failed: SSH-2.0-OpenSSH_9.6"."""
+    mirror = raw_reply(b"SSH-2.0-OpenSSH_9.6\r\n")
+    with pytest.raises(DownloadError) as caught:
+        fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=tmp_path, log=lambda line: None)
+    assert (
+        f"  {mirror}{NAME}: the server did not answer in HTTP (its reply began "
+        "'SSH-2.0-OpenSSH_9.6'); check the URL's host, port and http/https\n"
+    ) in str(caught.value)
+
+
+def test_a_content_length_of_unicode_digits_is_taken_as_no_length(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    """ "²".isdigit() is True, and int("²") raised: the download failed as "connection failed"."""
+    mirror = file_server.mirror("a")
+    file_server.serve(mirror, NAME, BODY, headers=(("Content-Length", "\u00b2"),))
+    path = fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=tmp_path, log=lambda line: None)
+    assert path.read_bytes() == BODY
+
+
+@pytest.mark.parametrize("mirror", ["ftp://127.0.0.1/mnist/", "file:///tmp/", "127.0.0.1/mnist/"])
+def test_a_mirror_that_is_not_an_http_url_is_refused(tmp_path: Path, mirror: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        fetch(NAME, mirrors=[mirror], md5=MD5, cache_dir=tmp_path, log=lambda line: None)
+    assert str(caught.value) == (
+        f"fetch: the mirror {mirror!r} is not an http:// or https:// URL; give base URLs such "
+        "as 'https://example.org/mnist/'"
+    )
+    assert list(tmp_path.iterdir()) == []

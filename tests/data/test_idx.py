@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import io
 import os
 import re
 import struct
@@ -13,6 +14,7 @@ import tracemalloc
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -396,3 +398,73 @@ def test_a_device_is_refused() -> None:
 def test_a_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=f"^{damaged(tmp_path)} is not a regular file"):
         read_idx(tmp_path)
+
+
+# --- gzip headers that store a file name or comment ------------------------------------------
+
+
+def gzip_with_fields(payload: bytes, *, name: bytes = b"", comment: bytes = b"") -> bytes:
+    """``payload`` gzip-compressed, with a stored file name and comment when given (the
+    gzip module writes no comment, so the member is put together here, after RFC 1952)."""
+    flags = (0x08 if name else 0) | (0x10 if comment else 0)
+    head = b"\x1f\x8b\x08" + bytes([flags]) + bytes(4) + b"\x00\xff"
+    fields = (name + b"\x00" if name else b"") + (comment + b"\x00" if comment else b"")
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    body = deflate.compress(payload) + deflate.flush()
+    tail = struct.pack("<II", zlib.crc32(payload), len(payload) & 0xFFFFFFFF)
+    return head + fields + body + tail
+
+
+IDX_PAYLOAD = header(0x08, 3, 2) + bytes(range(6))
+
+
+@pytest.mark.parametrize("field", ["name", "comment"])
+def test_a_huge_stored_name_or_comment_is_refused_naming_the_file(
+    tmp_path: Path, field: str
+) -> None:
+    """The gzip module reads these fields a byte at a time, unbuffered: 5 MB took 12 s."""
+    path = in_file(tmp_path, gzip_with_fields(IDX_PAYLOAD, **{field: b"a" * (5 << 20)}))
+    with pytest.raises(DataError) as caught:
+        read_idx(path)
+    what = "file name" if field == "name" else "comment"
+    assert str(caught.value) == (
+        f"{path} is a damaged gzip file: its header stores a {what} of more than 65536 bytes "
+        "(real ones take a few)\nDelete it and download it again."
+    )
+
+
+def test_a_stored_name_and_comment_up_to_the_bound_are_read_through_a_buffer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name of 64 KiB read byte by byte is 64 Ki system calls; through a buffer, a few."""
+    import gradlab.data.idx as idx
+
+    reads = 0
+
+    class CountingFile(io.FileIO):
+        def read(self, size: int = -1, /) -> bytes:
+            nonlocal reads
+            reads += 1
+            return super().read(size)
+
+        def readinto(self, buffer: Any, /) -> int:
+            nonlocal reads
+            reads += 1
+            return super().readinto(buffer)
+
+    def counting_open(path: Path, mode: str, buffering: int = -1) -> io.FileIO:
+        assert (mode, buffering) == ("rb", 0)
+        return CountingFile(path, "r")
+
+    monkeypatch.setattr(idx, "open", counting_open, raising=False)
+    fields = {"name": b"n" * (1 << 16), "comment": b"c" * (1 << 16)}
+    path = in_file(tmp_path, gzip_with_fields(IDX_PAYLOAD, **fields))
+    np.testing.assert_array_equal(read_idx(path), np.arange(6, dtype=np.uint8).reshape(3, 2))
+    assert reads < 50
+
+
+def test_a_damaged_file_gets_the_hint_it_is_given(tmp_path: Path) -> None:
+    path = in_file(tmp_path, gzip.compress(IDX_PAYLOAD)[:-12])
+    with pytest.raises(DataError) as caught:
+        read_idx(path, damaged_hint="Replace it.")
+    assert caught.value.hint == "Replace it."

@@ -203,6 +203,28 @@ def test_missing_files_are_listed_with_every_folder_searched(tmp_path: Path) -> 
         load_images("mnist", data_dir=tmp_path)
 
 
+@pytest.mark.parametrize("where", ["data_dir", "cache"])
+def test_a_damaged_file_gets_a_hint_that_fits_where_it_came_from(
+    tmp_path: Path, where: str
+) -> None:
+    """A file in --data-dir was told "Delete it and download it again", though --data-dir
+    files are never downloaded."""
+    folder = tmp_path / "mnist" if where == "cache" else tmp_path
+    paths = write_files(folder, fake_arrays(), gz=True)
+    labels = paths[TRAIN_LABELS]
+    labels.write_bytes(labels.read_bytes()[:-12])
+    where_from = {"data_dir": tmp_path} if where == "data_dir" else {"cache_dir": tmp_path}
+    with pytest.raises(DataError) as caught:
+        load_images("mnist", **where_from, download=False)  # type: ignore[arg-type]
+    assert caught.value.message.startswith(f"{labels} is a damaged gzip file")
+    assert caught.value.hint == (
+        "Replace it with a good copy (files read with --data-dir are never downloaded), or "
+        "leave out --data-dir to download the data set."
+        if where == "data_dir"
+        else "Delete it and download it again."
+    )
+
+
 def test_count_mismatch_names_both_files(tmp_path: Path) -> None:
     arrays = fake_arrays()
     arrays[TRAIN_LABELS] = arrays[TRAIN_LABELS][:11]
@@ -398,6 +420,196 @@ def test_failed_download_hint_names_all_four_files_and_the_cache_folder(
         load_images(
             "fashion-mnist", cache_dir=tmp_path, mirrors=[closed_port_mirror], progress=False
         )
+
+
+def test_failed_download_hint_gives_each_files_published_size_and_md5(
+    closed_port_mirror: str, tmp_path: Path
+) -> None:
+    source = IDX_SOURCES["mnist"]
+    with pytest.raises(DownloadError) as caught:
+        load_images("mnist", cache_dir=tmp_path, mirrors=[closed_port_mirror], progress=False,
+                    log=lambda line: None)  # fmt: skip
+    for base in IDX_FILES:
+        name = f"{base}.gz"
+        assert f"\n  {name}: {source.sizes[name]} bytes, MD5 {source.md5[name]}\n" in str(
+            caught.value
+        )
+
+
+# --- GRADLAB_MIRRORS --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_builtin_mirrors(monkeypatch: pytest.MonkeyPatch, closed_port_mirror: str) -> str:
+    """MNIST's own mirrors replaced by one that refuses connections (tests never go out)."""
+    source = dataclasses.replace(IDX_SOURCES["mnist"], mirrors=(closed_port_mirror,))
+    monkeypatch.setitem(IDX_SOURCES, "mnist", source)
+    return closed_port_mirror
+
+
+def test_gradlab_mirrors_are_tried_before_the_data_sets_own(
+    mnist_mirror: tuple[str, dict[str, npt.NDArray[np.uint8]]],
+    no_builtin_mirrors: str,
+    file_server: FileServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    mirror, arrays = mnist_mirror
+    # {dataset} is the data set's name; blanks and empty entries are ignored
+    monkeypatch.setenv("GRADLAB_MIRRORS", " , " + mirror.replace("/mnist/", "/{dataset}/") + " ,")
+    log: list[str] = []
+    data = load_images("mnist", cache_dir=tmp_path / "c", progress=False, log=log.append)
+    assert_matches(data, arrays)
+    assert file_server.requests == [f"/mnist/{base}.gz" for base in IDX_FILES]
+    assert not any(no_builtin_mirrors in line for line in log)
+
+
+def test_gradlab_mirrors_must_serve_the_published_files(
+    file_server: FileServer,
+    no_builtin_mirrors: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    mirror = file_server.mirror("other")
+    for path in write_files(tmp_path / "served", fake_arrays(), gz=True).values():
+        file_server.serve(mirror, path.name, path.read_bytes())
+    monkeypatch.setenv("GRADLAB_MIRRORS", mirror)
+    with pytest.raises(DownloadError) as caught:
+        load_images("mnist", cache_dir=tmp_path / "c", progress=False, log=lambda line: None)
+    served = (tmp_path / "served" / f"{TRAIN_IMAGES}.gz").stat().st_size
+    published = IDX_SOURCES["mnist"].sizes[f"{TRAIN_IMAGES}.gz"]
+    assert caught.value.message == (
+        f"could not download {TRAIN_IMAGES}.gz from any mirror:\n"
+        f"  {mirror}{TRAIN_IMAGES}.gz: announces {served} bytes, but the file has {published}; "
+        "not downloaded\n"
+        f"  {no_builtin_mirrors}{TRAIN_IMAGES}.gz: cannot connect: Connection refused"
+    )
+    assert (caught.value.hint or "").endswith(
+        "\nOr set GRADLAB_MIRRORS to the base URLs of mirrors that work for you, separated by "
+        "commas; they are tried first, and their files must still be the published ones."
+    )
+
+
+@pytest.mark.parametrize("value", ["ftp://127.0.0.1/mnist/", "127.0.0.1:8000/mnist/", "http://"])
+def test_gradlab_mirrors_holding_something_else_than_http_urls_is_a_usage_error(
+    no_builtin_mirrors: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str
+) -> None:
+    monkeypatch.setenv("GRADLAB_MIRRORS", f"http://127.0.0.1:9/, {value}")
+    with pytest.raises(UsageError) as caught:
+        load_images("mnist", cache_dir=tmp_path / "c", progress=False, log=lambda line: None)
+    assert str(caught.value) == (
+        f"GRADLAB_MIRRORS holds {value!r}, which is not an http:// or https:// URL.\n"
+        "Set GRADLAB_MIRRORS to base URLs separated by commas, such as "
+        "https://example.org/{dataset}/ (tried before the data set's own mirrors), or unset it."
+    )
+    assert not (tmp_path / "c").exists()
+
+
+def test_the_cli_downloads_from_gradlab_mirrors(
+    mnist_mirror: tuple[str, dict[str, npt.NDArray[np.uint8]]],
+    no_builtin_mirrors: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from gradlab.cli import main
+
+    mirror, _ = mnist_mirror
+    monkeypatch.setenv("GRADLAB_MIRRORS", mirror)
+    cache = tmp_path / "cache"
+    code = main(["train", "softmax", "--dataset", "mnist", "--cache-dir", str(cache),
+                 "--epochs", "1", "--no-plots", "--out", str(tmp_path / "out")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert f"downloading {mirror}{TRAIN_IMAGES}.gz" in err
+    assert (cache / "mnist" / f"{TRAIN_IMAGES}.gz").is_file()
+
+
+def test_the_cli_says_which_gradlab_mirrors_failed_with_exit_status_4(
+    no_builtin_mirrors: str,
+    closed_port_mirror: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from gradlab.cli import main
+    from gradlab.errors import ExitStatus
+
+    dead = closed_port_mirror.replace("/mnist/", "/{dataset}-mirror/")
+    monkeypatch.setenv("GRADLAB_MIRRORS", dead)
+    argv = ["train", "softmax", "--dataset", "mnist", "--cache-dir", str(tmp_path / "c"),
+            "--epochs", "1", "--no-plots", "--quiet", "--out", str(tmp_path / "out")]  # fmt: skip
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == ExitStatus.DOWNLOAD == 4
+    mine = dead.replace("{dataset}", "mnist")
+    assert (
+        f"gradlab train: error: could not download {TRAIN_IMAGES}.gz from any mirror:\n"
+        f"  {mine}{TRAIN_IMAGES}.gz: cannot connect: Connection refused\n"
+        f"  {no_builtin_mirrors}{TRAIN_IMAGES}.gz: cannot connect: Connection refused\n"
+    ) in err
+    assert "Or set GRADLAB_MIRRORS to the base URLs of mirrors" in err
+
+
+def test_the_cli_refuses_a_bad_gradlab_mirrors_with_exit_status_2(
+    no_builtin_mirrors: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from gradlab.cli import main
+
+    monkeypatch.setenv("GRADLAB_MIRRORS", "mirror.example.org/mnist")
+    code = main(["train", "softmax", "--dataset", "mnist", "--cache-dir", str(tmp_path / "c"),
+                 "--epochs", "1", "--no-plots", "--out", str(tmp_path / "out")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert (
+        "gradlab train: error: GRADLAB_MIRRORS holds 'mirror.example.org/mnist', which is not "
+        "an http:// or https:// URL.\n"
+    ) in err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock")
+def test_a_quiet_run_still_says_that_it_waits_for_another_download(
+    mnist_mirror: tuple[str, dict[str, npt.NDArray[np.uint8]]],
+    no_builtin_mirrors: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--quiet dropped this line too, so a run blocked on another's download looked hung."""
+    import fcntl
+    import threading
+    import time
+
+    from gradlab.jobs.train import load_data
+
+    mirror, arrays = mnist_mirror
+    monkeypatch.setenv("GRADLAB_MIRRORS", mirror)
+    folder = tmp_path / "cache" / "mnist"
+    folder.mkdir(parents=True)
+    loaded: list[ImageDataset] = []
+    fd = os.open(folder, os.O_RDONLY)  # the other process's lock on the folder
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        worker = threading.Thread(
+            target=lambda: loaded.append(
+                load_data("mnist", cache_dir=tmp_path / "cache", quiet=True)
+            )
+        )
+        worker.start()
+        err = ""
+        deadline = time.monotonic() + 10
+        while "waiting" not in err and time.monotonic() < deadline:
+            time.sleep(0.01)
+            err += capsys.readouterr().err
+    finally:
+        os.close(fd)  # the other process ends
+    worker.join(timeout=10)
+    assert err == f"waiting for another gradlab process that is downloading into {folder}\n"
+    assert_matches(loaded[0], arrays)
+    assert capsys.readouterr().err == ""  # the downloads themselves stay quiet
 
 
 def test_without_download_an_empty_cache_is_a_data_error(tmp_path: Path) -> None:

@@ -1,14 +1,18 @@
 """Checksummed downloads from a list of mirrors into a cache folder.
 
 :func:`fetch` returns a cached file when its checksum verifies and otherwise
-tries each mirror in turn. A download streams into a temporary file beside the
-target while it is hashed; only a complete file whose checksum verifies is moved
-into place, so the cache never holds a partial or corrupt file. A download
-is cut off past its file's size and at a deadline, so a hostile or broken
-mirror can neither fill the disk nor hold the download for ever. A temporary
-file left by a download that was killed is never read; the next ``fetch`` of
-that file deletes it (downloads into one folder take turns, holding a lock on
-it, so a temporary file found there belongs to no live download).
+tries each mirror in turn (:func:`fetch_all` does so for the files of one data
+set, trying a mirror that could not be reached last for the files after it). A
+download streams into a temporary file beside the target while it is hashed;
+only a complete file whose checksum verifies is moved into place, so the cache
+never holds a partial or corrupt file. A download is cut off past its file's
+size and at a deadline, so a hostile or broken mirror can neither fill the disk
+nor hold the download for ever. A temporary file left by a download that was
+killed is never read; the next ``fetch`` of that file deletes it (downloads
+into one folder take turns, holding a lock on it, so a temporary file found
+there belongs to no live download). A cached file that fails its check is
+moved aside as ``<name>.rejected``, never deleted: it may be a copy that the
+user put there by hand.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -87,8 +92,10 @@ class _MirrorFailed(Exception):
     screen or retitle the terminal of the user who reads the message.
     """
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
         super().__init__(_printable(message))
+        #: The mirror could not be connected to at all (refused, unknown host, timed out).
+        self.unreachable = unreachable
 
 
 def _printable(text: str) -> str:
@@ -107,6 +114,17 @@ def stderr_log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+#: How the line begins that says a download waits for another process's lock.
+WAITING = "waiting for another gradlab process that is downloading into"
+
+
+def quiet_log(message: str) -> None:
+    """A ``log`` for quiet runs: prints only the line saying that the download waits for
+    another process (a run blocked on that would otherwise look hung), on standard error."""
+    if message.startswith(WAITING):
+        stderr_log(message)
+
+
 def default_cache_dir() -> Path:
     """Return the folder where downloaded data sets are kept.
 
@@ -115,12 +133,71 @@ def default_cache_dir() -> Path:
     Path
         ``$GRADLAB_DATA`` when set; else ``$XDG_CACHE_HOME/gradlab``; else
         ``~/.cache/gradlab``.
+
+    Raises
+    ------
+    UsageError
+        The folder lies in the home directory (through ``~/.cache``, or a ``~``
+        in the variables), and there is none: ``HOME`` is not set and the user
+        id has no entry in the password database (a container started with
+        ``--user`` of an id unknown to it, say).
     """
-    if env := os.environ.get("GRADLAB_DATA"):
-        return Path(env).expanduser()
-    if xdg := os.environ.get("XDG_CACHE_HOME"):
-        return Path(xdg).expanduser() / "gradlab"
-    return Path.home() / ".cache" / "gradlab"
+    try:
+        if env := os.environ.get("GRADLAB_DATA"):
+            return Path(env).expanduser()
+        if xdg := os.environ.get("XDG_CACHE_HOME"):
+            return Path(xdg).expanduser() / "gradlab"
+        return Path.home() / ".cache" / "gradlab"
+    except (RuntimeError, KeyError):
+        uid = f" {os.getuid()}" if hasattr(os, "getuid") else ""
+        raise UsageError(
+            "cannot find the folder to keep downloaded data sets in: it lies in the home "
+            f"directory, and there is none (HOME is not set, and the user id{uid} has no "
+            "home in the password database).",
+            hint=CACHE_HINT,
+        ) from None
+
+
+#: The environment variable that names mirrors to try before a data set's own.
+MIRRORS_VARIABLE = "GRADLAB_MIRRORS"
+
+
+def env_mirrors(dataset: str) -> list[str]:
+    """The mirrors named in ``$GRADLAB_MIRRORS``, to be tried before a data set's own.
+
+    Parameters
+    ----------
+    dataset : str
+        The data set's name, which replaces ``{dataset}`` in each URL (MNIST and
+        Fashion-MNIST have the same file names, so one mirror serves both only
+        from two folders).
+
+    Returns
+    -------
+    list of str
+        The base URLs, separated by commas in the variable (blanks around them
+        and empty entries are ignored); empty when the variable is unset or empty.
+
+    Raises
+    ------
+    UsageError
+        An entry is not an ``http://`` or ``https://`` URL with a host.
+    """
+    mirrors = []
+    for entry in os.environ.get(MIRRORS_VARIABLE, "").split(","):
+        url = entry.strip().replace("{dataset}", dataset)
+        if not url:
+            continue
+        if not is_http_url(url):
+            raise UsageError(
+                f"{MIRRORS_VARIABLE} holds {entry.strip()!r}, which is not an http:// or "
+                "https:// URL.",
+                hint=f"Set {MIRRORS_VARIABLE} to base URLs separated by commas, such as "
+                "https://example.org/{dataset}/ (tried before the data set's own mirrors), "
+                "or unset it.",
+            )
+        mirrors.append(url)
+    return mirrors
 
 
 def fetch(
@@ -154,8 +231,8 @@ def fetch(
     cache_dir : Path
         The folder to keep the file in; created when missing.
     size : int, optional
-        The file's size in bytes. A cached file of another size is deleted
-        unread; a mirror that announces another size, or sends a byte more, is
+        The file's size in bytes. A cached file of another size is moved
+        aside unread (see ``log``); a mirror that announces another size, or sends a byte more, is
         cut off at once. Without it a mirror may send up to
         :data:`MAX_UNKNOWN_SIZE` bytes.
     progress : bool, optional
@@ -170,12 +247,16 @@ def fetch(
         :data:`MIN_RATE`), or :data:`UNKNOWN_SIZE_DEADLINE` without ``size``.
     log : callable, default: print on standard error
         Receives one line per event: a download started, a mirror failed, a
-        cached or downloaded file failed its size or checksum and was deleted,
+        cached file failed its size or checksum and was moved aside to
+        ``<name>.rejected`` (never deleted: it may be a copy put there by hand),
+        a downloaded file failed its checksum and was deleted,
         a temporary file left by an interrupted download was deleted, another
         process is downloading into the folder and is waited for.
     hint : str, optional
         What to tell the user to do when no mirror delivers the file; by
-        default, to put it into the cache folder by hand.
+        default :func:`manual_download_hint`: to put it into the cache folder
+        by hand (its size and checksums given), or to read a copy of one's own
+        with ``--data-dir``.
 
     Returns
     -------
@@ -187,8 +268,9 @@ def fetch(
     UsageError
         ``filename`` is not a plain file name (it has a folder part, is
         ``..``, or is absolute); no mirrors; a checksum that is not a hex
-        digest; a size, timeout or deadline that is not a number > 0; or a
-        cache folder that is a file, lies inside one, or cannot be created.
+        digest; a size, timeout or deadline that is not a number > 0; a
+        cache folder that is a file, lies inside one, or cannot be created; or
+        a folder, device or pipe where the file goes.
     DownloadError
         No mirror delivered a file of the right size and checksum in time
         (the message lists each mirror and its failure), or writing the file
@@ -196,59 +278,183 @@ def fetch(
     """
     _check_filename(filename)
     expected = _expected_digests(filename, sha256=sha256, md5=md5)
+    _check_mirrors(filename, mirrors)
+    limits = _limits(size, timeout, deadline)
+    folder = Path(cache_dir)
+    return _fetch_one(
+        filename,
+        expected,
+        limits,
+        folder,
+        order=list(mirrors),
+        show=sys.stderr.isatty() if progress is None else progress,
+        log=log,
+        hint=lambda: (
+            hint
+            or manual_download_hint(
+                [filename],
+                folder,
+                sizes={filename: size} if size is not None else None,
+                digests={filename: expected},
+            )
+        ),
+    )
+
+
+def fetch_all(
+    filenames: Sequence[str],
+    *,
+    mirrors: Sequence[str],
+    md5: Mapping[str, str],
+    sizes: Mapping[str, int],
+    cache_dir: Path,
+    progress: bool | None = None,
+    timeout: float = 30,
+    log: Log = stderr_log,
+) -> dict[str, Path]:
+    """Return the files of one data set, each as :func:`fetch` returns it.
+
+    Parameters
+    ----------
+    filenames : sequence of str
+        The files, fetched in this order.
+    mirrors : sequence of str
+        Base URLs, tried in order for each file.
+    md5, sizes : mapping
+        Each file's MD5 hex digest and size in bytes, by file name.
+    cache_dir : Path
+        The folder to keep the files in; created when missing.
+    progress, timeout, log
+        As for :func:`fetch`.
+
+    Returns
+    -------
+    dict of str to Path
+        The verified file of each name in ``filenames``.
+
+    Raises
+    ------
+    UsageError, DownloadError, ResourceError
+        As for :func:`fetch`. When no mirror delivers a file, the hint names all
+        the files, with their published sizes and checksums.
+    """
+    for filename in filenames:
+        _check_filename(filename)
+    _check_mirrors(", ".join(filenames), mirrors)
+    expected = {f: _expected_digests(f, md5=md5[f]) for f in filenames}
+    folder = Path(cache_dir)
+    order = list(mirrors)
+    show = sys.stderr.isatty() if progress is None else progress
+    return {
+        filename: _fetch_one(
+            filename,
+            expected[filename],
+            _limits(sizes[filename], timeout, None),
+            folder,
+            order=order,
+            show=show,
+            log=log,
+            hint=lambda: manual_download_hint(filenames, folder, sizes=sizes, digests=expected),
+        )
+        for filename in filenames
+    }
+
+
+def _check_mirrors(what: str, mirrors: Sequence[str]) -> None:
+    """Raise a UsageError unless ``mirrors`` is a non-empty list of strings."""
     if isinstance(mirrors, str | bytes) or not all(isinstance(m, str) for m in mirrors):
         raise UsageError(
             f"fetch: mirrors must be a list of base URLs (strings); got {mirrors!r:.200}."
         )
     if not mirrors:
-        raise UsageError(f"no mirrors given to download {filename} from")
+        raise UsageError(f"no mirrors given to download {what} from")
+    for mirror in mirrors:
+        if not is_http_url(mirror):
+            raise UsageError(
+                f"fetch: the mirror {mirror!r} is not an http:// or https:// URL; "
+                "give base URLs such as 'https://example.org/mnist/'"
+            )
+
+
+def is_http_url(url: str) -> bool:
+    """True for an ``http://`` or ``https://`` URL with a host."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:  # a bad port, an unclosed [
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _limits(size: int | None, timeout: float, deadline: float | None) -> _Limits:
+    """The checked limits of one download."""
     validate(FETCH_PARAMETERS, {"size": size, "timeout": timeout, "deadline": deadline}, "fetch")
-    limits = _Limits(
+    return _Limits(
         size=size,
         most=size if size is not None else MAX_UNKNOWN_SIZE,
         deadline=deadline if deadline is not None else _default_deadline(size),
         timeout=timeout,
     )
-    target = Path(cache_dir) / filename
-    _check_cache_folder(target.parent)
-    if not target.parent.is_dir():
-        _make_cache_folder(target.parent)
-    with _folder_lock(target.parent, log) as locked:
+
+
+def _fetch_one(
+    filename: str,
+    expected: Mapping[str, str],
+    limits: _Limits,
+    folder: Path,
+    *,
+    order: list[str],
+    show: bool,
+    log: Log,
+    hint: Callable[[], str],
+) -> Path:
+    """:func:`fetch` once its arguments are checked; ``hint`` is made when needed."""
+    target = folder / filename
+    _check_cache_folder(folder)
+    if not folder.is_dir():
+        _make_cache_folder(folder)
+    with _folder_lock(folder, log) as locked:
         _remove_leftovers(target, locked=locked, log=log)
-        if _cached_file_is_good(target, expected, size, log):
+        if _cached_file_is_good(target, expected, limits.size, log):
             return target
-        show = sys.stderr.isatty() if progress is None else progress
-        _download_from_mirrors(target, mirrors, expected, limits, show=show, log=log, hint=hint)
+        _download_from_mirrors(target, order, expected, limits, show=show, log=log, hint=hint)
     return target
 
 
 def _download_from_mirrors(
     target: Path,
-    mirrors: Sequence[str],
+    mirrors: list[str],
     expected: Mapping[str, str],
     limits: _Limits,
     *,
     show: bool,
     log: Log,
-    hint: str | None,
+    hint: Callable[[], str],
 ) -> None:
-    """Try each mirror in turn until one delivers ``target`` with the ``expected`` digests."""
+    """Try each mirror in turn until one delivers ``target`` with the ``expected`` digests.
+
+    A mirror that cannot be connected to is moved to the end of ``mirrors`` (the
+    caller's list, shared by the files of one data set): a dead first mirror
+    then costs its timeout once, not once for every file.
+    """
     filename = target.name
     failures: list[str] = []
-    for number, mirror in enumerate(mirrors, start=1):
+    for number, mirror in enumerate(list(mirrors), start=1):
         log(f"downloading {_url(mirror, filename)}")
         try:
             _download(mirror, target, expected, limits, show=show)
         except _MirrorFailed as exc:
             log(f"{exc}; trying the next mirror" if number < len(mirrors) else str(exc))
             failures.append(f"  {exc}")
+            if exc.unreachable:
+                mirrors.remove(mirror)
+                mirrors.append(mirror)
             continue
         except (OSError, UsageError) as exc:
             raise _cache_write_error(target, exc) from None
         return
     raise DownloadError(
         f"could not download {filename} from any mirror:\n" + "\n".join(failures),
-        hint=hint or manual_download_hint([filename], target.parent),
+        hint=hint(),
     )
 
 
@@ -305,7 +511,7 @@ def _folder_lock(folder: Path, log: Log) -> Iterator[bool]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             locked = True
         except BlockingIOError:
-            log(f"waiting for another gradlab process that is downloading into {folder}")
+            log(f"{WAITING} {folder}")
             fcntl.flock(fd, fcntl.LOCK_EX)
             locked = True
         except OSError:
@@ -334,14 +540,78 @@ def _remove_leftovers(target: Path, *, locked: bool, log: Log) -> None:
         log(f"deleted {path}, left by an interrupted download")
 
 
-def manual_download_hint(filenames: Sequence[str], folder: Path) -> str:
-    """Tell how to place ``filenames`` into ``folder`` by hand."""
-    names = ", ".join(filenames)
-    return (
-        f"Download {names} by hand (from a mirror that works for you) and put "
-        f"{'it' if len(filenames) == 1 else 'them'} into {folder}/, "
-        "or pass --data-dir DIR to read the files from a folder of your own."
+def manual_download_hint(
+    filenames: Sequence[str],
+    folder: Path,
+    *,
+    sizes: Mapping[str, int] | None = None,
+    digests: Mapping[str, Mapping[str, str]] | None = None,
+) -> str:
+    """Tell how to place ``filenames`` into ``folder`` by hand, or read copies of one's own.
+
+    Parameters
+    ----------
+    filenames : sequence of str
+        The files to place.
+    folder : Path
+        The cache folder they go into.
+    sizes : mapping of str to int, optional
+        The published size of each file, by name.
+    digests : mapping of str to mapping, optional
+        The published checksums of each file, by name, then by algorithm
+        (``{"train.gz": {"md5": "f68b..."}}``).
+
+    Returns
+    -------
+    str
+        Lines that say which bytes the cache accepts, what happens to other
+        copies, and how to read those with ``--data-dir``; when ``folder``
+        already holds such copies (raw files, or files moved aside as
+        ``.rejected``), that comes first, naming them.
+    """
+    one = len(filenames) == 1
+    published = []
+    for name in filenames:
+        facts = [f"{sizes[name]} bytes"] if sizes and name in sizes else []
+        facts += [f"{a.upper()} {d}" for a, d in (digests or {}).get(name, {}).items()]
+        if facts:
+            published.append(f"  {name}: {', '.join(facts)}")
+    lines = []
+    copies = _own_copies(filenames, folder)
+    if copies:
+        rejected = [c for c in copies if c.endswith(REJECTED)]
+        rename = (
+            f" (rename {' and '.join(rejected)} back without {REJECTED} first)" if rejected else ""
+        )
+        lines.append(
+            f"{folder}/ holds copies that are not the published files: {', '.join(copies)}. "
+            f"To read them as they are, pass --data-dir {folder}{rename}."
+        )
+    lines.append(
+        f"Download {', '.join(filenames)} by hand (from a mirror that works for you) and put "
+        f"{'it' if one else 'them'} into {folder}/ unchanged: {'it' if one else 'each'} must "
+        "be the published file, byte for byte" + (":" if published else ".")
     )
+    lines += published
+    lines.append(
+        f"A file that differs (compressed again, say) is moved aside as <name>{REJECTED}. "
+        "Copies of your own, raw or .gz, are read as they are with --data-dir DIR "
+        "(the folder that holds them)."
+    )
+    return "\n".join(lines)
+
+
+def _own_copies(filenames: Sequence[str], folder: Path) -> list[str]:
+    """The names of the files in ``folder`` that stand for ``filenames`` but are not them:
+    uncompressed ones (the name without ``.gz``) and ones moved aside as ``.rejected``."""
+    found = []
+    for name in filenames:
+        raw = name.removesuffix(".gz")
+        for candidate in ([raw] if raw != name else []) + [name + REJECTED]:
+            with contextlib.suppress(OSError):
+                if (folder / candidate).is_file():
+                    found.append(candidate)
+    return found
 
 
 def _check_filename(filename: str) -> None:
@@ -441,35 +711,70 @@ def _make_cache_folder(folder: Path) -> None:
 def _cached_file_is_good(
     target: Path, expected: Mapping[str, str], size: int | None, log: Log
 ) -> bool:
-    """Return True when ``target`` exists and verifies; delete it when it fails.
+    """Return True when ``target`` exists and verifies; move it aside when it fails.
 
-    A file of the wrong ``size`` is deleted without being read.
+    A file that fails is never deleted: it may be a copy put there by hand (the
+    same data compressed again, say). It is renamed ``<name>.rejected``
+    (replacing an earlier one), which a download cannot overwrite and which
+    ``--data-dir`` can read once renamed back. A file of the wrong ``size`` is
+    moved aside unread. A symbolic link is only read through: one that does
+    not lead to a file that verifies is moved aside itself (its target stays
+    as it is), so a download never writes outside the cache folder.
+
+    Raises
+    ------
+    UsageError
+        ``target`` is a folder, a device, pipe or socket (the download could
+        not take its place), or a file that fails and cannot be moved aside.
     """
-    if not target.is_file():
+    link = target.is_symlink()
+    if not link and not target.exists():
         return False
+    where = f"cached {target}"
+    if link:
+        where += f" (a symbolic link to {os.readlink(target)})"
+        if not target.exists():
+            _reject(target, f"{where} leads to no file", log)
+            return False
+        if not target.is_file():
+            _reject(target, f"{where} leads to something that is not a regular file", log)
+            return False
+    elif not target.is_file():
+        kind = "a folder" if target.is_dir() else "not a regular file (a device, pipe or socket)"
+        raise UsageError(
+            f"{target} is {kind}, where the cache keeps the file {target.name}.",
+            hint=f"Remove {target} (or move it away), or " + _lower_first(CACHE_HINT),
+        )
     actual = target.stat().st_size
     if size is not None and actual != size:
-        sizes = f"expected {size} bytes, found {actual}"
-        _delete_damaged(target, f"wrong size for cached {target}: {sizes}")
-        log(f"wrong size for cached {target}: {sizes}; file deleted, downloading it again")
+        _reject(target, f"wrong size for {where}: expected {size} bytes, found {actual}", log)
         return False
     problem = _mismatch(expected, _hash_file(target, expected))
     if problem is None:
         return True
-    _delete_damaged(target, f"checksum mismatch for cached {target}: {problem}")
-    log(f"checksum mismatch for cached {target}: {problem}; file deleted, downloading it again")
+    _reject(target, f"checksum mismatch for {where}: {problem}", log)
     return False
 
 
-def _delete_damaged(target: Path, why: str) -> None:
-    """Delete a cached file that failed its check, or say why it stays and what to do."""
+#: The ending given to a cached file that failed its check.
+REJECTED = ".rejected"
+
+
+def _reject(target: Path, why: str, log: Log) -> None:
+    """Move a cached file (or link) that failed its check aside to ``<name>.rejected``."""
+    aside = target.with_name(target.name + REJECTED)
     try:
-        target.unlink()
+        os.replace(target, aside)
     except OSError as exc:
         raise UsageError(
-            f"{why}, and it cannot be deleted ({exc.strerror or exc}).",
-            hint=f"Delete {target} yourself, or " + CACHE_HINT[0].lower() + CACHE_HINT[1:],
+            f"{why}, and it cannot be moved aside to {aside.name} ({exc.strerror or exc}).",
+            hint=f"Move or delete {target} yourself, or " + _lower_first(CACHE_HINT),
         ) from None
+    log(f"{why}; moved aside to {aside.name}, downloading the published file")
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
 
 
 def _download(
@@ -558,15 +863,35 @@ def _stream(url: str, limits: _Limits, *, show: bool) -> Iterator[bytes]:
                 finally:
                     if bar is not None:
                         bar.close()
+        except _RedirectRefused as exc:
+            raise _MirrorFailed(
+                f"{url}: redirected to {exc.target}, which is not an http:// or https:// URL; "
+                "not followed"
+            ) from None
         except urllib.error.HTTPError as exc:
+            if isinstance(exc.msg, str) and exc.msg.startswith(_RedirectHandler.inf_msg):
+                raise _MirrorFailed(
+                    f"{url}: too many redirects (a loop, or more than "
+                    f"{_RedirectHandler.max_redirections}); stopped at {exc.filename}"
+                ) from exc
             raise _MirrorFailed(f"{url}: HTTP error {exc.code} {exc.reason}") from exc
         except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
             if watchdog.expired():
                 raise _MirrorFailed(_too_slow(url, limits, received)) from exc
             if isinstance(exc, urllib.error.URLError):
-                raise _MirrorFailed(f"{url}: cannot connect: {_reason(exc.reason)}") from exc
+                raise _MirrorFailed(
+                    f"{url}: cannot connect: {_reason(exc.reason)}", unreachable=True
+                ) from exc
             if isinstance(exc, TimeoutError):
                 raise _MirrorFailed(f"{url}: no data within {limits.timeout:g} s") from exc
+            if isinstance(exc, http.client.BadStatusLine) and not isinstance(
+                exc, http.client.RemoteDisconnected
+            ):
+                began = str(exc.args[0] if exc.args else "").strip()[:60]
+                raise _MirrorFailed(
+                    f"{url}: the server did not answer in HTTP (its reply began {began!r}); "
+                    "check the URL's host, port and http/https"
+                ) from exc
             raise _MirrorFailed(f"{url}: connection failed: {_reason(exc)}") from exc
         if watchdog.expired():
             raise _MirrorFailed(_too_slow(url, limits, received))
@@ -667,7 +992,50 @@ class _Watchdog:
                 watched = connection_class(http.client.HTTPSConnection)
                 return self.do_open(watched, req, context=_ssl_context())
 
-        return urllib.request.build_opener(HTTPHandler(), HTTPSHandler(context=_ssl_context()))
+        # Built by hand: build_opener adds FTP, file and data handlers, which a redirect
+        # could reach, and whose connections this watchdog would not see.
+        opener = urllib.request.OpenerDirector()
+        for handler in (
+            urllib.request.ProxyHandler(),
+            urllib.request.UnknownHandler(),
+            HTTPHandler(),
+            HTTPSHandler(context=_ssl_context()),
+            urllib.request.HTTPDefaultErrorHandler(),
+            _RedirectHandler(),
+            urllib.request.HTTPErrorProcessor(),
+        ):
+            opener.add_handler(handler)
+        return opener
+
+
+class _RedirectRefused(Exception):
+    """A mirror redirected to a URL that is not http:// or https://."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self.target = target
+
+
+class _RedirectHandler(urllib.request.HTTPRedirectHandler):
+    """Follows redirects to http:// and https:// URLs only (urllib also follows ``ftp://``)."""
+
+    def http_error_302(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+    ) -> IO[bytes] | None:
+        location = headers.get("location") or headers.get("uri")
+        if location is not None:
+            target = urllib.parse.urljoin(req.full_url, location)
+            if urllib.parse.urlsplit(target).scheme not in ("http", "https"):
+                fp.close()
+                raise _RedirectRefused(target)
+        return super().http_error_302(req, fp, code, msg, headers)
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
 
 
 def _shutdown(sock: socket.socket) -> None:
@@ -693,7 +1061,8 @@ def _reason(reason: object) -> str:
 def _content_length(response: http.client.HTTPResponse) -> int | None:
     """Return the announced body length of ``response``, or None."""
     value = response.headers.get("Content-Length")
-    return int(value) if value is not None and value.isdigit() else None
+    # isdigit alone takes "²", on which int() fails
+    return int(value) if value is not None and value.isascii() and value.isdigit() else None
 
 
 class ProgressBar:

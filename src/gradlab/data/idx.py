@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import io
 import math
 import os
 import stat
@@ -35,7 +36,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -61,6 +62,11 @@ MAX_IDX_BYTES = 1 << 30
 TRAILING_LIMIT = 1 << 20
 #: Bytes decompressed or read at a time.
 _SLICE = 1 << 20
+#: The longest file name or comment a gzip header may store. Real ones take a few bytes;
+#: the gzip module reads them a byte at a time, so a huge one would take seconds.
+MAX_GZIP_FIELD = 1 << 16
+#: What to do about a damaged file, by default: the data sets' files are downloaded.
+DOWNLOAD_AGAIN = "Delete it and download it again."
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,7 @@ def read_idx(
     *,
     spec: IdxSpec | None = None,
     max_bytes: int = MAX_IDX_BYTES,
+    damaged_hint: str = DOWNLOAD_AGAIN,
 ) -> npt.NDArray[Any]:
     """Read an IDX file, raw or gzip-compressed, in memory bounded by its header.
 
@@ -132,6 +139,9 @@ def read_idx(
         the header, before the data is read.
     max_bytes : int, default MAX_IDX_BYTES
         The most data the header may declare, in bytes.
+    damaged_hint : str, default DOWNLOAD_AGAIN
+        What to tell the user about a damaged (truncated, undecodable) file:
+        by default to download it again, which suits a downloaded file only.
 
     Returns
     -------
@@ -143,39 +153,38 @@ def read_idx(
     ------
     DataError
         The file cannot be read or is not a regular file; it is a damaged gzip
-        file; its header is not that of an IDX file (bad zero bytes, unknown
+        file or one whose gzip header stores a name or comment over
+        :data:`MAX_GZIP_FIELD` bytes; its header is not that of an IDX file (bad zero bytes, unknown
         type code, no or too many dimensions, a dimension of size 0); it
         declares more than ``max_bytes`` or something ``spec`` does not allow;
         or its data is shorter or longer than the header declares. The message
         names the file and what its header declared.
     """
     p = Path(path)
-    with _open(p) as (stream, raw_size):
+    hint = damaged_hint
+    with _open(p, hint) as (stream, raw_size):
         compressed = raw_size is None
         try:
             dtype, shape, offset = _read_header(p, stream)
             _check_declared(p, dtype, shape, spec, max_bytes)
             if not compressed:
                 assert raw_size is not None
-                _check_payload_length(p, shape, dtype, raw_size - offset)
+                _check_payload_length(p, shape, dtype, raw_size - offset, hint=hint)
             array = np.empty(shape, dtype=dtype)
             got = _fill(stream, array.data.cast("B"))
             if got < array.nbytes:
-                _check_payload_length(p, shape, dtype, got)
+                _check_payload_length(p, shape, dtype, got, hint=hint)
             extra = _count_trailing(stream)
             if extra:
                 more = extra > TRAILING_LIMIT  # then reading stopped one byte past the limit
                 actual = array.nbytes + min(extra, TRAILING_LIMIT)
-                _check_payload_length(p, shape, dtype, actual, more=more)
+                _check_payload_length(p, shape, dtype, actual, more=more, hint=hint)
         except (OSError, EOFError, zlib.error) as exc:
             if not compressed:
                 raise DataError(
                     f"cannot read {p}: {getattr(exc, 'strerror', None) or exc}"
                 ) from exc
-            raise DataError(
-                f"{p} is a damaged gzip file: {exc}",
-                hint="Delete it and download it again.",
-            ) from exc
+            raise DataError(f"{p} is a damaged gzip file: {exc}", hint=hint) from exc
     if not array.dtype.isnative:
         array.byteswap(inplace=True)
         array = array.view(array.dtype.newbyteorder("="))
@@ -229,7 +238,7 @@ def describe_shape(shape: tuple[int, ...]) -> str:
 
 
 @contextlib.contextmanager
-def _open(path: Path) -> Iterator[tuple[_Stream, int | None]]:
+def _open(path: Path, damaged_hint: str) -> Iterator[tuple[_Stream, int | None]]:
     """Open ``path`` for streaming: the decompressed stream of a gzip file, else the file.
 
     Yields
@@ -237,7 +246,8 @@ def _open(path: Path) -> Iterator[tuple[_Stream, int | None]]:
     stream : binary file
         Unbuffered for a raw file (reads go straight into the caller's array),
         a :class:`gzip.GzipFile` (which decompresses only as much as is read)
-        for a compressed one.
+        for a compressed one, reading through a buffer: it reads a header's
+        stored name and comment a byte at a time.
     raw_size : int or None
         The size of a raw file; None for a compressed one, whose expanded size
         is not known before it is read.
@@ -255,10 +265,48 @@ def _open(path: Path) -> Iterator[tuple[_Stream, int | None]]:
             if not compressed:
                 yield raw, info.st_size
                 return
-            with gzip.GzipFile(fileobj=raw, mode="rb") as unpacked:
+            buffered = io.BufferedReader(raw)
+            _check_gzip_header(path, buffered, damaged_hint)
+            buffered.seek(0)
+            with gzip.GzipFile(fileobj=buffered, mode="rb") as unpacked:
                 yield unpacked, None
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+_FEXTRA, _FNAME, _FCOMMENT = 0x04, 0x08, 0x10  # gzip header flags (RFC 1952)
+
+
+def _check_gzip_header(path: Path, stream: IO[bytes], damaged_hint: str) -> None:
+    """Refuse a gzip header that stores a file name or comment over :data:`MAX_GZIP_FIELD`.
+
+    Leaves ``stream`` anywhere; a header that ends early is left to
+    :class:`gzip.GzipFile` to report.
+    """
+    head = stream.read(10)
+    if len(head) < 10:
+        return
+    flags = head[3]
+    if flags & _FEXTRA:
+        size = stream.read(2)
+        if len(size) < 2:
+            return
+        stream.seek(int.from_bytes(size, "little"), io.SEEK_CUR)
+    for flag, what in ((_FNAME, "file name"), (_FCOMMENT, "comment")):
+        if not flags & flag:
+            continue
+        start = stream.tell()
+        field = stream.read(MAX_GZIP_FIELD + 1)
+        end = field.find(b"\0")
+        if end < 0:
+            if len(field) > MAX_GZIP_FIELD:
+                raise DataError(
+                    f"{path} is a damaged gzip file: its header stores a {what} of more than "
+                    f"{MAX_GZIP_FIELD} bytes (real ones take a few)",
+                    hint=damaged_hint,
+                )
+            return
+        stream.seek(start + end + 1)
 
 
 def _read_exactly(stream: _Stream, n: int) -> bytes:
@@ -375,7 +423,13 @@ def _show_bytes(data: bytes) -> str:
 
 
 def _check_payload_length(
-    path: Path, shape: tuple[int, ...], dtype: np.dtype[Any], actual: int, *, more: bool = False
+    path: Path,
+    shape: tuple[int, ...],
+    dtype: np.dtype[Any],
+    actual: int,
+    *,
+    more: bool = False,
+    hint: str = DOWNLOAD_AGAIN,
 ) -> None:
     """Raise a DataError unless ``actual`` bytes of data are what the header promises.
 
@@ -388,7 +442,7 @@ def _check_payload_length(
     if actual < expected:
         raise DataError(
             f"{path} is truncated: {promise} but only {actual} bytes follow",
-            hint="Delete it and download it again.",
+            hint=hint,
         )
     over = "more than " if more else ""
     raise DataError(

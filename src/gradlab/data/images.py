@@ -21,8 +21,8 @@ import numpy.typing as npt
 
 from gradlab.data._digits_split import N_TRAIN, split_order
 from gradlab.data.dataset import ImageDataset, check_label_range, check_same_size, check_split
-from gradlab.data.idx import IdxSpec, read_idx
-from gradlab.errors import DataError, GradlabError, UsageError
+from gradlab.data.idx import DOWNLOAD_AGAIN, IdxSpec, read_idx
+from gradlab.errors import DataError, DownloadError, GradlabError, UsageError
 
 __all__ = ["IDX_FILES", "IDX_SOURCES", "IMAGE_DATASETS", "IdxSource", "ImageDataset", "load_images"]
 
@@ -170,7 +170,9 @@ def load_images(
         Download missing files. With False, only the cache folder is read.
     mirrors : sequence of str, optional
         Base URLs to download from instead of the data set's own mirrors. The
-        files must still match the published checksums.
+        files must still match the published checksums. By default, the URLs
+        in ``$GRADLAB_MIRRORS`` (comma-separated; ``{dataset}`` in one is
+        replaced by ``name``) and then the data set's own mirrors.
     progress : bool, optional
         Show download progress bars; by default when standard error is a terminal.
     log : callable, optional
@@ -186,8 +188,9 @@ def load_images(
     Raises
     ------
     UsageError
-        ``name`` is not one of :data:`IMAGE_DATASETS`, or the cache folder is
-        a file or cannot be created.
+        ``name`` is not one of :data:`IMAGE_DATASETS`; the cache folder is
+        a file or cannot be created; or ``$GRADLAB_MIRRORS`` holds something
+        other than http(s) URLs.
     DataError
         A file is missing (the message lists the file names and the folders
         searched) or damaged, or the files do not fit together.
@@ -209,7 +212,8 @@ def load_images(
     try:
         return _dataset_from_files(
             key, source.classes, _idx_files(key, source, data_dir, cache_dir, download,
-                                            mirrors, progress, log)
+                                            mirrors, progress, log),
+            damaged_hint=DOWNLOAD_AGAIN if data_dir is None else _REPLACE_OWN_COPY,
         )  # fmt: skip
     except OSError as exc:
         if isinstance(exc, GradlabError):  # a download's own error (DownloadError, ...)
@@ -251,7 +255,7 @@ def _idx_files(
         folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         folder = folder / key
         if download:
-            files = _fetch_files(source, folder, mirrors=mirrors, progress=progress, log=log)
+            files = _fetch_files(key, source, folder, mirrors=mirrors, progress=progress, log=log)
         else:
             files = _find_files(
                 key, [folder], hint="Downloading is switched off; switch it on to fetch them."
@@ -355,6 +359,7 @@ def _find_files(name: str, folders: Sequence[Path], *, hint: str) -> dict[str, P
 
 
 def _fetch_files(
+    key: str,
     source: IdxSource,
     folder: Path,
     *,
@@ -362,33 +367,49 @@ def _fetch_files(
     progress: bool | None,
     log: Callable[[str], None] | None,
 ) -> dict[str, Path]:
-    """Download each ``.gz`` file of ``source`` into ``folder`` unless cached and verified."""
+    """Download each ``.gz`` file of ``source`` into ``folder`` unless cached and verified:
+    from ``mirrors``, else from those in ``$GRADLAB_MIRRORS`` and then the data set's own."""
     names = [f"{base}.gz" for base in IDX_FILES]
-    from gradlab.data.download import fetch, manual_download_hint, stderr_log
+    from gradlab.data.download import MIRRORS_VARIABLE, env_mirrors, fetch_all, stderr_log
 
-    hint = manual_download_hint(names, folder)
-    return {
-        base: fetch(
-            f"{base}.gz",
-            mirrors=source.mirrors if mirrors is None else mirrors,
-            md5=source.md5[f"{base}.gz"],
-            size=source.sizes[f"{base}.gz"],
+    try:
+        paths = fetch_all(
+            names,
+            mirrors=[*env_mirrors(key), *source.mirrors] if mirrors is None else mirrors,
+            md5=source.md5,
+            sizes=source.sizes,
             cache_dir=folder,
             progress=progress,
-            hint=hint,
             log=log if log is not None else stderr_log,
         )
-        for base in IDX_FILES
-    }
+    except DownloadError as exc:
+        if mirrors is not None:
+            raise
+        raise DownloadError(
+            exc.message,
+            hint=f"{exc.hint}\nOr set {MIRRORS_VARIABLE} to the base URLs of mirrors that work "
+            "for you, separated by commas; they are tried first, and their files must still "
+            "be the published ones.",
+        ) from None
+    return {base: paths[f"{base}.gz"] for base in IDX_FILES}
+
+
+#: What to do about a damaged file in ``data_dir``: it is never downloaded again.
+_REPLACE_OWN_COPY = (
+    "Replace it with a good copy (files read with --data-dir are never downloaded), "
+    "or leave out --data-dir to download the data set."
+)
 
 
 def _dataset_from_files(
-    name: str, classes: tuple[str, ...], files: Mapping[str, Path]
+    name: str, classes: tuple[str, ...], files: Mapping[str, Path], *, damaged_hint: str
 ) -> ImageDataset:
-    """Read the four IDX files and check that they fit together."""
+    """Read the four IDX files and check that they fit together; ``damaged_hint`` says what
+    to do about a damaged one."""
     train_images, train_labels, test_images, test_labels = (files[base] for base in IDX_FILES)
     X_train, y_train, X_test, y_test = (
-        read_idx(files[base], spec=idx_spec(name, base)) for base in IDX_FILES
+        read_idx(files[base], spec=idx_spec(name, base), damaged_hint=damaged_hint)
+        for base in IDX_FILES
     )
     check_split(X_train, y_train, str(train_images), str(train_labels))
     check_split(X_test, y_test, str(test_images), str(test_labels))

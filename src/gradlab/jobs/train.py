@@ -120,12 +120,20 @@ def load_data(
         data_dir=data_dir,
         cache_dir=cache_dir,
         progress=False if quiet else None,
-        log=_silent if quiet else None,
+        log=_quiet_download_log if quiet else None,
     )
 
 
+def _quiet_download_log(message: str) -> None:
+    """The download ``log`` of a quiet run: only the line saying that it waits for another
+    process's download is printed (without it, a run blocked on that looks hung)."""
+    from gradlab.data.download import quiet_log  # loaded already: only downloads log
+
+    quiet_log(message)
+
+
 def _silent(message: str) -> None:
-    """A ``log`` that drops download messages."""
+    """A ``say`` that drops every message (for the ranks other than the leader)."""
 
 
 def data_classes(data: Any) -> Any:

@@ -232,18 +232,39 @@ def test_an_empty_dataset_is_named() -> None:
         SoftmaxRegression().fit(empty)
 
 
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
 def test_reading_a_slow_dataset_shows_a_progress_bar(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_input, "PROGRESS_DELAY", 0.0)
-    out = io.StringIO()
+    monkeypatch.setenv("TERM", "xterm")
+    out = Tty()
     read_torch_data(image_dataset(), progress=out)
     text = out.getvalue()
-    assert "\rreading the Dataset: [" in text
+    assert "\r\x1b[Kreading the Dataset: [" in text
+    # the closing line clears the bar's row: a shorter line left the bar's end behind it
+    assert text.rsplit("\r", 1)[1].startswith("\x1b[Kreading the Dataset: 90 items in ")
     assert text.endswith(" s\n")
-    assert "reading the Dataset: 90 items in " in text
     quiet = io.StringIO()
     monkeypatch.setattr(_input, "PROGRESS_DELAY", 60.0)
     read_torch_data(image_dataset(), progress=quiet)
     assert quiet.getvalue() == ""  # quick reads show nothing
+
+
+@pytest.mark.parametrize("where", ["a file", "a dumb terminal"])
+def test_a_slow_dataset_read_into_a_log_writes_one_line_and_no_carriage_return(
+    monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """Every redraw went into the file, ten a second, joined by carriage returns."""
+    monkeypatch.setattr(_input, "PROGRESS_DELAY", 0.0)
+    monkeypatch.setenv("TERM", "dumb" if where == "a dumb terminal" else "xterm")
+    out = Tty() if where == "a dumb terminal" else io.StringIO()
+    read_torch_data(image_dataset(), progress=out)
+    assert out.getvalue().startswith("reading the Dataset: 90 items in ")
+    assert out.getvalue().count("\n") == 1
+    assert "\r" not in out.getvalue()
 
 
 def test_as_arrays_keeps_y_none_and_the_dtype() -> None:

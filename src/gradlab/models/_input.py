@@ -339,7 +339,9 @@ def _items(data: Any, total: int | None) -> Any:
 
 
 class _Progress:
-    """A progress bar on stderr (or ``stream``) once reading has taken a moment."""
+    """A progress bar on stderr (or ``stream``) once reading has taken a moment, redrawn in
+    place where the stream shows a carriage return as one (a terminal that moves its
+    cursor, a notebook); elsewhere (a file, a pipe, a CI log) only the closing line."""
 
     def __init__(self, stream: bool | TextIO | None, what: str, total: int | None, unit: str):
         self.stream: TextIO | None
@@ -353,9 +355,10 @@ class _Progress:
         self.start = time.perf_counter()
         self.shown = False
         self.last = 0.0
+        self.redraws = self.stream is not None and _redraws(self.stream)
 
     def update(self, done: int) -> None:
-        if self.stream is None:
+        if self.stream is None or not self.redraws:
             return
         now = time.perf_counter()
         if now - self.start < PROGRESS_DELAY or now - self.last < 0.1:
@@ -368,13 +371,29 @@ class _Progress:
             text = f"[{'#' * filled}{'.' * (width - filled)}] {done:,}/{self.total:,}"
         else:
             text = f"{done:,}"
-        self.stream.write(f"\rreading the {self.what}: {text} {self.unit}")
+        self.stream.write(f"\r\033[Kreading the {self.what}: {text} {self.unit}")
         self.stream.flush()
 
     def close(self, done: int) -> None:
-        if self.stream is not None and self.shown:
-            seconds = time.perf_counter() - self.start
+        if self.stream is None:
+            return
+        seconds = time.perf_counter() - self.start
+        if self.shown or (not self.redraws and seconds >= PROGRESS_DELAY):
+            clear = "\r\033[K" if self.shown else ""
             self.stream.write(
-                f"\rreading the {self.what}: {done:,} {self.unit} in {seconds:.1f} s\n"
+                f"{clear}reading the {self.what}: {done:,} {self.unit} in {seconds:.1f} s\n"
             )
             self.stream.flush()
+
+
+def _redraws(stream: TextIO) -> bool:
+    """Whether ``stream`` shows a carriage return as a return to the line's start: a
+    terminal that moves its cursor (not ``TERM=dumb``), or a notebook's output."""
+    import os
+
+    from gradlab.viz.notebook import in_notebook
+
+    isatty = getattr(stream, "isatty", None)
+    if isatty is not None and isatty():
+        return os.environ.get("TERM") != "dumb"
+    return in_notebook()

@@ -671,6 +671,20 @@ def test_jax_peer_does_gradlabs_sgd_step_for_step(
     assert r["test_accuracy"][-1] == pytest.approx(np.mean(h.argmax(1) == data.y_test))
 
 
+def test_the_keras_peer_keeps_tensorflows_cpp_start_up_log_off_stderr() -> None:
+    """`gradlab bench` printed absl's "All log messages before absl::InitializeLog()" and
+    oneDNN's notice twice: TF_CPP_MIN_LOG_LEVEL does not reach them."""
+    _needs("keras")
+    probe = (
+        "from gradlab.bench.peers.keras_fit import KerasFit\n"
+        "KerasFit((64, 10), batch_size=32, lr=0.1)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "absl" not in proc.stderr
+    assert "oneDNN" not in proc.stderr
+
+
 def test_keras_peer_starts_from_the_given_weights(data: Data) -> None:
     _needs("keras")
     from gradlab.bench.peers import keras_fit

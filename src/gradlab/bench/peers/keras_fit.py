@@ -23,7 +23,8 @@ import numpy as np
 
 if "keras" not in sys.modules:
     os.environ["KERAS_BACKEND"] = "tensorflow"
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
+    # TensorFlow first, as the engine imports it: without its C++ start-up log on stderr
+    importlib.import_module("gradlab.engines.tf_engine")
 keras: Any = importlib.import_module("keras")
 
 

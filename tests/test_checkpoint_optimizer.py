@@ -19,7 +19,7 @@ from safetensors.numpy import save_file
 
 from gradlab import checkpoint
 from gradlab.cli import main
-from gradlab.errors import DataError
+from gradlab.errors import DataError, GradlabWarning
 from gradlab.models import MLPClassifier, SoftmaxRegression, load_classifier
 from gradlab.optim.rules import Adam
 from gradlab.optim.schedules import CosineAnnealingLR, LinearLR, SequentialLR
@@ -107,7 +107,7 @@ def test_resuming_with_another_rule_starts_its_state_afresh(tmp_path: Path) -> N
     ck = tmp_path / "m.safetensors"
     MLPClassifier(hidden=(5,), epochs=1).fit(X, y, checkpoint=ck)
     m = MLPClassifier(hidden=(5,), epochs=2, optimizer="adam")
-    with pytest.warns(UserWarning, match=re.escape(
+    with pytest.warns(GradlabWarning, match=re.escape(
         f"{ck} holds the state of sgd, not adam: MLPClassifier resumes with a fresh adam "
         "state."
     )):  # fmt: skip

@@ -16,7 +16,7 @@ from gradlab import ops
 from gradlab.engines import numpy_mlp
 from gradlab.engines.numpy_mlp import NumpyMLP, reference_gradients, reference_step
 from gradlab.engines.optstate import SavedOptimizer
-from gradlab.errors import DataError, DivergenceError, UsageError
+from gradlab.errors import CompiledStepWarning, DataError, DivergenceError, UsageError
 from gradlab.models import MLPClassifier, SoftmaxRegression, load_classifier
 from gradlab.models._init import init_params
 from gradlab.optim import compiled
@@ -381,7 +381,7 @@ def test_a_fused_kernel_that_cannot_compile_warns_and_the_numpy_passes_take_over
         raise TypeError("no matching definition")  # what a numba typing error looks like
 
     net._fused = broken
-    with pytest.warns(RuntimeWarning, match=r"softmax regression's compiled step cannot be used"):
+    with pytest.warns(CompiledStepWarning, match=r"softmax regression's compiled step cannot"):
         net.train_step(net.prepare(X, y), np.arange(10), 0.05)
     assert net._fused is None
     assert net._fused_logits is None

@@ -546,3 +546,23 @@ def test_compare_refuses_a_named_engine_that_is_not_installed_before_any_fit(
         "gradlab compare: error: TensorFlow is not installed, and this needs it.\n"
         f"Install it with: {install_command('tensorflow')}\n"
     )
+
+
+def test_every_gradlab_warning_can_be_silenced_by_its_one_base_class(tmp_path: Path) -> None:
+    """gradlab's warnings were plain UserWarnings, pointed at the caller's module: no filter
+    could tell them from others."""
+    import warnings
+
+    from gradlab.errors import GradlabWarning
+
+    csv = tmp_path / "same-x.csv"
+    csv.write_text("1,2\n1,3\n1,4\n")
+    from gradlab.jobs.linreg import _warn_if_constant
+
+    points = load_csv(csv)
+    with pytest.warns(GradlabWarning, match="every x is 1"):
+        _warn_if_constant(points)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", category=GradlabWarning)
+        _warn_if_constant(points)  # silenced, not raised

@@ -131,6 +131,20 @@ class WorkerError(GradlabError, RuntimeError):
     kind = "worker"
 
 
+class GradlabWarning(UserWarning):
+    """Base of the warnings gradlab gives, so they can be filtered together::
+
+        warnings.filterwarnings("ignore", category=gradlab.errors.GradlabWarning)
+
+    (scikit-learn's ``DataConversionWarning`` for a column-vector ``y`` stays
+    scikit-learn's, as its estimator checks expect.)"""
+
+
+class CompiledStepWarning(GradlabWarning, RuntimeWarning):
+    """numba is installed, but a compiled step cannot be used: the NumPy passes run instead,
+    with the same numbers, more slowly."""
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, turned into an exception by the CLI so it unwinds like Ctrl-C.
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gradlab.data.points import Points
-from gradlab.errors import DivergenceError, UsageError
+from gradlab.errors import DivergenceError, GradlabWarning, UsageError
 from gradlab.models.linear import LinearRegression, closed_form
 from gradlab.ops import affine, squared_error
 from gradlab.optim.rules import is_plain
@@ -154,6 +154,7 @@ def _warn_if_constant(points: Points) -> None:
             f"{X[0, j]:g} {w} alone and the two are not determined apart. Gradient descent "
             "stops at one such pair; the closed form gives the pair of least norm. "
             "Use points with different x values.",
+            GradlabWarning,
             stacklevel=3,
         )
 

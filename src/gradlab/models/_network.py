@@ -35,6 +35,7 @@ from gradlab import ops
 from gradlab.engines.optstate import SavedOptimizer
 from gradlab.errors import (
     DataError,
+    GradlabWarning,
     MissingDependencyError,
     OutOfMemoryError,
     UsageError,
@@ -831,7 +832,7 @@ class NetworkClassifier:
             warnings.warn(
                 f"{saved.path} holds the state of {state.name}, not {rule.name}: "
                 f"{self._owner} resumes with a fresh {rule.name} state.",
-                UserWarning,
+                GradlabWarning,
                 stacklevel=outside_stacklevel(),
             )
             return None
@@ -956,7 +957,7 @@ class NetworkClassifier:
         if fitted is None:
             warnings.warn(
                 f"X has feature names, but {self._owner} was fitted without feature names",
-                UserWarning,
+                GradlabWarning,
                 stacklevel=outside_stacklevel(),
             )
             return
@@ -964,7 +965,7 @@ class NetworkClassifier:
             warnings.warn(
                 f"X does not have valid feature names, but {self._owner} was fitted with "
                 "feature names",
-                UserWarning,
+                GradlabWarning,
                 stacklevel=outside_stacklevel(),
             )
             return

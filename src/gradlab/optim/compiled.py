@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from gradlab.errors import install_command
+from gradlab.errors import CompiledStepWarning, GradlabWarning, install_command
 from gradlab.optim.rules import Adam, Params, RMSprop, Rule, State
 
 #: The environment variable that turns compiled steps off when set to ``0``, and on for
@@ -82,7 +82,7 @@ def setting() -> str:
                 f"{ENV}={raw!r} is not understood: set it to 0 (compiled steps off) or 1 "
                 "(on for every job), or leave it unset (chosen by the job); it counts as "
                 "unset.",
-                RuntimeWarning,
+                GradlabWarning,
                 stacklevel=2,
             )
         return "auto"
@@ -161,7 +161,7 @@ def fallback_warning(what: str, reason: str) -> None:
         f"used ({reason}); it runs as NumPy passes instead (slower). "
         f"Reinstall with `{install_command('fast')}`, or set {ENV}=0 "
         "to silence this.",
-        RuntimeWarning,
+        CompiledStepWarning,
         stacklevel=3,
     )
 

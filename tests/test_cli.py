@@ -67,7 +67,7 @@ def test_linreg_json_is_one_object_with_the_results(
     assert obj["end"]["w"] == pytest.approx(1.4777440851894448, rel=1e-12)
     assert obj["closed_form"]["b"] == pytest.approx(7.99102098227036, rel=1e-9)
     assert obj["gap"]["error"] > 0
-    assert obj["plots"] == []
+    assert obj["files"] == []
 
 
 def test_linreg_defaults_are_the_estimators(
@@ -927,3 +927,26 @@ def test_compare_noise_is_jaggedness_not_steepness(step_loss: list[float], noise
 
     row = Row("numpy", "batch", [0.0], 0.0, 0.0, len(step_loss), 1.0, [0.0], step_loss)
     assert row.noise == pytest.approx(noise, abs=1e-12)
+
+
+def test_every_commands_json_names_its_files_and_optimizer_alike(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Written files were "plots" in some commands and "files" in others; the optimizer a
+    name in some and its settings in others."""
+    jobs = {
+        "descend": ["descend", "x**2", "--steps", "5"],
+        "linreg": ["linreg", "--iters", "5"],
+        "compare": ["compare", "--engines", "numpy", "--epochs", "5"],
+        "train": ["train", "softmax", "--epochs", "1", "--quiet"],
+    }
+    for name, argv in jobs.items():
+        code, out, _ = run(capsys, *argv, "--json", "--out", str(tmp_path / name))
+        assert code == 0, name
+        obj = json.loads(out)
+        assert isinstance(obj["files"], list), name
+        assert obj["files"], name
+        assert all(Path(f).exists() for f in obj["files"]), name
+        assert "plots" not in obj, name
+        optimizers = [row["optimizer"] for row in obj.get("runs", obj.get("rows", [obj]))]
+        assert all(isinstance(o, dict) and "name" in o for o in optimizers), name

@@ -377,8 +377,8 @@ def test_compare_races_optimizers_across_engines(capsys: pytest.CaptureFixture[s
     assert code == 0
     obj = json.loads(out)
     assert obj["optimizers"] == ["sgd", "momentum", "adam"]
-    assert [r["optimizer"] for r in obj["rows"]] == ["sgd", "momentum", "adam"]
-    assert obj["rows"][1]["rule"]["momentum"] == 0.9
+    assert [r["optimizer_flag"] for r in obj["rows"]] == ["sgd", "momentum", "adam"]
+    assert obj["rows"][1]["optimizer"]["momentum"] == 0.9
     losses = [r["loss"] for r in obj["rows"]]
     assert losses[1] < losses[0]  # momentum gets further than plain SGD at the same rate
 

@@ -207,16 +207,17 @@ def test_descend_json_reports_each_runs_optimizer_and_schedule(
     assert len(obj["minima"]) == 4
     assert obj["schedule_options"] == {"name": "cosine", "min_lr": 0.001}
     momentum, adam = obj["runs"]
-    assert momentum["optimizer"] == "momentum"
+    assert momentum["optimizer_flag"] == "momentum"
     assert momentum["lr"] == 0.01  # each rule's default on himmelblau
-    assert momentum["rule"] == {"name": "sgd", "lr": 0.01, "momentum": 0.9, "dampening": 0.0,
-                                "weight_decay": 0.0, "nesterov": False}  # fmt: skip
+    assert momentum["optimizer"] == {"name": "sgd", "lr": 0.01, "momentum": 0.9,
+                                     "dampening": 0.0, "weight_decay": 0.0,
+                                     "nesterov": False}  # fmt: skip
     assert momentum["schedule"] == {"name": "cosine", "lr": 0.01, "T_max": 499,
                                     "eta_min": 0.001}  # fmt: skip
     assert adam["lr"] == 0.1
     assert adam["schedule"]["lr"] == 0.1
     assert adam["distance_to_minimum"] < 1e-3
-    assert obj["plots"] == []
+    assert obj["files"] == []
 
 
 def test_descend_one_optimizer_at_several_rates_is_a_rate_comparison(

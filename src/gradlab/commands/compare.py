@@ -240,7 +240,7 @@ def run(args: argparse.Namespace) -> int:
             "optimizers": args.optimizer,
             "schedule_options": schedule.describe() if schedule is not None else None,
             "rows": [r.to_dict() for r in rows],
-            "plots": plots,
+            "files": plots,
         }
         if reference:
             out["scikit_learn"] = reference

@@ -181,14 +181,15 @@ def update_rule(rule: Rule | None, rate: str, var: str, grad: str) -> str:
 
 def to_dict(run: Trajectory) -> dict[str, Any]:
     out = {
-        "optimizer": run.optimizer,
+        # as train's and linreg's: the rule's settings; and the --optimizer item it came from
+        "optimizer": run.rule.config() if run.rule is not None else None,
+        "optimizer_flag": run.optimizer,
         "lr": run.lr,
-        "rule": run.rule.config() if run.rule is not None else None,
         "schedule": run.schedule.config() if run.schedule is not None else None,
         "verdict": run.verdict,
         "converged_at": run.converged_at,
         "diverged_at": run.diverged_at,
-        "steps_taken": run.steps_taken,
+        "steps": run.steps_taken,
         "x_final": run.x_final.tolist(),
         "f_final": run.f_final,
     }
@@ -284,7 +285,7 @@ def run(args: argparse.Namespace) -> int:
                 "x0": runs[0].points[0].tolist(),
                 "schedule_options": spec.describe() if spec is not None else None,
                 "runs": [to_dict(r) for r in runs],
-                "plots": plots,
+                "files": plots,
             }
         )
     else:

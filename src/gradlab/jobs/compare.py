@@ -177,8 +177,8 @@ class Row:
         return {
             "engine": self.engine,
             "method": self.method,
-            "optimizer": self.optimizer,
-            "rule": self.rule,
+            "optimizer": self.rule,
+            "optimizer_flag": self.optimizer,
             "schedule": self.schedule,
             "coef": self.coef,
             "intercept": self.intercept,

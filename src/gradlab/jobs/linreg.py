@@ -56,7 +56,7 @@ class LinregResult:
                 "error": self.end["error"] - self.closed["error"],
             },
             "seconds": m.fit_seconds_,
-            "plots": [str(p) for p in self.plots],
+            "files": [str(p) for p in self.plots],
         }
 
 

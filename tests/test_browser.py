@@ -198,6 +198,33 @@ def test_hover_reads_out_every_curve_at_the_nearest_epoch(browser: Any, small_re
     assert console_errors(browser) == []
 
 
+def test_a_click_shows_a_figure_at_its_own_size_and_escape_closes_it(
+    browser: Any, small_report: Path
+) -> None:
+    """Wide figures were shrunk to the column, with no way to see them larger."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    open_page(browser, small_report)
+    browser.set_window_size(800, 900)  # the figure is wider than the page's column
+    img = browser.find_element(By.CSS_SELECTOR, "figure img")
+    natural = browser.execute_script("return arguments[0].naturalWidth", img)
+    assert img.size["width"] < natural
+    browser.execute_script("arguments[0].scrollIntoView()", img)
+    img.click()
+    cover = browser.find_element(By.CSS_SELECTOR, ".zoom")
+    big = cover.find_element(By.TAG_NAME, "img")
+    assert big.size["width"] == natural
+    assert cover.find_element(By.TAG_NAME, "p").text == "hover me"  # the caption goes along
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+    assert browser.find_elements(By.CSS_SELECTOR, ".zoom") == []
+    img.click()
+    browser.find_element(By.CSS_SELECTOR, ".zoom").click()  # a click closes it too
+    assert browser.find_elements(By.CSS_SELECTOR, ".zoom") == []
+    assert console_errors(browser) == []
+    browser.set_window_size(1280, 1000)  # as the other tests expect it
+
+
 def test_without_javascript_the_static_figures_show_and_the_widgets_stay_hidden(
     browser: Any, small_report: Path
 ) -> None:

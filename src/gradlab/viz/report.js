@@ -308,6 +308,28 @@
     wrap.addEventListener("mouseleave", hide);
   }
 
+  // A click on a figure shows it at its own size over the page (wide figures are shrunk to
+  // the column); a click anywhere or Escape closes it.
+  function zoom(img) {
+    var cover = htmlEl("div", { "class": "zoom", role: "dialog", "aria-label": img.alt },
+      document.body);
+    var big = htmlEl("img", { src: img.src, alt: img.alt }, cover);
+    big.style.width = img.naturalWidth + "px";
+    var caption = img.closest("figure").querySelector("figcaption");
+    if (caption) { htmlEl("p", {}, cover, caption.textContent); }
+    function close() {
+      cover.remove();
+      document.removeEventListener("keydown", onKey);
+    }
+    function onKey(event) { if (event.key === "Escape") { close(); } }
+    cover.addEventListener("click", close);
+    document.addEventListener("keydown", onKey);
+  }
+  document.body.classList.add("zoomable");
+  Array.prototype.forEach.call(document.querySelectorAll("figure img"), function (img) {
+    img.addEventListener("click", function () { zoom(img); });
+  });
+
   var WIDGETS = { "descent-rate": descentRate, "linreg-rate": linregRate };
 
   Array.prototype.forEach.call(document.querySelectorAll("[data-widget]"), function (node) {

@@ -37,6 +37,11 @@ h1{border-bottom:2px solid #4477aa}h2{margin-top:2.2em;color:#23507a}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px}
 th{background:#eef3f8}td{font-variant-numeric:tabular-nums}
 img{max-width:100%;height:auto;border:1px solid #ddd;display:block}
+.zoomable figure img{cursor:zoom-in}
+.zoom{position:fixed;inset:0;z-index:10;overflow:auto;background:rgba(30,30,30,.88);
+padding:1.5em;cursor:zoom-out;text-align:center}
+.zoom img{max-width:none;margin:0 auto;background:#fff;border:0}
+.zoom p{color:#eee;margin:.6em auto;max-width:60em;font-size:.95em}
 pre{background:#f6f6f6;padding:.6em;overflow-x:auto}
 figure{margin:1em 0}figcaption{color:#444;font-size:.92em;margin-top:.3em}
 .row{display:grid;grid-template-columns:repeat(auto-fit,minmax(380px,1fr));gap:1.2em;

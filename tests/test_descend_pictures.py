@@ -223,3 +223,18 @@ def test_figure_saves_as_png(tmp_path: Path) -> None:
     runs = compare_rates("x**2 + 3*y^2", [2.0, 1.0], [0.1, 0.34])
     path = save_figure(descent_panels(runs, first_bounces=3), tmp_path / "d.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_no_note_or_step_plot_covers_the_start_even_where_the_arrow_crosses_every_corner() -> None:
+    """The escape arrow (40 points of weight 20 per segment) outweighed the start mark
+    (100), so a read-out box could be put over the start ring."""
+    from gradlab.viz import descent
+
+    arrow = np.array([[0.1, 0.1], [0.5, 0.9], [0.9, 0.1], [0.1, 0.9], [0.9, 0.9], [0.5, 0.1]])
+    start = np.array([[0.36, 0.36]])  # its ring reaches into the lower-left corner's box
+    ranked = descent._corners_by_room(
+        [(descent._along(arrow, 40), 20.0), (descent._mark_area(start), descent.NEVER_HIDDEN)]
+    )
+    assert set(ranked[-2:]) == {"lower left", "lower center"}  # the two that hold it
+    old = descent._corners_by_room([(descent._along(arrow, 40), 20.0), (start, 100.0)])
+    assert set(old[-2:]) != {"lower left", "lower center"}  # as the weights were

@@ -303,7 +303,7 @@ def _draw_path(
     marks = [
         ((clutter - lo) / (hi - lo), 1.0),
         (_along((shown - lo) / (hi - lo)), 2.0),
-        ((ends - lo) / (hi - lo), 100.0),  # the start and end marks are never hidden
+        (_mark_area((ends - lo) / (hi - lo)), NEVER_HIDDEN),
     ]
     if arrow is not None:
         marks.append((_along(np.array(arrow), 40), 20.0))  # the escape must stay in sight
@@ -325,6 +325,22 @@ def _integer_locator() -> Any:
     from matplotlib.ticker import MaxNLocator
 
     return MaxNLocator(nbins=6, integer=True)
+
+
+#: The weight of the start and end marks in the corner choice: more than any count of
+#: path, arrow or contour points, so that a corner holding one is taken last.
+NEVER_HIDDEN = 1e9
+#: How far (axes fraction) around a mark's centre its ring reaches.
+MARK_RADIUS = 0.035
+
+
+def _mark_area(centres: FloatArray) -> FloatArray:
+    """The centres (shape (m, 2), axes fractions) and points on the square around each, so
+    that a box that covers only a mark's edge counts it too."""
+    r = MARK_RADIUS
+    offsets = np.array([[dx, dy] for dx in (-r, 0.0, r) for dy in (-r, 0.0, r)])
+    area: FloatArray = (centres[:, None, :] + offsets[None, :, :]).reshape(-1, 2)
+    return area
 
 
 def _along(polyline: FloatArray, per_segment: int = 12) -> FloatArray:

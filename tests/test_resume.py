@@ -302,3 +302,16 @@ def test_an_interrupted_resume_keeps_the_pictures_of_its_own_run(tmp_path: Path)
     resumed = TrainRequest("softmax", out=tmp_path, given={"epochs": 3}, resume=True)
     assert run_train(resumed, progress=[Stop()], say=lambda _: None).saved_epochs == 2
     assert all((tmp_path / name).exists() for name in PICTURES)
+
+
+def test_a_resume_with_nothing_to_train_does_not_say_it_trains(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It said "nothing to train", then "training on 1347 samples ..."."""
+    base = ["train", "softmax", "--out", str(tmp_path), "--no-plots"]
+    assert main([*base, "--epochs", "2", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main([*base, "--resume"]) == 0
+    err = capsys.readouterr().err
+    assert "nothing to train" in err
+    assert "training on" not in err

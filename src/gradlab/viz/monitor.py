@@ -101,6 +101,8 @@ class TerminalProgress(Callback):
         self._open = False
         self._first_epoch = int(info.get("start_epoch", 0)) + 1
         self._begin = self._epoch_begin = time.perf_counter()
+        if self._first_epoch > self.epochs:  # resumed with nothing left to train
+            return
         held = info.get("n_validation", 0)
         held_out = f" ({held} more held out for validation)" if held else ""
         testing = f", testing on {info['n_test']}" if self._tested else ""

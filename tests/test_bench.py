@@ -385,9 +385,11 @@ def test_command_writes_its_files_and_reads_the_points_file(
     md = tmp_path / "BENCH.md"
     out = tmp_path / "out"
     code = main(["bench", "--quick", "--json", "--points", str(csv), "--out", str(out),
-                 "--markdown", str(md)])  # fmt: skip
+                 "--markdown", str(md), "--quiet"])  # fmt: skip
     assert code == 0
-    res = json.loads(capsys.readouterr().out)
+    printed = capsys.readouterr()
+    assert printed.err == ""  # --quiet: no progress lines
+    res = json.loads(printed.out)
     assert res["plan"]["name"] == "tiny"
     assert res["data"]["points"] == "points.csv (20 points)"
     assert res["jobs"][0][0]["job"] == "linear regression, 20 points x 1000 iterations"

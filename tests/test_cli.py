@@ -950,3 +950,11 @@ def test_every_commands_json_names_its_files_and_optimizer_alike(
         assert "plots" not in obj, name
         optimizers = [row["optimizer"] for row in obj.get("runs", obj.get("rows", [obj]))]
         assert all(isinstance(o, dict) and "name" in o for o in optimizers), name
+
+
+def test_compare_quiet_prints_no_progress(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "compare", "--engines", "numpy", "--epochs", "5", "--no-plots",
+                         "--quiet")  # fmt: skip
+    assert code == 0
+    assert "numpy" in out
+    assert err == ""

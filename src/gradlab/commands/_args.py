@@ -196,6 +196,11 @@ def non_negative_int(text: str) -> int:
     return _int(text, minimum=0)
 
 
+def add_quiet(parser: argparse.ArgumentParser) -> None:
+    """``--quiet``: no progress lines on stderr (results and errors still print)."""
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
 def add_seed(parser: argparse.ArgumentParser, default: int = 0) -> None:
     parser.add_argument(
         "--seed", type=non_negative_int, default=default, help=f"random seed (default: {default})"

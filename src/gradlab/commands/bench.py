@@ -11,7 +11,7 @@ import argparse
 import dataclasses
 import sys
 
-from gradlab.commands._args import add_out, path_arg, print_json
+from gradlab.commands._args import add_out, add_quiet, path_arg, print_json
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -62,6 +62,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     add_out(p, "runs/bench", "bench.json and bench.png")
     p.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+    add_quiet(p)
 
 
 #: Every file this command may write in --out (checked before the run starts).
@@ -88,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device).type  # cuda without a GPU: refused before any work
 
     def log(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
+        if not args.quiet:
+            print(message, file=sys.stderr, flush=True)
 
     plan = Plan.quick() if args.quick else Plan.full()
     plan = dataclasses.replace(

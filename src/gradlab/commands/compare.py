@@ -10,6 +10,7 @@ from typing import Any
 from gradlab.commands._args import (
     add_optimizer_option,
     add_output_options,
+    add_quiet,
     add_schedule_options,
     add_seed,
     comma_items,
@@ -86,6 +87,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     add_schedule_options(p)
     add_seed(p)
+    add_quiet(p)
     add_output_options(p, "runs/compare")
 
 
@@ -101,7 +103,8 @@ def _progress(args: argparse.Namespace) -> Callable[[str], None]:
     """Say what is starting, on stderr: progress, not the result."""
 
     def say(line: str) -> None:
-        print(line + " ...", file=sys.stderr, flush=True)
+        if not args.quiet:
+            print(line + " ...", file=sys.stderr, flush=True)
 
     return say
 

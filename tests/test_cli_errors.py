@@ -221,6 +221,26 @@ def test_a_ctrl_c_while_the_command_line_loads_prints_one_line(tmp_path: Path) -
     assert proc.stderr == "gradlab: interrupted\n"
 
 
+@pytest.mark.parametrize("module", ["gradlab.errors", "gradlab.process", "enum"])
+def test_a_ctrl_c_in_the_first_imports_prints_one_line(tmp_path: Path, module: str) -> None:
+    """gradlab.__main__ imported gradlab.process (and with it errors, enum, typing, re) at
+    its top, before main's handler: a Ctrl-C in those first 30 ms got a traceback."""
+    code = (
+        "import sys\n"
+        f"sys.modules.pop({module!r}, None)\n"
+        "class Interrupt:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name == {module!r}:\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+        "from gradlab.__main__ import main\n"
+        "main()\n"
+    )
+    proc = run_as_module(tmp_path, code)
+    assert proc.returncode == ExitStatus.INTERRUPTED, proc.stderr
+    assert proc.stderr == "gradlab: interrupted\n"
+
+
 def test_the_gradlab_script_starts_in_the_guarded_entry() -> None:
     import tomllib
 

@@ -167,6 +167,33 @@ def test_each_slider_redraws_its_path_loss_curve_and_verdict(
     assert console_errors(browser) == []
 
 
+def test_the_descent_sliders_loss_curve_fills_its_chart_at_every_rate(
+    browser: Any, small_report: Path
+) -> None:
+    """The loss chart kept the function's whole range, on which a run that moves little
+    was a flat line along the bottom."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    open_page(browser, small_report)
+    widget = browser.find_element(By.CSS_SELECTOR, "[data-widget='descent-rate']")
+    slider = widget.find_element(By.CSS_SELECTOR, "input[type=range]")
+    slider.send_keys(Keys.HOME)
+    shares = []
+    for _ in range(int(slider.get_attribute("max")) + 1):
+        share = browser.execute_script(
+            "var loss = arguments[0].querySelector('path.loss');"
+            "var frame = loss.closest('svg').querySelector('clipPath rect');"
+            "return loss.getBBox().height / frame.getBBox().height;",
+            widget,
+        )
+        shares.append(share)
+        slider.send_keys(Keys.ARROW_RIGHT)
+    assert all(share > 0.6 for share in shares), shares
+    assert len(widget.find_elements(By.CSS_SELECTOR, "path.loss")) == 1  # one chart, redrawn
+    assert console_errors(browser) == []
+
+
 def test_hover_reads_out_every_curve_at_the_nearest_epoch(browser: Any, small_report: Path) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By

@@ -182,17 +182,33 @@
     var dots = svgEl("g", { fill: "#cc3311" }, left.plot);
     var start = svgEl("circle", { r: 7, fill: "none", stroke: "black", "stroke-width": 1.5 }, left.plot);
     var end = svgEl("rect", { width: 9, height: 9, fill: "orange", stroke: "black" }, left.plot);
-    var right = chart(charts, {
-      width: 470, height: 310, xlim: [0, d.steps], ylim: d.view.y, xlabel: "step",
-      ylabel: "f(x) after the step", title: "The loss f(x) at each step"
-    });
-    var loss = svgEl("path", {
-      "class": "loss", fill: "none", stroke: "#cc3311", "stroke-width": 1.6
-    }, right.plot);
+    var right = null;
+    var loss = null;
+
+    // The loss chart is drawn again for each rate, scaled to that run's values (within
+    // the function's view): on the function's whole range a run that moves little is a
+    // flat line at the bottom.
+    function lossChart(r) {
+      var seen = r.f.filter(function (v) { return isFinite(v); }).map(function (v) {
+        return Math.max(d.view.y[0], Math.min(d.view.y[1], v));
+      });
+      var lo = Math.min.apply(null, seen);
+      var hi = Math.max.apply(null, seen);
+      var pad = hi > lo ? 0.08 * (hi - lo) : Math.max(Math.abs(lo) * 0.1, 1);
+      if (right) { right.svg.remove(); }
+      right = chart(charts, {
+        width: 470, height: 310, xlim: [0, d.steps], ylim: [lo - pad, hi + pad],
+        xlabel: "step", ylabel: "f(x) after the step", title: "The loss f(x) at each step"
+      });
+      loss = svgEl("path", {
+        "class": "loss", fill: "none", stroke: "#cc3311", "stroke-width": 1.6
+      }, right.plot);
+    }
 
     function redraw(i) {
       var r = d.rates[i];
       var steps = r.f.map(function (_, k) { return k; });
+      lossChart(r);
       path.setAttribute("d", pathData(left, r.x, r.f));
       while (dots.firstChild) { dots.removeChild(dots.firstChild); }
       for (var k = 0; k < r.x.length; k++) {

@@ -105,6 +105,20 @@ def test_min_delta_makes_small_gains_count_as_none() -> None:
     assert es.best_epoch == 1
 
 
+def test_with_min_delta_0_an_unchanged_value_is_no_improvement() -> None:
+    es = EarlyStopping(patience=2, min_delta=0.0)
+    net, epochs = drive(es, [0.5] * 5)
+    assert (epochs, es.stopped_epoch, es.best_epoch) == (3, 3, 1)
+    assert net.w[0] == 1
+
+
+def test_an_improvement_of_exactly_min_delta_does_not_count() -> None:
+    # 1.0 - 0.75 is exactly 0.25 in binary: the gain must exceed min_delta
+    es = EarlyStopping(patience=1, min_delta=0.25)
+    _, epochs = drive(es, [1.0, 0.75, 0.5])
+    assert (epochs, es.stopped_epoch, es.best_epoch, es.best) == (2, 2, 1, 1.0)
+
+
 def test_accuracy_is_watched_upwards_and_running_to_the_end_keeps_the_best() -> None:
     es = EarlyStopping("val_accuracy", patience=5)
     net, history = FakeNet(), History()

@@ -141,6 +141,19 @@ def test_a_resumed_run_counts_the_epochs_already_trained() -> None:
     assert net.w[0] == 1  # the saved best weights came back
 
 
+def test_a_resumed_run_ignores_saved_best_weights_of_an_epoch_no_longer_the_best() -> None:
+    # the history says epoch 2 was the best; the weights saved for epoch 1 are not its
+    es = EarlyStopping(patience=3)
+    history = History(columns={"epoch": [1.0, 2.0], "val_loss": [0.7, 0.5]})
+    es.resume(1, {"W1": np.array([1.0])})
+    net = FakeNet()
+    es.on_train_begin({"net": net, "history": history})
+    assert (es.best_epoch, es.best, es.best_weights) == (2, 0.5, None)
+    es.on_train_end(history)
+    assert net.w[0] == 0  # the weights of epoch 1 were not put back
+    assert es.last_weights is None
+
+
 def test_watching_a_column_training_does_not_record_is_explained() -> None:
     es = EarlyStopping()
     es.on_train_begin({"net": FakeNet(), "history": History()})

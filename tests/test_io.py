@@ -206,3 +206,21 @@ def test_a_folder_that_refuses_fsync_does_not_fail_the_write(
     target = write_text(tmp_path / "report.html", "new")
     assert target.read_text() == "new"
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+def test_a_folder_that_cannot_be_opened_does_not_fail_the_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gradlab.io
+
+    real_open = os.open
+
+    def open_files_only(path: Any, flags: int, mode: int = 0o777) -> int:  # as on Windows
+        if Path(path).is_dir():
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(gradlab.io.os, "open", open_files_only)
+    target = write_text(tmp_path / "report.html", "new")
+    assert target.read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]

@@ -62,7 +62,7 @@ def test_momentum_second_step_adds_the_decayed_first_gradient() -> None:
 
 
 def test_dampening_spares_the_first_step_and_scales_later_gradients() -> None:
-    lr, mu, damp = 0.1, 0.9, 0.5
+    lr, mu, damp = 0.1, 0.9, 0.25
     expected = []
     for p, g1, g2 in zip(P0, G1, G2, strict=True):
         p1 = p - lr * g1  # step 1: buf = g1, undamped
@@ -126,15 +126,17 @@ def test_centered_rmsprop_first_step_subtracts_the_squared_mean() -> None:
     close(run(RMSprop(lr=lr, alpha=alpha, eps=0.0, centered=True), P0, [G1]), expected)
 
 
-def test_rmsprop_second_step_keeps_a_running_mean_of_squares() -> None:
+@pytest.mark.parametrize("centered", [False, True])
+def test_rmsprop_second_step_keeps_running_means(centered: bool) -> None:
     lr, alpha, eps = 0.01, 0.9, 1e-8
     expected = []
     for p, g1, g2 in zip(P0, G1, G2, strict=True):
-        sq = (1 - alpha) * g1 * g1
-        p1 = p - lr * g1 / (math.sqrt(sq) + eps)
+        sq, mean = (1 - alpha) * g1 * g1, (1 - alpha) * g1
+        p1 = p - lr * g1 / (math.sqrt(sq - (mean * mean if centered else 0.0)) + eps)
         sq = alpha * sq + (1 - alpha) * g2 * g2
-        expected.append(p1 - lr * g2 / (math.sqrt(sq) + eps))
-    close(run(RMSprop(lr=lr, alpha=alpha, eps=eps), P0, [G1, G2]), expected)
+        mean = alpha * mean + (1 - alpha) * g2
+        expected.append(p1 - lr * g2 / (math.sqrt(sq - (mean * mean if centered else 0.0)) + eps))
+    close(run(RMSprop(lr=lr, alpha=alpha, eps=eps, centered=centered), P0, [G1, G2]), expected)
 
 
 # ------------------------------------------------------------------ Adam and AdamW
@@ -145,6 +147,12 @@ def test_adam_first_step_is_lr_times_the_gradients_sign() -> None:
     lr = 0.1
     expected = [p - lr * sign(g) for p, g in zip(P0, G1, strict=True)]
     close(run(Adam(lr=lr, eps=0.0), P0, [G1]), expected)
+
+
+def test_adam_adds_eps_to_the_corrected_root_mean_square() -> None:
+    # eps is added to sqrt(v_hat), not to sqrt(v): with g = 1 the first step is lr / (1 + eps)
+    lr, eps = 0.1, 0.25
+    close(run(Adam(lr=lr, eps=eps), [1.0, -1.0], [[1.0, -1.0]]), [1 - lr / 1.25, -1 + lr / 1.25])
 
 
 def test_adam_second_step_corrects_both_averages_for_starting_at_zero() -> None:

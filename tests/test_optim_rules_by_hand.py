@@ -139,6 +139,19 @@ def test_rmsprop_second_step_keeps_running_means(centered: bool) -> None:
     close(run(RMSprop(lr=lr, alpha=alpha, eps=eps, centered=centered), P0, [G1, G2]), expected)
 
 
+def test_rmsprop_momentum_accumulates_the_scaled_gradients() -> None:
+    lr, alpha, mom, eps = 0.01, 0.9, 0.5, 1e-8
+    expected = []
+    for p, g1, g2 in zip(P0, G1, G2, strict=True):
+        sq = (1 - alpha) * g1 * g1
+        buf = g1 / (math.sqrt(sq) + eps)
+        p1 = p - lr * buf
+        sq = alpha * sq + (1 - alpha) * g2 * g2
+        buf = mom * buf + g2 / (math.sqrt(sq) + eps)
+        expected.append(p1 - lr * buf)
+    close(run(RMSprop(lr=lr, alpha=alpha, eps=eps, momentum=mom), P0, [G1, G2]), expected)
+
+
 # ------------------------------------------------------------------ Adam and AdamW
 
 

@@ -248,6 +248,16 @@ DAMAGE = [
         "early_stopping is {'best_epoch': 5, 'stopped_epoch': 0}; it must be "
         '{"best_epoch": 1 to 1, "stopped_epoch": 0 (not stopped) to 1}.',
     ),
+    (  # one epoch past the history (the file holds one epoch)
+        lambda a, m: m["early_stopping"].update(best_epoch=2),
+        "early_stopping is {'best_epoch': 2, 'stopped_epoch': 0}; it must be "
+        '{"best_epoch": 1 to 1, "stopped_epoch": 0 (not stopped) to 1}.',
+    ),
+    (
+        lambda a, m: m["early_stopping"].update(stopped_epoch=2),
+        "early_stopping is {'best_epoch': 1, 'stopped_epoch': 2}; it must be "
+        '{"best_epoch": 1 to 1, "stopped_epoch": 0 (not stopped) to 1}.',
+    ),
     (
         lambda a, m: m["schedule"].update(per_step="yes"),
         "schedule is {'config': {'name': 'constant', 'lr': 0.001}, 'per_step':...; it must "
@@ -269,6 +279,18 @@ def test_a_damaged_optimizer_entry_is_named(
     with pytest.raises(DataError, match=re.escape(message)) as info:
         checkpoint.read(bad)
     assert str(bad) in info.value.message
+
+
+def test_early_stopping_epochs_up_to_the_last_epoch_trained_are_accepted(
+    adam_file: Path, tmp_path: Path
+) -> None:
+    def stopped_at_the_last_epoch(arrays: Any, meta: Any) -> None:
+        meta["early_stopping"].update(best_epoch=1, stopped_epoch=1)
+
+    edge = craft(adam_file, tmp_path / "edge.safetensors", stopped_at_the_last_epoch)
+    saved = checkpoint.read(edge)
+    assert len(saved.history) == 1
+    assert saved.early_stopping == {"best_epoch": 1, "stopped_epoch": 1}
 
 
 def test_numpy_numbers_in_a_schedule_dict_are_saved_as_json(tmp_path: Path) -> None:

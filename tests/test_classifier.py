@@ -611,6 +611,7 @@ def test_non_finite_inputs_are_refused() -> None:
             "to 100,000; got (10, 100000000000000000000).",
         ),
         ({"momentum": 1.0}, "MLPClassifier: momentum must be a number in [0, 1); got 1.0."),
+        ({"init_std": 0.0}, "MLPClassifier: init_std must be a number > 0; got 0.0."),
         ({"epochs": 2.5}, "MLPClassifier: epochs must be an integer >= 1; got 2.5."),
         (
             {"engine": "jax"},

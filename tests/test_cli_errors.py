@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import math
 import os
 import re
 import signal
@@ -120,6 +121,26 @@ def test_divergence_hint_for_an_absurd_rate_says_where_to_start() -> None:
         "start from 0.1 and divide by 10 until the loss falls."
     )
     assert DivergenceGuard(0.5).suggestion() == "Try a smaller learning rate, e.g. 0.05."
+
+
+@pytest.mark.parametrize(
+    "bound",
+    [0.5, 0.1, math.inf, math.nan, 0.0, -1.0],
+    ids=["above", "equal", "inf", "nan", "zero", "negative"],
+)
+def test_divergence_hint_ignores_a_stable_rate_that_is_not_below_the_rate_used(
+    bound: float,
+) -> None:
+    # only a finite bound strictly between 0 and lr says something about this run
+    guard = DivergenceGuard(0.1, stable_lr=lambda: bound)
+    assert guard.suggestion() == "Try a smaller learning rate, e.g. 0.01."
+
+
+def test_divergence_hint_quotes_a_stable_rate_below_the_rate_used() -> None:
+    assert DivergenceGuard(0.1, stable_lr=lambda: 0.05).suggestion() == (
+        "Try a learning rate below 0.05: full-batch descent on this data is stable only for "
+        "rates under about 0.05."
+    )
 
 
 # ------------------------------------------------------------------ SIGTERM

@@ -105,6 +105,20 @@ def test_min_delta_makes_small_gains_count_as_none() -> None:
     assert es.best_epoch == 1
 
 
+def test_with_min_delta_0_an_unchanged_value_is_no_improvement() -> None:
+    es = EarlyStopping(patience=2, min_delta=0.0)
+    net, epochs = drive(es, [0.5] * 5)
+    assert (epochs, es.stopped_epoch, es.best_epoch) == (3, 3, 1)
+    assert net.w[0] == 1
+
+
+def test_an_improvement_of_exactly_min_delta_does_not_count() -> None:
+    # 1.0 - 0.75 is exactly 0.25 in binary: the gain must exceed min_delta
+    es = EarlyStopping(patience=1, min_delta=0.25)
+    _, epochs = drive(es, [1.0, 0.75, 0.5])
+    assert (epochs, es.stopped_epoch, es.best_epoch, es.best) == (2, 2, 1, 1.0)
+
+
 def test_accuracy_is_watched_upwards_and_running_to_the_end_keeps_the_best() -> None:
     es = EarlyStopping("val_accuracy", patience=5)
     net, history = FakeNet(), History()
@@ -125,6 +139,19 @@ def test_a_resumed_run_counts_the_epochs_already_trained() -> None:
     assert (es.best_epoch, es.wait, es.done) == (1, 2, True)
     es.on_train_end(history)
     assert net.w[0] == 1  # the saved best weights came back
+
+
+def test_a_resumed_run_ignores_saved_best_weights_of_an_epoch_no_longer_the_best() -> None:
+    # the history says epoch 2 was the best; the weights saved for epoch 1 are not its
+    es = EarlyStopping(patience=3)
+    history = History(columns={"epoch": [1.0, 2.0], "val_loss": [0.7, 0.5]})
+    es.resume(1, {"W1": np.array([1.0])})
+    net = FakeNet()
+    es.on_train_begin({"net": net, "history": history})
+    assert (es.best_epoch, es.best, es.best_weights) == (2, 0.5, None)
+    es.on_train_end(history)
+    assert net.w[0] == 0  # the weights of epoch 1 were not put back
+    assert es.last_weights is None
 
 
 def test_watching_a_column_training_does_not_record_is_explained() -> None:

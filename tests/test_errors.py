@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -22,7 +23,7 @@ from gradlab.errors import (
     UsageError,
     install_command,
 )
-from gradlab.io import atomic_path
+from gradlab.io import PART_SUFFIX, atomic_path
 from gradlab.jobs.compare import load_problem
 from gradlab.models import (
     LinearRegression,
@@ -356,6 +357,48 @@ def test_unwritable_output_folder_is_a_usage_error(tmp_path: Path) -> None:
     locked.mkdir(mode=0o500)
     with pytest.raises(UsageError, match=r"cannot write .*locked"), atomic_path(locked / "x.png"):
         pass
+
+
+def refuse_part_files(monkeypatch: pytest.MonkeyPatch, code: int) -> None:
+    """Make creating atomic_path's temporary files fail with ``code``, as a folder we may
+    not write into does (for root too, who may write anywhere)."""
+    real_open = os.open
+
+    def fake_open(path: Any, flags: int, mode: int = 0o777) -> int:
+        if str(path).endswith(PART_SUFFIX):
+            raise PermissionError(code, os.strerror(code))
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(os, "open", fake_open)
+
+
+@pytest.mark.parametrize("code", [errno.EACCES, errno.EPERM], ids=["EACCES", "EPERM"])
+def test_a_write_refused_by_permissions_is_a_usage_error_even_as_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    refuse_part_files(monkeypatch, code)
+    target = tmp_path / "x.png"
+    with pytest.raises(UsageError) as caught, atomic_path(target):
+        pass
+    assert str(caught.value) == (
+        f"cannot write {target}: {os.strerror(code)}.\n"
+        "Choose a folder you can write to (--out DIR)."
+    )
+    assert caught.value.exit_status == ExitStatus.USAGE == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_output_refused_by_permissions_exits_2_even_as_root(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refuse_part_files(monkeypatch, errno.EACCES)
+    code, _, err = cli(capsys, "descend", "x**2", "--out", str(tmp_path))
+    assert code == ExitStatus.USAGE == 2
+    assert (
+        f"cannot write {tmp_path / 'descent.png'}: Permission denied.\n"
+        "Choose a folder you can write to (--out DIR)."
+    ) in err
+    assert "Traceback" not in err
 
 
 def test_output_under_a_file_is_a_usage_error(tmp_path: Path) -> None:

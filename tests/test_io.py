@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import re
+import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gradlab.errors import UsageError
-from gradlab.io import atomic_path, check_out_dir, write_json, write_text
+from gradlab.io import PART_SUFFIX, atomic_path, check_out_dir, write_json, write_text
 
 
 def test_write_text_creates_folders_and_file(tmp_path: Path) -> None:
@@ -148,3 +153,74 @@ def test_a_pipe_is_never_replaced_by_a_file(tmp_path: Path, check: str) -> None:
     with pytest.raises(UsageError, match=r"is not a regular file \(a device, pipe or socket\)"):
         write()
     assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+def record_fsync_and_replace(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+    """Record, in order, each fsync (with what its descriptor is: a "folder" or a
+    "file", and its inode) and each rename that gradlab.io makes; both still run."""
+    import gradlab.io
+
+    events: list[tuple[Any, ...]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        st = os.fstat(fd)
+        events.append(("fsync", "folder" if stat.S_ISDIR(st.st_mode) else "file", st.st_ino))
+        real_fsync(fd)
+
+    def replace(src: Any, dst: Any) -> None:
+        events.append(("replace", Path(src).name, Path(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(gradlab.io.os, "fsync", fsync)
+    monkeypatch.setattr(gradlab.io.os, "replace", replace)
+    return events
+
+
+def test_an_atomic_write_flushes_the_file_before_the_rename_and_the_folder_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = record_fsync_and_replace(monkeypatch)
+    target = write_text(tmp_path / "report.html", "new")
+    assert [e[0] for e in events] == ["fsync", "replace", "fsync"]
+    # the file flushed is the one renamed onto the target, and the folder is the target's
+    assert events[0] == ("fsync", "file", target.stat().st_ino)
+    assert re.fullmatch(r"\.report\.html\.[0-9a-f]{12}" + re.escape(PART_SUFFIX), events[1][1])
+    assert events[1][2] == target
+    assert events[2] == ("fsync", "folder", tmp_path.stat().st_ino)
+
+
+def test_a_folder_that_refuses_fsync_does_not_fail_the_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gradlab.io
+
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:  # as some network and FUSE file systems answer
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+        real_fsync(fd)
+
+    monkeypatch.setattr(gradlab.io.os, "fsync", fsync)
+    target = write_text(tmp_path / "report.html", "new")
+    assert target.read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+def test_a_folder_that_cannot_be_opened_does_not_fail_the_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gradlab.io
+
+    real_open = os.open
+
+    def open_files_only(path: Any, flags: int, mode: int = 0o777) -> int:  # as on Windows
+        if Path(path).is_dir():
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(gradlab.io.os, "open", open_files_only)
+    target = write_text(tmp_path / "report.html", "new")
+    assert target.read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]

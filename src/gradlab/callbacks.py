@@ -41,7 +41,8 @@ class EarlyStopping(Callback):
     patience : int >= 1, default 3
         Epochs without improvement before stopping (scikit-learn: ``n_iter_no_change``).
     min_delta : float >= 0, default 1e-4
-        An improvement smaller than this does not count (scikit-learn: ``tol``).
+        An improvement counts only when it exceeds this (one of exactly ``min_delta``
+        does not; with 0, an unchanged value is no improvement). scikit-learn: ``tol``.
     restore_best : bool, default True
         At the end of training (stopped early or not), put back the weights of the best
         epoch, so the model is the one that did best on the validation data (as

@@ -36,7 +36,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
     The temporary file lives in the same folder, so the final ``os.replace`` is
     atomic on POSIX and Windows. On any exception (``KeyboardInterrupt`` too) the
-    temporary file is removed and ``path`` is left as it was.
+    temporary file is removed and ``path`` is left as it was. The file is flushed to
+    the disk before the rename and the folder after it (where the system allows), so
+    that after a crash or power cut ``path`` holds the old contents or all of the new.
     """
     target = _writable_target(Path(path))
     tmp: Path | None = None
@@ -57,8 +59,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         # permissions
         os.chmod(tmp, 0o666 & ~_umask())
         with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
+            os.fsync(fh.fileno())  # the data reaches the disk before the name points at it
         os.replace(tmp, target)
+        tmp = None  # the name is the target's now: nothing of ours to remove
+        _fsync_folder(target.parent)  # and the new name survives a power cut
     except BaseException as exc:
         if tmp is not None:
             with contextlib.suppress(OSError):
@@ -66,6 +70,24 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         if isinstance(exc, OSError) and not isinstance(exc, GradlabError):
             raise _write_error(target, exc) from None
         raise
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Flush ``folder``'s entries to the disk, so that a rename in it is durable.
+
+    Best effort: where a folder cannot be opened (Windows) or fsynced (some network and
+    FUSE file systems), the rename stays atomic, only perhaps not yet on the disk.
+    """
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _what_is_there(target: Path) -> tuple[Path, str]:

@@ -321,6 +321,22 @@ def test_a_spec_refuses_a_declaration_the_data_set_cannot_have(tmp_path: Path) -
     assert peak_bytes_while(lambda: read_idx(path, spec=MNIST_TRAIN_IMAGES)) < 1 << 20
 
 
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_spec_accepts_exactly_max_items_and_refuses_one_more(
+    tmp_path: Path, compress: bool
+) -> None:
+    spec = IdxSpec("test labels", "uint8", (None,), 3)
+    full = write_idx(tmp_path / "three", np.array([7, 8, 9], np.uint8), compress=compress)
+    np.testing.assert_array_equal(read_idx(full, spec=spec), [7, 8, 9])
+    over = write_idx(tmp_path / "four", np.array([7, 8, 9, 10], np.uint8), compress=compress)
+    with pytest.raises(DataError) as caught:
+        read_idx(over, spec=spec)
+    assert str(caught.value) == (
+        f"{over} declares 4 items (uint8, 4 bytes), but test labels must be at most 3 items "
+        "(uint8)\nCheck that the file is the one its name says, and not damaged."
+    )
+
+
 def test_a_stream_that_expands_far_beyond_its_header_is_stopped_in_bounded_memory(
     tmp_path: Path,
 ) -> None:

@@ -377,8 +377,9 @@ class MLPClassifier(_Estimator):
         Epochs without improvement before stopping (scikit-learn's default is 10, for
         its 200 iterations).
     tol : float, default 1e-4
-        The least fall of the validation loss that counts as an improvement. Unlike
-        scikit-learn's, it is not used without early stopping.
+        How much the validation loss must fall, and more, to count as an improvement (a
+        fall of exactly ``tol`` does not). Unlike scikit-learn's, it is not used without
+        early stopping.
     engine : {"auto", "numpy", "torch"}, default "auto"
         ``numpy``: hand-derived backpropagation and gradlab's update rules on one packed
         buffer (fastest on a CPU); ``torch``: ``nn.Sequential`` + ``CrossEntropyLoss`` +

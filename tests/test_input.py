@@ -288,3 +288,52 @@ def test_without_torch_imported_nothing_imports_it() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "False"
+
+
+# ------------------------------------------------------------------ uint8: pixels or numbers
+
+
+def _pixels() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    return (digits.data[:600] * 255 / 16).round().astype(np.uint8), digits.target[:600]
+
+
+def test_uint8_columns_of_a_dataframe_are_numbers_not_pixels() -> None:
+    """One-hot codes from pd.get_dummies(dtype=uint8) were divided by 255 as if pixels:
+    test accuracy 0.22 against 0.91 for the same codes as floats."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    category = rng.integers(0, 5, 400)
+    codes = pd.get_dummies(pd.Series(category).astype(str), dtype=np.uint8)
+    as_uint8 = SoftmaxRegression(epochs=3, random_state=0).fit(codes, category)
+    as_float = SoftmaxRegression(epochs=3, random_state=0).fit(codes.astype(np.float32), category)
+    assert as_uint8.input_scale_ == 1.0
+    for name, value in as_float.params_.items():
+        assert np.array_equal(as_uint8.params_[name], value), name
+    assert as_uint8.score(codes, category) == as_float.score(codes, category)
+
+
+def test_a_model_fitted_on_uint8_pixels_reads_float_images_as_already_scaled() -> None:
+    """A model fitted on uint8 images scaled float inputs by 1/255 again: the same images
+    from a ToTensor-style float array scored 0.10 instead of 0.79."""
+    X, y = _pixels()
+    model = MLPClassifier(hidden=(16,), epochs=5, random_state=0).fit(X, y)
+    scaled = X.astype(np.float64) / 255
+    assert np.array_equal(model.predict(scaled), model.predict(X))
+    # the same products, in another order: float64 rounding of sums of 64 terms
+    np.testing.assert_allclose(model.predict_proba(scaled), model.predict_proba(X), atol=1e-12)
+
+
+def test_raw_pixel_values_as_floats_for_a_pixel_model_are_warned_about() -> None:
+    from gradlab.errors import GradlabWarning
+
+    X, y = _pixels()
+    model = SoftmaxRegression(epochs=2, random_state=0).fit(X, y)
+    with pytest.warns(GradlabWarning, match=(
+        r"SoftmaxRegression was fitted on uint8 pixels \(read as value / 255\), but X is "
+        r"float32 with values up to 255, used as they are\. If X holds pixels in 0\.\.255, "
+        r"pass them as uint8 or divide them by 255\."
+    )):  # fmt: skip
+        model.predict(X.astype(np.float32))

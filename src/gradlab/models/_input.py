@@ -45,6 +45,9 @@ class Inputs(NamedTuple):
     """The targets, shape (n,) or as given; None when none were given."""
     feature_names: np.ndarray | None
     """A DataFrame's column names (object array of str), else None."""
+    table: bool = False
+    """Whether ``X`` came as a table (a pandas or polars DataFrame): its uint8 columns are
+    numbers such as one-hot codes, not pixels."""
 
 
 def as_arrays(
@@ -88,7 +91,8 @@ def as_arrays(
         Xa, ya = read_torch_data(X, progress=progress)
         return Inputs(Xa, ya, None)
     names = feature_names(X)
-    return Inputs(to_numpy(X, "X"), None if y is None else to_numpy(y, "y"), names)
+    table = hasattr(X, "columns") and hasattr(X, "dtypes")  # a DataFrame, pandas or polars
+    return Inputs(to_numpy(X, "X"), None if y is None else to_numpy(y, "y"), names, table)
 
 
 def to_numpy(data: Any, name: str = "X") -> np.ndarray:

@@ -67,14 +67,24 @@ from gradlab.train import Callback, LearningRate, train
 PREDICT_BATCH = 4096
 
 
-def as_rows(arr: np.ndarray, name: str = "X") -> tuple[np.ndarray, tuple[int, ...], float]:
+def as_rows(
+    arr: np.ndarray, name: str = "X", *, pixels: bool = True
+) -> tuple[np.ndarray, tuple[int, ...], float]:
     """Samples flattened to rows: uint8 pixels stay uint8 (the engines scale them to
     [0, 1] batch by batch, never copying the whole set); anything else becomes float32.
+
+    The convention is torchvision's: uint8 values are pixels in 0..255, read as
+    ``value / 255``; values of any other dtype are used as they are (float images are
+    taken to be in [0, 1] already). Each array is read by its own dtype, at fit and at
+    predict alike.
 
     Parameters
     ----------
     arr : ndarray of shape (n, ...)
         One sample (a feature vector, an image, a channels x height x width tensor) per row.
+    pixels : bool
+        False for a table's columns (a DataFrame): uint8 values there are numbers (one-hot
+        codes, counts), used as they are.
 
     Returns
     -------
@@ -103,7 +113,7 @@ def as_rows(arr: np.ndarray, name: str = "X") -> tuple[np.ndarray, tuple[int, ..
         raise DataError(
             f"{name} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required."
         )
-    if arr.dtype == np.uint8:
+    if arr.dtype == np.uint8 and pixels:
         return np.ascontiguousarray(arr.reshape(arr.shape[0], d)), shape, 1.0 / 255.0
     if arr.dtype.kind == "c":
         raise DataError(f"Complex data not supported: {name} has dtype {arr.dtype}.")
@@ -787,7 +797,7 @@ class NetworkClassifier:
                 f"{owner} requires y to be passed, but the target y is None.",
                 hint="Pass the labels as y, or X as a PyTorch Dataset of (input, label) pairs.",
             )
-        rows, shape, scale = as_rows(data.X)
+        rows, shape, scale = as_rows(data.X, pixels=not data.table)
         labels = as_label_array(data.y, rows.shape[0])
         if saved is not None and classes is None and class_names is None:
             known = saved.classes
@@ -796,7 +806,7 @@ class NetworkClassifier:
         y_idx = known.encode(labels, "y")
         if eval_set is not None:
             test = as_arrays(eval_set[0], eval_set[1], owner=owner)
-            Xt, _, _ = as_rows(test.X, "X_test")
+            Xt, _, _ = as_rows(test.X, "X_test", pixels=not test.table)
             if Xt.shape[1] != rows.shape[1]:
                 raise DataError(
                     f"X_test has {Xt.shape[1]} values per sample, X {rows.shape[1]}; "
@@ -936,19 +946,28 @@ class NetworkClassifier:
         if "params_" not in vars(self):
             raise UsageError(f"this {self._owner} is not fitted yet; call fit first.")
 
-    def _rows(self, X: Any) -> np.ndarray:
-        """``X`` as float64 rows scaled like the training data, after the feature checks."""
+    def _rows(self, X: Any) -> tuple[np.ndarray, float]:
+        """``X`` as rows after the feature checks, and the scale of its values (1/255 for
+        uint8 pixels, else 1: each input is read by its own dtype, as in training)."""
         self._check_fitted()
         data = as_arrays(X, owner=self._owner)
         self._check_feature_names(data.feature_names)
-        rows, _, _ = as_rows(data.X)
+        rows, _, scale = as_rows(data.X, pixels=not data.table)
         if rows.shape[1] != self.n_features_in_:
             shape = f" (samples of shape {self.input_shape_})" if len(self.input_shape_) > 1 else ""
             raise DataError(
                 f"X has {rows.shape[1]} features, but {self._owner} is expecting "
                 f"{self.n_features_in_} features as input{shape}."
             )
-        return rows
+        if self.input_scale_ != 1.0 and scale == 1.0 and rows.size and float(rows.max()) > 1.0:
+            warnings.warn(
+                f"{self._owner} was fitted on uint8 pixels (read as value / 255), but X is "
+                f"{data.X.dtype} with values up to {float(rows.max()):g}, used as they are. "
+                "If X holds pixels in 0..255, pass them as uint8 or divide them by 255.",
+                GradlabWarning,
+                stacklevel=outside_stacklevel(),
+            )
+        return rows, scale
 
     def _check_feature_names(self, names: np.ndarray | None) -> None:
         fitted = vars(self).get("feature_names_in_")
@@ -989,7 +1008,7 @@ class NetworkClassifier:
         does not depend on the other samples passed with it (BLAS sums in an order that
         depends on the shape of the product).
         """
-        rows = self._rows(X)
+        rows, scale = self._rows(X)
         n_layers = len(self.sizes_) - 1
         W = [self.params_[f"W{k}"].astype(np.float64) for k in range(1, n_layers + 1)]
         b = [self.params_[f"b{k}"].astype(np.float64) for k in range(1, n_layers + 1)]
@@ -998,8 +1017,8 @@ class NetworkClassifier:
             h = rows[i : i + PREDICT_BATCH].astype(np.float64)
             for k in range(n_layers):
                 z = h @ W[k]
-                if k == 0 and self.input_scale_ != 1.0:
-                    z *= self.input_scale_
+                if k == 0 and scale != 1.0:
+                    z *= scale
                 z += b[k]
                 h = ops.relu(z) if k < n_layers - 1 else z
             out[i : i + PREDICT_BATCH] = h

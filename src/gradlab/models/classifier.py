@@ -431,7 +431,8 @@ class MLPClassifier(_Estimator):
     input_shape_ : tuple of int
         The shape of one sample as given (``(28, 28)``).
     input_scale_ : float
-        1/255 for uint8 pixels, else 1.
+        1/255 when training read uint8 pixels, else 1. Each later input is read by its
+        own dtype the same way (uint8: value / 255; any other: as it is).
     sizes_ : tuple of int
         Layer widths from input to output.
     params_ : dict of str to ndarray

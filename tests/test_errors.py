@@ -609,3 +609,32 @@ def test_every_gradlab_warning_can_be_silenced_by_its_one_base_class(tmp_path: P
         warnings.simplefilter("error")
         warnings.filterwarnings("ignore", category=GradlabWarning)
         _warn_if_constant(points)  # silenced, not raised
+
+
+@pytest.mark.parametrize("model", [LinearRegression, LogisticRegression])
+def test_x_too_large_for_its_sums_of_squares_is_named_before_any_fit(model: Any) -> None:
+    """|x| above about 1e154 made the curvature inf: numpy's LinAlgError ("Eigenvalues did
+    not converge") or "SGD: lr must be a number >= 0; got nan" escaped."""
+    X = [[1.0], [2.0], [1e200]]
+    with pytest.raises(DataError) as info:
+        model(epochs=3).fit(X, [0, 1, 0])
+    assert info.value.message == (
+        "X[2, 0] is 1e+200, too large: the sum of the squares of 3 such values, which the fit "
+        "needs (the loss's curvature, the closed form), overflows float64 (keep every value "
+        "within 3.87e+153)."
+    )
+    assert info.value.hint is not None
+    assert info.value.hint.startswith("Rescale that column")
+
+
+def test_a_divergence_whose_advice_cannot_be_computed_is_still_reported() -> None:
+    """The hint's stable rate came from an eigenvalue solver that could raise; its error
+    replaced the DivergenceError."""
+    from gradlab.optim import DivergenceGuard
+
+    def broken() -> float:
+        raise np.linalg.LinAlgError("Eigenvalues did not converge")
+
+    assert DivergenceGuard(0.5, stable_lr=broken).suggestion() == (
+        "Try a smaller learning rate, e.g. 0.05."
+    )

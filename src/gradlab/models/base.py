@@ -68,6 +68,26 @@ def _show(v: float) -> str:
     return "NaN" if math.isnan(v) else repr(float(v))
 
 
+def _check_magnitude(F: np.ndarray, name: str) -> None:
+    """Refuse a value so large that sums of squares of the column overflow float64: the
+    curvature, the auto rate and the closed form would then be inf or nan (an eigenvalue
+    solver that does not converge, a rate of nan)."""
+    from gradlab.data.points import magnitude_limit
+
+    n = F.shape[0]
+    limit = magnitude_limit(n)
+    big = np.abs(F)
+    if float(big.max()) > limit:
+        i, j = np.unravel_index(int(big.argmax()), F.shape)
+        raise DataError(
+            f"{name}[{i}, {j}] is {F[i, j]:g}, too large: the sum of the squares of {n} "
+            "such values, which the fit needs (the loss's curvature, the closed form), "
+            f"overflows float64 (keep every value within {limit:.3g}).",
+            hint="Rescale that column (divide it by a power of 10, or standardise it with "
+            "sklearn.preprocessing.StandardScaler) and fit again.",
+        )
+
+
 def as_features(X: Any, name: str = "X") -> np.ndarray:
     """``X`` as a float64 array of shape (n, d), checked.
 
@@ -626,6 +646,7 @@ class GradientDescentModel(BaseEstimator):  # type: ignore[misc]
         ya = self._targets(y, Xa.shape[0])
         self._check_names_and_width(X, Xa, reset=True)
         F = self._features(Xa)
+        _check_magnitude(F, "X" if F is Xa else "the features of X")
         w0 = (
             np.zeros(F.shape[1])
             if coef_init is None

@@ -102,7 +102,10 @@ class DivergenceGuard:
 
     def suggestion(self) -> str:
         """A smaller learning rate to try, with the reason when one is known."""
-        bound = self.stable_lr() if self.stable_lr is not None else None
+        try:
+            bound = self.stable_lr() if self.stable_lr is not None else None
+        except (ArithmeticError, ValueError, np.linalg.LinAlgError):
+            bound = None  # no bound to quote: the advice must not replace the divergence
         if bound is not None and math.isfinite(bound) and 0 < bound < self.lr:
             return (
                 f"Try a learning rate below {bound:.2g}: full-batch descent on this data "

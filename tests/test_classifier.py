@@ -701,3 +701,17 @@ def test_an_interrupted_run_keeps_the_last_good_checkpoint(tmp_path: Path) -> No
     model = MLPClassifier.load(ck)
     assert model.history_["epoch"] == [1.0, 2.0]
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]  # no temp files left
+
+
+@pytest.mark.parametrize("model", [SoftmaxRegression, MLPClassifier])
+def test_weights_made_nan_by_the_last_step_are_a_divergence(model: Any) -> None:
+    """The guard reads each epoch's loss before its steps: one huge final step returned a
+    model whose predict_proba was all NaN."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)), rng.integers(0, 3, 40)
+    with pytest.raises(DivergenceError) as info:
+        model(lr=1e300, epochs=1).fit(X, y)
+    assert info.value.message == (
+        "descent diverged at epoch 1: its last steps made the weights infinite or NaN "
+        "(learning rate 1e+300 is too large for this problem)."
+    )

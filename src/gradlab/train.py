@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from gradlab.distributed import SOLO, World
+from gradlab.errors import DivergenceError
 from gradlab.history import History
 from gradlab.optim import DivergenceGuard
 from gradlab.optim.schedules import Constant, Schedule
@@ -304,6 +305,17 @@ def train(
                 last_good = {"epoch": int(history["epoch"][-1]) if len(history) else 0}
                 guard.lr = first_lr
                 guard.check(epoch, train_loss, last_good.copy)
+                # the loss is measured before each step: one last step can still overflow
+                if not all(np.isfinite(v).all() for v in net.state().values()):
+                    raise DivergenceError(
+                        f"descent diverged at epoch {epoch}: its last steps made the weights "
+                        f"infinite or NaN (learning rate {first_lr:g} is too large for this "
+                        "problem).",
+                        hint=guard.suggestion(),
+                        iteration=epoch,
+                        loss=train_loss,
+                        last_params=last_good.copy(),
+                    )
                 row = {
                     "epoch": epoch,
                     "train_loss": train_loss,

@@ -715,3 +715,23 @@ def test_weights_made_nan_by_the_last_step_are_a_divergence(model: Any) -> None:
         "descent diverged at epoch 1: its last steps made the weights infinite or NaN "
         "(learning rate 1e+300 is too large for this problem)."
     )
+
+
+@pytest.mark.parametrize(("optimizer", "lr"), [("sgd", 1e300), ("adam", 1e38)])
+def test_a_rate_that_overflows_the_torch_engines_float32_is_named(
+    optimizer: str, lr: float
+) -> None:
+    """torch.optim's own RuntimeError ("value cannot be converted to type float without
+    overflow") escaped; the numpy engine reports such rates as a divergence."""
+    pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)), rng.integers(0, 3, 40)
+    with pytest.raises(UsageError) as info:
+        SoftmaxRegression(engine="torch", optimizer=optimizer, lr=lr, epochs=1).fit(X, y)
+    assert info.value.message == (
+        f"a learning rate of {lr:g} overflows torch.float32 (largest 3.4e+38) in the "
+        "optimizer's step; the torch engine trains in that dtype."
+    )
+    assert (
+        info.value.hint == "Use a far smaller lr (rates above 10 rarely train), or dtype='float64'."
+    )

@@ -21,6 +21,7 @@ from gradlab.engines import torch_optim
 from gradlab.engines.distributed import data_parallel
 from gradlab.engines.optstate import SavedOptimizer, param_names
 from gradlab.engines.torch_engine import resolve_device, resolve_dtype
+from gradlab.errors import UsageError
 from gradlab.optim.rules import SGD, Rule
 
 
@@ -181,7 +182,17 @@ class TorchMLP:
         loss = loss_sum / (idx.size / self.world.size)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[no-untyped-call]
-        self.optimizer.step()
+        try:
+            self.optimizer.step()
+        except RuntimeError as exc:  # torch.optim casts the rate to the parameters' dtype
+            if "overflow" not in str(exc):
+                raise
+            largest = torch.finfo(self.dtype).max
+            raise UsageError(
+                f"a learning rate of {lr:g} overflows {self.dtype} (largest {largest:.3g}) in "
+                "the optimizer's step; the torch engine trains in that dtype.",
+                hint="Use a far smaller lr (rates above 10 rarely train), or dtype='float64'.",
+            ) from None
         self.steps += 1
         with torch.no_grad():
             correct = (logits.argmax(dim=1) == yb).sum()

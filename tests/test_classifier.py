@@ -735,3 +735,35 @@ def test_a_rate_that_overflows_the_torch_engines_float32_is_named(
     assert (
         info.value.hint == "Use a far smaller lr (rates above 10 rarely train), or dtype='float64'."
     )
+
+
+@pytest.mark.parametrize(
+    ("eval_set", "given"),
+    [("list of pairs", "a list of 1"), ("one array", "a tuple of 1"), ("an array", "ndarray")],
+)
+def test_an_eval_set_that_is_not_one_pair_is_named(eval_set: str, given: str) -> None:
+    """[(X_test, y_test)], as XGBoost and LightGBM take it, raised a raw IndexError."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)), rng.integers(0, 3, 40)
+    value = {"list of pairs": [(X, y)], "one array": (X,), "an array": X}[eval_set]
+    with pytest.raises(DataError) as info:
+        SoftmaxRegression(epochs=1).fit(X, y, eval_set=value)
+    assert info.value.message == (
+        f"SoftmaxRegression: eval_set must be one pair (X_test, y_test); got {given}."
+    )
+    assert info.value.hint == "Pass eval_set=(X_test, y_test), not a list of pairs."
+
+
+@pytest.mark.parametrize("hidden", ["map", "iterator", "set", "dict"])
+def test_hidden_widths_must_come_in_a_sequence(hidden: str) -> None:
+    """An iterator was used up by the check and built a network with no hidden layer; a
+    set's order of layers was arbitrary."""
+    value = {
+        "map": map(int, ["64", "64"]),
+        "iterator": iter([64, 64]),
+        "set": {64, 32},
+        "dict": {64: 1},
+    }[hidden]
+    rng = np.random.default_rng(0)
+    with pytest.raises(UsageError, match=r"hidden must be a sequence of layer widths"):
+        MLPClassifier(hidden=value, epochs=1).fit(rng.normal(size=(20, 3)), [0, 1] * 10)

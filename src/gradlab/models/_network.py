@@ -805,6 +805,14 @@ class NetworkClassifier:
             known = Classes.from_labels(labels, classes, class_names)
         y_idx = known.encode(labels, "y")
         if eval_set is not None:
+            if not isinstance(eval_set, tuple | list) or len(eval_set) != 2:
+                given = type(eval_set).__name__
+                if isinstance(eval_set, tuple | list):
+                    given = f"a {given} of {len(eval_set)}"
+                raise DataError(
+                    f"{owner}: eval_set must be one pair (X_test, y_test); got {given}.",
+                    hint="Pass eval_set=(X_test, y_test), not a list of pairs.",
+                )
             test = as_arrays(eval_set[0], eval_set[1], owner=owner)
             Xt, _, _ = as_rows(test.X, "X_test", pixels=not test.table)
             if Xt.shape[1] != rows.shape[1]:

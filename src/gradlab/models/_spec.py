@@ -158,7 +158,11 @@ SCHEDULE_EXTRAS = ("warmup_steps",)
 
 
 def _is_widths(value: Any) -> bool:
-    if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
+    """A sequence (a tuple, a list, a 1-D array) of layer widths. Not an iterator, which
+    checking would use up, nor a set or a mapping, which have no order of layers."""
+    if isinstance(value, str | bytes | Mapping) or not hasattr(value, "__getitem__"):
+        return False
+    if not hasattr(value, "__len__") or getattr(value, "ndim", 1) != 1:
         return False
     return all(
         isinstance(h, Integral) and not isinstance(h, bool) and 1 <= int(h) <= MAX_WIDTH

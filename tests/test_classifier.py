@@ -767,3 +767,17 @@ def test_hidden_widths_must_come_in_a_sequence(hidden: str) -> None:
     rng = np.random.default_rng(0)
     with pytest.raises(UsageError, match=r"hidden must be a sequence of layer widths"):
         MLPClassifier(hidden=value, epochs=1).fit(rng.normal(size=(20, 3)), [0, 1] * 10)
+
+
+def test_a_finite_value_beyond_float32_is_not_called_nan_or_infinite() -> None:
+    """1e39 is finite; it overflowed in the cast to float32 and was reported as "X contains
+    NaN or infinite values (X row 0: inf)"."""
+    X = np.ones((4, 2))
+    X[2, 1] = 1e39
+    with pytest.raises(DataError) as info:
+        SoftmaxRegression(epochs=1).fit(X, [0, 1, 0, 1])
+    assert info.value.message == (
+        "X row 2, column 1 is 1e+39, beyond float32's range (largest 3.4e+38), in which the "
+        "classifiers read their input."
+    )
+    assert info.value.hint == "Scale X (standardise it, or divide it by a power of 10)."

@@ -67,6 +67,13 @@ from gradlab.train import Callback, LearningRate, train
 PREDICT_BATCH = 4096
 
 
+def _finite_number(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
 def as_rows(
     arr: np.ndarray, name: str = "X", *, pixels: bool = True
 ) -> tuple[np.ndarray, tuple[int, ...], float]:
@@ -117,11 +124,19 @@ def as_rows(
         return np.ascontiguousarray(arr.reshape(arr.shape[0], d)), shape, 1.0 / 255.0
     if arr.dtype.kind == "c":
         raise DataError(f"Complex data not supported: {name} has dtype {arr.dtype}.")
-    rows = as_float_rows(arr.reshape(arr.shape[0], d), name)
+    with np.errstate(over="ignore"):  # a value beyond float32 is named below
+        rows = as_float_rows(arr.reshape(arr.shape[0], d), name)
     finite = np.isfinite(rows)
     if not finite.all():
         i, j = np.argwhere(~finite)[0]
-        given = arr.reshape(arr.shape[0], d)[i, j] if arr.dtype == object else rows[i, j]
+        given = arr.reshape(arr.shape[0], d)[i, j]
+        if given is not None and _finite_number(given):  # finite, but not in float32
+            largest = float(np.finfo(np.float32).max)
+            raise DataError(
+                f"{name} row {i}, column {j} is {float(given):g}, beyond float32's range "
+                f"(largest {largest:.3g}), in which the classifiers read their input.",
+                hint=f"Scale {name} (standardise it, or divide it by a power of 10).",
+            )
         raise DataError(
             f"{name} contains NaN or infinite values ({name} row {i}: "
             f"{'None' if given is None else rows[i, j]})."

@@ -781,3 +781,27 @@ def test_a_finite_value_beyond_float32_is_not_called_nan_or_infinite() -> None:
         "classifiers read their input."
     )
     assert info.value.hint == "Scale X (standardise it, or divide it by a power of 10)."
+
+
+@pytest.mark.parametrize(("classes", "shown"), [(3, "3"), ({0, 1, 2}, "{0, 1, 2}")])
+def test_classes_that_are_not_a_sequence_of_labels_are_named(classes: Any, shown: str) -> None:
+    """classes=3 raised "object of type 'int' has no len()"."""
+    rng = np.random.default_rng(0)
+    with pytest.raises(DataError) as info:
+        SoftmaxRegression(epochs=1).fit(rng.normal(size=(6, 2)), [0, 1, 2] * 2, classes=classes)
+    assert info.value.message == (
+        f"classes must be a sequence of every label value (such as [0, 1, 2]); got {shown}."
+    )
+
+
+def test_too_few_class_names_say_that_the_classes_came_from_them() -> None:
+    rng = np.random.default_rng(0)
+    with pytest.raises(DataError) as info:
+        SoftmaxRegression(epochs=1).fit(
+            rng.normal(size=(6, 2)), [0, 1, 2] * 2, class_names=["a", "b"]
+        )
+    assert info.value.message == "y[2] is 2, which is not one of the 2 classes: 0, 1."
+    assert info.value.hint == (
+        "The classes were taken to be 0 .. 1, one per name in class_names: give a name for "
+        "every class, or the labels in classes=."
+    )

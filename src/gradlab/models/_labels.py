@@ -164,7 +164,14 @@ class Classes:
             A name for each class, in the order of the sorted values.
         """
         if classes is not None:
-            values = np.unique(as_label_array(np.asarray(classes), len(classes), "classes"))
+            given = np.asarray(classes)
+            if given.ndim != 1:  # a number, a set (no order), a table
+                shown = _preview([classes]) if given.ndim == 0 else f"shape {given.shape}"
+                raise DataError(
+                    "classes must be a sequence of every label value (such as [0, 1, 2]); "
+                    f"got {shown}."
+                )
+            values = np.unique(as_label_array(given, len(given), "classes"))
         elif class_names is not None:
             values = np.arange(len(class_names))
         else:

@@ -818,7 +818,15 @@ class NetworkClassifier:
             known = saved.classes
         else:
             known = Classes.from_labels(labels, classes, class_names)
-        y_idx = known.encode(labels, "y")
+        try:
+            y_idx = known.encode(labels, "y")
+        except DataError as exc:
+            if classes is None and class_names is not None:
+                exc.hint = (
+                    f"The classes were taken to be 0 .. {len(class_names) - 1}, one per name "
+                    "in class_names: give a name for every class, or the labels in classes=."
+                )
+            raise
         if eval_set is not None:
             if not isinstance(eval_set, tuple | list) or len(eval_set) != 2:
                 given = type(eval_set).__name__

@@ -39,7 +39,7 @@ from gradlab.models import (
     ("X", "y", "message"),
     [
         ([["a"], ["b"]], [1.0, 2.0], "X must be numbers"),
-        ([[{"a": 1}], [2.0]], [1.0, 2.0], "X must be numbers: float.. argument must be"),
+        ([[{"a": 1}], [2.0]], [1.0, 2.0], r"X must be numbers: X\[0, 0\] is \{'a': 1\} \(float"),
         ([[1j], [2.0]], [1.0, 2.0], "Complex data not supported: X has dtype complex128"),
         (np.zeros((2, 2, 2)), [1.0, 2.0], r"X must have shape \(n_samples, n_features\)"),
         (np.zeros(2), [1.0, 2.0], r"X must be 2-D, .* Reshape your data"),

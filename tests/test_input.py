@@ -56,7 +56,9 @@ def test_objects_that_are_not_numbers_are_named_as_both_data_and_type_errors() -
     X, y = blobs()
     bad = X.astype(object)
     bad[0, 0] = {"a": 1}
-    with pytest.raises(DataError, match=r"X must be numbers: float\(\) argument must be"):
+    with pytest.raises(
+        DataError, match=r"X must be numbers: X\[0, 0\] is \{'a': 1\} \(float\(\) argument must be"
+    ):
         SoftmaxRegression().fit(bad, y)
     with pytest.raises(TypeError):
         SoftmaxRegression().fit(bad, y)
@@ -337,3 +339,23 @@ def test_raw_pixel_values_as_floats_for_a_pixel_model_are_warned_about() -> None
         r"pass them as uint8 or divide them by 255\."
     )):  # fmt: skip
         model.predict(X.astype(np.float32))
+
+
+@pytest.mark.parametrize("model", ["SoftmaxRegression", "LinearRegression"])
+@pytest.mark.parametrize(("cell", "shown"), [("na", "<NA>"), ("text", "'hi'")])
+def test_a_tables_missing_value_or_text_is_named_with_what_to_do(
+    model: str, cell: str, shown: str
+) -> None:
+    """pandas' NA gave "float() argument must be a string or a real number, not 'NAType'",
+    and a text column "could not convert string to float", naming no entry."""
+    pd = pytest.importorskip("pandas")
+    import gradlab.models
+
+    column = pd.array([1, None, 3, 4], dtype="Int64") if cell == "na" else ["1", "hi", "3", "4"]
+    X = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "b": column})
+    estimator = getattr(gradlab.models, model)(epochs=1)
+    with pytest.raises(DataError) as info:
+        estimator.fit(X, [0, 1, 0, 1])
+    assert info.value.message.startswith(f"X must be numbers: X[1, 1] is {shown} (")
+    assert info.value.hint is not None
+    assert info.value.hint.startswith("Fill or drop the missing values (DataFrame.fillna")

@@ -170,12 +170,42 @@ def as_float_rows(arr: np.ndarray, name: str = "X") -> np.ndarray:
     An object array holding something that is not a number raises
     :class:`NotNumbersError` (a DataError and a TypeError).
     """
+    return as_numbers(arr, np.float32, name)
+
+
+#: What to do about a table's missing values and text columns.
+NOT_NUMBERS_HINT = (
+    "Fill or drop the missing values (DataFrame.fillna, dropna) and turn text or category "
+    "columns into numbers (pandas.get_dummies, sklearn's OneHotEncoder) before fitting."
+)
+
+
+def as_numbers(arr: Any, dtype: Any, name: str = "X") -> np.ndarray:
+    """``arr`` as a contiguous array of ``dtype`` numbers; what is not a number (pandas'
+    NA, a text cell, None in an object array) raises :class:`NotNumbersError` (a TypeError
+    too, as NumPy's) or :class:`DataError`, naming the first such entry."""
     try:
-        return np.ascontiguousarray(arr, dtype=np.float32)
-    except TypeError as exc:
-        raise NotNumbersError(f"{name} must be numbers: {exc}") from None
-    except ValueError as exc:
-        raise DataError(f"{name} must be numbers: {exc}") from None
+        return np.ascontiguousarray(arr, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        where = _first_non_number(arr, name)
+        cls = NotNumbersError if isinstance(exc, TypeError) else DataError
+        if where is None:
+            raise cls(f"{name} must be numbers: {exc}") from None
+        raise cls(f"{name} must be numbers: {where} ({exc}).", hint=NOT_NUMBERS_HINT) from None
+
+
+def _first_non_number(arr: Any, name: str) -> str | None:
+    """``X[3, 1] is <NA>``: the first entry of an object array that is not a number."""
+    values = np.asarray(arr, dtype=object)
+    for index in np.ndindex(values.shape):
+        cell = values[index]
+        try:
+            float(cell)
+        except (TypeError, ValueError):
+            at = ", ".join(str(i) for i in index)
+            shown = repr(cell) if isinstance(cell, str | bytes) else str(cell)
+            return f"{name}[{at}] is {shown[:40]}"
+    return None
 
 
 def feature_names(X: Any) -> np.ndarray | None:

@@ -38,7 +38,7 @@ from sklearn.utils.validation import validate_data
 from gradlab.engines import Kind, LinearEngine, Problem, Reduction, Trajectory, make_engine
 from gradlab.errors import DataError, UsageError, outside_stacklevel
 from gradlab.history import History
-from gradlab.models._input import to_numpy
+from gradlab.models._input import as_numbers, to_numpy
 from gradlab.optim import DivergenceGuard, Method, epoch_batches, plain_number
 from gradlab.optim.rules import RULES, SGD, Adagrad, Adam, RMSprop, Rule, is_plain, make_rule
 from gradlab.optim.schedules import OneCycleLR, Schedule
@@ -55,10 +55,6 @@ from gradlab.params import (
 
 class NotFittedError(UsageError, SklearnNotFittedError):  # type: ignore[misc]
     """``predict`` (or another method) before ``fit``; scikit-learn's NotFittedError too."""
-
-
-class NotNumbersError(DataError, TypeError):
-    """Input that cannot be read as numbers (a TypeError too, as NumPy raises it)."""
 
 
 # ------------------------------------------------------------------ input at the boundary
@@ -107,12 +103,7 @@ def as_features(X: Any, name: str = "X") -> np.ndarray:
     raw = to_numpy(X, name)  # a tensor detached and on the CPU, bfloat16 as float32
     if np.iscomplexobj(raw):
         raise DataError(f"Complex data not supported: {name} holds complex numbers.")
-    try:
-        arr = np.asarray(raw, dtype=np.float64)
-    except TypeError as exc:
-        raise NotNumbersError(f"{name} must be numbers: {exc}") from None
-    except ValueError as exc:
-        raise DataError(f"{name} must be numbers: {exc}") from None
+    arr = as_numbers(raw, np.float64, name)
     if arr.ndim == 1:
         raise DataError(
             f"{name} must be 2-D, of shape (n_samples, n_features); got shape {arr.shape}. "
@@ -160,12 +151,7 @@ def as_targets(y: Any, n: int, name: str = "y") -> np.ndarray:
     raw = column(y, n, name)
     if np.iscomplexobj(raw):
         raise DataError(f"Complex data not supported: {name} holds complex numbers.")
-    try:
-        arr = np.asarray(raw, dtype=np.float64)
-    except TypeError as exc:
-        raise NotNumbersError(f"{name} must be numbers: {exc}") from None
-    except ValueError as exc:
-        raise DataError(f"{name} must be numbers: {exc}") from None
+    arr = as_numbers(raw, np.float64, name)
     if not np.isfinite(arr).all():
         i = int(np.argwhere(~np.isfinite(arr))[0, 0])
         raise DataError(f"{name}[{i}] is {_show(arr[i])}; values must be finite.")

@@ -33,6 +33,7 @@ import math
 import os
 import pkgutil
 import re
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -524,3 +525,25 @@ def test_plotting_calls_are_found_in_code_not_in_comments() -> None:
     source = "m.plot_fit(X, y)  # then m.plot_loss()\ndescent_panels(runs)\nx = 'plot'"
     assert plotting_calls(source, makers) == [".plot_fit(", "descent_panels("]
     assert plotting_calls("# result.plot()\nprint(1)", makers) == []
+
+
+@pytest.mark.slow
+def test_without_data_csv_notebook_02_tells_the_same_story_on_generated_points(
+    tmp_path: Path,
+) -> None:
+    """Its fallback drew points on [0, 15], where the intercept was not slow at all: the
+    text's valley, its iteration counts and its exercise's divergence all failed to
+    happen beside it."""
+    where = tmp_path / "a" / "b"  # ../../shared/data/data.csv does not exist from here
+    where.mkdir(parents=True)
+    copy = where / "02-linear-regression.ipynb"
+    shutil.copy(NOTEBOOK_DIR / copy.name, copy)
+    out = execute_notebook(copy, tmp_path / "ipython").stdout()
+    _has(out, "data.csv not found", "using generated points instead")
+    assert _number(r"descent stopped at \S+ \((\S+)% above\)", out) < 10  # close in error
+    assert _number(r"\(ratio (\d+)\)", out) > 10_000  # "a factor of tens of thousands"
+    assert _number(r"after 1000 steps (\S+) of it is left", out) > 0.95  # "nearly all"
+    assert _number(r"largest stable rate 2/lambda_max = (\S+);", out) < 0.0005  # Q1 diverges
+    b_descent = _number(r"^after 1000 iterations: b = (\S+)", out)
+    b_best = _number(r"^closed_form: +w = \S+, b = (\S+)$", out)
+    assert b_descent < 0.05 * b_best  # "the intercept has barely moved"

@@ -914,19 +914,29 @@ def test_a_pipe_where_a_command_writes_a_file_is_refused_before_the_run(
 
 
 @pytest.mark.parametrize(
-    ("step_loss", "noise"),
+    ("history", "noise"),
     [
         ([10.0 * 0.5**t for t in range(40)], 0.0),  # steep but smooth
         ([1.0, math.e] * 20, 2.0),  # up and down by a factor e
     ],
 )
-def test_compare_noise_is_jaggedness_not_steepness(step_loss: list[float], noise: float) -> None:
+def test_compare_noise_is_jaggedness_not_steepness(history: list[float], noise: float) -> None:
     """The median |log(L[t+1] / L[t])| called a smooth fall noisy (0.031 for batch descent,
     under a caption saying ~0)."""
     from gradlab.jobs.compare import Row
 
-    row = Row("numpy", "batch", [0.0], 0.0, 0.0, len(step_loss), 1.0, [0.0], step_loss)
+    row = Row("numpy", "batch", [0.0], 0.0, 0.0, len(history), 1.0, history, [1.0, 9.0] * 20)
     assert row.noise == pytest.approx(noise, abs=1e-12)
+
+
+def test_compare_noise_is_the_parameters_jitter_not_which_point_a_step_drew() -> None:
+    """On each step's own batch, SGD scored 2.39 with the parameters held at the minimum:
+    one point's loss spreads over orders of magnitude whatever the parameters do."""
+    from gradlab.jobs.compare import Row
+
+    held = [1.0] * 40  # the loss on all the data: the parameters do not move
+    jumpy = [10.0 ** (k % 3) for k in range(400)]  # each step's single point: all over
+    assert Row("numpy", "sgd", [0.0], 0.0, 0.0, 400, 1.0, held, jumpy).noise == 0.0
 
 
 def test_every_commands_json_names_its_files_and_optimizer_alike(

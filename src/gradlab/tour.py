@@ -514,9 +514,10 @@ def engines_chapter(out: Path, seed: int) -> Chapter:
         "smooth (noise ~0) but takes one step per epoch, so it is still far from the "
         "minimum; SGD takes 100 steps per epoch and gets close, with the noisiest curve; "
         "mini-batch gets as close with a tenth of SGD's steps and a calmer curve. Noise is "
-        "the median |log L[t+1] - 2 log L[t] + log L[t-1]| of the per-step loss L over the "
-        "last half of the steps: how far each step departs from the line through its "
-        "neighbours, 0 for a smooth curve however steep."
+        "the median |log L[e+1] - 2 log L[e] + log L[e-1]| of the loss L on all the data "
+        "after each epoch, over the last half of the epochs: how far each epoch departs "
+        "from the line through its neighbours, 0 for a smooth curve however steep. It "
+        "measures how much the parameters still jitter at a fixed rate."
     )
     png = save_figure(
         loss_curves([(r.method, r.history) for r in mrows], xlabel="epoch",

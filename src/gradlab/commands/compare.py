@@ -275,8 +275,9 @@ def run(args: argparse.Namespace) -> int:
     ):
         print(FAST_PATH_NOTE)
     print(
-        "noise: median |log L[t+1] - 2 log L[t] + log L[t-1]| of the per-step loss over "
-        "the last half of the steps (0 for a smooth curve, however steep)"
+        "noise: median |log L[e+1] - 2 log L[e] + log L[e-1]| of the loss on all the data "
+        "after each epoch, over the last half of the epochs (0 for a smooth curve, however "
+        "steep): how much the parameters still jitter"
     )
     if plots:
         print(f"Plot: {plots[0]}")

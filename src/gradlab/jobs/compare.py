@@ -158,10 +158,15 @@ class Row:
 
     @property
     def noise(self) -> float:
-        """How jagged the per-step loss is: the median of ``|log L[t+1] - 2 log L[t] +
-        log L[t-1]|`` over the last half of the steps, how far each step's log-loss departs
-        from the line through its neighbours (0 for a smooth curve, however steep)."""
-        s = np.asarray(self.step_loss[len(self.step_loss) // 2 :])
+        """How much the parameters still jitter: the median of ``|log L[e+1] - 2 log L[e] +
+        log L[e-1]|`` over the last half of the epochs, where ``L[e]`` is the loss on all
+        the data after epoch ``e``; how far each epoch's log-loss departs from the line
+        through its neighbours (0 for a smooth curve, however steep).
+
+        The loss of each step's own batch is not used: with one point per batch, its
+        spread says mostly which point was drawn, and stays as large with the parameters
+        held at the minimum."""
+        s = np.asarray(self.history[len(self.history) // 2 :])
         s = s[s > 0]
         if s.size < 3:
             return 0.0

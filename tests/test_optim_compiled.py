@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gradlab.engines.numpy_mlp import NumpyMLP
+from gradlab.errors import GradlabWarning
 from gradlab.models._init import init_params
 from gradlab.optim import compiled
 from gradlab.optim.rules import SGD, Adagrad, Adam, AdamW, RMSprop
@@ -433,7 +434,7 @@ def test_a_gradlab_numba_value_not_understood_warns_once_and_counts_as_unset(
 ) -> None:
     monkeypatch.setenv(compiled.ENV, "2")
     monkeypatch.setattr(compiled, "_WARNED", set())
-    with pytest.warns(RuntimeWarning) as caught:
+    with pytest.warns(GradlabWarning) as caught:
         settings = [compiled.setting(), compiled.setting()]
     assert settings == ["auto", "auto"]
     assert len(caught) == 1

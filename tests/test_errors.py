@@ -638,3 +638,36 @@ def test_a_divergence_whose_advice_cannot_be_computed_is_still_reported() -> Non
     assert DivergenceGuard(0.5, stable_lr=broken).suggestion() == (
         "Try a smaller learning rate, e.g. 0.05."
     )
+
+
+def test_the_linear_models_score_checks_its_input_as_fit_does() -> None:
+    """score came from scikit-learn's mixins: InvalidParameterError for y=None, "Mix of
+    label input types" for text labels, "inconsistent numbers of samples" for weights."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    yr = X @ [1.0, 2.0, 3.0]
+    yb = (yr > 0).astype(int)
+    lin = LinearRegression(epochs=50).fit(X, yr)
+    log = LogisticRegression(epochs=50).fit(X, yb)
+    cases = [
+        (lambda: lin.score(X, None), "LinearRegression.score needs the targets y."),
+        (
+            lambda: lin.score(X, yr, sample_weight=np.ones(3)),
+            "sample_weight has shape (3,), but there are 40 samples; give one weight per sample.",
+        ),
+        (lambda: log.score(X, None), "LogisticRegression.score needs the labels y."),
+        (
+            lambda: log.score(X, yb.astype(str)),
+            "y holds labels of dtype <U21, but the classes are 0, 1 (dtype int64).",
+        ),
+    ]
+    for call, message in cases:
+        with pytest.raises(DataError) as info:
+            call()
+        assert info.value.message == message
+    from sklearn.metrics import r2_score
+
+    assert lin.score(X, yr) == r2_score(yr, lin.predict(X))  # still scikit-learn's R²
+    assert log.score(X, yb, sample_weight=np.arange(40.0)) == np.average(
+        log.predict(X) == yb, weights=np.arange(40.0)
+    )

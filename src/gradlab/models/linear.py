@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.base import RegressorMixin
 
 from gradlab.engines import Kind, Reduction
-from gradlab.errors import UsageError
+from gradlab.errors import DataError, UsageError
 from gradlab.models._pictures import returned
 from gradlab.models.base import (
     _COMMON_ATTRIBUTES,
@@ -123,6 +123,21 @@ class LinearRegression(RegressorMixin, GradientDescentModel):  # type: ignore[mi
     def predict(self, X: Any) -> np.ndarray:
         """Predicted targets ``features(X) @ coef_ + intercept_``, shape (n_samples,)."""
         return self._linear(X)
+
+    def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
+        """R², the coefficient of determination, of the predictions on ``(X, y)`` (weighted by
+        ``sample_weight`` if given), as scikit-learn's regressors give it; ``y`` and the
+        weights are checked as ``fit`` checks them."""
+        from sklearn.metrics import r2_score
+
+        from gradlab.models._input import sample_weights
+
+        if y is None:
+            raise DataError(f"{type(self).__name__}.score needs the targets y.")
+        pred = self.predict(X)
+        truth = as_targets(y, pred.shape[0])
+        weights = None if sample_weight is None else sample_weights(sample_weight, pred.shape[0])
+        return float(r2_score(truth, pred, sample_weight=weights))
 
     def closed_form(self, X: Any, y: Any) -> tuple[np.ndarray, float]:
         """The exact least-squares solution on the same features, for comparison.

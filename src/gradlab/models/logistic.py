@@ -182,6 +182,23 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):  # type: ignore
         out: np.ndarray = self.classes_[positive.astype(np.intp)]
         return out
 
+    def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
+        """Mean accuracy on ``(X, y)`` (weighted by ``sample_weight`` if given); the labels
+        and weights are checked as ``fit`` checks them (text labels for number classes are
+        refused, not counted as wrong)."""
+        from gradlab.models._input import sample_weights, to_numpy
+        from gradlab.models._labels import Classes
+
+        if y is None:
+            raise DataError(f"{type(self).__name__}.score needs the labels y.")
+        pred = self.predict(X)
+        truth = as_label_array(to_numpy(y, "y"), pred.shape[0])
+        Classes(self.classes_, tuple(str(c) for c in self.classes_)).check_kind(truth)
+        hits = (pred == truth).astype(np.float64)
+        if sample_weight is None:
+            return float(hits.mean())
+        return float(np.average(hits, weights=sample_weights(sample_weight, hits.shape[0])))
+
     # -------------------------------------------------------------- pictures
 
     def plot_loss(self, *, ax: Axes | None = None) -> Any:

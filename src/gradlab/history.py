@@ -18,7 +18,11 @@ if TYPE_CHECKING:
 
 @dataclass
 class History:
-    """Columns of per-epoch metrics (epoch 0 is the state before training).
+    """Columns of per-epoch metrics.
+
+    The linear models' histories start at epoch 0, the state before training, and keep
+    the loss of each step's batch in ``step_loss``; the classifiers' start at epoch 1
+    (after the first pass) and leave ``step_loss`` empty.
 
     Attributes
     ----------

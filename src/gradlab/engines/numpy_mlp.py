@@ -309,7 +309,7 @@ class NumpyMLP:
         130-152 us a batch with one buffer against 173-179 us with four in turn, and
         the softmax-regression fit 0.91x the time on one or two BLAS threads
         (``bench/experiments/engine_ab.py``). Where it does not
-        (the AMD EPYC of an earlier session, with at most 1 MB per core), four buffers
+        (an AMD EPYC with at most 1 MB of L2 per core), four buffers
         take turns: with two BLAS threads, the buffer just read still sits in the other
         core's cache, and writing it again costs a cross-core invalidation per line;
         measured there at 57 us against 21 us for the cast, and gather, cast and first

@@ -658,7 +658,6 @@ def minimize(
     The loop asks a step function (:data:`StepFn`) for each update: plain
     descent's is :func:`plain_step`, every other rule's :func:`rule_step`. The
     loop, the stopping rules and the verdicts are the same for all of them.
-    Plain descent at a constant rate computes exactly what it always has.
     """
     params = {
         "lr": lr,

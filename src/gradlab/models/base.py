@@ -27,7 +27,7 @@ import time
 import warnings
 from collections.abc import Callable, Mapping
 from numbers import Integral, Real
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -425,14 +425,15 @@ _COMMON_DOC = """\
         Seeds the shuffling of ``sgd`` and ``minibatch`` (the CLI's ``--seed``); None
         draws a fresh seed each fit.
     explode : float, default 1e8
-        A loss above ``explode`` times the first loss stops training as diverged.
+        A loss above ``explode`` times the first loss (or times 1, if the first loss is
+        below 1) stops training as diverged.
     engine_options : dict, optional
         Passed to the engine: for numpy ``fast_paths`` (default True); for torch
         ``style="autograd" | "nn"`` and ``device``; for torch and tensorflow
         ``dtype="float64" | "float32"``.
     optimizer : str or Rule, default "sgd"
         The update rule: a name from ``gradlab.optim.RULES`` (``"sgd"``: plain gradient
-        descent, today's results and fast paths bit for bit; ``"momentum"`` and
+        descent, the tutorials' rule, with the closed-form fast paths; ``"momentum"`` and
         ``"nesterov"``: SGD with momentum 0.9; ``"adagrad"``, ``"rmsprop"``, ``"adam"``,
         ``"adamw"`` with PyTorch's defaults) or a ``gradlab.optim.rules.Rule`` with its
         own hyperparameters (its ``lr`` is used only by ``lr="auto"`` with an adaptive
@@ -585,7 +586,7 @@ class GradientDescentModel(BaseEstimator):  # type: ignore[misc]
         *,
         coef_init: Any = None,
         intercept_init: float = 0.0,
-    ) -> GradientDescentModel:
+    ) -> Self:
         """Fit by gradient descent.
 
         Parameters
@@ -622,7 +623,7 @@ class GradientDescentModel(BaseEstimator):  # type: ignore[misc]
             self.__dict__.update(before)
             raise
 
-    def _fit(self, X: Any, y: Any, coef_init: Any, intercept_init: float) -> GradientDescentModel:
+    def _fit(self, X: Any, y: Any, coef_init: Any, intercept_init: float) -> Self:
         self._validate_params()
         Xa = as_features(X)
         if y is None:

@@ -13,7 +13,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from numbers import Integral
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -82,7 +82,7 @@ class _Estimator(NetworkClassifier, ClassifierMixin, BaseEstimator):  # type: ig
     score = NetworkClassifier.score
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Any:
+    def load(cls, path: str | os.PathLike[str]) -> Self:
         """The fitted estimator saved in a checkpoint (safetensors; nothing is unpickled).
 
         Every constructor parameter is restored as saved. Use
@@ -329,8 +329,7 @@ class MLPClassifier(_Estimator):
         schedule's own rate (a Schedule, or a dict with ``lr``), the optimizer's (a
         Rule's ``lr``), or the rate for the optimizer's name: 0.05 for ``"sgd"``,
         ``"momentum"`` and ``"nesterov"``, 0.01 for ``"adagrad"``, 1e-3 for
-        ``"rmsprop"``, ``"adam"`` and ``"adamw"`` (:data:`gradlab.models._spec.RATES`).
-        The rate used is ``lr_``.
+        ``"rmsprop"``, ``"adam"`` and ``"adamw"``. The rate used is ``lr_``.
     epochs : int, default 10
         Passes over the data (scikit-learn: ``max_iter``).
     batch_size : int, default 200
@@ -338,11 +337,11 @@ class MLPClassifier(_Estimator):
     momentum : float, default 0.9
         SGD momentum in [0, 1), used by ``optimizer="sgd"`` only (as scikit-learn's
         ``momentum`` is by ``solver="sgd"`` only, with ``nesterovs_momentum=False``):
-        the default optimizer is SGD with this momentum, as it was before there were
-        optimizers to choose. ``"momentum"`` and ``"nesterov"`` bring their own 0.9, and
-        a Rule its own hyperparameters. On real MNIST, 10 epochs, the defaults reach a
-        test accuracy of 0.979-0.981 (seeds 0-2; ``gradlab/bench/real_data.py``), plain SGD
-        (``lr=0.1, momentum=0``, the course version) 0.974.
+        the default optimizer is SGD with this momentum. ``"momentum"`` and
+        ``"nesterov"`` bring their own 0.9, and a Rule its own hyperparameters. On real
+        MNIST, 10 epochs, the defaults reach a test accuracy of 0.9806, plain SGD
+        (``lr=0.1, momentum=0``, the course version) 0.9737 (docs/optimizers.md, "On the
+        real data sets").
     optimizer : str or Rule, default "sgd"
         The update rule: a name of :data:`gradlab.optim.RULES` (``"sgd"``,
         ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"rmsprop"``, ``"adam"``,
@@ -355,8 +354,7 @@ class MLPClassifier(_Estimator):
         hyperparameters (the others fill in from ``lr`` and the run's length, and
         ``"warmup_steps": N`` puts a linear warm-up before it), or a
         :mod:`gradlab.optim.schedules` object used as it is. ``step``, ``exponential``
-        and ``cosine`` count epochs, ``warmup`` and ``onecycle`` optimizer steps; see
-        :func:`gradlab.models._spec.resolve_schedule` for what each name builds
+        and ``cosine`` count epochs, ``warmup`` and ``onecycle`` optimizer steps
         (``cosine``: from ``lr`` to 0 over ``epochs``). The schedule used is
         ``schedule_``, and ``history_["lr"]`` the rate of each epoch's first step.
     init : {"kaiming", "normal"}, default "kaiming"

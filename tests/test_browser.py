@@ -194,6 +194,32 @@ def test_the_descent_sliders_loss_curve_fills_its_chart_at_every_rate(
     assert console_errors(browser) == []
 
 
+def test_the_loss_charts_range_leaves_out_values_that_were_not_finite(
+    browser: Any, tmp_path: Path
+) -> None:
+    """A value that was not finite is null on the page, and isFinite(null) is true: the
+    range took it for 0."""
+
+    from gradlab.functions import parse_function
+    from gradlab.tour import descent_rate_data
+    from gradlab.viz.report import Section, write_report
+
+    data = descent_rate_data(parse_function("x**2"), 4.0, [0.1], steps=5)
+    data["rates"][0]["f"] = [16.0, 10.0, 6.0, None, None, None]
+    data["view"]["y"] = [-5.0, 40.0]
+    page = write_report(tmp_path / "r.html", "nulls", [Section("1").widget("descent-rate", data)])
+    open_page(browser, page)
+    ticks = browser.execute_script(
+        "var svg = document.querySelector('path.loss').closest('svg');"
+        "return Array.from(svg.querySelectorAll('text[text-anchor=end]'))"
+        ".map(t => t.textContent);"  # the y axis's labels
+    )
+    numbers = [float(t) for t in ticks if t.replace(".", "", 1).lstrip("-").isdigit()]
+    assert numbers, ticks
+    assert min(numbers) >= 5, ticks  # 6 to 16 with a margin; not down to 0
+    assert console_errors(browser) == []
+
+
 def test_hover_reads_out_every_curve_at_the_nearest_epoch(browser: Any, small_report: Path) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By

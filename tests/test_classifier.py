@@ -805,3 +805,24 @@ def test_too_few_class_names_say_that_the_classes_came_from_them() -> None:
         "The classes were taken to be 0 .. 1, one per name in class_names: give a name for "
         "every class, or the labels in classes=."
     )
+
+
+def test_a_list_of_two_eval_pairs_is_named_not_read_as_one_pair() -> None:
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 2)), rng.integers(0, 2, 40)
+    with pytest.raises(DataError) as info:
+        SoftmaxRegression(epochs=1).fit(X, y, eval_set=[(X, y), (X, y)])
+    assert info.value.message == (
+        "SoftmaxRegression: eval_set must be one pair (X_test, y_test); got a list of 2."
+    )
+    # one pair whose X_test is a list of rows is still one pair
+    SoftmaxRegression(epochs=1).fit(X, y, eval_set=[[[1.0, 2.0], [3.0, 4.0]], [0, 1]])
+
+
+def test_an_integer_beyond_float64_is_named_by_its_entry() -> None:
+    """int(10**400) raised Python's own OverflowError from the cast."""
+    with pytest.raises(DataError) as info:
+        SoftmaxRegression(epochs=1).fit([[1, 10**400], [2, 3], [3, 4], [4, 5]], [0, 1, 0, 1])
+    assert info.value.message == (
+        "X must be numbers within float64's range: X[0, 1] is an integer of 401 digits."
+    )

@@ -639,3 +639,29 @@ def test_a_script_that_fits_without_the_main_guard_fails_at_once_and_says_why(
         "runs again as they do, because the script calls it outside "
         "'if __name__ == \"__main__\":'." in proc.stderr
     )
+
+
+def test_under_nohup_a_hangup_leaves_a_two_worker_run_going(tmp_path: Path) -> None:
+    """torchelastic handled SIGHUP although nohup ignored it, and its spawned workers did
+    not inherit the ignoring: a closed terminal stopped the run with 129."""
+    from gradlab import checkpoint
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gradlab", "train", "mlp", "--hidden", "16", "--nproc", "2",
+         "--epochs", "100", "--out", "run", "--no-plots", "--quiet"],
+        env=job_env(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),  # as nohup does
+    )  # fmt: skip
+    ckpt = tmp_path / "run" / "model.safetensors"
+    try:
+        deadline = time.monotonic() + 180
+        while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert proc.poll() is None, proc.communicate(timeout=30)
+        os.killpg(proc.pid, signal.SIGHUP)  # the whole group, as a closed terminal does
+        code, _, err = finish(proc, timeout=240)
+    finally:
+        proc.kill()
+    assert code == 0, err
+    assert checkpoint.read(ckpt).epochs_done == 100

@@ -184,7 +184,11 @@ def test_the_install_command_names_the_checkouts_constraints_by_their_full_path(
     if not (root / "constraints.txt").is_file():
         pytest.skip("gradlab runs from an installed wheel here, not a checkout")
     assert install_command("torch") == (
-        f"pip install 'gradlab[torch]' -c {shlex.quote(str(root / 'constraints.txt'))}"
+        f"pip install 'gradlab[torch]' -c {shlex.quote(str(root / 'constraints.txt'))} "
+        "--extra-index-url https://download.pytorch.org/whl/cpu"
+    )
+    assert install_command("tensorflow") == (
+        f"pip install 'gradlab[tensorflow]' -c {shlex.quote(str(root / 'constraints.txt'))}"
     )
 
 

@@ -415,3 +415,25 @@ def test_history_files_write_the_epoch_as_an_integer(tmp_path: Path) -> None:
     rows = (tmp_path / "h.csv").read_text().splitlines()
     assert [row.split(",")[0] for row in rows] == ["epoch", "1", "2"]
     assert json.loads((tmp_path / "h.json").read_text())["columns"]["epoch"] == [1, 2]
+
+
+def test_a_ctrl_c_inside_one_callbacks_abort_hook_leaves_the_others_their_turn() -> None:
+    """A second Ctrl-C while one callback drew its last picture replaced the error and
+    kept the next callback's bar open."""
+    X, y = blobs()
+    seen: list[str] = []
+
+    class Interrupted(Callback):
+        def on_train_abort(self, error: BaseException) -> None:
+            seen.append("first")
+            raise KeyboardInterrupt
+
+    class Second(Callback):
+        def on_train_abort(self, error: BaseException) -> None:
+            seen.append(type(error).__name__)
+
+    with pytest.raises(RuntimeError, match="boom"):
+        SoftmaxRegression(epochs=2, batch_size=10).fit(
+            X, y, callbacks=[StopAt(3, RuntimeError("boom")), Interrupted(), Second()]
+        )
+    assert seen == ["first", "RuntimeError"]

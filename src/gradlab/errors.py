@@ -83,7 +83,8 @@ def install_command(extra: str) -> str:
     PyTorch from its CPU wheels."""
     constraints = Path(__file__).resolve().parents[2] / "constraints.txt"
     if constraints.is_file():
-        return f"pip install 'gradlab[{extra}]' -c {shlex.quote(str(constraints))}"
+        index = f" --extra-index-url {TORCH_CPU_INDEX}" if extra == "torch" else ""
+        return f"pip install 'gradlab[{extra}]' -c {shlex.quote(str(constraints))}{index}"
     if extra == "torch":
         return f"pip install 'gradlab[torch]' --extra-index-url {TORCH_CPU_INDEX}"
     return f"pip install 'gradlab[{extra}]'"

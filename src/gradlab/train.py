@@ -103,7 +103,9 @@ class Callback:
     def on_train_abort(self, error: BaseException) -> None:
         """When training stops with an error or an interrupt (Ctrl-C, SIGTERM), before
         ``error`` is raised on: a progress bar ends its row here, so that the message that
-        follows starts on a line of its own. What a callback raises here is ignored."""
+        follows starts on a line of its own. What a callback raises here (an exception,
+        or a second Ctrl-C while it draws) is ignored: every callback has its turn, and
+        ``error`` is what is raised."""
 
 
 class BatchStats:
@@ -342,7 +344,7 @@ def train(
                     break
     except BaseException as error:  # a bar ends its row before the message is printed
         for cb in callbacks:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception, KeyboardInterrupt):
                 cb.on_train_abort(error)
         raise
     for cb in callbacks:

@@ -632,6 +632,15 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 _SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT")
 
 
+def _signals_to_handle() -> str:
+    """The signals torchelastic may handle, as its comma list: those of :data:`_SIGNALS`
+    that this process does not ignore. A signal ignored here (SIGHUP under nohup) must
+    stay ignored: torchelastic would handle it anyway, and the workers it spawns would not
+    inherit the ignoring."""
+    names = [name for name in _SIGNALS if hasattr(signal, name)]
+    return ",".join(n for n in names if signal.getsignal(getattr(signal, n)) is not signal.SIG_IGN)
+
+
 @contextlib.contextmanager
 def _own_signal_handlers() -> Iterator[None]:
     """Put the caller's signal handlers back afterwards: torchelastic installs its own for
@@ -644,7 +653,7 @@ def _own_signal_handlers() -> Iterator[None]:
     signals = [getattr(signal, name) for name in _SIGNALS if hasattr(signal, name)]
     before = {sig: signal.getsignal(sig) for sig in signals}
     try:
-        with _environment({"TORCHELASTIC_SIGNALS_TO_HANDLE": ",".join(_SIGNALS)}):
+        with _environment({"TORCHELASTIC_SIGNALS_TO_HANDLE": _signals_to_handle()}):
             yield
     finally:
         for sig, handler in before.items():
@@ -863,6 +872,7 @@ def _launch(
         },
         max_restarts=0,
         monitor_interval=0.1,
+        signals_to_handle=_signals_to_handle(),  # launch_agent sets its variable from it
         start_method="spawn",
         logs_specs=DefaultLogsSpecs(log_dir=str(log_dir), redirects=redirects),
         shutdown_timeout=SHUTDOWN_SECONDS,

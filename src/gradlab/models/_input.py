@@ -186,8 +186,13 @@ def as_numbers(arr: Any, dtype: Any, name: str = "X") -> np.ndarray:
     too, as NumPy's) or :class:`DataError`, naming the first such entry."""
     try:
         return np.ascontiguousarray(arr, dtype=dtype)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         where = _first_non_number(arr, name)
+        if isinstance(exc, OverflowError):  # an integer past float64's largest
+            raise DataError(
+                f"{name} must be numbers within float64's range: {where or exc}.",
+                hint=f"Scale {name} (divide it by a power of 10) before fitting.",
+            ) from None
         cls = NotNumbersError if isinstance(exc, TypeError) else DataError
         if where is None:
             raise cls(f"{name} must be numbers: {exc}") from None
@@ -201,9 +206,12 @@ def _first_non_number(arr: Any, name: str) -> str | None:
         cell = values[index]
         try:
             float(cell)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             at = ", ".join(str(i) for i in index)
-            shown = repr(cell) if isinstance(cell, str | bytes) else str(cell)
+            if isinstance(cell, int):  # too large for a float
+                shown = f"an integer of {len(str(abs(cell)))} digits"
+            else:
+                shown = repr(cell) if isinstance(cell, str | bytes) else str(cell)
             return f"{name}[{at}] is {shown[:40]}"
     return None
 

@@ -67,6 +67,13 @@ from gradlab.train import Callback, LearningRate, train
 PREDICT_BATCH = 4096
 
 
+def _pairs(eval_set: tuple[Any, ...] | list[Any]) -> bool:
+    """Whether ``eval_set`` is a list of (X, y) pairs (as XGBoost takes several), not one
+    pair whose X is a list of rows: its first item is a pair whose first item is a table."""
+    first = eval_set[0]
+    return isinstance(first, tuple | list) and len(first) == 2 and getattr(first[0], "ndim", 0) >= 2
+
+
 def _finite_number(value: Any) -> bool:
     try:
         return math.isfinite(float(value))
@@ -828,7 +835,7 @@ class NetworkClassifier:
                 )
             raise
         if eval_set is not None:
-            if not isinstance(eval_set, tuple | list) or len(eval_set) != 2:
+            if not isinstance(eval_set, tuple | list) or len(eval_set) != 2 or _pairs(eval_set):
                 given = type(eval_set).__name__
                 if isinstance(eval_set, tuple | list):
                     given = f"a {given} of {len(eval_set)}"

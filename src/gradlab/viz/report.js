@@ -189,11 +189,12 @@
     // the function's view): on the function's whole range a run that moves little is a
     // flat line at the bottom.
     function lossChart(r) {
-      var seen = r.f.filter(function (v) { return isFinite(v); }).map(function (v) {
+      // null stands for a value that was not finite (isFinite(null) would be true)
+      var seen = r.f.filter(function (v) { return Number.isFinite(v); }).map(function (v) {
         return Math.max(d.view.y[0], Math.min(d.view.y[1], v));
       });
-      var lo = Math.min.apply(null, seen);
-      var hi = Math.max.apply(null, seen);
+      var lo = seen.length ? Math.min.apply(null, seen) : d.view.y[0];
+      var hi = seen.length ? Math.max.apply(null, seen) : d.view.y[1];
       var pad = hi > lo ? 0.08 * (hi - lo) : Math.max(Math.abs(lo) * 0.1, 1);
       if (right) { right.svg.remove(); }
       right = chart(charts, {

@@ -437,3 +437,12 @@ def test_a_ctrl_c_inside_one_callbacks_abort_hook_leaves_the_others_their_turn()
             X, y, callbacks=[StopAt(3, RuntimeError("boom")), Interrupted(), Second()]
         )
     assert seen == ["first", "RuntimeError"]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "said", "shown"),
+    [(math.nan, "?", "--:--"), (math.inf, "?", "--:--"), (-1, "0 ms", "00:00")],
+)
+def test_times_that_cannot_be_told_print_as_unknown(seconds: float, said: str, shown: str) -> None:
+    assert monitor.duration(seconds) == said
+    assert monitor.clock(seconds) == shown

@@ -315,3 +315,13 @@ def test_a_resume_with_nothing_to_train_does_not_say_it_trains(
     err = capsys.readouterr().err
     assert "nothing to train" in err
     assert "training on" not in err
+
+
+def test_a_refused_run_into_a_used_folder_does_not_say_it_replaces_the_earlier_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["train", "softmax", "--out", str(tmp_path), "--quiet", "--no-plots"]
+    assert main([*base, "--epochs", "1"]) == 0
+    capsys.readouterr()
+    assert main([*base, "--epochs", "1", "--validation-fraction", "0.5"]) == 2  # refused
+    assert "replacing" not in capsys.readouterr().err

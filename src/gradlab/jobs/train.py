@@ -449,13 +449,6 @@ def settle_train(
         params = {**DEFAULTS[request.model], **request.given}
         params["schedule"] = with_schedule_flags(params["schedule"], request.schedule_flags)
         kept, overrides = [], []
-        if path.exists():
-            say(
-                f"replacing the earlier run in {request.out} ({_earlier_run(path)}): its "
-                "pictures are removed before training, its model and history when this run "
-                "saves its first epoch. Add --resume to continue a run instead, or give "
-                "another --out to keep it."
-            )
     # the command line says how many workers (--nproc, --nnodes, torchrun), never the
     # checkpoint: a model saved by fit(n_procs=2) resumes here in this process's job
     params["n_procs"] = 1
@@ -477,6 +470,13 @@ def settle_train(
                     "weights carry over)."
                 )
             raise
+    if saved is None and path.exists():  # said once the request is known to be good
+        say(
+            f"replacing the earlier run in {request.out} ({_earlier_run(path)}): its "
+            "pictures are removed before training, its model and history when this run "
+            "saves its first epoch. Add --resume to continue a run instead, or give "
+            "another --out to keep it."
+        )
     if params["random_state"] is None:
         data_seed = saved.seed if saved is not None else 0
     else:

@@ -186,6 +186,9 @@ def number(value: float) -> str:
 
 def duration(seconds: float) -> str:
     """A time as people read it: ``52 ms``, ``1.25 s``, ``14.2 s``, ``3 min 05 s``."""
+    if not math.isfinite(seconds):
+        return "?"
+    seconds = max(seconds, 0.0)
     if seconds < 0.1:
         return f"{seconds * 1000:.0f} ms"
     if seconds < 10:
@@ -198,6 +201,8 @@ def duration(seconds: float) -> str:
 
 def clock(seconds: float) -> str:
     """``MM:SS`` (``H:MM:SS`` from an hour), as tqdm and Lightning show the time of a bar."""
+    if not math.isfinite(seconds):
+        return "--:--"
     whole = max(0, round(seconds))
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)

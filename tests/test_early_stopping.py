@@ -353,3 +353,18 @@ def test_cli_refuses_a_validation_fraction_when_resuming_a_run_without_early_sto
         "gradlab train: error: --validation-fraction is the part of the training data that "
         "early stopping holds back, and this run does not stop early.\n"
     )
+
+
+def test_an_early_stopping_callback_takes_the_place_of_the_estimators_own() -> None:
+    """Both ran: the callback stopped at epoch 3 and put back epoch 2's weights, while the
+    model reported best_epoch_ 3 and stopped_epoch_ 0 from its own."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    mine = EarlyStopping(patience=1, monitor="val_accuracy")
+    model = SoftmaxRegression(epochs=15, early_stopping=True, n_iter_no_change=5)
+    model.fit(X / 16, y, callbacks=[mine])
+    assert (model.best_epoch_, model.stopped_epoch_) == (mine.best_epoch, mine.stopped_epoch)
+    assert mine.stopped_epoch == len(model.history_)  # it ended the run
+    with pytest.raises(UsageError, match="callbacks holds 2 EarlyStopping callbacks"):
+        model.fit(X / 16, y, callbacks=[EarlyStopping(), EarlyStopping()])

@@ -582,7 +582,19 @@ class NetworkClassifier:
         if hp["early_stopping"]:
             from gradlab.callbacks import EarlyStopping
 
-            early = EarlyStopping("val_loss", int(hp["n_iter_no_change"]), float(hp["tol"]))
+            # an EarlyStopping among the callbacks (watching val_accuracy, say) takes the
+            # place of the estimator's own: two would stop and keep different epochs
+            given = [cb for cb in callbacks if isinstance(cb, EarlyStopping)]
+            if len(given) > 1:
+                raise UsageError(
+                    f"callbacks holds {len(given)} EarlyStopping callbacks; give at most one "
+                    "(it takes the place of the estimator's own)."
+                )
+            early = (
+                given[0]
+                if given
+                else EarlyStopping("val_loss", int(hp["n_iter_no_change"]), float(hp["tol"]))
+            )
         epochs = int(hp["epochs"])
         try:
             opt_saved = None
@@ -643,7 +655,7 @@ class NetworkClassifier:
             )  # fmt: skip
 
         # only rank 0 prints, draws and writes
-        cbs = list(callbacks) if world.leader else []
+        cbs = [cb for cb in callbacks if cb is not early] if world.leader else []
         saver = None
         if checkpoint is not None and world.leader:
             from gradlab.checkpoint import Checkpointer

@@ -220,11 +220,24 @@ def train(
     advice : callable, optional
         ``advice(lr)`` returns what a divergence message should suggest, or None for the
         guard's own suggestion.
+    callbacks : sequence of Callback
+        Called at the start, after every step and epoch, and at the end (or, when an
+        error or a signal stops the run, :meth:`Callback.on_train_abort`).
+    history : History, optional
+        The rows trained so far (from a checkpoint): training continues after them.
+    world : World
+        The data-parallel job this worker belongs to (default: a single process). Every
+        worker passes the same arguments; the net takes this worker's block of each batch,
+        each worker evaluates its block of the test set, and the sums are added up over
+        the workers (:meth:`World.all_sum`), so the history is the same on every worker.
 
-    The history gets a row per epoch: ``epoch, train_loss, train_accuracy, test_loss,
-    test_accuracy, seconds, lr`` (the rate of the epoch's first step), and with
-    ``validation`` also ``val_loss, val_accuracy``. Rows of a resumed history that lack
-    a column get NaN there.
+    Returns
+    -------
+    History
+        A row per epoch: ``epoch, train_loss, train_accuracy, test_loss, test_accuracy,
+        seconds, lr`` (the rate of the epoch's first step), and with ``validation`` also
+        ``val_loss, val_accuracy``. Rows of a resumed history that lack a column get NaN
+        there.
 
     Raises
     ------
@@ -232,11 +245,7 @@ def train(
         The training loss of an epoch was not finite, or exploded: above
         :data:`EXPLODE` times the loss of the first batch before any update (of
         the first epoch's, when resuming); see :class:`~gradlab.optim.DivergenceGuard`.
-    world : World
-        The data-parallel job this worker belongs to (default: a single process). Every
-        worker passes the same arguments; the net takes this worker's block of each batch,
-        each worker evaluates its block of the test set, and the sums are added up over
-        the workers (:meth:`World.all_sum`), so the history is the same on every worker.
+        Or the epoch's last steps made the weights infinite or NaN.
     """
     history = history if history is not None else History()
     rate = lr if isinstance(lr, LearningRate) else LearningRate.constant(float(lr))

@@ -1033,26 +1033,25 @@ def test_a_ctrl_c_inside_an_import_that_became_its_error_exits_130(tmp_path: Pat
     assert json.loads(proc.stdout)["error"]["kind"] == "interrupted"
 
 
-def test_sigterm_before_a_command_takes_charge_exits_143_with_a_line(tmp_path: Path) -> None:
-    """The handler was installed only around the command, after the parser was built:
-    a SIGTERM before it killed the process with -15 and no word."""
+@pytest.mark.parametrize(
+    ("signame", "status", "said"),
+    [
+        ("SIGTERM", ExitStatus.TERMINATED, "gradlab: stopped by SIGTERM\n"),
+        ("SIGHUP", ExitStatus.HANGUP, "gradlab: stopped by SIGHUP\n"),
+    ],
+)
+def test_a_stop_signal_before_a_command_takes_charge_exits_with_its_status_and_a_line(
+    tmp_path: Path, signame: str, status: int, said: str
+) -> None:
+    """SIGTERM's handler was installed only around the command, after the parser was built
+    (the process died as -15, with no word); SIGHUP, a closed terminal, had none (-1)."""
     body = (
-        "    import os, signal, time\n    os.kill(os.getpid(), signal.SIGTERM)\n    time.sleep(5)\n"
+        f"    import os, signal, time\n    os.kill(os.getpid(), signal.{signame})\n"
+        "    time.sleep(5)\n"
     )
     proc = gradlab_run_with_main(tmp_path, body)
-    assert proc.returncode == ExitStatus.TERMINATED, proc.stderr
-    assert proc.stderr == "gradlab: stopped by SIGTERM\n"
-
-
-def test_sighup_before_a_command_takes_charge_exits_129_with_a_line(tmp_path: Path) -> None:
-    """A closed terminal sends SIGHUP; its default action killed the run as -1, with no
-    word of what was kept."""
-    body = (
-        "    import os, signal, time\n    os.kill(os.getpid(), signal.SIGHUP)\n    time.sleep(5)\n"
-    )
-    proc = gradlab_run_with_main(tmp_path, body)
-    assert proc.returncode == ExitStatus.HANGUP, proc.stderr
-    assert proc.stderr == "gradlab: stopped by SIGHUP\n"
+    assert proc.returncode == status, proc.stderr
+    assert proc.stderr == said
 
 
 def test_under_nohup_sighup_stays_ignored_and_the_run_finishes(tmp_path: Path) -> None:

@@ -22,7 +22,6 @@ from sklearn.base import clone
 
 from gradlab import engines
 from gradlab.cli import main
-from gradlab.commands._args import ScheduleSpec
 from gradlab.engines.numpy_engine import NumpyEngine, loss_and_grad
 from gradlab.errors import DivergenceError, ExitStatus, UsageError
 from gradlab.models import LinearRegression, LogisticRegression, PolynomialRegression
@@ -30,6 +29,7 @@ from gradlab.models.base import GradientDescentModel, step_bound
 from gradlab.optim import RULES, epoch_batches
 from gradlab.optim.rules import SGD, Adam, Rule, make_rule
 from gradlab.optim.schedules import Constant, CosineAnnealingLR, OneCycleLR, StepLR
+from gradlab.optim.spec import ScheduleSpec
 
 EVERY_ENGINE: list[Any] = [
     ("torch", None),
@@ -279,9 +279,9 @@ def test_adam_fits_the_logistic_model_well() -> None:
         ({"optimizer": "adma"}, r"LinearRegression: optimizer must be one of 'sgd', 'momentum', "
          r"'nesterov', 'adagrad', 'rmsprop', 'adam', 'adamw' or a Rule from gradlab\.optim\.rules;"
          r" got 'adma'\."),
-        ({"schedule": "cosine"}, r"LinearRegression: schedule must be None, 'constant', or a "
-         r"Schedule from gradlab\.optim\.schedules or a function \(lr, steps\) -> Schedule;"
-         r" got 'cosine'\."),
+        ({"schedule": 3}, r"LinearRegression: schedule must be None or a schedule's name "
+         r"\(constant, .*, a dict .*, a Schedule from gradlab\.optim\.schedules or a function "
+         r"\(lr, steps\) -> Schedule; got 3\."),
         ({"lr": 0.1, "schedule": CosineAnnealingLR(0.2, T_max=10)}, r"LinearRegression: lr=0\.1 "
          r"and the schedule's rate 0\.2 disagree; the schedule .* sets the rates"),
         ({"schedule": OneCycleLR(0.1, total_steps=5)}, r"LinearRegression: "
@@ -403,3 +403,40 @@ def test_linreg_refuses_a_schedule_option_that_does_not_apply(
     assert code == ExitStatus.USAGE
     assert "--pct-start applies to --schedule onecycle, not to --schedule exponential." in err
     assert out == ""
+
+
+def test_the_linear_models_take_a_schedule_by_name_or_dict_as_the_classifiers_do() -> None:
+    """schedule="cosine" was refused although gradlab linreg --schedule cosine works; the
+    classifiers took names and dicts, the linear models only objects and functions."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 2))
+    y = X @ [1.0, 2.0] + 1.0
+    for given, spec in (
+        ("cosine", ScheduleSpec("cosine")),
+        ({"name": "step", "gamma": 0.5, "step_size": 20}, ScheduleSpec("step", 0.5, 20)),
+    ):
+        by_name = LinearRegression(schedule=given, method="minibatch", epochs=5).fit(X, y)
+        by_spec = LinearRegression(schedule=spec, method="minibatch", epochs=5).fit(X, y)
+        assert np.array_equal(by_name.coef_, by_spec.coef_)
+        assert by_name.intercept_ == by_spec.intercept_
+
+
+@pytest.mark.parametrize(
+    ("schedule", "message"),
+    [
+        ("cosin", "LinearRegression: schedule 'cosin' is not a schedule; choose one of: "
+                  "constant, step, exponential, cosine, warmup, onecycle."),
+        ({"name": "cosine", "gamma": 0.5}, "LinearRegression: gamma applies to schedule step "
+                                           "or exponential, not to schedule cosine."),
+        ({"name": "cosine", "foo": 1}, "LinearRegression: schedule 'cosine' takes no option "
+                                       "'foo'; the options are gamma, step_size, min_lr, "
+                                       "pct_start, warmup_steps."),
+        ({"gamma": 1.0}, "LinearRegression: schedule {'gamma': 1.0} names no schedule; give its "
+                         '"name" (constant, step, exponential, cosine, warmup, onecycle).'),
+    ],
+)  # fmt: skip
+def test_a_bad_schedule_name_or_option_is_named(schedule: Any, message: str) -> None:
+    rng = np.random.default_rng(0)
+    with pytest.raises(UsageError) as info:
+        LinearRegression(schedule=schedule, epochs=2).fit(rng.normal(size=(10, 1)), np.ones(10))
+    assert info.value.message == message

@@ -8,16 +8,16 @@ import math
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from gradlab.errors import DataError, UsageError
 from gradlab.io import _jsonable, finite_json
+from gradlab.optim.spec import APPLIES, EXPONENTIAL_FALL, WARMUP_START, ScheduleSpec
 from gradlab.params import MAX_EPOCHS, MAX_POINTS
 
 if TYPE_CHECKING:
-    from gradlab.optim.schedules import Schedule
+    pass
 
 
 def _float(text: str, *, positive: bool) -> float:
@@ -247,11 +247,6 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
 # rate and length are known (schedule_from_args returns a ScheduleSpec, a function
 # (lr, steps) -> Schedule, which a model or minimize calls at the start of the run).
 
-#: A warm-up starts from this fraction of the rate.
-WARMUP_START = 0.1
-#: Without --gamma, an exponential schedule falls this much over the run.
-EXPONENTIAL_FALL = 0.01
-
 
 def optimizer_name(text: str) -> str:
     """An argparse type: one update rule's name (``sgd``, ``momentum``, ``adam``, ...)."""
@@ -362,89 +357,6 @@ def add_schedule_options(parser: argparse.ArgumentParser, unit: str = "step") ->
     )
 
 
-#: Which schedules each option applies to.
-_APPLIES = {
-    "gamma": ("step", "exponential"),
-    "step_size": ("step",),
-    "min_lr": ("cosine",),
-    "pct_start": ("onecycle",),
-    "warmup_steps": ("constant", "step", "exponential", "cosine", "warmup"),
-}
-
-
-@dataclass(frozen=True)
-class ScheduleSpec:
-    """A schedule asked for on the command line, built once a run's rate and length are
-    known: ``spec(lr, steps)`` is the :class:`~gradlab.optim.schedules.Schedule`.
-
-    A model (``schedule=spec``) or :func:`gradlab.functions.minimize` calls it with the
-    rate it uses and the number of steps it will take.
-    """
-
-    name: str
-    gamma: float | None = None
-    step_size: int | None = None
-    warmup_steps: int | None = None
-    min_lr: float | None = None
-    pct_start: float | None = None
-
-    def __call__(self, lr: float, steps: int) -> Schedule:
-        from gradlab.optim.schedules import (
-            Constant,
-            CosineAnnealingLR,
-            ExponentialLR,
-            LinearLR,
-            OneCycleLR,
-            SequentialLR,
-            StepLR,
-        )
-
-        if self.name == "onecycle":
-            pct = 0.3 if self.pct_start is None else self.pct_start
-            if round(pct * steps) < 2 or steps - round(pct * steps) < 2:
-                raise UsageError(
-                    f"--schedule onecycle needs at least 2 steps rising and 2 falling; "
-                    f"--pct-start {pct:g} of {steps} steps leaves too few.",
-                    hint="Give more steps, or another --pct-start.",
-                )
-            return OneCycleLR(lr, total_steps=steps, pct_start=pct)
-        warm = self.warmup_steps
-        if warm is None and self.name == "warmup":
-            warm = max(1, steps // 10)
-        if warm is not None and warm >= steps:
-            raise UsageError(
-                f"--warmup-steps {warm} leaves nothing of a run of {steps} steps; "
-                "give fewer warm-up steps than the run has."
-            )
-        rest = steps - (warm or 0)
-        main: Schedule
-        if self.name == "step":
-            size = self.step_size or max(1, -(-rest // 3))
-            main = StepLR(lr, step_size=size, gamma=0.1 if self.gamma is None else self.gamma)
-        elif self.name == "exponential":
-            gamma = EXPONENTIAL_FALL ** (1 / max(rest - 1, 1)) if self.gamma is None else self.gamma
-            main = ExponentialLR(lr, gamma=gamma)
-        elif self.name == "cosine":
-            eta_min = self.min_lr or 0.0
-            if eta_min >= lr:
-                raise UsageError(
-                    f"--min-lr {eta_min:g} is not below the rate {lr:g}; cosine would not fall."
-                )
-            main = CosineAnnealingLR(lr, T_max=max(rest - 1, 1), eta_min=eta_min)
-        else:  # constant, warmup
-            main = Constant(lr)
-        if warm is None:
-            return main
-        ramp = LinearLR(lr, start_factor=WARMUP_START, total_iters=warm)
-        if self.name == "warmup":
-            return ramp  # LinearLR stays at the full rate after its warm-up
-        return SequentialLR([ramp, main], milestones=[warm])
-
-    def describe(self) -> dict[str, Any]:
-        """The options given, for ``--json``."""
-        return {k: v for k, v in self.__dict__.items() if v is not None}
-
-
 def schedule_from_args(args: argparse.Namespace) -> ScheduleSpec | None:
     """The schedule the flags ask for; None for a constant rate without warm-up.
 
@@ -455,15 +367,10 @@ def schedule_from_args(args: argparse.Namespace) -> ScheduleSpec | None:
         ``--schedule cosine``, say); the message names both.
     """
     name = getattr(args, "schedule", "constant")
-    given = {k: getattr(args, k, None) for k in _APPLIES}
-    for option, value in given.items():
-        if value is not None and name not in _APPLIES[option]:
-            flag = "--" + option.replace("_", "-")
-            raise UsageError(
-                f"{flag} applies to --schedule {' or '.join(_APPLIES[option])}, "
-                f"not to --schedule {name}.",
-                hint="Leave it out, or choose a schedule it applies to.",
-            )
+    given = {k: getattr(args, k, None) for k in APPLIES}
     if name == "constant" and given["warmup_steps"] is None:
+        ScheduleSpec(name, flags=True, **given).check()  # --gamma alone is still refused
         return None
-    return ScheduleSpec(name, **given)
+    spec = ScheduleSpec(name, flags=True, **given)
+    spec.check()
+    return spec

@@ -42,6 +42,7 @@ from gradlab.models._input import as_numbers, to_numpy
 from gradlab.optim import DivergenceGuard, Method, epoch_batches, plain_number
 from gradlab.optim.rules import RULES, SGD, Adagrad, Adam, RMSprop, Rule, is_plain, make_rule
 from gradlab.optim.schedules import OneCycleLR, Schedule
+from gradlab.optim.spec import ScheduleSpec
 from gradlab.params import (
     LINEAR_ENGINES,
     METHODS,
@@ -385,10 +386,13 @@ PARAMETERS: dict[str, Constraint | list[Constraint]] = {
     ],
     "schedule": [
         None,
-        Options(("constant",)),
         Predicate(
-            lambda v: isinstance(v, Schedule) or (callable(v) and not isinstance(v, type)),
-            "a Schedule from gradlab.optim.schedules or a function (lr, steps) -> Schedule",
+            lambda v: (
+                isinstance(v, str | Mapping | Schedule) or (callable(v) and not isinstance(v, type))
+            ),
+            "a schedule's name (constant, step, exponential, cosine, warmup, onecycle), a "
+            'dict {"name": ..., **options}, a Schedule from gradlab.optim.schedules or a '
+            "function (lr, steps) -> Schedule",
         ),
     ],
 }
@@ -441,13 +445,17 @@ _COMMON_DOC = """\
         engine applies gradlab's rules in float64, torch ``torch.optim``'s equivalent,
         tensorflow gradlab's rules on the tape's gradient. Any rule but plain SGD takes
         the step loop (no closed-form trajectory). scikit-learn's MLP: ``solver``.
-    schedule : None, "constant", Schedule or callable, default None
+    schedule : None, str, dict, Schedule or callable, default None
         How the rate changes: step ``t`` (``t = 0, 1, ...`` counts optimizer steps,
-        ``epochs`` times the batches per epoch) takes ``schedule.lr_at(t)``. A
+        ``epochs`` times the batches per epoch) takes ``schedule.lr_at(t)``. A name
+        (``"constant"``, ``"step"``, ``"exponential"``, ``"cosine"``, ``"warmup"``,
+        ``"onecycle"``) or a dict ``{"name": ..., **options}`` is built over the run's
+        steps from ``lr``, as ``gradlab linreg --schedule`` builds it (the options and
+        their defaults: :class:`gradlab.optim.spec.ScheduleSpec`). A
         ``gradlab.optim.schedules.Schedule`` sets the rates itself (``lr`` must then be
         "auto" or the schedule's own rate); a function ``(lr, steps) -> Schedule`` is
-        called at fit time with the rate and the number of steps (``gradlab linreg
-        --schedule cosine`` passes one). None or "constant": every step takes ``lr``.
+        called at fit time with the rate and the number of steps. None or "constant":
+        every step takes ``lr``.
         The torch engine runs the schedule as ``torch.optim.lr_scheduler``.
         scikit-learn's SGD estimators: ``learning_rate``."""
 
@@ -564,6 +572,8 @@ class GradientDescentModel(BaseEstimator):  # type: ignore[misc]
             return None
         if isinstance(self.schedule, Schedule):
             followed = self.schedule
+        elif isinstance(self.schedule, str | Mapping):  # counted in steps, as the CLI's
+            followed = ScheduleSpec.of(self.schedule, name)(rate, steps)
         else:
             followed = self.schedule(rate, steps)  # type: ignore[operator]
             if not isinstance(followed, Schedule):

@@ -826,3 +826,17 @@ def test_an_integer_beyond_float64_is_named_by_its_entry() -> None:
     assert info.value.message == (
         "X must be numbers within float64's range: X[0, 1] is an integer of 401 digits."
     )
+
+
+@pytest.mark.parametrize("model", [SoftmaxRegression, MLPClassifier])
+def test_the_classifiers_raise_the_one_not_fitted_error_of_every_estimator(model: Any) -> None:
+    """They had a class of their own, NotFittedClassifierError, beside the linear models'
+    NotFittedError: one except clause could not catch both as gradlab's."""
+    from sklearn.exceptions import NotFittedError as SklearnNotFitted
+
+    from gradlab.models.base import NotFittedError
+
+    with pytest.raises(NotFittedError) as info:
+        model().predict([[1.0]])
+    assert isinstance(info.value, SklearnNotFitted)
+    assert isinstance(info.value, UsageError)

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import NotFittedError
 
 from gradlab.errors import DataError, UsageError
 from gradlab.models._input import as_arrays, is_torch_data
@@ -25,6 +24,7 @@ from gradlab.models._labels import Classes, as_label_array
 from gradlab.models._network import NetworkClassifier
 from gradlab.models._pictures import returned
 from gradlab.models._spec import DEFAULTS
+from gradlab.models.base import NotFittedError
 from gradlab.optim.rules import Rule
 from gradlab.optim.schedules import Schedule
 from gradlab.params import Constraint, Interval, Predicate, validate
@@ -36,10 +36,6 @@ if TYPE_CHECKING:
 
 _MLP = DEFAULTS["mlp"]
 _SOFTMAX = DEFAULTS["softmax"]
-
-
-class NotFittedClassifierError(UsageError, NotFittedError):  # type: ignore[misc]
-    """Predicting before ``fit``: a gradlab UsageError and scikit-learn's NotFittedError."""
 
 
 def _is_image_shape(value: object) -> bool:
@@ -64,9 +60,7 @@ class _Estimator(NetworkClassifier, ClassifierMixin, BaseEstimator):  # type: ig
 
     def _check_fitted(self) -> None:
         if "params_" not in vars(self):
-            raise NotFittedClassifierError(
-                f"this {type(self).__name__} is not fitted yet; call fit first."
-            )
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first.")
 
     def __sklearn_is_fitted__(self) -> bool:
         return "params_" in vars(self)
@@ -107,7 +101,7 @@ class _Estimator(NetworkClassifier, ClassifierMixin, BaseEstimator):  # type: ig
     def _require_fitted(self, method: str) -> None:
         if "params_" not in vars(self):
             name = type(self).__name__
-            raise NotFittedClassifierError(
+            raise NotFittedError(
                 f"{name}.{method}() draws a fitted model, and this {name} is not fitted yet: "
                 "call fit(X, y) first."
             )

@@ -383,6 +383,76 @@ def test_compare_races_optimizers_across_engines(capsys: pytest.CaptureFixture[s
     assert losses[1] < losses[0]  # momentum gets further than plain SGD at the same rate
 
 
+def test_compare_keeps_the_other_rows_when_one_optimizer_diverges(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """At lr 0.1 on the tutorial's quadratic plain SGD explodes (its stable rate is about
+    0.018) while Adam, whose steps are bounded by the rate, converges: the comparison shows
+    both, the diverged row with its step, bad loss and advice, rather than failing whole."""
+    code, out, _ = run_cli(capsys, "compare", "--engines", "numpy", "--optimizer", "sgd,adam",
+                           "--lr", "0.1", "--out", str(tmp_path), "--json")  # fmt: skip
+    assert code == 0
+    sgd, adam = json.loads(out)["rows"]
+    assert sgd["diverged"]["iteration"] == sgd["steps"] >= 1
+    assert sgd["diverged"]["loss"] == sgd["loss"] > 1e6
+    assert "Try a learning rate below 0.018" in sgd["diverged"]["hint"]
+    assert sgd["optimizer"]["lr"] == 0.1
+    assert sgd["optimizer"]["name"] == "sgd"
+    assert adam["diverged"] is None
+    assert adam["loss"] < 1
+    assert adam["steps"] == 800
+    code, text, _ = run_cli(capsys, "compare", "--engines", "numpy", "--optimizer", "sgd,adam",
+                            "--lr", "0.1", "--no-plots")  # fmt: skip
+    assert code == 0
+    assert f"numpy       batch      sgd        diverged at step {sgd['steps']}: the loss" in text
+    assert "diverged: Try a learning rate below 0.018" in text
+
+
+def test_compare_fails_as_a_divergence_when_every_row_diverges(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run_cli(capsys, "compare", "--engines", "numpy", "--optimizer",
+                             "sgd,momentum", "--lr", "0.1", "--no-plots", "--json")  # fmt: skip
+    assert code == ExitStatus.DIVERGED
+    error = json.loads(out)["error"]
+    assert error["kind"] == "diverged"
+    assert error["last_params"]["coef"]
+    assert "gradlab compare: error: descent diverged at iteration" in err
+
+
+def test_compare_job_rows_of_a_diverged_run_hold_its_curve_so_far() -> None:
+    from gradlab.jobs.compare import compare
+
+    result = compare("quadratic", engines=["numpy"], methods=["batch", "sgd"], lr=1.0,
+                     epochs=20)  # fmt: skip
+    batch, sgd = result.rows
+    assert batch.diverged is not None
+    assert sgd.diverged is None
+    assert result.labels() == ["batch (diverged)", "sgd"]
+    # one full-batch step per epoch: the losses of the iterates before the bad one, each
+    # finite and growing, the first the start's
+    assert len(batch.history) == batch.steps
+    assert all(np.isfinite(batch.history))
+    assert np.all(np.diff(batch.history) > 0)
+    assert batch.coef == np.atleast_1d(batch.diverged.last_params["coef"]).tolist()
+    result.plot()  # draws the cut curve beside the whole one
+
+
+@pytest.mark.parametrize("method", ["batch", "minibatch"])
+def test_divergence_error_carries_the_loss_per_epoch_until_then(method: str) -> None:
+    X = np.linspace(0, 10, 50)[:, None]
+    y = 3 * X[:, 0] + 1
+    model = LinearRegression(lr=0.1, epochs=20, method=method, batch_size=10)
+    with pytest.raises(DivergenceError) as info:
+        model.fit(X, y)
+    losses = info.value.losses
+    assert losses[0] == pytest.approx(np.mean(y**2))  # epoch 0: the start, w = b = 0
+    assert all(np.isfinite(losses))
+    assert len(losses) >= 1
+    if method == "batch":  # one step per epoch: every epoch before the bad step
+        assert len(losses) == info.value.iteration
+
+
 def test_compare_text_shows_the_optimizer_column_only_when_asked(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

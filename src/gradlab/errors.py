@@ -197,6 +197,9 @@ class DivergenceError(GradlabError, ArithmeticError):
         The offending loss value.
     last_params : dict
         The last parameters for which the loss was finite.
+    losses : list of float
+        The loss on all the data after each epoch that ended before the loss went bad
+        (epoch 0 is the start), where the descent recorded them; else empty.
     """
 
     exit_status = ExitStatus.DIVERGED
@@ -215,6 +218,7 @@ class DivergenceError(GradlabError, ArithmeticError):
         self.iteration = iteration
         self.loss = loss
         self.last_params = last_params
+        self.losses: list[float] = []
 
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))

@@ -219,6 +219,8 @@ def run(args: argparse.Namespace) -> int:
         optimizers=args.optimizer,
         schedule=schedule,
     )
+    if rows and all(r.diverged is not None for r in rows):  # nothing to compare
+        raise rows[0].diverged  # type: ignore[misc]
     rules = args.optimizer != ["sgd"] or schedule is not None  # else today's table
     reference = sklearn_logistic(data) if data.X_test is not None else None
     plots = []
@@ -229,7 +231,8 @@ def run(args: argparse.Namespace) -> int:
 
         names = {**linear.LOSS_NAMES, **logistic.LOSS_NAMES}
 
-        curves = [(f"{r.engine} {r.method}" + (f" {r.optimizer}" if rules else ""), r.history)
+        curves = [(f"{r.engine} {r.method}" + (f" {r.optimizer}" if rules else "")
+                   + (f" (diverged at step {r.steps})" if r.diverged else ""), r.history)
                   for r in rows]  # fmt: skip
         fig = loss_curves(curves, xlabel="epoch", title=f"Loss per epoch: {data.name}, lr={lr:g}",
                           ylabel=names.get(chosen["loss"], "loss"))  # fmt: skip
@@ -260,14 +263,18 @@ def run(args: argparse.Namespace) -> int:
     )
     print(head + (f" {'test acc':>8}" if acc else ""))
     for r in rows:
-        line = (
-            f"{r.engine:<11} {r.method:<10} "
-            + (f"{r.optimizer:<10} " if rules else "")
-            + f"{_fmt_params(r.coef, r.intercept):<34} "
+        line = f"{r.engine:<11} {r.method:<10} " + (f"{r.optimizer:<10} " if rules else "")
+        if r.diverged is not None:
+            print(line + f"diverged at step {r.steps}: the loss reached {r.loss:.3g}")
+            continue
+        line += (
+            f"{_fmt_params(r.coef, r.intercept):<34} "
             f"{r.loss:>12.6g} {r.steps:>7} {r.ms_per_step:>8.3g} {r.steps_per_second:>9.3g} "
             f"{r.seconds_per_epoch:>8.3g} {r.noise:>6.3f}"
         )
         print(line + (f" {r.test_accuracy:>8.4f}" if acc else ""))
+    for hint in dict.fromkeys(r.diverged.hint for r in rows if r.diverged and r.diverged.hint):
+        print(f"diverged: {hint}")
     if reference:
         print(f"{reference['name']}: test accuracy {reference['test_accuracy']:.4f}")
     if args.problem != "breast-cancer" and any(

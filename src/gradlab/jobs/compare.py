@@ -7,6 +7,8 @@ Used by ``gradlab compare`` and the tour.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import importlib.util
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from gradlab.errors import UsageError
+from gradlab.errors import DivergenceError, UsageError
 from gradlab.params import Options, validate
 
 if TYPE_CHECKING:
@@ -143,6 +145,10 @@ class Row:
     optimizer: str = "sgd"
     rule: dict[str, Any] | None = None
     schedule: dict[str, Any] | None = None
+    #: Set when this run diverged: then ``coef`` and ``intercept`` are the last finite
+    #: parameters, ``loss`` the bad loss, ``steps`` the step it went bad at, and
+    #: ``history`` the loss after each epoch before that.
+    diverged: DivergenceError | None = None
 
     @property
     def ms_per_step(self) -> float:
@@ -196,6 +202,14 @@ class Row:
             "noise": self.noise,
             "rises": self.rises,
             "test_accuracy": self.test_accuracy,
+            "diverged": None
+            if self.diverged is None
+            else {
+                "iteration": self.diverged.iteration,
+                "loss": self.diverged.loss,
+                "message": self.diverged.message,
+                "hint": self.diverged.hint,
+            },
         }
 
 
@@ -212,14 +226,18 @@ class Comparison(NamedTuple):
 
     def labels(self) -> list[str]:
         """A name per row: the method when there is one engine, the engine when there is
-        one method, else both (``"torch minibatch"``)."""
+        one method, else both (``"torch minibatch"``); "(diverged)" after a run that
+        diverged."""
         engines = {r.engine for r in self.rows}
         methods = {r.method for r in self.rows}
         if len(engines) == 1 and len(methods) > 1:
-            return [r.method for r in self.rows]
-        if len(methods) == 1:
-            return [r.engine for r in self.rows]
-        return [f"{r.engine} {r.method}" for r in self.rows]
+            names = [r.method for r in self.rows]
+        elif len(methods) == 1:
+            names = [r.engine for r in self.rows]
+        else:
+            names = [f"{r.engine} {r.method}" for r in self.rows]
+        marks = [" (diverged)" if r.diverged else "" for r in self.rows]
+        return [n + mark for n, mark in zip(names, marks, strict=True)]
 
     def plot(self, per: str = "epoch") -> Figure:
         """The loss curves of every engine and method, on one log-scaled axes.
@@ -314,7 +332,8 @@ def compare(
     schedule: Schedule | Callable[[float, int], Schedule] | None = None,
 ) -> Comparison:
     """Fit ``problem`` with every engine x method x optimizer from the same start; time
-    each fit.
+    each fit. A run that diverges does not stop the others: its row says so
+    (:attr:`Row.diverged`).
 
     The start is the tutorial's ``(w, b)`` for ``quadratic`` and zeros otherwise;
     the shuffles come from one seed, so every engine sees the same batches. Each
@@ -358,10 +377,16 @@ def compare(
                 warm = make_model(
                     problem, **{**params, "epochs": 1}, **{**common, "schedule": None}
                 )
-                warm.fit(data.X, data.y, coef_init=w0, intercept_init=b0)
+                with contextlib.suppress(DivergenceError):  # the timed fit will say so
+                    warm.fit(data.X, data.y, coef_init=w0, intercept_init=b0)
                 model = make_model(problem, **params, **common)
                 start = time.perf_counter()
-                model.fit(data.X, data.y, coef_init=w0, intercept_init=b0)
+                try:
+                    model.fit(data.X, data.y, coef_init=w0, intercept_init=b0)
+                except DivergenceError as exc:
+                    seconds = time.perf_counter() - start
+                    rows.append(_diverged_row(exc, seconds, common, params["lr"]))
+                    continue
                 seconds = time.perf_counter() - start
                 acc = None
                 if data.X_test is not None and data.y_test is not None:
@@ -384,6 +409,31 @@ def compare(
                     )
                 )
     return Comparison(data, rows)
+
+
+def _diverged_row(exc: DivergenceError, seconds: float, common: dict[str, Any], lr: float) -> Row:
+    """The row of a run that diverged: its last finite parameters and its curve so far."""
+    from gradlab.optim import Rule, make_rule
+
+    optimizer = common["optimizer"]
+    if isinstance(optimizer, Rule):
+        rule = dataclasses.replace(optimizer, lr=lr)
+    else:
+        rule = make_rule(optimizer, lr=lr)
+    return Row(
+        engine=common["engine"],
+        method=common["method"],
+        coef=np.atleast_1d(np.asarray(exc.last_params["coef"], dtype=float)).tolist(),
+        intercept=float(exc.last_params["intercept"]),
+        loss=exc.loss,
+        steps=exc.iteration,
+        seconds=seconds,
+        history=list(exc.losses),
+        step_loss=[],
+        optimizer=optimizer if isinstance(optimizer, str) else optimizer.name,
+        rule=rule.config(),
+        diverged=exc,
+    )
 
 
 def sklearn_logistic(data: Dataset) -> dict[str, Any]:

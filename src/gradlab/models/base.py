@@ -36,7 +36,7 @@ from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.utils.validation import validate_data
 
 from gradlab.engines import Kind, LinearEngine, Problem, Reduction, Trajectory, make_engine
-from gradlab.errors import DataError, UsageError, outside_stacklevel
+from gradlab.errors import DataError, DivergenceError, UsageError, outside_stacklevel
 from gradlab.history import History
 from gradlab.models._input import as_numbers, to_numpy
 from gradlab.optim import DivergenceGuard, Method, epoch_batches, plain_number
@@ -232,18 +232,22 @@ def descend(
     good: dict[str, Any] = {"epoch": 0, "coef": w0, "intercept": b0}
     last_good = good.copy  # the guard calls this only on failure
     step = 0
-    for epoch in range(1, epochs + 1):
-        for batch in epoch_batches(n, method, batch_size, rng):
-            rate = lr if schedule is None else schedule.lr_at(step)
-            step += 1
-            batch_loss = engine.step(batch, rate)
-            history.step_loss.append(batch_loss)
-            guard.check(step, batch_loss, last_good)
-        loss = engine.loss()
-        guard.check(step, loss, last_good)
-        w, b = engine.params()
-        history.append(epoch=epoch, loss=loss, **_param_columns(w, b))
-        good.update(epoch=epoch, coef=w, intercept=b)
+    try:
+        for epoch in range(1, epochs + 1):
+            for batch in epoch_batches(n, method, batch_size, rng):
+                rate = lr if schedule is None else schedule.lr_at(step)
+                step += 1
+                batch_loss = engine.step(batch, rate)
+                history.step_loss.append(batch_loss)
+                guard.check(step, batch_loss, last_good)
+            loss = engine.loss()
+            guard.check(step, loss, last_good)
+            w, b = engine.params()
+            history.append(epoch=epoch, loss=loss, **_param_columns(w, b))
+            good.update(epoch=epoch, coef=w, intercept=b)
+    except DivergenceError as exc:  # the curve so far, for a comparison that shows it
+        exc.losses = list(history["loss"])
+        raise
     w, b = engine.params()
     return history, step, w, b
 
@@ -282,7 +286,11 @@ def _from_trajectory(
         bad = ~np.isfinite(losses) | (losses > guard.explode * max(losses[0], 1.0))
     if bad.any():  # the loop stops at step t, on the loss after it, keeping iterate t - 1
         t = int(np.argmax(bad))
-        guard.check(max(t, 1), float(losses[t]), at(max(t - 1, 0)))
+        try:
+            guard.check(max(t, 1), float(losses[t]), at(max(t - 1, 0)))
+        except DivergenceError as exc:  # each step is an epoch here: the losses before t
+            exc.losses = losses[:t].tolist()
+            raise
     columns = {"epoch": np.arange(steps + 1, dtype=float), "loss": losses}
     columns.update(_param_columns(W.T, B))
     history = History(columns={k: np.asarray(v).tolist() for k, v in columns.items()})

@@ -69,6 +69,9 @@ def test_json_divergence_reports_iteration_and_last_parameters(
     assert error["iteration"] >= 1
     assert set(error["last_params"]) >= {"coef", "intercept"}
     assert "Try a learning rate below" in error["hint"]
+    # the loss after each full-batch step before the bad one: the curve of the explosion
+    assert len(error["losses"]) == error["iteration"]
+    assert error["losses"] == sorted(error["losses"])
 
 
 def test_json_divergence_of_training_is_one_object(

@@ -330,7 +330,10 @@ def _stop_signals_as_exceptions() -> Iterator[None]:
 
 
 def _divergence_fields(exc: DivergenceError) -> dict[str, Any]:
-    return {"iteration": exc.iteration, "loss": exc.loss, "last_params": exc.last_params}
+    fields = {"iteration": exc.iteration, "loss": exc.loss, "last_params": exc.last_params}
+    if exc.losses:  # the curve until then, where the descent recorded one
+        fields["losses"] = exc.losses
+    return fields
 
 
 def _print_error_json(kind: str, message: str, hint: str | None, status: int, **extra: Any) -> None:

@@ -341,6 +341,35 @@ def test_raw_pixel_values_as_floats_for_a_pixel_model_are_warned_about() -> None
         model.predict(X.astype(np.float32))
 
 
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")
+def test_a_uint8_array_for_a_model_fitted_on_larger_numbers_is_warned_about() -> None:
+    """Fitted on a DataFrame of uint8 counts (numbers, read as they are), then given the
+    same values as a uint8 array, which is read as pixels (value / 255): before, only the
+    feature-names warning hinted that the predictions came from inputs 255 times smaller."""
+    import warnings
+
+    from gradlab.errors import GradlabWarning
+
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 200, (300, 4)).astype(np.uint8)
+    y = (X[:, 0] > 100).astype(int)
+    frame = pd.DataFrame(X, columns=list("abcd"))
+    model = SoftmaxRegression(epochs=2, random_state=0).fit(frame, y)
+    with pytest.warns(GradlabWarning, match=(
+        rf"SoftmaxRegression was fitted on numbers up to {X.max()}, used as they are, but X "
+        r"is a uint8 array, read as pixels \(value / 255\)\. If X holds the same kind of "
+        r"numbers, pass them as floats \(X\.astype\(float\)\) or as a DataFrame like the "
+        r"one fitted on\."
+    )):  # fmt: skip
+        model.predict(X)
+    with warnings.catch_warnings():  # the ways that read the numbers as fitted say nothing
+        warnings.simplefilter("error")
+        model.predict(frame)
+        # fitted on pixels already scaled to 0..1: a uint8 image is the same picture
+        SoftmaxRegression(epochs=2, random_state=0).fit(X / 255, y).predict(X)
+
+
 @pytest.mark.parametrize("model", ["SoftmaxRegression", "LinearRegression"])
 @pytest.mark.parametrize(("cell", "shown"), [("na", "<NA>"), ("text", "'hi'")])
 def test_a_tables_missing_value_or_text_is_named_with_what_to_do(

@@ -210,6 +210,8 @@ class _Setup:
     shape: tuple[int, ...]
     scale: float
     feature_names: np.ndarray | None
+    #: The largest absolute value of inputs read as they are (scale 1); None for pixels.
+    input_max: float | None = None
 
 
 @dataclass
@@ -630,6 +632,7 @@ class NetworkClassifier:
             "sizes": sizes,
             "shape": setup.shape,
             "scale": setup.scale,
+            "input_max": setup.input_max,
             "feature_names": setup.feature_names,
             "engine": engine,
             "seed": seed,
@@ -880,7 +883,11 @@ class NetworkClassifier:
                 classes=known,
                 hint="Resume with the model and the data it was trained on.",
             )
-        return _Setup(rows, y_idx, Xt, yt, known, sizes, shape, scale, data.feature_names)
+        # what predict needs to tell a uint8 array of other numbers from pixels
+        input_max = float(np.max(np.abs(rows))) if scale == 1.0 and rows.size else None
+        return _Setup(
+            rows, y_idx, Xt, yt, known, sizes, shape, scale, data.feature_names, input_max
+        )
 
     def _saved_optimizer(self, saved: Any, rule: Rule, units: str) -> SavedOptimizer | None:
         """The checkpoint's optimizer state for ``rule`` in the engine's ``units``; None
@@ -970,6 +977,7 @@ class NetworkClassifier:
             del self.feature_names_in_
         self.input_shape_ = fitted["shape"]
         self.input_scale_ = fitted["scale"]
+        self._input_max = fitted.get("input_max")
         self.engine_ = fitted["engine"]
         self.seed_ = fitted["seed"]
         self.history_ = fitted["history"]
@@ -1014,6 +1022,16 @@ class NetworkClassifier:
                 f"{self._owner} was fitted on uint8 pixels (read as value / 255), but X is "
                 f"{data.X.dtype} with values up to {float(rows.max()):g}, used as they are. "
                 "If X holds pixels in 0..255, pass them as uint8 or divide them by 255.",
+                GradlabWarning,
+                stacklevel=outside_stacklevel(),
+            )
+        trained_max = vars(self).get("_input_max")
+        if self.input_scale_ == 1.0 and scale != 1.0 and trained_max and trained_max > 1.0:
+            warnings.warn(
+                f"{self._owner} was fitted on numbers up to {trained_max:g}, used as they "
+                "are, but X is a uint8 array, read as pixels (value / 255). If X holds the "
+                "same kind of numbers, pass them as floats (X.astype(float)) or as a "
+                "DataFrame like the one fitted on.",
                 GradlabWarning,
                 stacklevel=outside_stacklevel(),
             )

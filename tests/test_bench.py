@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -516,14 +517,12 @@ def test_run_skips_the_parallel_section_without_torch(monkeypatch: pytest.Monkey
 
 
 def test_command_without_torch_says_how_to_install_it(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    hide_packages: Callable[..., None],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    import importlib.util
 
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a)
-    )
+    hide_packages("torch")
     assert main(["bench", "--quick", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "PyTorch is not installed" in err

@@ -6,7 +6,7 @@ PyTorch and TensorFlow are optional: the tests that need one import it with
 
 from __future__ import annotations
 
-import importlib.util
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -236,13 +236,8 @@ def test_cuda_without_a_gpu_is_refused_clearly() -> None:
     )
 
 
-def test_missing_engine_prints_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *a: None if name == "tensorflow" else real(name, *a),
-    )
+def test_missing_engine_prints_the_install_command(hide_packages: Callable[..., None]) -> None:
+    hide_packages("tensorflow")
     with pytest.raises(MissingDependencyError, match="TensorFlow is not installed") as info:
         engines.make_engine(
             "tensorflow",

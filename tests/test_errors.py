@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -163,13 +164,9 @@ def test_bad_engine_options_are_named(engine: str, options: dict[str, Any], mess
         m.fit([[1.0], [2.0]], [1.0, 2.0])
 
 
-def test_missing_torch_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib.util
+def test_missing_torch_names_the_install_command(hide_packages: Callable[..., None]) -> None:
 
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda n, *a: None if n == "torch" else real(n, *a)
-    )
+    hide_packages("torch")
     with pytest.raises(MissingDependencyError, match="PyTorch is not installed"):
         LinearRegression(engine="torch").fit([[1.0], [2.0]], [1.0, 2.0])
     with pytest.raises(MissingDependencyError, match=r"pip install 'gradlab\[torch\]'"):
@@ -207,15 +204,13 @@ def test_installed_from_a_wheel_the_install_command_takes_torchs_cpu_wheels(
 
 
 def test_train_with_several_workers_and_no_torch_says_to_install_it(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    capsys: pytest.CaptureFixture[str],
+    hide_packages: Callable[..., None],
+    tmp_path: Path,
 ) -> None:
     """It crashed with a traceback from the launcher's import of torch.distributed."""
-    import importlib.util
 
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda n, *a: None if n == "torch" else real(n, *a)
-    )
+    hide_packages("torch")
     code, out, err = cli(capsys, "train", "mlp", "--nproc", "2", "--epochs", "1", "--out",
                          str(tmp_path), "--no-plots", "--json")  # fmt: skip
     assert code == ExitStatus.USAGE
@@ -496,14 +491,11 @@ def test_cli_softmax_with_hidden_layers_is_refused_even_at_the_mlp_default(
 
 
 def test_bench_without_torch_names_the_install_command(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str],
+    hide_packages: Callable[..., None],
 ) -> None:
-    import importlib.util
 
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda n, *a: None if n == "torch" else real(n, *a)
-    )
+    hide_packages("torch")
     code, _, err = cli(capsys, "bench", "--quick")
     assert code == ExitStatus.USAGE
     assert "PyTorch is not installed" in err
@@ -560,20 +552,12 @@ def test_csv_values_whose_squares_overflow_are_named_before_any_fit(tmp_path: Pa
     assert check_magnitude(load_csv(p)).X.max() == 3e150
 
 
-def _without(monkeypatch: pytest.MonkeyPatch, *packages: str) -> None:
-    import importlib.util
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda n, *a: None if n in packages else real(n, *a)
-    )
-
-
 def test_compare_by_default_takes_the_installed_engines_and_names_the_others(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str],
+    hide_packages: Callable[..., None],
 ) -> None:
     """A plain `gradlab compare` failed on a core install, after the NumPy fit had run."""
-    _without(monkeypatch, "torch", "tensorflow")
+    hide_packages("torch", "tensorflow")
     code, out, err = cli(capsys, "compare", "--no-plots", "--epochs", "5", "--json")
     assert code == 0
     assert err.startswith(
@@ -584,9 +568,10 @@ def test_compare_by_default_takes_the_installed_engines_and_names_the_others(
 
 
 def test_compare_refuses_a_named_engine_that_is_not_installed_before_any_fit(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str],
+    hide_packages: Callable[..., None],
 ) -> None:
-    _without(monkeypatch, "tensorflow")
+    hide_packages("tensorflow")
     code, _, err = cli(capsys, "compare", "--no-plots", "--engines", "numpy,tensorflow")
     assert code == ExitStatus.USAGE
     assert err == (

@@ -11,6 +11,7 @@ these tests would see it.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -239,12 +240,11 @@ def test_gradlab_numba_0_turns_compiled_steps_off(monkeypatch: pytest.MonkeyPatc
     assert compiled.compiled_step(Adam()) is None
 
 
-def test_without_numba_there_is_no_compiled_step(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = importlib.util.find_spec
+def test_without_numba_there_is_no_compiled_step(
+    monkeypatch: pytest.MonkeyPatch, hide_packages: Callable[..., None]
+) -> None:
     monkeypatch.delenv(compiled.ENV, raising=False)
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "numba" else real(name, *a)
-    )
+    hide_packages("numba")
     assert not compiled.available()
     assert compiled.compiled_step(AdamW()) is None
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -226,23 +227,14 @@ def test_the_network_chapter_ranks_by_the_epoch_a_level_is_kept_from() -> None:
     )
 
 
-def _without_engines(monkeypatch: pytest.MonkeyPatch, *packages: str) -> None:
-    import importlib.util
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda n, *a: None if n in packages else real(n, *a)
-    )
-
-
 def test_on_a_core_install_the_engines_chapter_says_which_engines_are_missing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, hide_packages: Callable[..., None]
 ) -> None:
     """It described PyTorch's and TensorFlow's rows above a table that had only NumPy's."""
     from gradlab.errors import install_command
     from gradlab.tour import engines_chapter
 
-    _without_engines(monkeypatch, "torch", "tensorflow")
+    hide_packages("torch", "tensorflow")
     section = engines_chapter(tmp_path, 0).section
     texts = [payload for kind, payload in section.blocks if kind == "text"]
     assert not any("reach the same parameters" in t for t in texts)
@@ -256,13 +248,13 @@ def test_on_a_core_install_the_engines_chapter_says_which_engines_are_missing(
 
 
 def test_without_torch_the_data_parallel_chapter_says_it_was_skipped_and_why(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, hide_packages: Callable[..., None]
 ) -> None:
     """The chapter was dropped without a word."""
     from gradlab.errors import install_command
     from gradlab.tour import data_parallel_chapter
 
-    _without_engines(monkeypatch, "torch")
+    hide_packages("torch")
     chapter = data_parallel_chapter(tmp_path, 0)
     assert chapter.summary == "data parallelism: skipped, PyTorch is not installed"
     ((kind, text),) = chapter.section.blocks

@@ -7,6 +7,8 @@ PyTorch and TensorFlow are optional: the tests that need one import it with
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 from typing import Any
 
 import numpy as np
@@ -251,6 +253,37 @@ def test_missing_engine_prints_the_install_command(monkeypatch: pytest.MonkeyPat
             0.0,
         )
     assert "pip install 'gradlab[tensorflow]'" in str(info.value)
+
+
+def test_import_tensorflow_without_it_gives_the_install_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "tensorflow" else real(name, *a),
+    )
+    with pytest.raises(MissingDependencyError, match="TensorFlow is not installed") as info:
+        engines.import_tensorflow()
+    assert "pip install 'gradlab[tensorflow]'" in str(info.value)
+
+
+@pytest.mark.tensorflow
+@pytest.mark.slow
+def test_import_tensorflow_writes_nothing_to_stderr() -> None:
+    """TensorFlow's own import writes its C++ start-up log to file descriptor 2, which a
+    notebook shows as an error stream; gradlab's import of it writes nothing there."""
+    pytest.importorskip("tensorflow")
+    probe = (
+        "import sys\n"
+        "from gradlab.engines import import_tensorflow\n"
+        "tf = import_tensorflow()\n"
+        "assert import_tensorflow() is tf is sys.modules['tensorflow']\n"
+        "print(float(tf.reduce_sum(tf.constant([1.0, 2.0]))))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "3.0\n", "")
 
 
 def test_make_engine_names_an_unknown_engine() -> None:

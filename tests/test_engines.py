@@ -196,6 +196,24 @@ def test_tensorflow_tutorial_runs_2000_steps_and_reports_every_200() -> None:
     assert r["b"] == pytest.approx(2.1, abs=0.1)
 
 
+@pytest.mark.parametrize(
+    ("package", "name", "run"),
+    [("torch", "PyTorch", "tutorial_torch"), ("tensorflow", "TensorFlow", "tutorial_tensorflow")],
+)
+def test_a_tutorial_run_without_its_framework_gives_the_install_command(
+    monkeypatch: pytest.MonkeyPatch, package: str, name: str, run: str
+) -> None:
+    from gradlab import experiments
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n, *a: None if n == package else real(n, *a)
+    )
+    with pytest.raises(MissingDependencyError, match=f"{name} is not installed") as info:
+        getattr(experiments, run)()
+    assert f"pip install 'gradlab[{package}]'" in str(info.value)
+
+
 @pytest.mark.parametrize("engine", EVERY_ENGINE)
 def test_logistic_regression_on_breast_cancer_reaches_095(engine: str) -> None:
     need(engine)

@@ -6,6 +6,8 @@ PyTorch and TensorFlow are optional: the tests that need one import it with
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -194,6 +196,21 @@ def test_tensorflow_tutorial_runs_2000_steps_and_reports_every_200() -> None:
     assert r["b"] == pytest.approx(2.1, abs=0.1)
 
 
+@pytest.mark.parametrize(
+    ("package", "name", "run"),
+    [("torch", "PyTorch", "tutorial_torch"), ("tensorflow", "TensorFlow", "tutorial_tensorflow")],
+)
+def test_a_tutorial_run_without_its_framework_gives_the_install_command(
+    hide_packages: Callable[..., None], package: str, name: str, run: str
+) -> None:
+    from gradlab import experiments
+
+    hide_packages(package)
+    with pytest.raises(MissingDependencyError, match=f"{name} is not installed") as info:
+        getattr(experiments, run)()
+    assert f"pip install 'gradlab[{package}]'" in str(info.value)
+
+
 @pytest.mark.parametrize("engine", EVERY_ENGINE)
 def test_logistic_regression_on_breast_cancer_reaches_095(engine: str) -> None:
     need(engine)
@@ -246,6 +263,32 @@ def test_missing_engine_prints_the_install_command(hide_packages: Callable[..., 
             0.0,
         )
     assert "pip install 'gradlab[tensorflow]'" in str(info.value)
+
+
+def test_import_tensorflow_without_it_gives_the_install_command(
+    hide_packages: Callable[..., None],
+) -> None:
+    hide_packages("tensorflow")
+    with pytest.raises(MissingDependencyError, match="TensorFlow is not installed") as info:
+        engines.import_tensorflow()
+    assert "pip install 'gradlab[tensorflow]'" in str(info.value)
+
+
+@pytest.mark.tensorflow
+@pytest.mark.slow
+def test_import_tensorflow_writes_nothing_to_stderr() -> None:
+    """TensorFlow's own import writes its C++ start-up log to file descriptor 2, which a
+    notebook shows as an error stream; gradlab's import of it writes nothing there."""
+    pytest.importorskip("tensorflow")
+    probe = (
+        "import sys\n"
+        "from gradlab.engines import import_tensorflow\n"
+        "tf = import_tensorflow()\n"
+        "assert import_tensorflow() is tf is sys.modules['tensorflow']\n"
+        "print(float(tf.reduce_sum(tf.constant([1.0, 2.0]))))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "3.0\n", "")
 
 
 def test_make_engine_names_an_unknown_engine() -> None:

@@ -32,7 +32,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("gradlab.engines", "gradlab.train", "gradlab.governor", "gradlab.callbacks"),
     ("gradlab.models", "gradlab.checkpoint"),
     ("gradlab.viz",),
-    ("gradlab.jobs", "gradlab.bench"),
+    ("gradlab.jobs", "gradlab.experiments", "gradlab.bench"),
     ("gradlab.tour", "gradlab.commands"),
     ("gradlab.cli", "gradlab.__main__"),
 ]

@@ -15,6 +15,22 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
+__all__ = [
+    "CompiledStepWarning",
+    "DataError",
+    "DivergenceError",
+    "DownloadError",
+    "ExitStatus",
+    "GradlabError",
+    "GradlabWarning",
+    "MissingDependencyError",
+    "OutOfMemoryError",
+    "ResourceError",
+    "UsageError",
+    "WorkerError",
+    "install_command",
+]
+
 
 class ExitStatus(IntEnum):
     """Exit statuses of the ``gradlab`` command."""

@@ -24,7 +24,7 @@ from gradlab.data.dataset import ImageDataset, check_label_range, check_same_siz
 from gradlab.data.idx import DOWNLOAD_AGAIN, IdxSpec, read_idx
 from gradlab.errors import DataError, DownloadError, GradlabError, UsageError
 
-__all__ = ["IDX_FILES", "IDX_SOURCES", "IMAGE_DATASETS", "IdxSource", "ImageDataset", "load_images"]
+__all__ = ["IMAGE_DATASETS", "ImageDataset", "load_images"]
 
 #: The names ``load_images`` knows.
 IMAGE_DATASETS = ("digits", "mnist", "fashion-mnist", "synthetic")

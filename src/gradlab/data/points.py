@@ -39,6 +39,8 @@ import numpy as np
 from gradlab.errors import DataError
 from gradlab.params import Constraint, Interval, Predicate, validate
 
+__all__ = ["Points", "load_csv", "make_line"]
+
 #: The largest CSV file ``load_csv`` reads by default, in bytes.
 MAX_CSV_BYTES = 1 << 30
 #: The most numbers ``load_csv`` reads by default (about 67 million points of ``x,y``): their

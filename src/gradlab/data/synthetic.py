@@ -23,6 +23,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from gradlab.data.dataset import ImageDataset
 from gradlab.params import Constraint, Interval, Predicate, validate
 
+__all__ = ["make_images"]
+
 
 def _is_image_shape(shape: object) -> bool:
     """True for a pair ``(height, width)`` of integers, each at least 4."""

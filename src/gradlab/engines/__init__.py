@@ -6,6 +6,10 @@ uses autograd and ``tensorflow`` uses ``tf.GradientTape``. All three implement
 regression), so the training loop in :mod:`gradlab.models.base` is written once.
 
 PyTorch and TensorFlow are imported only when their engine is asked for.
+
+The public names here are :func:`import_tensorflow` and the module
+:mod:`gradlab.engines.torch_optim` (gradlab's update rules as ``torch.optim`` objects);
+everything else is the engines' own plumbing.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import importlib
 import importlib.util
 from dataclasses import dataclass
 from functools import cached_property
+from types import ModuleType
 from typing import Literal, Protocol
 
 import numpy as np
@@ -22,6 +27,8 @@ from gradlab.errors import MissingDependencyError, UsageError
 from gradlab.ops.linear import SquaredStats, squared_error_scale
 from gradlab.optim import Batch, Rule, Schedule
 from gradlab.params import LINEAR_ENGINES, Options, validate_one
+
+__all__ = ["import_tensorflow"]
 
 Kind = Literal["squared", "logistic"]
 Reduction = Literal["mean", "sum"]
@@ -226,3 +233,33 @@ def make_engine(
     module = importlib.import_module(module_name)
     engine: LinearEngine = module.build(problem, w0, b0, rule=rule, schedule=schedule, **options)
     return engine
+
+
+def import_tensorflow() -> ModuleType:
+    """TensorFlow, imported without the lines of C++ start-up log it writes to stderr.
+
+    TensorFlow's native code logs on import (its oneDNN and CPU-feature notices) before
+    its logging is set up, so ``TF_CPP_MIN_LOG_LEVEL`` alone does not silence it; the
+    TensorFlow engine imports it with the process's stderr sent to ``/dev/null`` for the
+    duration of the import. Later calls return the module already imported.
+
+    Returns
+    -------
+    module
+        The ``tensorflow`` module, as ``import tensorflow as tf`` gives it.
+
+    Raises
+    ------
+    MissingDependencyError
+        TensorFlow is not installed; the message gives the command that installs it.
+
+    Examples
+    --------
+    >>> tf = import_tensorflow()  # doctest: +SKIP
+    >>> tf.constant([1.0, 2.0]) * 2  # doctest: +SKIP
+    """
+    if importlib.util.find_spec("tensorflow") is None:
+        raise MissingDependencyError("TensorFlow", "tensorflow")
+    tf_engine = importlib.import_module("gradlab.engines.tf_engine")
+    module: ModuleType = tf_engine.tf
+    return module

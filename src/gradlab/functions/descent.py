@@ -60,6 +60,7 @@ __all__ = [
 ]
 
 Verdict = Literal["converged", "too slow", "oscillating", "diverging", "diverged"]
+"""What a run of :func:`minimize` did, as :attr:`Trajectory.verdict` says it."""
 
 #: Number of final updates :class:`Trajectory` inspects to call a run "oscillating"
 #: or "diverging".

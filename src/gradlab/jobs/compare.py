@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from gradlab.errors import DivergenceError, UsageError
+from gradlab.errors import DivergenceError, MissingDependencyError, UsageError
 from gradlab.params import Options, validate
 
 if TYPE_CHECKING:
@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 # The models (and scikit-learn under them) are imported inside the functions, so that the
 # CLI can read PROBLEMS and DEFAULTS while it builds its parser.
 
+#: The problems :func:`compare` fits: the tutorial's ``y = w x^2 + b`` on its 100 points
+#: (:func:`tutorial_quadratic_data`), a generated line, and scikit-learn's breast-cancer
+#: data with logistic regression.
 PROBLEMS = ("quadratic", "line", "breast-cancer")
 
 #: Per-problem defaults: the quadratic one is the tutorial's (lr 0.001, 800 steps, 0.5*sum).
@@ -130,7 +133,37 @@ def make_model(problem: str, **params: Any) -> GradientDescentModel:
 
 @dataclass
 class Row:
-    """One engine/method/optimizer run."""
+    """One engine/method/optimizer run of :func:`compare`.
+
+    Attributes
+    ----------
+    engine, method, optimizer : str
+        How the model was fitted (``"numpy"``, ``"batch"``, ``"sgd"``...).
+    coef : list of float
+        The fitted weights, one per feature.
+    intercept : float
+        The fitted intercept.
+    loss : float
+        The loss on all the data at the end.
+    steps : int
+        Updates taken.
+    seconds : float
+        Time the fit took (after an untimed warm-up fit).
+    history : list of float
+        The loss on all the data after each epoch; ``history[0]`` is the start.
+    step_loss : list of float
+        The loss of each step's batch, as the step saw it (before its update).
+    test_accuracy : float or None
+        Accuracy on the test split, for the classification problem.
+    rule, schedule : dict or None
+        The update rule's and the schedule's configuration.
+    diverged : DivergenceError or None
+        Set when the run diverged. Then ``coef`` and ``intercept`` are the last finite
+        parameters, ``loss`` is the bad loss, ``steps`` the step it went bad at, and
+        ``history`` the loss after each epoch before that.
+    ms_per_step, steps_per_second, seconds_per_epoch, noise, rises : float
+        Derived from the above (properties).
+    """
 
     engine: str
     method: str
@@ -145,9 +178,6 @@ class Row:
     optimizer: str = "sgd"
     rule: dict[str, Any] | None = None
     schedule: dict[str, Any] | None = None
-    #: Set when this run diverged: then ``coef`` and ``intercept`` are the last finite
-    #: parameters, ``loss`` the bad loss, ``steps`` the step it went bad at, and
-    #: ``history`` the loss after each epoch before that.
     diverged: DivergenceError | None = None
 
     @property
@@ -185,6 +215,7 @@ class Row:
         return float(np.mean(np.diff(h) > 0)) if h.size > 1 else 0.0
 
     def to_dict(self) -> dict[str, Any]:
+        """The row as JSON-able numbers and names, derived properties included."""
         return {
             "engine": self.engine,
             "method": self.method,
@@ -338,14 +369,47 @@ def compare(
     The start is the tutorial's ``(w, b)`` for ``quadratic`` and zeros otherwise;
     the shuffles come from one seed, so every engine sees the same batches. Each
     fit is preceded by a short warm-up fit (imports, graph tracing) that is not timed.
-    ``progress`` receives a line before each engine starts. ``optimizers`` are update
-    rules (names from :data:`gradlab.optim.RULES` or Rules), all at the problem's rate
-    (or ``lr``); ``schedule`` is the models' ``schedule``.
+
+    Parameters
+    ----------
+    problem : {"quadratic", "line", "breast-cancer"}
+        The data and model (:data:`PROBLEMS`).
+    engines : list of {"numpy", "torch", "tensorflow"}
+        Where the arithmetic runs.
+    methods : list of {"batch", "sgd", "minibatch"}
+        How many points each step sees.
+    lr, epochs : float, int, optional
+        By default the problem's own (the tutorial's 0.001 and 800 for ``quadratic``).
+    batch_size : int, default 10
+        Points per step of ``minibatch``.
+    loss : str, optional
+        ``"mse"`` or ``"half_sse"`` for the regressions, ``"bce"`` or ``"bce_sum"`` for
+        the classifier; by default the problem's own.
+    seed : int, default 0
+        Seed of the shuffles (and of the generated line).
+    dtype : {"float64", "float32"}, default "float64"
+        Precision of the torch and TensorFlow engines (NumPy's is float64).
+    progress : callable, optional
+        Receives a line before each engine starts.
+    optimizers : sequence of str or Rule, default ("sgd",)
+        Update rules (names from :data:`gradlab.optim.RULES`, or Rules), all at the
+        problem's rate (or ``lr``).
+    schedule : Schedule or callable, optional
+        The models' ``schedule``.
 
     Returns
     -------
     Comparison
-        ``(data, rows)``; ``.plot()`` draws the loss curves.
+        ``(data, rows)``, a :class:`Row` per engine x method x optimizer;
+        ``.plot()`` draws the loss curves.
+
+    Raises
+    ------
+    UsageError
+        An unknown problem, engine, method or optimizer, or a loss the problem's model
+        does not take.
+    MissingDependencyError
+        An engine's framework is not installed.
     """
     data = load_problem(problem, seed)
     params = {
@@ -454,7 +518,14 @@ def sklearn_logistic(data: Dataset) -> dict[str, Any]:
 
 
 def tutorial_numpy() -> dict[str, Any]:
-    """The NumPy run: seed 100, 800 steps, lr 0.001, loss 0.5*sum, hand-derived gradients."""
+    """The NumPy run: seed 100, 800 steps, lr 0.001, loss 0.5*sum, hand-derived gradients.
+
+    Returns
+    -------
+    dict
+        ``engine`` ("numpy"), the start ``w0`` and ``b0`` (0.77828922 and 0.7795984) and
+        the end ``w`` and ``b`` (2.98927619 and 2.09818307), as floats.
+    """
     from gradlab.models import PolynomialRegression
 
     x, y, w0, b0 = tutorial_quadratic_data(100)
@@ -464,7 +535,24 @@ def tutorial_numpy() -> dict[str, Any]:
 
 
 def tutorial_torch() -> dict[str, Any]:
-    """The PyTorch run: ``torch.manual_seed(100)``, float32, autograd, 800 steps, lr 0.001."""
+    """The PyTorch run: ``torch.manual_seed(100)``, float32, autograd, 800 steps, lr 0.001.
+
+    The tutorial's own data and start, drawn by PyTorch in its order; gradlab's torch
+    engine fits them.
+
+    Returns
+    -------
+    dict
+        ``engine`` ("torch"), the start ``w0`` (0.2437) and ``b0`` (0) and the end ``w``
+        and ``b`` (2.9645 and 2.1146, as the tutorial printed them), as floats.
+
+    Raises
+    ------
+    MissingDependencyError
+        PyTorch is not installed.
+    """
+    if importlib.util.find_spec("torch") is None:
+        raise MissingDependencyError("PyTorch", "torch")
     import torch
 
     from gradlab.models import PolynomialRegression
@@ -493,10 +581,28 @@ def tutorial_torch() -> dict[str, Any]:
 
 def tutorial_tensorflow(seed: int = 0) -> dict[str, Any]:
     """The TensorFlow run: the NumPy data, ``w ~ U[0, 1)`` from TensorFlow's own seed,
-    ``b = 0``, mean squared error, lr 0.01, 2000 steps; a row every 200 steps."""
-    from gradlab.engines.tf_engine import tf  # imported quietly there
+    ``b = 0``, mean squared error, lr 0.01, 2000 steps; a row every 200 steps.
+
+    Parameters
+    ----------
+    seed : int, default 0
+        TensorFlow's global seed, from which ``w``'s start is drawn.
+
+    Returns
+    -------
+    dict
+        ``engine`` ("tensorflow"), ``seed``, the start ``w0``, the end ``w`` and ``b``,
+        and ``rows``: a dict ``{"step", "loss", "w", "b"}`` for steps 0, 200, ..., 2000.
+
+    Raises
+    ------
+    MissingDependencyError
+        TensorFlow is not installed.
+    """
+    from gradlab.engines import import_tensorflow
     from gradlab.models import PolynomialRegression
 
+    tf = import_tensorflow()
     x, y, _, _ = tutorial_quadratic_data(100)
     tf.random.set_seed(seed)
     w0 = float(tf.random.uniform([1], 0, 1.0)[0])

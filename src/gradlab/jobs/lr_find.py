@@ -40,7 +40,7 @@ but often several times too small for plain SGD.
 
 Use it from Python::
 
-    from gradlab.jobs.lr_find import lr_range_test
+    from gradlab.experiments import lr_range_test
     result = lr_range_test(MLPClassifier(optimizer="adam"), X, y)
     result.suggestion, result.reason
     result.plot()                         # the curve, the suggestion marked

@@ -16,6 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from gradlab.models.base import NotFittedError
     from gradlab.models.classifier import MLPClassifier, SoftmaxRegression, load_classifier
     from gradlab.models.linear import LinearRegression, PolynomialRegression
     from gradlab.models.logistic import LogisticRegression
@@ -24,6 +25,7 @@ _WHERE = {
     "LinearRegression": "gradlab.models.linear",
     "PolynomialRegression": "gradlab.models.linear",
     "LogisticRegression": "gradlab.models.logistic",
+    "NotFittedError": "gradlab.models.base",
     "MLPClassifier": "gradlab.models.classifier",
     "SoftmaxRegression": "gradlab.models.classifier",
     "load_classifier": "gradlab.models.classifier",
@@ -33,6 +35,7 @@ __all__ = [
     "LinearRegression",
     "LogisticRegression",
     "MLPClassifier",
+    "NotFittedError",
     "PolynomialRegression",
     "SoftmaxRegression",
     "load_classifier",

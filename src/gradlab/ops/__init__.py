@@ -10,6 +10,8 @@ backward pass against PyTorch's autograd and against central differences.
   logits, each returning the loss and its gradient with respect to its input.
 - :mod:`gradlab.ops.linear`: the linear models' affine map ``X @ w + b`` and its backward
   pass, and the squared loss through its sufficient statistics (``X.T @ X``, ...).
+- :mod:`gradlab.ops.network`: a ReLU network's cross-entropy and its gradient by
+  backpropagation (:func:`mlp_cross_entropy`), composed of the above.
 
 The engines' fast paths (the NumPy MLP's in-place step, the linear models' sufficient
 statistics) are tested equal to plain compositions of these functions.
@@ -36,6 +38,7 @@ from gradlab.ops.losses import (
     cross_entropy,
     squared_error,
 )
+from gradlab.ops.network import mlp_cross_entropy
 
 __all__ = [
     "Reduction",
@@ -45,6 +48,7 @@ __all__ = [
     "binary_cross_entropy",
     "cross_entropy",
     "log_softmax",
+    "mlp_cross_entropy",
     "mse_surface",
     "relu",
     "relu_backward",

@@ -27,6 +27,7 @@ import numpy as np
 from gradlab.ops.activations import log_softmax, sigmoid
 
 Reduction = Literal["mean", "sum"]
+"""How a loss sums its rows: ``"mean"`` divides by their number ``m``, ``"sum"`` does not."""
 
 
 def squared_error(

@@ -28,6 +28,17 @@ from gradlab.optim.schedules import SCHEDULES as SCHEDULES
 from gradlab.optim.schedules import Schedule as Schedule
 from gradlab.optim.schedules import make_schedule as make_schedule
 
+__all__ = [
+    "RULES",
+    "SCHEDULES",
+    "Rule",
+    "Schedule",
+    "State",
+    "make_rule",
+    "make_schedule",
+    "pack",
+]
+
 Method = Literal["batch", "sgd", "minibatch"]
 """The descent methods; their list, for validation and the CLI, is ``gradlab.params.METHODS``."""
 

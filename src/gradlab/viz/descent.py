@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from gradlab.functions import Function, Trajectory
 
-__all__ = ["descent_panels", "formula_title"]
+__all__ = ["descent_panels"]
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -26,6 +26,8 @@ from matplotlib.figure import Figure as _MplFigure
 
 from gradlab.viz.notebook import in_notebook
 
+__all__ = ["Figure"]
+
 PNG = "image/png"
 TEXT = "text/plain"
 

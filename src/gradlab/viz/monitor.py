@@ -38,14 +38,7 @@ from gradlab.history import History
 from gradlab.train import BatchStats, Callback
 from gradlab.viz.notebook import in_notebook
 
-__all__ = [
-    "CurvesPNG",
-    "HistoryFiles",
-    "JupyterLive",
-    "TerminalProgress",
-    "in_notebook",
-    "monitors",
-]
+__all__ = ["monitors"]
 
 StreamChoice = TextIO | Literal["stdout", "stderr"]
 #: The widest the progress bar within an epoch is drawn (narrower on a narrow terminal).

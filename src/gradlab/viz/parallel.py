@@ -15,6 +15,8 @@ import numpy as np
 
 from gradlab.viz.save import new_figure
 
+__all__ = ["equivalence"]
+
 if TYPE_CHECKING:
     from gradlab.viz.figure import Figure
 

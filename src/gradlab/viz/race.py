@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
     from gradlab.functions import Trajectory
 
-__all__ = ["COLOURS", "frame_steps", "race_figure", "race_gif", "run_caption"]
+__all__ = ["race_figure"]
 
 #: The most frames of a race GIF at :data:`_BASE_DPI`; fewer at a higher dpi, in
 #: proportion to the pixels (every frame is held in memory until the file is written).

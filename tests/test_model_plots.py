@@ -156,6 +156,34 @@ def test_plot_surface_of_the_tutorials_quadratic_uses_x_squared_as_the_feature()
     assert star.get_ydata()[0] == pytest.approx(2.0)
 
 
+def test_plot_surface_at_equal_scale_draws_a_square_box_around_the_same_centre() -> None:
+    """On a box of the path's own shape a round bowl (standardised input) looked oval; at
+    one scale the box is a square around the same centre, holding all of the default one,
+    and matplotlib keeps one data unit as long on both axes."""
+    X, y = line_data()
+    m = LinearRegression(lr=0.01, epochs=40).fit(X, y)
+    plain = m.plot_surface(X, y).axes[0]
+    ax = m.plot_surface(X, y, equal_scale=True).axes[0]
+    (w_lo, w_hi), (b_lo, b_hi) = ax.get_xlim(), ax.get_ylim()
+    assert w_hi - w_lo == pytest.approx(b_hi - b_lo)
+    (pw_lo, pw_hi), (pb_lo, pb_hi) = plain.get_xlim(), plain.get_ylim()
+    assert w_hi - w_lo == pytest.approx(max(pw_hi - pw_lo, pb_hi - pb_lo))
+    assert (w_lo + w_hi) / 2 == pytest.approx((pw_lo + pw_hi) / 2)
+    assert (b_lo + b_hi) / 2 == pytest.approx((pb_lo + pb_hi) / 2)
+    assert ax.get_aspect() == 1.0
+    assert plain.get_aspect() == "auto"
+
+
+def test_plot_surface_refuses_an_equal_scale_that_is_not_a_bool() -> None:
+    X, y = line_data()
+    m = LinearRegression(epochs=5).fit(X, y)
+    with pytest.raises(UsageError) as err:
+        m.plot_surface(X, y, equal_scale="yes")  # type: ignore[arg-type]
+    assert str(err.value) == (
+        "LinearRegression.plot_surface: equal_scale must be True or False; got 'yes'."
+    )
+
+
 def test_plot_surface_refuses_a_model_with_more_than_one_weight() -> None:
     X, y = line_data(d=2)
     m = LinearRegression(epochs=5).fit(X, y)

@@ -271,7 +271,9 @@ class LinearRegression(RegressorMixin, GradientDescentModel):  # type: ignore[mi
             ax,
         )
 
-    def plot_surface(self, X: Any, y: Any, *, ax: Axes | None = None) -> Any:
+    def plot_surface(
+        self, X: Any, y: Any, *, ax: Axes | None = None, equal_scale: bool = False
+    ) -> Any:
         """The loss over ``(w, b)`` as contours, with the path the descent took on it.
 
         Only a model with one weight has a loss surface that can be drawn: a
@@ -288,18 +290,26 @@ class LinearRegression(RegressorMixin, GradientDescentModel):  # type: ignore[mi
         ax : matplotlib Axes, optional
             Draw there, in a figure of your own (a subplot beside others), rather than
             in a new figure.
+        equal_scale : bool, default False
+            Draw ``w`` and ``b`` at one scale, so that a round bowl (standardised input)
+            looks round; by default each axis spans what the path needs.
 
         Raises
         ------
         NotFittedError
             Before ``fit``.
         UsageError
-            The model has more than one weight.
+            The model has more than one weight, or ``equal_scale`` is not a bool.
         """
         from gradlab.viz.estimators import surface_title
         from gradlab.viz.regression import loss_surface
 
         require_fitted(self, "plot_surface")
+        if not isinstance(equal_scale, bool | np.bool_):
+            raise UsageError(
+                f"{type(self).__name__}.plot_surface: equal_scale must be True or False; "
+                f"got {equal_scale!r}."
+            )
         k = self.coef_.shape[0]
         if k != 1:
             name = type(self).__name__
@@ -326,6 +336,7 @@ class LinearRegression(RegressorMixin, GradientDescentModel):  # type: ignore[mi
                 optimum=(float(cw[0]), float(cb)),
                 title=surface_title(self.loss),
                 ax=ax,
+                equal_scale=bool(equal_scale),
             ),
             ax,
         )

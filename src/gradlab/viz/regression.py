@@ -147,6 +147,7 @@ def loss_surface(
     extent: tuple[tuple[float, float], tuple[float, float]] | None = None,
     title: str = "Loss surface (mean squared error) and the descent path",
     ax: Axes | None = None,
+    equal_scale: bool = False,
 ) -> Figure:
     """Contours of the mean squared error over ``(w, b)`` with the path drawn on them.
 
@@ -167,8 +168,16 @@ def loss_surface(
         the optimum.
     ax : matplotlib Axes, optional
         Draw there, in the caller's figure, rather than in a new one.
+    equal_scale : bool, default False
+        Draw ``w`` and ``b`` at one scale (the box widened to a square around its centre):
+        a bowl whose curvature is the same in every direction then shows as circles.
+        By default each axis spans what it needs, which stretches the contours.
     """
     (w_lo, w_hi), (b_lo, b_hi) = extent or surface_extent([(path_w, path_b)], optimum)
+    if equal_scale:
+        half = max(w_hi - w_lo, b_hi - b_lo) / 2
+        w_mid, b_mid = (w_lo + w_hi) / 2, (b_lo + b_hi) / 2
+        (w_lo, w_hi), (b_lo, b_hi) = (w_mid - half, w_mid + half), (b_mid - half, b_mid + half)
     W, B = np.meshgrid(np.linspace(w_lo, w_hi, 160), np.linspace(b_lo, b_hi, 160))
     L = mse_grid(x, y, W, B)
     own = ax is None
@@ -188,6 +197,8 @@ def loss_surface(
             label="end of descent")  # fmt: skip
     ax.set_xlim(w_lo, w_hi)
     ax.set_ylim(b_lo, b_hi)
+    if equal_scale:
+        ax.set_aspect("equal")
     ax.set_xlabel("w (slope)")
     ax.set_ylabel("b (intercept)")
     ax.set_title(title, fontsize=10)

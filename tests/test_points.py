@@ -281,6 +281,52 @@ def test_the_fast_reader_gives_the_careful_readers_numbers_bit_for_bit(
     assert fast.y.tobytes() == slow[:, -1].tobytes()
 
 
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(st.lists(finite, min_size=3, max_size=3), min_size=2, max_size=20),
+    where=st.integers(0, 10**6),
+    column=st.integers(0, 2),
+    problem=st.sampled_from(["text", "nan", "inf", "-inf", "empty", "width", "blank", "spaces"]),
+)
+def test_the_careful_reader_names_the_one_bad_cell_wherever_it_is(
+    tmp_path: Path, rows: list[list[float]], where: int, column: int, problem: str
+) -> None:
+    """The careful reader takes a row of good numbers in one step and looks at its cells
+    one by one only when that fails: a problem anywhere is still found, and named by its
+    line and column, and a file whose only oddity is a blank line reads whole."""
+    lines = [",".join(repr(v) for v in row) for row in rows]
+    at = 1 + where % (len(lines) - 1)  # after the first row, which sets the width
+    cells = lines[at].split(",")
+    if problem in ("blank", "spaces"):
+        lines.insert(at, "" if problem == "blank" else "   ")
+    elif problem == "width":
+        lines[at] += ",1.5"
+    else:
+        cells[column] = {"text": "abc", "empty": ""}.get(problem, problem)
+        lines[at] = ",".join(cells)
+    p = tmp_path / "one-bad.csv"
+    p.write_text("\n".join(lines) + "\n")
+    line = at + 1
+    if problem in ("blank", "spaces"):
+        _, values = careful(p)
+        assert values.tobytes() == np.array(rows).tobytes()
+        return
+    with pytest.raises(DataError) as caught:
+        careful(p)
+    message = caught.value.message
+    if problem == "width":
+        assert message == f"{p}, line {line}: has 4 columns, expected 3 (as on line 1)."
+    elif problem in ("text", "empty"):
+        shown = "'abc'" if problem == "text" else "''"
+        assert message == f"{p}, line {line}, column {column + 1}: {shown} is not a number."
+    else:
+        assert message.startswith(
+            f"{p}, line {line}, column {column + 1}: '{problem}' is not a finite number;"
+        )
+
+
 def test_the_tutorial_file_is_read_by_the_fast_reader_exactly(data_csv: Path) -> None:
     with mock.patch.object(points, "_read_carefully", side_effect=AssertionError("slow path")):
         fast = load_csv(data_csv)

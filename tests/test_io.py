@@ -190,6 +190,65 @@ def test_an_atomic_write_flushes_the_file_before_the_rename_and_the_folder_after
     assert events[2] == ("fsync", "folder", tmp_path.stat().st_ino)
 
 
+def test_a_write_that_need_not_wait_for_the_disk_is_as_atomic_without_a_flush(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gradlab.io import sync
+
+    events = record_fsync_and_replace(monkeypatch)
+    target = write_text(tmp_path / "history.csv", "epoch\n1\n", durable=False)
+    assert [e[0] for e in events] == ["replace"]  # renamed into place, nothing flushed
+    assert [p.name for p in tmp_path.iterdir()] == ["history.csv"]
+    events.clear()
+    sync(target)  # what the run does later: the file, then its folder's entry
+    assert events == [
+        ("fsync", "file", target.stat().st_ino),
+        ("fsync", "folder", tmp_path.stat().st_ino),
+    ]
+    events.clear()
+    sync(tmp_path / "gone.csv")  # best effort: nothing to flush, nothing raised
+    assert events == []
+
+
+def test_disk_sync_lets_a_write_wait_first_and_then_every_few_seconds() -> None:
+    from gradlab.io import DiskSync
+
+    now = [100.0]
+    disk = DiskSync(every=2.0, clock=lambda: now[0])
+    seen = []
+    for t in (100.0, 100.5, 101.9, 102.0, 102.1, 105.0):
+        now[0] = t
+        seen.append((disk.durable(), disk.pending))
+    assert seen == [
+        (True, False),  # the first write: a new file's name must not outlive its data
+        (False, True),
+        (False, True),
+        (True, False),  # two seconds after the last that waited
+        (False, True),
+        (True, False),
+    ]
+
+
+def test_disk_sync_flushes_the_files_only_when_the_last_write_did_not_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gradlab.io import DiskSync
+
+    files = [write_text(tmp_path / f"{name}.csv", "x", durable=False) for name in "ab"]
+    events = record_fsync_and_replace(monkeypatch)
+    now = [0.0]
+    disk = DiskSync(every=2.0, clock=lambda: now[0])
+    disk.durable()
+    disk.flush(files)
+    assert events == []  # the last write waited: nothing is left to flush
+    disk.durable()
+    disk.flush(files)
+    assert [e[:2] for e in events] == [("fsync", "file"), ("fsync", "folder")] * 2
+    events.clear()
+    disk.flush(files)  # once is enough
+    assert events == []
+
+
 def test_a_folder_that_refuses_fsync_does_not_fail_the_write(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -60,7 +60,7 @@ import numpy as np
 from gradlab.engines.optstate import UNITS, SavedOptimizer, param_shapes
 from gradlab.errors import DataError, UsageError
 from gradlab.history import History
-from gradlab.io import atomic_path
+from gradlab.io import DiskSync, atomic_path
 from gradlab.models._labels import LABEL_KINDS, Classes, label_kind
 from gradlab.models._spec import CONSTRAINTS, DEFAULTS, ESTIMATORS, KINDS
 from gradlab.optim.rules import SGD, Rule, make_rule
@@ -247,8 +247,15 @@ def _plain(v: Any) -> Any:
 # ------------------------------------------------------------------ writing
 
 
-def save(path: str | os.PathLike[str], arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Path:
-    """Write ``arrays`` and ``meta`` (JSON-serialisable) to ``path`` atomically."""
+def save(
+    path: str | os.PathLike[str],
+    arrays: dict[str, np.ndarray],
+    meta: dict[str, Any],
+    *,
+    durable: bool = True,
+) -> Path:
+    """Write ``arrays`` and ``meta`` (JSON-serialisable) to ``path`` atomically
+    (``durable``: as in :func:`gradlab.io.atomic_path`)."""
     from safetensors.numpy import save
 
     tensors = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
@@ -256,14 +263,15 @@ def save(path: str | os.PathLike[str], arrays: dict[str, np.ndarray], meta: dict
     data = save(tensors, metadata={"format": FORMAT, "meta": text})
     # written by Python rather than by safetensors' own file writer, whose errors (a full
     # disk among them) are not OSErrors and would not be reported as a write's
-    with atomic_path(path) as tmp:
+    with atomic_path(path, durable=durable) as tmp:
         tmp.write_bytes(data)
     return Path(path)
 
 
-def write(path: str | os.PathLike[str], ckpt: Checkpoint) -> Path:
-    """Write ``ckpt`` to ``path`` atomically (the previous file stays until it is complete)."""
-    return save(path, ckpt.arrays(), ckpt.meta())
+def write(path: str | os.PathLike[str], ckpt: Checkpoint, *, durable: bool = True) -> Path:
+    """Write ``ckpt`` to ``path`` atomically (the previous file stays until it is complete;
+    ``durable``: as in :func:`gradlab.io.atomic_path`)."""
+    return save(path, ckpt.arrays(), ckpt.meta(), durable=durable)
 
 
 # ------------------------------------------------------------------ reading
@@ -892,7 +900,14 @@ class Checkpointer(Callback):
         self.path = Path(path)
         self.snapshot = snapshot
         self.saved_epoch = 0
+        self.disk = DiskSync()  # every few seconds, and at the end: see DiskSync
 
     def on_epoch_end(self, epoch: int, row: dict[str, float]) -> None:
-        write(self.path, self.snapshot())
+        write(self.path, self.snapshot(), durable=self.disk.durable())
         self.saved_epoch = epoch
+
+    def on_train_end(self, history: History) -> None:
+        self.disk.flush([self.path])
+
+    def on_train_abort(self, error: BaseException) -> None:
+        self.disk.flush([self.path])

@@ -99,11 +99,12 @@ class History:
             writer.writerow([_cell(v) for v in row])
         return buf.getvalue()
 
-    def save(self, stem: str | os.PathLike[str]) -> tuple[Path, Path]:
-        """Write ``stem.csv`` and ``stem.json`` atomically; return both paths."""
+    def save(self, stem: str | os.PathLike[str], *, durable: bool = True) -> tuple[Path, Path]:
+        """Write ``stem.csv`` and ``stem.json`` atomically; return both paths
+        (``durable``: as in :func:`gradlab.io.atomic_path`)."""
         base = Path(stem)
-        csv_path = gio.write_text(base.with_suffix(".csv"), self.to_csv_text())
-        json_path = gio.write_json(base.with_suffix(".json"), self.to_dict())
+        csv_path = gio.write_text(base.with_suffix(".csv"), self.to_csv_text(), durable=durable)
+        json_path = gio.write_json(base.with_suffix(".json"), self.to_dict(), durable=durable)
         return csv_path, json_path
 
 

@@ -428,17 +428,27 @@ class CurvesPNG(Callback):
 
 
 class HistoryFiles(Callback):
-    """Write ``history.csv`` and ``history.json`` after every epoch."""
+    """Write ``history.csv`` and ``history.json`` after every epoch (waiting for the disk
+    every few seconds and at the end: :class:`gradlab.io.DiskSync`)."""
 
     def __init__(self, stem: str | os.PathLike[str]) -> None:
+        from gradlab.io import DiskSync
+
         self.stem = Path(stem)
         self.history = History()
+        self.disk = DiskSync()
 
     def on_train_begin(self, info: dict[str, Any]) -> None:
         self.history = info["history"]
 
     def on_epoch_end(self, epoch: int, row: dict[str, float]) -> None:
-        self.history.save(self.stem)
+        self.history.save(self.stem, durable=self.disk.durable())
+
+    def on_train_end(self, history: History) -> None:
+        self.disk.flush([self.stem.with_suffix(".csv"), self.stem.with_suffix(".json")])
+
+    def on_train_abort(self, error: BaseException) -> None:
+        self.on_train_end(self.history)
 
 
 def monitors(

@@ -402,6 +402,18 @@ def test_cli_resume_of_a_model_saved_by_n_procs_trains_in_this_process(
     assert (summary["world_size"], summary["epochs"]) == (1, 2)
 
 
+def _store_clients_left(within: float = 30.0) -> list[Any]:
+    """The store clients' threads (:func:`gradlab.distributed.launch.store_client`) still
+    running after ``within`` seconds: they end with torch's own error, logged by torch
+    while this test still captures the output."""
+    import threading
+
+    clients = [t for t in threading.enumerate() if t.name == "gradlab-store-client"]
+    for thread in clients:
+        thread.join(within)
+    return [t for t in clients if t.is_alive()]
+
+
 def test_a_bad_master_port_and_an_unreachable_store_are_named(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -424,8 +436,44 @@ def test_a_bad_master_port_and_an_unreachable_store_are_named(
         PlainClassifier("mlp", hidden=(4,), epochs=1).fit(*_blobs())
     assert failed.value.message.startswith(
         f"worker rank 1 of 2 could not reach the job's store at 127.0.0.1:{port} within 1 s: "
+        "nothing accepts connections there"
     )
+    assert not _store_clients_left()  # torch's own retries end, later than the join's wait
     assert "Worker rank 0 hosts the store at MASTER_ADDR:MASTER_PORT" in str(failed.value.hint)
+
+
+def test_a_program_that_accepts_at_the_store_address_but_never_answers_is_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """torch's TCPStore client waits for good for the answer to its first ping: the join
+    gives up after its timeout and says what holds the address."""
+    pytest.importorskip("torch")
+    import threading
+
+    with _held_port() as held:  # listens, never accepts or answers
+        port = held.getsockname()[1]
+        job = {"RANK": "1", "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1"}
+        for name, value in {**job, "MASTER_PORT": str(port), "GRADLAB_JOIN_TIMEOUT": "1"}.items():
+            monkeypatch.setenv(name, value)
+        # should the join wait for good, closing the socket resets its connection
+        bound = threading.Timer(60, held.close)
+        bound.start()
+        try:
+            with pytest.raises(UsageError) as info:
+                PlainClassifier("mlp", hidden=(4,), epochs=1).fit(*_blobs())
+        finally:
+            bound.cancel()
+    # the client's thread, left waiting, ends once the program closes the connection
+    assert not _store_clients_left(), "the store client's thread outlived the listener"
+    message = info.value.message
+    assert message.startswith(f"worker rank 1 of 2 cannot join the job: process {os.getpid()} ("), (
+        message
+    )
+    assert message.endswith(
+        f") at 127.0.0.1:{port} accepted the connection but did not answer as PyTorch's "
+        "store (TCPStore) within 1 s."
+    ), message
+    assert "if another program holds that port, choose another one" in str(info.value.hint)
 
 
 def test_a_checkpoint_whose_tensors_are_not_in_the_models_dtype_is_refused(

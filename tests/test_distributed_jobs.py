@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -342,6 +343,61 @@ def test_a_node_that_never_arrives_ends_the_job_after_the_timeout(tmp_path: Path
     ) in err
     assert not (tmp_path / "n1").exists()  # node 1 writes nothing
     assert not leftovers(tmp_path)
+
+
+def silent_listener() -> socket.socket:
+    """A socket on 127.0.0.1 that listens and never accepts or answers."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    return sock
+
+
+def test_a_silent_program_at_the_rendezvous_ends_node_1_after_the_timeout(
+    tmp_path: Path,
+) -> None:
+    """torch's store client waits for good for the first answer of a program that accepts
+    the connection (its ping reads without a timeout)."""
+    with silent_listener() as held:
+        port = held.getsockname()[1]
+        rdzv = ("--nnodes", "2", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-timeout", "2")
+        node = gradlab(tmp_path, *TRAIN, *rdzv, "--node-rank", "1", "--out", "n1")
+        try:
+            code, _, err = finish(node, timeout=90)
+        finally:
+            node.kill()  # only if it still runs: a node that waited for good
+    assert code == ExitStatus.USAGE, err
+    assert re.search(
+        rf"^gradlab train: error: node rank 1 cannot join the rendezvous: process {os.getpid()} "
+        rf"\(.*\) at 127\.0\.0\.1:{port} accepted the connection but did not answer as "
+        r"PyTorch's store \(TCPStore\) within 2 s\.\n"
+        r"Check --rdzv-endpoint: node rank 0's address and the port it was given",
+        err,
+        re.MULTILINE,
+    ), err
+    assert "Traceback" not in err
+    assert not leftovers(tmp_path)
+
+
+def test_sigterm_stops_a_node_waiting_for_a_silent_rendezvous(tmp_path: Path) -> None:
+    """The wait for the store's answer is the launcher's main thread's: before, inside
+    torch's blocking call, it ran no signal handler until that program went away."""
+    with silent_listener() as held:
+        port = held.getsockname()[1]
+        rdzv = ("--nnodes", "2", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-timeout", "600")
+        node = gradlab(tmp_path, *TRAIN, *rdzv, "--node-rank", "1", "--out", "n1")
+        try:
+            # the store's client has connected once the listener has a connection to accept
+            deadline = time.monotonic() + 120
+            while not select.select([held], [], [], 0.2)[0] and time.monotonic() < deadline:
+                assert node.poll() is None, node.communicate(timeout=30)
+            assert select.select([held], [], [], 0)[0], "node 1 never connected"
+            node.send_signal(signal.SIGTERM)
+            code, _, err = finish(node, timeout=60)
+        finally:
+            node.kill()  # only if it still runs: SIGTERM went unheard
+    assert code == ExitStatus.TERMINATED, err
+    assert "Traceback" not in err
 
 
 def test_a_worker_that_never_joins_a_torchrun_style_job_is_named(tmp_path: Path) -> None:

@@ -126,7 +126,13 @@ def join(world: World, *, device: torch.device, timeout: float) -> GroupWorld:
             hint="Start the job with torchrun, or with 'gradlab train --nproc N'; by hand, set "
             "MASTER_ADDR and MASTER_PORT to rank 0's address and a free port.",
         )
-    from gradlab.distributed.launch import ENV_LAUNCHER, die_with_parent
+    from gradlab.distributed.launch import (
+        ENV_LAUNCHER,
+        StoreSilent,
+        die_with_parent,
+        silent_listener,
+        store_client,
+    )
 
     if "TORCHELASTIC_RUN_ID" in os.environ and ENV_LAUNCHER not in os.environ:
         die_with_parent(os.getppid())  # a torchrun worker: stop when the agent dies
@@ -154,11 +160,21 @@ def join(world: World, *, device: torch.device, timeout: float) -> GroupWorld:
                 )  # fmt: skip
                 _HOSTED[(addr, port)] = store
         else:
-            store = TCPStore(addr, port, world.size, False, wait)
-    except (RuntimeError, TimeoutError, ValueError) as exc:
+            store = store_client(addr, port, world.size, timeout)
+    except (RuntimeError, TimeoutError, ValueError, StoreSilent) as exc:
+        if isinstance(exc, StoreSilent) and exc.accepted:
+            raise UsageError(
+                f"worker rank {world.rank} of {world.size} cannot join the job: "
+                f"{silent_listener(where, timeout, exc.holder)}.",
+                hint="MASTER_ADDR and MASTER_PORT must be worker rank 0's address and a port "
+                "it listens on, the same for every worker; if another program holds that "
+                "port, choose another one for every worker.",
+            ) from None
+        silent = isinstance(exc, StoreSilent)
+        reason = "nothing accepts connections there" if silent else _first_line(exc)
         raise WorkerError(
             f"worker rank {world.rank} of {world.size} could not reach the job's store at "
-            f"{where} within {timeout:g} s: {_first_line(exc)}",
+            f"{where} within {timeout:g} s: {reason}",
             hint="Worker rank 0 hosts the store at MASTER_ADDR:MASTER_PORT; start every worker "
             f"within the timeout (--rdzv-timeout, or {JOIN_TIMEOUT_ENV} under torchrun).",
         ) from None

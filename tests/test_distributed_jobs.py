@@ -345,6 +345,59 @@ def test_a_node_that_never_arrives_ends_the_job_after_the_timeout(tmp_path: Path
     assert not leftovers(tmp_path)
 
 
+def test_nodes_started_with_different_nnodes_both_stop_at_once(tmp_path: Path) -> None:
+    """Before, node 0 waited out the timeout and failed with torchelastic's traceback."""
+    port = free_port()
+    rdzv = ("--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-timeout", "120")
+    nodes = [
+        gradlab(tmp_path, *TRAIN, *rdzv, "--nnodes", n, "--node-rank", r, "--out", f"n{r}")
+        for r, n in ((0, 2), (1, 3))
+    ]
+    try:
+        results = [finish(node, timeout=90) for node in nodes]
+    finally:
+        for node in nodes:
+            node.kill()  # only if it still runs
+    for code, _, err in results:
+        assert code == ExitStatus.USAGE, err
+        assert re.search(
+            r"^gradlab train: error: the nodes were started with different --nnodes: "
+            r"2 on node rank 0 \(.+\), 3 on node rank 1 \(.+\)\.\n"
+            r"Start every node with the same --nnodes and --rdzv-endpoint",
+            err,
+            re.MULTILINE,
+        ), err
+        assert "Traceback" not in err
+    assert not leftovers(tmp_path)
+
+
+def test_a_second_node_with_a_rank_already_taken_is_refused(tmp_path: Path) -> None:
+    """Before, the second one waited past its timeout for good while the job ran."""
+    port = free_port()
+    rdzv = ("--nnodes", "2", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-timeout", "120")
+    nodes = [
+        gradlab(tmp_path, *TRAIN, *rdzv, "--node-rank", r, "--out", out)
+        for r, out in ((0, "n0"), (1, "a"), (1, "b"))
+    ]
+    try:
+        results = [finish(node, timeout=180) for node in nodes]
+    finally:
+        for node in nodes:
+            node.kill()  # only if it still runs
+    codes = [code for code, _, _ in results]
+    assert codes[0] == 0, results[0]
+    assert sorted(codes[1:]) == [0, ExitStatus.USAGE], results
+    refused, kept = (1, 2) if codes[1] else (2, 1)
+    err = results[refused][2]
+    assert re.search(
+        rf"^gradlab train: error: node rank 1 is taken: process {nodes[kept].pid} on .+ "
+        rf"joined the rendezvous at 127\.0\.0\.1:{port} as node rank 1 first\.\n"
+        r"Give every node its own --node-rank: 0 to N - 1 with --nnodes N\.",
+        err,
+        re.MULTILINE,
+    ), err
+
+
 def silent_listener() -> socket.socket:
     """A socket on 127.0.0.1 that listens and never accepts or answers."""
     sock = socket.socket()

@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import ipaddress
+import json
 import logging
 import os
 import pickle
@@ -303,6 +304,9 @@ class StoreSilent(Exception):
         self.holder = holder
 
 
+#: Seconds a node or worker that found the others started with different settings waits
+#: for them to have read what it read, before it ends (and, on node 0, the store with it).
+AGREE_SECONDS = 10.0
 #: Seconds :func:`store_client` gives a plain TCP connection once the store has not answered.
 PROBE_SECONDS = 2.0
 
@@ -424,6 +428,66 @@ def _rendezvous_handler(params: Any) -> Any:
                 "(it must listen at that address), or raise --rdzv-timeout.",
             )
 
+        def _meet(self, store: Any, where: str) -> None:
+            """Wait for every node's key (``"<node rank>"``: its host, process and
+            ``--nnodes``); stop at once, on every node, when two nodes claim one rank or
+            disagree on the number of nodes (torchelastic would wait for a node that never
+            comes, then fail with a traceback)."""
+            me = {"host": socket.gethostname(), "pid": os.getpid(), "nnodes": self.nnodes}
+            mine = json.dumps(me)
+            taken = store.compare_set(str(self.node_rank), "", mine).decode()
+            if taken != mine:
+                other = json.loads(taken)
+                raise UsageError(
+                    f"node rank {self.node_rank} is taken: process {other['pid']} on "
+                    f"{other['host']} joined the rendezvous at {where} as node rank "
+                    f"{self.node_rank} first.",
+                    hint="Give every node its own --node-rank: 0 to N - 1 with --nnodes N.",
+                )
+            keys = [str(r) for r in range(self.nnodes)]
+            seen: dict[str, dict[str, Any]] = {}
+            deadline = time.monotonic() + self.timeout
+            while True:
+                for key in keys:
+                    if key not in seen and store.check([key]):
+                        seen[key] = json.loads(store.get(key))
+                differ = {k: v for k, v in seen.items() if v["nnodes"] != self.nnodes}
+                if differ:
+                    self._disagree(store, seen, where)
+                if len(seen) == len(keys):
+                    return
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                with contextlib.suppress(RuntimeError, TimeoutError):  # a slice of the wait
+                    store.wait(keys, timedelta(seconds=min(1.0, left)))
+            absent = [r for r in range(self.nnodes) if str(r) not in seen]
+            names = ", ".join(str(r) for r in absent)
+            raise WorkerError(
+                f"node rank{'s' if len(absent) > 1 else ''} {names} of {self.nnodes} never "
+                f"reached the rendezvous at {where} within {self.timeout:g} s.",
+                hint="Start 'gradlab train ... --nnodes N --node-rank R --rdzv-endpoint "
+                "HOST:PORT' on every node, or raise --rdzv-timeout.",
+            )
+
+        def _disagree(self, store: Any, seen: dict[str, dict[str, Any]], where: str) -> None:
+            """Raise the error of nodes started with different ``--nnodes``; node 0, whose
+            exit ends the store, first waits a little for the others to have read it."""
+            store.set(f"told/{self.node_rank}", "1")
+            if self.node_rank == 0:
+                others = [f"told/{k}" for k in seen if k != "0"]
+                with contextlib.suppress(RuntimeError, TimeoutError):
+                    store.wait(others, timedelta(seconds=min(self.timeout, AGREE_SECONDS)))
+            counts = ", ".join(
+                f"{v['nnodes']} on node rank {k} ({v['host']})"
+                for k, v in sorted(seen.items(), key=lambda kv: int(kv[0]))
+            )
+            raise UsageError(
+                f"the nodes were started with different --nnodes: {counts}.",
+                hint="Start every node with the same --nnodes and --rdzv-endpoint; only "
+                "--node-rank (and --nproc) may differ.",
+            )
+
         def get_backend(self) -> str:
             return _BACKEND
 
@@ -444,21 +508,7 @@ def _rendezvous_handler(params: Any) -> Any:
                         _LISTENERS.pop(self.listen_fd).detach()
                 else:
                     self.store = self._reach(where)
-            store = PrefixStore("gradlab-nodes", self.store)
-            store.set(str(self.node_rank), socket.gethostname())
-            try:
-                store.wait([str(r) for r in range(self.nnodes)], wait)
-            except (RuntimeError, TimeoutError):
-                absent = [r for r in range(self.nnodes) if not store.check([str(r)])]
-                if not absent:
-                    raise
-                names = ", ".join(str(r) for r in absent)
-                raise WorkerError(
-                    f"node rank{'s' if len(absent) > 1 else ''} {names} of {self.nnodes} never "
-                    f"reached the rendezvous at {where} within {self.timeout:g} s.",
-                    hint="Start 'gradlab train ... --nnodes N --node-rank R --rdzv-endpoint "
-                    "HOST:PORT' on every node, or raise --rdzv-timeout.",
-                ) from None
+            self._meet(PrefixStore("gradlab-nodes", self.store), where)
             return RendezvousInfo(
                 PrefixStore(self.run_id, self.store),
                 self.node_rank,

@@ -92,6 +92,17 @@ def test_data_parallel_sgd_is_minibatch_sgd_with_the_global_batch(n: int) -> Non
         np.testing.assert_array_equal(two.history_[column], one.history_[column])
 
 
+def test_without_a_random_state_the_workers_of_n_procs_share_one_seed() -> None:
+    """random_state=None drew a seed in every worker, so each shuffled the data its own
+    way: the global batches were no single process's."""
+    from gradlab.models import MLPClassifier
+
+    X, y = blobs(1001)
+    two = MLPClassifier(**{**MLP, "random_state": None}, n_procs=2).fit(X, y)
+    one = MLPClassifier(**{**MLP, "random_state": two.seed_}).fit(X, y)
+    assert biggest_gap(one.params_, two.params_) <= TOL
+
+
 # ------------------------------------------------------------------ resume
 
 

@@ -399,6 +399,8 @@ class NetworkClassifier:
 
     _kind: str
     _train_state: TrainState
+    #: With random_state=None, the seed :meth:`_fit_workers` drew for all of its workers.
+    _job_seed: int | None = None
     classes_: np.ndarray
     class_names_: tuple[str, ...]
     n_features_in_: int
@@ -552,6 +554,8 @@ class NetworkClassifier:
             seed = int(hp["random_state"])
         elif saved is not None:
             seed = saved.seed
+        elif self._job_seed is not None:
+            seed = self._job_seed
         else:
             seed = secrets.randbits(63)
         history = History()
@@ -766,6 +770,8 @@ class NetworkClassifier:
         fresh.__dict__ = {
             k: v for k, v in vars(self).items() if k in DEFAULTS[self._kind] or k == "_kind"
         }
+        if hp["random_state"] is None:  # one seed for all: the same shuffles, the same split
+            fresh._job_seed = secrets.randbits(63)
         kwargs = {
             "eval_set": eval_set, "classes": classes, "class_names": class_names,
             "callbacks": list(callbacks), "checkpoint": checkpoint, "resume": resume,

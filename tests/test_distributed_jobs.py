@@ -409,6 +409,45 @@ def test_a_second_node_with_a_rank_already_taken_is_refused(tmp_path: Path) -> N
     ), err
 
 
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        ((["mlp", "--hidden", "16", "--epochs", "2"], ["mlp", "--hidden", "16", "--epochs", "1"]),
+         "--epochs=2 on worker rank 0 (node 0), --epochs=1 on worker rank 1 (node 1)."),
+        ((["mlp", "--hidden", "16"], ["softmax"]),
+         "model 'mlp' (MLPClassifier) on worker rank 0 (node 0), model 'softmax' "
+         "(SoftmaxRegression) on worker rank 1 (node 1)."),
+    ],
+    ids=["epochs", "model"],
+)  # fmt: skip
+def test_nodes_started_with_different_settings_stop_before_training_and_name_them(
+    tmp_path: Path, flags: tuple[list[str], list[str]], named: str
+) -> None:
+    """Before, different --epochs ended node 0 with a lost contact in epoch 2 (node 1 exited
+    0), different models with DDP's own error, and a different --lr or --seed trained on
+    without a word."""
+    port = free_port()
+    rdzv = ("--nnodes", "2", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-timeout", "120")
+    common = ("--dtype", "float64", "--no-plots", "--quiet", *rdzv)
+    nodes = [
+        gradlab(tmp_path, "train", *flags[r], *common, "--node-rank", r, "--out", f"n{r}")
+        for r in (0, 1)
+    ]
+    try:
+        results = [finish(node, timeout=180) for node in nodes]
+    finally:
+        for node in nodes:
+            node.kill()  # only if it still runs
+    for code, _, err in results:
+        assert code == ExitStatus.USAGE, err
+        assert err.startswith(
+            "gradlab train: error: the workers of this job were started with different "
+            f"settings: {named}\nEvery worker must run the same training on the same data"
+        ), err
+    assert not (tmp_path / "n0" / "model.safetensors").exists()  # no epoch trained
+    assert not leftovers(tmp_path)
+
+
 def silent_listener() -> socket.socket:
     """A socket on 127.0.0.1 that listens and never accepts or answers."""
     sock = socket.socket()

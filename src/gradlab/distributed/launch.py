@@ -314,8 +314,8 @@ PROBE_SECONDS = 2.0
 def store_client(host: str, port: int, world_size: int, timeout: float) -> Any:
     """A client of the PyTorch store (``TCPStore``) at ``host:port``, within ``timeout`` seconds.
 
-    torch's ``TCPStore`` bounds only its connection attempts by its timeout (and retries
-    them, which can take twice as long). Once connected, it checks the server with a ping
+    torch's ``TCPStore`` bounds only its connection attempts by its timeout (and tries
+    twice, which can take more than twice as long). Once connected, it checks the server with a ping
     whose answer it reads without any timeout (torch 2.13: a blocking ``recv`` in
     ``TCPStore::ping``), so a program that accepts the connection and never answers (any
     other server on that port, or a stopped one) holds it until that program goes away; and
@@ -405,7 +405,6 @@ def _rendezvous_handler(params: Any) -> Any:
 
         def _reach(self, where: str) -> Any:
             """A client of node 0's store, or an error that says what is at ``where``."""
-            reason = None
             try:
                 return store_client(self.host, self.port, self.nnodes, self.timeout)
             except StoreSilent as exc:
@@ -429,10 +428,11 @@ def _rendezvous_handler(params: Any) -> Any:
             )
 
         def _meet(self, store: Any, where: str) -> None:
-            """Wait for every node's key (``"<node rank>"``: its host, process and
-            ``--nnodes``); stop at once, on every node, when two nodes claim one rank or
-            disagree on the number of nodes (torchelastic would wait for a node that never
-            comes, then fail with a traceback)."""
+            """Claim this node's rank (its key ``"<node rank>"``: host, process and
+            ``--nnodes``) and wait for every node's. A node whose rank is taken is refused
+            (the first stays in the job); nodes that disagree on the number of nodes all
+            stop at once (torchelastic would wait for a node that never comes, then fail
+            with a traceback)."""
             me = {"host": socket.gethostname(), "pid": os.getpid(), "nnodes": self.nnodes}
             mine = json.dumps(me)
             taken = store.compare_set(str(self.node_rank), "", mine).decode()
@@ -451,8 +451,7 @@ def _rendezvous_handler(params: Any) -> Any:
                 for key in keys:
                     if key not in seen and store.check([key]):
                         seen[key] = json.loads(store.get(key))
-                differ = {k: v for k, v in seen.items() if v["nnodes"] != self.nnodes}
-                if differ:
+                if any(node["nnodes"] != self.nnodes for node in seen.values()):
                     self._disagree(store, seen, where)
                 if len(seen) == len(keys):
                     return

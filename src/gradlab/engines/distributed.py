@@ -16,7 +16,9 @@ NCCL on GPUs, and the gradients are averaged by
 gradients, overlapped with the backward pass). What gradlab adds: the store of a job
 started without torch's agent listens on ``MASTER_ADDR`` only (torch's own listens on
 every interface), a check that every worker arrived, which names the ones that did not
-(``joined/<rank>`` keys in the job's store), and error messages that say what to do.
+(``joined/<rank>`` keys in the job's store), a comparison of what the workers train with
+(``settings/<rank>``: the model, the data's digest, the hyperparameters...), which stops
+them all when they differ, and error messages that say what to do.
 
 Only this module and :mod:`gradlab.distributed.launch` import ``torch.distributed``.
 """

@@ -402,6 +402,18 @@ def test_cli_resume_of_a_model_saved_by_n_procs_trains_in_this_process(
     assert (summary["world_size"], summary["epochs"]) == (1, 2)
 
 
+def _store_clients_left(within: float = 30.0) -> list[Any]:
+    """The store clients' threads (:func:`gradlab.distributed.launch.store_client`) still
+    running after ``within`` seconds: they end with torch's own error, logged by torch
+    while this test still captures the output."""
+    import threading
+
+    clients = [t for t in threading.enumerate() if t.name == "gradlab-store-client"]
+    for thread in clients:
+        thread.join(within)
+    return [t for t in clients if t.is_alive()]
+
+
 def test_a_bad_master_port_and_an_unreachable_store_are_named(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -424,8 +436,96 @@ def test_a_bad_master_port_and_an_unreachable_store_are_named(
         PlainClassifier("mlp", hidden=(4,), epochs=1).fit(*_blobs())
     assert failed.value.message.startswith(
         f"worker rank 1 of 2 could not reach the job's store at 127.0.0.1:{port} within 1 s: "
+        "nothing accepts connections there"
     )
+    assert not _store_clients_left()  # torch's own retries end, later than the join's wait
     assert "Worker rank 0 hosts the store at MASTER_ADDR:MASTER_PORT" in str(failed.value.hint)
+
+
+def test_a_program_that_accepts_at_the_store_address_but_never_answers_is_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """torch's TCPStore client waits for good for the answer to its first ping: the join
+    gives up after its timeout and says what holds the address."""
+    pytest.importorskip("torch")
+    import threading
+
+    with _held_port() as held:  # listens, never accepts or answers
+        port = held.getsockname()[1]
+        job = {"RANK": "1", "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1"}
+        for name, value in {**job, "MASTER_PORT": str(port), "GRADLAB_JOIN_TIMEOUT": "1"}.items():
+            monkeypatch.setenv(name, value)
+        # should the join wait for good, closing the socket resets its connection
+        bound = threading.Timer(60, held.close)
+        bound.start()
+        try:
+            with pytest.raises(UsageError) as info:
+                PlainClassifier("mlp", hidden=(4,), epochs=1).fit(*_blobs())
+        finally:
+            bound.cancel()
+    # the client's thread, left waiting, ends once the program closes the connection
+    assert not _store_clients_left(), "the store client's thread outlived the listener"
+    message = info.value.message
+    assert message.startswith(f"worker rank 1 of 2 cannot join the job: process {os.getpid()} ("), (
+        message
+    )
+    assert message.endswith(
+        f") at 127.0.0.1:{port} accepted the connection but did not answer as PyTorch's "
+        "store (TCPStore) within 1 s."
+    ), message
+    assert "if another program holds that port, choose another one" in str(info.value.hint)
+
+
+def _job_store(*views: tuple[str | None, dict[str, str]]) -> Any:
+    """A store as the workers of a job leave it before they compare their settings: each
+    one's node and settings, and the mark that it has read the others'."""
+    from torch.distributed import HashStore
+
+    store = HashStore()
+    for rank, (node, settings) in enumerate(views):
+        store.set(f"settings/{rank}", json.dumps({"node": node, "settings": settings}))
+        store.set(f"told/{rank}", "1")
+    return store
+
+
+def test_the_settings_that_differ_are_named_with_their_workers_and_nodes() -> None:
+    pytest.importorskip("torch")
+    from gradlab.engines.distributed import _agree
+
+    same = {"model": "model 'mlp' (MLPClassifier)", "epochs": "epochs=2", "lr": "lr=0.1"}
+    _agree(_job_store(("0", same), ("0", same), ("1", same)), World(1, 3), 5, "MLPClassifier")
+    fewer = {**same, "epochs": "epochs=1"}
+    store = _job_store(("0", same), ("0", same), ("1", fewer))
+    with pytest.raises(UsageError) as info:
+        _agree(store, World(2, 3), 5, "MLPClassifier")
+    assert info.value.message == (
+        "MLPClassifier: the workers of this job were started with different settings: "
+        "epochs=2 on worker ranks 0, 1 (node 0), epochs=1 on worker rank 2 (node 1)."
+    )
+    assert "only --node-rank, --nproc and the folders" in str(info.value.hint)
+    # on one machine (no node ranks) the workers alone; at most three settings named
+    many = {"model": same["model"], **{f"p{i}": f"p{i}={i}" for i in range(5)}}
+    other = {"model": same["model"], **{f"p{i}": f"p{i}={i + 1}" for i in range(5)}}
+    with pytest.raises(UsageError) as info:
+        _agree(_job_store((None, many), (None, other)), World(0, 2), 5, None)
+    assert info.value.message == (
+        "the workers of this job were started with different settings: p0=0 on worker rank "
+        "0, p0=1 on worker rank 1; p1=1 on worker rank 0, p1=2 on worker rank 1; p2=2 on "
+        "worker rank 0, p2=3 on worker rank 1; and 2 more settings differ."
+    )
+    # the first setting, the estimator, is named alone: the others follow from it
+    softmax = {"model": "model 'softmax' (SoftmaxRegression)", "epochs": "epochs=2"}
+    with pytest.raises(UsageError) as info:
+        _agree(_job_store(("0", same), ("1", softmax)), World(0, 2), 5, "MLPClassifier")
+    assert info.value.message == (
+        "MLPClassifier: the workers of this job were started with different settings: "
+        "model 'mlp' (MLPClassifier) on worker rank 0 (node 0), model 'softmax' "
+        "(SoftmaxRegression) on worker rank 1 (node 1)."
+    )
+    # a setting only some workers have
+    with pytest.raises(UsageError) as info:
+        _agree(_job_store((None, {"a": "a=1"}), (None, {})), World(0, 2), 5, None)
+    assert info.value.message.endswith(": a=1 on worker rank 0, no a on worker rank 1.")
 
 
 def test_a_checkpoint_whose_tensors_are_not_in_the_models_dtype_is_refused(

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -89,6 +90,17 @@ def test_data_parallel_sgd_is_minibatch_sgd_with_the_global_batch(n: int) -> Non
         np.testing.assert_allclose(two.history_[column], one.history_[column], rtol=TOL)
     for column in ("train_accuracy", "test_accuracy"):
         np.testing.assert_array_equal(two.history_[column], one.history_[column])
+
+
+def test_without_a_random_state_the_workers_of_n_procs_share_one_seed() -> None:
+    """random_state=None drew a seed in every worker, so each shuffled the data its own
+    way: the global batches were no single process's."""
+    from gradlab.models import MLPClassifier
+
+    X, y = blobs(1001)
+    two = MLPClassifier(**{**MLP, "random_state": None}, n_procs=2).fit(X, y)
+    one = MLPClassifier(**{**MLP, "random_state": two.seed_}).fit(X, y)
+    assert biggest_gap(one.params_, two.params_) <= TOL
 
 
 # ------------------------------------------------------------------ resume
@@ -342,6 +354,153 @@ def test_a_node_that_never_arrives_ends_the_job_after_the_timeout(tmp_path: Path
     ) in err
     assert not (tmp_path / "n1").exists()  # node 1 writes nothing
     assert not leftovers(tmp_path)
+
+
+def test_nodes_started_with_different_nnodes_both_stop_at_once(tmp_path: Path) -> None:
+    """Before, node 0 waited out the timeout and failed with torchelastic's traceback."""
+    port = free_port()
+    rdzv = ("--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-timeout", "120")
+    nodes = [
+        gradlab(tmp_path, *TRAIN, *rdzv, "--nnodes", n, "--node-rank", r, "--out", f"n{r}")
+        for r, n in ((0, 2), (1, 3))
+    ]
+    try:
+        results = [finish(node, timeout=90) for node in nodes]
+    finally:
+        for node in nodes:
+            node.kill()  # only if it still runs
+    for code, _, err in results:
+        assert code == ExitStatus.USAGE, err
+        assert re.search(
+            r"^gradlab train: error: the nodes were started with different --nnodes: "
+            r"2 on node rank 0 \(.+\), 3 on node rank 1 \(.+\)\.\n"
+            r"Start every node with the same --nnodes and --rdzv-endpoint",
+            err,
+            re.MULTILINE,
+        ), err
+        assert "Traceback" not in err
+    assert not leftovers(tmp_path)
+
+
+def test_a_second_node_with_a_rank_already_taken_is_refused(tmp_path: Path) -> None:
+    """Before, the second one waited past its timeout for good while the job ran."""
+    port = free_port()
+    rdzv = ("--nnodes", "2", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-timeout", "120")
+    nodes = [
+        gradlab(tmp_path, *TRAIN, *rdzv, "--node-rank", r, "--out", out)
+        for r, out in ((0, "n0"), (1, "a"), (1, "b"))
+    ]
+    try:
+        results = [finish(node, timeout=180) for node in nodes]
+    finally:
+        for node in nodes:
+            node.kill()  # only if it still runs
+    codes = [code for code, _, _ in results]
+    assert codes[0] == 0, results[0]
+    assert sorted(codes[1:]) == [0, ExitStatus.USAGE], results
+    refused, kept = (1, 2) if codes[1] else (2, 1)
+    err = results[refused][2]
+    assert re.search(
+        rf"^gradlab train: error: node rank 1 is taken: process {nodes[kept].pid} on .+ "
+        rf"joined the rendezvous at 127\.0\.0\.1:{port} as node rank 1 first\.\n"
+        r"Give every node its own --node-rank: 0 to N - 1 with --nnodes N\.",
+        err,
+        re.MULTILINE,
+    ), err
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        ((["mlp", "--hidden", "16", "--epochs", "2"], ["mlp", "--hidden", "16", "--epochs", "1"]),
+         "--epochs=2 on worker rank 0 (node 0), --epochs=1 on worker rank 1 (node 1)."),
+        ((["mlp", "--hidden", "16"], ["softmax"]),
+         "model 'mlp' (MLPClassifier) on worker rank 0 (node 0), model 'softmax' "
+         "(SoftmaxRegression) on worker rank 1 (node 1)."),
+    ],
+    ids=["epochs", "model"],
+)  # fmt: skip
+def test_nodes_started_with_different_settings_stop_before_training_and_name_them(
+    tmp_path: Path, flags: tuple[list[str], list[str]], named: str
+) -> None:
+    """Before, different --epochs ended node 0 with a lost contact in epoch 2 (node 1 exited
+    0), different models with DDP's own error, and a different --lr or --seed trained on
+    without a word."""
+    port = free_port()
+    rdzv = ("--nnodes", "2", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-timeout", "120")
+    common = ("--dtype", "float64", "--no-plots", "--quiet", *rdzv)
+    nodes = [
+        gradlab(tmp_path, "train", *flags[r], *common, "--node-rank", r, "--out", f"n{r}")
+        for r in (0, 1)
+    ]
+    try:
+        results = [finish(node, timeout=180) for node in nodes]
+    finally:
+        for node in nodes:
+            node.kill()  # only if it still runs
+    for code, _, err in results:
+        assert code == ExitStatus.USAGE, err
+        assert err.startswith(
+            "gradlab train: error: the workers of this job were started with different "
+            f"settings: {named}\nEvery worker must run the same training on the same data"
+        ), err
+    assert not (tmp_path / "n0" / "model.safetensors").exists()  # no epoch trained
+    assert not leftovers(tmp_path)
+
+
+def silent_listener() -> socket.socket:
+    """A socket on 127.0.0.1 that listens and never accepts or answers."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    return sock
+
+
+def test_a_silent_program_at_the_rendezvous_ends_node_1_after_the_timeout(
+    tmp_path: Path,
+) -> None:
+    """torch's store client waits for good for the first answer of a program that accepts
+    the connection (its ping reads without a timeout)."""
+    with silent_listener() as held:
+        port = held.getsockname()[1]
+        rdzv = ("--nnodes", "2", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-timeout", "2")
+        node = gradlab(tmp_path, *TRAIN, *rdzv, "--node-rank", "1", "--out", "n1")
+        try:
+            code, _, err = finish(node, timeout=90)
+        finally:
+            node.kill()  # only if it still runs: a node that waited for good
+    assert code == ExitStatus.USAGE, err
+    assert re.search(
+        rf"^gradlab train: error: node rank 1 cannot join the rendezvous: process {os.getpid()} "
+        rf"\(.*\) at 127\.0\.0\.1:{port} accepted the connection but did not answer as "
+        r"PyTorch's store \(TCPStore\) within 2 s\.\n"
+        r"Check --rdzv-endpoint: node rank 0's address and the port it was given",
+        err,
+        re.MULTILINE,
+    ), err
+    assert "Traceback" not in err
+    assert not leftovers(tmp_path)
+
+
+def test_sigterm_stops_a_node_waiting_for_a_silent_rendezvous(tmp_path: Path) -> None:
+    """The wait for the store's answer is the launcher's main thread's: before, inside
+    torch's blocking call, it ran no signal handler until that program went away."""
+    with silent_listener() as held:
+        port = held.getsockname()[1]
+        rdzv = ("--nnodes", "2", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-timeout", "600")
+        node = gradlab(tmp_path, *TRAIN, *rdzv, "--node-rank", "1", "--out", "n1")
+        try:
+            # the store's client has connected once the listener has a connection to accept
+            deadline = time.monotonic() + 120
+            while not select.select([held], [], [], 0.2)[0] and time.monotonic() < deadline:
+                assert node.poll() is None, node.communicate(timeout=30)
+            assert select.select([held], [], [], 0)[0], "node 1 never connected"
+            node.send_signal(signal.SIGTERM)
+            code, _, err = finish(node, timeout=60)
+        finally:
+            node.kill()  # only if it still runs: SIGTERM went unheard
+    assert code == ExitStatus.TERMINATED, err
+    assert "Traceback" not in err
 
 
 def test_a_worker_that_never_joins_a_torchrun_style_job_is_named(tmp_path: Path) -> None:

@@ -13,7 +13,9 @@ gradlab's choices:
   starts global ranks ``r * nproc .. (r + 1) * nproc - 1``, so rank 0, the one that
   writes, is on node 0. A port already in use on node 0 is reported at once, with the
   program holding it when this user may see it; a node or worker that never arrives ends
-  the job after ``timeout`` seconds with a message that names it.
+  the job after ``timeout`` seconds with a message that names it, and so does, on the
+  other nodes, a program at that address that accepts connections but never answers
+  (:func:`store_client`).
 - **Everything binds to 127.0.0.1** unless a rendezvous address says otherwise: the
   rendezvous store listens on the address given (torch's own default is every interface),
   and on one machine gloo's connections use the loopback interface.
@@ -35,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import ipaddress
+import json
 import logging
 import os
 import pickle
@@ -62,7 +65,7 @@ from gradlab.errors import (
 
 __all__ = [
     "DEFAULT_TIMEOUT", "Launch", "die_with_parent", "launched_here", "listen", "parse_endpoint",
-    "port_holder", "run",
+    "port_holder", "run", "store_client",
 ]  # fmt: skip
 
 #: Default seconds to wait for every worker and node: on one machine the workers start
@@ -279,6 +282,101 @@ def listen(
     return sock
 
 
+# ------------------------------------------------------------------ the store's clients
+
+
+class StoreSilent(Exception):
+    """No PyTorch store answered at an address within the timeout (see :func:`store_client`).
+
+    Attributes
+    ----------
+    accepted : bool
+        Whether a plain TCP connection to that address is accepted: something listens
+        there but did not answer as a store does. False: nothing accepts connections.
+    holder : str or None
+        The program listening there, when the address is this machine's loopback and this
+        user may see it (:func:`port_holder`).
+    """
+
+    def __init__(self, accepted: bool, holder: str | None) -> None:
+        super().__init__(accepted, holder)
+        self.accepted = accepted
+        self.holder = holder
+
+
+#: Seconds a node or worker that found the others started with different settings waits
+#: for them to have read what it read, before it ends (and, on node 0, the store with it).
+AGREE_SECONDS = 10.0
+#: Seconds :func:`store_client` gives a plain TCP connection once the store has not answered.
+PROBE_SECONDS = 2.0
+
+
+def store_client(host: str, port: int, world_size: int, timeout: float) -> Any:
+    """A client of the PyTorch store (``TCPStore``) at ``host:port``, within ``timeout`` seconds.
+
+    torch's ``TCPStore`` bounds only its connection attempts by its timeout (and tries
+    twice, which can take more than twice as long). Once connected, it checks the server with a ping
+    whose answer it reads without any timeout (torch 2.13: a blocking ``recv`` in
+    ``TCPStore::ping``), so a program that accepts the connection and never answers (any
+    other server on that port, or a stopped one) holds it until that program goes away; and
+    in the main thread not even SIGTERM or Ctrl-C end it, since Python runs its signal
+    handlers between bytecodes only. The store is therefore made in a helper thread (the
+    call releases the GIL) while this thread waits, in short slices so that a signal is
+    handled within 0.1 s. When nothing came back within ``timeout``, a plain TCP connection
+    tells a silent listener from an absent one. The helper thread is then left behind,
+    blocked until that program closes the connection; the caller reports the error and ends.
+
+    Returns
+    -------
+    torch.distributed.TCPStore
+        A client (not the server) of the store.
+
+    Raises
+    ------
+    RuntimeError, TimeoutError
+        torch's own error within the timeout (a refused, reset or malformed connection).
+    StoreSilent
+        No store answered within ``timeout``.
+    """
+    from datetime import timedelta
+
+    from torch.distributed import TCPStore  # type: ignore[attr-defined]
+
+    made: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            made["store"] = TCPStore(host, port, world_size, False, timedelta(seconds=timeout))
+        except BaseException as exc:  # handed to the waiting thread
+            made["error"] = exc
+
+    helper = threading.Thread(target=connect, name="gradlab-store-client", daemon=True)
+    helper.start()
+    deadline = time.monotonic() + timeout
+    while helper.is_alive() and time.monotonic() < deadline:
+        helper.join(min(0.1, max(deadline - time.monotonic(), 0.0)))
+    if not helper.is_alive():
+        if "error" in made:
+            raise made["error"]
+        return made["store"]
+    try:
+        with socket.create_connection((host, port), timeout=min(PROBE_SECONDS, timeout)):
+            accepted = True
+    except OSError:
+        accepted = False
+    holder = port_holder(port) if accepted and _is_loopback(host) else None
+    raise StoreSilent(accepted, holder)
+
+
+def silent_listener(where: str, timeout: float, holder: str | None) -> str:
+    """The words for what :class:`StoreSilent` found at ``where`` (``accepted`` true)."""
+    who = f"{holder} at {where}" if holder else f"the program at {where}"
+    return (
+        f"{who} accepted the connection but did not answer as PyTorch's store (TCPStore) "
+        f"within {timeout:g} s"
+    )
+
+
 # ------------------------------------------------------------------ the rendezvous
 
 
@@ -305,6 +403,90 @@ def _rendezvous_handler(params: Any) -> Any:
             self.run_id = params.run_id
             self.store: Any = None
 
+        def _reach(self, where: str) -> Any:
+            """A client of node 0's store, or an error that says what is at ``where``."""
+            try:
+                return store_client(self.host, self.port, self.nnodes, self.timeout)
+            except StoreSilent as exc:
+                if exc.accepted:
+                    raise UsageError(
+                        f"node rank {self.node_rank} cannot join the rendezvous: "
+                        f"{silent_listener(where, self.timeout, exc.holder)}.",
+                        hint="Check --rdzv-endpoint: node rank 0's address and the port it "
+                        "was given, the same on every node. Start node rank 0 first (or "
+                        "raise --rdzv-timeout); if another program holds that port on node 0, "
+                        "choose another port for every node.",
+                    ) from None
+                reason = "nothing accepts connections there"
+            except (RuntimeError, TimeoutError) as exc:
+                reason = _first_line(exc)
+            raise WorkerError(
+                f"node rank {self.node_rank} could not reach the rendezvous at {where} within "
+                f"{self.timeout:g} s ({reason}).",
+                hint="Start node rank 0 with the same --nnodes and --rdzv-endpoint "
+                "(it must listen at that address), or raise --rdzv-timeout.",
+            )
+
+        def _meet(self, store: Any, where: str) -> None:
+            """Claim this node's rank (its key ``"<node rank>"``: host, process and
+            ``--nnodes``) and wait for every node's. A node whose rank is taken is refused
+            (the first stays in the job); nodes that disagree on the number of nodes all
+            stop at once (torchelastic would wait for a node that never comes, then fail
+            with a traceback)."""
+            me = {"host": socket.gethostname(), "pid": os.getpid(), "nnodes": self.nnodes}
+            mine = json.dumps(me)
+            taken = store.compare_set(str(self.node_rank), "", mine).decode()
+            if taken != mine:
+                other = json.loads(taken)
+                raise UsageError(
+                    f"node rank {self.node_rank} is taken: process {other['pid']} on "
+                    f"{other['host']} joined the rendezvous at {where} as node rank "
+                    f"{self.node_rank} first.",
+                    hint="Give every node its own --node-rank: 0 to N - 1 with --nnodes N.",
+                )
+            keys = [str(r) for r in range(self.nnodes)]
+            seen: dict[str, dict[str, Any]] = {}
+            deadline = time.monotonic() + self.timeout
+            while True:
+                for key in keys:
+                    if key not in seen and store.check([key]):
+                        seen[key] = json.loads(store.get(key))
+                if any(node["nnodes"] != self.nnodes for node in seen.values()):
+                    self._disagree(store, seen, where)
+                if len(seen) == len(keys):
+                    return
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                with contextlib.suppress(RuntimeError, TimeoutError):  # a slice of the wait
+                    store.wait(keys, timedelta(seconds=min(1.0, left)))
+            absent = [r for r in range(self.nnodes) if str(r) not in seen]
+            names = ", ".join(str(r) for r in absent)
+            raise WorkerError(
+                f"node rank{'s' if len(absent) > 1 else ''} {names} of {self.nnodes} never "
+                f"reached the rendezvous at {where} within {self.timeout:g} s.",
+                hint="Start 'gradlab train ... --nnodes N --node-rank R --rdzv-endpoint "
+                "HOST:PORT' on every node, or raise --rdzv-timeout.",
+            )
+
+        def _disagree(self, store: Any, seen: dict[str, dict[str, Any]], where: str) -> None:
+            """Raise the error of nodes started with different ``--nnodes``; node 0, whose
+            exit ends the store, first waits a little for the others to have read it."""
+            store.set(f"told/{self.node_rank}", "1")
+            if self.node_rank == 0:
+                others = [f"told/{k}" for k in seen if k != "0"]
+                with contextlib.suppress(RuntimeError, TimeoutError):
+                    store.wait(others, timedelta(seconds=min(self.timeout, AGREE_SECONDS)))
+            counts = ", ".join(
+                f"{v['nnodes']} on node rank {k} ({v['host']})"
+                for k, v in sorted(seen.items(), key=lambda kv: int(kv[0]))
+            )
+            raise UsageError(
+                f"the nodes were started with different --nnodes: {counts}.",
+                hint="Start every node with the same --nnodes and --rdzv-endpoint; only "
+                "--node-rank (and --nproc) may differ.",
+            )
+
         def get_backend(self) -> str:
             return _BACKEND
 
@@ -324,30 +506,8 @@ def _rendezvous_handler(params: Any) -> Any:
                     if self.listen_fd in _LISTENERS:  # the store owns (and closes) it now
                         _LISTENERS.pop(self.listen_fd).detach()
                 else:
-                    try:
-                        self.store = TCPStore(self.host, self.port, self.nnodes, False, wait)
-                    except (RuntimeError, TimeoutError) as exc:
-                        raise WorkerError(
-                            f"node rank {self.node_rank} could not reach the rendezvous at "
-                            f"{where} within {self.timeout:g} s ({_first_line(exc)}).",
-                            hint="Start node rank 0 with the same --nnodes and --rdzv-endpoint "
-                            "(it must listen at that address), or raise --rdzv-timeout.",
-                        ) from None
-            store = PrefixStore("gradlab-nodes", self.store)
-            store.set(str(self.node_rank), socket.gethostname())
-            try:
-                store.wait([str(r) for r in range(self.nnodes)], wait)
-            except (RuntimeError, TimeoutError):
-                absent = [r for r in range(self.nnodes) if not store.check([str(r)])]
-                if not absent:
-                    raise
-                names = ", ".join(str(r) for r in absent)
-                raise WorkerError(
-                    f"node rank{'s' if len(absent) > 1 else ''} {names} of {self.nnodes} never "
-                    f"reached the rendezvous at {where} within {self.timeout:g} s.",
-                    hint="Start 'gradlab train ... --nnodes N --node-rank R --rdzv-endpoint "
-                    "HOST:PORT' on every node, or raise --rdzv-timeout.",
-                ) from None
+                    self.store = self._reach(where)
+            self._meet(PrefixStore("gradlab-nodes", self.store), where)
             return RendezvousInfo(
                 PrefixStore(self.run_id, self.store),
                 self.node_rank,

@@ -16,17 +16,22 @@ NCCL on GPUs, and the gradients are averaged by
 gradients, overlapped with the backward pass). What gradlab adds: the store of a job
 started without torch's agent listens on ``MASTER_ADDR`` only (torch's own listens on
 every interface), a check that every worker arrived, which names the ones that did not
-(``joined/<rank>`` keys in the job's store), and error messages that say what to do.
+(``joined/<rank>`` keys in the job's store), a comparison of what the workers train with
+(``settings/<rank>``: the model, the data's digest, the hyperparameters...), which stops
+them all when they differ, and error messages that say what to do.
 
 Only this module and :mod:`gradlab.distributed.launch` import ``torch.distributed``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 import torch
@@ -88,7 +93,14 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def join(world: World, *, device: torch.device, timeout: float) -> GroupWorld:
+def join(
+    world: World,
+    *,
+    device: torch.device,
+    timeout: float,
+    settings: Mapping[str, str] | None = None,
+    owner: str | None = None,
+) -> GroupWorld:
     """Join the job described by ``world`` and the environment; return the group's world.
 
     Parameters
@@ -99,12 +111,21 @@ def join(world: World, *, device: torch.device, timeout: float) -> GroupWorld:
         ``cpu`` joins a gloo group; ``cuda`` an NCCL group on GPU ``local_rank``.
     timeout : float
         Seconds to wait for every worker to arrive.
+    settings : mapping of str to str, optional
+        What every worker of the job must share, by name, each value as a message shows
+        it (``{"epochs": "epochs=2"}``); the device's type is added. The workers compare
+        theirs while they join (through the job's store, before the process group is
+        made), and all stop if they differ. The first one, when it differs, is named
+        alone: the others follow from it (the estimator, which sets their defaults).
+    owner : str, optional
+        The start of that error's message (``"MLPClassifier"``).
 
     Raises
     ------
     UsageError
-        ``MASTER_ADDR`` or ``MASTER_PORT`` is not set, or a process group already made by
-        the caller disagrees with ``world``.
+        ``MASTER_ADDR`` or ``MASTER_PORT`` is not set, a process group already made by
+        the caller disagrees with ``world``, or the workers' ``settings`` differ (the
+        message names the first few that do, and the workers and nodes of each value).
     WorkerError
         The job's store could not be reached, or some workers did not arrive within
         ``timeout`` (the message names their ranks).
@@ -126,7 +147,13 @@ def join(world: World, *, device: torch.device, timeout: float) -> GroupWorld:
             hint="Start the job with torchrun, or with 'gradlab train --nproc N'; by hand, set "
             "MASTER_ADDR and MASTER_PORT to rank 0's address and a free port.",
         )
-    from gradlab.distributed.launch import ENV_LAUNCHER, die_with_parent
+    from gradlab.distributed.launch import (
+        ENV_LAUNCHER,
+        StoreSilent,
+        die_with_parent,
+        silent_listener,
+        store_client,
+    )
 
     if "TORCHELASTIC_RUN_ID" in os.environ and ENV_LAUNCHER not in os.environ:
         die_with_parent(os.getppid())  # a torchrun worker: stop when the agent dies
@@ -154,17 +181,31 @@ def join(world: World, *, device: torch.device, timeout: float) -> GroupWorld:
                 )  # fmt: skip
                 _HOSTED[(addr, port)] = store
         else:
-            store = TCPStore(addr, port, world.size, False, wait)
-    except (RuntimeError, TimeoutError, ValueError) as exc:
+            store = store_client(addr, port, world.size, timeout)
+    except (RuntimeError, TimeoutError, ValueError, StoreSilent) as exc:
+        if isinstance(exc, StoreSilent) and exc.accepted:
+            raise UsageError(
+                f"worker rank {world.rank} of {world.size} cannot join the job: "
+                f"{silent_listener(where, timeout, exc.holder)}.",
+                hint="MASTER_ADDR and MASTER_PORT must be worker rank 0's address and a port "
+                "it listens on, the same for every worker; if another program holds that "
+                "port, choose another one for every worker.",
+            ) from None
+        silent = isinstance(exc, StoreSilent)
+        reason = "nothing accepts connections there" if silent else _first_line(exc)
         raise WorkerError(
             f"worker rank {world.rank} of {world.size} could not reach the job's store at "
-            f"{where} within {timeout:g} s: {_first_line(exc)}",
+            f"{where} within {timeout:g} s: {reason}",
             hint="Worker rank 0 hosts the store at MASTER_ADDR:MASTER_PORT; start every worker "
             f"within the timeout (--rdzv-timeout, or {JOIN_TIMEOUT_ENV} under torchrun).",
         ) from None
     global _JOINS
     _JOINS += 1  # every worker counts its joins alike: each job's keys are its own
     keys = PrefixStore(f"gradlab/{_JOINS}", store)
+    if settings is not None:  # before "joined": a worker that sees all joined sees these
+        shared = {**settings, "device": f"device={device.type!r}"}
+        node = os.environ.get("GROUP_RANK")  # set by PyTorch's launchers: the node's rank
+        keys.set(f"settings/{world.rank}", json.dumps({"node": node, "settings": shared}))
     keys.set(f"joined/{world.rank}", f"{socket.gethostname()} process {os.getpid()}")
     try:
         keys.wait([f"joined/{r}" for r in range(world.size)], wait)
@@ -180,6 +221,8 @@ def join(world: World, *, device: torch.device, timeout: float) -> GroupWorld:
                 f"{JOIN_TIMEOUT_ENV} under torchrun).",
             ) from None
         raise
+    if settings is not None:
+        _agree(keys, world, timeout, owner)
     if device.type == "cuda":
         torch.cuda.set_device(world.local_rank)
     dist.init_process_group(
@@ -191,6 +234,61 @@ def join(world: World, *, device: torch.device, timeout: float) -> GroupWorld:
     )
     made_a_group(True)
     return GroupWorld(world, device, owns=True)
+
+
+#: How many differing settings the error of :func:`_agree` names.
+SETTINGS_NAMED = 3
+
+
+def _agree(keys: PrefixStore, world: World, timeout: float, owner: str | None) -> None:
+    """Compare the settings every worker wrote (see :func:`join`); raise the error that
+    names those that differ, on every worker alike, once all have read them (the store
+    may end with the first worker that exits)."""
+    from gradlab.distributed.launch import AGREE_SECONDS
+
+    views = [json.loads(keys.get(f"settings/{r}")) for r in range(world.size)]
+    names = list(dict.fromkeys(name for view in views for name in view["settings"]))
+    nodes = {view["node"] for view in views}
+    differ = []
+    for name in names:
+        values = [view["settings"].get(name) for view in views]
+        if len(set(values)) == 1:
+            continue
+        holders: dict[str | None, list[int]] = {}
+        for rank, value in enumerate(values):
+            holders.setdefault(value, []).append(rank)
+        differ.append(", ".join(
+            f"{value or f'no {name}'} on {_ranks(ranks, views, len(nodes) > 1)}"
+            for value, ranks in holders.items()
+        ))  # fmt: skip
+        if name == names[0]:  # the others follow from it
+            break
+    if not differ:
+        return
+    keys.set(f"told/{world.rank}", "1")
+    with contextlib.suppress(RuntimeError, TimeoutError):
+        wait = timedelta(seconds=min(timeout, AGREE_SECONDS))
+        keys.wait([f"told/{r}" for r in range(world.size)], wait)
+    more = len(differ) - SETTINGS_NAMED
+    named = "; ".join(differ[:SETTINGS_NAMED])
+    if more > 0:
+        named += f"; and {more} more setting{'s differ' if more > 1 else ' differs'}"
+    raise UsageError(
+        f"{owner + ': ' if owner else ''}the workers of this job were started with "
+        f"different settings: {named}.",
+        hint="Every worker must run the same training on the same data: start every node "
+        "with the same command (with gradlab train, only --node-rank, --nproc and the "
+        "folders --out, --data-dir and --cache-dir may differ).",
+    )
+
+
+def _ranks(ranks: list[int], views: list[dict[str, Any]], by_node: bool) -> str:
+    """``worker ranks 0, 1 (node 0)``: some workers of a job, and their nodes."""
+    text = f"worker rank{'s' if len(ranks) > 1 else ''} {', '.join(map(str, ranks))}"
+    if not by_node:
+        return text
+    nodes = list(dict.fromkeys(str(views[r]["node"]) for r in ranks))
+    return f"{text} (node{'s' if len(nodes) > 1 else ''} {', '.join(nodes)})"
 
 
 #: The groups :func:`leave` took out of ``torch.distributed``, kept to the end of the process.

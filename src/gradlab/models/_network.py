@@ -362,14 +362,51 @@ def need_torch() -> None:
         raise MissingDependencyError("PyTorch", "torch")
 
 
-def _join(job: Any, device: str) -> Any:
-    """Join the data-parallel job ``job`` (a :class:`~gradlab.distributed.World`)."""
+def _join(job: Any, device: str, settings: Mapping[str, str], owner: str) -> Any:
+    """Join the data-parallel job ``job`` (a :class:`~gradlab.distributed.World`), whose
+    workers must all fit with ``settings`` (see :func:`gradlab.engines.distributed.join`)."""
     need_torch()
     from gradlab.distributed import join_timeout
     from gradlab.engines.distributed import join
     from gradlab.engines.torch_engine import resolve_device
 
-    return join(job, device=resolve_device(device), timeout=join_timeout())
+    return join(
+        job, device=resolve_device(device), timeout=join_timeout(), settings=settings, owner=owner
+    )
+
+
+#: Hyperparameters a worker of a job may hold on its own: its machine's share of the cores,
+#: the count of workers to start (1 in a worker); and those compared as resolved: the
+#: engine (torch in any job), the device (its type, by the join) and random_state (the seed).
+_WORKER_OWN = ("cpu_threads", "n_procs", "engine", "device", "random_state")
+
+
+def _job_settings(
+    kind: str, owner: str, hp: Mapping[str, Any], seed: int, setup: _Setup, saved: Any
+) -> dict[str, str]:
+    """What every worker of a data-parallel job must fit with, as its messages show it: the
+    estimator, the data (sample counts and SHA-256 digests), the epoch it resumes from, the
+    hyperparameters and the seed."""
+    from gradlab.checkpoint import fingerprint
+
+    def data(name: str, rows: np.ndarray, y: np.ndarray) -> str:
+        found = fingerprint(rows, y)
+        return f"{name} of {found['samples']:,} samples (SHA-256 {found['sha256'][:12]})"
+
+    if hp["random_state"] is not None:
+        seeded = f"random_state={seed}"
+    elif saved is not None:
+        seeded = f"the checkpoint's seed {seed}"
+    else:
+        seeded = f"random_state=None (seed {seed}, drawn at random by each worker)"
+    return {
+        "model": f"model {kind!r} ({owner})",
+        "data": data("training data", setup.rows, setup.y),
+        "test data": data("test data", setup.X_test, setup.y_test),
+        "resume": f"resumed after epoch {len(saved.history)}" if saved is not None else "a new fit",
+        **{name: f"{name}={value!r}" for name, value in hp.items() if name not in _WORKER_OWN},
+        "seed": seeded,
+    }
 
 
 def _lost_contact(exc: BaseException) -> bool:
@@ -401,6 +438,8 @@ class NetworkClassifier:
 
     _kind: str
     _train_state: TrainState
+    #: With random_state=None, the seed :meth:`_fit_workers` drew for all of its workers.
+    _job_seed: int | None = None
     classes_: np.ndarray
     class_names_: tuple[str, ...]
     n_features_in_: int
@@ -554,6 +593,8 @@ class NetworkClassifier:
             seed = int(hp["random_state"])
         elif saved is not None:
             seed = saved.seed
+        elif self._job_seed is not None:
+            seed = self._job_seed
         else:
             seed = secrets.randbits(63)
         history = History()
@@ -614,7 +655,8 @@ class NetworkClassifier:
                 params = init_params(sizes, hp["init"], hp["init_std"], seed)
             world: World = SOLO
             if job is not None and job.size > 1:
-                world = _join(job, hp["device"])
+                settings = _job_settings(self._kind, self._owner, hp, seed, setup, saved)
+                world = _join(job, hp["device"], settings, self._owner)
             net = self._make_net(
                 engine, sizes, params, rule, opt_saved, fold, hp["device"],
                 world=world, dtype=hp["dtype"], work=setup.rows.size * epochs,
@@ -769,6 +811,8 @@ class NetworkClassifier:
         fresh.__dict__ = {
             k: v for k, v in vars(self).items() if k in DEFAULTS[self._kind] or k == "_kind"
         }
+        if hp["random_state"] is None:  # one seed for all: the same shuffles, the same split
+            fresh._job_seed = secrets.randbits(63)
         kwargs = {
             "eval_set": eval_set, "classes": classes, "class_names": class_names,
             "callbacks": list(callbacks), "checkpoint": checkpoint, "resume": resume,

@@ -700,3 +700,19 @@ def test_more_workers_than_four_per_cpu_are_refused_before_any_starts(
     assert code == ExitStatus.USAGE
     assert "--nproc 1000 (n_procs in Python) is more worker processes" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("raw", [b"127.0.0.1:29500", b"\xff\xfe", b"[1, 2]", b'{"host": "a"}'])
+def test_a_node_record_of_another_gradlab_version_is_named_not_a_traceback(raw: bytes) -> None:
+    """A node running an older gradlab wrote its rendezvous record in another form, which
+    json.loads refused with a traceback."""
+    from gradlab.distributed.launch import _node_record
+
+    with pytest.raises(UsageError) as info:
+        _node_record(raw, 1)
+    assert info.value.message.startswith(
+        "node rank 1 of this job runs another version of gradlab: its rendezvous record reads "
+    )
+    assert info.value.hint == "Install the same gradlab on every node."
+    record = {"host": "n0", "pid": 7, "nnodes": 2}
+    assert _node_record(json.dumps(record).encode(), 0) == record

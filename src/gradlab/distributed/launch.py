@@ -184,6 +184,23 @@ def max_workers() -> int:
     return PROCS_PER_CPU * usable_cpus()
 
 
+def _node_record(raw: bytes | str, rank: int) -> dict[str, Any]:
+    """A node's rendezvous record (host, process, ``--nnodes``) as this version writes it;
+    anything else comes from another version of gradlab, which cannot join this job."""
+    text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+    try:
+        record = json.loads(text)
+    except ValueError:
+        record = None
+    if not isinstance(record, dict) or not {"host", "pid", "nnodes"} <= record.keys():
+        raise UsageError(
+            f"node rank {rank} of this job runs another version of gradlab: its rendezvous "
+            f"record reads {text[:60]!r}.",
+            hint="Install the same gradlab on every node.",
+        )
+    return record
+
+
 def parse_endpoint(text: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[v6addr]:PORT`` for IPv6) as (host, port).
 
@@ -437,7 +454,7 @@ def _rendezvous_handler(params: Any) -> Any:
             mine = json.dumps(me)
             taken = store.compare_set(str(self.node_rank), "", mine).decode()
             if taken != mine:
-                other = json.loads(taken)
+                other = _node_record(taken, self.node_rank)
                 raise UsageError(
                     f"node rank {self.node_rank} is taken: process {other['pid']} on "
                     f"{other['host']} joined the rendezvous at {where} as node rank "
@@ -450,7 +467,7 @@ def _rendezvous_handler(params: Any) -> Any:
             while True:
                 for key in keys:
                     if key not in seen and store.check([key]):
-                        seen[key] = json.loads(store.get(key))
+                        seen[key] = _node_record(store.get(key), int(key))
                 if any(node["nnodes"] != self.nnodes for node in seen.values()):
                     self._disagree(store, seen, where)
                 if len(seen) == len(keys):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -38,3 +39,18 @@ def test_without_a_command_no_command_module_and_not_numpy_is_imported(argv: lis
     )
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert proc.stderr.splitlines()[-1] == "loaded: ", proc.stderr
+
+
+def test_a_one_process_train_does_not_import_the_data_parallel_launcher(tmp_path: Path) -> None:
+    """The train command's parser imported gradlab.distributed.launch (socket, logging,
+    threading: about 14 ms of a cold start) to print one default in --help."""
+    probe = (
+        "import sys\nfrom gradlab.cli import main\n"
+        f"code = main(['train', 'softmax', '--epochs', '1', '--no-plots', '--quiet', '--out', "
+        f"{str(tmp_path)!r}])\n"
+        "print(code, 'gradlab.distributed.launch' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert out[-1] == "0 False"  # after the run's own summary

@@ -197,7 +197,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def add_parallel_arguments(p: argparse.ArgumentParser) -> None:
     """``--nproc``, ``--nnodes``, ``--node-rank``, ``--rdzv-endpoint``, ``--rdzv-timeout``."""
-    from gradlab.distributed.launch import DEFAULT_TIMEOUT
+    from gradlab.distributed import DEFAULT_TIMEOUT
 
     g = p.add_argument_group(
         "data parallelism",
@@ -389,7 +389,7 @@ def _train(args: argparse.Namespace) -> int:
     except (UsageError, DataError) as exc:  # an estimator's parameter, named by its flag
         raise estimator_flags(exc, args.model) from None
     if result.interrupted:
-        from gradlab.distributed.launch import ENV_LAUNCHER
+        from gradlab.distributed import ENV_LAUNCHER
 
         stop = result.interrupt or KeyboardInterrupt()
         if leader and ENV_LAUNCHER not in os.environ:  # else the launcher reports it

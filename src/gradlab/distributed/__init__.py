@@ -53,6 +53,14 @@ ENV_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE")
 #: workers start together and the default is ample.
 JOIN_TIMEOUT_ENV = "GRADLAB_JOIN_TIMEOUT"
 DEFAULT_JOIN_TIMEOUT = 30.0
+#: Default seconds :mod:`gradlab.distributed.launch` waits for every worker and node: on
+#: one machine the workers start within seconds; machines of a cluster may start minutes
+#: apart. (Here, not in the launcher, so that the command line's help reads it without
+#: importing the launcher.)
+DEFAULT_TIMEOUT = {"one machine": 30.0, "several machines": 300.0}
+#: Exported to the workers by gradlab's launcher: its process id (a worker checks that it
+#: is still its parent).
+ENV_LAUNCHER = "GRADLAB_LAUNCHER_PID"
 
 
 #: How long a worker that lost contact with the others waits before it raises

@@ -52,7 +52,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gradlab.distributed import JOIN_TIMEOUT_ENV, LostContactError, usable_cpus
+from gradlab.distributed import (
+    DEFAULT_TIMEOUT,
+    ENV_LAUNCHER,
+    JOIN_TIMEOUT_ENV,
+    LostContactError,
+    usable_cpus,
+)
 from gradlab.errors import (
     ExitStatus,
     GradlabError,
@@ -68,14 +74,10 @@ __all__ = [
     "port_holder", "run", "store_client",
 ]  # fmt: skip
 
-#: Default seconds to wait for every worker and node: on one machine the workers start
-#: within seconds; machines of a cluster may start minutes apart.
-DEFAULT_TIMEOUT = {"one machine": 30.0, "several machines": 300.0}
 #: Seconds the other workers get to stop after SIGTERM before SIGKILL.
 SHUTDOWN_SECONDS = 5
-#: Exported to the workers: this launcher's process id (a worker checks that it is still
-#: its parent) and the folder of the workers' logs (where a worker leaves its error).
-ENV_LAUNCHER = "GRADLAB_LAUNCHER_PID"
+#: Exported to the workers (beside ENV_LAUNCHER): the folder of the workers' logs (where a
+#: worker leaves its error).
 ENV_LOGS = "GRADLAB_WORKER_LOGS"
 #: The prefix of the temporary folder of the workers' logs.
 LOG_PREFIX = "gradlab-workers-"

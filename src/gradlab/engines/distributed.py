@@ -147,8 +147,8 @@ def join(
             hint="Start the job with torchrun, or with 'gradlab train --nproc N'; by hand, set "
             "MASTER_ADDR and MASTER_PORT to rank 0's address and a free port.",
         )
+    from gradlab.distributed import ENV_LAUNCHER
     from gradlab.distributed.launch import (
-        ENV_LAUNCHER,
         StoreSilent,
         die_with_parent,
         silent_listener,

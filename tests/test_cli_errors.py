@@ -674,6 +674,29 @@ def test_a_bad_setting_is_named_by_its_flag_not_by_a_function_parameter(
     assert "lr_range_test" not in err
 
 
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (  # once an OverflowError from the estimator's check (float() of 400 digits)
+            ["compare", "--batch-size", "9" * 400, "--engines", "numpy", "--no-plots"],
+            "error: argument --batch-size: must be at most 9,223,372,036,854,775,807, got '999",
+        ),
+        (  # more digits than int() converts: once "is not a whole number"
+            ["train", "softmax", "--seed", "9" * 5000],
+            "error: argument --seed: must be at most 9,223,372,036,854,775,807, got '999",
+        ),
+        (["train", "softmax", "--seed", "-" + "9" * 5000], "error: argument --seed: must be 0 or"),
+        (["descend", "x**2", "--show", "9_223_372_036_854_775_808"], "--show: must be at most"),
+    ],
+)
+def test_a_huge_whole_number_is_out_of_range(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], said: str
+) -> None:
+    code, _, err = run(capsys, *argv, "--out", str(tmp_path))
+    assert code == ExitStatus.USAGE
+    assert said in err
+
+
 def test_a_warmup_schedule_of_zero_steps_is_refused_not_replaced(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

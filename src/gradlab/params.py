@@ -83,7 +83,8 @@ class Interval:
     ----------
     kind : ``numbers.Real`` or ``numbers.Integral``
         ``Integral`` accepts Python and NumPy integers only; ``Real`` accepts
-        integers and floats. Booleans are never numbers here.
+        integers and floats. Booleans are never numbers here, nor integers beyond
+        float64's range (over 308 digits), which no computation here can use.
     low, high : float or None
         The bounds; None for no bound.
     closed : {"both", "left", "right", "neither"}, default "both"
@@ -98,7 +99,10 @@ class Interval:
     def accepts(self, value: Any) -> bool:
         if isinstance(value, bool) or not isinstance(value, self.kind):
             return False
-        v = float(value)  # type: ignore[arg-type]
+        try:
+            v = float(value)  # type: ignore[arg-type]
+        except OverflowError:  # an integer beyond float64's range
+            return False
         if not math.isfinite(v):
             return False
         if self.low is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import json
 import math
 import os
@@ -695,6 +696,21 @@ def test_a_huge_whole_number_is_out_of_range(
     code, _, err = run(capsys, *argv, "--out", str(tmp_path))
     assert code == ExitStatus.USAGE
     assert said in err
+
+
+def test_a_file_name_that_is_not_utf8_is_printed_as_its_bytes(tmp_path: Path) -> None:
+    """Under a UTF-8 locale Python's stdout refuses the surrogate that stands for such a
+    byte: the run trained, then ended in a UnicodeEncodeError as it printed the files."""
+    out = tmp_path / "run\udcff"  # the folder b"run\xff", as sys.argv carries it
+    raw = io.BytesIO()
+    stdout = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", write_through=True)
+    with contextlib.redirect_stdout(stdout):
+        code = main(["train", "softmax", "--epochs", "1", "--no-plots", "--quiet",
+                     "--out", str(out)])  # fmt: skip
+    assert code == 0
+    assert b"Files: " + os.fsencode(out / "model.safetensors") in raw.getvalue()
+    assert stdout.errors == "strict"  # as it was, after the run
+    stdout.detach()
 
 
 def test_a_warmup_schedule_of_zero_steps_is_refused_not_replaced(

@@ -53,6 +53,9 @@ ENV_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE")
 #: workers start together and the default is ample.
 JOIN_TIMEOUT_ENV = "GRADLAB_JOIN_TIMEOUT"
 DEFAULT_JOIN_TIMEOUT = 30.0
+#: The longest join or rendezvous timeout taken, in seconds (a week): longer is a typo, and
+#: far longer (1e14 s) overflows the ``timedelta`` that PyTorch's store takes.
+MAX_JOIN_TIMEOUT = 7 * 24 * 3600.0
 
 
 #: How long a worker that lost contact with the others waits before it raises
@@ -210,9 +213,10 @@ def join_timeout(env: Mapping[str, str] | None = None) -> float:
         value = float(text)
     except ValueError:
         value = -1.0
-    if not value > 0:
+    if not 0 < value <= MAX_JOIN_TIMEOUT:
         raise UsageError(
-            f"the environment variable {JOIN_TIMEOUT_ENV}={text!r} is not a number of seconds > 0."
+            f"the environment variable {JOIN_TIMEOUT_ENV}={text!r} is not a number of seconds > 0 "
+            f"and at most {MAX_JOIN_TIMEOUT:,.0f} (a week)."
         )
     return value
 

@@ -765,9 +765,12 @@ def test_train_data_dir_that_is_a_file_is_named(
     [
         (["train", "softmax", "--grid", "-3"], "argument --grid: must be 0 or more, got '-3'"),
         (["predict", "--n", "-5"], "argument --n: must be 0 or more, got '-5'"),
+        # each image is an axes: 10,000 of them (a whole test set) took minutes and GBs
+        (["train", "softmax", "--grid", "101"], "argument --grid: must be at most 100, got '101'"),
+        (["predict", "--n", "10000"], "argument --n: must be at most 100, got '10000'"),
     ],
 )
-def test_negative_grid_sizes_are_refused(
+def test_grid_sizes_out_of_range_are_refused(
     capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
     code, _, err = run(capsys, *argv)

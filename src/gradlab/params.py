@@ -42,6 +42,10 @@ MAX_POINTS = 10_000_000
 #: The widest hidden layer a classifier takes: 784 inputs x 100,000 is 0.3 GB of float32
 #: weights; wider is a typo, or memory the machine does not have.
 MAX_WIDTH = 100_000
+#: The most images a prediction grid shows (``train --grid``, ``predict --n``): each is an
+#: axes of its own, so drawing takes time and memory in proportion (1,000 of them, a
+#: minute and 0.6 GB); a grid of more is too tall to read anyway.
+MAX_GRID = 100
 #: The most BLAS threads one may ask for (OpenBLAS's own limit is far lower; a larger
 #: number is a typo, and overflows the C int that takes it).
 MAX_THREADS = 1024

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from gradlab.errors import DataError, UsageError
 from gradlab.io import _jsonable, finite_json
 from gradlab.optim.spec import APPLIES, EXPONENTIAL_FALL, WARMUP_START, ScheduleSpec
-from gradlab.params import MAX_EPOCHS, MAX_POINTS
+from gradlab.params import MAX_EPOCHS, MAX_GRID, MAX_POINTS
 
 if TYPE_CHECKING:
     pass
@@ -116,6 +116,12 @@ def epoch_count(text: str) -> int:
     """An argparse type: a number of passes over the data (or of steps), 1 to
     :data:`~gradlab.params.MAX_EPOCHS`."""
     return _int(text, minimum=1, maximum=MAX_EPOCHS)
+
+
+def grid_size(text: str) -> int:
+    """An argparse type: images in a prediction grid, 0 (none) to
+    :data:`~gradlab.params.MAX_GRID`."""
+    return _int(text, minimum=0, maximum=MAX_GRID)
 
 
 def comma_items(text: str) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import json
 import math
 import os
@@ -672,6 +673,44 @@ def test_a_bad_setting_is_named_by_its_flag_not_by_a_function_parameter(
     assert said in err
     assert "make_line" not in err
     assert "lr_range_test" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (  # once an OverflowError from the estimator's check (float() of 400 digits)
+            ["compare", "--batch-size", "9" * 400, "--engines", "numpy", "--no-plots"],
+            "error: argument --batch-size: must be at most 9,223,372,036,854,775,807, got '999",
+        ),
+        (  # more digits than int() converts: once "is not a whole number"
+            ["train", "softmax", "--seed", "9" * 5000],
+            "error: argument --seed: must be at most 9,223,372,036,854,775,807, got '999",
+        ),
+        (["train", "softmax", "--seed", "-" + "9" * 5000], "error: argument --seed: must be 0 or"),
+        (["descend", "x**2", "--show", "9_223_372_036_854_775_808"], "--show: must be at most"),
+    ],
+)
+def test_a_huge_whole_number_is_out_of_range(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], said: str
+) -> None:
+    code, _, err = run(capsys, *argv, "--out", str(tmp_path))
+    assert code == ExitStatus.USAGE
+    assert said in err
+
+
+def test_a_file_name_that_is_not_utf8_is_printed_as_its_bytes(tmp_path: Path) -> None:
+    """Under a UTF-8 locale Python's stdout refuses the surrogate that stands for such a
+    byte: the run trained, then ended in a UnicodeEncodeError as it printed the files."""
+    out = tmp_path / "run\udcff"  # the folder b"run\xff", as sys.argv carries it
+    raw = io.BytesIO()
+    stdout = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", write_through=True)
+    with contextlib.redirect_stdout(stdout):
+        code = main(["train", "softmax", "--epochs", "1", "--no-plots", "--quiet",
+                     "--out", str(out)])  # fmt: skip
+    assert code == 0
+    assert b"Files: " + os.fsencode(out / "model.safetensors") in raw.getvalue()
+    assert stdout.errors == "strict"  # as it was, after the run
+    stdout.detach()
 
 
 def test_a_warmup_schedule_of_zero_steps_is_refused_not_replaced(

@@ -100,6 +100,10 @@ def test_the_join_timeout_comes_from_the_environment() -> None:
     assert join_timeout({"GRADLAB_JOIN_TIMEOUT": "2.5"}) == 2.5
     with pytest.raises(UsageError, match=r"GRADLAB_JOIN_TIMEOUT='-1' is not a number of seconds"):
         join_timeout({"GRADLAB_JOIN_TIMEOUT": "-1"})
+    assert join_timeout({"GRADLAB_JOIN_TIMEOUT": "604800"}) == 604800
+    for endless in ("inf", "604801", "1e15"):  # timedelta(seconds=inf) raises OverflowError
+        with pytest.raises(UsageError, match=r"> 0 and at most 604,800 \(a week\)\.$"):
+            join_timeout({"GRADLAB_JOIN_TIMEOUT": endless})
 
 
 def test_each_worker_takes_its_share_of_the_cores() -> None:
@@ -139,6 +143,10 @@ def test_an_endpoint_is_host_and_port() -> None:
         ),
         (Launch(timeout=0), "--rdzv-timeout must be a number of seconds >= 1; got 0."),
         (Launch(timeout=1e-6), "--rdzv-timeout must be a number of seconds >= 1; got 1e-06."),
+        (  # once an OverflowError from timedelta(seconds=1e15), in the rendezvous
+            Launch(nproc=2, timeout=1e15),
+            "--rdzv-timeout must be at most 604,800 seconds (a week); got 1e+15.",
+        ),
     ],
 )
 def test_a_bad_launch_is_refused_before_anything_starts(launch: Launch, message: str) -> None:
@@ -343,6 +351,20 @@ def test_cli_needs_an_endpoint_for_several_nodes(
     code, err = _cli(capsys, "train", "mlp", "--nnodes", "2", "--out", tmp_path / "o")
     assert code == ExitStatus.USAGE
     assert "gradlab train: error: --nnodes 2 needs the rendezvous address" in err
+
+
+def test_cli_refuses_a_rendezvous_timeout_beyond_a_week_before_starting_any(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Once a traceback from the rendezvous: timedelta(seconds=1e15) overflows."""
+    code, err = _cli(capsys, "train", "softmax", "--nproc", "2", "--rdzv-timeout", "1e15",
+                     "--out", tmp_path / "o")  # fmt: skip
+    assert code == ExitStatus.USAGE
+    assert (
+        "gradlab train: error: --rdzv-timeout must be at most 604,800 seconds (a week); got "
+        "1e+15.\nThe default is 30 on one machine"
+    ) in err
+    assert not (tmp_path / "o").exists()
 
 
 def test_the_equivalence_picture_draws_two_runs(tmp_path: Path) -> None:

@@ -29,6 +29,14 @@ def test_integral_interval_refuses_floats_even_when_whole():
     assert not COUNT.accepts(0)
 
 
+def test_an_integer_beyond_float64_is_refused_not_an_overflow():
+    """float() of an integer of over 308 digits raises OverflowError: the check says no."""
+    assert not COUNT.accepts(10**400)
+    assert not POSITIVE.accepts(-(10**400))
+    with pytest.raises(UsageError, match="M: batch_size must be an integer >= 1; got 1000"):
+        validate_one("batch_size", 10**400, COUNT, "M")
+
+
 def test_closed_bounds_follow_the_closed_argument():
     unit = Interval(Real, 0, 1, closed="left")
     assert unit.accepts(0)

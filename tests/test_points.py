@@ -142,6 +142,13 @@ def test_make_line_rejects_bad_parameters(kwargs: dict[str, object], message: st
     assert str(caught.value) == message
 
 
+def test_make_line_takes_a_noise_of_minus_zero_as_zero() -> None:
+    """-0.0 passes the check (it is >= 0); NumPy's normal refuses it ("scale < 0")."""
+    noisy = make_line(5, noise=-0.0, seed=0)
+    np.testing.assert_array_equal(noisy.y, make_line(5, noise=0.0, seed=0).y)
+    assert "N(0, 0^2)" in noisy.source
+
+
 def test_make_line_takes_numpy_numbers_and_no_seed() -> None:
     pts = make_line(np.int64(5), w=np.float32(2.0), x_range=(np.float64(1.0), 2), seed=None)
     assert pts.X.shape == (5, 1)

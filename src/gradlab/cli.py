@@ -16,8 +16,10 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import importlib
+import io
 import json
 import os
 import re
@@ -173,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     wants_json = bool(getattr(args, "json", False))
     name = args.command
     try:
-        with _stop_signals_as_exceptions(), _warnings_as_lines(name):
+        with _stop_signals_as_exceptions(), _warnings_as_lines(name), _stdout_takes_any_name():
             return _run(name, args)
     except GradlabError as exc:
         print(f"gradlab {name}: error: {exc.message}", file=sys.stderr)
@@ -301,6 +303,46 @@ def _warnings_as_lines(name: str) -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.showwarning = show
         yield
+
+
+def _write_unencodable(exc: UnicodeError) -> tuple[bytes, int]:
+    """The ``errors`` handler of stdout while a command runs (``"gradlab.unencodable"``).
+
+    A file name's bytes that are not UTF-8 reach Python as lone surrogates (in ``sys.argv``
+    as in ``os.listdir``); they are written back as those bytes, as ``ls`` and Python's own
+    stdout under the C locale do. Any other character the terminal's encoding lacks is
+    written as a backslash escape. Either way the result is printed, not a traceback.
+    """
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    pieces = [
+        bytes([ord(c) - 0xDC00])
+        if "\udc80" <= c <= "\udcff"
+        else c.encode("ascii", "backslashreplace")
+        for c in exc.object[exc.start : exc.end]
+    ]
+    return b"".join(pieces), exc.end
+
+
+codecs.register_error("gradlab.unencodable", _write_unencodable)
+
+
+@contextlib.contextmanager
+def _stdout_takes_any_name() -> Iterator[None]:
+    """While the block runs, stdout writes what its encoding cannot (see
+    :func:`_write_unencodable`) instead of raising UnicodeEncodeError, which under a UTF-8
+    locale it does for the name of a file that is not UTF-8 (``--out $'run\\xff'``)."""
+    stream = sys.stdout
+    errors = getattr(stream, "errors", None)
+    if errors != "strict" or not isinstance(stream, io.TextIOWrapper):
+        yield
+        return
+    stream.reconfigure(errors="gradlab.unencodable")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError, ValueError):  # a closed stream (a reader that left)
+            stream.reconfigure(errors=errors)
 
 
 @contextlib.contextmanager

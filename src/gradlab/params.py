@@ -42,6 +42,10 @@ MAX_POINTS = 10_000_000
 #: The widest hidden layer a classifier takes: 784 inputs x 100,000 is 0.3 GB of float32
 #: weights; wider is a typo, or memory the machine does not have.
 MAX_WIDTH = 100_000
+#: The most images a prediction grid shows (``train --grid``, ``predict --n``): each is an
+#: axes of its own, so drawing takes time and memory in proportion (1,000 of them, a
+#: minute and 0.6 GB); a grid of more is too tall to read anyway.
+MAX_GRID = 100
 #: The most BLAS threads one may ask for (OpenBLAS's own limit is far lower; a larger
 #: number is a typo, and overflows the C int that takes it).
 MAX_THREADS = 1024
@@ -83,7 +87,8 @@ class Interval:
     ----------
     kind : ``numbers.Real`` or ``numbers.Integral``
         ``Integral`` accepts Python and NumPy integers only; ``Real`` accepts
-        integers and floats. Booleans are never numbers here.
+        integers and floats. Booleans are never numbers here, nor integers beyond
+        float64's range (over 308 digits), which no computation here can use.
     low, high : float or None
         The bounds; None for no bound.
     closed : {"both", "left", "right", "neither"}, default "both"
@@ -98,7 +103,10 @@ class Interval:
     def accepts(self, value: Any) -> bool:
         if isinstance(value, bool) or not isinstance(value, self.kind):
             return False
-        v = float(value)  # type: ignore[arg-type]
+        try:
+            v = float(value)  # type: ignore[arg-type]
+        except OverflowError:  # an integer beyond float64's range
+            return False
         if not math.isfinite(v):
             return False
         if self.low is not None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from gradlab.errors import DataError, UsageError
 from gradlab.io import _jsonable, finite_json
 from gradlab.optim.spec import APPLIES, EXPONENTIAL_FALL, WARMUP_START, ScheduleSpec
-from gradlab.params import MAX_EPOCHS, MAX_POINTS
+from gradlab.params import MAX_EPOCHS, MAX_GRID, MAX_POINTS
 
 if TYPE_CHECKING:
     pass
@@ -41,15 +41,23 @@ def finite_float(text: str) -> float:
     return _float(text, positive=False)
 
 
-def _int(text: str, *, minimum: int, maximum: int | None = None) -> int:
+#: The largest whole number a flag takes where it sets no upper limit of its own: what a
+#: 64-bit integer holds (NumPy's and PyTorch's seeds, counts and sizes are such integers).
+MAX_INT = 2**63 - 1
+
+
+def _int(text: str, *, minimum: int, maximum: int = MAX_INT) -> int:
     try:
         v = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not text.strip().lstrip("+-").replace("_", "").isdecimal():
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        # a whole number of more digits than int() converts (4,300): out of range either way
+        v = minimum - 1 if text.strip().startswith("-") else maximum + 1
     if v < minimum:
         limit = "at least 1" if minimum == 1 else f"{minimum} or more"
         raise argparse.ArgumentTypeError(f"must be {limit}, got {text!r}")
-    if maximum is not None and v > maximum:
+    if v > maximum:
         raise argparse.ArgumentTypeError(f"must be at most {maximum:,}, got {text!r}")
     return v
 
@@ -108,6 +116,12 @@ def epoch_count(text: str) -> int:
     """An argparse type: a number of passes over the data (or of steps), 1 to
     :data:`~gradlab.params.MAX_EPOCHS`."""
     return _int(text, minimum=1, maximum=MAX_EPOCHS)
+
+
+def grid_size(text: str) -> int:
+    """An argparse type: images in a prediction grid, 0 (none) to
+    :data:`~gradlab.params.MAX_GRID`."""
+    return _int(text, minimum=0, maximum=MAX_GRID)
 
 
 def comma_items(text: str) -> list[str]:

@@ -8,10 +8,12 @@ from pathlib import Path
 from gradlab.commands._args import (
     add_data_arguments,
     add_out,
+    grid_size,
     non_negative_int,
     path_arg,
     print_json,
 )
+from gradlab.params import MAX_GRID
 
 CHECKPOINT = "model.safetensors"
 #: Every file this command may write in --out (checked before the run starts).
@@ -28,7 +30,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     add_data_arguments(p)
     p.add_argument(
-        "--n", type=non_negative_int, default=18, help="images in the grid (default: 18)"
+        "--n",
+        type=grid_size,
+        default=18,
+        help=f"images in the grid, at most {MAX_GRID} (0: none; default: 18)",
     )
     p.add_argument(
         "--seed",

@@ -23,6 +23,7 @@ from gradlab.commands._args import (
     add_data_arguments,
     add_out,
     epoch_count,
+    grid_size,
     learning_rate,
     non_negative_int,
     positive_float,
@@ -35,6 +36,7 @@ from gradlab.jobs.train import CHECKPOINT, PICTURES
 from gradlab.models._spec import DEFAULTS, DTYPES, RATES
 from gradlab.optim.rules import RULES
 from gradlab.optim.schedules import SCHEDULES
+from gradlab.params import MAX_GRID
 
 #: Every file this command may write in --out (checked before the run starts).
 OUTPUTS = (CHECKPOINT, "history.csv", "history.json", *PICTURES)
@@ -184,10 +186,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--grid",
-        type=non_negative_int,
+        type=grid_size,
         default=18,
         metavar="N",
-        help="images in the prediction grid (0: none; default: 18)",
+        help=f"images in the prediction grid, at most {MAX_GRID} (0: none; default: 18)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--no-plots", action="store_true", help="no PNG files")

@@ -608,6 +608,7 @@ def make_line(
         "make_line",
     )
     lo, hi = x_range
+    noise = abs(noise)  # -0.0 is >= 0, but NumPy refuses a scale whose sign bit is set
     rng = np.random.default_rng(seed)
     x = rng.uniform(lo, hi, size=n)
     y = w * x + b + rng.normal(0.0, noise, size=n)

@@ -61,6 +61,9 @@ DEFAULT_TIMEOUT = {"one machine": 30.0, "several machines": 300.0}
 #: Exported to the workers by gradlab's launcher: its process id (a worker checks that it
 #: is still its parent).
 ENV_LAUNCHER = "GRADLAB_LAUNCHER_PID"
+#: The longest join or rendezvous timeout taken, in seconds (a week): longer is a typo, and
+#: far longer (1e14 s) overflows the ``timedelta`` that PyTorch's store takes.
+MAX_JOIN_TIMEOUT = 7 * 24 * 3600.0
 
 
 #: How long a worker that lost contact with the others waits before it raises
@@ -218,9 +221,10 @@ def join_timeout(env: Mapping[str, str] | None = None) -> float:
         value = float(text)
     except ValueError:
         value = -1.0
-    if not value > 0:
+    if not 0 < value <= MAX_JOIN_TIMEOUT:
         raise UsageError(
-            f"the environment variable {JOIN_TIMEOUT_ENV}={text!r} is not a number of seconds > 0."
+            f"the environment variable {JOIN_TIMEOUT_ENV}={text!r} is not a number of seconds > 0 "
+            f"and at most {MAX_JOIN_TIMEOUT:,.0f} (a week)."
         )
     return value
 

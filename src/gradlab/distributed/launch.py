@@ -56,6 +56,7 @@ from gradlab.distributed import (
     DEFAULT_TIMEOUT,
     ENV_LAUNCHER,
     JOIN_TIMEOUT_ENV,
+    MAX_JOIN_TIMEOUT,
     LostContactError,
     usable_cpus,
 )
@@ -157,6 +158,13 @@ class Launch:
                 f"{self.timeout:g}.",
                 hint="The workers need that long at least to connect (a fresh worker "
                 "imports PyTorch first); the default is 30 on one machine.",
+            )
+        if self.timeout is not None and self.timeout > MAX_JOIN_TIMEOUT:
+            raise UsageError(
+                f"--rdzv-timeout must be at most {MAX_JOIN_TIMEOUT:,.0f} seconds (a week); got "
+                f"{self.timeout:g}.",
+                hint="The default is 30 on one machine and 300 with --nnodes > 1; raise it "
+                "only as far as the slowest node needs to start.",
             )
         if self.endpoint is None:
             if self.nnodes > 1:

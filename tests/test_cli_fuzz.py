@@ -611,7 +611,7 @@ def check_promise(command: str, o: Outcome) -> None:
         pass  # no command: the usage, and the list of commands
     elif o.code == ExitStatus.USAGE:
         assert re.search(rf"^({re.escape(who)}|gradlab): error: .", o.err, re.M), o
-        assert names_something(o.err, o.argv), o
+        assert names_something(o.err, o.argv) or names_a_missing_package(o.err), o
     if wants_json and not (o.reached or o.helped):
         result = json.loads(o.out)  # one JSON object, nothing else on stdout
         assert isinstance(result, dict), o
@@ -630,6 +630,13 @@ def names_something(err: str, argv: Sequence[str]) -> bool:
         if value.strip():
             names.update({value.strip()[:40], repr(value)[:40]})
     return any(name and name in said for name in names)
+
+
+def names_a_missing_package(err: str) -> bool:
+    """Whether the message is that of an optional package this input needs and this
+    install lacks (on a core install: ``bench`` without PyTorch), which names the package
+    and the command that installs it rather than anything in argv."""
+    return " is not installed" in err and "pip install" in err
 
 
 def folder_bytes(folder: Path) -> int:

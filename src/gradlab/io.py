@@ -87,17 +87,8 @@ def sync(path: str | os.PathLike[str]) -> None:
     file system that cannot flush, is left as it is.
     """
     target = Path(path)
-    try:
-        fd = os.open(target, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-    _fsync_folder(target.parent)
+    if _flush(target):
+        _fsync_folder(target.parent)
 
 
 #: Seconds between the epochs whose files :class:`DiskSync` lets wait for the disk.
@@ -156,16 +147,23 @@ def _fsync_folder(folder: Path) -> None:
     Best effort: where a folder cannot be opened (Windows) or fsynced (some network and
     FUSE file systems), the rename stays atomic, only perhaps not yet on the disk.
     """
+    _flush(folder, getattr(os, "O_DIRECTORY", 0))
+
+
+def _flush(path: Path, flags: int = 0) -> bool:
+    """``fsync`` what ``path`` names, opened read-only with ``flags``; False if it could
+    not be opened (what cannot be flushed is left as it is)."""
     try:
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        fd = os.open(path, os.O_RDONLY | flags)
     except OSError:
-        return
+        return False
     try:
         os.fsync(fd)
     except OSError:
         pass
     finally:
         os.close(fd)
+    return True
 
 
 def _what_is_there(target: Path) -> tuple[Path, str]:

@@ -738,3 +738,38 @@ def test_a_node_record_of_another_gradlab_version_is_named_not_a_traceback(raw: 
     assert info.value.hint == "Install the same gradlab on every node."
     record = {"host": "n0", "pid": 7, "nnodes": 2}
     assert _node_record(json.dumps(record).encode(), 0) == record
+
+
+def test_a_ctrl_c_while_a_worker_is_started_waits_until_it_has_its_data(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Ctrl-C raised between spawning a worker and writing its start-up data to its pipe
+    left the worker printing multiprocessing's traceback (EOFError: Ran out of input)."""
+    import signal
+    from multiprocessing import popen_spawn_posix
+
+    from gradlab.distributed.launch import _starts_uninterrupted
+
+    steps: list[str] = []
+
+    def launch(self: Any, process_obj: Any) -> None:  # as Popen._launch: spawn, then write
+        steps.append("spawned")
+        os.kill(os.getpid(), signal.SIGINT)  # the terminal's Ctrl-C, right then
+        time.sleep(0.2)  # Python would run the handler here, between bytecodes
+        steps.append("data written")
+
+    monkeypatch.setattr(popen_spawn_posix.Popen, "_launch", launch)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+
+        def start_one() -> None:
+            with _starts_uninterrupted():
+                popen_spawn_posix.Popen._launch(None, None)
+                time.sleep(0.5)  # the held Ctrl-C arrives once the start is over
+
+        with pytest.raises(KeyboardInterrupt):
+            start_one()
+        assert steps == ["spawned", "data written"]
+        assert popen_spawn_posix.Popen._launch is launch  # put back on the way out
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -849,6 +849,57 @@ def _own_signal_handlers() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def _starts_uninterrupted() -> Iterator[None]:
+    """Hold a stopping signal that arrives while multiprocessing starts a worker, and
+    deliver it once the worker has its start-up data.
+
+    A worker is started by ``spawn``: the child runs, then reads its pickled start-up data
+    from a pipe that this process writes. A Ctrl-C raised in this thread between the two
+    closes the pipe half-written, and the child prints multiprocessing's own traceback
+    (``EOFError: Ran out of input``) before any gradlab code runs in it. While a start is
+    under way the Python handlers of SIGINT, SIGTERM and SIGHUP only note the signal; it
+    is sent again, to this process, right after.
+    """
+    import threading
+
+    try:
+        from multiprocessing import popen_spawn_posix
+    except ImportError:  # no POSIX spawn (Windows): nothing to guard
+        yield
+        return
+    popen = popen_spawn_posix.Popen
+    start = getattr(popen, "_launch", None)  # where the child starts and gets its data
+    if start is None:  # another Python's multiprocessing: left as it is
+        yield
+        return
+    names = ("SIGINT", "SIGTERM", "SIGHUP")
+    signals = [getattr(signal, name) for name in names if hasattr(signal, name)]
+
+    def held(self: Any, process_obj: Any) -> Any:
+        if threading.current_thread() is not threading.main_thread():
+            return start(self, process_obj)
+        pending: list[int] = []
+        before = {sig: signal.getsignal(sig) for sig in signals}
+        for sig, handler in before.items():
+            if callable(handler):  # a Python handler: it would raise in this thread
+                signal.signal(sig, lambda signum, frame: pending.append(signum))
+        try:
+            return start(self, process_obj)
+        finally:
+            for sig, handler in before.items():
+                if callable(handler):
+                    signal.signal(sig, handler)
+            for signum in dict.fromkeys(pending):
+                os.kill(os.getpid(), signum)  # to the process: a thread that takes it
+
+    setattr(popen, "_launch", held)  # noqa: B010 (a private method, on purpose)
+    try:
+        yield
+    finally:
+        setattr(popen, "_launch", start)  # noqa: B010
+
+
+@contextlib.contextmanager
 def _sigint_held() -> Iterator[None]:
     """Start the workers with SIGINT blocked; each unblocks it once its handler is in place
     (:func:`_worker`).
@@ -1017,7 +1068,13 @@ def run(launch: Launch, fn: Callable[..., Any], *args: Any) -> Any:
     if _is_loopback(host) and loopback and "GLOO_SOCKET_IFNAME" not in os.environ:
         env["GLOO_SOCKET_IFNAME"] = loopback
     try:
-        with _environment(env), _quiet_torch_logs(), _own_signal_handlers(), _sigint_held():
+        with (
+            _environment(env),
+            _quiet_torch_logs(),
+            _own_signal_handlers(),
+            _sigint_held(),
+            _starts_uninterrupted(),
+        ):
             return _launch(launch, host, port, listener, log_dir, fn, args)
     finally:
         # the store may have taken the socket and closed it already (a rendezvous that

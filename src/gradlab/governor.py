@@ -110,7 +110,10 @@ def _blas_controller() -> Any:
 
 @contextlib.contextmanager
 def training_threads(
-    engine: str, cpu_threads: int | str | None, on_cpu: bool
+    engine: str,
+    cpu_threads: int | str | None,
+    on_cpu: bool,
+    pool: Callable[[int], None] | None = None,
 ) -> Iterator[ThreadGovernor | None]:
     """The CPU threads to train with; the caller's setting comes back afterwards.
 
@@ -124,12 +127,21 @@ def training_threads(
         the count (a seeded run then repeats bit for bit); None changes nothing.
     on_cpu : bool
         False when training runs on a GPU: nothing changes then.
+    pool : callable, optional
+        The engine's own threads (the numpy engine's row blocks,
+        :attr:`gradlab.engines.numpy_mlp.NumpyMLP.thread_pool`): ``cpu_threads`` then
+        sets how many of them run, and every BLAS library runs on one thread, whatever
+        ``cpu_threads`` says (each block's products are one thread's work).
 
     Yields
     ------
     ThreadGovernor or None
         The callback to pass to the training loop under ``"auto"``, else None.
     """
+    if pool is not None and on_cpu:
+        with _blocks_threads(cpu_threads, pool) as governor:
+            yield governor
+        return
     if cpu_threads is None or not on_cpu:
         yield None
         return
@@ -151,3 +163,22 @@ def training_threads(
 
     with limits:
         yield ThreadGovernor(setter) if cpu_threads == "auto" else None
+
+
+@contextlib.contextmanager
+def _blocks_threads(
+    cpu_threads: int | str | None, pool: Callable[[int], None]
+) -> Iterator[ThreadGovernor | None]:
+    """:func:`training_threads` for an engine with its own threads (``pool``)."""
+    from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+
+    # scanned afresh: the engine's kernels may have loaded a BLAS library (SciPy's,
+    # for numba) since the cached controller was made
+    blas = ThreadpoolController().select(user_api="blas")
+    if cpu_threads is not None:
+        pool(1 if cpu_threads == "auto" else int(cpu_threads))
+    with blas.limit(limits=1):
+        try:
+            yield ThreadGovernor(pool) if cpu_threads == "auto" else None
+        finally:
+            pool(usable_cpus())  # numba's own default: every core

@@ -53,14 +53,22 @@ def format_text(info: dict[str, Any]) -> str:
             f"({install_command('fast')})"
         )
     elif nb["compiled_steps"] == "on":
-        when = (
-            "every job (GRADLAB_NUMBA=1)"
-            if not nb["softmax_kernel_min_work"]
-            else f"jobs of {nb['softmax_kernel_min_work']:.3g} input values x epochs or more"
-        )
+
+        def when(work: float) -> str:
+            if not work:
+                return "every job (GRADLAB_NUMBA=1)"
+            return f"jobs of {work:.3g} input values x epochs or more"
+
         lines.append(
             f"numba        {nb['version']}: compiled optimizer steps on; softmax "
-            f"regression's kernel for {when}"
+            f"regression's kernel for {when(nb['softmax_kernel_min_work'])}"
+        )
+        blocks = nb["mlp_blocks"]
+        lines.append(
+            f"             the MLP's blocked step ({blocks} row blocks, one per core) for "
+            f"{when(nb['mlp_kernel_min_work'])}"
+            if blocks
+            else "             the MLP's blocked step: not used on one CPU"
         )
     elif nb["compiled_steps"] == "off":
         lines.append(

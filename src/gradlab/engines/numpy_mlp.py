@@ -17,6 +17,7 @@ a gradlab rule (:mod:`gradlab.optim.rules`) on the packed parameters.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -33,6 +34,32 @@ FUSED_KERNELS = (
     ("gradlab.engines._numba_softmax", "softmax_regression_gradient"),
     ("gradlab.engines._numba_softmax", "softmax_regression_logits"),
 )
+
+#: The MLP's blocked kernels (module, function): the gradient, the logits, the block sum.
+BLOCKED_KERNELS = (
+    ("gradlab.engines._numba_mlp", "mlp_block_gradients"),
+    ("gradlab.engines._numba_mlp", "mlp_block_logits"),
+    ("gradlab.engines._numba_mlp", "sum_blocks"),
+)
+
+#: The most row blocks a step is cut into (one per core, up to this many).
+MAX_BLOCKS = 8
+
+
+def block_count(cpus: int | None = None) -> int:
+    """Row blocks for the MLP's blocked step on this machine: one per CPU this process may
+    use (``cpus``, by default :func:`gradlab.distributed.usable_cpus`), at most
+    :data:`MAX_BLOCKS`; 0 on one CPU, where NumPy's passes are as fast.
+
+    It depends on the machine, not on how busy it is, so that a fit repeats its numbers
+    on the same machine whatever the load (the load decides how many blocks run at once).
+    """
+    if cpus is None:
+        from gradlab.distributed import usable_cpus
+
+        cpus = usable_cpus()
+    return min(cpus, MAX_BLOCKS) if cpus > 1 else 0
+
 
 #: Float input buffers used in turn by :meth:`NumpyMLP.rows` when one batch's buffer
 #: does not fit in half of a core's L2 cache, or the cache is unknown (see there why).
@@ -148,6 +175,14 @@ class NumpyMLP:
         numbers within float rounding. By default wherever ``compiled`` is on and numba
         is installed. The weights are then stored transposed, (classes, d), so that each
         class's weights are contiguous; ``W1`` is still seen as (d, classes).
+    blocks : int, default 0
+        Networks with hidden layers: compute each step's gradient in this many blocks of
+        the batch's rows, each block on its own core, in one compiled call
+        (:mod:`gradlab.engines._numba_mlp`) instead of NumPy's passes; the same numbers
+        within float rounding, whatever the number of threads that run the blocks. 0 or
+        1: NumPy's passes. Needs ``compiled`` and numba. The BLAS library must then run
+        on one thread, and :attr:`thread_pool` sets how many blocks run at once
+        (:func:`gradlab.governor.training_threads` does both).
     """
 
     def __init__(
@@ -163,6 +198,7 @@ class NumpyMLP:
         dtype: Any = np.float32,
         compiled: bool = True,
         fused: bool | None = None,
+        blocks: int = 0,
     ) -> None:
         self.sizes = tuple(sizes)
         self.n_layers = len(sizes) - 1
@@ -176,6 +212,21 @@ class NumpyMLP:
             self._fused = compiled_kernel(*gradient, "softmax regression")
             if self._fused is not None:
                 self._fused_logits = compiled_kernel(*logits, "softmax regression")
+        #: The MLP's blocked gradient, logits and block sum, or None (see ``blocks``).
+        self._blocked: Any = None
+        self._blocked_logits: Any = None
+        self._sum_blocks: Any = None
+        #: Sets how many blocks run at once (numba's threads); None without blocks.
+        self.thread_pool: Any = None
+        if self.n_layers > 1 and blocks > 1 and compiled:
+            kernels = [compiled_kernel(*k, "the MLP") for k in BLOCKED_KERNELS]
+            if all(k is not None for k in kernels):
+                self._blocked, self._blocked_logits, self._sum_blocks = kernels
+                from gradlab.engines._numba_mlp import thread_setter
+
+                self.thread_pool = thread_setter(blocks)
+        #: Row blocks of a step's gradient (1: NumPy's passes, the whole batch at once).
+        self.blocks = blocks if self._blocked is not None else 1
         #: Names of the parameters stored transposed in the packed buffers.
         self._transposed = {"W1"} if self._fused is not None else set()
         stored = [np.asarray(params[name], self.dtype) for name in self.names]
@@ -183,7 +234,20 @@ class NumpyMLP:
             a.T if n in self._transposed else a for n, a in zip(self.names, stored, strict=True)
         ]
         self.flat, views = pack(stored, self.dtype)
-        self.grad_flat, grad_views = pack([np.zeros(v.shape, self.dtype) for v in views])
+        # each block's share of the gradient, laid out as ``flat``; the first row is
+        # the gradient (the blocks are added into it)
+        self._G = np.zeros((self.blocks, self.flat.size), self.dtype)
+        self.grad_flat = self._G[0]
+        grad_views, start = [], 0
+        for v in views:
+            grad_views.append(self.grad_flat[start : start + v.size].reshape(v.shape))
+            start += v.size
+        #: Per layer: where W_k starts in ``flat``, fan-in, fan-out, where b_k starts.
+        layout, at = [], 0
+        for fan_in, fan_out in itertools.pairwise(self.sizes):
+            layout.append([at, fan_in, fan_out, at + fan_in * fan_out])
+            at += fan_in * fan_out + fan_out
+        self._layout = np.array(layout, np.int64)
         #: The kernel's own views: W1 as stored, (classes, d).
         self._WT, self._gWT = views[0], grad_views[0]
         views = [self._logical(n, v) for n, v in zip(self.names, views, strict=True)]
@@ -229,6 +293,9 @@ class NumpyMLP:
         self._backs: dict[int, list[np.ndarray]] = {}
         self._starts: dict[int, np.ndarray] = {}
         self._ones: dict[int, np.ndarray] = {}
+        # by batch size: the blocked kernels' work, input and stats buffers and offsets
+        self._block_bufs: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._aranges: dict[int, np.ndarray] = {}
 
     def _logical(self, name: str, stored: np.ndarray) -> np.ndarray:
         """The parameter ``name`` as the model sees it, from its view in a packed buffer."""
@@ -334,7 +401,12 @@ class NumpyMLP:
         """One update on rows ``idx`` at rate ``lr``; returns (sum of losses, number
         correct) before it."""
         X = data[0]
-        return self.step(self.rows(X, idx), data[1][idx], lr, self.input_scale(X))
+        y = data[1][idx]
+        if self._blocked is not None:
+            got = self._blocked_step(X, idx, y, lr, self.input_scale(X))
+            if got is not None:
+                return got
+        return self.step(self.rows(X, idx), y, lr, self.input_scale(X))
 
     def step(
         self, X: np.ndarray, y: np.ndarray, lr: float, scale: float = 1.0
@@ -352,6 +424,12 @@ class NumpyMLP:
             got = self._fused_gradient(X, y, lr, scale)
             if got is not None:
                 self._update(lr)
+                return got
+        if self._blocked is not None:
+            if m not in self._aranges:
+                self._aranges[m] = np.arange(m)
+            got = self._blocked_step(X, self._aranges[m], y, lr, scale)
+            if got is not None:
                 return got
         acts = self.forward(X, scale)
         z = acts[-1]
@@ -409,14 +487,86 @@ class NumpyMLP:
             return None
         return float(loss), int(correct)
 
+    def _block_buffers(
+        self, m: int, d: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The blocked kernels' buffers for batches of ``m`` rows of ``d`` values: work
+        (blocks, ...), inputs (blocks, rows * d), offsets into a work row, stats."""
+        if m not in self._block_bufs:
+            rows = -(-m // self.blocks)
+            widths = [*self.sizes[1:], *self.sizes[1:-1]]
+            offsets = np.cumsum([0] + [rows * w for w in widths]).astype(np.int64)
+            self._block_bufs[m] = (
+                np.empty((self.blocks, int(offsets[-1])), self.dtype),
+                np.empty((self.blocks, rows * d), self.dtype),
+                offsets[:-1].copy(),
+                np.zeros((self.blocks, 2)),
+            )
+        return self._block_bufs[m]
+
+    def _usable_by_blocks(self, X: np.ndarray) -> bool:
+        return X.dtype in (np.uint8, self.dtype) and X.flags.c_contiguous and X.ndim == 2
+
+    def _blocked_step(
+        self, X: np.ndarray, idx: np.ndarray, y: np.ndarray, lr: float, scale: float
+    ) -> tuple[float, int] | None:
+        """:meth:`step` on rows ``idx`` of ``X`` by the blocked kernel, update included;
+        None if the kernel cannot take these arrays (then :meth:`step`'s NumPy passes)."""
+        m = idx.shape[0]
+        if m == 0 or not self._usable_by_blocks(X):
+            return None
+        y = np.ascontiguousarray(y, np.int64)
+        if y.min() < 0 or y.max() >= self.sizes[-1]:
+            raise IndexError("a label is not a class number: 0 <= y < the number of classes")
+        idx = np.ascontiguousarray(idx, np.int64)
+        work, xbuf, offsets, stats = self._block_buffers(m, X.shape[1])
+        c = (lr if self.fold else 1.0) / m
+        try:
+            self._blocked(
+                X, idx, y, self.flat, self._layout, offsets, self._G, work, xbuf, scale, c, stats
+            )
+        except Exception as exc:  # numba's typing and lowering errors, before it runs
+            self._drop_blocked(exc)
+            return None
+        self._update(lr, blocked=True)
+        return float(stats[:, 0].sum()), int(stats[:, 1].sum())
+
+    def _drop_blocked(self, exc: Exception) -> None:
+        """Warn, and compute with NumPy's passes on the whole batch from now on."""
+        self._blocked = self._blocked_logits = self._sum_blocks = None
+        self.blocks = 1
+        fallback_warning("the MLP", f"{type(exc).__name__}: {exc}")
+
+    def _logits_into(self, X: np.ndarray, start: int, stop: int, scale: float) -> np.ndarray:
+        """The logits of rows ``start:stop`` of ``X`` (a reused buffer)."""
+        if self._blocked_logits is not None and self._usable_by_blocks(X):
+            m = stop - start
+            work, xbuf, offsets, _ = self._block_buffers(m, X.shape[1])
+            z = self._acts(m)[-1]
+            try:
+                self._blocked_logits(
+                    X, start, self.flat, self._layout, offsets, work, xbuf, scale, z
+                )
+                return z
+            except Exception as exc:
+                self._drop_blocked(exc)
+        return self.forward(self.rows(X, slice(start, stop)), scale)[-1]
+
     def _drop_fused(self, exc: Exception) -> None:
         """Warn, and compute with NumPy's passes from now on (the transposed weights are
         NumPy arrays like any other)."""
         self._fused = self._fused_logits = None
         fallback_warning("softmax regression", f"{type(exc).__name__}: {exc}")
 
-    def _update(self, lr: float) -> None:
-        """Apply the gradient in :attr:`grad_flat` (the rate folded in, or ``lr``)."""
+    def _update(self, lr: float, blocked: bool = False) -> None:
+        """Apply the gradient in :attr:`grad_flat` (the rate folded in, or ``lr``); with
+        ``blocked``, first add the blocks' shares into it."""
+        if blocked:
+            self._sum_blocks(self._G, self.flat, self._plain)  # and, for plain SGD, the step
+            if self._plain:
+                self.opt_state.step += 1
+                self.last_lr = lr
+                return
         if self._plain:  # SGD.step(lr=1) with nothing to remember: p -= g, without its
             self.flat -= self.grad_flat  # Python bookkeeping (a few us a step)
             self.opt_state.step += 1
@@ -434,7 +584,7 @@ class NumpyMLP:
         batch = batch or EVALUATION_ROWS[self.n_layers > 1]
         total, correct = 0.0, 0
         for i in range(0, X.shape[0], batch):
-            z = self.forward(self.rows(X, slice(i, i + batch)), scale)[-1]
+            z = self._logits_into(X, i, min(i + batch, X.shape[0]), scale)
             yb = y[i : i + batch]
             total -= float(ops.log_softmax(z)[np.arange(len(yb)), yb].sum())  # cross-entropy
             correct += int(np.count_nonzero(z.argmax(axis=1) == yb))
@@ -442,9 +592,10 @@ class NumpyMLP:
 
     def logits(self, X: np.ndarray, batch: int = 2000) -> np.ndarray:
         """Logits for every row of ``X`` (uint8 pixels or floats), shape (n, classes)."""
+        scale = self.input_scale(X)
         return np.concatenate(
             [
-                self.forward(self.rows(X, slice(i, i + batch)), self.input_scale(X))[-1].copy()
+                self._logits_into(X, i, min(i + batch, X.shape[0]), scale).copy()
                 for i in range(0, X.shape[0], batch)
             ]
         )

@@ -79,16 +79,19 @@ def _numba() -> dict[str, Any] | None:
     """numba's version and whether compiled steps are used: ``"on"``, ``"off"``
     (``GRADLAB_NUMBA=0``) or ``"broken: why"`` (:func:`gradlab.optim.compiled.status`,
     which imports numba to find out), and from how much work (input values x epochs)
-    softmax regression uses its kernel (0 with ``GRADLAB_NUMBA=1``)."""
+    softmax regression and the MLP use their kernels (0 with ``GRADLAB_NUMBA=1``), and in
+    how many row blocks the MLP's runs on this machine (0: not used, one CPU)."""
     version = _version("numba")
     if version is None:
         return None
-    from gradlab.engines.numpy_mlp import FUSED_KERNELS
+    from gradlab.engines.numpy_mlp import BLOCKED_KERNELS, FUSED_KERNELS, block_count
     from gradlab.optim import compiled
 
     every = compiled.forced()
     return {
         "version": version,
-        "compiled_steps": compiled.status(FUSED_KERNELS),
+        "compiled_steps": compiled.status((*FUSED_KERNELS, *BLOCKED_KERNELS)),
         "softmax_kernel_min_work": 0 if every else compiled.KERNEL_MIN_WORK,
+        "mlp_kernel_min_work": 0 if every else compiled.MLP_KERNEL_MIN_WORK,
+        "mlp_blocks": block_count(),
     }

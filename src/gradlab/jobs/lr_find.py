@@ -305,7 +305,12 @@ def lr_range_test(
     seed = fresh["seed"]
     with (
         np.errstate(all="ignore"),
-        training_threads(fresh["engine"], fresh["cpu_threads"], fresh["on_cpu"]) as governor,
+        training_threads(
+            fresh["engine"],
+            fresh["cpu_threads"],
+            fresh["on_cpu"],
+            getattr(net, "thread_pool", None),
+        ) as governor,
     ):
         if governor is not None:
             governor.on_train_begin({})

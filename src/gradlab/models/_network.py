@@ -724,7 +724,9 @@ class NetworkClassifier:
         # would hang until its launcher kills it (the process ends without teardown anyway)
         unfinished = False
         try:
-            with training_threads(engine, threads, _on_cpu(engine, hp["device"])) as governor:
+            on_cpu = _on_cpu(engine, hp["device"])
+            pool = getattr(net, "thread_pool", None)
+            with training_threads(engine, threads, on_cpu, pool) as governor:
                 train(
                     net, rows, y_idx, setup.X_test, setup.y_test,
                     epochs=epochs, batch_size=batch_size, lr=rate, seed=seed,
@@ -996,11 +998,16 @@ class NetworkClassifier:
                 world=world or SOLO,
                 dtype=dtype,
             )
-        from gradlab.engines.numpy_mlp import NumpyMLP
-        from gradlab.optim.compiled import worth_compiling
+        from gradlab.engines.numpy_mlp import NumpyMLP, block_count
+        from gradlab.optim.compiled import MLP_KERNEL_MIN_WORK, worth_compiling
 
         fused = len(sizes) == 2 and worth_compiling(work)
-        return NumpyMLP(sizes, params, rule=rule, saved=saved, fold=fold, fused=fused)
+        blocks = (
+            block_count() if len(sizes) > 2 and worth_compiling(work, MLP_KERNEL_MIN_WORK) else 0
+        )
+        return NumpyMLP(
+            sizes, params, rule=rule, saved=saved, fold=fold, fused=fused, blocks=blocks
+        )
 
     def _set_fitted(
         self,

@@ -50,6 +50,13 @@ ENV = "GRADLAB_NUMBA"
 #: (``python -m bench.experiments.fused_softmax``, 2026-11-30).
 KERNEL_MIN_WORK = 1.25e9
 
+#: The same for the MLP's blocked gradient (:mod:`gradlab.engines._numba_mlp`), which
+#: saves more per input value: a fresh process paid 0.65 s for numba and the kernels, and
+#: an epoch of the benchmark's MLP took 0.35 s instead of 0.39-0.49 s
+#: (``python -m bench.experiments.blocked_mlp --startup``, 2026-11-30): 3e8 is about six
+#: such epochs.
+MLP_KERNEL_MIN_WORK = 3e8
+
 #: ``step(params, grads, state, lr)``, as :meth:`gradlab.optim.rules.Rule.step`.
 StepFn = Callable[[Params, Params, State, "float | None"], None]
 
@@ -94,16 +101,17 @@ def forced() -> bool:
     return setting() == "on" and available()
 
 
-def worth_compiling(work: float) -> bool:
-    """Whether a job of ``work`` input values times epochs should use softmax
-    regression's compiled gradient: numba is installed and on, and the job is large
-    enough to repay numba's start-up (:data:`KERNEL_MIN_WORK`), or ``GRADLAB_NUMBA=1``.
+def worth_compiling(work: float, min_work: float = KERNEL_MIN_WORK) -> bool:
+    """Whether a job of ``work`` input values times epochs should use a compiled gradient
+    (softmax regression's, or the MLP's with ``min_work=MLP_KERNEL_MIN_WORK``): numba is
+    installed and on, and the job is large enough to repay numba's start-up
+    (``min_work``), or ``GRADLAB_NUMBA=1``.
 
     The choice depends on the job alone, not on whether this process has loaded numba
     before: the same fit gives the same numbers in any process. (The kernel's sums are
     taken in another order than NumPy's, so its weights differ within float rounding.)
     """
-    return available() and (forced() or work >= KERNEL_MIN_WORK)
+    return available() and (forced() or work >= min_work)
 
 
 def status(others: Sequence[tuple[str, str]] = ()) -> str:

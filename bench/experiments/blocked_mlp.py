@@ -1,0 +1,180 @@
+"""Experiment: the MLP's NumPy passes against its blocked kernel, epoch by epoch.
+
+Trains the benchmark's MLP (784-200-200-10, batch 256, plain SGD at lr 0.1, 60,000
+generated images) one epoch at a time with :class:`gradlab.engines.numpy_mlp.NumpyMLP`:
+
+``numpy-1t`` / ``numpy-2t``
+    NumPy's passes, OpenBLAS on 1 or 2 threads (what the engine did before the kernel);
+``blocked-1t`` / ``blocked-2t``
+    the batch in two row blocks (:mod:`gradlab.engines._numba_mlp`), BLAS on one
+    thread, the blocks on 1 or 2 of numba's threads.
+
+The paths take turns in rounds of random order; per path, the best epoch and the median
+of its epoch time over ``numpy-2t``'s in the same round. Also prints how far the blocked
+weights end from the NumPy passes' after the same batches (float rounding, growing with
+the steps), and, with ``--gemms``, the time of the step's eight products alone, on one
+thread and as two blocks side by side: what the hardware allows the blocked step.
+``--startup`` times, in fresh processes, importing numba and loading the kernels from
+numba's cache (what a process pays before the first blocked step). Run from the
+repository root::
+
+    python -m bench.experiments.blocked_mlp [--rounds 6] [--gemms] [--startup]
+
+Not part of the benchmark: it backs docs/performance.md's section on the blocked step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from gradlab.data.synthetic import make_images
+from gradlab.engines.numpy_mlp import NumpyMLP
+from gradlab.models._init import init_params
+
+SIZES = (784, 200, 200, 10)
+BATCH, LR = 256, 0.1
+
+
+def _blas(threads: int):  # type: ignore[no-untyped-def]
+    from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+
+    return ThreadpoolController().select(user_api="blas").limit(limits=threads)
+
+
+def gemm_times(rounds: int = 5) -> tuple[float, float]:
+    """Seconds of one step's eight products of two 128-row blocks: one after the other
+    on one thread, and the two blocks side by side on two numba threads."""
+    import numba
+
+    @numba.njit(parallel=True, cache=False)
+    def products(xs, W1, W2, W3, A1, A2, Z, D2, D1, G1, G2, G3, n):  # type: ignore[no-untyped-def]
+        for p in numba.prange(n):
+            np.dot(xs[p], W1, A1[p])
+            np.dot(A1[p], W2, A2[p])
+            np.dot(A2[p], W3, Z[p])
+            np.dot(A2[p].T, Z[p], G3[p])
+            np.dot(Z[p], W3.T, D2[p])
+            np.dot(A1[p].T, D2[p], G2[p])
+            np.dot(D2[p], W2.T, D1[p])
+            np.dot(xs[p].T, D1[p], G1[p])
+
+    rng = np.random.default_rng(0)
+
+    def f(*shape: int) -> np.ndarray:
+        return rng.random(shape, dtype=np.float32)
+
+    h = BATCH // 2
+    args = (f(2, h, 784), f(784, 200), f(200, 200), f(200, 10), f(2, h, 200), f(2, h, 200),
+            f(2, h, 10), f(2, h, 200), f(2, h, 200), f(2, 784, 200), f(2, 200, 200),
+            f(2, 200, 10), 2)  # fmt: skip
+    products(*args)
+    best = {1: np.inf, 2: np.inf}
+    with _blas(1):
+        for _ in range(rounds):
+            for threads in (1, 2):
+                numba.set_num_threads(threads)
+                start = time.perf_counter()
+                for _ in range(200):
+                    products(*args)
+                best[threads] = min(best[threads], (time.perf_counter() - start) / 200)
+    return best[1], best[2]
+
+
+def startup(repeats: int = 3) -> float:
+    """Best of ``repeats`` fresh processes: seconds to import the kernels and run a
+    first blocked step of a small network (numba's import and its cache's load)."""
+    code = (
+        "import time, numpy as np; from gradlab.engines.numpy_mlp import NumpyMLP;"
+        "from gradlab.models._init import init_params; s=(8,4,3);"
+        "net=NumpyMLP(s, init_params(s,'kaiming',0.01,0), blocks=2);"
+        "t=time.perf_counter(); net=NumpyMLP(s, init_params(s,'kaiming',0.01,0), blocks=2);"
+        "net.step(np.ones((4,8),np.float32), np.zeros(4,np.int64), 0.1);"
+        "print(time.perf_counter()-t)"
+    )
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    base = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-c", "import numpy; import gradlab.engines.numpy_mlp"],
+            check=True,
+            capture_output=True,
+        )
+        base.append(time.perf_counter() - start)
+    return min(times) - min(base)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--rounds", type=int, default=6)
+    p.add_argument("--gemms", action="store_true", help="also time the products alone")
+    p.add_argument("--startup", action="store_true", help="also time numba's start-up")
+    args = p.parse_args()
+    data = make_images(60000, 10000, seed=0)
+    X = data.X_train.reshape(60000, -1)
+    params = init_params(SIZES, "kaiming", 0.01, 0)
+    order = np.random.default_rng(1).permutation(60000)
+    batches = [order[i : i + BATCH] for i in range(0, 60000 - BATCH + 1, BATCH)]
+    nets = {
+        "numpy-1t": (NumpyMLP(SIZES, params), 1),
+        "numpy-2t": (NumpyMLP(SIZES, params), 2),
+        "blocked-1t": (NumpyMLP(SIZES, params, blocks=2), 1),
+        "blocked-2t": (NumpyMLP(SIZES, params, blocks=2), 2),
+    }
+    prepared = {k: net.prepare(X, data.y_train) for k, (net, _) in nets.items()}
+
+    def epoch(name: str) -> float:
+        net, threads = nets[name]
+        blocked = net.thread_pool is not None
+        if blocked:
+            net.thread_pool(threads)
+        with _blas(1 if blocked else threads):
+            start = time.perf_counter()
+            for idx in batches:
+                net.train_step(prepared[name], idx, LR)
+            return time.perf_counter() - start
+
+    for name in nets:  # warm-up: first calls, numba's cache
+        epoch(name)
+    # the same batches from the same weights: how far apart the two computations end
+    a, b = NumpyMLP(SIZES, params), NumpyMLP(SIZES, params, blocks=2)
+    pa, pb = a.prepare(X, data.y_train), b.prepare(X, data.y_train)
+    with _blas(1):
+        for idx in batches:
+            a.train_step(pa, idx, LR)
+            b.train_step(pb, idx, LR)
+    rel = np.abs(a.flat - b.flat).max() / np.abs(a.flat).max()
+    print(f"after one epoch from the same weights: largest difference {rel:.2e} of the "
+          "largest weight")  # fmt: skip
+    names = list(nets)
+    times: dict[str, list[float]] = {k: [] for k in names}
+    rng = np.random.default_rng(0)
+    for r in range(args.rounds):
+        for i in rng.permutation(len(names)):
+            times[names[i]].append(epoch(names[i]))
+        print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.3f} s" for k, v in times.items()))
+    base = np.array(times["numpy-2t"])
+    print(f"\none epoch of 60,000 images, {args.rounds} rounds; ratio to numpy-2t in the same "
+          "round: median [quartiles]")  # fmt: skip
+    for name, t in times.items():
+        q1, med, q3 = np.percentile(np.array(t) / base, [25, 50, 75])
+        print(f"  {name:10s} x{med:5.3f} [{q1:5.3f}-{q3:5.3f}]  best {min(t):6.3f} s")
+    if args.gemms:
+        one, two = gemm_times()
+        print(f"\nthe eight products of a step as two 128-row blocks: {one * 1e6:.0f} us on one "
+              f"thread, {two * 1e6:.0f} us side by side on two ({one / two:.2f}x)")  # fmt: skip
+    if args.startup:
+        print(f"\nnumba's import and the kernels' load, fresh process: {startup():.2f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,309 @@
+"""The MLP's gradient in row blocks, one block per core (numba): the kernel behind
+:meth:`gradlab.engines.numpy_mlp.NumpyMLP.step` for a network with hidden layers.
+
+Importing this module imports numba (and SciPy's BLAS, which numba's ``np.dot`` calls);
+:mod:`gradlab.engines.numpy_mlp` imports it only when a blocked step is asked for and
+available (see :mod:`gradlab.optim.compiled`).
+
+A batch of ``m`` rows is cut into ``B`` blocks of ``ceil(m / B)`` rows (the last may be
+shorter or empty). Each block, on its own core, gathers and casts its rows, then runs the
+forward and backward passes of :mod:`gradlab.engines.numpy_mlp` on them, with the same
+operations per entry (for layers ``k = 1..L``, ``x`` the block's rows)::
+
+    h_k   = relu(h_{k-1} @ W_k * s + b_k)         (s = scale for k = 1, else 1; no relu at L)
+    dz    = (softmax(h_L) - onehot(y)) * c          (c = 1/m or lr/m: the whole batch's m)
+    gW_k  = h_{k-1}.T @ dh_k,   gb_k = sum(dh_k)   (dh_L = dz; the first layer's dh is
+    dh_{k-1} = (dh_k @ W_k.T) * (h_{k-1} > 0)        multiplied by s after its bias sum)
+
+and writes its share of the gradient into its own row of ``G`` (B, P), laid out as the
+packed parameters. :func:`sum_blocks` then adds the rows, in block order. The products
+are single-threaded BLAS calls (SciPy's, through numba), the element-wise work is fused
+into one loop per layer (bias, scale and ReLU forward; mask, bias sum and scale
+backward). So one step is ``B`` independent pieces of work with no hand-over between
+them but the sum at the end, where NumPy's step makes one pass per operation and leaves
+the second core to OpenBLAS's split of each product (1.2-1.4x faster than one thread at
+these shapes, measured in ``bench/experiments/blocked_mlp.py``).
+
+The only reordering is the sums over the batch: block by block, then the blocks added
+(and the bias sums row by row rather than by a matrix-vector product). The result is
+NumPy's step within float rounding, and the same numbers for the same ``B`` whatever the
+number of threads that run the blocks; ``tests/test_classifier.py`` bounds the
+difference by the arithmetic of the sums, as for softmax regression's kernel.
+
+The BLAS library must run single-threaded while the blocks run (else each block's
+product starts BLAS threads of its own, and four threads fight over two cores: a step
+took 10 ms instead of 1). :func:`gradlab.governor.training_threads` sees to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numba
+import numpy as np
+import scipy.linalg.cython_blas  # noqa: F401  numba's np.dot calls it; loaded now, so that threadpoolctl sees it
+
+#: Parameters per chunk of :func:`sum_blocks`'s parallel loop.
+_CHUNK = 8192
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _forward(
+    x: np.ndarray,
+    flat: np.ndarray,
+    layout: np.ndarray,
+    work: np.ndarray,
+    offsets: np.ndarray,
+    scale: float,
+) -> None:
+    """Every layer's output for the rows ``x`` (mr, d) into ``work`` at ``offsets``."""
+    mr = x.shape[0]
+    n_layers = layout.shape[0]
+    s = flat.dtype.type(scale)
+    zero = flat.dtype.type(0)
+    h = x
+    for k in range(n_layers):
+        wo, fi, fo, bo = layout[k, 0], layout[k, 1], layout[k, 2], layout[k, 3]
+        W = flat[wo : wo + fi * fo].reshape((fi, fo))
+        b = flat[bo : bo + fo]
+        a = work[offsets[k] : offsets[k] + mr * fo].reshape((mr, fo))
+        np.dot(h, W, a)
+        relu = k < n_layers - 1
+        for i in range(mr):
+            row = a[i]
+            if k == 0 and s != 1:
+                for j in range(fo):
+                    v = row[j] * s + b[j]
+                    row[j] = zero if relu and v < 0 else v
+            else:
+                for j in range(fo):
+                    v = row[j] + b[j]
+                    row[j] = zero if relu and v < 0 else v
+        h = a
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _gather(X: np.ndarray, idx: np.ndarray, r0: int, x: np.ndarray) -> None:
+    """``x[i] = X[idx[r0 + i]]``, cast to ``x``'s dtype; a negative index counts from the
+    end, as NumPy's does (the caller has checked the indices)."""
+    n = X.shape[0]
+    for i in range(x.shape[0]):
+        src = idx[r0 + i]
+        if src < 0:
+            src += n
+        row = X[src]
+        out = x[i]
+        for j in range(row.shape[0]):
+            out[j] = row[j]
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _block_gradient(
+    X: np.ndarray,
+    idx: np.ndarray,
+    y: np.ndarray,
+    r0: int,
+    mr: int,
+    flat: np.ndarray,
+    layout: np.ndarray,
+    offsets: np.ndarray,
+    g: np.ndarray,
+    wk: np.ndarray,
+    xrow: np.ndarray,
+    scale: float,
+    c: float,
+) -> tuple[float, int]:
+    """One block's share: rows ``idx[r0 : r0 + mr]``, gradient into ``g``, scratch in
+    ``wk`` and ``xrow``; returns the block's summed loss and number right."""
+    d = X.shape[1]
+    n_layers = layout.shape[0]
+    K = layout[n_layers - 1, 2]
+    dt = flat.dtype.type
+    cc = dt(c)
+    s = dt(scale)
+    zero = dt(0)
+    x = xrow[: mr * d].reshape((mr, d))
+    _gather(X, idx, r0, x)
+    _forward(x, flat, layout, wk, offsets, scale)
+    # softmax and cross-entropy, in place: z becomes dz
+    z = wk[offsets[n_layers - 1] : offsets[n_layers - 1] + mr * K].reshape((mr, K))
+    bo_last = layout[n_layers - 1, 3]
+    gb_last = g[bo_last : bo_last + K]
+    gb_last[:] = 0
+    loss = 0.0
+    correct = 0
+    for i in range(mr):
+        row = z[i]
+        t = y[r0 + i]
+        best = 0
+        for j in range(1, K):
+            if row[j] > row[best]:
+                best = j
+        if best == t:
+            correct += 1
+        top = row[best]
+        total = zero
+        for j in range(K):
+            row[j] = row[j] - top
+        true = row[t]
+        for j in range(K):
+            row[j] = np.exp(row[j])
+            total += row[j]
+        loss += np.log(total) - true
+        ratio = cc / total
+        for j in range(K):
+            row[j] *= ratio
+        row[t] -= cc
+        for j in range(K):
+            gb_last[j] += row[j]
+    grad = z
+    for k in range(n_layers - 1, -1, -1):
+        wo, fi, fo = layout[k, 0], layout[k, 1], layout[k, 2]
+        h = x if k == 0 else wk[offsets[k - 1] : offsets[k - 1] + mr * fi].reshape((mr, fi))
+        gW = g[wo : wo + fi * fo].reshape((fi, fo))
+        np.dot(h.T, grad, gW)
+        if k == 0:
+            break
+        W = flat[wo : wo + fi * fo].reshape((fi, fo))
+        back_at = offsets[n_layers + k - 1]
+        back = wk[back_at : back_at + mr * fi].reshape((mr, fi))
+        np.dot(grad, W.T, back)
+        # ReLU's mask, the bias gradient of layer k - 1, and the first layer's scale
+        bo = layout[k - 1, 3]
+        gb = g[bo : bo + fi]
+        gb[:] = 0
+        first = k == 1 and s != 1
+        for i in range(mr):
+            br = back[i]
+            hr = h[i]
+            for j in range(fi):
+                v = br[j] if hr[j] > 0 else zero
+                gb[j] += v
+                br[j] = v * s if first else v
+        grad = back
+    return loss, correct
+
+
+@numba.njit(cache=True, nogil=True, parallel=True, boundscheck=False)
+def mlp_block_gradients(
+    X: np.ndarray,
+    idx: np.ndarray,
+    y: np.ndarray,
+    flat: np.ndarray,
+    layout: np.ndarray,
+    offsets: np.ndarray,
+    G: np.ndarray,
+    work: np.ndarray,
+    xbuf: np.ndarray,
+    scale: float,
+    c: float,
+    stats: np.ndarray,
+) -> None:
+    """The MLP's gradient on the rows ``X[idx]``, block by block, into ``G``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d), uint8 or float, C-contiguous
+        The data; the batch is ``X[idx] * scale``.
+    idx : ndarray of shape (m,), int64
+        The batch's rows, each in ``[-n, n)``.
+    y : ndarray of shape (m,), int64
+        The batch's labels, each in ``[0, classes)`` (checked by the caller).
+    flat : ndarray of shape (P,)
+        The packed parameters.
+    layout : ndarray of shape (L, 4), int64
+        Per layer: where ``W_k`` starts in ``flat``, its fan-in, its fan-out, where ``b_k``
+        starts.
+    offsets : ndarray of shape (2L - 1,), int64
+        Where, in a row of ``work``, each layer's output starts, then each hidden layer's
+        gradient ``dh_k``; each has room for ``ceil(m / B) * width`` values.
+    G : ndarray of shape (B, P)
+        Each block's share of the gradient, laid out as ``flat``.
+    work : ndarray of shape (B, W)
+        Each block's activations and gradients.
+    xbuf : ndarray of shape (B, ceil(m / B) * d)
+        Each block's rows, cast.
+    scale, c : float
+        The input scale and what ``softmax - onehot`` is multiplied by.
+    stats : ndarray of shape (B, 2), float64
+        Each block's summed loss and number of rows classified right, before the step.
+    """
+    n_blocks = G.shape[0]
+    m = idx.shape[0]
+    rows = (m + n_blocks - 1) // n_blocks
+    for p in numba.prange(n_blocks):
+        r0 = min(p * rows, m)
+        mr = min(r0 + rows, m) - r0
+        if mr == 0:
+            G[p, :] = 0
+            stats[p, 0] = 0.0
+            stats[p, 1] = 0.0
+        else:
+            loss, correct = _block_gradient(
+                X, idx, y, r0, mr, flat, layout, offsets, G[p], work[p], xbuf[p], scale, c
+            )
+            stats[p, 0] = loss
+            stats[p, 1] = correct
+
+
+@numba.njit(cache=True, nogil=True, parallel=True, boundscheck=False)
+def mlp_block_logits(
+    X: np.ndarray,
+    start: int,
+    flat: np.ndarray,
+    layout: np.ndarray,
+    offsets: np.ndarray,
+    work: np.ndarray,
+    xbuf: np.ndarray,
+    scale: float,
+    out: np.ndarray,
+) -> None:
+    """The logits of rows ``start .. start + len(out)`` of ``X`` into ``out`` (r, K), in
+    blocks as :func:`mlp_block_gradients` takes them (same arguments)."""
+    n_blocks = work.shape[0]
+    m = out.shape[0]
+    d = X.shape[1]
+    n_layers = layout.shape[0]
+    K = out.shape[1]
+    rows = (m + n_blocks - 1) // n_blocks
+    for p in numba.prange(n_blocks):
+        r0 = min(p * rows, m)
+        mr = min(r0 + rows, m) - r0
+        if mr == 0:
+            continue
+        x = xbuf[p, : mr * d].reshape((mr, d))
+        for i in range(mr):
+            src = X[start + r0 + i]
+            dst = x[i]
+            for j in range(d):
+                dst[j] = src[j]
+        wk = work[p]
+        _forward(x, flat, layout, wk, offsets, scale)
+        z = wk[offsets[n_layers - 1] : offsets[n_layers - 1] + mr * K].reshape((mr, K))
+        out[r0 : r0 + mr] = z
+
+
+@numba.njit(cache=True, nogil=True, parallel=True, boundscheck=False)
+def sum_blocks(G: np.ndarray, flat: np.ndarray, subtract: bool) -> None:
+    """``G[0] = G[0] + G[1] + ...`` (in block order); with ``subtract``, then
+    ``flat -= G[0]`` (plain SGD with the rate folded into the gradient)."""
+    n_blocks, P = G.shape
+    n_chunks = (P + _CHUNK - 1) // _CHUNK
+    for ch in numba.prange(n_chunks):
+        lo = ch * _CHUNK
+        hi = min(lo + _CHUNK, P)
+        for q in range(1, n_blocks):
+            for i in range(lo, hi):
+                G[0, i] += G[q, i]
+        if subtract:
+            for i in range(lo, hi):
+                flat[i] -= G[0, i]
+
+
+def thread_setter(blocks: int) -> Callable[[int], None]:
+    """A function that runs up to ``n`` of ``blocks`` blocks at once (numba's threads)."""
+
+    def set_threads(n: int) -> None:
+        numba.set_num_threads(max(1, min(int(n), blocks, numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
+
+    return set_threads

@@ -1,0 +1,246 @@
+"""The MLP's blocked step (numba): the batch's rows in blocks, one per core, against the
+plain reference within float rounding, and how it is chosen and run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from float_bounds import U32, logits, step_error_bounds
+from gradlab import governor
+from gradlab.engines import numpy_mlp
+from gradlab.engines.numpy_mlp import NumpyMLP, block_count, reference_step
+from gradlab.errors import CompiledStepWarning
+from gradlab.models import MLPClassifier
+from gradlab.models._init import init_params
+from gradlab.optim import compiled
+from gradlab.optim.rules import SGD, Adam
+
+needs_numba = pytest.mark.skipif(
+    not compiled.available(), reason="numba is not installed (gradlab[fast])"
+)
+
+
+def _problem(
+    sizes: tuple[int, ...], m: int, seed: int, uint8: bool
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    params = init_params(sizes, "kaiming", 0.01, seed)
+    for k in range(1, len(sizes)):  # biases away from zero, so that ReLU masks vary
+        params[f"b{k}"] = rng.normal(0, 0.1, sizes[k]).astype(np.float32)
+    if uint8:
+        X = rng.integers(0, 256, (m, sizes[0]), dtype=np.uint8)
+    else:
+        X = rng.normal(size=(m, sizes[0])).astype(np.float32)
+    return params, X, rng.integers(0, sizes[-1], m)
+
+
+@needs_numba
+@settings(max_examples=30, deadline=None)
+@given(
+    hidden=st.lists(st.integers(1, 12), min_size=1, max_size=3),
+    m=st.integers(1, 30),
+    d=st.integers(1, 20),
+    classes=st.integers(2, 11),
+    blocks=st.integers(2, 5),
+    seed=st.integers(0, 1000),
+    uint8=st.booleans(),
+)
+def test_blocked_step_equals_the_reference_step_within_float32_rounding(
+    hidden: list[int], m: int, d: int, classes: int, blocks: int, seed: int, uint8: bool
+) -> None:
+    """Every split of the batch (blocks of every size, empty ones included when
+    ``blocks > m``), any depth: the sums over the batch are only taken in another order,
+    which the bounds of :func:`step_error_bounds` allow (any summation order)."""
+    sizes = (d, *hidden, classes)
+    params, X, y = _problem(sizes, m, seed, uint8)
+    net = NumpyMLP(sizes, params, blocks=blocks)
+    assert net.blocks == blocks
+    scale = net.input_scale(X)
+    loss_sum, correct = net.train_step(net.prepare(X, y), np.arange(m), 0.05)
+
+    X64 = X.astype(np.float64) * scale
+    p64 = {k: v.astype(np.float64) for k, v in params.items()}
+    loss, new, _ = reference_step(p64, None, X64, y, 0.05)
+    bounds, loss_bound, ambiguous = step_error_bounds(params, X, y, lr=0.05, scale=scale)
+    got = net.state()
+    for name, ref in new.items():
+        tol = bounds[name] + U32 * (np.abs(ref - p64[name]) + np.abs(ref))
+        assert np.all(np.abs(got[name] - ref) <= tol * 1.001), name
+    assert abs(loss_sum - loss * m) <= loss_bound * 1.001
+    if not ambiguous.any():
+        assert correct == int(np.count_nonzero(logits(p64, X64).argmax(axis=1) == y))
+
+
+@needs_numba
+def test_blocked_logits_equal_numpys_forward_pass() -> None:
+    sizes = (20, 9, 7, 4)
+    params, X, _ = _problem(sizes, 45, 3, uint8=True)
+    blocked = NumpyMLP(sizes, params, blocks=3)
+    plain = NumpyMLP(sizes, params)
+    z = blocked.logits(X, batch=16)  # blocks of 6, 6, 4 rows; a last batch of 13
+    ref = plain.logits(X)
+    # each logit is the same sum of the same products; only BLAS's order may differ
+    np.testing.assert_allclose(z, ref, rtol=0, atol=50 * U32 * np.abs(ref).max())
+    loss_b, correct_b = blocked.evaluate(blocked.prepare(X, np.zeros(45, np.int64)), batch=10)
+    loss_p, correct_p = plain.evaluate(plain.prepare(X, np.zeros(45, np.int64)), batch=10)
+    assert correct_b == correct_p
+    assert loss_b == pytest.approx(loss_p, rel=1e-5)
+
+
+@needs_numba
+def test_blocked_step_gives_the_same_bits_on_one_thread_as_on_several() -> None:
+    """The number of blocks fixes the sums; the threads that run them do not change them,
+    so the load of the machine (the governor's choice) cannot change a fit's numbers."""
+    sizes = (30, 16, 16, 5)
+    params, X, y = _problem(sizes, 64, 7, uint8=True)
+    runs = []
+    for threads in (1, 2):
+        net = NumpyMLP(sizes, params, blocks=2)
+        assert net.thread_pool is not None
+        net.thread_pool(threads)
+        data = net.prepare(X, y)
+        order = np.random.default_rng(0).permutation(64)
+        for start in range(0, 64, 16):
+            net.train_step(data, order[start : start + 16], 0.1)
+        runs.append(net.flat.copy())
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
+@needs_numba
+@pytest.mark.parametrize("rule", [SGD(lr=0.1, momentum=0.9), Adam(lr=1e-2)])
+def test_blocked_step_feeds_the_summed_gradient_to_any_update_rule(rule: Any) -> None:
+    """With a rule that keeps state, the blocks' sum lands in ``grad_flat`` and the rule
+    steps on it: the blocked engine stays beside the NumPy passes over several steps."""
+    sizes = (12, 8, 3)
+    params, X, y = _problem(sizes, 40, 1, uint8=False)
+    nets = [NumpyMLP(sizes, params, rule=rule, blocks=b) for b in (0, 2)]
+    assert [n.blocks for n in nets] == [1, 2]
+    for net in nets:
+        data = net.prepare(X, y)
+        for start in range(0, 40, 10):
+            net.train_step(data, np.arange(start, start + 10), 0.1)
+    a, b = (n.flat for n in nets)
+    np.testing.assert_allclose(b, a, rtol=0, atol=1e-4 * np.abs(a).max())
+    # a state read under the wrong name or from one block alone would be far off
+    for key, arr in nets[0].optimizer_state().arrays.items():
+        other = nets[1].optimizer_state().arrays[key]
+        np.testing.assert_allclose(other, arr, rtol=0, atol=1e-4 * (np.abs(arr).max() + 1e-3))
+
+
+@needs_numba
+def test_blocked_step_reads_negative_rows_as_numpy_does() -> None:
+    sizes = (6, 5, 3)
+    params, X, y = _problem(sizes, 10, 2, uint8=True)
+    nets = [NumpyMLP(sizes, params, blocks=2) for _ in range(2)]
+    got = [
+        nets[0].train_step(nets[0].prepare(X, y), np.array([-1, -2, 0, 3]), 0.1),
+        nets[1].train_step(nets[1].prepare(X, y), np.array([9, 8, 0, 3]), 0.1),
+    ]
+    assert got[0] == got[1]
+    np.testing.assert_array_equal(nets[0].flat, nets[1].flat)
+
+
+@needs_numba
+@pytest.mark.parametrize("bad", [3, -1, 10**8])
+def test_blocked_step_refuses_a_label_that_is_not_a_class(bad: int) -> None:
+    sizes = (4, 5, 3)
+    params = init_params(sizes, "kaiming", 0.01, 0)
+    net = NumpyMLP(sizes, params, blocks=2)
+    with pytest.raises(IndexError, match="a label is not a class number"):
+        net.step(np.ones((5, 4), np.float32), np.array([0, 1, bad, 0, 1]), 0.1)
+    for name, value in net.state().items():  # no step was taken
+        np.testing.assert_array_equal(value, params[name])
+
+
+@needs_numba
+def test_a_blocked_kernel_that_cannot_compile_warns_and_the_numpy_passes_take_over() -> None:
+    sizes = (9, 6, 4)
+    params, X, y = _problem(sizes, 10, 0, uint8=False)
+    net = NumpyMLP(sizes, params, blocks=2)
+
+    def broken(*args: Any) -> None:
+        raise TypeError("no matching definition")  # what a numba typing error looks like
+
+    net._blocked = broken
+    with pytest.warns(CompiledStepWarning, match=r"the MLP's compiled step cannot be used"):
+        net.train_step(net.prepare(X, y), np.arange(10), 0.05)
+    assert net._blocked is None
+    assert net.blocks == 1
+    _, new, _ = reference_step(
+        {k: v.astype(np.float64) for k, v in params.items()}, None, X.astype(np.float64), y, 0.05
+    )
+    bounds, _, _ = step_error_bounds(params, X, y, lr=0.05)
+    for name, ref in new.items():  # the step was taken once, by NumPy's passes
+        tol = bounds[name] + U32 * (np.abs(ref - params[name]) + np.abs(ref))
+        assert np.all(np.abs(net.state()[name] - ref) <= tol * 1.001), name
+
+
+def test_blocks_are_off_for_softmax_regression_without_numba_or_on_one_cpu(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    mlp = init_params((4, 5, 3), "kaiming", 0.01, 0)
+    assert NumpyMLP((4, 3), init_params((4, 3), "kaiming", 0.01, 0), blocks=2).blocks == 1
+    assert NumpyMLP((4, 5, 3), mlp, blocks=2, compiled=False).blocks == 1
+    assert NumpyMLP((4, 5, 3), mlp, blocks=1).thread_pool is None
+    monkeypatch.setenv(compiled.ENV, "0")
+    assert NumpyMLP((4, 5, 3), mlp, blocks=2).blocks == 1
+    assert block_count(1) == 0
+    assert block_count(2) == 2
+    assert block_count(64) == numpy_mlp.MAX_BLOCKS
+
+
+@needs_numba
+def test_training_threads_with_an_engine_pool_run_blas_on_one_thread() -> None:
+    """Each block's products are one thread's work: BLAS at 1 whatever cpu_threads says,
+    the engine's pool at the count asked for, and BLAS's own setting back afterwards."""
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> list[int]:
+        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+    calls: list[int] = []
+    before = blas_threads()
+    with governor.training_threads("numpy", 2, on_cpu=True, pool=calls.append) as gov:
+        assert gov is None
+        assert set(blas_threads()) == {1}
+        assert calls == [2]
+    assert blas_threads() == before
+    calls.clear()
+    with governor.training_threads("numpy", "auto", on_cpu=True, pool=calls.append) as gov:
+        assert isinstance(gov, governor.ThreadGovernor)
+        assert calls == [1]  # the governor starts on one and moves the pool, not BLAS
+        gov.set_threads(2)
+        assert calls == [1, 2]
+        assert set(blas_threads()) == {1}
+    with governor.training_threads("numpy", None, on_cpu=True, pool=calls.append) as gov:
+        assert gov is None
+        assert set(blas_threads()) == {1}
+
+
+@needs_numba
+@pytest.mark.skipif(block_count() < 2, reason="one CPU: the blocked step is not used")
+def test_a_large_mlp_job_trains_with_the_blocked_step_and_a_small_one_without(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (64, 8), dtype=np.uint8)
+    y = rng.integers(0, 3, 64)
+    made: list[NumpyMLP] = []
+    real = numpy_mlp.NumpyMLP
+
+    def spy(*args: Any, **kw: Any) -> NumpyMLP:
+        made.append(real(*args, **kw))
+        return made[-1]
+
+    monkeypatch.setattr(numpy_mlp, "NumpyMLP", spy)
+    MLPClassifier(hidden=(5,), epochs=2, engine="numpy").fit(X, y)
+    assert made[-1].blocks == 1  # 64 x 8 x 2 values: numba's start-up would not pay
+    monkeypatch.setattr(compiled, "MLP_KERNEL_MIN_WORK", 500.0)
+    est = MLPClassifier(hidden=(5,), epochs=2, engine="numpy").fit(X, y)
+    assert made[-1].blocks == block_count()
+    assert np.isfinite(est.history_["train_loss"]).all()

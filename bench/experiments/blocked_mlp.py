@@ -46,6 +46,40 @@ def _blas(threads: int):  # type: ignore[no-untyped-def]
     return ThreadpoolController().select(user_api="blas").limit(limits=threads)
 
 
+def numpy_gemm_times(rounds: int = 5) -> tuple[float, float]:
+    """Seconds of one step's eight products on the whole batch by NumPy, OpenBLAS on one
+    thread and on two (which splits each product)."""
+    rng = np.random.default_rng(0)
+
+    def f(*shape: int) -> np.ndarray:
+        return rng.random(shape, dtype=np.float32)
+
+    x, W1, W2, W3 = f(BATCH, 784), f(784, 200), f(200, 200), f(200, 10)
+    A1, A2, Z, D2, D1 = f(BATCH, 200), f(BATCH, 200), f(BATCH, 10), f(BATCH, 200), f(BATCH, 200)
+    G1, G2, G3 = f(784, 200), f(200, 200), f(200, 10)
+
+    def products() -> None:
+        np.matmul(x, W1, out=A1)
+        np.matmul(A1, W2, out=A2)
+        np.matmul(A2, W3, out=Z)
+        np.matmul(A2.T, Z, out=G3)
+        np.matmul(Z, W3.T, out=D2)
+        np.matmul(A1.T, D2, out=G2)
+        np.matmul(D2, W2.T, out=D1)
+        np.matmul(x.T, D1, out=G1)
+
+    best = {1: np.inf, 2: np.inf}
+    for _ in range(rounds):
+        for threads in (1, 2):
+            with _blas(threads):
+                products()
+                start = time.perf_counter()
+                for _ in range(200):
+                    products()
+                best[threads] = min(best[threads], (time.perf_counter() - start) / 200)
+    return best[1], best[2]
+
+
 def gemm_times(rounds: int = 5) -> tuple[float, float]:
     """Seconds of one step's eight products of two 128-row blocks: one after the other
     on one thread, and the two blocks side by side on two numba threads."""
@@ -169,9 +203,12 @@ def main() -> None:
         q1, med, q3 = np.percentile(np.array(t) / base, [25, 50, 75])
         print(f"  {name:10s} x{med:5.3f} [{q1:5.3f}-{q3:5.3f}]  best {min(t):6.3f} s")
     if args.gemms:
+        one, two = numpy_gemm_times()
+        print(f"\nthe eight products of a step, NumPy, the whole batch: {one * 1e6:.0f} us on "
+              f"one BLAS thread, {two * 1e6:.0f} us on two ({one / two:.2f}x)")  # fmt: skip
         one, two = gemm_times()
-        print(f"\nthe eight products of a step as two 128-row blocks: {one * 1e6:.0f} us on one "
-              f"thread, {two * 1e6:.0f} us side by side on two ({one / two:.2f}x)")  # fmt: skip
+        print(f"the same as two 128-row blocks: {one * 1e6:.0f} us on one thread, "
+              f"{two * 1e6:.0f} us side by side on two ({one / two:.2f}x)")  # fmt: skip
     if args.startup:
         print(f"\nnumba's import and the kernels' load, fresh process: {startup():.2f} s")
 

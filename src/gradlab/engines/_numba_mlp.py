@@ -16,13 +16,16 @@ operations per entry (for layers ``k = 1..L``, ``x`` the block's rows)::
     dh_{k-1} = (dh_k @ W_k.T) * (h_{k-1} > 0)        multiplied by s after its bias sum)
 
 and writes its share of the gradient into its own row of ``G`` (B, P), laid out as the
-packed parameters. :func:`sum_blocks` then adds the rows, in block order. The products
-are single-threaded BLAS calls (SciPy's, through numba), the element-wise work is fused
+packed parameters; then every thread adds up a range of the rows, in block order (for
+plain SGD it subtracts their sum from the parameters at once). The products are
+single-threaded BLAS calls (SciPy's, through numba), the element-wise work is fused
 into one loop per layer (bias, scale and ReLU forward; mask, bias sum and scale
 backward). So one step is ``B`` independent pieces of work with no hand-over between
 them but the sum at the end, where NumPy's step makes one pass per operation and leaves
-the second core to OpenBLAS's split of each product (1.2-1.4x faster than one thread at
-these shapes, measured in ``bench/experiments/blocked_mlp.py``).
+the second core to OpenBLAS's split of each product. At the benchmark's shapes
+(784-200-200-10, batch 256) OpenBLAS ran a step's eight products 1.3x faster on two
+threads than on one, and two 128-row blocks side by side 1.9x
+(``python -m bench.experiments.blocked_mlp --gemms``, 2026-11-30).
 
 The only reordering is the sums over the batch: block by block, then the blocks added
 (and the bias sums row by row rather than by a matrix-vector product). The result is
@@ -43,7 +46,7 @@ import numba
 import numpy as np
 import scipy.linalg.cython_blas  # noqa: F401  numba's np.dot calls it; loaded now, so that threadpoolctl sees it
 
-#: Parameters per chunk of :func:`sum_blocks`'s parallel loop.
+#: Parameters per chunk of the blocks' sum.
 _CHUNK = 8192
 
 
@@ -198,8 +201,11 @@ def mlp_block_gradients(
     scale: float,
     c: float,
     stats: np.ndarray,
+    plain: bool,
 ) -> None:
-    """The MLP's gradient on the rows ``X[idx]``, block by block, into ``G``.
+    """The MLP's gradient on the rows ``X[idx]``, block by block, added up into ``G[0]``;
+    with ``plain``, the step ``flat -= G[0] + G[1] + ...`` instead (plain SGD, the rate
+    folded into ``c``), and ``G[0]`` keeps the first block's share.
 
     Parameters
     ----------
@@ -227,6 +233,8 @@ def mlp_block_gradients(
         The input scale and what ``softmax - onehot`` is multiplied by.
     stats : ndarray of shape (B, 2), float64
         Each block's summed loss and number of rows classified right, before the step.
+    plain : bool
+        Take plain SGD's step rather than add the blocks up (see above).
     """
     n_blocks = G.shape[0]
     m = idx.shape[0]
@@ -244,6 +252,21 @@ def mlp_block_gradients(
             )
             stats[p, 0] = loss
             stats[p, 1] = correct
+    # the blocks' sum, in block order, chunk by chunk on every thread
+    P = G.shape[1]
+    for ch in numba.prange((P + _CHUNK - 1) // _CHUNK):
+        lo = ch * _CHUNK
+        hi = min(lo + _CHUNK, P)
+        if plain:
+            for i in range(lo, hi):
+                total = G[0, i]
+                for q in range(1, n_blocks):
+                    total += G[q, i]
+                flat[i] -= total
+        else:
+            for q in range(1, n_blocks):
+                for i in range(lo, hi):
+                    G[0, i] += G[q, i]
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, boundscheck=False)
@@ -281,23 +304,6 @@ def mlp_block_logits(
         _forward(x, flat, layout, wk, offsets, scale)
         z = wk[offsets[n_layers - 1] : offsets[n_layers - 1] + mr * K].reshape((mr, K))
         out[r0 : r0 + mr] = z
-
-
-@numba.njit(cache=True, nogil=True, parallel=True, boundscheck=False)
-def sum_blocks(G: np.ndarray, flat: np.ndarray, subtract: bool) -> None:
-    """``G[0] = G[0] + G[1] + ...`` (in block order); with ``subtract``, then
-    ``flat -= G[0]`` (plain SGD with the rate folded into the gradient)."""
-    n_blocks, P = G.shape
-    n_chunks = (P + _CHUNK - 1) // _CHUNK
-    for ch in numba.prange(n_chunks):
-        lo = ch * _CHUNK
-        hi = min(lo + _CHUNK, P)
-        for q in range(1, n_blocks):
-            for i in range(lo, hi):
-                G[0, i] += G[q, i]
-        if subtract:
-            for i in range(lo, hi):
-                flat[i] -= G[0, i]
 
 
 def thread_setter(blocks: int) -> Callable[[int], None]:

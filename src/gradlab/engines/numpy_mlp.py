@@ -35,11 +35,10 @@ FUSED_KERNELS = (
     ("gradlab.engines._numba_softmax", "softmax_regression_logits"),
 )
 
-#: The MLP's blocked kernels (module, function): the gradient, the logits, the block sum.
+#: The MLP's blocked kernels (module, function): the gradient, the logits.
 BLOCKED_KERNELS = (
     ("gradlab.engines._numba_mlp", "mlp_block_gradients"),
     ("gradlab.engines._numba_mlp", "mlp_block_logits"),
-    ("gradlab.engines._numba_mlp", "sum_blocks"),
 )
 
 #: The most row blocks a step is cut into (one per core, up to this many).
@@ -212,16 +211,15 @@ class NumpyMLP:
             self._fused = compiled_kernel(*gradient, "softmax regression")
             if self._fused is not None:
                 self._fused_logits = compiled_kernel(*logits, "softmax regression")
-        #: The MLP's blocked gradient, logits and block sum, or None (see ``blocks``).
+        #: The MLP's blocked gradient and logits, or None (see ``blocks``).
         self._blocked: Any = None
         self._blocked_logits: Any = None
-        self._sum_blocks: Any = None
         #: Sets how many blocks run at once (numba's threads); None without blocks.
         self.thread_pool: Any = None
         if self.n_layers > 1 and blocks > 1 and compiled:
             kernels = [compiled_kernel(*k, "the MLP") for k in BLOCKED_KERNELS]
             if all(k is not None for k in kernels):
-                self._blocked, self._blocked_logits, self._sum_blocks = kernels
+                self._blocked, self._blocked_logits = kernels
                 from gradlab.engines._numba_mlp import thread_setter
 
                 self.thread_pool = thread_setter(blocks)
@@ -521,19 +519,24 @@ class NumpyMLP:
         idx = np.ascontiguousarray(idx, np.int64)
         work, xbuf, offsets, stats = self._block_buffers(m, X.shape[1])
         c = (lr if self.fold else 1.0) / m
+        G, flat, plain = self._G, self.flat, self._plain
         try:
             self._blocked(
-                X, idx, y, self.flat, self._layout, offsets, self._G, work, xbuf, scale, c, stats
+                X, idx, y, flat, self._layout, offsets, G, work, xbuf, scale, c, stats, plain
             )
         except Exception as exc:  # numba's typing and lowering errors, before it runs
             self._drop_blocked(exc)
             return None
-        self._update(lr, blocked=True)
+        if plain:  # the kernel took the step
+            self.opt_state.step += 1
+            self.last_lr = lr
+        else:  # the blocks' sum is in grad_flat
+            self._update(lr)
         return float(stats[:, 0].sum()), int(stats[:, 1].sum())
 
     def _drop_blocked(self, exc: Exception) -> None:
         """Warn, and compute with NumPy's passes on the whole batch from now on."""
-        self._blocked = self._blocked_logits = self._sum_blocks = None
+        self._blocked = self._blocked_logits = None
         self.blocks = 1
         fallback_warning("the MLP", f"{type(exc).__name__}: {exc}")
 
@@ -558,15 +561,8 @@ class NumpyMLP:
         self._fused = self._fused_logits = None
         fallback_warning("softmax regression", f"{type(exc).__name__}: {exc}")
 
-    def _update(self, lr: float, blocked: bool = False) -> None:
-        """Apply the gradient in :attr:`grad_flat` (the rate folded in, or ``lr``); with
-        ``blocked``, first add the blocks' shares into it."""
-        if blocked:
-            self._sum_blocks(self._G, self.flat, self._plain)  # and, for plain SGD, the step
-            if self._plain:
-                self.opt_state.step += 1
-                self.last_lr = lr
-                return
+    def _update(self, lr: float) -> None:
+        """Apply the gradient in :attr:`grad_flat` (the rate folded in, or ``lr``)."""
         if self._plain:  # SGD.step(lr=1) with nothing to remember: p -= g, without its
             self.flat -= self.grad_flat  # Python bookkeeping (a few us a step)
             self.opt_state.step += 1

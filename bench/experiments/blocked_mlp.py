@@ -15,10 +15,13 @@ weights end from the NumPy passes' after the same batches (float rounding, growi
 the steps), and, with ``--gemms``, the time of the step's eight products alone, on one
 thread and as two blocks side by side: what the hardware allows the blocked step.
 ``--startup`` times, in fresh processes, importing numba and loading the kernels from
-numba's cache (what a process pays before the first blocked step). Run from the
-repository root::
+numba's cache (what a process pays before the first blocked step). ``--fits N`` fits
+the benchmark's whole job (10 epochs, test accuracy every epoch) with the estimator, as
+``gradlab bench`` does (the thread governor on), N times each with ``GRADLAB_NUMBA=0``
+(NumPy's passes) and unset (the blocks), in alternating order. ``--rules`` times blocked
+steps with plain SGD and with Adam, taking turns. Run from the repository root::
 
-    python -m bench.experiments.blocked_mlp [--rounds 6] [--gemms] [--startup]
+    python -m bench.experiments.blocked_mlp [--rounds 6] [--gemms] [--startup] [--fits 7] [--rules]
 
 Not part of the benchmark: it backs docs/performance.md's section on the blocked step.
 """
@@ -147,13 +150,78 @@ def startup(repeats: int = 3) -> float:
     return min(times) - min(base)
 
 
+def estimator_fits(data: object, n: int) -> tuple[list[float], list[float]]:
+    """Seconds of ``n`` whole fits with NumPy's passes and ``n`` with the blocks."""
+    import os
+
+    from gradlab.models import MLPClassifier
+    from gradlab.optim.compiled import ENV
+
+    def fit(setting: str) -> float:
+        os.environ[ENV] = setting
+        try:
+            est = MLPClassifier(lr=0.1, momentum=0.0, batch_size=BATCH, epochs=10)
+            start = time.perf_counter()
+            est.fit(data.X_train, data.y_train, eval_set=(data.X_test, data.y_test))  # type: ignore[attr-defined]
+            return time.perf_counter() - start
+        finally:
+            os.environ.pop(ENV, None)
+
+    fit("0")
+    fit("")  # warm-up
+    passes: list[float] = []
+    blocks: list[float] = []
+    for r in range(n):
+        for setting in ("0", "") if r % 2 == 0 else ("", "0"):
+            (passes if setting == "0" else blocks).append(fit(setting))
+        print(f"fit {r + 1}: NumPy's passes {passes[-1]:.2f} s, blocks {blocks[-1]:.2f} s")
+    return passes, blocks
+
+
+def rule_steps(X: np.ndarray, y: np.ndarray, rounds: int = 8) -> dict[str, float]:
+    """Best seconds per blocked step (two blocks on two threads) with plain SGD and with
+    Adam (its compiled update where numba has it), taking turns over the same batches."""
+    import numba
+
+    from gradlab.optim.rules import Adam
+
+    params = init_params(SIZES, "kaiming", 0.01, 0)
+    order = np.random.default_rng(2).permutation(X.shape[0])
+    batches = [order[i : i + BATCH] for i in range(0, 120 * BATCH, BATCH)]
+    nets = {
+        "plain SGD": (NumpyMLP(SIZES, params, blocks=2), LR),
+        "Adam": (NumpyMLP(SIZES, params, rule=Adam(lr=1e-3), blocks=2), 1e-3),
+    }
+    prepared = {k: net.prepare(X, y) for k, (net, _) in nets.items()}
+    numba.set_num_threads(2)
+    best = dict.fromkeys(nets, np.inf)
+    with _blas(1):
+        for name, (net, lr) in nets.items():
+            for idx in batches[:5]:
+                net.train_step(prepared[name], idx, lr)
+        for _ in range(rounds):
+            for name, (net, lr) in nets.items():
+                start = time.perf_counter()
+                for idx in batches:
+                    net.train_step(prepared[name], idx, lr)
+                best[name] = min(best[name], (time.perf_counter() - start) / len(batches))
+    return best
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--rounds", type=int, default=6)
     p.add_argument("--gemms", action="store_true", help="also time the products alone")
     p.add_argument("--startup", action="store_true", help="also time numba's start-up")
+    p.add_argument("--fits", type=int, default=0, help="also this many whole fits each")
+    p.add_argument("--rules", action="store_true", help="also Adam's blocked step")
     args = p.parse_args()
     data = make_images(60000, 10000, seed=0)
+    if args.fits:
+        passes, blocks = estimator_fits(data, args.fits)
+        ratio = np.median(np.array(blocks) / np.array(passes))
+        print(f"whole fits: NumPy's passes best {min(passes):.3f} s, blocks best "
+              f"{min(blocks):.3f} s; blocks / passes, median of pairs: {ratio:.3f}\n")  # fmt: skip
     X = data.X_train.reshape(60000, -1)
     params = init_params(SIZES, "kaiming", 0.01, 0)
     order = np.random.default_rng(1).permutation(60000)
@@ -209,6 +277,11 @@ def main() -> None:
         one, two = gemm_times()
         print(f"the same as two 128-row blocks: {one * 1e6:.0f} us on one thread, "
               f"{two * 1e6:.0f} us side by side on two ({one / two:.2f}x)")  # fmt: skip
+    if args.rules:
+        steps = rule_steps(X, data.y_train)
+        sgd, adam = steps["plain SGD"], steps["Adam"]
+        print(f"\nblocked steps: plain SGD {sgd * 1e6:.0f} us, Adam {adam * 1e6:.0f} us "
+              f"({adam / sgd:.3f}x)")  # fmt: skip
     if args.startup:
         print(f"\nnumba's import and the kernels' load, fresh process: {startup():.2f} s")
 

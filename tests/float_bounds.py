@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from gradlab import ops
@@ -101,3 +103,34 @@ def logits(params: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
         h = h @ params[f"W{k}"] + params[f"b{k}"]
         h = ops.relu(h) if k < n_layers else h
     return h
+
+
+def assert_step_within_bounds(
+    net: Any,
+    params: dict[str, np.ndarray],
+    X: np.ndarray,
+    y: np.ndarray,
+    lr: float,
+    loss_sum: float,
+    correct: int,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Check one SGD step of ``net`` (from ``params``, on the batch ``X``, ``y`` at rate
+    ``lr``, which returned ``loss_sum`` and ``correct``) against the float64 reference step
+    within :func:`step_error_bounds`. Returns the reference's weights after the step and
+    the scaled float64 inputs."""
+    from gradlab.engines.numpy_mlp import reference_step
+
+    scale = net.input_scale(X)
+    m = X.shape[0]
+    X64 = X.astype(np.float64) * scale
+    p64 = {k: v.astype(np.float64) for k, v in params.items()}
+    loss, new, _ = reference_step(p64, None, X64, y, lr)
+    bounds, loss_bound, ambiguous = step_error_bounds(params, X, y, lr=lr, scale=scale)
+    got = net.state()
+    for name, ref in new.items():
+        tol = bounds[name] + U32 * (np.abs(ref - p64[name]) + np.abs(ref))
+        assert np.all(np.abs(got[name] - ref) <= tol * 1.001), name
+    assert abs(loss_sum - loss * m) <= loss_bound * 1.001
+    if not ambiguous.any():
+        assert correct == int(np.count_nonzero(logits(p64, X64).argmax(axis=1) == y))
+    return new, X64

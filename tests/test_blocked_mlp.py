@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from float_bounds import U32, logits, step_error_bounds
+from float_bounds import U32, assert_step_within_bounds, step_error_bounds
 from gradlab import governor
 from gradlab.engines import numpy_mlp
 from gradlab.engines.numpy_mlp import NumpyMLP, block_count, reference_step
@@ -60,20 +60,8 @@ def test_blocked_step_equals_the_reference_step_within_float32_rounding(
     params, X, y = _problem(sizes, m, seed, uint8)
     net = NumpyMLP(sizes, params, blocks=blocks)
     assert net.blocks == blocks
-    scale = net.input_scale(X)
     loss_sum, correct = net.train_step(net.prepare(X, y), np.arange(m), 0.05)
-
-    X64 = X.astype(np.float64) * scale
-    p64 = {k: v.astype(np.float64) for k, v in params.items()}
-    loss, new, _ = reference_step(p64, None, X64, y, 0.05)
-    bounds, loss_bound, ambiguous = step_error_bounds(params, X, y, lr=0.05, scale=scale)
-    got = net.state()
-    for name, ref in new.items():
-        tol = bounds[name] + U32 * (np.abs(ref - p64[name]) + np.abs(ref))
-        assert np.all(np.abs(got[name] - ref) <= tol * 1.001), name
-    assert abs(loss_sum - loss * m) <= loss_bound * 1.001
-    if not ambiguous.any():
-        assert correct == int(np.count_nonzero(logits(p64, X64).argmax(axis=1) == y))
+    assert_step_within_bounds(net, params, X, y, 0.05, loss_sum, correct)
 
 
 @needs_numba

@@ -21,6 +21,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gradlab import process
 from gradlab.cli import main
 from gradlab.distributed import SOLO, World, env_world, join_timeout, thread_share
 from gradlab.distributed.launch import Launch, listen, parse_endpoint, port_holder
@@ -454,8 +455,11 @@ def test_a_bad_master_port_and_an_unreachable_store_are_named(
         port = s.getsockname()[1]
     monkeypatch.setenv("MASTER_PORT", str(port))
     monkeypatch.setenv("GRADLAB_JOIN_TIMEOUT", "1")
+    monkeypatch.setattr(process, "_NATIVE_THREAD_LEFT", False)
     with pytest.raises(WorkerError) as failed:
         PlainClassifier("mlp", hidden=(4,), epochs=1).fit(*_blobs())
+    # torch's client thread outlives the wait: the process must end without teardown
+    assert process.native_thread_left()
     assert failed.value.message.startswith(
         f"worker rank 1 of 2 could not reach the job's store at 127.0.0.1:{port} within 1 s: "
         "nothing accepts connections there"
@@ -631,6 +635,16 @@ def test_exit_without_teardown_runs_exit_handlers_flushes_and_skips_the_teardown
     assert (done.returncode, done.stdout) == (3, "no newline yet exit handler\n")
     normal = _probe("sys.exit(3)")  # the probe tells the two apart
     assert (normal.returncode, normal.stdout) == (3, "no newline yet exit handler\ntorn down\n")
+
+
+def test_a_thread_left_in_a_native_call_makes_exit_skip_the_teardown() -> None:
+    """A store client's thread left inside torch can abort the interpreter's teardown
+    (status -6 instead of the command's): the exit then skips the teardown."""
+    tail = "from gradlab.process import left_a_native_thread, exit_with\n"
+    done = _probe(tail + "left_a_native_thread()\nexit_with(6)")
+    assert (done.returncode, done.stdout) == (6, "no newline yet exit handler\n")
+    normal = _probe(tail + "exit_with(6)")
+    assert (normal.returncode, normal.stdout) == (6, "no newline yet exit handler\ntorn down\n")
 
 
 WORKER_TAIL = """

@@ -14,6 +14,27 @@ from typing import NoReturn
 
 from gradlab.errors import ExitStatus
 
+#: Whether a thread was left inside a native call (:func:`left_a_native_thread`).
+_NATIVE_THREAD_LEFT = False
+
+
+def left_a_native_thread() -> None:
+    """Note that a thread of this process was left inside a native call that cannot be
+    interrupted (a PyTorch store client waiting on a connection), so that
+    :func:`exit_with` ends the process without the interpreter's teardown.
+
+    At teardown, CPython ends a daemon thread that wants the GIL back with
+    ``pthread_exit``, whose unwinding through C++ frames can abort the whole process
+    (seen as exit status -6 where the command had chosen 6).
+    """
+    global _NATIVE_THREAD_LEFT
+    _NATIVE_THREAD_LEFT = True
+
+
+def native_thread_left() -> bool:
+    """Whether :func:`left_a_native_thread` was called in this process."""
+    return _NATIVE_THREAD_LEFT
+
 
 def exit_with(status: int) -> NoReturn:
     """Exit with ``status``, as ``raise SystemExit(status)`` does, also after a Ctrl-C that
@@ -25,8 +46,11 @@ def exit_with(status: int) -> NoReturn:
     at exit it then kills the process with SIGINT: status -2 where gradlab chose 130. Where
     the flag can be cleared (:func:`forget_caught_interrupt`), the process exits as usual;
     where it cannot and the status is Ctrl-C's, it exits without the interpreter's teardown
-    (:func:`exit_without_teardown`), which never looks at the flag.
+    (:func:`exit_without_teardown`), which never looks at the flag. A process that left a
+    thread in a native call (:func:`left_a_native_thread`) also exits without teardown.
     """
+    if _NATIVE_THREAD_LEFT:
+        exit_without_teardown(status)
     if forget_caught_interrupt() or status != ExitStatus.INTERRUPTED:
         raise SystemExit(status)
     exit_without_teardown(status)

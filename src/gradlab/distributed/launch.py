@@ -351,7 +351,9 @@ def store_client(host: str, port: int, world_size: int, timeout: float) -> Any:
     call releases the GIL) while this thread waits, in short slices so that a signal is
     handled within 0.1 s. When nothing came back within ``timeout``, a plain TCP connection
     tells a silent listener from an absent one. The helper thread is then left behind,
-    blocked until that program closes the connection; the caller reports the error and ends.
+    blocked until that program closes the connection (or torch's own retries end); the
+    caller reports the error and the process ends without the interpreter's teardown
+    (:func:`gradlab.process.left_a_native_thread`).
 
     Returns
     -------
@@ -392,6 +394,9 @@ def store_client(host: str, port: int, world_size: int, timeout: float) -> Any:
     except OSError:
         accepted = False
     holder = port_holder(port) if accepted and _is_loopback(host) else None
+    from gradlab.process import left_a_native_thread
+
+    left_a_native_thread()  # the helper is still inside torch: end without teardown
     raise StoreSilent(accepted, holder)
 
 

@@ -85,6 +85,15 @@ def _forward(
         h = a
 
 
+@numba.njit(cache=True, nogil=True)
+def _block_rows(p: int, n_blocks: int, m: int) -> tuple[int, int]:
+    """Block ``p``'s first row and row count, of ``m`` rows cut into ``n_blocks`` blocks of
+    ``ceil(m / n_blocks)`` (the last ones shorter or empty)."""
+    rows = (m + n_blocks - 1) // n_blocks
+    r0 = min(p * rows, m)
+    return r0, min(r0 + rows, m) - r0
+
+
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def _gather(X: np.ndarray, idx: np.ndarray, r0: int, x: np.ndarray) -> None:
     """``x[i] = X[idx[r0 + i]]``, cast to ``x``'s dtype; a negative index counts from the
@@ -238,10 +247,8 @@ def mlp_block_gradients(
     """
     n_blocks = G.shape[0]
     m = idx.shape[0]
-    rows = (m + n_blocks - 1) // n_blocks
     for p in numba.prange(n_blocks):
-        r0 = min(p * rows, m)
-        mr = min(r0 + rows, m) - r0
+        r0, mr = _block_rows(p, n_blocks, m)
         if mr == 0:
             G[p, :] = 0
             stats[p, 0] = 0.0
@@ -288,10 +295,8 @@ def mlp_block_logits(
     d = X.shape[1]
     n_layers = layout.shape[0]
     K = out.shape[1]
-    rows = (m + n_blocks - 1) // n_blocks
     for p in numba.prange(n_blocks):
-        r0 = min(p * rows, m)
-        mr = min(r0 + rows, m) - r0
+        r0, mr = _block_rows(p, n_blocks, m)
         if mr == 0:
             continue
         x = xbuf[p, : mr * d].reshape((mr, d))

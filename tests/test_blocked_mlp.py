@@ -232,3 +232,6 @@ def test_a_large_mlp_job_trains_with_the_blocked_step_and_a_small_one_without(
     est = MLPClassifier(hidden=(5,), epochs=2, engine="numpy").fit(X, y)
     assert made[-1].blocks == block_count()
     assert np.isfinite(est.history_["train_loss"]).all()
+    # one thread asked for: the blocks would run one after the other, slower than NumPy
+    MLPClassifier(hidden=(5,), epochs=2, engine="numpy", cpu_threads=1).fit(X, y)
+    assert made[-1].blocks == 1

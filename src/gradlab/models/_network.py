@@ -660,6 +660,7 @@ class NetworkClassifier:
             net = self._make_net(
                 engine, sizes, params, rule, opt_saved, fold, hp["device"],
                 world=world, dtype=hp["dtype"], work=setup.rows.size * epochs,
+                one_thread=hp["cpu_threads"] == 1,
             )  # fmt: skip
         except MemoryError:
             weights = sum(a * b for a, b in itertools.pairwise(sizes))
@@ -980,10 +981,14 @@ class NetworkClassifier:
         world: Any = None,
         dtype: str = "float32",
         work: float = 0.0,
+        one_thread: bool = False,
     ) -> Any:
-        """The engine's network; ``work`` (input values x epochs) decides whether softmax
-        regression's NumPy engine uses its compiled gradient
-        (:func:`gradlab.optim.compiled.worth_compiling`)."""
+        """The engine's network; ``work`` (input values x epochs) decides whether the NumPy
+        engine uses softmax regression's compiled gradient or the MLP's blocked step
+        (:func:`gradlab.optim.compiled.worth_compiling`). ``one_thread``: the fit was asked
+        for one CPU thread, where the blocks run one after the other and NumPy's passes
+        are faster (they took 0.85-0.89x the blocks' time on one thread,
+        ``bench/experiments/blocked_mlp.py``)."""
         if engine == "torch":
             need_torch()
             from gradlab.distributed import SOLO
@@ -1002,9 +1007,9 @@ class NetworkClassifier:
         from gradlab.optim.compiled import MLP_KERNEL_MIN_WORK, worth_compiling
 
         fused = len(sizes) == 2 and worth_compiling(work)
-        blocks = (
-            block_count() if len(sizes) > 2 and worth_compiling(work, MLP_KERNEL_MIN_WORK) else 0
-        )
+        blocks = 0
+        if len(sizes) > 2 and not one_thread and worth_compiling(work, MLP_KERNEL_MIN_WORK):
+            blocks = block_count()
         return NumpyMLP(
             sizes, params, rule=rule, saved=saved, fold=fold, fused=fused, blocks=blocks
         )

@@ -235,3 +235,18 @@ def test_a_large_mlp_job_trains_with_the_blocked_step_and_a_small_one_without(
     # one thread asked for: the blocks would run one after the other, slower than NumPy
     MLPClassifier(hidden=(5,), epochs=2, engine="numpy", cpu_threads=1).fit(X, y)
     assert made[-1].blocks == 1
+
+
+@needs_numba
+def test_training_threads_set_numbas_thread_count_back_afterwards() -> None:
+    import numba
+
+    net = NumpyMLP((4, 5, 3), init_params((4, 5, 3), "kaiming", 0.01, 0), blocks=2)
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        with governor.training_threads("numpy", 2, on_cpu=True, pool=net.thread_pool):
+            assert numba.get_num_threads() == min(2, numba.config.NUMBA_NUM_THREADS)
+        assert numba.get_num_threads() == 1
+    finally:
+        numba.set_num_threads(before)

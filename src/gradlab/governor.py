@@ -113,7 +113,7 @@ def training_threads(
     engine: str,
     cpu_threads: int | str | None,
     on_cpu: bool,
-    pool: Callable[[int], None] | None = None,
+    pool: Callable[[int], Any] | None = None,
 ) -> Iterator[ThreadGovernor | None]:
     """The CPU threads to train with; the caller's setting comes back afterwards.
 
@@ -131,7 +131,8 @@ def training_threads(
         The engine's own threads (the numpy engine's row blocks,
         :attr:`gradlab.engines.numpy_mlp.NumpyMLP.thread_pool`): ``cpu_threads`` then
         sets how many of them run, and every BLAS library runs on one thread, whatever
-        ``cpu_threads`` says (each block's products are one thread's work).
+        ``cpu_threads`` says (each block's products are one thread's work). ``pool(n)``
+        returns the count it replaced, which is set back afterwards.
 
     Yields
     ------
@@ -167,7 +168,7 @@ def training_threads(
 
 @contextlib.contextmanager
 def _blocks_threads(
-    cpu_threads: int | str | None, pool: Callable[[int], None]
+    cpu_threads: int | str | None, pool: Callable[[int], Any]
 ) -> Iterator[ThreadGovernor | None]:
     """:func:`training_threads` for an engine with its own threads (``pool``)."""
     from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
@@ -175,10 +176,12 @@ def _blocks_threads(
     # scanned afresh: the engine's kernels may have loaded a BLAS library (SciPy's,
     # for numba) since the cached controller was made
     blas = ThreadpoolController().select(user_api="blas")
+    before = None
     if cpu_threads is not None:
-        pool(1 if cpu_threads == "auto" else int(cpu_threads))
+        before = pool(1 if cpu_threads == "auto" else int(cpu_threads))
     with blas.limit(limits=1):
         try:
             yield ThreadGovernor(pool) if cpu_threads == "auto" else None
         finally:
-            pool(usable_cpus())  # numba's own default: every core
+            if before is not None:  # the caller's count comes back
+                pool(before)

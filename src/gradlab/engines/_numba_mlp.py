@@ -311,10 +311,13 @@ def mlp_block_logits(
         out[r0 : r0 + mr] = z
 
 
-def thread_setter(blocks: int) -> Callable[[int], None]:
-    """A function that runs up to ``n`` of ``blocks`` blocks at once (numba's threads)."""
+def thread_setter(blocks: int) -> Callable[[int], int]:
+    """A function that runs up to ``n`` of ``blocks`` blocks at once (numba's threads) and
+    returns how many threads numba had before, to set back afterwards."""
 
-    def set_threads(n: int) -> None:
+    def set_threads(n: int) -> int:
+        before = numba.get_num_threads()
         numba.set_num_threads(max(1, min(int(n), blocks, numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
+        return int(before)
 
     return set_threads

@@ -527,11 +527,8 @@ class NumpyMLP:
         except Exception as exc:  # numba's typing and lowering errors, before it runs
             self._drop_blocked(exc)
             return None
-        if plain:  # the kernel took the step
-            self.opt_state.step += 1
-            self.last_lr = lr
-        else:  # the blocks' sum is in grad_flat
-            self._update(lr)
+        # plain SGD: the kernel took the step; any other rule steps on the blocks' sum
+        self._update(lr, taken=plain)
         return float(stats[:, 0].sum()), int(stats[:, 1].sum())
 
     def _drop_blocked(self, exc: Exception) -> None:
@@ -561,10 +558,13 @@ class NumpyMLP:
         self._fused = self._fused_logits = None
         fallback_warning("softmax regression", f"{type(exc).__name__}: {exc}")
 
-    def _update(self, lr: float) -> None:
-        """Apply the gradient in :attr:`grad_flat` (the rate folded in, or ``lr``)."""
+    def _update(self, lr: float, taken: bool = False) -> None:
+        """Apply the gradient in :attr:`grad_flat` (the rate folded in, or ``lr``); with
+        ``taken``, plain SGD's step was already taken (by the blocked kernel) and only
+        counts."""
         if self._plain:  # SGD.step(lr=1) with nothing to remember: p -= g, without its
-            self.flat -= self.grad_flat  # Python bookkeeping (a few us a step)
+            if not taken:  # Python bookkeeping (a few us a step)
+                self.flat -= self.grad_flat
             self.opt_state.step += 1
         else:
             self._rule_step(self._params, self._grads, self.opt_state, 1.0 if self.fold else lr)

@@ -1,5 +1,6 @@
-"""The MLP's blocked step (numba): the batch's rows in blocks, one per core, against the
-plain reference within float rounding, and how it is chosen and run."""
+"""The blocked step (numba) of the MLP and of softmax regression: the batch's rows in
+blocks, one per core, against the plain reference within float rounding, and how it is
+chosen and run."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from gradlab import governor
 from gradlab.engines import numpy_mlp
 from gradlab.engines.numpy_mlp import NumpyMLP, block_count, reference_step
 from gradlab.errors import CompiledStepWarning
-from gradlab.models import MLPClassifier
+from gradlab.models import MLPClassifier, SoftmaxRegression
 from gradlab.models._init import init_params
 from gradlab.optim import compiled
 from gradlab.optim.rules import SGD, Adam
@@ -42,7 +43,7 @@ def _problem(
 @needs_numba
 @settings(max_examples=30, deadline=None)
 @given(
-    hidden=st.lists(st.integers(1, 12), min_size=1, max_size=3),
+    hidden=st.lists(st.integers(1, 12), min_size=0, max_size=3),
     m=st.integers(1, 30),
     d=st.integers(1, 20),
     classes=st.integers(2, 11),
@@ -54,8 +55,9 @@ def test_blocked_step_equals_the_reference_step_within_float32_rounding(
     hidden: list[int], m: int, d: int, classes: int, blocks: int, seed: int, uint8: bool
 ) -> None:
     """Every split of the batch (blocks of every size, empty ones included when
-    ``blocks > m``), any depth: the sums over the batch are only taken in another order,
-    which the bounds of :func:`step_error_bounds` allow (any summation order)."""
+    ``blocks > m``), any depth (none: softmax regression's kernel): the sums over the
+    batch are only taken in another order, which the bounds of :func:`step_error_bounds`
+    allow (any summation order)."""
     sizes = (d, *hidden, classes)
     params, X, y = _problem(sizes, m, seed, uint8)
     net = NumpyMLP(sizes, params, blocks=blocks)
@@ -65,11 +67,11 @@ def test_blocked_step_equals_the_reference_step_within_float32_rounding(
 
 
 @needs_numba
-def test_blocked_logits_equal_numpys_forward_pass() -> None:
-    sizes = (20, 9, 7, 4)
+@pytest.mark.parametrize("sizes", [(20, 9, 7, 4), (20, 4)])
+def test_blocked_logits_equal_numpys_forward_pass(sizes: tuple[int, ...]) -> None:
     params, X, _ = _problem(sizes, 45, 3, uint8=True)
     blocked = NumpyMLP(sizes, params, blocks=3)
-    plain = NumpyMLP(sizes, params)
+    plain = NumpyMLP(sizes, params, fused=False)
     z = blocked.logits(X, batch=16)  # blocks of 6, 6, 4 rows; a last batch of 13
     ref = plain.logits(X)
     # each logit is the same sum of the same products; only BLAS's order may differ
@@ -81,10 +83,12 @@ def test_blocked_logits_equal_numpys_forward_pass() -> None:
 
 
 @needs_numba
-def test_blocked_step_gives_the_same_bits_on_one_thread_as_on_several() -> None:
+@pytest.mark.parametrize("sizes", [(30, 16, 16, 5), (30, 5)])
+def test_blocked_step_gives_the_same_bits_on_one_thread_as_on_several(
+    sizes: tuple[int, ...],
+) -> None:
     """The number of blocks fixes the sums; the threads that run them do not change them,
     so the load of the machine (the governor's choice) cannot change a fit's numbers."""
-    sizes = (30, 16, 16, 5)
     params, X, y = _problem(sizes, 64, 7, uint8=True)
     runs = []
     for threads in (1, 2):
@@ -100,20 +104,24 @@ def test_blocked_step_gives_the_same_bits_on_one_thread_as_on_several() -> None:
 
 
 @needs_numba
+@pytest.mark.parametrize("sizes", [(12, 8, 3), (12, 3)])
 @pytest.mark.parametrize("rule", [SGD(lr=0.1, momentum=0.9), Adam(lr=1e-2)])
-def test_blocked_step_feeds_the_summed_gradient_to_any_update_rule(rule: Any) -> None:
+def test_blocked_step_feeds_the_summed_gradient_to_any_update_rule(
+    rule: Any, sizes: tuple[int, ...]
+) -> None:
     """With a rule that keeps state, the blocks' sum lands in ``grad_flat`` and the rule
-    steps on it: the blocked engine stays beside the NumPy passes over several steps."""
-    sizes = (12, 8, 3)
+    steps on it (for softmax regression, on weights stored transposed): the blocked
+    engine stays beside the NumPy passes over several steps."""
     params, X, y = _problem(sizes, 40, 1, uint8=False)
-    nets = [NumpyMLP(sizes, params, rule=rule, blocks=b) for b in (0, 2)]
+    nets = [NumpyMLP(sizes, params, rule=rule, blocks=b, fused=False) for b in (0, 2)]
     assert [n.blocks for n in nets] == [1, 2]
     for net in nets:
         data = net.prepare(X, y)
         for start in range(0, 40, 10):
             net.train_step(data, np.arange(start, start + 10), 0.1)
-    a, b = (n.flat for n in nets)
-    np.testing.assert_allclose(b, a, rtol=0, atol=1e-4 * np.abs(a).max())
+    for name, a in nets[0].state().items():
+        b = nets[1].state()[name]
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-4 * np.abs(a).max(), err_msg=name)
     # a state read under the wrong name or from one block alone would be far off
     for key, arr in nets[0].optimizer_state().arrays.items():
         other = nets[1].optimizer_state().arrays[key]
@@ -121,8 +129,8 @@ def test_blocked_step_feeds_the_summed_gradient_to_any_update_rule(rule: Any) ->
 
 
 @needs_numba
-def test_blocked_step_reads_negative_rows_as_numpy_does() -> None:
-    sizes = (6, 5, 3)
+@pytest.mark.parametrize("sizes", [(6, 5, 3), (6, 3)])
+def test_blocked_step_reads_negative_rows_as_numpy_does(sizes: tuple[int, ...]) -> None:
     params, X, y = _problem(sizes, 10, 2, uint8=True)
     nets = [NumpyMLP(sizes, params, blocks=2) for _ in range(2)]
     got = [
@@ -134,9 +142,9 @@ def test_blocked_step_reads_negative_rows_as_numpy_does() -> None:
 
 
 @needs_numba
+@pytest.mark.parametrize("sizes", [(4, 5, 3), (4, 3)])
 @pytest.mark.parametrize("bad", [3, -1, 10**8])
-def test_blocked_step_refuses_a_label_that_is_not_a_class(bad: int) -> None:
-    sizes = (4, 5, 3)
+def test_blocked_step_refuses_a_label_that_is_not_a_class(bad: int, sizes: tuple[int, ...]) -> None:
     params = init_params(sizes, "kaiming", 0.01, 0)
     net = NumpyMLP(sizes, params, blocks=2)
     with pytest.raises(IndexError, match="a label is not a class number"):
@@ -146,8 +154,12 @@ def test_blocked_step_refuses_a_label_that_is_not_a_class(bad: int) -> None:
 
 
 @needs_numba
-def test_a_blocked_kernel_that_cannot_compile_warns_and_the_numpy_passes_take_over() -> None:
-    sizes = (9, 6, 4)
+@pytest.mark.parametrize(
+    ("sizes", "what"), [((9, 6, 4), "the MLP"), ((9, 4), "softmax regression")]
+)
+def test_a_blocked_kernel_that_cannot_compile_warns_and_the_numpy_passes_take_over(
+    sizes: tuple[int, ...], what: str
+) -> None:
     params, X, y = _problem(sizes, 10, 0, uint8=False)
     net = NumpyMLP(sizes, params, blocks=2)
 
@@ -155,7 +167,7 @@ def test_a_blocked_kernel_that_cannot_compile_warns_and_the_numpy_passes_take_ov
         raise TypeError("no matching definition")  # what a numba typing error looks like
 
     net._blocked = broken
-    with pytest.warns(CompiledStepWarning, match=r"the MLP's compiled step cannot be used"):
+    with pytest.warns(CompiledStepWarning, match=rf"{what}'s compiled step cannot be used"):
         net.train_step(net.prepare(X, y), np.arange(10), 0.05)
     assert net._blocked is None
     assert net.blocks == 1
@@ -168,12 +180,20 @@ def test_a_blocked_kernel_that_cannot_compile_warns_and_the_numpy_passes_take_ov
         assert np.all(np.abs(net.state()[name] - ref) <= tol * 1.001), name
 
 
-def test_blocks_are_off_for_softmax_regression_without_numba_or_on_one_cpu(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@needs_numba
+def test_softmax_regression_in_blocks_replaces_its_one_thread_kernel() -> None:
+    params = init_params((4, 3), "kaiming", 0.01, 0)
+    net = NumpyMLP((4, 3), params, blocks=2)
+    assert net.blocks == 2
+    assert net._fused is None
+    assert net._transposed == {"W1"}  # each class's weights contiguous, as the kernel reads
+    np.testing.assert_array_equal(net.state()["W1"], params["W1"])
+
+
+def test_blocks_are_off_without_numba_or_on_one_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
     mlp = init_params((4, 5, 3), "kaiming", 0.01, 0)
-    assert NumpyMLP((4, 3), init_params((4, 3), "kaiming", 0.01, 0), blocks=2).blocks == 1
     assert NumpyMLP((4, 5, 3), mlp, blocks=2, compiled=False).blocks == 1
+    assert NumpyMLP((4, 3), init_params((4, 3), "kaiming", 0.01, 0), compiled=False).blocks == 1
     assert NumpyMLP((4, 5, 3), mlp, blocks=1).thread_pool is None
     monkeypatch.setenv(compiled.ENV, "0")
     assert NumpyMLP((4, 5, 3), mlp, blocks=2).blocks == 1
@@ -235,6 +255,34 @@ def test_a_large_mlp_job_trains_with_the_blocked_step_and_a_small_one_without(
     # one thread asked for: the blocks would run one after the other, slower than NumPy
     MLPClassifier(hidden=(5,), epochs=2, engine="numpy", cpu_threads=1).fit(X, y)
     assert made[-1].blocks == 1
+
+
+@needs_numba
+@pytest.mark.skipif(block_count() < 2, reason="one CPU: the blocked step is not used")
+def test_a_large_softmax_job_trains_in_blocks_and_on_one_thread_with_the_one_thread_kernel(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (64, 8), dtype=np.uint8)
+    y = rng.integers(0, 3, 64)
+    made: list[NumpyMLP] = []
+    real = numpy_mlp.NumpyMLP
+
+    def spy(*args: Any, **kw: Any) -> NumpyMLP:
+        made.append(real(*args, **kw))
+        return made[-1]
+
+    monkeypatch.setattr(numpy_mlp, "NumpyMLP", spy)
+    SoftmaxRegression(epochs=2, engine="numpy").fit(X, y)
+    assert made[-1].blocks == 1
+    assert made[-1]._fused is None  # 64 x 8 x 2 values: NumPy's passes
+    monkeypatch.setattr(compiled, "KERNEL_MIN_WORK", 500.0)
+    est = SoftmaxRegression(epochs=2, engine="numpy").fit(X, y)
+    assert made[-1].blocks == block_count()
+    assert np.isfinite(est.history_["train_loss"]).all()
+    SoftmaxRegression(epochs=2, engine="numpy", cpu_threads=1).fit(X, y)
+    assert made[-1].blocks == 1
+    assert made[-1]._fused is not None
 
 
 @needs_numba

@@ -31,6 +31,7 @@ EXPERIMENTS: list[tuple[str, list[str], tuple[str, ...], str]] = [
     ("adam_step", ["--rounds", "1", "--calls", "2"], (), "Adam"),
     ("adam_step", ["--startup"], ("numba",), "first step"),
     ("numba_gather", ["--rounds", "1", "--batches", "2"], ("numba",), "prange"),
+    ("fused_softmax", ["--parts", "--rounds", "1"], ("numba",), "eight rows by one class"),
     ("input_buffers", [], (), "per batch"),
     ("live_plot", ["--repeats", "1", "--epochs", "1"], ("matplotlib",), "monitor"),
     ("engine_ab", ["--model", "softmax", "--rounds", "1", "--epochs", "1"], (), "best"),

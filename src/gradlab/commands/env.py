@@ -59,14 +59,14 @@ def format_text(info: dict[str, Any]) -> str:
                 return "every job (GRADLAB_NUMBA=1)"
             return f"jobs of {work:.3g} input values x epochs or more"
 
+        blocks = nb["row_blocks"]
+        split = f"in {blocks} row blocks, one per core" if blocks else "on one thread (one CPU)"
         lines.append(
             f"numba        {nb['version']}: compiled optimizer steps on; softmax "
-            f"regression's kernel for {when(nb['softmax_kernel_min_work'])}"
+            f"regression's kernel ({split}) for {when(nb['softmax_kernel_min_work'])}"
         )
-        blocks = nb["mlp_blocks"]
         lines.append(
-            f"             the MLP's blocked step ({blocks} row blocks, one per core) for "
-            f"{when(nb['mlp_kernel_min_work'])}"
+            f"             the MLP's blocked step ({split}) for {when(nb['mlp_kernel_min_work'])}"
             if blocks
             else "             the MLP's blocked step: not used on one CPU"
         )

@@ -40,14 +40,11 @@ took 10 ms instead of 1). :func:`gradlab.governor.training_threads` sees to it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numba
 import numpy as np
 import scipy.linalg.cython_blas  # noqa: F401  numba's np.dot calls it; loaded now, so that threadpoolctl sees it
 
-#: Parameters per chunk of the blocks' sum.
-_CHUNK = 8192
+from gradlab.engines._numba_blocks import CHUNK, add_blocks, block_rows, copy_rows, gather
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
@@ -85,30 +82,6 @@ def _forward(
         h = a
 
 
-@numba.njit(cache=True, nogil=True)
-def _block_rows(p: int, n_blocks: int, m: int) -> tuple[int, int]:
-    """Block ``p``'s first row and row count, of ``m`` rows cut into ``n_blocks`` blocks of
-    ``ceil(m / n_blocks)`` (the last ones shorter or empty)."""
-    rows = (m + n_blocks - 1) // n_blocks
-    r0 = min(p * rows, m)
-    return r0, min(r0 + rows, m) - r0
-
-
-@numba.njit(cache=True, nogil=True, boundscheck=False)
-def _gather(X: np.ndarray, idx: np.ndarray, r0: int, x: np.ndarray) -> None:
-    """``x[i] = X[idx[r0 + i]]``, cast to ``x``'s dtype; a negative index counts from the
-    end, as NumPy's does (the caller has checked the indices)."""
-    n = X.shape[0]
-    for i in range(x.shape[0]):
-        src = idx[r0 + i]
-        if src < 0:
-            src += n
-        row = X[src]
-        out = x[i]
-        for j in range(row.shape[0]):
-            out[j] = row[j]
-
-
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def _block_gradient(
     X: np.ndarray,
@@ -135,7 +108,7 @@ def _block_gradient(
     s = dt(scale)
     zero = dt(0)
     x = xrow[: mr * d].reshape((mr, d))
-    _gather(X, idx, r0, x)
+    gather(X, idx, r0, x)
     _forward(x, flat, layout, wk, offsets, scale)
     # softmax and cross-entropy, in place: z becomes dz
     z = wk[offsets[n_layers - 1] : offsets[n_layers - 1] + mr * K].reshape((mr, K))
@@ -248,7 +221,7 @@ def mlp_block_gradients(
     n_blocks = G.shape[0]
     m = idx.shape[0]
     for p in numba.prange(n_blocks):
-        r0, mr = _block_rows(p, n_blocks, m)
+        r0, mr = block_rows(p, n_blocks, m)
         if mr == 0:
             G[p, :] = 0
             stats[p, 0] = 0.0
@@ -260,20 +233,8 @@ def mlp_block_gradients(
             stats[p, 0] = loss
             stats[p, 1] = correct
     # the blocks' sum, in block order, chunk by chunk on every thread
-    P = G.shape[1]
-    for ch in numba.prange((P + _CHUNK - 1) // _CHUNK):
-        lo = ch * _CHUNK
-        hi = min(lo + _CHUNK, P)
-        if plain:
-            for i in range(lo, hi):
-                total = G[0, i]
-                for q in range(1, n_blocks):
-                    total += G[q, i]
-                flat[i] -= total
-        else:
-            for q in range(1, n_blocks):
-                for i in range(lo, hi):
-                    G[0, i] += G[q, i]
+    for ch in numba.prange((G.shape[1] + CHUNK - 1) // CHUNK):
+        add_blocks(G, flat, ch, plain)
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, boundscheck=False)
@@ -296,28 +257,12 @@ def mlp_block_logits(
     n_layers = layout.shape[0]
     K = out.shape[1]
     for p in numba.prange(n_blocks):
-        r0, mr = _block_rows(p, n_blocks, m)
+        r0, mr = block_rows(p, n_blocks, m)
         if mr == 0:
             continue
         x = xbuf[p, : mr * d].reshape((mr, d))
-        for i in range(mr):
-            src = X[start + r0 + i]
-            dst = x[i]
-            for j in range(d):
-                dst[j] = src[j]
+        copy_rows(X, start + r0, x)
         wk = work[p]
         _forward(x, flat, layout, wk, offsets, scale)
         z = wk[offsets[n_layers - 1] : offsets[n_layers - 1] + mr * K].reshape((mr, K))
         out[r0 : r0 + mr] = z
-
-
-def thread_setter(blocks: int) -> Callable[[int], int]:
-    """A function that runs up to ``n`` of ``blocks`` blocks at once (numba's threads) and
-    returns how many threads numba had before, to set back afterwards."""
-
-    def set_threads(n: int) -> int:
-        before = numba.get_num_threads()
-        numba.set_num_threads(max(1, min(int(n), blocks, numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
-        return int(before)
-
-    return set_threads

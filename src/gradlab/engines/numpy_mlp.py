@@ -35,11 +35,18 @@ FUSED_KERNELS = (
     ("gradlab.engines._numba_softmax", "softmax_regression_logits"),
 )
 
-#: The MLP's blocked kernels (module, function): the gradient, the logits.
-BLOCKED_KERNELS = (
-    ("gradlab.engines._numba_mlp", "mlp_block_gradients"),
-    ("gradlab.engines._numba_mlp", "mlp_block_logits"),
-)
+#: The blocked kernels (module, function), the gradient's and the logits', for the MLP
+#: (``True``: hidden layers) and for softmax regression (``False``).
+BLOCKED_KERNELS = {
+    True: (
+        ("gradlab.engines._numba_mlp", "mlp_block_gradients"),
+        ("gradlab.engines._numba_mlp", "mlp_block_logits"),
+    ),
+    False: (
+        ("gradlab.engines._numba_softmax", "softmax_block_gradients"),
+        ("gradlab.engines._numba_softmax", "softmax_block_logits"),
+    ),
+}
 
 #: The most row blocks a step is cut into (one per core, up to this many).
 MAX_BLOCKS = 8
@@ -175,12 +182,13 @@ class NumpyMLP:
         is installed. The weights are then stored transposed, (classes, d), so that each
         class's weights are contiguous; ``W1`` is still seen as (d, classes).
     blocks : int, default 0
-        Networks with hidden layers: compute each step's gradient in this many blocks of
-        the batch's rows, each block on its own core, in one compiled call
-        (:mod:`gradlab.engines._numba_mlp`) instead of NumPy's passes; the same numbers
-        within float rounding, whatever the number of threads that run the blocks. 0 or
-        1: NumPy's passes. Needs ``compiled`` and numba. The BLAS library must then run
-        on one thread, and :attr:`thread_pool` sets how many blocks run at once
+        Compute each step's gradient in this many blocks of the batch's rows, each block
+        on its own core, in one compiled call (:mod:`gradlab.engines._numba_mlp`, or
+        :mod:`gradlab.engines._numba_softmax` without hidden layers, where it replaces
+        ``fused``) instead of NumPy's passes; the same numbers within float rounding,
+        whatever the number of threads that run the blocks. 0 or 1: NumPy's passes (or
+        ``fused``). Needs ``compiled`` and numba. The BLAS library must then run on one
+        thread, and :attr:`thread_pool` sets how many blocks run at once
         (:func:`gradlab.governor.training_threads` does both).
     """
 
@@ -206,27 +214,31 @@ class NumpyMLP:
         #: Softmax regression's compiled gradient and logits, or None (see ``fused``).
         self._fused: Any = None
         self._fused_logits: Any = None
-        if self.n_layers == 1 and (compiled if fused is None else fused):
-            gradient, logits = FUSED_KERNELS
-            self._fused = compiled_kernel(*gradient, "softmax regression")
-            if self._fused is not None:
-                self._fused_logits = compiled_kernel(*logits, "softmax regression")
-        #: The MLP's blocked gradient and logits, or None (see ``blocks``).
+        #: What the kernels' warnings call this network.
+        self._what = "the MLP" if self.n_layers > 1 else "softmax regression"
+        #: The blocked gradient and logits, or None (see ``blocks``).
         self._blocked: Any = None
         self._blocked_logits: Any = None
         #: Sets how many blocks run at once (numba's threads); None without blocks.
         self.thread_pool: Any = None
-        if self.n_layers > 1 and blocks > 1 and compiled:
-            kernels = [compiled_kernel(*k, "the MLP") for k in BLOCKED_KERNELS]
+        if blocks > 1 and compiled:
+            kernels = [compiled_kernel(*k, self._what) for k in BLOCKED_KERNELS[self.n_layers > 1]]
             if all(k is not None for k in kernels):
                 self._blocked, self._blocked_logits = kernels
-                from gradlab.engines._numba_mlp import thread_setter
+                from gradlab.engines._numba_blocks import thread_setter
 
                 self.thread_pool = thread_setter(blocks)
+        if self._blocked is None and self.n_layers == 1 and (compiled if fused is None else fused):
+            gradient, logits = FUSED_KERNELS
+            self._fused = compiled_kernel(*gradient, "softmax regression")
+            if self._fused is not None:
+                self._fused_logits = compiled_kernel(*logits, "softmax regression")
         #: Row blocks of a step's gradient (1: NumPy's passes, the whole batch at once).
         self.blocks = blocks if self._blocked is not None else 1
-        #: Names of the parameters stored transposed in the packed buffers.
-        self._transposed = {"W1"} if self._fused is not None else set()
+        #: Names of the parameters stored transposed in the packed buffers: softmax
+        #: regression's kernels keep each class's weights contiguous.
+        kernel = self._fused is not None or self._blocked is not None
+        self._transposed = {"W1"} if self.n_layers == 1 and kernel else set()
         stored = [np.asarray(params[name], self.dtype) for name in self.names]
         stored = [
             a.T if n in self._transposed else a for n, a in zip(self.names, stored, strict=True)
@@ -535,7 +547,7 @@ class NumpyMLP:
         """Warn, and compute with NumPy's passes on the whole batch from now on."""
         self._blocked = self._blocked_logits = None
         self.blocks = 1
-        fallback_warning("the MLP", f"{type(exc).__name__}: {exc}")
+        fallback_warning(self._what, f"{type(exc).__name__}: {exc}")
 
     def _logits_into(self, X: np.ndarray, start: int, stop: int, scale: float) -> np.ndarray:
         """The logits of rows ``start:stop`` of ``X`` (a reused buffer)."""

@@ -80,7 +80,8 @@ def _numba() -> dict[str, Any] | None:
     (``GRADLAB_NUMBA=0``) or ``"broken: why"`` (:func:`gradlab.optim.compiled.status`,
     which imports numba to find out), and from how much work (input values x epochs)
     softmax regression and the MLP use their kernels (0 with ``GRADLAB_NUMBA=1``), and in
-    how many row blocks the MLP's runs on this machine (0: not used, one CPU)."""
+    how many row blocks they run on this machine (0: none, one CPU: the MLP keeps NumPy's
+    passes, softmax regression's kernel runs on one thread)."""
     version = _version("numba")
     if version is None:
         return None
@@ -90,8 +91,10 @@ def _numba() -> dict[str, Any] | None:
     every = compiled.forced()
     return {
         "version": version,
-        "compiled_steps": compiled.status((*FUSED_KERNELS, *BLOCKED_KERNELS)),
+        "compiled_steps": compiled.status(
+            (*FUSED_KERNELS, *BLOCKED_KERNELS[True], *BLOCKED_KERNELS[False])
+        ),
         "softmax_kernel_min_work": 0 if every else compiled.KERNEL_MIN_WORK,
         "mlp_kernel_min_work": 0 if every else compiled.MLP_KERNEL_MIN_WORK,
-        "mlp_blocks": block_count(),
+        "row_blocks": block_count(),
     }

@@ -984,11 +984,12 @@ class NetworkClassifier:
         one_thread: bool = False,
     ) -> Any:
         """The engine's network; ``work`` (input values x epochs) decides whether the NumPy
-        engine uses softmax regression's compiled gradient or the MLP's blocked step
-        (:func:`gradlab.optim.compiled.worth_compiling`). ``one_thread``: the fit was asked
-        for one CPU thread, where the blocks run one after the other and NumPy's passes
-        are faster (they took 0.85-0.89x the blocks' time on one thread,
-        ``bench/experiments/blocked_mlp.py``)."""
+        engine uses compiled kernels (:func:`gradlab.optim.compiled.worth_compiling`): the
+        blocked step, one row block per core, or on one CPU softmax regression's kernel
+        on one thread. ``one_thread``: the fit was asked for one CPU thread, where the
+        blocks would run one after the other: the MLP keeps NumPy's passes (they took
+        0.85-0.89x the blocks' time on one thread, ``bench/experiments/blocked_mlp.py``)
+        and softmax regression its one-thread kernel."""
         if engine == "torch":
             need_torch()
             from gradlab.distributed import SOLO
@@ -1004,12 +1005,13 @@ class NetworkClassifier:
                 dtype=dtype,
             )
         from gradlab.engines.numpy_mlp import NumpyMLP, block_count
-        from gradlab.optim.compiled import MLP_KERNEL_MIN_WORK, worth_compiling
+        from gradlab.optim.compiled import KERNEL_MIN_WORK, MLP_KERNEL_MIN_WORK, worth_compiling
 
-        fused = len(sizes) == 2 and worth_compiling(work)
-        blocks = 0
-        if len(sizes) > 2 and not one_thread and worth_compiling(work, MLP_KERNEL_MIN_WORK):
-            blocks = block_count()
+        hidden = len(sizes) > 2
+        kernel = worth_compiling(work, MLP_KERNEL_MIN_WORK if hidden else KERNEL_MIN_WORK)
+        # softmax regression: its kernel in blocks, else on one thread
+        fused = not hidden and kernel
+        blocks = block_count() if kernel and not one_thread else 0
         return NumpyMLP(
             sizes, params, rule=rule, saved=saved, fold=fold, fused=fused, blocks=blocks
         )

@@ -394,9 +394,9 @@ class MLPClassifier(_Estimator):
         BLAS rounds differently on one thread than on two, so under ``"auto"`` a run
         on a busy machine can differ from one on an idle machine in the last digits.
         With several workers, ``"auto"`` gives each its share of the cores. With numba,
-        a large MLP job cuts each batch into row blocks, one per core, run on these
-        threads (the same digits whatever the count; an explicit 1 keeps NumPy's passes,
-        faster on one core).
+        a large job cuts each batch into row blocks, one per core, run on these threads
+        (the same digits whatever the count; an explicit 1 keeps, faster on one core,
+        the MLP's NumPy passes and softmax regression's kernel on one thread).
     n_procs : int, default 1
         Worker processes to train with, on this machine (data parallelism,
         ``docs/data-parallel.md``): each takes a block of every batch, PyTorch's

@@ -42,12 +42,13 @@ from gradlab.optim.rules import Adam, Params, RMSprop, Rule, State
 ENV = "GRADLAB_NUMBA"
 
 #: The least work (input values x epochs: rows x features x epochs) for which softmax
-#: regression's compiled gradient is used by default. A fresh process pays about 0.56 s
-#: to import numba (0.21-0.33 s) and load the kernels from its cache (0.33-0.36 s,
-#: mostly numba importing SciPy's BLAS), and the kernel saved 24.9 ms an epoch of 60,000
-#: images of 784 pixels (0.53 ns per input value; the fit took 0.70x the time): it
-#: repays its start-up after about 1.06e9, some 23 such epochs, rounded up here
-#: (``python -m bench.experiments.fused_softmax``, 2026-11-30).
+#: regression's compiled gradient is used by default, in row blocks, one per core, or on
+#: one thread (one CPU, or ``cpu_threads=1``). A fresh process paid 0.64-0.79 s to import
+#: numba and load the kernels from its cache (mostly numba importing SciPy's BLAS); on 2
+#: CPUs the blocks saved 37.3 ms an epoch of 60,000 images of 784 pixels (0.79 ns per
+#: input value; the fit took 0.59x the NumPy passes' time) and the kernel on one thread
+#: 36.1 ms (0.60x): either repays its start-up after about 1.0e9, some 21 such epochs,
+#: rounded up here (``python -m bench.experiments.fused_softmax``, 2026-11-30).
 KERNEL_MIN_WORK = 1.25e9
 
 #: The same for the MLP's blocked gradient (:mod:`gradlab.engines._numba_mlp`), which

@@ -4,6 +4,9 @@ chosen and run."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from typing import Any
 
 import numpy as np
@@ -298,3 +301,74 @@ def test_training_threads_set_numbas_thread_count_back_afterwards() -> None:
         assert numba.get_num_threads() == 1
     finally:
         numba.set_num_threads(before)
+
+
+def _tbb_installed() -> bool:
+    import importlib.metadata
+
+    try:
+        importlib.metadata.distribution("tbb")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+FORK_AFTER_A_BLOCKED_STEP = """
+import os
+import numba
+import numpy as np
+from gradlab.engines.numpy_mlp import NumpyMLP
+from gradlab.models._init import init_params
+
+def step():
+    sizes = (6, 5, 3)
+    net = NumpyMLP(sizes, init_params(sizes, "kaiming", 0.01, 0), blocks=2)
+    net.thread_pool(2)
+    net.train_step((np.ones((8, 6), np.float32), np.arange(8) % 3), np.arange(8), 0.1)
+
+step()
+pid = os.fork()
+if pid == 0:
+    step()
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+print(numba.threading_layer(), os.waitstatus_to_exitcode(status))
+"""
+
+
+@needs_numba
+@pytest.mark.skipif(sys.platform != "linux", reason="pip's oneTBB is loaded on Linux")
+@pytest.mark.skipif(not _tbb_installed(), reason="oneTBB is not installed (gradlab[fast])")
+def test_a_process_forked_after_a_blocked_step_takes_blocked_steps_itself() -> None:
+    """Under GNU OpenMP numba terminated such a child ("fork() called from a process
+    already using GNU OpenMP, this is unsafe"); gradlab loads pip's oneTBB so that numba
+    runs the blocks on its fork-safe tbb layer."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_THREADING_LAYER"}
+    proc = subprocess.run(
+        [sys.executable, "-c", FORK_AFTER_A_BLOCKED_STEP],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["tbb", "0"], proc.stdout + proc.stderr[-2000:]
+
+
+@needs_numba
+def test_oneTBB_is_left_alone_when_the_user_chose_numbas_threading_layer_or_it_is_absent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.metadata
+
+    from gradlab.engines import _numba_blocks
+
+    monkeypatch.setenv("NUMBA_THREADING_LAYER", "omp")
+    assert _numba_blocks.load_tbb() is None
+    monkeypatch.delenv("NUMBA_THREADING_LAYER")
+
+    def absent(name: str) -> None:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "files", absent)
+    assert _numba_blocks.load_tbb() is None

@@ -12,11 +12,13 @@
 3. The work (input values x epochs) at which each saving repays its start-up: compare
    :data:`gradlab.optim.compiled.KERNEL_MIN_WORK`.
 
-With ``--parts``, only the kernel's stages on one block of 128 rows on one thread: the
-gather and cast, the logits, the weight gradient (and the weight gradient as it was
-first written, eight rows by one class at a time, kept here to compare).
+With ``--parts``, only the kernel's stages, on one block of 128 rows on one thread and
+on two blocks side by side on two: the gather and cast, the logits, the weight gradient
+(and the weight gradient as it was first written, eight rows by one class at a time,
+kept here to compare). With ``--engine``, only the engine's epochs: in blocks on two
+threads and on one, and the one-thread kernel.
 
-    python -m bench.experiments.fused_softmax [--rounds 4] [--startups 3] [--parts]
+    python -m bench.experiments.fused_softmax [--rounds 4] [--startups 3] [--parts | --engine]
 """
 
 from __future__ import annotations
@@ -79,7 +81,8 @@ def eight_rows_by_one_class(X: Any, dz: Any, gWT: Any) -> None:
 
 
 def parts(rounds: int) -> None:
-    """The kernel's stages on one block of 128 rows, one thread, best of ``rounds``."""
+    """The kernel's stages on blocks of 128 rows, best of ``rounds``: one block on one
+    thread, and two blocks on two threads side by side (numba's ``prange``)."""
     import numba
     import numpy as np
 
@@ -87,30 +90,81 @@ def parts(rounds: int) -> None:
     from gradlab.engines._numba_blocks import gather
 
     old = numba.njit(fastmath={"reassoc", "contract"}, boundscheck=False)(eight_rows_by_one_class)
+
+    @numba.njit(parallel=True)
+    def side_by_side(stage, blocks, X, idx, start, x, WT, z, gWT):  # type: ignore[no-untyped-def]
+        for p in numba.prange(blocks):
+            if stage == 0:
+                gather(X, idx, start + 128 * p, x[p])
+            elif stage == 1:
+                k._logits(x[p], WT, z[p])
+            elif stage == 2:
+                k._accumulate(x[p], z[p], gWT[p])
+            else:
+                old(x[p], z[p], gWT[p])
+
     rng = np.random.default_rng(0)
     X = rng.integers(0, 256, (60000, 784), dtype=np.uint8)
     idx = rng.permutation(60000)
-    x = np.empty((128, 784), np.float32)
+    x = np.empty((2, 128, 784), np.float32)
     WT = rng.normal(0, 0.01, (10, 784)).astype(np.float32)
-    z = rng.normal(0, 0.01, (128, 10)).astype(np.float32)
-    gWT = np.zeros((10, 784), np.float32)
-    stages = {
-        "gather and cast": lambda i: gather(X, idx, (i * 128) % 59000, x),
-        "logits": lambda i: k._logits(x, WT, z),
-        "weight gradient": lambda i: k._accumulate(x, z, gWT),
-        "weight gradient, eight rows by one class": lambda i: old(x, z, gWT),
+    z = rng.normal(0, 0.01, (2, 128, 10)).astype(np.float32)
+    gWT = np.zeros((2, 10, 784), np.float32)
+    names = ["gather and cast", "logits", "weight gradient"]
+    names.append("weight gradient, eight rows by one class")
+    threads = min(2, numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
+    best = {(name, b): float("inf") for name in names for b in (1, 2)}
+    for rnd in range(rounds + 1):  # the stages take turns, as the host is noisy
+        for stage, name in enumerate(names):
+            for blocks in (1, 2):
+                numba.set_num_threads(1 if blocks == 1 else threads)
+                start = time.perf_counter()
+                for i in range(200):
+                    at = (i * 256) % 59000
+                    side_by_side(stage, blocks, X, idx, at, x, WT, z, gWT)
+                if rnd:  # the first round compiles
+                    seconds = (time.perf_counter() - start) / 200
+                    best[name, blocks] = min(best[name, blocks], seconds)
+    for name in names:
+        one, two = best[name, 1], best[name, 2]
+        print(f"{name}: {one * 1e6:.1f} us for one block of 128 rows on one thread, "
+              f"{two * 1e6:.1f} us for two on {threads} threads side by side "
+              f"({2 * one / two:.2f}x the work per second; best of {rounds})")  # fmt: skip
+
+
+def engine(rounds: int) -> None:
+    """Epochs of the engine alone (60,000 generated images, batch 256, evaluation on
+    10,000 excluded), taking turns: in blocks on two threads, in blocks on one, and the
+    one-thread kernel; BLAS on one thread."""
+    import numba
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from gradlab.engines.numpy_mlp import NumpyMLP
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (60000, 784), dtype=np.uint8)
+    y = rng.integers(0, 10, 60000)
+    params = {"W1": rng.normal(0, 0.01, (784, 10)).astype(np.float32)}
+    params["b1"] = np.zeros(10, np.float32)
+    nets = {
+        "blocks, 2 threads": (NumpyMLP((784, 10), params, blocks=2), 2),
+        "blocks, 1 thread": (NumpyMLP((784, 10), params, blocks=2), 1),
+        "one-thread kernel": (NumpyMLP((784, 10), params, fused=True), 1),
     }
-    best = dict.fromkeys(stages, float("inf"))
-    for stage in stages.values():
-        stage(0)
-    for _ in range(rounds):  # the stages take turns, as the host is noisy
-        for name, stage in stages.items():
-            start = time.perf_counter()
-            for i in range(200):
-                stage(i)
-            best[name] = min(best[name], (time.perf_counter() - start) / 200)
+    best = dict.fromkeys(nets, float("inf"))
+    with threadpool_limits(1):
+        for rnd in range(rounds + 1):
+            for name, (net, threads) in nets.items():
+                numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
+                order = rng.permutation(60000)
+                start = time.perf_counter()
+                for i in range(0, 60000, 256):
+                    net.train_step((X, y), order[i : i + 256], 1e-3)
+                if rnd:  # the first round compiles
+                    best[name] = min(best[name], time.perf_counter() - start)
     for name, seconds in best.items():
-        print(f"{name}: {seconds * 1e6:.1f} us per block of 128 rows (best of {rounds})")
+        print(f"{name}: {seconds * 1e3:.1f} ms an epoch (best of {rounds})")
 
 
 def main() -> None:
@@ -118,9 +172,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--startups", type=int, default=3)
     parser.add_argument("--parts", action="store_true", help="the kernel's stages only")
+    parser.add_argument("--engine", action="store_true", help="the engine's epochs only")
     args = parser.parse_args()
     if args.parts:
-        parts(max(args.rounds, 5))
+        parts(args.rounds)
+        return
+    if args.engine:
+        engine(args.rounds)
         return
     data = make_images(60000, 10000, seed=0)
     work = data.X_train[0].size * len(data.X_train)  # input values per epoch

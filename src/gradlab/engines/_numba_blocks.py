@@ -11,10 +11,49 @@ thread adds up a range of columns, in block order (:func:`add_blocks`).
 
 from __future__ import annotations
 
+import ctypes
+import importlib.metadata
+import os
 from collections.abc import Callable
 
 import numba
 import numpy as np
+
+#: The shared library of Intel's oneTBB that numba's ``tbb`` threading layer loads.
+TBB_LIBRARY = "libtbb.so.12"
+
+
+def load_tbb() -> str | None:
+    """Load the oneTBB library that pip installed with the ``fast`` extra, so that numba
+    runs the blocks on its ``tbb`` threading layer; returns its path, or None where it is
+    not installed or the user chose a layer (``NUMBA_THREADING_LAYER``).
+
+    Why: numba prefers ``tbb``, then ``omp``. GNU OpenMP (``omp`` on Linux) is not
+    fork-safe: a process forked from one that has run a blocked step (as
+    ``multiprocessing`` does by default on Linux) was terminated at its own first blocked
+    step ("fork() called from a process already using GNU OpenMP"); with ``tbb`` it fits
+    (``tests/test_blocked_mlp.py``). pip puts the library in the environment's ``lib``
+    folder, where numba's plain ``CDLL("libtbb.so.12")`` does not look; loaded once by
+    its path, it is found by its name.
+    """
+    if os.environ.get("NUMBA_THREADING_LAYER"):
+        return None
+    try:
+        files = importlib.metadata.files("tbb") or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for entry in files:
+        if entry.name == TBB_LIBRARY:
+            path = str(entry.locate())
+            try:
+                ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+            except OSError:
+                return None
+            return path
+    return None
+
+
+load_tbb()  # before numba starts its threads, at the blocked kernels' first call
 
 #: Parameters per chunk of the blocks' sum.
 CHUNK = 8192

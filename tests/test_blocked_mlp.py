@@ -233,14 +233,12 @@ def test_training_threads_with_an_engine_pool_run_blas_on_one_thread() -> None:
         assert set(blas_threads()) == {1}
 
 
-@needs_numba
-@pytest.mark.skipif(block_count() < 2, reason="one CPU: the blocked step is not used")
-def test_a_large_mlp_job_trains_with_the_blocked_step_and_a_small_one_without(
+def _small_job_and_the_networks_it_makes(
     monkeypatch: pytest.MonkeyPatch,
-) -> None:
+) -> tuple[np.ndarray, np.ndarray, list[NumpyMLP]]:
+    """64 images of 8 pixels in 3 classes, and a list that receives every NumpyMLP the
+    estimators make from now on."""
     rng = np.random.default_rng(0)
-    X = rng.integers(0, 256, (64, 8), dtype=np.uint8)
-    y = rng.integers(0, 3, 64)
     made: list[NumpyMLP] = []
     real = numpy_mlp.NumpyMLP
 
@@ -249,6 +247,15 @@ def test_a_large_mlp_job_trains_with_the_blocked_step_and_a_small_one_without(
         return made[-1]
 
     monkeypatch.setattr(numpy_mlp, "NumpyMLP", spy)
+    return rng.integers(0, 256, (64, 8), dtype=np.uint8), rng.integers(0, 3, 64), made
+
+
+@needs_numba
+@pytest.mark.skipif(block_count() < 2, reason="one CPU: the blocked step is not used")
+def test_a_large_mlp_job_trains_with_the_blocked_step_and_a_small_one_without(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    X, y, made = _small_job_and_the_networks_it_makes(monkeypatch)
     MLPClassifier(hidden=(5,), epochs=2, engine="numpy").fit(X, y)
     assert made[-1].blocks == 1  # 64 x 8 x 2 values: numba's start-up would not pay
     monkeypatch.setattr(compiled, "MLP_KERNEL_MIN_WORK", 500.0)
@@ -265,17 +272,7 @@ def test_a_large_mlp_job_trains_with_the_blocked_step_and_a_small_one_without(
 def test_a_large_softmax_job_trains_in_blocks_and_on_one_thread_with_the_one_thread_kernel(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    rng = np.random.default_rng(0)
-    X = rng.integers(0, 256, (64, 8), dtype=np.uint8)
-    y = rng.integers(0, 3, 64)
-    made: list[NumpyMLP] = []
-    real = numpy_mlp.NumpyMLP
-
-    def spy(*args: Any, **kw: Any) -> NumpyMLP:
-        made.append(real(*args, **kw))
-        return made[-1]
-
-    monkeypatch.setattr(numpy_mlp, "NumpyMLP", spy)
+    X, y, made = _small_job_and_the_networks_it_makes(monkeypatch)
     SoftmaxRegression(epochs=2, engine="numpy").fit(X, y)
     assert made[-1].blocks == 1
     assert made[-1]._fused is None  # 64 x 8 x 2 values: NumPy's passes

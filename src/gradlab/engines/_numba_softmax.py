@@ -236,6 +236,15 @@ def softmax_regression_logits(
             z[i, k] = z[i, k] * s + b[k]
 
 
+@numba.njit(cache=True, nogil=True)
+def _weights(flat: np.ndarray, layout: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Views of the packed parameters: ``WT`` (K, d), stored first, the bias (K,), and
+    where the bias starts."""
+    K = layout[0, 2]
+    bo = layout[0, 3]
+    return flat[: K * d].reshape((K, d)), flat[bo : bo + K], bo
+
+
 @numba.njit(cache=True, nogil=True, parallel=True, boundscheck=False)
 def softmax_block_gradients(
     X: np.ndarray,
@@ -263,10 +272,8 @@ def softmax_block_gradients(
     n_blocks = G.shape[0]
     m = idx.shape[0]
     d = X.shape[1]
-    K = layout[0, 2]
-    bo = layout[0, 3]
-    WT = flat[: K * d].reshape((K, d))
-    b = flat[bo : bo + K]
+    WT, b, bo = _weights(flat, layout, d)
+    K = WT.shape[0]
     for p in numba.prange(n_blocks):
         r0, mr = block_rows(p, n_blocks, m)
         g = G[p]
@@ -310,10 +317,8 @@ def softmax_block_logits(
     n_blocks = work.shape[0]
     m = out.shape[0]
     d = X.shape[1]
-    K = layout[0, 2]
-    bo = layout[0, 3]
-    WT = flat[: K * d].reshape((K, d))
-    b = flat[bo : bo + K]
+    WT, b, _ = _weights(flat, layout, d)
+    K = WT.shape[0]
     s = out.dtype.type(scale)
     for p in numba.prange(n_blocks):
         r0, mr = block_rows(p, n_blocks, m)

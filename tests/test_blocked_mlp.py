@@ -147,11 +147,16 @@ def test_blocked_step_reads_negative_rows_as_numpy_does(sizes: tuple[int, ...]) 
 @needs_numba
 @pytest.mark.parametrize("sizes", [(4, 5, 3), (4, 3)])
 @pytest.mark.parametrize("bad", [3, -1, 10**8])
-def test_blocked_step_refuses_a_label_that_is_not_a_class(bad: int, sizes: tuple[int, ...]) -> None:
+@pytest.mark.parametrize("row", [2, 4])  # in the first block of rows, in the last
+def test_blocked_step_refuses_a_label_that_is_not_a_class(
+    bad: int, row: int, sizes: tuple[int, ...]
+) -> None:
     params = init_params(sizes, "kaiming", 0.01, 0)
     net = NumpyMLP(sizes, params, blocks=2)
+    y = np.array([0, 1, 0, 0, 1])
+    y[row] = bad
     with pytest.raises(IndexError, match="a label is not a class number"):
-        net.step(np.ones((5, 4), np.float32), np.array([0, 1, bad, 0, 1]), 0.1)
+        net.step(np.ones((5, 4), np.float32), y, 0.1)
     for name, value in net.state().items():  # no step was taken
         np.testing.assert_array_equal(value, params[name])
 

@@ -33,6 +33,7 @@ EXPERIMENTS: list[tuple[str, list[str], tuple[str, ...], str]] = [
     ("numba_gather", ["--rounds", "1", "--batches", "2"], ("numba",), "prange"),
     ("fused_softmax", ["--parts", "--rounds", "1"], ("numba",), "eight rows by one class"),
     ("fused_softmax", ["--engine", "--rounds", "1"], ("numba",), "one-thread kernel"),
+    ("gradient_split", ["--rounds", "1", "--steps", "2"], ("numba",), "features"),
     ("input_buffers", [], (), "per batch"),
     ("live_plot", ["--repeats", "1", "--epochs", "1"], ("matplotlib",), "monitor"),
     ("engine_ab", ["--model", "softmax", "--rounds", "1", "--epochs", "1"], (), "best"),

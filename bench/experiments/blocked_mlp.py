@@ -19,9 +19,12 @@ numba's cache (what a process pays before the first blocked step). ``--fits N`` 
 the benchmark's whole job (10 epochs, test accuracy every epoch) with the estimator, as
 ``gradlab bench`` does (the thread governor on), N times each with ``GRADLAB_NUMBA=0``
 (NumPy's passes) and unset (the blocks), in alternating order. ``--rules`` times blocked
-steps with plain SGD and with Adam, taking turns. Run from the repository root::
+steps with plain SGD and with Adam, taking turns. ``--overhead`` times the Python
+around the kernel: ``train_step`` with the kernel swapped for a function doing nothing.
+Run from the repository root::
 
-    python -m bench.experiments.blocked_mlp [--rounds 6] [--gemms] [--startup] [--fits 7] [--rules]
+    python -m bench.experiments.blocked_mlp [--rounds 6] [--gemms] [--startup] [--fits 7]
+        [--rules] [--overhead]
 
 Not part of the benchmark: it backs docs/performance.md's section on the blocked step.
 """
@@ -208,6 +211,32 @@ def rule_steps(X: np.ndarray, y: np.ndarray, rounds: int = 8) -> dict[str, float
     return best
 
 
+def python_around_kernel(X: np.ndarray, y: np.ndarray, rounds: int = 15) -> list[float]:
+    """Seconds per step of ``train_step`` with the blocked kernel swapped for a function
+    that does nothing: the Python around the kernel, one value per round (the best of
+    ten passes over 24 batches)."""
+    net = NumpyMLP(SIZES, init_params(SIZES, "kaiming", 0.01, 0), blocks=2)
+    data = net.prepare(X, y)
+    order = np.random.default_rng(3).permutation(X.shape[0])
+    batches = [order[i : i + BATCH] for i in range(0, 24 * BATCH, BATCH)]
+    net.train_step(data, batches[0], 0.01)  # the buffers, with the kernel
+
+    def nothing(*args: object) -> tuple[float, int]:
+        return 0.0, 0
+
+    net._blocked = nothing
+    out: list[float] = []
+    for _ in range(rounds):
+        best = np.inf
+        for _ in range(10):
+            start = time.perf_counter()
+            for idx in batches:
+                net.train_step(data, idx, 0.01)
+            best = min(best, (time.perf_counter() - start) / len(batches))
+        out.append(best)
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--rounds", type=int, default=6)
@@ -215,8 +244,14 @@ def main() -> None:
     p.add_argument("--startup", action="store_true", help="also time numba's start-up")
     p.add_argument("--fits", type=int, default=0, help="also this many whole fits each")
     p.add_argument("--rules", action="store_true", help="also Adam's blocked step")
+    p.add_argument("--overhead", action="store_true", help="also the Python around the kernel")
     args = p.parse_args()
     data = make_images(60000, 10000, seed=0)
+    if args.overhead:
+        around = np.array(python_around_kernel(data.X_train.reshape(60000, -1), data.y_train))
+        q1, med, q3 = np.percentile(around * 1e6, [25, 50, 75])
+        print(f"Python around the blocked kernel: {med:.1f} us a step, median of "
+              f"{len(around)} rounds [quartiles {q1:.1f}-{q3:.1f}]\n")  # fmt: skip
     if args.fits:
         passes, blocks = estimator_fits(data, args.fits)
         ratio = np.median(np.array(blocks) / np.array(passes))

@@ -69,6 +69,30 @@ def block_rows(p: int, n_blocks: int, m: int) -> tuple[int, int]:
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
+def labels_in_range(y: np.ndarray, r0: int, mr: int, classes: int) -> bool:
+    """Whether ``y[r0 : r0 + mr]`` are all class numbers, ``0 <= y < classes``; a block
+    checks its rows before it reads ``y`` as an index (the kernels run unchecked)."""
+    for i in range(r0, r0 + mr):  # noqa: SIM110  (a loop numba compiles, not a generator)
+        if y[i] < 0 or y[i] >= classes:
+            return False
+    return True
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def totals(stats: np.ndarray) -> tuple[float, int]:
+    """The blocks' summed loss and number right, in block order, from ``stats`` (B, 2);
+    ``(0.0, -1)`` if a block found a label that is not a class (``stats[p, 1] < 0``)."""
+    loss = 0.0
+    correct = 0
+    for p in range(stats.shape[0]):
+        if stats[p, 1] < 0:
+            return 0.0, -1
+        loss += stats[p, 0]
+        correct += int(stats[p, 1])
+    return loss, correct
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
 def gather(X: np.ndarray, idx: np.ndarray, r0: int, x: np.ndarray) -> None:
     """``x[i] = X[idx[r0 + i]]``, cast to ``x``'s dtype; a negative index counts from the
     end, as NumPy's does (the caller has checked the indices)."""

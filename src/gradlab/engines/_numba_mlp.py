@@ -44,7 +44,15 @@ import numba
 import numpy as np
 import scipy.linalg.cython_blas  # noqa: F401  numba's np.dot calls it; loaded now, so that threadpoolctl sees it
 
-from gradlab.engines._numba_blocks import CHUNK, add_blocks, block_rows, copy_rows, gather
+from gradlab.engines._numba_blocks import (
+    CHUNK,
+    add_blocks,
+    block_rows,
+    copy_rows,
+    gather,
+    labels_in_range,
+    totals,
+)
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
@@ -184,10 +192,12 @@ def mlp_block_gradients(
     c: float,
     stats: np.ndarray,
     plain: bool,
-) -> None:
+) -> tuple[float, int]:
     """The MLP's gradient on the rows ``X[idx]``, block by block, added up into ``G[0]``;
     with ``plain``, the step ``flat -= G[0] + G[1] + ...`` instead (plain SGD, the rate
-    folded into ``c``), and ``G[0]`` keeps the first block's share.
+    folded into ``c``), and ``G[0]`` keeps the first block's share. Returns the batch's
+    summed loss and number of rows classified right, before the step; ``(0.0, -1)``,
+    and no step, if a label is not a class number.
 
     Parameters
     ----------
@@ -196,7 +206,7 @@ def mlp_block_gradients(
     idx : ndarray of shape (m,), int64
         The batch's rows, each in ``[-n, n)``.
     y : ndarray of shape (m,), int64
-        The batch's labels, each in ``[0, classes)`` (checked by the caller).
+        The batch's labels, each checked to be in ``[0, classes)`` by its block.
     flat : ndarray of shape (P,)
         The packed parameters.
     layout : ndarray of shape (L, 4), int64
@@ -214,27 +224,34 @@ def mlp_block_gradients(
     scale, c : float
         The input scale and what ``softmax - onehot`` is multiplied by.
     stats : ndarray of shape (B, 2), float64
-        Each block's summed loss and number of rows classified right, before the step.
+        Each block's summed loss and number of rows classified right (-1: a bad label).
     plain : bool
         Take plain SGD's step rather than add the blocks up (see above).
     """
     n_blocks = G.shape[0]
     m = idx.shape[0]
+    classes = layout[layout.shape[0] - 1, 2]
     for p in numba.prange(n_blocks):
         r0, mr = block_rows(p, n_blocks, m)
+        stats[p, 0] = 0.0
         if mr == 0:
             G[p, :] = 0
-            stats[p, 0] = 0.0
             stats[p, 1] = 0.0
+        elif not labels_in_range(y, r0, mr, classes):
+            stats[p, 1] = -1.0
         else:
-            loss, correct = _block_gradient(
+            block_loss, block_right = _block_gradient(
                 X, idx, y, r0, mr, flat, layout, offsets, G[p], work[p], xbuf[p], scale, c
             )
-            stats[p, 0] = loss
-            stats[p, 1] = correct
+            stats[p, 0] = block_loss
+            stats[p, 1] = block_right
+    loss, correct = totals(stats)
+    if correct < 0:
+        return loss, correct
     # the blocks' sum, in block order, chunk by chunk on every thread
     for ch in numba.prange((G.shape[1] + CHUNK - 1) // CHUNK):
         add_blocks(G, flat, ch, plain)
+    return loss, correct
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, boundscheck=False)

@@ -38,7 +38,15 @@ import math
 import numba
 import numpy as np
 
-from gradlab.engines._numba_blocks import CHUNK, add_blocks, block_rows, copy_rows, gather
+from gradlab.engines._numba_blocks import (
+    CHUNK,
+    add_blocks,
+    block_rows,
+    copy_rows,
+    gather,
+    labels_in_range,
+    totals,
+)
 
 #: What the products may reorder: sums in any order, and multiply-adds fused.
 _PRODUCTS = {"reassoc", "contract"}
@@ -260,10 +268,11 @@ def softmax_block_gradients(
     c: float,
     stats: np.ndarray,
     plain: bool,
-) -> None:
+) -> tuple[float, int]:
     """Softmax regression's gradient on the rows ``X[idx]`` in row blocks, one block per
     thread, added up into ``G[0]``; with ``plain``, the step ``flat -= G[0] + G[1] + ...``
-    instead. The arguments are those of
+    instead. Returns the batch's summed loss and number right, or ``(0.0, -1)`` and no
+    step if a label is not a class number. The arguments are those of
     :func:`gradlab.engines._numba_mlp.mlp_block_gradients` for one layer, whose weights
     are stored transposed, ``WT`` (K, d), at the start of ``flat`` (``layout[0, 0] == 0``)
     and the bias after them; ``work`` holds each block's ``ceil(m / B) * K`` logits.
@@ -277,10 +286,12 @@ def softmax_block_gradients(
     for p in numba.prange(n_blocks):
         r0, mr = block_rows(p, n_blocks, m)
         g = G[p]
+        stats[p, 0] = 0.0
         if mr == 0:
             g[:] = 0
-            stats[p, 0] = 0.0
             stats[p, 1] = 0.0
+        elif not labels_in_range(y, r0, mr, K):
+            stats[p, 1] = -1.0
         else:
             x = xbuf[p, : mr * d].reshape((mr, d))
             gather(X, idx, r0, x)
@@ -288,16 +299,19 @@ def softmax_block_gradients(
             _logits(x, WT, z)
             gb = g[bo : bo + K]
             gb[:] = 0
-            loss, correct = _softmax_rows(z, y[r0 : r0 + mr], b, gb, scale, c)
+            block_loss, block_right = _softmax_rows(z, y[r0 : r0 + mr], b, gb, scale, c)
             gWT = g[: K * d].reshape((K, d))
             gWT[:] = 0
             _accumulate(x, z, gWT)
-            stats[p, 0] = loss
-            stats[p, 1] = correct
+            stats[p, 0] = block_loss
+            stats[p, 1] = block_right
     # the blocks' sum, on this thread: (d + 1) * K values, too few to repay a second
     # parallel region
-    for ch in range((G.shape[1] + CHUNK - 1) // CHUNK):
-        add_blocks(G, flat, ch, plain)
+    loss, correct = totals(stats)
+    if correct >= 0:
+        for ch in range((G.shape[1] + CHUNK - 1) // CHUNK):
+            add_blocks(G, flat, ch, plain)
+    return loss, correct
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, boundscheck=False)

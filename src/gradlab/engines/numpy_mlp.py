@@ -526,22 +526,22 @@ class NumpyMLP:
         if m == 0 or not self._usable_by_blocks(X):
             return None
         y = np.ascontiguousarray(y, np.int64)
-        if y.min() < 0 or y.max() >= self.sizes[-1]:
-            raise IndexError("a label is not a class number: 0 <= y < the number of classes")
         idx = np.ascontiguousarray(idx, np.int64)
         work, xbuf, offsets, stats = self._block_buffers(m, X.shape[1])
         c = (lr if self.fold else 1.0) / m
         G, flat, plain = self._G, self.flat, self._plain
         try:
-            self._blocked(
+            loss, correct = self._blocked(
                 X, idx, y, flat, self._layout, offsets, G, work, xbuf, scale, c, stats, plain
             )
         except Exception as exc:  # numba's typing and lowering errors, before it runs
             self._drop_blocked(exc)
             return None
+        if correct < 0:  # the kernel checked the labels, and took no step
+            raise IndexError("a label is not a class number: 0 <= y < the number of classes")
         # plain SGD: the kernel took the step; any other rule steps on the blocks' sum
         self._update(lr, taken=plain)
-        return float(stats[:, 0].sum()), int(stats[:, 1].sum())
+        return loss, correct
 
     def _drop_blocked(self, exc: Exception) -> None:
         """Warn, and compute with NumPy's passes on the whole batch from now on."""

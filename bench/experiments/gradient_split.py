@@ -24,10 +24,12 @@ all three), at the benchmark's shapes (784-200-200-10, batch 256), BLAS on one t
 the blocks on two of numba's threads. The arrangements take turns in rounds of random
 order; per arrangement, the best step and the median of its time over ``rows``'s in the
 same round. First each is checked to compute the same first-layer activations and the
-same updated weights as ``rows`` from the same numbers (float32 rounding apart). Run
-from the repository root::
+same updated weights as ``rows`` from the same numbers (float32 rounding apart). With
+``--gather`` each step starts as the engine's does: the blocks cast the batch's rows of
+uint8 images into the arrangement's inputs (so a core may then read what the other has
+just written). Run from the repository root::
 
-    python -m bench.experiments.gradient_split [--rounds 20] [--steps 200]
+    python -m bench.experiments.gradient_split [--rounds 20] [--steps 200] [--gather]
 
 Not part of the benchmark: it backs docs/performance.md's paragraph on this split.
 """
@@ -122,6 +124,28 @@ def by_outputs(X, W1T, W2, W3, A1, A2, Z, D2, D1H, G1T, G2, G3):  # type: ignore
                 w[i, j] -= g[i, j]
 
 
+@numba.njit(parallel=True, cache=False, boundscheck=False)
+def gather_rows(X8, idx, xs):  # type: ignore[no-untyped-def]
+    """Each block casts its rows of the batch: ``xs[p]`` (HALF, D), as the engine does."""
+    for p in numba.prange(2):
+        for i in range(HALF):
+            src, out = X8[idx[p * HALF + i]], xs[p, i]
+            for j in range(D):
+                out[j] = src[j]
+
+
+@numba.njit(parallel=True, cache=False, boundscheck=False)
+def gather_features(X8, idx, XH):  # type: ignore[no-untyped-def]
+    """Each block casts its rows of the batch into both feature halves ``XH[q]`` (M, DH)."""
+    for p in numba.prange(2):
+        for i in range(p * HALF, (p + 1) * HALF):
+            src = X8[idx[i]]
+            for q in range(2):
+                out = XH[q, i]
+                for j in range(DH):
+                    out[j] = src[q * DH + j]
+
+
 def arrangements(seed: int = 0) -> dict[str, tuple]:  # type: ignore[type-arg]
     """Each arrangement's function and arguments, from the same batch and weights;
     the first-layer weights each updates are its second argument (transposed for
@@ -177,13 +201,34 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--rounds", type=int, default=20)
     p.add_argument("--steps", type=int, default=200, help="steps per timing")
+    p.add_argument(
+        "--gather",
+        action="store_true",
+        help="each step, the blocks first gather and cast the batch's rows of uint8 images "
+        "into the arrangement's inputs, as the engine does",
+    )
     args = p.parse_args()
     from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
     runs = arrangements()
     print(f"same numbers as 'rows': largest relative difference {check(runs):.2e}")
-    for _, fargs in runs.values():  # compiled before any timing
+    X8 = np.random.default_rng(1).integers(0, 256, (60000, D), dtype=np.uint8)
+    batches = [np.random.default_rng(2 + i).permutation(60000)[:M] for i in range(8)]
+
+    def gather(name: str, fargs: tuple, i: int) -> None:  # type: ignore[type-arg]
+        if not args.gather:
+            return
+        idx = batches[i % len(batches)]
+        if name == "rows":
+            gather_rows(X8, idx, fargs[0])
+        elif name == "features":
+            gather_features(X8, idx, fargs[0])
+        else:  # "outputs": the blocks' rows of one (M, D) array
+            gather_rows(X8, idx, fargs[0].reshape(2, HALF, D))
+
+    for name, (_, fargs) in runs.items():  # compiled before any timing
         _small_layers_update(fargs[2], fargs[3], fargs[-2], fargs[-1])
+        gather(name, fargs, 0)
     start_weights = {name: [a.copy() for a in fargs[1:4]] for name, (_, fargs) in runs.items()}
     numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
     times: dict[str, list[float]] = {name: [] for name in runs}
@@ -196,12 +241,14 @@ def main() -> None:
                 for a, a0 in zip(fargs[1:4], start_weights[name], strict=True):
                     np.copyto(a, a0)  # the weights of every timing start alike
                 start = time.perf_counter()
-                for _ in range(args.steps):
+                for i in range(args.steps):
+                    gather(name, fargs, i)
                     fn(*fargs)
                     _small_layers_update(fargs[2], fargs[3], fargs[-2], fargs[-1])
                 times[name].append((time.perf_counter() - start) / args.steps)
     base = np.array(times["rows"])
-    print(f"\nproducts and plain SGD's update of one step, {args.rounds} rounds of "
+    what = "the gather, products" if args.gather else "products"
+    print(f"\n{what} and plain SGD's update of one step, {args.rounds} rounds of "
           f"{args.steps} steps; ratio to 'rows' in the same round: median [quartiles]")  # fmt: skip
     for name, t in times.items():
         r = np.array(t) / base

@@ -501,6 +501,27 @@ def test_resume_refuses_other_data_of_the_same_shapes_and_classes(tmp_path: Path
     assert len(more.history_) == 2
 
 
+def test_a_fresh_fit_saves_the_fingerprint_it_hashed_while_training(tmp_path: Path) -> None:
+    X, y = blobs()
+    ckpt = tmp_path / "m.safetensors"
+    fitted = SoftmaxRegression(epochs=2, random_state=0).fit(X, y, checkpoint=ckpt)
+    rows = np.ascontiguousarray(X, np.float32)
+    labels = fitted.classes_.searchsorted(y).astype(np.int64)
+    assert checkpoint.read(ckpt).data == checkpoint.fingerprint(rows, labels)
+
+
+def test_a_pending_fingerprint_raises_its_threads_error_on_the_callers_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def fails(rows: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+        raise MemoryError("no room to hash")
+
+    monkeypatch.setattr(checkpoint, "fingerprint", fails)
+    pending = checkpoint.PendingFingerprint(np.zeros((2, 2)), np.zeros(2))
+    with pytest.raises(MemoryError, match="no room to hash"):
+        pending.result()
+
+
 def test_a_checkpoint_without_a_data_fingerprint_still_resumes(tmp_path: Path) -> None:
     """Files written before the fingerprint was kept (or by save) resume on any data of
     the right shapes, as before."""

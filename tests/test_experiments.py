@@ -37,6 +37,7 @@ EXPERIMENTS: list[tuple[str, list[str], tuple[str, ...], str]] = [
     ("input_buffers", [], (), "per batch"),
     ("live_plot", ["--repeats", "1", "--epochs", "1"], ("matplotlib",), "monitor"),
     ("engine_ab", ["--model", "softmax", "--rounds", "1", "--epochs", "1"], (), "best"),
+    ("cold_ab", ["--rounds", "1", "--epochs", "1", "--n-train", "600"], (), "faster in"),
     (
         "data_parallel",
         ["--n-train", "2000", "--epochs", "1", "--steps", "5"],
@@ -61,8 +62,8 @@ def test_experiment_runs_on_its_smallest_arguments(
 ) -> None:
     if missing := _missing(needs):
         pytest.skip(f"bench.experiments.{name} needs {', '.join(missing)}")
-    if name == "engine_ab" and not (ROOT / ".git").exists():
-        pytest.skip("engine_ab compares with a git revision: not a git checkout")
+    if name in ("engine_ab", "cold_ab") and not (ROOT / ".git").exists():
+        pytest.skip(f"{name} compares with a git revision: not a git checkout")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.run(
         [sys.executable, "-m", f"bench.experiments.{name}", *args],

@@ -577,17 +577,16 @@ class NetworkClassifier:
             saved = ckpt_file.read(checkpoint)  # type: ignore[arg-type]
         setup = self._setup(X, y, eval_set, classes, class_names, saved)
         sizes, known = setup.sizes, setup.classes
-        data_id = None
-        if checkpoint is not None:
+        data_id: Any = None  # the data's fingerprint, or a PendingFingerprint (below)
+        if checkpoint is not None and saved is not None:
             from gradlab.checkpoint import check_compatible, fingerprint
 
             data_id = fingerprint(setup.rows, setup.y)
-            if saved is not None:
-                check_compatible(
-                    saved, against="the data given", data=data_id,
-                    hint="Resume with the data it was trained on (a resumed run continues "
-                    "the same run), or fit without resume to start afresh.",
-                )  # fmt: skip
+            check_compatible(
+                saved, against="the data given", data=data_id,
+                hint="Resume with the data it was trained on (a resumed run continues "
+                "the same run), or fit without resume to start afresh.",
+            )  # fmt: skip
         engine = resolve_engine(hp["engine"], hp["device"], workers=workers, dtype=hp["dtype"])
         if hp["random_state"] is not None:
             seed = int(hp["random_state"])
@@ -697,15 +696,18 @@ class NetworkClassifier:
                 engine=engine, feature_names=setup.feature_names, weights=net.state(),
                 optimizer=net.optimizer_state(), schedule=schedule_meta,
                 best=(early.best_weights or {}) if early is not None else {},
-                early_stopping=early_meta(), data=data_id,
+                early_stopping=early_meta(),
+                data=data_id if isinstance(data_id, dict | None) else data_id.result(),
             )  # fmt: skip
 
         # only rank 0 prints, draws and writes
         cbs = [cb for cb in callbacks if cb is not early] if world.leader else []
         saver = None
         if checkpoint is not None and world.leader:
-            from gradlab.checkpoint import Checkpointer
+            from gradlab.checkpoint import Checkpointer, PendingFingerprint
 
+            if data_id is None:  # a fresh fit: hashed while the first epoch trains
+                data_id = PendingFingerprint(setup.rows, setup.y)
             saver = Checkpointer(checkpoint, snapshot)
             cbs.insert(0, saver)
         if early is not None:  # first: the checkpoint of an epoch holds its best weights

@@ -357,6 +357,67 @@ def test_a_process_forked_after_a_blocked_step_takes_blocked_steps_itself() -> N
     assert proc.stdout.split() == ["tbb", "0"], proc.stdout + proc.stderr[-2000:]
 
 
+FORK_UNDER_OPENMP = """
+import os, warnings
+import numba
+import numpy as np
+from gradlab.engines.numpy_mlp import NumpyMLP
+from gradlab.models._init import init_params
+
+def step():
+    sizes = (6, 5, 3)
+    net = NumpyMLP(sizes, init_params(sizes, "kaiming", 0.01, 0), blocks=2)
+    net.thread_pool(2)
+    data = (np.ones((8, 6), np.float32), np.arange(8) % 3)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        net.train_step(data, np.arange(8), 0.1)
+        net.evaluate(data)
+    return net.blocks, [str(w.message) for w in seen]
+
+step()
+pid = os.fork()
+if pid == 0:
+    blocks, seen = step()
+    print(blocks, len(seen), *seen, sep="\\n", flush=True)
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+print(numba.threading_layer(), os.waitstatus_to_exitcode(status))
+"""
+
+
+def _gnu_openmp_loads() -> bool:
+    try:
+        from numba.np.ufunc import omppool  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@needs_numba
+@pytest.mark.skipif(sys.platform != "linux", reason="GNU OpenMP's fork check is Linux's")
+def test_a_child_forked_from_a_process_on_gnu_openmp_falls_back_to_numpy_with_a_warning() -> None:
+    """Without oneTBB numba runs the blocks on GNU OpenMP, and terminates a forked child at
+    its first parallel kernel; the child must take NumPy's passes instead, and say why."""
+    if not _gnu_openmp_loads():
+        pytest.skip("numba's omp layer cannot load here")
+    env = {**os.environ, "NUMBA_THREADING_LAYER": "omp"}
+    proc = subprocess.run(
+        [sys.executable, "-c", FORK_UNDER_OPENMP],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert lines[-1] == "omp 0", proc.stdout + proc.stderr[-2000:]
+    assert lines[:2] == ["1", "1"], proc.stdout  # NumPy's passes, one warning
+    assert "the MLP's compiled step cannot be used (this process was forked from one whose " \
+        "numba threads ran on GNU OpenMP" in lines[2]  # fmt: skip
+    assert "oneTBB, which the fast extra installs, can" in lines[2]
+
+
 @needs_numba
 def test_oneTBB_is_left_alone_when_the_user_chose_numbas_threading_layer_or_it_is_absent(
     monkeypatch: pytest.MonkeyPatch,

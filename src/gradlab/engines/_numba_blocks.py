@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import importlib.metadata
 import os
+import sys
 from collections.abc import Callable
 
 import numba
@@ -54,6 +55,32 @@ def load_tbb() -> str | None:
 
 
 load_tbb()  # before numba starts its threads, at the blocked kernels' first call
+
+#: Whether this process was forked from one whose numba threads ran on GNU OpenMP.
+_forked_from_openmp = False
+
+
+def _after_fork_in_child() -> None:
+    global _forked_from_openmp
+    try:
+        layer = numba.threading_layer()  # type: ignore[attr-defined]
+    except ValueError:  # no parallel kernel had run: no threads to inherit
+        return
+    if layer == "omp" and sys.platform.startswith("linux"):
+        _forked_from_openmp = True
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def forked_from_openmp() -> bool:
+    """Whether this process was forked (``os.fork``, ``multiprocessing`` on Linux) from
+    one that had run a blocked kernel on numba's ``omp`` layer, GNU OpenMP on Linux:
+    numba terminates such a child at its first parallel kernel ("fork() called from a
+    process already using GNU OpenMP"), so the engine must not call one. Without oneTBB
+    (numba installed without the ``fast`` extra) numba picks that layer."""
+    return _forked_from_openmp
+
 
 #: Parameters per chunk of the blocks' sum.
 CHUNK = 8192

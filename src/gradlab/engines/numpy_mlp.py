@@ -18,7 +18,7 @@ a gradlab rule (:mod:`gradlab.optim.rules`) on the packed parameters.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -50,6 +50,10 @@ BLOCKED_KERNELS = {
 
 #: The most row blocks a step is cut into (one per core, up to this many).
 MAX_BLOCKS = 8
+
+
+def _never() -> bool:
+    return False
 
 
 def block_count(cpus: int | None = None) -> int:
@@ -221,13 +225,16 @@ class NumpyMLP:
         self._blocked_logits: Any = None
         #: Sets how many blocks run at once (numba's threads); None without blocks.
         self.thread_pool: Any = None
+        #: Whether this process may not run them (a fork; set with the kernels).
+        self._forked_from_openmp: Callable[[], bool] = _never
         if blocks > 1 and compiled:
             kernels = [compiled_kernel(*k, self._what) for k in BLOCKED_KERNELS[self.n_layers > 1]]
             if all(k is not None for k in kernels):
                 self._blocked, self._blocked_logits = kernels
-                from gradlab.engines._numba_blocks import thread_setter
+                from gradlab.engines._numba_blocks import forked_from_openmp, thread_setter
 
                 self.thread_pool = thread_setter(blocks)
+                self._forked_from_openmp = forked_from_openmp
         if self._blocked is None and self.n_layers == 1 and (compiled if fused is None else fused):
             gradient, logits = FUSED_KERNELS
             self._fused = compiled_kernel(*gradient, "softmax regression")
@@ -523,7 +530,7 @@ class NumpyMLP:
         """:meth:`step` on rows ``idx`` of ``X`` by the blocked kernel, update included;
         None if the kernel cannot take these arrays (then :meth:`step`'s NumPy passes)."""
         m = idx.shape[0]
-        if m == 0 or not self._usable_by_blocks(X):
+        if m == 0 or not self._usable_by_blocks(X) or self._cannot_run_blocks():
             return None
         y = np.ascontiguousarray(y, np.int64)
         idx = np.ascontiguousarray(idx, np.int64)
@@ -543,15 +550,31 @@ class NumpyMLP:
         self._update(lr, taken=plain)
         return loss, correct
 
-    def _drop_blocked(self, exc: Exception) -> None:
+    def _cannot_run_blocks(self) -> bool:
+        """Whether this process may not run the blocked kernels (see
+        :func:`gradlab.engines._numba_blocks.forked_from_openmp`); then it drops them."""
+        if not self._forked_from_openmp():
+            return False
+        self._drop_blocked(
+            "this process was forked from one whose numba threads ran on GNU OpenMP, "
+            "which a forked child cannot use; oneTBB, which the fast extra installs, can"
+        )
+        return True
+
+    def _drop_blocked(self, exc: Exception | str) -> None:
         """Warn, and compute with NumPy's passes on the whole batch from now on."""
         self._blocked = self._blocked_logits = None
         self.blocks = 1
-        fallback_warning(self._what, f"{type(exc).__name__}: {exc}")
+        reason = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+        fallback_warning(self._what, reason)
 
     def _logits_into(self, X: np.ndarray, start: int, stop: int, scale: float) -> np.ndarray:
         """The logits of rows ``start:stop`` of ``X`` (a reused buffer)."""
-        if self._blocked_logits is not None and self._usable_by_blocks(X):
+        if (
+            self._blocked_logits is not None
+            and self._usable_by_blocks(X)
+            and not self._cannot_run_blocks()
+        ):
             m = stop - start
             work, xbuf, offsets, _ = self._block_buffers(m, X.shape[1])
             z = self._acts(m)[-1]

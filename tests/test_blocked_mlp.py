@@ -315,6 +315,15 @@ def _tbb_installed() -> bool:
     return True
 
 
+def _run_script(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``script`` run by a fresh interpreter with ``env``; it must exit 0."""
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc
+
+
 FORK_AFTER_A_BLOCKED_STEP = """
 import os
 import numba
@@ -346,14 +355,7 @@ def test_a_process_forked_after_a_blocked_step_takes_blocked_steps_itself() -> N
     already using GNU OpenMP, this is unsafe"); gradlab loads pip's oneTBB so that numba
     runs the blocks on its fork-safe tbb layer."""
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_THREADING_LAYER"}
-    proc = subprocess.run(
-        [sys.executable, "-c", FORK_AFTER_A_BLOCKED_STEP],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = _run_script(FORK_AFTER_A_BLOCKED_STEP, env)
     assert proc.stdout.split() == ["tbb", "0"], proc.stdout + proc.stderr[-2000:]
 
 
@@ -401,15 +403,7 @@ def test_a_child_forked_from_a_process_on_gnu_openmp_falls_back_to_numpy_with_a_
     its first parallel kernel; the child must take NumPy's passes instead, and say why."""
     if not _gnu_openmp_loads():
         pytest.skip("numba's omp layer cannot load here")
-    env = {**os.environ, "NUMBA_THREADING_LAYER": "omp"}
-    proc = subprocess.run(
-        [sys.executable, "-c", FORK_UNDER_OPENMP],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = _run_script(FORK_UNDER_OPENMP, {**os.environ, "NUMBA_THREADING_LAYER": "omp"})
     lines = proc.stdout.splitlines()
     assert lines[-1] == "omp 0", proc.stdout + proc.stderr[-2000:]
     assert lines[:2] == ["1", "1"], proc.stdout  # NumPy's passes, one warning

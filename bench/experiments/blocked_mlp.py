@@ -91,17 +91,12 @@ def gemm_times(rounds: int = 5) -> tuple[float, float]:
     on one thread, and the two blocks side by side on two numba threads."""
     import numba
 
+    from bench.experiments.gradient_split import block_products
+
     @numba.njit(parallel=True, cache=False)
     def products(xs, W1, W2, W3, A1, A2, Z, D2, D1, G1, G2, G3, n):  # type: ignore[no-untyped-def]
         for p in numba.prange(n):
-            np.dot(xs[p], W1, A1[p])
-            np.dot(A1[p], W2, A2[p])
-            np.dot(A2[p], W3, Z[p])
-            np.dot(A2[p].T, Z[p], G3[p])
-            np.dot(Z[p], W3.T, D2[p])
-            np.dot(A1[p].T, D2[p], G2[p])
-            np.dot(D2[p], W2.T, D1[p])
-            np.dot(xs[p].T, D1[p], G1[p])
+            block_products(p, xs, W1, W2, W3, A1, A2, Z, D2, D1, G1, G2, G3)
 
     rng = np.random.default_rng(0)
 

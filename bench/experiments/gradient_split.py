@@ -63,17 +63,23 @@ def _small_layers_update(W2, W3, G2, G3):  # type: ignore[no-untyped-def]
     _subtract_sum(W3.ravel(), G3[0].ravel(), G3[1].ravel(), 0, W3.size)
 
 
+@numba.njit(cache=False, boundscheck=False)
+def block_products(p, xs, W1, W2, W3, A1, A2, Z, D2, D1, G1, G2, G3):  # type: ignore[no-untyped-def]
+    """Block ``p``'s eight products of a step, forward then backward, as the engine's."""
+    np.dot(xs[p], W1, A1[p])
+    np.dot(A1[p], W2, A2[p])
+    np.dot(A2[p], W3, Z[p])
+    np.dot(A2[p].T, Z[p], G3[p])
+    np.dot(Z[p], W3.T, D2[p])
+    np.dot(A1[p].T, D2[p], G2[p])
+    np.dot(D2[p], W2.T, D1[p])
+    np.dot(xs[p].T, D1[p], G1[p])
+
+
 @numba.njit(parallel=True, cache=False, boundscheck=False)
 def by_rows(xs, W1, W2, W3, A1, A2, Z, D2, D1, G1, G2, G3):  # type: ignore[no-untyped-def]
     for p in numba.prange(2):
-        np.dot(xs[p], W1, A1[p])
-        np.dot(A1[p], W2, A2[p])
-        np.dot(A2[p], W3, Z[p])
-        np.dot(A2[p].T, Z[p], G3[p])
-        np.dot(Z[p], W3.T, D2[p])
-        np.dot(A1[p].T, D2[p], G2[p])
-        np.dot(D2[p], W2.T, D1[p])
-        np.dot(xs[p].T, D1[p], G1[p])
+        block_products(p, xs, W1, W2, W3, A1, A2, Z, D2, D1, G1, G2, G3)
     f1, a1, b1 = W1.ravel(), G1[0].ravel(), G1[1].ravel()
     for ch in numba.prange((f1.shape[0] + CHUNK - 1) // CHUNK):
         _subtract_sum(f1, a1, b1, ch * CHUNK, min(ch * CHUNK + CHUNK, f1.shape[0]))

@@ -522,6 +522,19 @@ def test_a_pending_fingerprint_raises_its_threads_error_on_the_callers_thread(
         pending.result()
 
 
+def test_a_pending_fingerprint_whose_thread_never_ran_hashes_when_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As in a process forked after the thread started: the thread is not there."""
+    import threading
+
+    monkeypatch.setattr(threading.Thread, "start", lambda self: None)
+    monkeypatch.setattr(threading.Thread, "join", lambda self, timeout=None: None)
+    rows, y = np.arange(6, dtype=np.float32).reshape(3, 2), np.array([0, 1, 0])
+    pending = checkpoint.PendingFingerprint(rows, y)
+    assert pending.result() == checkpoint.fingerprint(rows, y)
+
+
 def test_a_checkpoint_without_a_data_fingerprint_still_resumes(tmp_path: Path) -> None:
     """Files written before the fingerprint was kept (or by save) resume on any data of
     the right shapes, as before."""

@@ -226,25 +226,27 @@ class PendingFingerprint:
     def __init__(self, rows: np.ndarray, y: np.ndarray) -> None:
         import threading
 
+        self._data = (rows, y)
         self._digest: dict[str, Any] | None = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(
-            target=self._run, args=(rows, y), name="gradlab-fingerprint", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name="gradlab-fingerprint", daemon=True)
         self._thread.start()
 
-    def _run(self, rows: np.ndarray, y: np.ndarray) -> None:
+    def _run(self) -> None:
         try:
-            self._digest = fingerprint(rows, y)
+            self._digest = fingerprint(*self._data)
         except BaseException as exc:  # raised again by result(), on the caller's thread
             self._error = exc
 
     def result(self) -> dict[str, Any]:
-        """The fingerprint, once the thread has computed it; its error, if it failed."""
+        """The fingerprint, once the thread has computed it; its error, if it failed. A
+        thread that never ran (this process forked from the one that started it) leaves
+        the hashing to this call."""
         self._thread.join()
         if self._error is not None:
             raise self._error
-        assert self._digest is not None
+        if self._digest is None:
+            self._digest = fingerprint(*self._data)
         return self._digest
 
 

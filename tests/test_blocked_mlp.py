@@ -366,22 +366,25 @@ import numpy as np
 from gradlab.engines.numpy_mlp import NumpyMLP
 from gradlab.models._init import init_params
 
-def step():
-    sizes = (6, 5, 3)
-    net = NumpyMLP(sizes, init_params(sizes, "kaiming", 0.01, 0), blocks=2)
-    net.thread_pool(2)
-    data = (np.ones((8, 6), np.float32), np.arange(8) % 3)
+sizes = (6, 5, 3)
+data = (np.ones((8, 6), np.float32), np.arange(8) % 3)
+
+def step(net):
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
+        net = net or NumpyMLP(sizes, init_params(sizes, "kaiming", 0.01, 0), blocks=2)
+        if net.thread_pool is not None:
+            net.thread_pool(2)
         net.train_step(data, np.arange(8), 0.1)
         net.evaluate(data)
-    return net.blocks, [str(w.message) for w in seen]
+    return net, [str(w.message) for w in seen]
 
-step()
+parents, _ = step(None)
 pid = os.fork()
-if pid == 0:
-    blocks, seen = step()
-    print(blocks, len(seen), *seen, sep="\\n", flush=True)
+if pid == 0:  # a network made in the child, then the parent's, used in the child
+    for net in (None, parents):
+        net, seen = step(net)
+        print(net.blocks, net.thread_pool is None, len(seen), *seen, sep="\\n", flush=True)
     os._exit(0)
 _, status = os.waitpid(pid, 0)
 print(numba.threading_layer(), os.waitstatus_to_exitcode(status))
@@ -406,10 +409,11 @@ def test_a_child_forked_from_a_process_on_gnu_openmp_falls_back_to_numpy_with_a_
     proc = _run_script(FORK_UNDER_OPENMP, {**os.environ, "NUMBA_THREADING_LAYER": "omp"})
     lines = proc.stdout.splitlines()
     assert lines[-1] == "omp 0", proc.stdout + proc.stderr[-2000:]
-    assert lines[:2] == ["1", "1"], proc.stdout  # NumPy's passes, one warning
-    assert "the MLP's compiled step cannot be used (this process was forked from one whose " \
-        "numba threads ran on GNU OpenMP" in lines[2]  # fmt: skip
-    assert "oneTBB, which the fast extra installs, can" in lines[2]
+    for child in (lines[:4], lines[4:8]):  # a network made in the child, the parent's
+        assert child[:3] == ["1", "True", "1"], proc.stdout
+        assert "the MLP's compiled step cannot be used (this process was forked from one " \
+            "whose numba threads ran on GNU OpenMP" in child[3]  # fmt: skip
+        assert "oneTBB, which the fast extra installs, can" in child[3]
 
 
 @needs_numba

@@ -235,6 +235,7 @@ class NumpyMLP:
 
                 self.thread_pool = thread_setter(blocks)
                 self._forked_from_openmp = forked_from_openmp
+                self._cannot_run_blocks()  # in such a fork: NumPy's passes from the start
         if self._blocked is None and self.n_layers == 1 and (compiled if fused is None else fused):
             gradient, logits = FUSED_KERNELS
             self._fused = compiled_kernel(*gradient, "softmax regression")
@@ -562,8 +563,10 @@ class NumpyMLP:
         return True
 
     def _drop_blocked(self, exc: Exception | str) -> None:
-        """Warn, and compute with NumPy's passes on the whole batch from now on."""
+        """Warn, and compute with NumPy's passes on the whole batch from now on (with
+        BLAS's threads, from the next fit on: the governor moves them again)."""
         self._blocked = self._blocked_logits = None
+        self.thread_pool = None
         self.blocks = 1
         reason = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
         fallback_warning(self._what, reason)

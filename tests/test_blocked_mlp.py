@@ -315,6 +315,30 @@ def _tbb_installed() -> bool:
     return True
 
 
+@needs_numba
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="BLAS on two threads needs two CPUs")
+def test_after_the_blocks_are_dropped_the_governors_next_move_gives_blas_the_cores() -> None:
+    """The governor holds BLAS on one thread while the blocks run; a fit whose blocked
+    kernel is dropped (it failed to compile, or a fork) trains on NumPy's passes, which
+    need BLAS's threads."""
+    from threadpoolctl import threadpool_info  # type: ignore[import-untyped]
+
+    def blas_threads() -> set[int]:
+        return {int(i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"}
+
+    sizes = (6, 5, 3)
+    net = NumpyMLP(sizes, init_params(sizes, "kaiming", 0.01, 0), blocks=2)
+    with governor.training_threads("numpy", "auto", True, pool=net.thread_pool) as gov:
+        assert gov is not None
+        assert blas_threads() == {1}
+        with pytest.warns(CompiledStepWarning, match="the MLP's compiled step cannot be used"):
+            net._drop_blocked("a test")
+        gov.set_threads(2)  # what the governor does after an epoch on a free machine
+        assert blas_threads() == {2}
+    assert net.thread_pool is None
+    assert net.blocks == 1
+
+
 def _run_script(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """``script`` run by a fresh interpreter with ``env``; it must exit 0."""
     proc = subprocess.run(

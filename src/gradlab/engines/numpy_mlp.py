@@ -223,8 +223,10 @@ class NumpyMLP:
         #: The blocked gradient and logits, or None (see ``blocks``).
         self._blocked: Any = None
         self._blocked_logits: Any = None
-        #: Sets how many blocks run at once (numba's threads); None without blocks.
+        #: Sets how many blocks run at once (numba's threads) and returns the count it
+        #: replaced; None without blocks (see :meth:`_threads`).
         self.thread_pool: Any = None
+        self._numba_threads: Callable[[int], int] | None = None
         #: Whether this process may not run them (a fork; set with the kernels).
         self._forked_from_openmp: Callable[[], bool] = _never
         if blocks > 1 and compiled:
@@ -233,7 +235,8 @@ class NumpyMLP:
                 self._blocked, self._blocked_logits = kernels
                 from gradlab.engines._numba_blocks import forked_from_openmp, thread_setter
 
-                self.thread_pool = thread_setter(blocks)
+                self._numba_threads = thread_setter(blocks)
+                self.thread_pool = self._threads
                 self._forked_from_openmp = forked_from_openmp
                 self._cannot_run_blocks()  # in such a fork: NumPy's passes from the start
         if self._blocked is None and self.n_layers == 1 and (compiled if fused is None else fused):
@@ -562,9 +565,24 @@ class NumpyMLP:
         )
         return True
 
+    def _threads(self, n: int) -> int:
+        """:attr:`thread_pool`: up to ``n`` blocks at once, on numba's threads; returns the
+        count it replaced. Once the blocks are dropped (:meth:`_drop_blocked`), ``n``
+        threads for BLAS instead, which the NumPy passes use: the governor keeps moving
+        the same pool for the rest of the fit (inside its own limit on BLAS, which it
+        sets back when the fit ends)."""
+        if self._blocked is not None and self._numba_threads is not None:
+            return self._numba_threads(n)
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+        threadpool_limits(limits=max(1, int(n)), user_api="blas")
+        return int(n)
+
     def _drop_blocked(self, exc: Exception | str) -> None:
-        """Warn, and compute with NumPy's passes on the whole batch from now on (with
-        BLAS's threads, from the next fit on: the governor moves them again)."""
+        """Warn, and compute with NumPy's passes on the whole batch from now on. In a fit
+        under way the governor held BLAS on one thread for the blocks; its next move of
+        the pool (:meth:`_threads`) gives BLAS the cores, and the next fit starts with
+        BLAS's threads."""
         self._blocked = self._blocked_logits = None
         self.thread_pool = None
         self.blocks = 1

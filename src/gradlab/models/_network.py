@@ -577,7 +577,8 @@ class NetworkClassifier:
             saved = ckpt_file.read(checkpoint)  # type: ignore[arg-type]
         setup = self._setup(X, y, eval_set, classes, class_names, saved)
         sizes, known = setup.sizes, setup.classes
-        data_id: Any = None  # the data's fingerprint, or a PendingFingerprint (below)
+        data_id: dict[str, Any] | None = None  # a resumed fit's, checked at once
+        pending: Any = None  # a fresh fit's, hashed while the first epoch trains (below)
         if checkpoint is not None and saved is not None:
             from gradlab.checkpoint import check_compatible, fingerprint
 
@@ -697,7 +698,7 @@ class NetworkClassifier:
                 optimizer=net.optimizer_state(), schedule=schedule_meta,
                 best=(early.best_weights or {}) if early is not None else {},
                 early_stopping=early_meta(),
-                data=data_id if isinstance(data_id, dict | None) else data_id.result(),
+                data=data_id if pending is None else pending.result(),
             )  # fmt: skip
 
         # only rank 0 prints, draws and writes
@@ -706,8 +707,8 @@ class NetworkClassifier:
         if checkpoint is not None and world.leader:
             from gradlab.checkpoint import Checkpointer, PendingFingerprint
 
-            if data_id is None:  # a fresh fit: hashed while the first epoch trains
-                data_id = PendingFingerprint(setup.rows, setup.y)
+            if data_id is None:
+                pending = PendingFingerprint(setup.rows, setup.y)
             saver = Checkpointer(checkpoint, snapshot)
             cbs.insert(0, saver)
         if early is not None:  # first: the checkpoint of an epoch holds its best weights

@@ -266,6 +266,100 @@ def test_a_ctrl_c_in_the_first_imports_prints_one_line(tmp_path: Path, module: s
     assert proc.stderr == "gradlab: interrupted\n"
 
 
+#: A finder that sends this process a Ctrl-C while gradlab.cli is found, and turns the
+#: KeyboardInterrupt into an ImportError, as NumPy's C extensions did ("Importing the
+#: numpy C-extensions failed"); a Ctrl-C that waits is not raised there at all.
+SWALLOWING_IMPORT = (
+    "import signal, sys\n"
+    "class SwallowingFinder:\n"
+    "    def find_spec(self, name, path=None, target=None):\n"
+    "        if name != 'gradlab.cli':\n"
+    "            return None\n"
+    "        broken = False\n"
+    "        try:\n"
+    "            signal.raise_signal(signal.SIGINT)\n"
+    "            sum(range(1000))\n"
+    "        except KeyboardInterrupt:\n"
+    "            broken = True\n"
+    "        if broken:\n"
+    "            raise ImportError('PyCapsule_Import could not import module')\n"
+    "        return None\n"
+    "sys.meta_path.insert(0, SwallowingFinder())\n"
+)
+
+
+def test_a_ctrl_c_while_the_imports_run_waits_for_them_to_end(tmp_path: Path) -> None:
+    """Before, the Ctrl-C became the ImportError, which ended with a traceback (status 1)."""
+    code = SWALLOWING_IMPORT + "from gradlab.__main__ import main\nmain()\n"
+    proc = run_as_module(tmp_path, code)
+    assert proc.returncode == ExitStatus.INTERRUPTED, proc.stderr
+    assert proc.stderr == "gradlab: interrupted\n"
+
+
+def test_a_ctrl_c_stays_ignored_where_it_was_ignored(tmp_path: Path) -> None:
+    """A job started in the background by a shell ignores SIGINT: the imports' hold must
+    not turn that into an interrupt."""
+    code = (
+        "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        + SWALLOWING_IMPORT
+        + "import sys\nsys.argv[1:] = ['--version']\n"
+        "from gradlab.__main__ import main\nmain()\n"
+    )
+    proc = run_as_module(tmp_path, code)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("gradlab ")
+
+
+#: cli.main replaced by work during which a weak reference's callback raises ``{stop}``
+#: (as a signal that lands in such a callback does), then run from gradlab.__main__.
+STOP_IN_A_CALLBACK = """import gradlab.cli as cli
+from gradlab.errors import HungUp, Terminated
+def main(argv=None):
+    import time, weakref
+    class Thing:
+        pass
+    thing = Thing()
+    def callback(ref):
+        raise {stop}
+    ref = weakref.ref(thing, callback)
+    del thing
+    time.sleep(0.5)
+    print("the work went on")
+    return 0
+cli.main = main
+from gradlab.__main__ import main as entry
+entry()
+"""
+
+
+@pytest.mark.parametrize(
+    ("stop", "status", "said"),
+    [
+        ("KeyboardInterrupt", ExitStatus.INTERRUPTED, "interrupted"),
+        ("Terminated", ExitStatus.TERMINATED, "stopped by SIGTERM"),
+        ("HungUp", ExitStatus.HANGUP, "stopped by SIGHUP"),
+    ],
+)
+def test_a_stop_raised_in_a_weakref_callback_is_not_lost(
+    tmp_path: Path, stop: str, status: ExitStatus, said: str
+) -> None:
+    """Python prints an exception raised in a weak reference's callback ("Exception
+    ignored in ...") and goes on: a Ctrl-C that came while the import system ran one was
+    lost, and the command ran to the end with status 0."""
+    proc = run_as_module(tmp_path, STOP_IN_A_CALLBACK.format(stop=stop))
+    assert proc.returncode == status, proc.stderr
+    assert proc.stderr == f"gradlab: {said}\n"
+    assert "the work went on" not in proc.stdout
+
+
+def test_other_errors_in_a_callback_are_still_printed_as_python_does(tmp_path: Path) -> None:
+    proc = run_as_module(tmp_path, STOP_IN_A_CALLBACK.format(stop="ValueError('not a stop')"))
+    assert proc.returncode == 0, proc.stderr
+    assert "Exception ignored in" in proc.stderr
+    assert "ValueError: not a stop" in proc.stderr
+    assert "the work went on" in proc.stdout
+
+
 def test_the_gradlab_script_starts_in_the_guarded_entry() -> None:
     import tomllib
 

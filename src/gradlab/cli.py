@@ -115,6 +115,21 @@ def _command(name: str):  # type: ignore[no-untyped-def]
     return importlib.import_module(f"gradlab.commands.{COMMANDS[name][0]}")
 
 
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The command that ``argv`` names, if any: its first word that is not an option
+    (a command's options come after it)."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def preload(argv: Sequence[str]) -> None:
+    """Import the module of the command that ``argv`` names, as :func:`main` will, with
+    what it imports (NumPy, for most): :func:`gradlab.__main__.main` does it while a
+    Ctrl-C waits (see there)."""
+    first = _command_word(argv)
+    if first in COMMANDS:
+        _command(first)
+
+
 def run() -> NoReturn:
     """The ``gradlab`` command (and ``python -m gradlab``): :func:`main`, then exit with its
     status (:func:`gradlab.process.exit_with`); a worker that made a process group exits
@@ -153,7 +168,7 @@ def _made_a_group() -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (see :class:`ExitStatus`)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    first = next((a for a in argv if not a.startswith("-")), None)  # options come after it
+    first = _command_word(argv)
     # without a command (--help, --version, a typo) the commands' own options are not
     # needed, and their modules are not imported
     parser = build_parser(first if first in COMMANDS else "")

@@ -222,7 +222,7 @@ def test_training_threads_with_an_engine_pool_run_blas_on_one_thread() -> None:
     calls: list[int] = []
     before = blas_threads()
     with governor.training_threads("numpy", 2, on_cpu=True, pool=calls.append) as gov:
-        assert gov is None
+        assert isinstance(gov, governor.KeepThreads)  # gives the pool 2 again every epoch
         assert set(blas_threads()) == {1}
         assert calls == [2]
     assert blas_threads() == before
@@ -337,6 +337,35 @@ def test_after_the_blocks_are_dropped_the_governors_next_move_gives_blas_the_cor
         assert blas_threads() == {2}
     assert net.thread_pool is None
     assert net.blocks == 1
+
+
+@needs_numba
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="BLAS on two threads needs two CPUs")
+def test_after_the_blocks_are_dropped_a_fixed_count_goes_to_blas_at_the_next_epoch() -> None:
+    """With ``cpu_threads=2`` nothing moved the pool again once the fit had started: a fit
+    whose blocks were dropped ran NumPy's passes on one BLAS thread to its end."""
+    from threadpoolctl import threadpool_info  # type: ignore[import-untyped]
+
+    from gradlab.train import BatchStats
+
+    def blas_threads() -> set[int]:
+        return {int(i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"}
+
+    before = blas_threads()
+    sizes = (6, 5, 3)
+    net = NumpyMLP(sizes, init_params(sizes, "kaiming", 0.01, 0), blocks=2)
+    with governor.training_threads("numpy", 2, True, pool=net.thread_pool) as keeper:
+        assert isinstance(keeper, governor.KeepThreads)
+        assert blas_threads() == {1}
+        keeper.on_batch_end(1, 0, BatchStats())  # the blocks run: BLAS stays on one thread
+        assert blas_threads() == {1}
+        with pytest.warns(CompiledStepWarning, match="the MLP's compiled step cannot be used"):
+            net._drop_blocked("a test")
+        keeper.on_batch_end(1, 1, BatchStats())  # not the first batch of an epoch
+        assert blas_threads() == {1}
+        keeper.on_batch_end(2, 0, BatchStats())
+        assert blas_threads() == {2}
+    assert blas_threads() == before
 
 
 def _run_script(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -114,7 +114,7 @@ def training_threads(
     cpu_threads: int | str | None,
     on_cpu: bool,
     pool: Callable[[int], Any] | None = None,
-) -> Iterator[ThreadGovernor | None]:
+) -> Iterator[Callback | None]:
     """The CPU threads to train with; the caller's setting comes back afterwards.
 
     Parameters
@@ -136,8 +136,9 @@ def training_threads(
 
     Yields
     ------
-    ThreadGovernor or None
-        The callback to pass to the training loop under ``"auto"``, else None.
+    Callback or None
+        The callback to pass to the training loop: a :class:`ThreadGovernor` under
+        ``"auto"``; with ``pool`` and a fixed count, a :class:`KeepThreads`; else None.
     """
     if pool is not None and on_cpu:
         with _blocks_threads(cpu_threads, pool) as governor:
@@ -169,7 +170,7 @@ def training_threads(
 @contextlib.contextmanager
 def _blocks_threads(
     cpu_threads: int | str | None, pool: Callable[[int], Any]
-) -> Iterator[ThreadGovernor | None]:
+) -> Iterator[Callback | None]:
     """:func:`training_threads` for an engine with its own threads (``pool``)."""
     from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
@@ -179,9 +180,34 @@ def _blocks_threads(
     before = None
     if cpu_threads is not None:
         before = pool(1 if cpu_threads == "auto" else int(cpu_threads))
+    keeper: Callback | None = None
+    if cpu_threads == "auto":
+        keeper = ThreadGovernor(pool)
+    elif cpu_threads is not None:
+        keeper = KeepThreads(pool, int(cpu_threads))
     with blas.limit(limits=1):
         try:
-            yield ThreadGovernor(pool) if cpu_threads == "auto" else None
+            yield keeper
         finally:
             if before is not None:  # the caller's count comes back
                 pool(before)
+
+
+class KeepThreads(Callback):
+    """Give the engine's pool a fixed thread count again at the first batch of every epoch.
+
+    While an engine's row blocks run, BLAS is held on one thread and ``pool`` (its
+    ``thread_pool``) runs ``threads`` blocks at once. An engine that drops its blocks
+    partway through a fit (a kernel that fails to compile at its first step, or a
+    forked process) computes with NumPy's passes from then on, and its pool then sets
+    BLAS's threads instead: this callback hands them the fixed count, as a
+    :class:`ThreadGovernor` hands them its count under ``"auto"``.
+    """
+
+    def __init__(self, pool: Callable[[int], Any], threads: int) -> None:
+        self.pool = pool
+        self.threads = threads
+
+    def on_batch_end(self, epoch: int, batch: int, stats: BatchStats) -> None:
+        if batch == 0:
+            self.pool(self.threads)

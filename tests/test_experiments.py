@@ -38,6 +38,7 @@ EXPERIMENTS: list[tuple[str, list[str], tuple[str, ...], str]] = [
     ("live_plot", ["--repeats", "1", "--epochs", "1"], ("matplotlib",), "monitor"),
     ("engine_ab", ["--model", "softmax", "--rounds", "1", "--epochs", "1"], (), "best"),
     ("cold_ab", ["--rounds", "1", "--epochs", "1", "--n-train", "600"], (), "faster in"),
+    ("exit_teardown", ["--rounds", "1", "--n-train", "600"], (), "teardown - skipped"),
     (
         "data_parallel",
         ["--n-train", "2000", "--epochs", "1", "--steps", "5"],

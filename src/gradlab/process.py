@@ -38,7 +38,18 @@ def native_thread_left() -> bool:
 
 def exit_with(status: int) -> NoReturn:
     """Exit with ``status``, as ``raise SystemExit(status)`` does, also after a Ctrl-C that
-    was caught and handled.
+    was caught and handled, and without the interpreter's teardown where nothing waits
+    for it.
+
+    The teardown (every module's objects freed, the libraries' thread pools joined) does
+    nothing a finished command needs: gradlab's files are written and closed, and the
+    ``atexit`` handlers still run (:func:`exit_without_teardown`). It added 29.6 ms to a
+    one-epoch ``gradlab train softmax`` and 177 ms to a ``gradlab train mlp`` that had
+    loaded numba's kernels and threads (the median difference over 16 rounds of
+    ``python -m bench.experiments.exit_teardown``, the second with ``GRADLAB_NUMBA=1
+    ... --model mlp``; 2026-12-01). So the process skips it, unless a thread that
+    Python's exit waits for (one that is not a daemon) is still running: then it exits
+    as usual, after that thread.
 
     CPython notes a KeyboardInterrupt that leaves an ``exec`` or ``eval`` of a string
     (``dataclasses`` and ``namedtuple`` make their methods that way, so an import can be
@@ -49,11 +60,19 @@ def exit_with(status: int) -> NoReturn:
     (:func:`exit_without_teardown`), which never looks at the flag. A process that left a
     thread in a native call (:func:`left_a_native_thread`) also exits without teardown.
     """
-    if _NATIVE_THREAD_LEFT:
+    if _NATIVE_THREAD_LEFT or not _threads_to_wait_for():
         exit_without_teardown(status)
     if forget_caught_interrupt() or status != ExitStatus.INTERRUPTED:
         raise SystemExit(status)
     exit_without_teardown(status)
+
+
+def _threads_to_wait_for() -> bool:
+    """Whether a thread that Python's exit would wait for (not a daemon) still runs."""
+    import threading
+
+    main = threading.main_thread()
+    return any(t is not main and not t.daemon and t.is_alive() for t in threading.enumerate())
 
 
 def forget_caught_interrupt() -> bool:

@@ -296,6 +296,26 @@ def test_a_ctrl_c_while_the_imports_run_waits_for_them_to_end(tmp_path: Path) ->
     assert proc.stderr == "gradlab: interrupted\n"
 
 
+def test_a_second_ctrl_c_stops_an_import_that_hangs(tmp_path: Path) -> None:
+    code = (
+        "import signal, sys, time\n"
+        "class HangingFinder:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'gradlab.cli':\n"
+        "            signal.raise_signal(signal.SIGINT)\n"
+        "            signal.raise_signal(signal.SIGINT)\n"
+        "            time.sleep(20)\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, HangingFinder())\n"
+        "from gradlab.__main__ import main\nmain()\n"
+    )
+    start = time.perf_counter()
+    proc = run_as_module(tmp_path, code)
+    assert time.perf_counter() - start < 15, "the second Ctrl-C waited for the import"
+    assert proc.returncode == ExitStatus.INTERRUPTED, proc.stderr
+    assert proc.stderr == "gradlab: interrupted\n"
+
+
 def test_a_ctrl_c_stays_ignored_where_it_was_ignored(tmp_path: Path) -> None:
     """A job started in the background by a shell ignores SIGINT: the imports' hold must
     not turn that into an interrupt."""

@@ -44,6 +44,7 @@ class _CtrlCWaits:
     written for it: NumPy's C extensions reported one as "Importing the numpy
     C-extensions failed" (an ImportError, status 1), and one inside the callback that
     releases a module's lock was printed and ignored (the command then ran to the end).
+    A second Ctrl-C is raised at once, for an import that hangs (a slow network drive).
     Where Ctrl-C is ignored (a job started in the background) it stays ignored.
     """
 
@@ -59,6 +60,8 @@ class _CtrlCWaits:
                 self.previous = None
 
     def _note(self, signum: int, frame: object) -> None:
+        if self.came:  # pressed again: an import that hangs must not hold it back
+            raise KeyboardInterrupt
         self.came = True
 
     def __exit__(self, kind: object, value: object, tb: object) -> None:

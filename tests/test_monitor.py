@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from gradlab.models import SoftmaxRegression
-from gradlab.train import Callback
+from gradlab.train import BatchStats, Callback
 from gradlab.viz import monitor
 from gradlab.viz.monitor import CurvesPNG, HistoryFiles, JupyterLive, TerminalProgress
 
@@ -355,6 +355,51 @@ def test_the_epoch_line_gives_the_test_loss_and_the_time_left() -> None:
     assert f"test loss {row['test_loss']:.4f}  test acc {row['test_accuracy']:.4f}  (" in first
     assert first.endswith(" left)")  # one epoch to go
     assert not second.endswith(" left)")  # the last
+
+
+ROW = {"train_loss": 0.5, "train_accuracy": 0.8, "seconds": 1.0}
+
+
+def test_the_time_left_is_paced_after_a_slow_first_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first step that compiled numba's kernels (17 s, without its cache) made the bar
+    say 00:11 left of an epoch with 0.2 s to go, and the first line 'about 1 min' for a
+    run with 8 s to go: the pace is now taken after the first step, and after the first
+    epoch."""
+    clock = Clock()
+    monkeypatch.setattr(monitor.time, "perf_counter", clock)
+    stream = Tty()
+    progress = TerminalProgress(stream, every=0)
+    info = {"epochs": 10, "batches_per_epoch": 5, "n_test": 0, "n_train": 50, "batch_size": 10}
+    progress.on_train_begin(info)
+    for batch, t in enumerate([17.0, 17.1, 17.2]):
+        clock.now = t
+        progress.on_batch_end(1, batch, BatchStats())
+    assert " 3/5 00:17<00:00 " in stream.getvalue().rsplit("\r", 1)[-1]  # 0.2 s to go
+    for epoch, t in ((1, 18.0), (2, 19.0)):
+        clock.now = t
+        progress.on_epoch_end(epoch, ROW)
+    first, second = stream.getvalue().split("\n")[1:3]
+    assert first.endswith("~2 min 42 s left)")  # 18 s an epoch: nothing better known yet
+    assert second.endswith("~8.00 s left)")  # the second's: 1 s an epoch, 8 to go
+
+
+def test_jupyter_paces_the_time_left_after_the_first_epoch(fake_ipython: dict[str, Any]) -> None:
+    """As the terminal's lines: a first epoch that took 18 s (numba compiling the
+    kernels) and a second that took 1 s leave about 8 s for the last eight."""
+    from gradlab.history import History
+
+    clock = Clock()
+    live = JupyterLive(every=0, budget=math.inf, clock=clock)
+    history = History()
+    live.on_train_begin({"epochs": 10, "history": history})
+    for epoch, t in ((1, 18.0), (2, 19.0)):
+        clock.now = t
+        history.append(
+            epoch=epoch, train_loss=0.5, train_accuracy=0.8, test_accuracy=0.9, seconds=1.0
+        )
+        live.on_epoch_end(epoch, {})
+    status = live.status()
+    assert "left         ~8.0 s" in status, status
 
 
 @pytest.mark.parametrize(

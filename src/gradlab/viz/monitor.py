@@ -75,6 +75,12 @@ class TerminalProgress(Callback):
         self._open = False  # whether the bar's row is drawn and not yet ended
         self._begin = self._epoch_begin = 0.0
         self._first_epoch = 0
+        #: When this epoch's first step and the run's first epoch ended: the pace is taken
+        #: after them, as a first step may compile kernels (numba, without its cache: 17 s
+        #: for the MLP's) or warm caches, and would make every estimate of the time left
+        #: far too long.
+        self._first_step_end = 0.0
+        self._first_epoch_end = 0.0
 
     @property
     def stream(self) -> TextIO:
@@ -114,7 +120,11 @@ class TerminalProgress(Callback):
         self._last = now
         done = (batch + 1) / self.batches
         spent = now - self._epoch_begin
-        left = spent / (batch + 1) * (self.batches - batch - 1)
+        if batch == 0:
+            self._first_step_end = now
+        # the pace of the steps after the first, once there are some
+        per_step = (now - self._first_step_end) / batch if batch > 0 else spent
+        left = per_step * (self.batches - batch - 1)
         head = f"epoch {epoch:>{len(str(self.epochs))}}/{self.epochs} "
         tail = (
             f" {batch + 1}/{self.batches} {clock(spent)}<{clock(left)}  loss {number(stats.loss)}"
@@ -135,8 +145,15 @@ class TerminalProgress(Callback):
         clear = "\r\033[K" if self.bar else ""
         now = time.perf_counter()
         left = None
+        done = epoch - self._first_epoch + 1  # epochs trained in this run
+        if done == 1:
+            self._first_epoch_end = now
         if epoch < self.epochs:  # the run's time left, at the pace of its epochs so far
-            left = (now - self._begin) / (epoch - self._first_epoch + 1) * (self.epochs - epoch)
+            if done > 1:  # those after the first
+                per_epoch = (now - self._first_epoch_end) / (done - 1)
+            else:
+                per_epoch = now - self._begin
+            left = per_epoch * (self.epochs - epoch)
         self._write(f"{clear}{epoch_line(epoch, self.epochs, row, left=left)}\n")
         self._open = False
         self._epoch_begin = time.perf_counter()
@@ -253,6 +270,7 @@ class JupyterLive(Callback):
         self.draw_seconds = 0.0
         self._start = 0.0
         self._start_epoch = 0
+        self._first_epoch_end = 0.0  # the pace is taken after it (see TerminalProgress)
         self._next = 0.0
         self._done = False
         self._stopped = False
@@ -267,6 +285,8 @@ class JupyterLive(Callback):
         self._draw()
 
     def on_epoch_end(self, epoch: int, row: dict[str, float]) -> None:
+        if epoch - self._start_epoch == 1:
+            self._first_epoch_end = self.clock()
         if self.clock() >= self._next:
             self._draw()
 
@@ -301,7 +321,9 @@ class JupyterLive(Callback):
             lines.append(f"test acc     {last['test_accuracy']:.4f}")
         lines.append(f"time         {elapsed:.1f} s")
         if not (self._done or self._stopped) and epoch < self.epochs and done_now > 0:
-            per_epoch = elapsed / done_now
+            per_epoch = elapsed
+            if done_now > 1:  # the epochs after the first, which may have compiled kernels
+                per_epoch = (self.clock() - self._first_epoch_end) / (done_now - 1)
             lines.append(f"left         ~{per_epoch * (self.epochs - epoch):.1f} s")
         return lines
 

@@ -383,6 +383,18 @@ def test_the_time_left_is_paced_after_a_slow_first_step(monkeypatch: pytest.Monk
     assert second.endswith("~8.00 s left)")  # the second's: 1 s an epoch, 8 to go
 
 
+@pytest.mark.parametrize("compiling", [None, "numba compiles the MLP's kernels first"])
+def test_the_terminal_says_what_the_first_step_compiles(compiling: str | None) -> None:
+    """Without numba's cache the first step compiled for about 15 s in silence."""
+    stream = io.StringIO()
+    net = types.SimpleNamespace(compiling=compiling)
+    info = {"epochs": 1, "batches_per_epoch": 5, "n_test": 0, "n_train": 50, "batch_size": 10}
+    TerminalProgress(stream).on_train_begin({**info, "net": net})
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("training on 50 samples")
+    assert lines[1:] == ([] if compiling is None else [compiling])
+
+
 def test_jupyter_paces_the_time_left_after_the_first_epoch(fake_ipython: dict[str, Any]) -> None:
     """As the terminal's lines: a first epoch that took 18 s (numba compiling the
     kernels) and a second that took 1 s leave about 8 s for the last eight."""

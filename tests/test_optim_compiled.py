@@ -442,3 +442,48 @@ def test_a_gradlab_numba_value_not_understood_warns_once_and_counts_as_unset(
         "GRADLAB_NUMBA='2' is not understood: set it to 0 (compiled steps off) or 1 (on for "
         "every job), or leave it unset (chosen by the job); it counts as unset."
     )
+
+
+#: In a fresh interpreter with an empty numba cache: whether a small kernel of the blocks
+#: is cached for this CPU before its first call, and after it; and for a plain function.
+CACHED_HERE = """
+from gradlab.optim import compiled
+from gradlab.engines._numba_blocks import block_rows as kernel
+before = compiled.cached_here(kernel)
+kernel(0, 2, 10)
+print(before, compiled.cached_here(kernel), compiled.cached_here(print))
+"""
+
+
+@needs_numba
+def test_cached_here_tells_a_kernel_numba_must_compile_from_one_it_has(tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "GRADLAB_NUMBA": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-c", CACHED_HERE], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["False", "True", "None"]
+
+
+def test_a_network_says_what_its_first_step_compiles(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gradlab.engines import numpy_mlp
+
+    sizes = (6, 5, 3)
+    plain = NumpyMLP(sizes, init_params(sizes, "kaiming", 0.01, 0), compiled=False)
+    assert plain.compiling is None  # no kernel at all
+    if not HAVE_NUMBA:
+        return
+    net = NumpyMLP(sizes, init_params(sizes, "kaiming", 0.01, 0), blocks=2)
+    monkeypatch.setattr(numpy_mlp, "cached_here", lambda kernel: False)
+    assert net.compiling == (
+        "numba compiles the MLP's kernels for this CPU first (about 15 s, once: its cache "
+        "keeps them)"
+    )
+    monkeypatch.setattr(numpy_mlp, "cached_here", lambda kernel: True)
+    assert net.compiling is None
+    monkeypatch.setattr(numpy_mlp, "cached_here", lambda kernel: None)  # cannot be told
+    assert net.compiling is None

@@ -26,7 +26,7 @@ import numpy as np
 from gradlab import ops
 from gradlab.engines.cpu_cache import this_machines_l2
 from gradlab.engines.optstate import SavedOptimizer, param_names
-from gradlab.optim.compiled import compiled_kernel, compiled_step, fallback_warning
+from gradlab.optim.compiled import cached_here, compiled_kernel, compiled_step, fallback_warning
 from gradlab.optim.rules import SGD, Rule, pack
 
 #: Softmax regression's compiled kernels (module, function): its gradient, its logits.
@@ -553,6 +553,21 @@ class NumpyMLP:
         # plain SGD: the kernel took the step; any other rule steps on the blocks' sum
         self._update(lr, taken=plain)
         return loss, correct
+
+    @property
+    def compiling(self) -> str | None:
+        """What the first step will compile, in words, where numba's cache does not hold
+        this network's kernels for this CPU yet (a first run after installing, or on
+        another CPU); else None. :class:`gradlab.viz.monitor.TerminalProgress` says it
+        before the first step, which would otherwise pass in silence."""
+        kernels = [self._blocked, self._blocked_logits, self._fused, self._fused_logits]
+        if any(k is not None and cached_here(k) is False for k in kernels):
+            seconds = 15 if self.n_layers > 1 else 10
+            return (
+                f"numba compiles {self._what}'s kernels for this CPU first (about "
+                f"{seconds} s, once: its cache keeps them)"
+            )
+        return None
 
     def _cannot_run_blocks(self) -> bool:
         """Whether this process may not run the blocked kernels (see

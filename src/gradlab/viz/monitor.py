@@ -110,6 +110,9 @@ class TerminalProgress(Callback):
             f"batch {info['batch_size']} ({self.batches} "
             f"{'step' if self.batches == 1 else 'steps'} per epoch)\n"
         )
+        compiling = getattr(info.get("net"), "compiling", None)  # the numpy engine's kernels
+        if isinstance(compiling, str):
+            self._write(f"{compiling}\n")
 
     def on_batch_end(self, epoch: int, batch: int, stats: BatchStats) -> None:
         if not self.bar:

@@ -383,6 +383,29 @@ def test_the_time_left_is_paced_after_a_slow_first_step(monkeypatch: pytest.Monk
     assert second.endswith("~8.00 s left)")  # the second's: 1 s an epoch, 8 to go
 
 
+def test_the_bar_notes_an_epochs_first_step_even_when_its_redraw_is_skipped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An epoch's first step that came within the redraw interval of the last redraw was
+    not noted: the pace then ran from the previous epoch's first step."""
+    clock = Clock()
+    monkeypatch.setattr(monitor.time, "perf_counter", clock)
+    stream = Tty()
+    progress = TerminalProgress(stream, every=0.5)
+    info = {"epochs": 2, "batches_per_epoch": 5, "n_test": 0, "n_train": 50, "batch_size": 10}
+    progress.on_train_begin(info)
+    for batch in range(5):  # 0.1 s a step; the last is drawn at 0.5 s
+        clock.now += 0.1
+        progress.on_batch_end(1, batch, BatchStats())
+    clock.now += 0.05  # a quick evaluation
+    progress.on_epoch_end(1, ROW)
+    for batch, step in enumerate((0.1, 0.2, 0.2)):  # drawn at the third step only
+        clock.now += step
+        progress.on_batch_end(2, batch, BatchStats())
+    # 0.2 s a step after the first, two steps left: 0.4 s (from epoch 1's first step: 0.95)
+    assert " 3/5 00:00<00:00 " in stream.getvalue().rsplit("\r", 1)[-1]
+
+
 @pytest.mark.parametrize("compiling", [None, "numba compiles the MLP's kernels first"])
 def test_the_terminal_says_what_the_first_step_compiles(compiling: str | None) -> None:
     """Without numba's cache the first step compiled for about 15 s in silence."""

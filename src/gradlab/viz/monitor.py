@@ -118,13 +118,13 @@ class TerminalProgress(Callback):
         if not self.bar:
             return
         now = time.perf_counter()
+        if batch == 0:  # noted even when this redraw is skipped
+            self._first_step_end = now
         if now - self._last < self.every and batch + 1 < self.batches:
             return
         self._last = now
         done = (batch + 1) / self.batches
         spent = now - self._epoch_begin
-        if batch == 0:
-            self._first_step_end = now
         # the pace of the steps after the first, once there are some
         per_step = (now - self._first_step_end) / batch if batch > 0 else spent
         left = per_step * (self.batches - batch - 1)

@@ -360,17 +360,30 @@ def test_the_epoch_line_gives_the_test_loss_and_the_time_left() -> None:
 ROW = {"train_loss": 0.5, "train_accuracy": 0.8, "seconds": 1.0}
 
 
+def train_info(epochs: int) -> dict[str, Any]:
+    """What the training loop tells callbacks as it begins: 50 samples in 5 steps."""
+    return {"epochs": epochs, "batches_per_epoch": 5, "n_test": 0, "n_train": 50, "batch_size": 10}
+
+
+def progress_on_a_fake_clock(
+    monkeypatch: pytest.MonkeyPatch, epochs: int, every: float
+) -> tuple[Clock, Tty, TerminalProgress]:
+    """A TerminalProgress drawing its bar into a fake terminal, begun at time 0 on a fake
+    clock."""
+    clock = Clock()
+    monkeypatch.setattr(monitor.time, "perf_counter", clock)
+    stream = Tty()
+    progress = TerminalProgress(stream, every=every)
+    progress.on_train_begin(train_info(epochs))
+    return clock, stream, progress
+
+
 def test_the_time_left_is_paced_after_a_slow_first_step(monkeypatch: pytest.MonkeyPatch) -> None:
     """A first step that compiled numba's kernels (17 s, without its cache) made the bar
     say 00:11 left of an epoch with 0.2 s to go, and the first line 'about 1 min' for a
     run with 8 s to go: the pace is now taken after the first step, and after the first
     epoch."""
-    clock = Clock()
-    monkeypatch.setattr(monitor.time, "perf_counter", clock)
-    stream = Tty()
-    progress = TerminalProgress(stream, every=0)
-    info = {"epochs": 10, "batches_per_epoch": 5, "n_test": 0, "n_train": 50, "batch_size": 10}
-    progress.on_train_begin(info)
+    clock, stream, progress = progress_on_a_fake_clock(monkeypatch, epochs=10, every=0)
     for batch, t in enumerate([17.0, 17.1, 17.2]):
         clock.now = t
         progress.on_batch_end(1, batch, BatchStats())
@@ -388,12 +401,7 @@ def test_the_bar_notes_an_epochs_first_step_even_when_its_redraw_is_skipped(
 ) -> None:
     """An epoch's first step that came within the redraw interval of the last redraw was
     not noted: the pace then ran from the previous epoch's first step."""
-    clock = Clock()
-    monkeypatch.setattr(monitor.time, "perf_counter", clock)
-    stream = Tty()
-    progress = TerminalProgress(stream, every=0.5)
-    info = {"epochs": 2, "batches_per_epoch": 5, "n_test": 0, "n_train": 50, "batch_size": 10}
-    progress.on_train_begin(info)
+    clock, stream, progress = progress_on_a_fake_clock(monkeypatch, epochs=2, every=0.5)
     for batch in range(5):  # 0.1 s a step; the last is drawn at 0.5 s
         clock.now += 0.1
         progress.on_batch_end(1, batch, BatchStats())
@@ -411,8 +419,7 @@ def test_the_terminal_says_what_the_first_step_compiles(compiling: str | None) -
     """Without numba's cache the first step compiled for about 15 s in silence."""
     stream = io.StringIO()
     net = types.SimpleNamespace(compiling=compiling)
-    info = {"epochs": 1, "batches_per_epoch": 5, "n_test": 0, "n_train": 50, "batch_size": 10}
-    TerminalProgress(stream).on_train_begin({**info, "net": net})
+    TerminalProgress(stream).on_train_begin({**train_info(1), "net": net})
     lines = stream.getvalue().splitlines()
     assert lines[0].startswith("training on 50 samples")
     assert lines[1:] == ([] if compiling is None else [compiling])

@@ -23,7 +23,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from gradlab.bench import cold
@@ -40,13 +39,7 @@ def run(src: Path, model: str, folder: Path, epochs: int) -> float:
     command += ["--data-dir", str(folder), "--engine", "numpy", "--epochs", str(epochs)]
     command += ["--batch-size", "256", "--lr", "0.1", "--momentum", "0", "--no-plots"]
     command += ["--quiet", "--json", "--out", str(out)]
-    env = {**os.environ, "PYTHONPATH": str(src)}
-    start = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"gradlab train from {src} failed:\n{done.stderr[-2000:]}")
-    return seconds
+    return cold.timed(command, env={**os.environ, "PYTHONPATH": str(src)})[0]
 
 
 def main() -> None:

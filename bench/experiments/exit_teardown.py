@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from gradlab.bench import cold
@@ -42,13 +40,7 @@ main()
 
 def run(argv: list[str], teardown: bool) -> float:
     """Wall seconds of one process from spawn to exit; it must exit 0."""
-    code = ENTRY.format(teardown=teardown, argv=argv)
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"gradlab train failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return seconds
+    return cold.timed([sys.executable, "-c", ENTRY.format(teardown=teardown, argv=argv)])[0]
 
 
 def main() -> None:

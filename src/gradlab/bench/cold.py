@@ -72,11 +72,11 @@ def compile_sources() -> None:
         compileall.compile_dir(folder, quiet=2)
 
 
-def _timed(command: list[str]) -> tuple[float, str]:
-    """Wall seconds of ``command`` from spawn to exit, and its stdout; stderr is shown on
-    failure."""
+def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
+    """Wall seconds of ``command`` (run with ``env``, default this process's) from spawn
+    to exit, and its stdout; stderr is shown on failure (RuntimeError)."""
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(
@@ -96,7 +96,7 @@ def peer(name: str, folder: Path, *, epochs: int, batch_size: int, lr: float) ->
     """
     command = [sys.executable, "-m", "gradlab.bench.peers.worker", name, str(folder)]
     command += ["--epochs", str(epochs), "--batch-size", str(batch_size), "--lr", str(lr)]
-    seconds, out = _timed(command)
+    seconds, out = timed(command)
     report: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     report["wall_seconds"] = seconds
     return report
@@ -117,7 +117,7 @@ def gradlab_train(
     command += ["--dataset", "mnist", "--data-dir", str(folder), "--engine", "numpy"]
     command += ["--epochs", str(epochs), "--batch-size", str(batch_size), "--lr", str(lr)]
     command += ["--momentum", "0", "--no-plots", "--quiet", "--json", "--out", str(out)]
-    seconds, text = _timed(command)
+    seconds, text = timed(command)
     report: dict[str, Any] = json.loads(text)
     report["wall_seconds"] = seconds
     return report

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from gradlab.errors import Terminated
 from gradlab.models import SoftmaxRegression
 from gradlab.train import BatchStats, Callback
 from gradlab.viz import monitor
@@ -504,26 +505,51 @@ def test_history_files_write_the_epoch_as_an_integer(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "h.json").read_text())["columns"]["epoch"] == [1, 2]
 
 
-def test_a_ctrl_c_inside_one_callbacks_abort_hook_leaves_the_others_their_turn() -> None:
-    """A second Ctrl-C while one callback drew its last picture replaced the error and
-    kept the next callback's bar open."""
+class _StopsInItsAbort(Callback):
+    """A stop (``stop``) arriving while this callback cleans up after a failed fit."""
+
+    def __init__(self, stop: KeyboardInterrupt, seen: list[str]) -> None:
+        self.stop, self.seen = stop, seen
+
+    def on_train_abort(self, error: BaseException) -> None:
+        self.seen.append("first")
+        raise self.stop
+
+
+class _SeesTheError(Callback):
+    def __init__(self, seen: list[str]) -> None:
+        self.seen = seen
+
+    def on_train_abort(self, error: BaseException) -> None:
+        self.seen.append(type(error).__name__)
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt(), Terminated()], ids=["ctrl-c", "sigterm"])
+def test_a_stop_during_the_clean_up_of_an_error_is_raised_after_every_callback_had_its_turn(
+    stop: KeyboardInterrupt,
+) -> None:
+    """A SIGTERM that came while a callback flushed its files after a failed collective
+    was swallowed, and the worker reported its own error instead of being stopped."""
     X, y = blobs()
     seen: list[str] = []
-
-    class Interrupted(Callback):
-        def on_train_abort(self, error: BaseException) -> None:
-            seen.append("first")
-            raise KeyboardInterrupt
-
-    class Second(Callback):
-        def on_train_abort(self, error: BaseException) -> None:
-            seen.append(type(error).__name__)
-
-    with pytest.raises(RuntimeError, match="boom"):
-        SoftmaxRegression(epochs=2, batch_size=10).fit(
-            X, y, callbacks=[StopAt(3, RuntimeError("boom")), Interrupted(), Second()]
-        )
+    callbacks = [StopAt(3, RuntimeError("boom")), _StopsInItsAbort(stop, seen), _SeesTheError(seen)]
+    with pytest.raises(type(stop)) as raised:
+        SoftmaxRegression(epochs=2, batch_size=10).fit(X, y, callbacks=callbacks)
+    assert raised.value is stop
+    assert isinstance(raised.value.__cause__, RuntimeError)
+    assert str(raised.value.__cause__) == "boom"
     assert seen == ["first", "RuntimeError"]
+
+
+def test_a_second_stop_during_the_clean_up_of_a_first_leaves_the_first() -> None:
+    X, y = blobs()
+    seen: list[str] = []
+    first = KeyboardInterrupt("first")
+    callbacks = [StopAt(3, first), _StopsInItsAbort(Terminated(), seen), _SeesTheError(seen)]
+    with pytest.raises(KeyboardInterrupt) as raised:
+        SoftmaxRegression(epochs=2, batch_size=10).fit(X, y, callbacks=callbacks)
+    assert raised.value is first
+    assert seen == ["first", "KeyboardInterrupt"]
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,6 @@ and every callback decides the same way.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -352,10 +351,33 @@ def train(
                 if any(cb.stop_training for cb in callbacks):
                     break
     except BaseException as error:  # a bar ends its row before the message is printed
-        for cb in callbacks:
-            with contextlib.suppress(Exception, KeyboardInterrupt):
-                cb.on_train_abort(error)
+        stop = _abort(callbacks, error)
+        if stop is not None:
+            raise stop from error
         raise
     for cb in callbacks:
         cb.on_train_end(history)
     return history
+
+
+def _abort(callbacks: Sequence[Callback], error: BaseException) -> KeyboardInterrupt | None:
+    """Give every callback its ``on_train_abort(error)``, whatever the others raise, and
+    return a stop (Ctrl-C, or the CLI's SIGTERM and SIGHUP) that came during them while
+    ``error`` is not itself one: the caller raises it instead of ``error``.
+
+    The stop must not be lost there. A worker whose collective failed when another worker
+    died is sent SIGTERM by its launcher; arriving while a callback flushed the history
+    files, it was swallowed with the callback's errors, and the worker went on to report
+    its own lost contact (status 6) where the launcher waited for the stop's 143 (seen in
+    1 of 15 runs under load of ``tests/test_distributed_jobs.py``'s torchrun test).
+    A second stop during the clean-up after a first one changes nothing.
+    """
+    stop: KeyboardInterrupt | None = None
+    for cb in callbacks:
+        try:
+            cb.on_train_abort(error)
+        except KeyboardInterrupt as exc:
+            stop = stop or exc
+        except Exception:  # the error being reported matters more
+            pass
+    return None if isinstance(error, KeyboardInterrupt) else stop

@@ -1275,3 +1275,100 @@ def test_ctrl_c_while_the_last_pictures_are_drawn_still_says_what_is_saved(
     error = json.loads(out)["error"]
     assert (error["saved_epochs"], error["checkpoint"]) == (2, str(tmp_path / "model.safetensors"))
     assert "gradlab train: interrupted; epoch 2 is saved in" in err
+
+
+STUCK_IN_A_NATIVE_CALL = """import gradlab.cli as cli, gradlab.process as process
+process.STOP_GRACE_SECONDS = 0.5
+def main(argv=None):
+    import ctypes, os, signal
+    # the main thread cannot take the signal (as inside a C++ wait): another thread gets it
+    signal.pthread_sigmask(signal.SIG_BLOCK, {{signal.{name}}})
+    os.kill(os.getpid(), signal.{name})
+    ctypes.CDLL(None).sleep(20)
+    print("the call returned")
+    return 0
+cli.main = main
+cli.run()
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "status"), [("SIGTERM", ExitStatus.TERMINATED), ("SIGINT", ExitStatus.INTERRUPTED)]
+)
+def test_a_stop_ends_a_run_stuck_in_a_native_call_after_the_grace_period(
+    tmp_path: Path, name: str, status: ExitStatus
+) -> None:
+    """A torchrun worker waiting in DDP's reduction for a partner that had died took no
+    notice of its launcher's SIGTERM, and was killed by SIGKILL 30 s later."""
+    start = time.monotonic()
+    proc = run_as_module(tmp_path, STUCK_IN_A_NATIVE_CALL.format(name=name))
+    assert proc.returncode == status, proc.stderr
+    assert time.monotonic() - start < 15  # not the call's 20 s
+    assert proc.stderr == (
+        f"gradlab: {name} came while the run was inside a call that did not return within "
+        "0.5 s; ending the process\n"
+    )
+    assert "the call returned" not in proc.stdout
+
+
+TAKEN_THEN_WORK = """import gradlab.cli as cli, gradlab.process as process
+from gradlab.errors import Terminated
+process.STOP_GRACE_SECONDS = 0.5
+def main(argv=None):
+    import os, signal, time
+    {how}
+    time.sleep(1.5)  # three grace periods
+    print("went on")
+    return 0
+cli.main = main
+cli.run()
+"""
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        "try:\n        os.kill(os.getpid(), signal.SIGTERM)\n        time.sleep(5)\n"
+        "    except Terminated:\n        pass",
+        "pid = os.fork()\n    if pid == 0:\n        try:\n            os.kill(os.getpid(), "
+        "signal.SIGTERM)\n            time.sleep(5)\n        finally:\n            os._exit(0)\n"
+        "    os.waitpid(pid, 0)",
+    ],
+    ids=["the-main-thread-took-it", "a-forked-child-got-it"],
+)
+def test_the_grace_period_ends_nothing_where_the_stop_was_taken_or_not_ours(
+    tmp_path: Path, how: str
+) -> None:
+    """Once the main thread ran the stop's handler it acts on the stop itself; and a forked
+    child's signal, written to the pipe the parent watches, must not end the parent."""
+    proc = run_as_module(tmp_path, TAKEN_THEN_WORK.format(how=how))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "went on\n"
+    assert proc.stderr == ""
+
+
+def test_the_deadline_leaves_a_wakeup_fd_that_is_in_use_alone() -> None:
+    """An event loop (asyncio, Jupyter's kernel) owns the wakeup fd where it set one."""
+    from gradlab.process import StopDeadline
+
+    read, write = os.pipe()
+    os.set_blocking(write, False)
+    before = signal.set_wakeup_fd(write)
+    try:
+        deadline = StopDeadline()
+        assert not deadline.active
+        deadline.close()
+        assert signal.set_wakeup_fd(before) == write
+    finally:
+        os.close(read)
+        os.close(write)
+
+
+def test_the_deadline_gives_the_wakeup_fd_back_when_the_block_ends() -> None:
+    from gradlab.process import StopDeadline
+
+    deadline = StopDeadline()
+    assert deadline.active
+    deadline.close()
+    assert signal.set_wakeup_fd(-1) == -1
+    assert not deadline._thread.is_alive()

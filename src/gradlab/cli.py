@@ -45,7 +45,7 @@ from gradlab.errors import (
     stop_status,
 )
 from gradlab.io import check_out_dir, check_out_names, run_lock
-from gradlab.process import exit_with, exit_without_teardown
+from gradlab.process import StopDeadline, exit_with, exit_without_teardown, stop_taken
 
 #: command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -363,7 +363,10 @@ def _stdout_takes_any_name() -> Iterator[None]:
 @contextlib.contextmanager
 def _stop_signals_as_exceptions() -> Iterator[None]:
     """While the block runs, SIGTERM raises :class:`Terminated` and SIGHUP :class:`HungUp`
-    (both handled like Ctrl-C). A SIGHUP that is ignored (``nohup``) stays ignored.
+    (both handled like Ctrl-C). A SIGHUP that is ignored (``nohup``) stays ignored, as does
+    an ignored Ctrl-C. A stop that the main thread cannot take, being inside a native call
+    that does not return, ends the process after a few seconds all the same
+    (:class:`gradlab.process.StopDeadline`).
 
     Only the main thread can install signal handlers; elsewhere (a test runner's
     worker thread, say) the block runs unchanged.
@@ -373,15 +376,22 @@ def _stop_signals_as_exceptions() -> Iterator[None]:
         return
 
     def handler(signum: int, frame: FrameType | None) -> None:
+        stop_taken()
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
         raise HungUp if signum == signal.SIGHUP else Terminated
 
     signums = [signal.SIGTERM]
     if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
         signums.append(signal.SIGHUP)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signums.append(signal.SIGINT)
     previous = {signum: signal.signal(signum, handler) for signum in signums}
+    deadline = StopDeadline()  # does nothing inside another's block
     try:
         yield
     finally:
+        deadline.close()
         for signum, before in previous.items():
             signal.signal(signum, before)
 

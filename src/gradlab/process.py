@@ -108,3 +108,135 @@ def exit_without_teardown(status: int) -> NoReturn:
 
         ctypes.CDLL(None).fflush(None)
     os._exit(status)
+
+
+#: Seconds a stop signal (Ctrl-C, SIGTERM, SIGHUP) may wait for the main thread to take it
+#: before :class:`StopDeadline` ends the process; under gradlab's launcher, below the
+#: seconds it gives a worker before SIGKILL (``SHUTDOWN_SECONDS``, 5).
+STOP_GRACE_SECONDS = 3.0
+
+#: The stop signals' statuses, by signal number (128 + the number, as a shell reports it).
+_STOP_STATUSES = {2: ExitStatus.INTERRUPTED, 15: ExitStatus.TERMINATED, 1: ExitStatus.HANGUP}
+
+
+class StopDeadline:
+    """End this process with a stop signal's status when its main thread cannot take it.
+
+    Python runs a signal's handler in the main thread, between two bytecodes. A main thread
+    inside a native call that waits for good never gets there: a PyTorch worker whose
+    partner died can wait in DDP's gradient reduction until the collective's timeout
+    (300 s), and a SIGTERM from its launcher did nothing; torchrun killed it 30 s later,
+    and named it as failed beside the worker that died (seen in 2 of 40 runs under load
+    of ``tests/test_distributed_jobs.py``'s torchrun test).
+
+    The signal still reaches Python's C handler, which writes its number to the wakeup fd
+    (:func:`signal.set_wakeup_fd`). A daemon thread reads it there; if the main thread has
+    not run a stop handler (:meth:`took`) within ``grace`` seconds, the thread says so on
+    standard error, flushes the streams and ends the process with the signal's status
+    (130, 143 or 129), without the ``atexit`` handlers, which could wait on the same call.
+    The files gradlab writes are replaced whole (:func:`gradlab.io.atomic_path`), so
+    none is left half-written.
+
+    Made in the main thread, while no other code uses the wakeup fd (else it does nothing:
+    :attr:`active` is False). A forked child forgets it (the pipe is the parent's).
+    """
+
+    def __init__(self, grace: float | None = None) -> None:
+        import signal
+        import threading
+
+        self.grace = STOP_GRACE_SECONDS if grace is None else grace
+        self.active = False
+        self._taken = threading.Event()
+        read, write = os.pipe()
+        os.set_blocking(write, False)
+        try:
+            previous = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+        except ValueError:  # not the main thread
+            previous = -2
+        if previous != -1:  # someone else's (an event loop), or not the main thread
+            if previous >= 0:
+                signal.set_wakeup_fd(previous)
+            os.close(read)
+            os.close(write)
+            return
+        self.active = True
+        self._read, self._write = read, write
+        _DEADLINES.append(self)
+        self._thread = threading.Thread(
+            target=self._watch, name="gradlab-stop-deadline", daemon=True
+        )
+        self._thread.start()
+
+    def took(self) -> None:
+        """Note that the main thread ran a stop signal's handler: it is acting on it."""
+        self._taken.set()
+
+    def close(self) -> None:
+        """Give the wakeup fd back and end the watching thread."""
+        if not self.active:
+            return
+        import signal
+
+        self.active = False
+        with contextlib.suppress(ValueError):
+            signal.set_wakeup_fd(-1)
+        _DEADLINES.remove(self)
+        os.close(self._write)  # the thread reads the end of the pipe, and closes it
+        self._thread.join(timeout=1)
+
+    def _watch(self) -> None:
+        try:
+            signum = self._first_stop()
+            if signum is not None and not self._taken.wait(self.grace) and self.active:
+                self._end(signum)
+            while os.read(self._read, 64):  # later signals, until close()
+                pass
+        finally:
+            os.close(self._read)
+
+    def _first_stop(self) -> int | None:
+        """The number of the first stop signal written to the pipe; None once it closes."""
+        while got := os.read(self._read, 64):
+            for signum in got:
+                if signum in _STOP_STATUSES:
+                    return signum
+        return None
+
+    def _end(self, signum: int) -> NoReturn:
+        import signal
+
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            sys.stderr.write(
+                f"gradlab: {signal.Signals(signum).name} came while the run was inside a "
+                f"call that did not return within {self.grace:g} s; ending the process\n"
+            )
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                stream.flush()
+        os._exit(_STOP_STATUSES[signum])
+
+
+#: The :class:`StopDeadline` in force (at most one).
+_DEADLINES: list[StopDeadline] = []
+
+
+def _forget_deadlines_in_child() -> None:
+    if _DEADLINES:
+        import signal
+
+        with contextlib.suppress(ValueError):
+            signal.set_wakeup_fd(-1)
+        for deadline in _DEADLINES:
+            deadline.active = False
+        _DEADLINES.clear()
+
+
+os.register_at_fork(after_in_child=_forget_deadlines_in_child)
+
+
+def stop_taken() -> None:
+    """Note, for the :class:`StopDeadline` in force, that the main thread ran a stop
+    signal's handler (called by the CLI's handlers)."""
+    for deadline in _DEADLINES:
+        deadline.took()

@@ -1280,11 +1280,13 @@ def test_ctrl_c_while_the_last_pictures_are_drawn_still_says_what_is_saved(
 STUCK_IN_A_NATIVE_CALL = """import gradlab.cli as cli, gradlab.process as process
 process.STOP_GRACE_SECONDS = 0.5
 def main(argv=None):
-    import ctypes, os, signal
-    # the main thread cannot take the signal (as inside a C++ wait): another thread gets it
+    import ctypes, os, signal, threading
+    stuck = ctypes.CDLL(None).sleep
+    # the main thread cannot take the signal (as inside a C++ wait): another thread gets it,
+    # sent once the main thread is inside the call (else it could take it before)
     signal.pthread_sigmask(signal.SIG_BLOCK, {{signal.{name}}})
-    os.kill(os.getpid(), signal.{name})
-    ctypes.CDLL(None).sleep(20)
+    threading.Timer(1.0, os.kill, (os.getpid(), signal.{name})).start()
+    stuck(20)
     print("the call returned")
     return 0
 cli.main = main

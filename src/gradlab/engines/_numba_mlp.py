@@ -18,7 +18,8 @@ operations per entry (for layers ``k = 1..L``, ``x`` the block's rows)::
 and writes its share of the gradient into its own row of ``G`` (B, P), laid out as the
 packed parameters; then every thread adds up a range of the rows, in block order (for
 plain SGD it subtracts their sum from the parameters at once). The products are
-single-threaded BLAS calls (SciPy's, through numba), the element-wise work is fused
+single-threaded BLAS calls (:mod:`gradlab.engines._numba_gemm`: MKL or OpenBLAS), the
+element-wise work is fused
 into one loop per layer (bias, scale and ReLU forward; mask, bias sum and scale
 backward). So one step is ``B`` independent pieces of work with no hand-over between
 them but the sum at the end, where NumPy's step makes one pass per operation and leaves
@@ -53,6 +54,7 @@ from gradlab.engines._numba_blocks import (
     labels_in_range,
     totals,
 )
+from gradlab.engines._numba_gemm import gemm, one_blas_thread
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
@@ -75,7 +77,7 @@ def _forward(
         W = flat[wo : wo + fi * fo].reshape((fi, fo))
         b = flat[bo : bo + fo]
         a = work[offsets[k] : offsets[k] + mr * fo].reshape((mr, fo))
-        np.dot(h, W, a)
+        gemm(h, W, a)
         relu = k < n_layers - 1
         for i in range(mr):
             row = a[i]
@@ -154,13 +156,13 @@ def _block_gradient(
         wo, fi, fo = layout[k, 0], layout[k, 1], layout[k, 2]
         h = x if k == 0 else wk[offsets[k - 1] : offsets[k - 1] + mr * fi].reshape((mr, fi))
         gW = g[wo : wo + fi * fo].reshape((fi, fo))
-        np.dot(h.T, grad, gW)
+        gemm(h.T, grad, gW)
         if k == 0:
             break
         W = flat[wo : wo + fi * fo].reshape((fi, fo))
         back_at = offsets[n_layers + k - 1]
         back = wk[back_at : back_at + mr * fi].reshape((mr, fi))
-        np.dot(grad, W.T, back)
+        gemm(grad, W.T, back)
         # ReLU's mask, the bias gradient of layer k - 1, and the first layer's scale
         bo = layout[k - 1, 3]
         gb = g[bo : bo + fi]
@@ -240,6 +242,7 @@ def mlp_block_gradients(
         elif not labels_in_range(y, r0, mr, classes):
             stats[p, 1] = -1.0
         else:
+            one_blas_thread()
             block_loss, block_right = _block_gradient(
                 X, idx, y, r0, mr, flat, layout, offsets, G[p], work[p], xbuf[p], scale, c
             )
@@ -277,6 +280,7 @@ def mlp_block_logits(
         r0, mr = block_rows(p, n_blocks, m)
         if mr == 0:
             continue
+        one_blas_thread()
         x = xbuf[p, : mr * d].reshape((mr, d))
         copy_rows(X, start + r0, x)
         wk = work[p]

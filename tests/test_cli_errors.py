@@ -191,14 +191,22 @@ def gradlab_run_with_main(tmp_path: Path, body: str) -> subprocess.CompletedProc
     return run_as_module(tmp_path, code)
 
 
-def run_as_module(tmp_path: Path, code: str) -> subprocess.CompletedProcess[str]:
+def run_as_module(
+    tmp_path: Path, code: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """``python -m``, as the ``gradlab`` command runs: the exit status then comes from
     ``Py_RunMain`` (a script's SystemExit would exit from inside ``PyErr_Print``)."""
     (tmp_path / "script_under_test.py").write_text(code)
     return subprocess.run(
         [sys.executable, "-m", "script_under_test"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        cwd=tmp_path, capture_output=True, text=True, timeout=60, env=env,
     )  # fmt: skip
+
+
+def as_a_worker_of_two() -> dict[str, str]:
+    """The environment of a job's worker, where :class:`gradlab.process.StopDeadline` is
+    armed."""
+    return {**os.environ, "RANK": "0", "WORLD_SIZE": "2"}
 
 
 def test_a_ctrl_c_caught_after_it_left_an_exec_still_exits_130(tmp_path: Path) -> None:
@@ -1303,7 +1311,7 @@ def test_a_stop_ends_a_run_stuck_in_a_native_call_after_the_grace_period(
     """A torchrun worker waiting in DDP's reduction for a partner that had died took no
     notice of its launcher's SIGTERM, and was killed by SIGKILL 30 s later."""
     start = time.monotonic()
-    proc = run_as_module(tmp_path, STUCK_IN_A_NATIVE_CALL.format(name=name))
+    proc = run_as_module(tmp_path, STUCK_IN_A_NATIVE_CALL.format(name=name), as_a_worker_of_two())
     assert proc.returncode == status, proc.stderr
     assert time.monotonic() - start < 15  # not the call's 20 s
     assert proc.stderr == (
@@ -1343,7 +1351,7 @@ def test_the_grace_period_ends_nothing_where_the_stop_was_taken_or_not_ours(
 ) -> None:
     """Once the main thread ran the stop's handler it acts on the stop itself; and a forked
     child's signal, written to the pipe the parent watches, must not end the parent."""
-    proc = run_as_module(tmp_path, TAKEN_THEN_WORK.format(how=how))
+    proc = run_as_module(tmp_path, TAKEN_THEN_WORK.format(how=how), as_a_worker_of_two())
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "went on\n"
     assert proc.stderr == ""
@@ -1374,3 +1382,24 @@ def test_the_deadline_gives_the_wakeup_fd_back_when_the_block_ends() -> None:
     deadline.close()
     assert signal.set_wakeup_fd(-1) == -1
     assert not deadline._thread.is_alive()
+
+
+@pytest.mark.parametrize(
+    ("world_size", "armed"), [(None, False), ("1", False), ("2", True), ("two", False)]
+)
+def test_the_deadline_is_armed_in_a_worker_of_several_only(
+    monkeypatch: pytest.MonkeyPatch, world_size: str | None, armed: bool
+) -> None:
+    """A launcher's Ctrl-C is taken by PyTorch's elastic agent, which then stops its
+    workers for several seconds: a deadline there ended the launcher first."""
+    from gradlab.cli import _stop_signals_as_exceptions
+
+    if world_size is None:
+        monkeypatch.delenv("WORLD_SIZE", raising=False)
+    else:
+        monkeypatch.setenv("WORLD_SIZE", world_size)
+    with _stop_signals_as_exceptions():
+        inside = signal.set_wakeup_fd(-1)
+        signal.set_wakeup_fd(inside)
+    assert (inside != -1) == armed
+    assert signal.set_wakeup_fd(-1) == -1

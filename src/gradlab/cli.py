@@ -45,7 +45,13 @@ from gradlab.errors import (
     stop_status,
 )
 from gradlab.io import check_out_dir, check_out_names, run_lock
-from gradlab.process import StopDeadline, exit_with, exit_without_teardown, stop_taken
+from gradlab.process import (
+    StopDeadline,
+    a_worker_of_several,
+    exit_with,
+    exit_without_teardown,
+    stop_taken,
+)
 
 #: command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -364,9 +370,9 @@ def _stdout_takes_any_name() -> Iterator[None]:
 def _stop_signals_as_exceptions() -> Iterator[None]:
     """While the block runs, SIGTERM raises :class:`Terminated` and SIGHUP :class:`HungUp`
     (both handled like Ctrl-C). A SIGHUP that is ignored (``nohup``) stays ignored, as does
-    an ignored Ctrl-C. A stop that the main thread cannot take, being inside a native call
-    that does not return, ends the process after a few seconds all the same
-    (:class:`gradlab.process.StopDeadline`).
+    an ignored Ctrl-C. In a worker of a job, a stop that the main thread cannot take, being
+    inside a native call that does not return (a collective whose partner died), ends the
+    process after a few seconds all the same (:class:`gradlab.process.StopDeadline`).
 
     Only the main thread can install signal handlers; elsewhere (a test runner's
     worker thread, say) the block runs unchanged.
@@ -387,11 +393,13 @@ def _stop_signals_as_exceptions() -> Iterator[None]:
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signums.append(signal.SIGINT)
     previous = {signum: signal.signal(signum, handler) for signum in signums}
-    deadline = StopDeadline()  # does nothing inside another's block
+    # a job's worker only; does nothing inside another's block
+    deadline = StopDeadline() if a_worker_of_several() else None
     try:
         yield
     finally:
-        deadline.close()
+        if deadline is not None:
+            deadline.close()
         for signum, before in previous.items():
             signal.signal(signum, before)
 

@@ -137,8 +137,9 @@ class StopDeadline:
     The files gradlab writes are replaced whole (:func:`gradlab.io.atomic_path`), so
     none is left half-written.
 
-    Made in the main thread, while no other code uses the wakeup fd (else it does nothing:
-    :attr:`active` is False). A forked child forgets it (the pipe is the parent's).
+    Made in the main thread of a job's worker (:func:`a_worker_of_several`, checked by the
+    CLI), while no other code uses the wakeup fd (else it does nothing: :attr:`active` is
+    False). A forked child forgets it (the pipe is the parent's).
     """
 
     def __init__(self, grace: float | None = None) -> None:
@@ -233,6 +234,21 @@ def _forget_deadlines_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_deadlines_in_child)
+
+
+def a_worker_of_several() -> bool:
+    """Whether this process is one worker of a job of several (``WORLD_SIZE`` above 1, as
+    torchrun and gradlab's launcher set it): where a partner's death can leave the main
+    thread waiting inside a collective, the one place :class:`StopDeadline` is armed.
+
+    Elsewhere a stop's handler may be another's, as in a launcher, where PyTorch's elastic
+    agent takes Ctrl-C with its own handler and then stops its workers for several
+    seconds: a deadline there ended the launcher before its workers (seen in the clean
+    clone's run of ``test_ctrl_c_while_the_workers_start_prints_no_traceback``)."""
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    except ValueError:
+        return False
 
 
 def stop_taken() -> None:

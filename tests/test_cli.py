@@ -350,6 +350,7 @@ def test_env_says_whether_optimizer_steps_are_compiled(
 
     monkeypatch.setenv("GRADLAB_NUMBA", switch)
     code, out, _ = run(capsys, "env")
+    text = out
     assert code == 0
     if importlib.util.find_spec("numba") is None:
         assert "numba        not installed: Adam's and RMSProp's steps in NumPy passes" in out
@@ -377,6 +378,12 @@ def test_env_says_whether_optimizer_steps_are_compiled(
         assert nb["softmax_kernel_min_work"] == (0 if switch == "1" else 1.25e9)
         assert nb["mlp_kernel_min_work"] == (0 if switch == "1" else 3e8)
         assert nb["row_blocks"] == block_count()
+        from gradlab.engines import _numba_gemm
+
+        assert nb["mlp_products"] == _numba_gemm.BLAS
+        if block_count():
+            by = {"mkl": "MKL, PyTorch's", "openblas": "OpenBLAS, SciPy's"}[_numba_gemm.BLAS]
+            assert f"its products by {by} (GRADLAB_BLAS)" in " ".join(text.split())
 
 
 def test_env_says_when_numba_is_installed_but_cannot_be_used(

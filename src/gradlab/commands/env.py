@@ -65,8 +65,10 @@ def format_text(info: dict[str, Any]) -> str:
             f"numba        {nb['version']}: compiled optimizer steps on; softmax "
             f"regression's kernel ({split}) for {when(nb['softmax_kernel_min_work'])}"
         )
+        by = {"mkl": "MKL, PyTorch's", "openblas": "OpenBLAS, SciPy's"}.get(nb["mlp_products"])
         lines.append(
             f"             the MLP's blocked step ({split}) for {when(nb['mlp_kernel_min_work'])}"
+            + (f"; its products by {by} (GRADLAB_BLAS)" if by else "")
             if blocks
             else "             the MLP's blocked step: not used on one CPU"
         )

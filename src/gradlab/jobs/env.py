@@ -81,7 +81,8 @@ def _numba() -> dict[str, Any] | None:
     which imports numba to find out), and from how much work (input values x epochs)
     softmax regression and the MLP use their kernels (0 with ``GRADLAB_NUMBA=1``), and in
     how many row blocks they run on this machine (0: none, one CPU: the MLP keeps NumPy's
-    passes, softmax regression's kernel runs on one thread)."""
+    passes, softmax regression's kernel runs on one thread), and the BLAS of the MLP
+    kernel's float32 products (``"mkl"`` or ``"openblas"``, :mod:`gradlab.engines._numba_gemm`)."""
     version = _version("numba")
     if version is None:
         return None
@@ -89,11 +90,12 @@ def _numba() -> dict[str, Any] | None:
     from gradlab.optim import compiled
 
     every = compiled.forced()
+    steps = compiled.status((*FUSED_KERNELS, *BLOCKED_KERNELS[True], *BLOCKED_KERNELS[False]))
+    gemm = sys.modules.get("gradlab.engines._numba_gemm")  # loaded with the MLP's kernel
     return {
         "version": version,
-        "compiled_steps": compiled.status(
-            (*FUSED_KERNELS, *BLOCKED_KERNELS[True], *BLOCKED_KERNELS[False])
-        ),
+        "compiled_steps": steps,
+        "mlp_products": getattr(gemm, "BLAS", None) if steps == "on" else None,
         "softmax_kernel_min_work": 0 if every else compiled.KERNEL_MIN_WORK,
         "mlp_kernel_min_work": 0 if every else compiled.MLP_KERNEL_MIN_WORK,
         "row_blocks": block_count(),

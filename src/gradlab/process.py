@@ -100,9 +100,7 @@ def exit_without_teardown(status: int) -> NoReturn:
     would turn into a death by SIGINT (:func:`exit_with`).
     """
     atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            stream.flush()
+    _flush_standard_streams()
     with contextlib.suppress(OSError, AttributeError):  # C's buffers too (torch's own output)
         import ctypes
 
@@ -116,7 +114,10 @@ def exit_without_teardown(status: int) -> NoReturn:
 STOP_GRACE_SECONDS = 3.0
 
 #: The stop signals' statuses, by signal number (128 + the number, as a shell reports it).
-_STOP_STATUSES = {2: ExitStatus.INTERRUPTED, 15: ExitStatus.TERMINATED, 1: ExitStatus.HANGUP}
+_STOP_STATUSES = {
+    int(status) - 128: status
+    for status in (ExitStatus.INTERRUPTED, ExitStatus.TERMINATED, ExitStatus.HANGUP)
+}
 
 
 class StopDeadline:
@@ -212,9 +213,7 @@ class StopDeadline:
                 f"gradlab: {signal.Signals(signum).name} came while the run was inside a "
                 f"call that did not return within {self.grace:g} s; ending the process\n"
             )
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(OSError, ValueError, AttributeError):
-                stream.flush()
+        _flush_standard_streams()
         os._exit(_STOP_STATUSES[signum])
 
 
@@ -256,3 +255,10 @@ def stop_taken() -> None:
     signal's handler (called by the CLI's handlers)."""
     for deadline in _DEADLINES:
         deadline.took()
+
+
+def _flush_standard_streams() -> None:
+    """Flush standard output and error, whatever state they are in (closed, replaced)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()

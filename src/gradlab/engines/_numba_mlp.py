@@ -56,6 +56,12 @@ from gradlab.engines._numba_blocks import (
 )
 from gradlab.engines._numba_gemm import gemm, one_blas_thread
 
+#: SHA-256 of the modules whose jitted helpers these kernels compile in
+#: (``_numba_blocks.py``, ``_numba_gemm.py``). numba's cache keys a kernel by its own file's
+#: contents only: this line changes with the helpers, so the cached kernels are
+#: compiled again (``tests/test_numba_cache_keys.py`` checks it, naming the new value).
+HELPERS_SHA256 = "4a37a16145c0259e07cae3e84de40f2cea3f15b2e2e43ee3b3e5b06eaf5aed39"
+
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def _forward(

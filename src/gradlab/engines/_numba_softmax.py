@@ -48,6 +48,12 @@ from gradlab.engines._numba_blocks import (
     totals,
 )
 
+#: SHA-256 of the modules whose jitted helpers these kernels compile in
+#: (``_numba_blocks.py``). numba's cache keys a kernel by its own file's
+#: contents only: this line changes with the helpers, so the cached kernels are
+#: compiled again (``tests/test_numba_cache_keys.py`` checks it, naming the new value).
+HELPERS_SHA256 = "f258337aec906f38759ce666fd1a9ef60ef5087f83859bdbe5cbfcd6b6fffd13"
+
 #: What the products may reorder: sums in any order, and multiply-adds fused.
 _PRODUCTS = {"reassoc", "contract"}
 

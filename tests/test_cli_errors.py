@@ -1321,6 +1321,51 @@ def test_a_stop_ends_a_run_stuck_in_a_native_call_after_the_grace_period(
     assert "the call returned" not in proc.stdout
 
 
+STUCK_WHILE_WRITING = """import gradlab.cli as cli, gradlab.process as process
+from gradlab.io import atomic_path
+process.STOP_GRACE_SECONDS = 0.5
+def main(argv=None):
+    import ctypes, os, signal, threading
+    signal.pthread_sigmask(signal.SIG_BLOCK, {{signal.SIGTERM}})
+    threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM)).start()
+    with atomic_path({target!r}) as part:
+        part.write_text("half of it")
+        print(part.name, flush=True)
+        ctypes.CDLL(None).sleep(20)
+    return 0
+cli.main = main
+cli.run()
+"""
+
+
+def test_a_run_ended_by_the_grace_period_leaves_no_temporary_file(tmp_path: Path) -> None:
+    """``os._exit`` skips the ``atomic_path`` block's clean-up: the deadline removes the
+    temporary files of the writes under way itself."""
+    target = tmp_path / "out" / "model.safetensors"
+    script = STUCK_WHILE_WRITING.format(target=str(target))
+    proc = run_as_module(tmp_path, script, as_a_worker_of_two())
+    assert proc.returncode == ExitStatus.TERMINATED, proc.stderr
+    assert "did not return within 0.5 s; ending the process" in proc.stderr
+    part = proc.stdout.strip()
+    assert part.endswith(".part")
+    assert sorted(p.name for p in target.parent.iterdir()) == []
+
+
+def test_a_finished_write_is_no_longer_a_write_under_way(tmp_path: Path) -> None:
+    from gradlab import io
+
+    target = tmp_path / "a.txt"
+    with io.atomic_path(target) as part:
+        part.write_text("all of it")
+        assert io._parts_under_way == {part}
+    assert io._parts_under_way == set()
+    with pytest.raises(KeyError), io.atomic_path(tmp_path / "b.txt") as part:
+        raise KeyError("a failed write")
+    assert io._parts_under_way == set()
+    io.remove_parts_under_way()  # with none under way, removes nothing
+    assert target.read_text() == "all of it"
+
+
 TAKEN_THEN_WORK = """import gradlab.cli as cli, gradlab.process as process
 from gradlab.errors import Terminated
 process.STOP_GRACE_SECONDS = 0.5

@@ -32,6 +32,17 @@ PART_SUFFIX = ".part"
 #: Name of the lock file :func:`run_lock` keeps in an output folder.
 LOCK_NAME = ".gradlab.lock"
 
+#: The temporary files of the :func:`atomic_path` blocks under way in this process.
+_parts_under_way: set[Path] = set()
+
+
+def remove_parts_under_way() -> None:
+    """Delete the temporary files of the writes under way, for a process that ends
+    without unwinding them (:class:`gradlab.process.StopDeadline`)."""
+    for part in list(_parts_under_way):
+        with contextlib.suppress(OSError):
+            part.unlink()
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str], *, durable: bool = True) -> Iterator[Path]:
@@ -48,6 +59,7 @@ def atomic_path(path: str | os.PathLike[str], *, durable: bool = True) -> Iterat
     """
     target = _writable_target(Path(path))
     tmp: Path | None = None
+    made: Path | None = None  # the temporary file, once made (until the block ends)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         # The name is chosen before the file is made, so that Ctrl-C or SIGTERM (which
@@ -60,6 +72,8 @@ def atomic_path(path: str | os.PathLike[str], *, durable: bool = True) -> Iterat
                 break
             except FileExistsError:
                 tmp = None  # another file's name: not ours to remove; draw again
+        made = tmp
+        _parts_under_way.add(made)
         yield tmp
         # the file was made private (0600), as mkstemp makes it; give it the usual
         # permissions
@@ -78,6 +92,9 @@ def atomic_path(path: str | os.PathLike[str], *, durable: bool = True) -> Iterat
         if isinstance(exc, OSError) and not isinstance(exc, GradlabError):
             raise _write_error(target, exc) from None
         raise
+    finally:
+        if made is not None:
+            _parts_under_way.discard(made)
 
 
 def sync(path: str | os.PathLike[str]) -> None:

@@ -136,7 +136,7 @@ class StopDeadline:
     standard error, flushes the streams and ends the process with the signal's status
     (130, 143 or 129), without the ``atexit`` handlers, which could wait on the same call.
     The files gradlab writes are replaced whole (:func:`gradlab.io.atomic_path`), so
-    none is left half-written.
+    none is left half-written; the temporary files of the writes under way are removed.
 
     Made in the main thread of a job's worker (:func:`a_worker_of_several`, checked by the
     CLI), while no other code uses the wakeup fd (else it does nothing: :attr:`active` is
@@ -214,6 +214,11 @@ class StopDeadline:
                 f"call that did not return within {self.grace:g} s; ending the process\n"
             )
         _flush_standard_streams()
+        # the main thread's writes will not unwind: remove their temporary files (only if
+        # gradlab.io was loaded: an import here could wait on a lock the main thread holds)
+        io = sys.modules.get("gradlab.io")
+        if io is not None:
+            io.remove_parts_under_way()
         os._exit(_STOP_STATUSES[signum])
 
 

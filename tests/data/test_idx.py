@@ -23,7 +23,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
 
 from gradlab.data.idx import (
+    MAX_GZIP_FIELD,
     MAX_IDX_BYTES,
+    TRAILING_COMPRESSED_LIMIT,
     TRAILING_LIMIT,
     IdxSpec,
     describe_shape,
@@ -477,6 +479,57 @@ def test_a_stored_name_and_comment_up_to_the_bound_are_read_through_a_buffer(
     path = in_file(tmp_path, gzip_with_fields(IDX_PAYLOAD, **fields))
     np.testing.assert_array_equal(read_idx(path), np.arange(6, dtype=np.uint8).reshape(3, 2))
     assert reads < 50
+
+
+def past_the_compressed_limit(path: Path) -> str:
+    return (
+        f"{path} goes on for more than {TRAILING_COMPRESSED_LIMIT} compressed bytes after its "
+        "data (zero padding, or another gzip member): an IDX file ends where the data its "
+        "header declares ends\nDelete it and download it again."
+    )
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        pytest.param(bytes(3 * TRAILING_COMPRESSED_LIMIT), id="zero-padding"),
+        pytest.param(gzip_with_fields(b"", name=b"n" * MAX_GZIP_FIELD) * 64, id="more-members"),
+    ],
+)
+def test_what_follows_a_member_is_read_only_so_far(tmp_path: Path, after: bytes) -> None:
+    """The gzip module skips zero padding, and reads a further member's stored name, a
+    byte at a time: 64 MiB of padding took 12 s, and only the first member's header was
+    checked for a huge name."""
+    path = in_file(tmp_path, gzip.compress(IDX_PAYLOAD) + after)
+    with pytest.raises(DataError) as caught:
+        read_idx(path)
+    assert str(caught.value) == past_the_compressed_limit(path)
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        pytest.param(bytes(512), id="zero-padding"),
+        pytest.param(gzip.compress(b""), id="an-empty-member"),
+        pytest.param(bytes(TRAILING_COMPRESSED_LIMIT - 64), id="padding-up-to-the-limit"),
+    ],
+)
+def test_a_member_followed_by_padding_or_empty_members_is_read(
+    tmp_path: Path, after: bytes
+) -> None:
+    path = in_file(tmp_path, gzip.compress(IDX_PAYLOAD) + after)
+    np.testing.assert_array_equal(read_idx(path), np.arange(6, dtype=np.uint8).reshape(3, 2))
+
+
+def test_data_beyond_the_declared_size_is_still_counted_in_decompressed_bytes(
+    tmp_path: Path,
+) -> None:
+    """Random bytes barely compress: the compressed limit leaves room to count
+    ``TRAILING_LIMIT`` decompressed bytes past the data first."""
+    extra = np.random.default_rng(0).bytes(TRAILING_LIMIT + 4096)
+    path = in_file(tmp_path, gzip.compress(IDX_PAYLOAD + extra))
+    with pytest.raises(DataError, match=f"has more than {TRAILING_LIMIT} unexpected bytes"):
+        read_idx(path)
 
 
 def test_a_damaged_file_gets_the_hint_it_is_given(tmp_path: Path) -> None:

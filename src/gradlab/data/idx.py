@@ -20,7 +20,10 @@ and a global cap, :data:`MAX_IDX_BYTES`, before anything is allocated. The
 data is then decompressed a slice at a time into an array of exactly the
 declared size, and a stream that runs longer is stopped after at most
 :data:`TRAILING_LIMIT` more bytes. A gzip bomb (a small file that expands to
-gigabytes) therefore costs no more memory than its header declares.
+gigabytes) therefore costs no more memory than its header declares. Past the declared
+data, at most :data:`TRAILING_COMPRESSED_LIMIT` more compressed bytes are read (zero
+padding and further gzip members, which the gzip module reads a byte at a time), so
+the time is bounded too.
 """
 
 from __future__ import annotations
@@ -62,6 +65,11 @@ MAX_IDX_BYTES = 1 << 30
 TRAILING_LIMIT = 1 << 20
 #: Bytes decompressed or read at a time.
 _SLICE = 1 << 20
+#: The most compressed bytes read past the point where the declared data is complete:
+#: the end of its gzip member, and enough to count :data:`TRAILING_LIMIT` bytes more. The
+#: gzip module skips zero padding after a member a byte at a time (64 MiB took 12 s)
+#: and reads further members' headers so too.
+TRAILING_COMPRESSED_LIMIT = 2 * TRAILING_LIMIT
 #: The longest file name or comment a gzip header may store. Real ones take a few bytes;
 #: the gzip module reads them a byte at a time, so a huge one would take seconds.
 MAX_GZIP_FIELD = 1 << 16
@@ -162,7 +170,7 @@ def read_idx(
     """
     p = Path(path)
     hint = damaged_hint
-    with _open(p, hint) as (stream, raw_size):
+    with _open(p, hint) as (stream, raw_size, compressed_input):
         compressed = raw_size is None
         try:
             dtype, shape, offset = _read_header(p, stream)
@@ -174,6 +182,8 @@ def read_idx(
             got = _fill(stream, array.data.cast("B"))
             if got < array.nbytes:
                 _check_payload_length(p, shape, dtype, got, hint=hint)
+            if compressed_input is not None:
+                compressed_input.limit(TRAILING_COMPRESSED_LIMIT)
             extra = _count_trailing(stream)
             if extra:
                 more = extra > TRAILING_LIMIT  # then reading stopped one byte past the limit
@@ -237,8 +247,45 @@ def describe_shape(shape: tuple[int, ...]) -> str:
     return f"{shape[0]} items of {'x'.join(map(str, shape[1:]))}"
 
 
+class _CompressedInput:
+    """The compressed file as :class:`gzip.GzipFile` reads it: a buffered file whose
+    reads can be limited, once the declared data is read (:meth:`limit`)."""
+
+    def __init__(self, path: Path, file: io.BufferedReader[Any], damaged_hint: str) -> None:
+        self.path, self.file, self.hint = path, file, damaged_hint
+        self.left: int | None = None  # bytes it may still give; None: no limit
+
+    def limit(self, nbytes: int) -> None:
+        """Give at most ``nbytes`` more; then raise a DataError, unless the file ends."""
+        self.left = nbytes
+
+    def read(self, size: int = -1, /) -> bytes:
+        if self.left is None:
+            return self.file.read(size)
+        if self.left <= 0:
+            if not self.file.peek(1):  # the file ends here: nothing was cut off
+                return b""
+            raise DataError(
+                f"{self.path} goes on for more than {TRAILING_COMPRESSED_LIMIT} compressed "
+                "bytes after its data (zero padding, or another gzip member): an IDX file "
+                "ends where the data its header declares ends",
+                hint=self.hint,
+            )
+        data = self.file.read(self.left if size is None or size < 0 else min(size, self.left))
+        self.left -= len(data)
+        return data
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET, /) -> int:
+        return self.file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.file.tell()
+
+
 @contextlib.contextmanager
-def _open(path: Path, damaged_hint: str) -> Iterator[tuple[_Stream, int | None]]:
+def _open(
+    path: Path, damaged_hint: str
+) -> Iterator[tuple[_Stream, int | None, _CompressedInput | None]]:
     """Open ``path`` for streaming: the decompressed stream of a gzip file, else the file.
 
     Yields
@@ -251,6 +298,8 @@ def _open(path: Path, damaged_hint: str) -> Iterator[tuple[_Stream, int | None]]
     raw_size : int or None
         The size of a raw file; None for a compressed one, whose expanded size
         is not known before it is read.
+    compressed_input : _CompressedInput or None
+        What the gzip stream reads, for a compressed file (to limit it).
     """
     try:
         info = path.stat()
@@ -263,13 +312,14 @@ def _open(path: Path, damaged_hint: str) -> Iterator[tuple[_Stream, int | None]]
             compressed = raw.read(2) == _GZIP_MAGIC
             raw.seek(0)
             if not compressed:
-                yield raw, info.st_size
+                yield raw, info.st_size, None
                 return
             buffered = io.BufferedReader(raw)
             _check_gzip_header(path, buffered, damaged_hint)
             buffered.seek(0)
-            with gzip.GzipFile(fileobj=buffered, mode="rb") as unpacked:
-                yield unpacked, None
+            metered = _CompressedInput(path, buffered, damaged_hint)
+            with gzip.GzipFile(fileobj=metered, mode="rb") as unpacked:
+                yield unpacked, None, metered
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
 

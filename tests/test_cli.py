@@ -149,6 +149,21 @@ def test_linreg_warns_that_a_constant_x_column_leaves_the_fit_undetermined(
     assert "gives the pair of least norm. Use points with different x values." in err
 
 
+def test_linreg_warns_once_for_many_constant_x_columns(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """100,000 constant columns printed 100,000 warnings (26 MB on stderr)."""
+    path = tmp_path / "wide.csv"
+    path.write_text("\n".join(",".join(["1"] * 500 + [y]) for y in "2473") + "\n")
+    code, _, err = run(capsys, "linreg", "--csv", str(path), "--no-plots")
+    assert code == 0
+    assert err.count("warning:") == 1
+    assert (
+        f"gradlab linreg: warning: {path}: 500 x columns hold one value each (columns 1, 2, "
+        "3 and 497 more), so their weights and b are not determined apart. "
+    ) in err
+
+
 def test_linreg_says_a_gap_within_rounding_is_at_the_minimum(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -766,16 +781,21 @@ def test_train_out_inside_a_file_is_refused(
     assert f"is inside {tmp_path / 'f'}, which is a file, not a folder." in err
 
 
+@pytest.mark.parametrize("kind", ["file", "fifo"])
 def test_train_data_dir_that_is_a_file_is_named(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, kind: str
 ) -> None:
-    (tmp_path / "f").write_text("")
+    if kind == "file":
+        (tmp_path / "f").write_text("")
+    else:
+        os.mkfifo(tmp_path / "f")
     code, _, err = run(
         capsys, "train", "softmax", "--dataset", "mnist", "--data-dir", str(tmp_path / "f"),
         "--out", str(tmp_path / "out"),
     )  # fmt: skip
     assert code == ExitStatus.USAGE
-    assert f"{tmp_path / 'f'} is a file; the data folder must be a folder holding" in err
+    what = "a file" if kind == "file" else "not a folder"
+    assert f"{tmp_path / 'f'} is {what}; the data folder must be a folder holding" in err
 
 
 @pytest.mark.parametrize(

@@ -201,3 +201,23 @@ def test_cli_lr_find_names_a_bad_setting_by_its_flag(
 ) -> None:
     assert main(["lr-find", "softmax", *argv, "--quiet", "--out", str(tmp_path)]) == 2
     assert said in capsys.readouterr().err
+
+
+def test_the_suggested_train_command_is_quoted_for_a_shell_and_keeps_the_data_folders() -> None:
+    """``--data-dir "my data"`` came out as ``--data-dir my data``, and ``--cache-dir``
+    was dropped."""
+    import argparse
+    import shlex
+
+    from gradlab.commands.lr_find import _train_command
+
+    args = argparse.Namespace(
+        model="mlp", dataset="mnist", data_dir=Path("my data"), cache_dir=Path("/c d"),
+        optimizer="adam", momentum=None, batch_size=None, engine=None, device=None, seed=4,
+    )  # fmt: skip
+    command = _train_command(args, {"hidden": []}, 0.0031)
+    assert command == (
+        "gradlab train mlp --dataset mnist --data-dir 'my data' --cache-dir '/c d' "
+        "--optimizer adam --seed 4 --hidden '' --lr 0.0031"
+    )
+    assert shlex.split(command)[6:9] == ["my data", "--cache-dir", "/c d"]

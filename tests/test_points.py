@@ -204,6 +204,78 @@ def test_a_nul_byte_is_refused_naming_its_line(tmp_path: Path, content: bytes, l
     )
 
 
+@pytest.mark.parametrize(
+    ("content", "line", "at", "reason"),
+    [
+        (b"x,y\n" + b"1,2\n" * 50_000 + b"3,\xff\n", 50_002, 200_006, "invalid start byte"),
+        (b"\xef\xbb\xbfx,y\n1,2\n3,\xc3", 3, 13, "unexpected end of data"),
+        (b"caf\xe9,y\n1,2\n3,4\n", 1, 3, "invalid continuation byte"),
+    ],
+    ids=["deep-in-the-file", "cut-in-a-character-at-the-end", "latin-1-header"],
+)
+def test_a_byte_that_is_not_utf8_is_named_by_its_line_and_offset_in_the_file(
+    tmp_path: Path, content: bytes, line: int, at: int, reason: str
+) -> None:
+    """The text reader's offset counted from its last 8 KiB chunk: a byte at 200,006 was
+    reported "at byte 3398"."""
+    p = tmp_path / "t.csv"
+    p.write_bytes(content)
+    assert content[at] >= 0x80
+    with pytest.raises(DataError) as caught:
+        load_csv(p)
+    assert str(caught.value) == (
+        f"{p}, line {line}: is not UTF-8 text ({reason} at byte {at:,} of the file).\n"
+        "A CSV file must be UTF-8 text: save it again as CSV (UTF-8), or convert it (for "
+        "example: iconv -f latin1 -t utf-8 FILE > new.csv)."
+    )
+
+
+@pytest.mark.parametrize("cell", ["1_0", "\u0661\u0662", "\uff11\uff12"])
+@pytest.mark.parametrize("row", [2, 3], ids=["first-row", "a-later-row"])
+def test_a_cell_only_pythons_float_reads_is_not_a_number(
+    tmp_path: Path, cell: str, row: int
+) -> None:
+    """float() takes underscores between digits and other scripts' digits (1_0 was read
+    as 10); NumPy's reader, the fast pass, does not: the two passes agree."""
+    lines = ["x,y", "4,5", "6,7", "8,9"]
+    lines[row - 1] = f"{cell},5"
+    p = tmp_path / "u.csv"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(DataError) as caught:
+        load_csv(p)
+    assert str(caught.value) == f"{p}, line {row}, column 1: {cell!r} is not a number."
+
+
+@pytest.mark.parametrize("row", [2, 3], ids=["first-row", "a-later-row"])
+def test_a_number_between_unicode_blanks_is_read_by_both_passes(tmp_path: Path, row: int) -> None:
+    lines = ["x,y", "4,5", "6,7", "8,nan"]  # nan: the careful pass reads the file
+    lines[row - 1] = "\u00a012\u2003,5"
+    p = tmp_path / "b.csv"
+    p.write_text("\n".join(lines[:3]) + "\n", encoding="utf-8")
+    assert load_csv(p).X[row - 2, 0] == 12.0
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match="line 4, column 2: 'nan' is not a finite number"):
+        load_csv(p)
+
+
+def test_a_header_may_hold_underscores_and_other_scripts(tmp_path: Path) -> None:
+    p = tmp_path / "h.csv"
+    p.write_text("x_1,température\n1,2\n3,4\n", encoding="utf-8")
+    points = load_csv(p)
+    assert points.header == ("x_1", "température")
+    assert points.n_points == 2
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n", "\r"], ids=["lf", "crlf", "cr"])
+def test_the_number_cap_counts_every_kind_of_line_break(tmp_path: Path, eol: str) -> None:
+    """Lines ended by a lone \\r were not counted: such a file held twice the cap."""
+    p = tmp_path / "many.csv"
+    p.write_bytes(("1,2" + eol).encode() * 1000)
+    assert load_csv(p, max_values=2001).n_points == 1000
+    with pytest.raises(DataError, match="holds more than 1,999 numbers"):
+        load_csv(p, max_values=1999)
+
+
 def test_a_gzipped_csv_is_not_decompressed(tmp_path: Path) -> None:
     p = tmp_path / "points.csv.gz"
     p.write_bytes(gzip.compress(b"1,2\n3,4\n" * 1000, mtime=0))

@@ -8,6 +8,7 @@ and writes ``lr-find.png`` (the curve, the suggestion marked) and ``lr-find.csv`
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from typing import Any
 
@@ -164,21 +165,23 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train_command(args: argparse.Namespace, given: dict[str, Any], lr: float) -> str:
-    """The ``gradlab train`` command that trains at the suggested rate."""
-    parts = ["gradlab train", args.model]
+    """The ``gradlab train`` command that trains at the suggested rate, quoted for a shell."""
+    parts = ["gradlab", "train", args.model]
     if args.dataset != "digits":
         parts += ["--dataset", args.dataset]
     if args.data_dir is not None:
         parts += ["--data-dir", str(args.data_dir)]
+    if args.cache_dir is not None:
+        parts += ["--cache-dir", str(args.cache_dir)]
     for dest, flag in (("optimizer", "--optimizer"), ("momentum", "--momentum"),
                        ("batch_size", "--batch-size"), ("engine", "--engine"),
                        ("device", "--device"), ("seed", "--seed")):  # fmt: skip
         if getattr(args, dest) is not None:
             parts += [flag, str(getattr(args, dest))]
     if "hidden" in given:
-        parts += ["--hidden", ",".join(str(h) for h in given["hidden"]) or '""']
+        parts += ["--hidden", ",".join(str(h) for h in given["hidden"])]
     parts += ["--lr", f"{lr:.2g}"]
-    return " ".join(parts)
+    return shlex.join(parts)
 
 
 def _report(test: Any, dataset: str, command: str, files: list[Any], out: Any) -> None:

@@ -239,8 +239,9 @@ def _idx_files(
     if data_dir is not None:
         root = Path(data_dir)
         if root.exists() and not root.is_dir():
+            what = "a file" if root.is_file() else "not a folder"
             raise DataError(
-                f"{root} is a file; the data folder must be a folder holding the four files "
+                f"{root} is {what}; the data folder must be a folder holding the four files "
                 f"{', '.join(IDX_FILES)} (raw or .gz).",
                 hint="Pass the folder that contains the files as --data-dir.",
             )

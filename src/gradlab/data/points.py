@@ -20,6 +20,7 @@ of blanks only, old Mac line endings).
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import io
@@ -83,10 +84,21 @@ class Points:
 
 
 def _as_float(cell: str) -> float | None:
+    """``cell`` as a float, or None. Python's ``float`` syntax in ASCII only, without the
+    underscores it allows between digits: ``1_0`` and Arabic-Indic or full-width digits
+    are not numbers here, as they are not to NumPy's reader of the fast pass."""
+    if not _plain(cell):
+        return None
     try:
         return float(cell)
     except ValueError:
         return None
+
+
+def _plain(text: str) -> bool:
+    """Whether ``text`` may be a number cell: no underscore, and ASCII between the blanks
+    at its ends (which may be Unicode's, as NumPy's reader takes them)."""
+    return "_" not in text and text.strip().isascii()
 
 
 def load_csv(
@@ -295,7 +307,9 @@ def _check_bytes(path: Path, raw: IO[bytes], delimiter: str, max_values: int) ->
     numbers = 1
     sep = delimiter.encode()
     while block := raw.read(_BLOCK):
-        numbers += block.count(sep) + block.count(b"\n")
+        # line breaks: \n, \r\n and a lone \r (as the csv module reads them)
+        breaks = block.count(b"\n") + block.count(b"\r") - block.count(b"\r\n")
+        numbers += block.count(sep) + breaks
         if numbers > max_values:
             raise DataError(
                 f"{path}: holds more than {max_values:,} numbers, the most load_csv reads "
@@ -327,6 +341,28 @@ def _check_bytes(path: Path, raw: IO[bytes], delimiter: str, max_values: int) ->
                 )
             pos, carry = last + 1, 0
         line += block.count(b"\n")
+
+
+def _first_bad_utf8(raw: IO[bytes]) -> tuple[int, int, str]:
+    """Where ``raw`` stops being UTF-8: (byte offset from the file's start, line, reason).
+    A text reader's error counts from the start of its last chunk, not of the file."""
+    raw.seek(0)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, line = 0, 1  # where the block starts, and its line
+    while block := raw.read(_BLOCK):
+        pending = len(decoder.getstate()[0])  # bytes of a character the last block began
+        try:
+            decoder.decode(block)
+        except UnicodeDecodeError as exc:
+            at = offset - pending + exc.start
+            return at, line + block.count(b"\n", 0, max(at - offset, 0)), exc.reason
+        offset += len(block)
+        line += block.count(b"\n")
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        return offset - len(exc.object) + exc.start, line, exc.reason
+    return offset, line, "not UTF-8"  # not reached: the text reader found an error
 
 
 @contextlib.contextmanager
@@ -427,7 +463,8 @@ def _read_carefully(
             for row in reader:  # line_num: the physical line a record ends on
                 if first_line:  # the common case, at C speed: width finite numbers
                     try:
-                        numbers = list(map(float, row))  # float() ignores the blanks
+                        # float() ignores the blanks; _plain refuses what only it reads
+                        numbers = list(map(float, row)) if _plain("".join(row)) else []
                     except ValueError:
                         numbers = []
                     # (a sum can also overflow on finite cells; the checks below pass it)
@@ -477,8 +514,13 @@ def _read_carefully(
                 n_rows += 1
     except csv.Error as exc:
         raise DataError(f"{path}, line {reader.line_num}: not valid CSV ({exc}).") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: is not a text file ({exc.reason} at byte {exc.start}).") from None
+    except UnicodeDecodeError:
+        at, line, reason = _first_bad_utf8(raw)
+        raise DataError(
+            f"{path}, line {line}: is not UTF-8 text ({reason} at byte {at:,} of the file).",
+            hint="A CSV file must be UTF-8 text: save it again as CSV (UTF-8), or convert it "
+            "(for example: iconv -f latin1 -t utf-8 FILE > new.csv).",
+        ) from None
     if not seen_first_row:
         raise DataError(f"{path}: the file is empty; expected lines of numbers such as '1.5,2.0'.")
     if n_rows == 0:

@@ -138,12 +138,30 @@ def fit(
     return result
 
 
+#: The most constant x columns warned about one by one; more get one warning together.
+_CONSTANT_COLUMNS_NAMED = 3
+
+
 def _warn_if_constant(points: Points) -> None:
     """Warn when an x column holds one value: beside the intercept, its weight is then not
-    determined (a whole line of (w, b) fits equally well)."""
+    determined (a whole line of (w, b) fits equally well). Many such columns get one
+    warning, not one each."""
     X = points.X
     one = X.shape[1] == 1
-    for j in np.flatnonzero(np.ptp(X, axis=0) == 0) if len(X) else []:
+    constant = np.flatnonzero(np.ptp(X, axis=0) == 0) if len(X) else np.array([], int)
+    if len(constant) > _CONSTANT_COLUMNS_NAMED:
+        shown = ", ".join(str(j + 1) for j in constant[:_CONSTANT_COLUMNS_NAMED])
+        warnings.warn(
+            f"{points.source}: {len(constant)} x columns hold one value each (columns "
+            f"{shown} and {len(constant) - _CONSTANT_COLUMNS_NAMED} more), so their "
+            "weights and b are not determined apart. Gradient descent stops at one such "
+            "set; the closed form gives the one of least norm. Drop those columns, or use "
+            "points with different x values.",
+            GradlabWarning,
+            stacklevel=3,
+        )
+        return
+    for j in constant:
         if points.header is not None:
             x = f"x column {j + 1} ({points.header[j]!r})"
         else:

@@ -309,12 +309,17 @@ def test_missing_garbage_and_foreign_files_are_named(tmp_path: Path) -> None:
         checkpoint.read(tmp_path / "nope.safetensors")
     garbage = tmp_path / "bad.safetensors"
     garbage.write_bytes(b"\x00" * 64)
-    with pytest.raises(DataError, match="not a readable safetensors file"):
+    with pytest.raises(DataError, match="not a readable safetensors file") as caught:
         checkpoint.read(garbage)
+    assert caught.value.hint == "Train again without --resume, or use another checkpoint file."
     foreign = tmp_path / "other.safetensors"
     save_file({"w": np.zeros(3, np.float32)}, str(foreign))
-    with pytest.raises(DataError, match="a safetensors file, but not a gradlab checkpoint"):
+    with pytest.raises(DataError, match="a safetensors file, but not a gradlab checkpoint") as c:
         checkpoint.read(foreign)
+    assert c.value.hint == (
+        "Point to a file that gradlab saved (model.safetensors in a run's --out folder, or "
+        "what a model's save() wrote)."
+    )
 
 
 def test_labels_of_every_kind_round_trip(tmp_path: Path) -> None:

@@ -115,6 +115,21 @@ def test_resuming_with_another_rule_starts_its_state_afresh(tmp_path: Path) -> N
     assert m._train_state.optimizer.step == 2  # one epoch of 2 steps, from 0
 
 
+def test_resuming_sgd_with_momentum_from_plain_sgd_says_which_buffers_differ(
+    tmp_path: Path,
+) -> None:
+    """It said "holds the state of sgd, not sgd"."""
+    X, y = blobs()
+    ck = tmp_path / "m.safetensors"
+    MLPClassifier(hidden=(5,), epochs=1, momentum=0.0).fit(X, y, checkpoint=ck)
+    m = MLPClassifier(hidden=(5,), epochs=2, momentum=0.9)
+    with pytest.warns(GradlabWarning, match=re.escape(
+        f"{ck} holds the state of sgd keeping no buffer, not sgd keeping a momentum_buffer: "
+        "MLPClassifier resumes with a fresh sgd state."
+    )):  # fmt: skip
+        m.fit(X, y, checkpoint=ck, resume=True)
+
+
 def test_cli_resume_announces_a_changed_optimizer(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

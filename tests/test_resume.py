@@ -325,3 +325,111 @@ def test_a_refused_run_into_a_used_folder_does_not_say_it_replaces_the_earlier_o
     capsys.readouterr()
     assert main([*base, "--epochs", "1", "--validation-fraction", "0.5"]) == 2  # refused
     assert "replacing" not in capsys.readouterr().err
+
+
+def test_a_numpy_run_resumes_on_numpy_when_a_gpu_appears(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """'auto' chose numpy for the run; resumed where PyTorch saw a GPU, it chose torch and
+    the numbers no longer matched an uninterrupted run, without a word."""
+    import gradlab.engines.gpu as gpu
+
+    run_train(request(tmp_path / "a", epochs=1, random_state=3), say=lambda _: None)
+    assert checkpoint.load_meta(tmp_path / "a" / "model.safetensors")["engine"] == "numpy"
+    monkeypatch.setattr(gpu, "cuda_available", lambda: True)
+    resumed = run_train(request(tmp_path / "a", True, epochs=2), say=lambda _: None)
+    assert checkpoint.load_meta(tmp_path / "a" / "model.safetensors")["engine"] == "numpy"
+    monkeypatch.undo()
+    straight = run_train(request(tmp_path / "b", epochs=2, random_state=3))
+    for name, value in straight.model.params_.items():
+        assert np.array_equal(resumed.model.params_[name], value), name
+
+
+class StopAfterTheFirstEpoch(Callback):
+    def on_epoch_end(self, epoch: int, row: dict[str, float]) -> None:
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(
+    ("schedule", "flags"),
+    [("cosine", {"warmup_steps": 5}), ("step", {"step_size": 2}), ("cosine", {"t_max": 3})],
+    ids=["cosine-with-warm-up", "step-with-its-size", "cosine-with-t-max"],
+)
+def test_resuming_with_the_same_schedule_and_flags_announces_no_override(
+    tmp_path: Path, schedule: str, flags: dict[str, Any]
+) -> None:
+    """A stopped run resumed with its own command: the --schedule given was compared with
+    the checkpoint's before the flags were applied ("--schedule cosine (the checkpoint's:
+    cosine(warmup_steps=5))"), though the numbers matched."""
+    notes: list[str] = []
+
+    def run(resume: bool, *stops: Callback) -> Any:
+        given = {"epochs": 3, "schedule": schedule, "cpu_threads": 1, "random_state": 1}
+        job = TrainRequest(
+            "softmax", out=tmp_path / "a", given=given, resume=resume, plots=False,
+            quiet=True, schedule_flags=dict(flags),
+        )  # fmt: skip
+        return run_train(job, progress=stops, say=notes.append)
+
+    run(False, StopAfterTheFirstEpoch())
+    resumed = run(True)
+    assert len(notes) == 1, notes  # what it resumes with; no override
+    straight = run_train(
+        TrainRequest(
+            "softmax",
+            out=tmp_path / "b",
+            plots=False,
+            quiet=True,
+            schedule_flags=dict(flags),
+            given={"epochs": 3, "schedule": schedule, "cpu_threads": 1, "random_state": 1},
+        )
+    )
+    for name, value in straight.model.params_.items():
+        assert np.array_equal(resumed.model.params_[name], value), name
+
+
+@pytest.mark.parametrize(
+    ("first", "announced"),
+    [
+        (["--schedule", "cosine"], True),
+        (["--schedule", "step"], True),
+        (["--schedule", "onecycle"], True),
+        (["--schedule", "cosine", "--t-max", "4"], False),
+        (["--schedule", "step", "--step-size", "1"], False),
+        (["--schedule", "exponential"], False),
+        (["--schedule", "warmup"], False),
+        (["--warmup-steps", "4"], False),
+    ],
+    ids=["cosine", "step", "onecycle", "cosine-t-max", "step-size", "exponential", "warmup",
+         "constant-warm-up"],
+)  # fmt: skip
+def test_a_new_epoch_count_is_announced_only_where_it_changes_the_rates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], first: list[str], announced: bool
+) -> None:
+    """It was announced for every schedule but constant, as changing the run."""
+    base = ["train", "softmax", "--out", str(tmp_path), "--quiet", "--no-plots"]
+    assert main([*base, "--epochs", "3", *first]) == 0
+    capsys.readouterr()
+    assert main([*base, "--epochs", "6", "--resume"]) == 0
+    err = capsys.readouterr().err
+    assert "resuming " in err
+    said = "--epochs 6 (the checkpoint's: 3), over which the schedule"
+    assert (said in err) is announced, err
+
+
+def test_a_resume_with_nothing_to_train_writes_the_history_files_from_the_checkpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With history.csv deleted and history.json emptied, it said nothing to train and
+    listed both files as written."""
+    base = ["train", "softmax", "--out", str(tmp_path), "--no-plots", "--quiet"]
+    assert main([*base, "--epochs", "2"]) == 0
+    csv_text = (tmp_path / "history.csv").read_text()
+    json_text = (tmp_path / "history.json").read_text()
+    (tmp_path / "history.csv").unlink()
+    (tmp_path / "history.json").write_text("")
+    capsys.readouterr()
+    assert main([*base, "--resume"]) == 0
+    assert "nothing to train" in capsys.readouterr().err
+    assert (tmp_path / "history.csv").read_text() == csv_text
+    assert (tmp_path / "history.json").read_text() == json_text

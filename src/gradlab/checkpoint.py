@@ -383,10 +383,16 @@ def _read_file(
                 shapes[k] = (tuple(int(s) for s in piece.get_shape()), str(piece.get_dtype()))
             tensors = {k: f.get_tensor(k) for k in names} if arrays else {}
     except Exception as exc:  # safetensors raises its own error types for bad files
-        raise DataError(f"{p}: not a readable safetensors file ({exc}).") from None
+        raise DataError(
+            f"{p}: not a readable safetensors file ({exc}).", hint=_DAMAGED_HINT
+        ) from None
     version = FORMATS.get(header.get("format", ""))
     if version is None:
-        raise DataError(f"{p}: a safetensors file, but not a gradlab checkpoint.")
+        raise DataError(
+            f"{p}: a safetensors file, but not a gradlab checkpoint.",
+            hint="Point to a file that gradlab saved (model.safetensors in a run's --out "
+            "folder, or what a model's save() wrote).",
+        )
     if "meta" not in header:
         raise DataError(
             f"{p}: damaged gradlab checkpoint (no meta in its metadata).", hint=_DAMAGED_HINT

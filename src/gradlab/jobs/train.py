@@ -34,6 +34,7 @@ import numpy as np
 
 from gradlab.errors import DataError, UsageError
 from gradlab.models._spec import DEFAULTS, check_hyperparameters
+from gradlab.process import a_worker_of_several
 from gradlab.train import Callback
 
 CHECKPOINT = "model.safetensors"
@@ -307,6 +308,25 @@ def _rate(model: str, params: Mapping[str, Any]) -> float:
     return base_rate(model, {**DEFAULTS[model], **params})
 
 
+def _rates_follow_epochs(model: str, params: Mapping[str, Any], before: int) -> bool:
+    """Whether ``params``' schedule gives other rates over ``params["epochs"]`` than over
+    ``before`` epochs: a cosine or a step schedule laid out over the run, onecycle; not
+    an exponential, a warm-up, or a ``T_max`` or ``step_size`` given."""
+    from gradlab.models._spec import resolve_schedule
+
+    def built(epochs: int) -> Any:
+        return resolve_schedule(model, {**params, "epochs": epochs}, _SOME_STEPS)[0].config()
+
+    try:
+        return bool(built(before) != built(int(params["epochs"])))
+    except UsageError:  # a schedule that cannot be laid out over one of them differs
+        return True
+
+
+#: Steps per epoch to lay out schedules with, to compare them (any count shows a change).
+_SOME_STEPS = 100
+
+
 def _is_object(value: Any) -> bool:
     from gradlab.optim.schedules import Schedule
 
@@ -413,8 +433,11 @@ def settle_train(
             kind=request.model,
             hint=f"Resume it with 'gradlab train {saved.kind} --resume', or choose another --out.",
         )
+        given = dict(request.given)
+        if "schedule" in given:  # compared with the checkpoint's as the flags make it
+            given["schedule"] = with_schedule_flags(given["schedule"], request.schedule_flags)
         params, kept, overrides = resume_hyperparameters(
-            request.model, saved.hyperparameters, request.given
+            request.model, saved.hyperparameters, given
         )
         if (
             "engine" not in request.given
@@ -426,7 +449,19 @@ def settle_train(
             # the engine that trained it, whose optimizer state and numbers carry on as
             # they were, rather than let this run's circumstances choose again
             params["engine"] = "torch"
-        if request.schedule_flags:
+        elif (
+            "engine" not in request.given
+            and params["engine"] == "auto"
+            and saved.engine == "numpy"
+            and params["device"] == "auto"
+            and params["dtype"] == "float32"
+            and workers == 1
+            and not a_worker_of_several()
+        ):
+            # and "auto" chose numpy: a GPU seen now would choose torch, whose numbers
+            # differ (several workers or float64 still need torch, and say so)
+            params["engine"] = "numpy"
+        if request.schedule_flags and "schedule" not in given:
             before = params["schedule"]
             params["schedule"] = with_schedule_flags(before, request.schedule_flags)
             if params["schedule"] != before and "schedule" not in request.given:
@@ -436,9 +471,9 @@ def settle_train(
                 )
         if (
             "epochs" in request.given
-            and params["schedule"] != "constant"
             and not _is_object(params["schedule"])
             and int(params["epochs"]) != int(saved.hyperparameters["epochs"])
+            and _rates_follow_epochs(request.model, params, int(saved.hyperparameters["epochs"]))
         ):
             overrides.append(
                 f"--epochs {params['epochs']} (the checkpoint's: "
@@ -556,6 +591,7 @@ def _fit_and_draw(
     )
     if request.plots:
         callbacks.append(curves)
+    before = saved_epochs(path) if request.resume else 0
     try:
         model.fit(
             data.X_train,
@@ -571,6 +607,10 @@ def _fit_and_draw(
         return TrainResult(model, data, path, [], True, saved_epochs(path), interrupt=exc)
     if not leader:  # rank 0 writes and draws
         return TrainResult(model, data, path, [], False, len(model.history_))
+    if request.resume and len(model.history_) <= before:
+        # nothing trained, so no epoch wrote the history files: write them from the
+        # checkpoint, which they may have fallen behind (or lost)
+        _history_as_saved(path, request.out / "history")
     files = [path, request.out / "history.csv", request.out / "history.json"]
     if request.plots:
         from gradlab.jobs.predictions import draw_predictions

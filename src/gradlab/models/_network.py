@@ -189,6 +189,11 @@ def resolve_engine(engine: str, device: str, *, workers: int = 1, dtype: str = "
     return "torch" if cuda_available() else "numpy"
 
 
+def _buffers(slots: Sequence[str]) -> str:
+    """``"no buffer"``, or ``"a momentum_buffer"``, for a message."""
+    return " and ".join(f"a {name}" for name in slots) or "no buffer"
+
+
 def _on_cpu(engine: str, device: str) -> bool:
     if engine == "numpy" or device == "cpu":
         return True
@@ -946,8 +951,12 @@ class NetworkClassifier:
         if state is None:
             return None
         if not state.fits(rule):
+            old, new = state.name, rule.name
+            if old == new:  # the same rule keeping other buffers (momentum 0 or not)
+                old += f" keeping {_buffers(state.rule().slot_names())}"
+                new += f" keeping {_buffers(rule.slot_names())}"
             warnings.warn(
-                f"{saved.path} holds the state of {state.name}, not {rule.name}: "
+                f"{saved.path} holds the state of {old}, not {new}: "
                 f"{self._owner} resumes with a fresh {rule.name} state.",
                 GradlabWarning,
                 stacklevel=outside_stacklevel(),

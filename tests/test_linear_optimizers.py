@@ -219,20 +219,34 @@ def test_auto_rate_is_half_the_rules_stable_rate() -> None:
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_auto_rate_of_momentum_in_batches_is_plain_sgds_and_converges(
+def test_auto_rate_of_momentum_in_batches_is_plain_sgds_effective_step_and_converges(
     data_csv: Path, seed: int
 ) -> None:
     """Half momentum's full-batch bound (1.9 / L) diverged on the tutorial's data in batches
-    of 32: the steps alternate between batches, and their product grows."""
+    of 32: the steps alternate between batches, and their product grows. Plain SGD's rate
+    diverged too with one point a step; momentum 0.9 adds up ten steps' worth."""
     pts = np.loadtxt(data_csv, delimiter=",")
     X, y = pts[:, :1], pts[:, 1]
     kw: dict[str, Any] = {"loss": "half_sse", "method": "minibatch", "random_state": seed}
     plain = LinearRegression(epochs=1, **kw).fit(X, y)
     momentum = LinearRegression(optimizer="momentum", **kw).fit(X, y)  # no DivergenceError
-    assert momentum.lr_ == plain.lr_
+    assert momentum.lr_ == pytest.approx((1 - 0.9) * plain.lr_, rel=1e-12)
     assert momentum.history_["loss"][-1] < 0.05 * momentum.history_["loss"][0]
     full = LinearRegression(epochs=1, loss="half_sse", optimizer="momentum").fit(X, y)
     assert full.lr_ == pytest.approx(1.9 * plain.lr_, rel=1e-12)  # full batch keeps its own
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "nesterov"])
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_the_auto_rate_of_momentum_one_point_a_step_trains(optimizer: str, seed: int) -> None:
+    """At plain SGD's auto rate, momentum 0.9 with one point a step diverged on every one
+    of these problems (scikit-learn's make_regression, 200 points, 5 features)."""
+    from sklearn.datasets import make_regression
+
+    X, y = make_regression(n_samples=200, n_features=5, noise=1.0, random_state=seed)
+    m = LinearRegression(method="sgd", optimizer=optimizer, epochs=50, random_state=0)
+    m.fit(X, y)  # no DivergenceError
+    assert m.history_["loss"][-1] < 1e-3 * m.history_["loss"][0]
 
 
 def test_auto_rate_of_an_adaptive_rule_is_its_own() -> None:

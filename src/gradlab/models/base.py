@@ -567,9 +567,13 @@ class GradientDescentModel(BaseEstimator):  # type: ignore[misc]
             curvature = problem.batch_curvature(size)
         stable = rule.max_stable_lr(curvature)  # plain SGD: 2 / L, so 1 / L exactly
         if stable is not None and self.method != "batch" and isinstance(rule, SGD):
-            # momentum's bound is that of one fixed quadratic: steps that alternate between
-            # batches can grow at half of it (the tutorial's data.csv, half_sse, batch 32)
+            # momentum's bound is that of one fixed quadratic, which batches that take turns
+            # are not: at it, per-point SGD with momentum 0.9 diverged on every data set
+            # tried. Take plain SGD's rate in the same effective step: momentum adds up
+            # the steps to (1 - dampening) / (1 - momentum) times one
             plain = SGD(weight_decay=rule.weight_decay).max_stable_lr(curvature)
+            if plain is not None and rule.momentum and rule.dampening < 1:
+                plain *= (1 - rule.momentum) / (1 - rule.dampening)
             stable = min(stable, plain) if plain is not None else stable
         return 0.5 * stable if stable is not None else float(rule.lr)
 

@@ -524,3 +524,10 @@ def test_a_bad_schedule_name_or_option_is_named(schedule: Any, message: str) -> 
     with pytest.raises(UsageError) as info:
         LinearRegression(schedule=schedule, epochs=2).fit(rng.normal(size=(10, 1)), np.ones(10))
     assert info.value.message == message
+
+
+def test_a_step_size_of_zero_is_refused_not_replaced_by_the_default() -> None:
+    """`step_size or the default` took 0 for unset: the fit ran with step_size=7."""
+    X, y = data("squared")
+    with pytest.raises(UsageError, match=r"step_size must be an integer >= 1; got 0\."):
+        LinearRegression(epochs=20, schedule={"name": "step", "step_size": 0}).fit(X, y)

@@ -182,3 +182,23 @@ def test_logistic_regression_names_labels_of_mixed_types(labels: list[object], t
     y = np.array(labels * (len(X) // 2), dtype=object)
     with pytest.raises(DataError, match=f"Unknown label type: y mixes values of types {types};"):
         LogisticRegression().fit(X, y)
+
+
+def test_polynomial_predict_uses_the_powers_it_was_fitted_on() -> None:
+    """After set_params(powers=(3,)), predict cubed the inputs for weights fitted on squares
+    (-23 for 13); a new degree raised numpy's matmul error."""
+    import numpy as np
+
+    from gradlab.models import PolynomialRegression
+
+    x = np.linspace(-2, 2, 50)[:, None]
+    m = PolynomialRegression(powers=(2,), epochs=500).fit(x, 3 * x[:, 0] ** 2 + 1)
+    before = m.predict(x[:3])
+    np.testing.assert_allclose(before, 3 * x[:3, 0] ** 2 + 1, rtol=1e-6)
+    m.set_params(powers=(3,))
+    np.testing.assert_array_equal(m.predict(x[:3]), before)
+    m.set_params(powers=None, degree=4)
+    np.testing.assert_array_equal(m.predict(x[:3]), before)
+    assert m.powers_ == (2,)
+    m.fit(x, x[:, 0] ** 4)  # a new fit takes the new parameters
+    assert m.powers_ == (1, 2, 3, 4)

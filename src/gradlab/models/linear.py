@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from numbers import Integral
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 from sklearn.base import RegressorMixin
@@ -393,6 +393,8 @@ class PolynomialRegression(LinearRegression):
     Attributes
     ----------
 {_COMMON_ATTRIBUTES}
+    powers_ : tuple of int
+        The powers fitted on, in the order of ``coef_``'s blocks.
     """
 
     _parameter_constraints: ClassVar[dict[str, Constraint | list[Constraint]]] = {
@@ -434,11 +436,32 @@ class PolynomialRegression(LinearRegression):
             schedule=schedule,
         )
 
-    def _powers(self) -> tuple[int, ...]:
-        """The powers of each feature, in the order of ``coef_``."""
+    def fit(self, X: Any, y: Any, **kwargs: Any) -> Self:
+        """Fit as :meth:`LinearRegression.fit` does, on the powers ``degree`` or ``powers``
+        name now; ``powers_`` keeps them, so that ``predict`` uses the fitted powers
+        whatever ``set_params`` changes afterwards."""
+        had, before = hasattr(self, "powers_"), getattr(self, "powers_", None)
+        self.powers_ = self._asked_powers()
+        try:
+            return super().fit(X, y, **kwargs)
+        except BaseException:
+            if had and before is not None:
+                self.powers_ = before
+            else:
+                del self.powers_
+            raise
+
+    def _asked_powers(self) -> tuple[int, ...]:
+        """The powers the parameters name: ``powers``, else 1..``degree``."""
         if self.powers is not None:
             return tuple(int(p) for p in self.powers)
         return tuple(range(1, self.degree + 1))
+
+    def _powers(self) -> tuple[int, ...]:
+        """The powers of each feature, in the order of ``coef_``: the fitted ones
+        (``powers_``), else those the parameters name."""
+        fitted: tuple[int, ...] | None = getattr(self, "powers_", None)
+        return fitted if fitted is not None else self._asked_powers()
 
     def _features(self, X: np.ndarray) -> np.ndarray:
         return np.hstack([X**p for p in self._powers()])

@@ -149,7 +149,7 @@ class ScheduleSpec:
         rest = steps - (warm or 0)
         main: Schedule
         if self.name == "step":
-            size = self.step_size or max(1, -(-rest // 3))
+            size = max(1, -(-rest // 3)) if self.step_size is None else self.step_size
             main = StepLR(lr, step_size=size, gamma=0.1 if self.gamma is None else self.gamma)
         elif self.name == "exponential":
             gamma = EXPONENTIAL_FALL ** (1 / max(rest - 1, 1)) if self.gamma is None else self.gamma

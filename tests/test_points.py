@@ -189,15 +189,20 @@ def test_a_file_over_the_size_cap_says_what_to_do(tmp_path: Path) -> None:
     assert load_csv(p, max_bytes=12).n_points == 3
 
 
+def refusal(path: Path, content: bytes) -> str:
+    """The message of the DataError ``load_csv`` raises for a file of ``content``."""
+    path.write_bytes(content)
+    with pytest.raises(DataError) as caught:
+        load_csv(path)
+    return str(caught.value)
+
+
 @pytest.mark.parametrize(
     ("content", "line"), [(b"1,2\n3,\x004\n", 2), (b"\x001,2\n3,4\n", 1), (b"1,2\n\n\n5,6\x00", 4)]
 )
 def test_a_nul_byte_is_refused_naming_its_line(tmp_path: Path, content: bytes, line: int) -> None:
     p = tmp_path / "n.csv"
-    p.write_bytes(content)
-    with pytest.raises(DataError) as caught:
-        load_csv(p)
-    assert str(caught.value) == (
+    assert refusal(p, content) == (
         f"{p}: is not a text file (a NUL byte on line {line}).\n"
         "A CSV file must be plain UTF-8 text; a file saved as UTF-16 or in a spreadsheet's own "
         "format must be saved again as CSV (UTF-8)."
@@ -219,11 +224,8 @@ def test_a_byte_that_is_not_utf8_is_named_by_its_line_and_offset_in_the_file(
     """The text reader's offset counted from its last 8 KiB chunk: a byte at 200,006 was
     reported "at byte 3398"."""
     p = tmp_path / "t.csv"
-    p.write_bytes(content)
     assert content[at] >= 0x80
-    with pytest.raises(DataError) as caught:
-        load_csv(p)
-    assert str(caught.value) == (
+    assert refusal(p, content) == (
         f"{p}, line {line}: is not UTF-8 text ({reason} at byte {at:,} of the file).\n"
         "A CSV file must be UTF-8 text: save it again as CSV (UTF-8), or convert it (for "
         "example: iconv -f latin1 -t utf-8 FILE > new.csv)."

@@ -308,6 +308,24 @@ def _rate(model: str, params: Mapping[str, Any]) -> float:
     return base_rate(model, {**DEFAULTS[model], **params})
 
 
+def _can_keep_engine(engine: str, params: Mapping[str, Any], workers: int) -> bool:
+    """Whether a resumed run whose engine is "auto" can go on with the checkpoint's
+    ``engine``: torch where it is installed; numpy unless the run needs torch (a CUDA
+    device asked for, float64, several workers), which "auto" then chooses, and says so."""
+    if engine == "torch":
+        return importlib.util.find_spec("torch") is not None
+    return (
+        params["device"] == "auto"
+        and params["dtype"] == "float32"
+        and workers == 1
+        and not a_worker_of_several()
+    )
+
+
+#: Steps per epoch to lay out schedules with, to compare them (any count shows a change).
+_SOME_STEPS = 100
+
+
 def _rates_follow_epochs(model: str, params: Mapping[str, Any], before: int) -> bool:
     """Whether ``params``' schedule gives other rates over ``params["epochs"]`` than over
     ``before`` epochs: a cosine or a step schedule laid out over the run, onecycle; not
@@ -321,10 +339,6 @@ def _rates_follow_epochs(model: str, params: Mapping[str, Any], before: int) -> 
         return bool(built(before) != built(int(params["epochs"])))
     except UsageError:  # a schedule that cannot be laid out over one of them differs
         return True
-
-
-#: Steps per epoch to lay out schedules with, to compare them (any count shows a change).
-_SOME_STEPS = 100
 
 
 def _is_object(value: Any) -> bool:
@@ -442,25 +456,12 @@ def settle_train(
         if (
             "engine" not in request.given
             and params["engine"] == "auto"
-            and saved.engine == "torch"
-            and importlib.util.find_spec("torch") is not None
+            and _can_keep_engine(saved.engine, params, workers)
         ):
-            # "auto" chose torch for that run (several workers, float64, a GPU): go on with
-            # the engine that trained it, whose optimizer state and numbers carry on as
-            # they were, rather than let this run's circumstances choose again
-            params["engine"] = "torch"
-        elif (
-            "engine" not in request.given
-            and params["engine"] == "auto"
-            and saved.engine == "numpy"
-            and params["device"] == "auto"
-            and params["dtype"] == "float32"
-            and workers == 1
-            and not a_worker_of_several()
-        ):
-            # and "auto" chose numpy: a GPU seen now would choose torch, whose numbers
-            # differ (several workers or float64 still need torch, and say so)
-            params["engine"] = "numpy"
+            # go on with the engine that "auto" chose for that run, whose optimizer state
+            # and numbers carry on as they were, rather than let this run's circumstances
+            # (a GPU seen now, say) choose again
+            params["engine"] = saved.engine
         if request.schedule_flags and "schedule" not in given:
             before = params["schedule"]
             params["schedule"] = with_schedule_flags(before, request.schedule_flags)

@@ -440,15 +440,15 @@ class PolynomialRegression(LinearRegression):
         """Fit as :meth:`LinearRegression.fit` does, on the powers ``degree`` or ``powers``
         name now; ``powers_`` keeps them, so that ``predict`` uses the fitted powers
         whatever ``set_params`` changes afterwards."""
-        had, before = hasattr(self, "powers_"), getattr(self, "powers_", None)
+        before = getattr(self, "powers_", None)  # a failed fit leaves the last fit's
         self.powers_ = self._asked_powers()
         try:
             return super().fit(X, y, **kwargs)
         except BaseException:
-            if had and before is not None:
-                self.powers_ = before
-            else:
+            if before is None:
                 del self.powers_
+            else:
+                self.powers_ = before
             raise
 
     def _asked_powers(self) -> tuple[int, ...]:

@@ -211,6 +211,12 @@ VARIANTS = [
         'it must be {"samples": n > 0, "sha256": 64 hex digits}.',
     ),
     (
+        "an input range below zero",
+        setitem("meta", "input_numbers", {"max": -1, "uint8": False}),
+        """input_numbers is {'max': -1, 'uint8': False}; it must be {"max": a finite number >= 0, \
+"uint8": true or false}, only with input_scale 1.""",
+    ),
+    (
         "a data fingerprint whose digest is not hex",
         setitem("meta.data", "sha256", "z" * 64),
         'it must be {"samples": n > 0, "sha256": 64 hex digits}.',

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -357,7 +358,7 @@ def test_a_uint8_array_for_a_model_fitted_on_larger_numbers_is_warned_about() ->
     frame = pd.DataFrame(X, columns=list("abcd"))
     model = SoftmaxRegression(epochs=2, random_state=0).fit(frame, y)
     with pytest.warns(GradlabWarning, match=(
-        rf"SoftmaxRegression was fitted on numbers up to {X.max()}, used as they are, but X "
+        rf"SoftmaxRegression was fitted on uint8 numbers up to {X.max()}, used as they are, but X "
         r"is a uint8 array, read as pixels \(value / 255\)\. If X holds the same kind of "
         r"numbers, pass them as floats \(X\.astype\(float\)\) or as a DataFrame like the "
         r"one fitted on\."
@@ -368,6 +369,32 @@ def test_a_uint8_array_for_a_model_fitted_on_larger_numbers_is_warned_about() ->
         model.predict(frame)
         # fitted on pixels already scaled to 0..1: a uint8 image is the same picture
         SoftmaxRegression(epochs=2, random_state=0).fit(X / 255, y).predict(X)
+
+
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")
+def test_a_uint8_array_of_codes_for_a_model_fitted_on_a_uint8_table_is_warned_about(
+    tmp_path: Path,
+) -> None:
+    """One-hot codes (0 and 1) from a DataFrame's uint8 columns are read as they are; the same
+    codes as a uint8 array are read as pixels (1/255). The warning above looked only at the
+    largest value (1 is no larger than a pixel), so this passed silently, also after a save
+    and load."""
+    from gradlab.errors import GradlabWarning
+    from gradlab.models import load_classifier
+
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 2, (300, 6)).astype(np.uint8)
+    y = X[:, 0] ^ X[:, 1]
+    model = MLPClassifier(hidden=(8,), epochs=2, random_state=0)
+    model.fit(pd.DataFrame(X, columns=list("abcdef")), y)
+    loaded = load_classifier(model.save(tmp_path / "m.safetensors"))
+    for fitted in (model, loaded):
+        with pytest.warns(GradlabWarning, match=(
+            r"MLPClassifier was fitted on uint8 numbers up to 1, used as they are, but X is "
+            r"a uint8 array, read as pixels \(value / 255\)\."
+        )):  # fmt: skip
+            fitted.predict(X)
 
 
 @pytest.mark.parametrize("model", ["SoftmaxRegression", "LinearRegression"])

@@ -133,6 +133,11 @@ class Checkpoint:
     data: dict[str, Any] | None = None
     """``{"samples": n, "sha256": ...}``: the training data's :func:`fingerprint`; None in
     files written before it was kept, or by a model's ``save``."""
+    input_numbers: dict[str, Any] | None = None
+    """``{"max": m, "uint8": bool}``: the largest absolute input and whether the inputs
+    were a table's uint8 columns, when they were read as they are (input_scale 1); what
+    ``predict`` needs to warn about a uint8 array of such numbers. None for pixels, and in
+    files written before it was kept."""
     path: Path | None = None
 
     @property
@@ -175,6 +180,7 @@ class Checkpoint:
             "schedule": self.schedule,
             "early_stopping": self.early_stopping,
             "data": self.data,
+            "input_numbers": self.input_numbers,
             "history": self.history.columns,
         }
 
@@ -470,6 +476,7 @@ class _Schema:
             early = self.early_meta(meta.get("early_stopping"), len(history))
             data = self.data_meta(meta.get("data"))
             self.tensor_shapes(shapes, sizes, optimizer, early is not None, hp["dtype"])
+        numbers = self.numbers_meta(meta.get("input_numbers"), scale)
         weights: dict[str, np.ndarray] = {}
         best: dict[str, np.ndarray] = {}
         if tensors is not None:
@@ -500,6 +507,7 @@ class _Schema:
             best=best,
             early_stopping=early,
             data=data,
+            input_numbers=numbers,
             path=self.path,
         )
 
@@ -773,6 +781,25 @@ class _Schema:
         ):
             raise self.bad("data", value, '{"samples": n > 0, "sha256": 64 hex digits}')
         return {"samples": int(value["samples"]), "sha256": digest}
+
+    def numbers_meta(self, value: Any, scale: float) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        if not (
+            isinstance(value, dict)
+            and set(value) == {"max", "uint8"}
+            and _is_number(value["max"])
+            and math.isfinite(value["max"])
+            and value["max"] >= 0
+            and isinstance(value["uint8"], bool)
+            and scale == 1.0
+        ):
+            raise self.bad(
+                "input_numbers",
+                value,
+                '{"max": a finite number >= 0, "uint8": true or false}, only with input_scale 1',
+            )
+        return {"max": float(value["max"]), "uint8": value["uint8"]}
 
     def early_meta(self, value: Any, epochs: int) -> dict[str, int] | None:
         if value is None:

@@ -215,8 +215,9 @@ class _Setup:
     shape: tuple[int, ...]
     scale: float
     feature_names: np.ndarray | None
-    #: The largest absolute value of inputs read as they are (scale 1); None for pixels.
-    input_max: float | None = None
+    #: How inputs read as they are (scale 1) looked at fit: ``{"max": largest absolute
+    #: value, "uint8": whether they came as a table's uint8 columns}``; None for pixels.
+    input_numbers: dict[str, Any] | None = None
 
 
 @dataclass
@@ -680,7 +681,7 @@ class NetworkClassifier:
             "sizes": sizes,
             "shape": setup.shape,
             "scale": setup.scale,
-            "input_max": setup.input_max,
+            "input_numbers": setup.input_numbers,
             "feature_names": setup.feature_names,
             "engine": engine,
             "seed": seed,
@@ -702,7 +703,7 @@ class NetworkClassifier:
                 engine=engine, feature_names=setup.feature_names, weights=net.state(),
                 optimizer=net.optimizer_state(), schedule=schedule_meta,
                 best=(early.best_weights or {}) if early is not None else {},
-                early_stopping=early_meta(),
+                early_stopping=early_meta(), input_numbers=setup.input_numbers,
                 data=data_id if pending is None else pending.result(),
             )  # fmt: skip
 
@@ -939,10 +940,10 @@ class NetworkClassifier:
                 hint="Resume with the model and the data it was trained on.",
             )
         # what predict needs to tell a uint8 array of other numbers from pixels
-        input_max = float(np.max(np.abs(rows))) if scale == 1.0 and rows.size else None
-        return _Setup(
-            rows, y_idx, Xt, yt, known, sizes, shape, scale, data.feature_names, input_max
-        )
+        numbers = None
+        if scale == 1.0 and rows.size:
+            numbers = {"max": float(np.max(np.abs(rows))), "uint8": bool(data.X.dtype == np.uint8)}
+        return _Setup(rows, y_idx, Xt, yt, known, sizes, shape, scale, data.feature_names, numbers)
 
     def _saved_optimizer(self, saved: Any, rule: Rule, units: str) -> SavedOptimizer | None:
         """The checkpoint's optimizer state for ``rule`` in the engine's ``units``; None
@@ -1047,7 +1048,7 @@ class NetworkClassifier:
             del self.feature_names_in_
         self.input_shape_ = fitted["shape"]
         self.input_scale_ = fitted["scale"]
-        self._input_max = fitted.get("input_max")
+        self._input_numbers = fitted.get("input_numbers")
         self.engine_ = fitted["engine"]
         self.seed_ = fitted["seed"]
         self.history_ = fitted["history"]
@@ -1095,10 +1096,19 @@ class NetworkClassifier:
                 GradlabWarning,
                 stacklevel=outside_stacklevel(),
             )
-        trained_max = vars(self).get("_input_max")
-        if self.input_scale_ == 1.0 and scale != 1.0 and trained_max and trained_max > 1.0:
+        numbers = vars(self).get("_input_numbers")
+        # numbers above 1, or a table's uint8 columns (0/1 codes too), fitted as they are:
+        # a uint8 array of them would be read 255 times smaller
+        if (
+            self.input_scale_ == 1.0
+            and scale != 1.0
+            and numbers
+            and numbers["max"] > 0.0
+            and (numbers["max"] > 1.0 or numbers["uint8"])
+        ):
+            kind = "uint8 numbers" if numbers["uint8"] else "numbers"
             warnings.warn(
-                f"{self._owner} was fitted on numbers up to {trained_max:g}, used as they "
+                f"{self._owner} was fitted on {kind} up to {numbers['max']:g}, used as they "
                 "are, but X is a uint8 array, read as pixels (value / 255). If X holds the "
                 "same kind of numbers, pass them as floats (X.astype(float)) or as a "
                 "DataFrame like the one fitted on.",
@@ -1225,7 +1235,7 @@ class NetworkClassifier:
             engine=self.engine_, feature_names=vars(self).get("feature_names_in_"),
             weights=state.last_weights if state.last_weights is not None else self.params_,
             optimizer=state.optimizer, schedule=state.schedule, best=best,
-            early_stopping=early,
+            early_stopping=early, input_numbers=vars(self).get("_input_numbers"),
         )  # fmt: skip
         return write(path, ckpt)
 
@@ -1237,6 +1247,7 @@ class NetworkClassifier:
             "shape": ckpt.input_shape,
             "scale": ckpt.input_scale,
             "feature_names": ckpt.feature_names,
+            "input_numbers": ckpt.input_numbers,
             "engine": ckpt.engine,
             "seed": ckpt.seed,
             "history": ckpt.history,

@@ -335,6 +335,54 @@ def test_env_reports_the_l2_cache_the_engine_buffers_by(
     assert json.loads(out)["l2_cache_bytes"] == l2
 
 
+ZEN3_CPUINFO = """processor\t: 0
+vendor_id\t: AuthenticAMD
+model name\t: AMD EPYC 7B13 64-Core Processor
+flags\t\t: fpu vme sse sse2 avx f16c fma avx2 bmi2
+processor\t: 1
+model name\t: something else
+flags\t\t: avx512f
+"""
+
+
+@pytest.mark.parametrize(
+    ("cpuinfo", "model", "vector"),
+    [
+        (ZEN3_CPUINFO, "AMD EPYC 7B13 64-Core Processor", ["AVX2", "AVX"]),
+        (
+            "model name : Intel(R)  Xeon(R) Processor\nflags : avx avx2 avx512f amx_bf16 amx_tile",
+            "Intel(R) Xeon(R) Processor",
+            ["AMX", "AVX-512", "AVX2", "AVX"],
+        ),
+        ("", None, []),
+    ],
+    ids=["avx2-only", "amx", "empty"],
+)
+def test_cpu_description_reads_the_first_processors_model_and_vector_units(
+    cpuinfo: str, model: str | None, vector: list[str]
+) -> None:
+    from gradlab.jobs.env import cpu_description
+
+    assert cpu_description(cpuinfo) == {"model": model, "vector": vector}
+
+
+def test_env_and_the_benchmark_header_name_the_cpu_and_its_vector_units(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The benchmark's header said only "x86_64, 2 CPUs", though sessions run on AVX2 and
+    on AVX-512 parts whose BLAS kernels differ."""
+    from gradlab.bench.report import machine_description
+    from gradlab.jobs import env
+
+    described = env.cpu_description(ZEN3_CPUINFO)
+    monkeypatch.setattr(env, "_cpu", lambda: described)
+    code, out, _ = run(capsys, "env")
+    assert code == 0
+    assert "  model      AMD EPYC 7B13 64-Core Processor (AVX2, AVX)\n" in out
+    line = machine_description(env.collect())
+    assert line.startswith("AMD EPYC 7B13 64-Core Processor (AVX2, AVX), ")
+
+
 def test_env_text_says_whether_torch_sees_cuda(capsys: pytest.CaptureFixture[str]) -> None:
     import importlib.util
 

@@ -21,8 +21,12 @@ def machine_description(env: dict[str, Any]) -> str:
     )
     t = env["torch"]
     torch_part = f"torch {t['version']} ({t['threads']} threads)" if t else "no torch"
+    cpu = env.get("cpu") or {}
+    model = cpu.get("model") or platform.processor() or platform.machine()
+    vector = cpu.get("vector") or []
     return (
-        f"{platform.processor() or platform.machine()}, {env['cpu_count']} CPUs; "
+        f"{model}{' (' + ', '.join(vector) + ')' if vector else ''}, "
+        f"{env['cpu_count']} CPUs; "
         f"Python {env['python']}, NumPy {env['numpy']} with {blas}; {torch_part}"
     )
 

@@ -19,6 +19,7 @@ def format_text(info: dict[str, Any]) -> str:
         f"gradlab      {info['gradlab']}",
         f"Python       {info['python']} on {info['platform']}",
         f"CPUs         {info['cpu_count']}{_l2(info.get('l2_cache_bytes'))}",
+        f"  model      {_cpu(info.get('cpu'))}",
         f"NumPy        {info['numpy']}",
     ]
     for b in info["blas"]:
@@ -89,6 +90,13 @@ def _l2(nbytes: int | None) -> str:
     if nbytes is None:
         return ", L2 cache size unknown"
     return f", L2 cache {nbytes // 1024} KiB per core"
+
+
+def _cpu(cpu: dict[str, Any] | None) -> str:
+    if not cpu or not cpu.get("model"):
+        return "unknown"
+    vector = cpu.get("vector") or []
+    return str(cpu["model"]) + (f" ({', '.join(vector)})" if vector else "")
 
 
 def _yn(flag: bool) -> str:

@@ -52,6 +52,44 @@ def _torch() -> dict[str, Any] | None:
     }
 
 
+#: Vector extensions by which a CPU's float32 arithmetic differs, widest first, as
+#: /proc/cpuinfo's flags name them.
+VECTOR_FLAGS = (("amx_bf16", "AMX"), ("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"))
+
+
+def cpu_description(cpuinfo: str) -> dict[str, Any]:
+    """The CPU's model name and vector extensions from the text of ``/proc/cpuinfo``.
+
+    The machine a benchmark ran on matters to its numbers: the same job on an AVX2 part and
+    on an AVX-512 part runs different BLAS kernels.
+
+    Returns
+    -------
+    dict
+        ``{"model": name or None, "vector": ["AVX-512", "AVX2", ...]}``, the extensions of
+        :data:`VECTOR_FLAGS` the first processor lists.
+    """
+    model = None
+    flags: set[str] = set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "model name" and model is None:
+            model = " ".join(value.split()) or None
+        elif key == "flags" and not flags:
+            flags = set(value.split())
+    return {"model": model, "vector": [name for flag, name in VECTOR_FLAGS if flag in flags]}
+
+
+def _cpu() -> dict[str, Any]:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            text = f.read(1 << 20)  # the first processors are enough
+    except OSError:  # not Linux
+        return {"model": platform.processor() or None, "vector": []}
+    return cpu_description(text)
+
+
 def collect() -> dict[str, Any]:
     """Everything ``gradlab env`` reports, as plain data."""
     import numpy as np
@@ -61,6 +99,7 @@ def collect() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "machine": platform.machine(),
+        "cpu": _cpu(),
         "cpu_count": os.cpu_count(),
         "l2_cache_bytes": l2_cache_bytes(),
         "numpy": np.__version__,

@@ -772,3 +772,54 @@ def test_nan_ratio_when_gradlab_took_no_time() -> None:
     table = [rows.row("j", "g", 0.0, None, gradlab=True), rows.row("j", "a", 1.0, None)]
     rows.add_ratios(table)
     assert math.isnan(table[1]["ratio"])
+
+
+def test_the_headers_libraries_are_named_by_the_package_that_brought_them() -> None:
+    """The header once read "NumPy 2.4.6 with openmp None (None), openblas 0.3.30 ...":
+    every thread pool in the process listed as NumPy's, in load order."""
+    site = "/env/lib/python3.11/site-packages"
+    libraries = [
+        {
+            "user_api": "openmp",
+            "internal_api": "openmp",
+            "version": None,
+            "filepath": f"{site}/torch/lib/libgomp-a34b3233.so.1",
+        },
+        {
+            "user_api": "blas",
+            "internal_api": "openblas",
+            "version": "0.3.30",
+            "architecture": "Haswell",
+            "filepath": f"{site}/scipy.libs/libscipy_openblas.so",
+        },
+        {
+            "user_api": "blas",
+            "internal_api": "openblas",
+            "version": "0.3.31",
+            "architecture": "Haswell",
+            "filepath": f"{site}/numpy.libs/libscipy_openblas64_.so",
+        },
+        {
+            "user_api": "openmp",
+            "internal_api": "openmp",
+            "version": None,
+            "filepath": f"{site}/scikit_learn.libs/libgomp-a34b3233.so.1",
+        },
+        {
+            "user_api": "blas",
+            "internal_api": "mkl",
+            "version": "2025.1",
+            "architecture": None,
+            "filepath": "/usr/lib/libmkl_rt.so.2",
+        },
+    ]
+    expected = (
+        "BLAS: NumPy's OpenBLAS 0.3.31 (Haswell), SciPy's OpenBLAS 0.3.30 (Haswell), "
+        "libmkl_rt.so.2's MKL 2025.1; OpenMP: PyTorch's, scikit-learn's"
+    )
+    assert report.libraries_text(libraries) == expected
+    assert report.libraries_text(libraries[::-1]) == expected
+    # a bench.json written before the records kept user_api
+    old = [{k: v for k, v in b.items() if k != "user_api"} for b in libraries]
+    assert report.libraries_text(old) == expected
+    assert report.libraries_text([]) == "BLAS: none found"

@@ -13,12 +13,62 @@ import platform
 from pathlib import Path
 from typing import Any
 
+#: Packages whose wheels bring their own native thread pools, by their folder under
+#: site-packages (``numpy.libs``, ``scikit_learn.libs``, ``torch/lib``: the part before a dot).
+_OWNERS = {
+    "numpy": "NumPy",
+    "scipy": "SciPy",
+    "torch": "PyTorch",
+    "sklearn": "scikit-learn",
+    "scikit_learn": "scikit-learn",
+}
+
+_APIS = {"openblas": "OpenBLAS", "mkl": "MKL", "blis": "BLIS"}
+
+
+def library_owner(filepath: str | None) -> str:
+    """Which package a loaded native library came with, from its path:
+    ``site-packages/scipy.libs/libscipy_openblas.so`` -> "SciPy"; the file's own name
+    for a library outside any package (a system one), "?" where the path is unknown."""
+    if not filepath:
+        return "?"
+    parts = Path(filepath).parts
+    for i, part in enumerate(parts[:-1]):
+        if part in ("site-packages", "dist-packages"):
+            package = parts[i + 1].split(".")[0]
+            return _OWNERS.get(package, package)
+    return parts[-1]
+
+
+def libraries_text(libraries: list[dict[str, Any]]) -> str:
+    """The process's thread-pool libraries (threadpoolctl's records), by owner:
+    "BLAS: NumPy's OpenBLAS 0.3.31 (SkylakeX), SciPy's OpenBLAS 0.3.30 (SkylakeX);
+    OpenMP: PyTorch's, scikit-learn's". Sorted, so the same libraries read the same way
+    whatever order they were loaded in."""
+
+    def kind(b: dict[str, Any]) -> str:  # records from before user_api was kept lack it
+        return str(b.get("user_api") or ("openmp" if b["internal_api"] == "openmp" else "blas"))
+
+    blas = sorted(
+        f"{library_owner(b.get('filepath'))}'s "
+        f"{_APIS.get(b['internal_api'], b['internal_api'])} {b['version']}"
+        + (f" ({b['architecture']})" if b.get("architecture") else "")
+        for b in libraries
+        if kind(b) == "blas"
+    )
+    openmp = sorted(
+        {f"{library_owner(b.get('filepath'))}'s" for b in libraries if kind(b) == "openmp"}
+    )
+    parts = [f"BLAS: {', '.join(blas) or 'none found'}"]
+    if openmp:
+        parts.append(f"OpenMP: {', '.join(openmp)}")
+    return "; ".join(parts)
+
 
 def machine_description(env: dict[str, Any]) -> str:
-    """One line: CPU, cores, Python, NumPy and its BLAS, torch (from ``gradlab env``)."""
-    blas = ", ".join(
-        f"{b['internal_api']} {b['version']} ({b.get('architecture')})" for b in env["blas"]
-    )
+    """One line: CPU, cores, Python, NumPy, the native thread pools the process has loaded
+    (BLAS and OpenMP libraries, by the package that brought each), torch (from
+    ``gradlab env``)."""
     t = env["torch"]
     torch_part = f"torch {t['version']} ({t['threads']} threads)" if t else "no torch"
     cpu = env.get("cpu") or {}
@@ -27,7 +77,8 @@ def machine_description(env: dict[str, Any]) -> str:
     return (
         f"{model}{' (' + ', '.join(vector) + ')' if vector else ''}, "
         f"{env['cpu_count']} CPUs; "
-        f"Python {env['python']}, NumPy {env['numpy']} with {blas}; {torch_part}"
+        f"Python {env['python']}, NumPy {env['numpy']}; {libraries_text(env['blas'])}; "
+        f"{torch_part}"
     )
 
 

@@ -29,7 +29,7 @@ def _blas() -> list[dict[str, Any]]:
         from threadpoolctl import threadpool_info  # type: ignore[import-untyped]
     except ImportError:  # pragma: no cover - scikit-learn brings threadpoolctl
         return []
-    keys = ("internal_api", "version", "num_threads", "architecture", "filepath")
+    keys = ("user_api", "internal_api", "version", "num_threads", "architecture", "filepath")
     return [{k: info.get(k) for k in keys} for info in threadpool_info()]
 
 

@@ -7,9 +7,10 @@ Why: at the MLP's shapes (784-200-200-10, 128-row blocks, one thread each) MKL r
 block's eight products in 0.815x OpenBLAS's time (a scratch script), and the warm
 10-epoch fit in 0.748x (median of 4 rounds of fresh processes taking turns,
 ``python -m bench.experiments.blas_choice --rounds 4 --cold``, Intel Xeon with AVX-512,
-2026-12-01; docs/performance.md). PyTorch's CPU wheel links MKL into ``libtorch_cpu.so``
-and exports its Fortran ``sgemm_``; loading that library (without importing torch) took
-0.16-0.19 s.
+2026-12-01; docs/performance.md). On an AMD EPYC (AVX-512) the same experiment gave
+0.962x and 1.140x, no gain, so the rule keeps OpenBLAS off Intel's CPUs. PyTorch's CPU
+wheel links MKL into ``libtorch_cpu.so`` and exports its Fortran ``sgemm_``; loading that
+library (without importing torch) took 0.16-0.19 s.
 
 How, so that numba can still cache the kernels: the compiled code calls the product by a
 symbol name of its own (:data:`SGEMM`), not by an address. The address is given to

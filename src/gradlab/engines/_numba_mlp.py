@@ -60,7 +60,7 @@ from gradlab.engines._numba_gemm import gemm, one_blas_thread
 #: (``_numba_blocks.py``, ``_numba_gemm.py``). numba's cache keys a kernel by its own file's
 #: contents only: this line changes with the helpers, so the cached kernels are
 #: compiled again (``tests/test_numba_cache_keys.py`` checks it, naming the new value).
-HELPERS_SHA256 = "4a37a16145c0259e07cae3e84de40f2cea3f15b2e2e43ee3b3e5b06eaf5aed39"
+HELPERS_SHA256 = "e5dee175560e5aca91573bf2d89f4042ccdb416381bedacdc8e82c58b703b436"
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)

@@ -262,8 +262,8 @@ def test_a_new_run_into_a_used_folder_says_it_replaces_the_earlier_one(
     assert main([*base, "--epochs", "1"]) == 0
     assert (
         f"gradlab train: replacing the earlier run in {tmp_path} (softmax, 2 epochs): its "
-        "pictures are removed before training, its model and history when this run saves "
-        "its first epoch. Add --resume to continue a run instead, or give another --out to "
+        "pictures are removed when training starts, its model and history when this run "
+        "saves its first epoch. Add --resume to continue a run instead, or give another --out to "
         "keep it.\n"
     ) in capsys.readouterr().err
     assert checkpoint.load_meta(tmp_path / "model.safetensors")["history"]["epoch"] == [1.0]
@@ -433,3 +433,27 @@ def test_a_resume_with_nothing_to_train_writes_the_history_files_from_the_checkp
     assert "nothing to train" in capsys.readouterr().err
     assert (tmp_path / "history.csv").read_text() == csv_text
     assert (tmp_path / "history.json").read_text() == json_text
+
+
+@pytest.mark.parametrize(
+    "refused",
+    [
+        ["--dtype", "float64", "--engine", "numpy"],  # refused by the fit's engine check
+        ["--hidden", "100000,100000"],  # refused when the network is built: memory
+    ],
+    ids=["a dtype the engine lacks", "a network too large for memory"],
+)
+def test_a_request_refused_at_the_fit_leaves_the_earlier_runs_pictures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], refused: list[str]
+) -> None:
+    """The earlier run's pictures were removed before the fit checked its settings, so a
+    refused request (exit 2) left the folder with a model and no pictures."""
+    from gradlab.jobs.train import PICTURES
+
+    base = ["train", "mlp", "--out", str(tmp_path), "--quiet", "--epochs", "1"]
+    assert main(base) == 0
+    before = {name: (tmp_path / name).read_bytes() for name in PICTURES}
+    capsys.readouterr()
+    assert main([*base, *refused]) == 2
+    assert "error: " in capsys.readouterr().err
+    assert {name: (tmp_path / name).read_bytes() for name in PICTURES} == before

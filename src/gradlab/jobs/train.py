@@ -374,10 +374,24 @@ def run_train(
     leader = _leader()
     params, data, path = settle_train(request, say=say if leader else _silent)
     model = PlainClassifier(request.model, **params)
+    monitors = list(progress) if leader else []
     if leader and not request.resume and path.exists():
-        for name in PICTURES:  # the earlier run's (see settle_train's note)
-            (request.out / name).unlink(missing_ok=True)
-    return _fit_and_draw(request, model, data, path, progress if leader else (), leader)
+        monitors.insert(0, _RemovePictures(request.out))
+    return _fit_and_draw(request, model, data, path, monitors, leader)
+
+
+class _RemovePictures(Callback):
+    """Remove the earlier run's pictures in ``out`` (see settle_train's note) once training
+    starts: after the fit has checked its settings and built the network, so that a
+    request refused there (a dtype the engine lacks, a network too large for memory)
+    leaves the earlier run whole."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+
+    def on_train_begin(self, info: dict[str, Any]) -> None:
+        for name in PICTURES:
+            (self.out / name).unlink(missing_ok=True)
 
 
 def refuse_unused(given: dict[str, Any], params: dict[str, Any]) -> None:
@@ -506,13 +520,6 @@ def settle_train(
                     "weights carry over)."
                 )
             raise
-    if saved is None and path.exists():  # said once the request is known to be good
-        say(
-            f"replacing the earlier run in {request.out} ({_earlier_run(path)}): its "
-            "pictures are removed before training, its model and history when this run "
-            "saves its first epoch. Add --resume to continue a run instead, or give "
-            "another --out to keep it."
-        )
     if params["random_state"] is None:
         data_seed = saved.seed if saved is not None else 0
     else:
@@ -524,6 +531,13 @@ def settle_train(
         seed=data_seed,
         quiet=request.quiet,
     )
+    if saved is None and path.exists():  # said once the request and the data are good
+        say(
+            f"replacing the earlier run in {request.out} ({_earlier_run(path)}): its "
+            "pictures are removed when training starts, its model and history when this "
+            "run saves its first epoch. Add --resume to continue a run instead, or give "
+            "another --out to keep it."
+        )
     if saved is not None:
         from gradlab.models._network import as_rows
 

@@ -50,6 +50,27 @@ def test_json_usage_error_from_the_argument_parser_is_one_object(
     assert "--lr: must be a finite number > 0" in err  # people still read stderr
 
 
+@pytest.mark.parametrize(
+    ("argv", "usage", "error"),
+    [
+        (["train", "softmax", "--foo", "1"], "usage: gradlab train ", "gradlab train: error: "),
+        (["env", "--bar"], "usage: gradlab env [-h] [--json]", "gradlab env: error: "),
+        (["--foo"], "usage: gradlab [-h]", "gradlab: error: "),
+    ],
+    ids=["train", "env", "no command"],
+)
+def test_an_unknown_option_is_refused_by_the_commands_own_parser(
+    capsys: pytest.CaptureFixture[str], argv: list[str], usage: str, error: str
+) -> None:
+    """An unknown option of a command printed the top level's usage and 'gradlab: error',
+    naming neither the command nor its options."""
+    code, _, err = run(capsys, *argv)
+    assert code == ExitStatus.USAGE
+    assert err.startswith(usage)
+    unknown = " ".join(a for a in argv if a.startswith("-") or a == "1")
+    assert f"{error}unrecognized arguments: {unknown}\n" in err
+
+
 def test_json_data_error_names_the_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     missing = tmp_path / "nope.csv"
     code, out, _ = run(capsys, "linreg", "--csv", str(missing), "--json", "--no-plots")
@@ -779,7 +800,10 @@ def test_descend_refuses_a_step_budget_past_its_memory_bound(
         (["linreg", "--n", "1"], "error: argument --n: must be 2 or more, got '1'\n"),
         (["linreg", "--n", "0"], "error: argument --n: must be 2 or more, got '0'\n"),
         (["linreg", "--noise", "-1"], "error: --noise must be a number >= 0; got -1.0.\n"),
-        (["lr-find", "softmax", "--steps", "3"], "error: --steps must be an integer >= 10; got 3."),
+        (
+            ["lr-find", "softmax", "--steps", "3"],
+            "error: argument --steps: must be 10 or more, got '3'",
+        ),
         (
             ["lr-find", "softmax", "--min-lr", "1", "--max-lr", "0.1"],
             "error: --min-lr must be below --max-lr; got --min-lr=1, --max-lr=0.1.",

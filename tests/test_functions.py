@@ -165,6 +165,9 @@ REFUSALS = [
     ("{x: 1}", r"dicts are not allowed"),
     ("(y := 2)", r"assignments are not allowed: 'y := 2'"),
     ("x\n+ 1", r"contains the control character '\\n'; write it on one line"),
+    ("x\x00+ 1", r"contains the control character '\\x00'; remove it"),
+    # what Python makes of a byte that is not UTF-8 in a command line (surrogateescape)
+    (b"x\xff".decode("utf-8", "surrogateescape"), r"contains the byte 0xff, which is not UTF-8"),
     (
         "x**2 # + 3",
         r"the function 'x\*\*2 # \+ 3' contains '#' at column 6, which would make the rest "

@@ -193,8 +193,11 @@ def test_the_rates_of_a_range_wider_than_floats_can_divide_are_finite() -> None:
             "error: --min-lr=9.99989e-321 to --max-lr=10 spans 321 decades, more than "
             "--steps=20 can cover at one step a decade",
         ),
+        # one bound, said the first time: --steps 0 was "at least 1", then 1 "an integer >= 10"
+        (["--steps", "0"], "error: argument --steps: must be 10 or more, got '0'"),
+        (["--steps", "9"], "error: argument --steps: must be 10 or more, got '9'"),
     ],
-    ids=["beta", "range"],
+    ids=["beta", "range", "steps 0", "steps 9"],
 )
 def test_cli_lr_find_names_a_bad_setting_by_its_flag(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], said: str

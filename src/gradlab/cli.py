@@ -117,6 +117,14 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _parser_of(parser: argparse.ArgumentParser, command: str | None) -> argparse.ArgumentParser:
+    """The parser of ``command`` (``parser`` itself without one)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            return action.choices[command]  # type: ignore[no-any-return]
+    return parser
+
+
 def _command(name: str):  # type: ignore[no-untyped-def]
     return importlib.import_module(f"gradlab.commands.{COMMANDS[name][0]}")
 
@@ -180,7 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(first if first in COMMANDS else "")
     wants_json = "--json" in argv
     try:
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:  # said by the command's own parser: its usage, its --help
+            _parser_of(parser, args.command).error(f"unrecognized arguments: {' '.join(unknown)}")
     except _ArgumentError as exc:
         exc.parser.print_usage(sys.stderr)
         print(f"{exc.parser.prog}: error: {exc.message}", file=sys.stderr)

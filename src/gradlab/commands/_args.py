@@ -62,6 +62,15 @@ def _int(text: str, *, minimum: int, maximum: int = MAX_INT) -> int:
     return v
 
 
+def int_from_to(minimum: int, maximum: int) -> Callable[[str], int]:
+    """An argparse type: an integer from ``minimum`` to ``maximum``."""
+
+    def parse(text: str) -> int:
+        return _int(text, minimum=minimum, maximum=maximum)
+
+    return parse
+
+
 def int_from_1_to(maximum: int) -> Callable[[str], int]:
     """An argparse type: an integer from 1 to ``maximum``."""
 

@@ -15,7 +15,7 @@ from typing import Any
 from gradlab.commands._args import (
     add_data_arguments,
     add_out,
-    epoch_count,
+    int_from_to,
     non_negative_int,
     positive_float,
     positive_int,
@@ -23,8 +23,10 @@ from gradlab.commands._args import (
     with_flags,
 )
 from gradlab.jobs.lr_find import DEFAULTS as TEST_DEFAULTS
+from gradlab.jobs.lr_find import MIN_STEPS
 from gradlab.models._spec import DEFAULTS
 from gradlab.optim.rules import RULES
+from gradlab.params import MAX_EPOCHS
 
 _MLP, _SOFTMAX = DEFAULTS["mlp"], DEFAULTS["softmax"]
 #: option dest -> the estimators' parameter name
@@ -83,7 +85,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--steps",
-        type=epoch_count,
+        type=int_from_to(MIN_STEPS, MAX_EPOCHS),
         default=TEST_DEFAULTS["steps"],
         help=f"steps of the test (default: {TEST_DEFAULTS['steps']})",
     )

@@ -25,6 +25,9 @@ __all__ = ["MAX_DEPTH", "MAX_DIGITS", "MAX_TEXT_LENGTH", "parse_function"]
 #: Longest function text :func:`parse_function` accepts, in characters.
 MAX_TEXT_LENGTH = 500
 
+#: What Python reads as the end of a line (``str.splitlines``).
+_LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+
 #: Deepest nesting :func:`parse_function` accepts: each call, power, unary sign or
 #: change between sums and products is a level (``x + y + z`` is one). SymPy
 #: differentiates and prints recursively, some 7 Python frames a level, and its
@@ -145,10 +148,16 @@ def parse_function(text: str) -> Function:
             f"the function is {len(source)} characters long; at most {MAX_TEXT_LENGTH} are allowed"
         )
     for char in source:
-        if not char.isprintable() and char != "\t":
+        if "\udc80" <= char <= "\udcff":  # a byte that was not UTF-8 (surrogateescape)
             raise UsageError(
-                f"the function {source!r} contains the control character {char!r}; "
-                "write it on one line"
+                f"the function {source!r} contains the byte 0x{ord(char) - 0xDC00:02x}, "
+                "which is not UTF-8 text; type the formula again in plain characters, "
+                "e.g. 'x**2 * sin(x)'"
+            )
+        if not char.isprintable() and char != "\t":
+            advice = "write it on one line" if char in _LINE_BREAKS else "remove it"
+            raise UsageError(
+                f"the function {source!r} contains the control character {char!r}; {advice}"
             )
     if "#" in source:  # Python would read the rest as a comment and drop it unseen
         raise UsageError(

@@ -75,12 +75,15 @@ DEFAULTS: dict[str, Any] = {
     "beta": None,
     "diverge": 4.0,
 }
+#: The fewest steps a range test takes (the smoothing and the search for the steepest
+#: descent need a few points between the two ends).
+MIN_STEPS = 10
 #: The lag of the smoothed loss, in decades of rate, that ``beta=None`` aims at.
 LAG_DECADES = 0.25
 _CONSTRAINTS: dict[str, Constraint | list[Constraint]] = {
     "min_lr": Interval(Real, 0, None, closed="neither"),
     "max_lr": Interval(Real, 0, None, closed="neither"),
-    "steps": Interval(Integral, 10, None),
+    "steps": Interval(Integral, MIN_STEPS, None),
     "beta": [Interval(Real, 0, 1, closed="left"), None],
     "diverge": Interval(Real, 1, None, closed="neither"),
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -310,6 +311,58 @@ def test_checkpoint_metadata_reads_without_the_arrays(tmp_path: Path) -> None:
     assert checkpoint.read(ck, arrays=False).weights == {}
 
 
+def _a_checkpoint(tmp_path: Path) -> Path:
+    X, y = blobs(d=6, k=3)
+    ck = tmp_path / "run" / "model.safetensors"
+    ck.parent.mkdir()
+    SoftmaxRegression(epochs=1).fit(X, y, checkpoint=ck)
+    return ck
+
+
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        (
+            "cut in the tensors",
+            r"ends at byte [\d,]+, where its header promises [\d,]+: the file "
+            "was cut short",
+        ),
+        ("cut in the header", r"ends at byte 40, inside its header: the file was cut short"),
+        ("a CSV", r"does not start as a safetensors file does: it is another kind of file"),
+    ],
+)
+def test_a_file_safetensors_cannot_read_is_said_to_be_cut_short_or_another_kind(
+    tmp_path: Path, damage: str, said: str
+) -> None:
+    """The library's own words ("incomplete metadata, file not fully covered", "header too
+    large") said neither that a checkpoint was truncated nor that a CSV was no checkpoint."""
+    ck = _a_checkpoint(tmp_path)
+    data = ck.read_bytes()
+    if damage == "cut in the tensors":
+        ck.write_bytes(data[:-10])
+    elif damage == "cut in the header":
+        ck.write_bytes(data[:40])
+    else:
+        ck.write_text("x,y\n1,2\n3,4\n" * 10)
+    with pytest.raises(
+        DataError, match=f"{re.escape(str(ck))}: not a readable safetensors file \\(it {said}\\)"
+    ):
+        checkpoint.read(ck)
+
+
+def test_a_run_folder_given_as_the_checkpoint_points_at_the_file_inside(tmp_path: Path) -> None:
+    ck = _a_checkpoint(tmp_path)
+    with pytest.raises(DataError, match="is a folder, not a checkpoint file") as caught:
+        checkpoint.read(ck.parent)
+    assert caught.value.hint == f"Give the checkpoint inside it: {ck}."
+    ck.unlink()
+    with pytest.raises(DataError) as caught:
+        checkpoint.read(ck.parent)
+    assert caught.value.hint == (
+        "Give the checkpoint file itself (model.safetensors in a run's --out folder)."
+    )
+
+
 def test_missing_garbage_and_foreign_files_are_named(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"nope\.safetensors: no such checkpoint file"):
         checkpoint.read(tmp_path / "nope.safetensors")
@@ -317,7 +370,11 @@ def test_missing_garbage_and_foreign_files_are_named(tmp_path: Path) -> None:
     garbage.write_bytes(b"\x00" * 64)
     with pytest.raises(DataError, match="not a readable safetensors file") as caught:
         checkpoint.read(garbage)
-    assert caught.value.hint == "Train again without --resume, or use another checkpoint file."
+    assert "it does not start as a safetensors file does" in caught.value.message
+    assert caught.value.hint == (
+        "Use another checkpoint file, or train again (a damaged checkpoint cannot be "
+        "resumed: leave --resume out)."
+    )
     foreign = tmp_path / "other.safetensors"
     save_file({"w": np.zeros(3, np.float32)}, str(foreign))
     with pytest.raises(DataError, match="a safetensors file, but not a gradlab checkpoint") as c:

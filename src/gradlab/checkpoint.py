@@ -90,7 +90,10 @@ HISTORY_COLUMNS = (
     "test_accuracy",
     "seconds",
 )
-_DAMAGED_HINT = "Train again without --resume, or use another checkpoint file."
+_DAMAGED_HINT = (
+    "Use another checkpoint file, or train again (a damaged checkpoint cannot be resumed: "
+    "leave --resume out)."
+)
 #: Parameters added after format 2 was introduced: a file without them had their defaults.
 LATER_PARAMETERS = ("dtype", "n_procs")
 
@@ -357,6 +360,47 @@ def _names(n: int) -> str:
     return f"{n} name" if n == 1 else f"{n} names"
 
 
+#: The largest header :func:`_what_is_wrong` reads (safetensors' own limit is 100 MB).
+_MAX_HEADER = 100_000_000
+
+
+def _what_is_wrong(p: Path) -> str | None:
+    """What the first bytes of ``p`` say about a file safetensors could not read, in a
+    user's words: another kind of file, or one cut short; None where they look right.
+
+    A safetensors file starts with the length of its JSON header (8 bytes, little-endian),
+    then the header, which starts with '{'; the tensors' bytes follow."""
+    try:
+        size = p.stat().st_size
+        with open(p, "rb") as f:
+            start = f.read(9)
+    except OSError:
+        return None
+    if len(start) < 9 or start[8:9] != b"{":
+        return "it does not start as a safetensors file does: it is another kind of file"
+    n = int.from_bytes(start[:8], "little")
+    if 8 + n > size:
+        return f"it ends at byte {size:,}, inside its header: the file was cut short"
+    if n > _MAX_HEADER:
+        return None
+    try:
+        with open(p, "rb") as f:
+            f.seek(8)
+            entries = json.loads(f.read(n))
+        end = max(
+            (int(e["data_offsets"][1]) for k, e in entries.items() if k != "__metadata__"),
+            default=0,
+        )
+    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return None
+    if 8 + n + end > size:
+        return (
+            f"it ends at byte {size:,}, where its header promises {8 + n + end:,}: the file "
+            "was cut short"
+        )
+    return None
+
+
 def _read_file(
     p: Path, *, arrays: bool
 ) -> tuple[int, Any, dict[str, np.ndarray], dict[str, tuple[tuple[int, ...], str]]]:
@@ -364,7 +408,13 @@ def _read_file(
 
     if not p.is_file():
         if p.is_dir():
-            raise DataError(f"{p}: is a folder, not a checkpoint file.")
+            inside = p / "model.safetensors"
+            raise DataError(
+                f"{p}: is a folder, not a checkpoint file.",
+                hint=f"Give the checkpoint inside it: {inside}."
+                if inside.is_file()
+                else "Give the checkpoint file itself (model.safetensors in a run's --out folder).",
+            )
         if p.exists():
             raise DataError(
                 f"{p}: is not a regular file; a checkpoint must be a file on disk.",
@@ -390,7 +440,8 @@ def _read_file(
             tensors = {k: f.get_tensor(k) for k in names} if arrays else {}
     except Exception as exc:  # safetensors raises its own error types for bad files
         raise DataError(
-            f"{p}: not a readable safetensors file ({exc}).", hint=_DAMAGED_HINT
+            f"{p}: not a readable safetensors file ({_what_is_wrong(p) or exc}).",
+            hint=_DAMAGED_HINT,
         ) from None
     version = FORMATS.get(header.get("format", ""))
     if version is None:

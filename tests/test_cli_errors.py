@@ -902,6 +902,10 @@ def test_linreg_refuses_generated_data_flags_beside_a_csv(
                        "--no-plots", "--out", str(tmp_path / "o"))  # fmt: skip
     assert code == ExitStatus.USAGE
     assert "error: --n, --w describe generated data, which --csv replaces; leave them out." in err
+    code, _, err = run(capsys, "linreg", "--csv", str(csv), "--w", "3", "--no-plots", "--out",
+                       str(tmp_path / "o"))  # fmt: skip
+    assert code == ExitStatus.USAGE
+    assert "error: --w describes generated data, which --csv replaces; leave it out." in err
     code, _, err = run(capsys, "linreg", "--csv", str(csv), "--no-plots", "--out",
                        str(tmp_path / "o"))  # fmt: skip
     assert code == 0, err

@@ -164,3 +164,21 @@ def test_descend_says_overshoots_only_for_a_path_that_bounces(
     """A path that falls straight on towards the minimum was told it overshoots."""
     assert main(["descend", *argv, "--no-plots", "--out", str(tmp_path)]) == 0
     assert f"verdict: {said}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("word", "guess"),
+    [("rosenbrok", "Did you mean rosenbrock? "), ("Ill_conditioned", "Did you mean "
+     "ill-conditioned? "), ("banana", "")],
+)  # fmt: skip
+def test_a_word_that_is_no_formula_is_answered_with_the_built_in_test_functions(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, word: str, guess: str
+) -> None:
+    """A misspelt test function got the formula's list of names, which omits them."""
+    code, _, err = run(capsys, "descend", word, "--no-plots", "--out", str(tmp_path))
+    assert code == ExitStatus.USAGE
+    assert f"error: unknown name {word!r}" in err
+    assert err.endswith(
+        f"\n{guess}The built-in test functions are rosenbrock, beale, himmelblau, saddle, "
+        "ill-conditioned.\n"
+    )

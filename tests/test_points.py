@@ -181,10 +181,10 @@ def test_a_file_over_the_size_cap_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(DataError) as caught:
         load_csv(p, max_bytes=11)
     assert str(caught.value) == (
-        f"{p}: is 12 bytes, more than the 11 bytes load_csv reads.\n"
-        "Fit on a sample of the rows (for example: head -n 1000000 FILE > sample.csv), or call "
-        "load_csv(..., max_bytes=N) from Python when the memory for the whole file is there "
-        "(16 bytes per number)."
+        f"{p}: is 12 bytes, more than the 11 bytes gradlab reads from a CSV file.\n"
+        "Fit on a sample of the rows (for example: head -n 1000000 FILE > sample.csv), or, "
+        "where the memory for the whole file is there (16 bytes per number), load it in "
+        "Python with gradlab.data.points.load_csv(FILE, max_bytes=N)."
     )
     assert load_csv(p, max_bytes=12).n_points == 3
 

@@ -199,6 +199,20 @@ def to_dict(run: Trajectory) -> dict[str, Any]:
     return out
 
 
+def _name_a_test_function(text: str, exc: UsageError) -> None:
+    """Give a formula that failed to parse a hint naming the built-in test functions
+    when it looks like a misspelt one (one word: "rosenbrok")."""
+    import difflib
+
+    word = text.lower().replace("_", "-")
+    if exc.hint or not word.replace("-", "").isalpha():
+        return
+    close = difflib.get_close_matches(word, TEST_FUNCTION_NAMES, n=1, cutoff=0.6)
+    exc.hint = (f"Did you mean {close[0]}? " if close else "") + (
+        f"The built-in test functions are {', '.join(TEST_FUNCTION_NAMES)}."
+    )
+
+
 def _runs(args: argparse.Namespace) -> list[Trajectory]:
     from gradlab.functions import compare_optimizers, compare_rates, minimize, test_function
 
@@ -217,7 +231,11 @@ def _runs(args: argparse.Namespace) -> list[Trajectory]:
     elif target is text:  # a formula: start at 4 in every variable it has
         from gradlab.functions import parse_function
 
-        target = parse_function(text)
+        try:
+            target = parse_function(text)
+        except UsageError as exc:
+            _name_a_test_function(text, exc)
+            raise
         x0 = [4.0] * len(target.variables)
     else:
         x0 = None  # a test function's own start

@@ -150,8 +150,10 @@ def load_points(args: argparse.Namespace) -> Points:
     if args.csv is not None:
         if given:
             flags = ", ".join(f"--{k}" for k in given)
+            verb = "describes" if len(given) == 1 else "describe"
             raise UsageError(
-                f"{flags} describe generated data, which --csv replaces; leave them out."
+                f"{flags} {verb} generated data, which --csv replaces; leave "
+                f"{'it' if len(given) == 1 else 'them'} out."
             )
         return check_magnitude(load_csv(args.csv))
     settings = {**GENERATED, **given}

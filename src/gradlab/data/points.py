@@ -271,10 +271,12 @@ def _check_regular(path: Path, info: os.stat_result, max_bytes: int) -> None:
         )
     if info.st_size > max_bytes:
         raise DataError(
-            f"{path}: is {info.st_size} bytes, more than the {max_bytes} bytes load_csv reads.",
+            f"{path}: is {info.st_size:,} bytes, more than the {max_bytes:,} bytes gradlab "
+            "reads from a CSV file.",
             hint="Fit on a sample of the rows (for example: head -n 1000000 FILE > "
-            "sample.csv), or call load_csv(..., max_bytes=N) from Python when the "
-            "memory for the whole file is there (16 bytes per number).",
+            "sample.csv), or, where the memory for the whole file is there (16 bytes per "
+            "number), load it in Python with gradlab.data.points.load_csv(FILE, "
+            "max_bytes=N).",
         )
 
 

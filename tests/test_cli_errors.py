@@ -1476,3 +1476,48 @@ def test_the_deadline_is_armed_in_a_worker_of_several_only(
         signal.set_wakeup_fd(inside)
     assert (inside != -1) == armed
     assert signal.set_wakeup_fd(-1) == -1
+
+
+@pytest.mark.parametrize(
+    ("argv", "said", "hint"),
+    [
+        (
+            ["compare", "--tutorial", "--lr", "0.1", "--problem", "line"],
+            "--tutorial runs the tutorial's own problem, engines and settings; --problem, "
+            "--lr would be ignored.",
+            "Leave them out, or drop --tutorial to compare with your own settings.",
+        ),
+        (
+            ["compare", "--tutorial", "--engines", "numpy", "--methods", "sgd"],
+            "--tutorial runs the tutorial's own problem, engines and settings; --engines, "
+            "--methods would be ignored.",
+            "Leave them out, or drop --tutorial to compare with your own settings.",
+        ),
+        (
+            ["compare", "--batch-size", "5", "--methods", "batch,sgd"],
+            "--batch-size is the minibatch method's; --methods batch,sgd does not use it.",
+            "Add minibatch to --methods, or leave --batch-size out.",
+        ),
+        (
+            ["linreg", "--batch-size", "5", "--method", "sgd"],
+            "--batch-size is the minibatch method's; --method sgd does not use it.",
+            "Add --method minibatch, or leave --batch-size out.",
+        ),
+        (
+            ["linreg", "--batch-size", "5"],
+            "--batch-size is the minibatch method's; --method batch does not use it.",
+            "Add --method minibatch, or leave --batch-size out.",
+        ),
+    ],
+    ids=["tutorial, problem and rate", "tutorial, engines", "compare", "linreg sgd", "linreg"],
+)
+def test_an_option_the_run_would_ignore_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], said: str, hint: str
+) -> None:
+    """compare --tutorial ran the stock tutorial whatever --lr, --problem or --engines
+    said, and a --batch-size without the minibatch method was dropped without a word."""
+    code, out, err = run(capsys, *argv, "--no-plots", "--out", str(tmp_path / "o"))
+    assert code == ExitStatus.USAGE
+    assert out == ""
+    assert err == f"gradlab {argv[0]}: error: {said}\n{hint}\n"
+    assert not (tmp_path / "o").exists()

@@ -195,7 +195,44 @@ def _fmt_params(coef: list[float], b: float) -> str:
 OUTPUTS = ("loss-curves.png",)
 
 
+#: What ``--tutorial`` reads: it runs the tutorial's own problem, engines and settings.
+_TUTORIAL_READS = frozenset({"tutorial", "seed", "quiet", "out", "no_plots", "json"})
+
+
+def _given(args: argparse.Namespace) -> list[str]:
+    """The options of ``args`` set to other than their defaults, as flags, in order."""
+    defaults = argparse.ArgumentParser()
+    add_arguments(defaults)
+    default = vars(defaults.parse_args([]))
+    return [
+        "--" + dest.replace("_", "-")
+        for dest, value in vars(args).items()
+        if dest in default and value != default[dest]
+    ]
+
+
+def _refuse_unused(args: argparse.Namespace) -> None:
+    """Refuse options the run would ignore, rather than ignore them."""
+    if args.tutorial:
+        unused = [
+            flag for flag in _given(args) if flag[2:].replace("-", "_") not in _TUTORIAL_READS
+        ]
+        if unused:
+            raise UsageError(
+                f"--tutorial runs the tutorial's own problem, engines and settings; "
+                f"{', '.join(unused)} would be ignored.",
+                hint="Leave them out, or drop --tutorial to compare with your own settings.",
+            )
+    elif "--batch-size" in _given(args) and "minibatch" not in args.methods:
+        raise UsageError(
+            f"--batch-size is the minibatch method's; --methods {','.join(args.methods)} "
+            "does not use it.",
+            hint="Add minibatch to --methods, or leave --batch-size out.",
+        )
+
+
 def run(args: argparse.Namespace) -> int:
+    _refuse_unused(args)
     if args.tutorial:
         return _tutorial(args)
     from gradlab.jobs.compare import compare, settings, sklearn_logistic

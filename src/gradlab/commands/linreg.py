@@ -188,6 +188,12 @@ OUTPUTS = ("loss.png", "fit.png", "surface.png")
 
 
 def run(args: argparse.Namespace) -> int:
+    method = args.method or "batch"
+    if args.batch_size is not None and method != "minibatch":
+        raise UsageError(
+            f"--batch-size is the minibatch method's; --method {method} does not use it.",
+            hint="Add --method minibatch, or leave --batch-size out.",
+        )
     schedule = schedule_from_args(args)
     points = load_points(args)
     try:

@@ -191,22 +191,25 @@ def test_truncated_header(tmp_path: Path) -> None:
 
 def test_file_shorter_than_a_header(tmp_path: Path) -> None:
     path = in_file(tmp_path, b"\x00\x00")
-    with pytest.raises(DataError, match="is too short to be an IDX file: it has 2 bytes"):
+    with pytest.raises(DataError, match="is too short to be an IDX file: it has 2 bytes") as c:
         read_idx(path)
+    assert c.value.hint == "Delete it and download it again."  # a damaged header says how
 
 
 def test_empty_file(tmp_path: Path) -> None:
     path = in_file(tmp_path, b"")
-    with pytest.raises(DataError, match="is too short to be an IDX file: it has 0 bytes"):
-        read_idx(path)
+    with pytest.raises(DataError, match="is too short to be an IDX file: it has 0 bytes") as c:
+        read_idx(path, damaged_hint="Fetch it again.")
+    assert c.value.hint == "Fetch it again."
 
 
 def test_zero_size_dimension(tmp_path: Path) -> None:
     path = in_file(tmp_path, header(0x08, 0, 28, 28))
     with pytest.raises(
         DataError, match=re.escape("declares a dimension of size 0 (shape 0x28x28)")
-    ):
+    ) as caught:
         read_idx(path)
+    assert caught.value.hint == "Delete it and download it again."
 
 
 def test_corrupted_gzip_stream(tmp_path: Path) -> None:

@@ -234,8 +234,12 @@ def test_count_mismatch_names_both_files(tmp_path: Path) -> None:
         match=re.escape(
             f"{paths[TRAIN_IMAGES]} has 12 images but {paths[TRAIN_LABELS]} has 11 labels"
         ),
-    ):
+    ) as caught:
         load_images("mnist", data_dir=tmp_path)
+    assert caught.value.hint == (
+        "Give the images and labels of one split of one data set (for IDX files, the "
+        "matching train-* or t10k-* pair); a file cut short must be fetched again."
+    )
 
 
 def test_label_out_of_range_names_file_value_and_index(tmp_path: Path) -> None:
@@ -245,8 +249,12 @@ def test_label_out_of_range_names_file_value_and_index(tmp_path: Path) -> None:
     with pytest.raises(
         DataError,
         match=re.escape(f"{paths[TEST_LABELS]} has label 10 at index 3, outside 0..9"),
-    ):
+    ) as caught:
         load_images("mnist", data_dir=tmp_path)
+    assert caught.value.hint == (
+        "Check that the labels belong to this data set and are not damaged; a damaged file "
+        "must be fetched again."
+    )
 
 
 @pytest.mark.parametrize(

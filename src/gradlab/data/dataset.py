@@ -106,7 +106,9 @@ def check_split(
     if len(images) != len(labels):
         raise DataError(
             f"{images_source} has {len(images)} images but {labels_source} has "
-            f"{len(labels)} labels; there must be one label per image"
+            f"{len(labels)} labels; there must be one label per image",
+            hint="Give the images and labels of one split of one data set (for IDX files, "
+            "the matching train-* or t10k-* pair); a file cut short must be fetched again.",
         )
 
 
@@ -130,5 +132,7 @@ def check_label_range(labels: npt.NDArray[Any], classes: tuple[str, ...], source
         raise DataError(
             f"{source} has label {int(labels[index])} at index {index}, outside "
             f"0..{len(classes) - 1} for its {len(classes)} classes"
-            + (f" ({bad.size} bad labels in all)" if bad.size > 1 else "")
+            + (f" ({bad.size} bad labels in all)" if bad.size > 1 else ""),
+            hint="Check that the labels belong to this data set and are not damaged; a "
+            "damaged file must be fetched again.",
         )

@@ -173,8 +173,12 @@ def read_idx(
     with _open(p, hint) as (stream, raw_size, compressed_input):
         compressed = raw_size is None
         try:
-            dtype, shape, offset = _read_header(p, stream)
-            _check_declared(p, dtype, shape, spec, max_bytes)
+            try:
+                dtype, shape, offset = _read_header(p, stream)
+                _check_declared(p, dtype, shape, spec, max_bytes)
+            except DataError as exc:  # a damaged header: say how to get a good copy
+                exc.hint = exc.hint or hint
+                raise
             if not compressed:
                 assert raw_size is not None
                 _check_payload_length(p, shape, dtype, raw_size - offset, hint=hint)

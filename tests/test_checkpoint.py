@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -348,6 +349,35 @@ def test_a_file_safetensors_cannot_read_is_said_to_be_cut_short_or_another_kind(
         DataError, match=f"{re.escape(str(ck))}: not a readable safetensors file \\(it {said}\\)"
     ):
         checkpoint.read(ck)
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (b"", "it has only 0 bytes"),
+        (b"\x08\x00\x00", "it has only 3 bytes"),
+        # text with a '{' at byte 8 claims a header of about 7.5e18 bytes
+        (b"abcdefgh{not json at all}", "it does not start as a safetensors file does"),
+        # a header nested deeper than Python's JSON reader goes raised RecursionError
+        (
+            struct.pack("<Q", 200_000) + b'{"a":' + b"[" * 100_000,
+            "it ends at byte",
+        ),
+        (
+            struct.pack("<Q", 100_005) + b'{"a":' + b"[" * 100_000,
+            "safetensors",
+        ),
+    ],
+    ids=["empty", "3 bytes", "text", "deep, cut short", "deep"],
+)
+def test_what_is_wrong_with_an_unreadable_file_is_said_without_a_crash(
+    tmp_path: Path, content: bytes, said: str
+) -> None:
+    ck = tmp_path / "model.safetensors"
+    ck.write_bytes(content)
+    with pytest.raises(DataError, match="not a readable safetensors file") as caught:
+        checkpoint.read(ck)
+    assert said in caught.value.message
 
 
 def test_a_run_folder_given_as_the_checkpoint_points_at_the_file_inside(tmp_path: Path) -> None:

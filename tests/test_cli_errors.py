@@ -71,6 +71,25 @@ def test_an_unknown_option_is_refused_by_the_commands_own_parser(
     assert f"{error}unrecognized arguments: {unknown}\n" in err
 
 
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--quiet", "train", "softmax", "--bogus"], "--quiet"),
+        (["--json", "env", "--bar"], "--json"),
+    ],
+)
+def test_an_option_before_the_command_is_said_to_go_after_it(
+    capsys: pytest.CaptureFixture[str], argv: list[str], said: str
+) -> None:
+    """'--quiet train softmax --bogus' blamed '--quiet --bogus' on train, whose usage just
+    above lists --quiet."""
+    code, _, err = run(capsys, *argv)
+    assert code == ExitStatus.USAGE
+    assert err.startswith("usage: gradlab [-h]")
+    assert f"gradlab: error: unrecognized arguments: {said}\n" in err
+    assert f"A command's options go after it: gradlab {argv[1]} {said} ...\n" in err
+
+
 def test_json_data_error_names_the_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     missing = tmp_path / "nope.csv"
     code, out, _ = run(capsys, "linreg", "--csv", str(missing), "--json", "--no-plots")
@@ -1483,18 +1502,24 @@ def test_the_deadline_is_armed_in_a_worker_of_several_only(
     [
         (
             ["compare", "--tutorial", "--lr", "0.1", "--problem", "line"],
-            "--tutorial runs the tutorial's own problem, engines and settings; --problem, "
-            "--lr would be ignored.",
+            "--tutorial runs the tutorial's own problem, engines and settings, and prints its "
+            "results; --problem, --lr would be ignored.",
             "Leave them out, or drop --tutorial to compare with your own settings.",
         ),
         (
             ["compare", "--tutorial", "--engines", "numpy", "--methods", "sgd"],
-            "--tutorial runs the tutorial's own problem, engines and settings; --engines, "
-            "--methods would be ignored.",
+            "--tutorial runs the tutorial's own problem, engines and settings, and prints its "
+            "results; --engines, --methods would be ignored.",
             "Leave them out, or drop --tutorial to compare with your own settings.",
         ),
         (
-            ["compare", "--batch-size", "5", "--methods", "batch,sgd"],
+            ["compare", "--tutorial", "--batch-size", "10"],
+            "--tutorial runs the tutorial's own problem, engines and settings, and prints its "
+            "results; --batch-size would be ignored.",
+            "Leave it out, or drop --tutorial to compare with your own settings.",
+        ),
+        (
+            ["compare", "--batch-size", "10", "--methods", "batch,sgd"],
             "--batch-size is the minibatch method's; --methods batch,sgd does not use it.",
             "Add minibatch to --methods, or leave --batch-size out.",
         ),
@@ -1509,14 +1534,23 @@ def test_the_deadline_is_armed_in_a_worker_of_several_only(
             "Add --method minibatch, or leave --batch-size out.",
         ),
     ],
-    ids=["tutorial, problem and rate", "tutorial, engines", "compare", "linreg sgd", "linreg"],
+    ids=[
+        "tutorial, problem and rate",
+        "tutorial, engines",
+        "tutorial, batch size",
+        "compare",
+        "linreg sgd",
+        "linreg",
+    ],
 )
 def test_an_option_the_run_would_ignore_is_refused(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], said: str, hint: str
 ) -> None:
     """compare --tutorial ran the stock tutorial whatever --lr, --problem or --engines
-    said, and a --batch-size without the minibatch method was dropped without a word."""
-    code, out, err = run(capsys, *argv, "--no-plots", "--out", str(tmp_path / "o"))
+    said, and a --batch-size without the minibatch method was dropped without a word
+    (compare's even at its default value, which linreg refused)."""
+    out_dir = [] if "--tutorial" in argv else ["--no-plots", "--out", str(tmp_path / "o")]
+    code, out, err = run(capsys, *argv, *out_dir)
     assert code == ExitStatus.USAGE
     assert out == ""
     assert err == f"gradlab {argv[0]}: error: {said}\n{hint}\n"

@@ -169,7 +169,8 @@ def test_descend_says_overshoots_only_for_a_path_that_bounces(
 @pytest.mark.parametrize(
     ("word", "guess"),
     [("rosenbrok", "Did you mean rosenbrock? "), ("Ill_conditioned", "Did you mean "
-     "ill-conditioned? "), ("banana", "")],
+     "ill-conditioned? "), ("ill conditioned", "Did you mean ill-conditioned? "),
+     ("himmelblau2", "Did you mean himmelblau? "), ("banana", "")],
 )  # fmt: skip
 def test_a_word_that_is_no_formula_is_answered_with_the_built_in_test_functions(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, word: str, guess: str
@@ -177,8 +178,17 @@ def test_a_word_that_is_no_formula_is_answered_with_the_built_in_test_functions(
     """A misspelt test function got the formula's list of names, which omits them."""
     code, _, err = run(capsys, "descend", word, "--no-plots", "--out", str(tmp_path))
     assert code == ExitStatus.USAGE
-    assert f"error: unknown name {word!r}" in err
+    assert "error: " in err
     assert err.endswith(
         f"\n{guess}The built-in test functions are rosenbrock, beale, himmelblau, saddle, "
         "ill-conditioned.\n"
     )
+
+
+def test_a_formula_that_fails_as_a_formula_gets_no_test_function_hint(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, "descend", "pi", "--no-plots", "--out", str(tmp_path))
+    assert code == ExitStatus.USAGE
+    assert "does not depend on x or y" in err
+    assert "test functions" not in err

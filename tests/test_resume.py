@@ -444,14 +444,28 @@ def test_a_resume_with_nothing_to_train_writes_the_history_files_from_the_checkp
     ids=["a dtype the engine lacks", "a network too large for memory"],
 )
 def test_a_request_refused_at_the_fit_leaves_the_earlier_runs_pictures(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], refused: list[str]
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    refused: list[str],
 ) -> None:
     """The earlier run's pictures were removed before the fit checked its settings, so a
     refused request (exit 2) left the folder with a model and no pictures."""
     from gradlab.jobs.train import PICTURES
+    from gradlab.models import _init
 
     base = ["train", "mlp", "--out", str(tmp_path), "--quiet", "--epochs", "1"]
     assert main(base) == 0
+    init_params = _init.init_params
+
+    def no_memory_for_wide_layers(sizes: Any, *args: Any, **kwargs: Any) -> Any:
+        # the allocation fails, simulated: an operating system that overcommits may
+        # grant 40 GB and kill the process later
+        if max(sizes) >= 100_000:
+            raise MemoryError
+        return init_params(sizes, *args, **kwargs)
+
+    monkeypatch.setattr("gradlab.models._init.init_params", no_memory_for_wide_layers)
     before = {name: (tmp_path / name).read_bytes() for name in PICTURES}
     capsys.readouterr()
     assert main([*base, *refused]) == 2

@@ -360,7 +360,7 @@ def _names(n: int) -> str:
     return f"{n} name" if n == 1 else f"{n} names"
 
 
-#: The largest header :func:`_what_is_wrong` reads (safetensors' own limit is 100 MB).
+#: The largest header :func:`_what_is_wrong` reads: safetensors' own limit (100 MB).
 _MAX_HEADER = 100_000_000
 
 
@@ -376,14 +376,14 @@ def _what_is_wrong(p: Path) -> str | None:
             start = f.read(9)
     except OSError:
         return None
-    if len(start) < 9 or start[8:9] != b"{":
-        return "it does not start as a safetensors file does: it is another kind of file"
+    if len(start) < 9:
+        return f"it has only {len(start)} byte{'s' if len(start) != 1 else ''}"
     n = int.from_bytes(start[:8], "little")
+    if start[8:9] != b"{" or n > _MAX_HEADER:
+        return "it does not start as a safetensors file does: it is another kind of file"
     if 8 + n > size:
         return f"it ends at byte {size:,}, inside its header: the file was cut short"
-    if n > _MAX_HEADER:
-        return None
-    try:
+    try:  # only words for a message: whatever the header holds, this must not raise
         with open(p, "rb") as f:
             f.seek(8)
             entries = json.loads(f.read(n))
@@ -391,7 +391,7 @@ def _what_is_wrong(p: Path) -> str | None:
             (int(e["data_offsets"][1]) for k, e in entries.items() if k != "__metadata__"),
             default=0,
         )
-    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
+    except Exception:
         return None
     if 8 + n + end > size:
         return (

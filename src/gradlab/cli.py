@@ -78,6 +78,7 @@ class _ArgumentError(Exception):
         super().__init__(message)
         self.parser = parser
         self.message = message
+        self.hint: str | None = None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -115,6 +116,22 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         if only is None or name == only:
             _command(name).add_arguments(p)
     return parser
+
+
+def _refuse_unknown(
+    parser: argparse.ArgumentParser, command: str | None, argv: list[str], unknown: list[str]
+) -> NoReturn:
+    """Refuse arguments no parser took: those after the command by the command's own
+    parser (its usage, its options), those before it by the top level's."""
+    if command is None:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    where = argv.index(command) if command in argv else len(argv)
+    before = [a for a in unknown if a in argv[:where]]
+    if before:
+        exc = _ArgumentError(parser, f"unrecognized arguments: {' '.join(before)}")
+        exc.hint = f"A command's options go after it: gradlab {command} {' '.join(before)} ..."
+        raise exc
+    _parser_of(parser, command).error(f"unrecognized arguments: {' '.join(unknown)}")
 
 
 def _parser_of(parser: argparse.ArgumentParser, command: str | None) -> argparse.ArgumentParser:
@@ -189,12 +206,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     wants_json = "--json" in argv
     try:
         args, unknown = parser.parse_known_args(argv)
-        if unknown:  # said by the command's own parser: its usage, its --help
-            _parser_of(parser, args.command).error(f"unrecognized arguments: {' '.join(unknown)}")
+        if unknown:
+            _refuse_unknown(parser, args.command, argv, unknown)
     except _ArgumentError as exc:
         exc.parser.print_usage(sys.stderr)
         print(f"{exc.parser.prog}: error: {exc.message}", file=sys.stderr)
-        hint = _dash_hint(argv)
+        hint = exc.hint or _dash_hint(argv)
         if hint:
             print(hint, file=sys.stderr)
         if wants_json:

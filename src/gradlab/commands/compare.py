@@ -43,6 +43,10 @@ def _choices(valid: tuple[str, ...], what: str) -> Callable[[str], list[str]]:
     return parse
 
 
+#: The minibatch method's batch size unless --batch-size says otherwise.
+BATCH_SIZE = 10
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--tutorial",
@@ -78,7 +82,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--epochs", type=epoch_count, help="passes over the data (default: per problem)")
     p.add_argument(
-        "--batch-size", type=positive_int, default=10, help="minibatch size (default: 10)"
+        "--batch-size",
+        type=positive_int,
+        help=f"minibatch size, for --methods minibatch (default: {BATCH_SIZE})",
     )
     p.add_argument(
         "--loss",
@@ -195,8 +201,9 @@ def _fmt_params(coef: list[float], b: float) -> str:
 OUTPUTS = ("loss-curves.png",)
 
 
-#: What ``--tutorial`` reads: it runs the tutorial's own problem, engines and settings.
-_TUTORIAL_READS = frozenset({"tutorial", "seed", "quiet", "out", "no_plots", "json"})
+#: What ``--tutorial`` reads: it runs the tutorial's own problem, engines and settings,
+#: and prints its results (no files).
+_TUTORIAL_READS = frozenset({"tutorial", "seed", "quiet", "json"})
 
 
 def _given(args: argparse.Namespace) -> list[str]:
@@ -218,10 +225,11 @@ def _refuse_unused(args: argparse.Namespace) -> None:
             flag for flag in _given(args) if flag[2:].replace("-", "_") not in _TUTORIAL_READS
         ]
         if unused:
+            them = "it" if len(unused) == 1 else "them"
             raise UsageError(
-                f"--tutorial runs the tutorial's own problem, engines and settings; "
-                f"{', '.join(unused)} would be ignored.",
-                hint="Leave them out, or drop --tutorial to compare with your own settings.",
+                f"--tutorial runs the tutorial's own problem, engines and settings, and "
+                f"prints its results; {', '.join(unused)} would be ignored.",
+                hint=f"Leave {them} out, or drop --tutorial to compare with your own settings.",
             )
     elif "--batch-size" in _given(args) and "minibatch" not in args.methods:
         raise UsageError(
@@ -249,7 +257,7 @@ def run(args: argparse.Namespace) -> int:
         methods=args.methods,
         lr=lr,
         epochs=epochs,
-        batch_size=args.batch_size,
+        batch_size=BATCH_SIZE if args.batch_size is None else args.batch_size,
         loss=chosen["loss"],
         seed=args.seed,
         progress=_progress(args),

@@ -201,13 +201,17 @@ def to_dict(run: Trajectory) -> dict[str, Any]:
 
 def _name_a_test_function(text: str, exc: UsageError) -> None:
     """Give a formula that failed to parse a hint naming the built-in test functions
-    when it looks like a misspelt one (one word: "rosenbrok")."""
+    when it looks like a misspelt one ("rosenbrok", "ill conditioned") or is one unknown
+    word; not when it fails as a formula ("pi" has no variable)."""
     import difflib
 
-    word = text.lower().replace("_", "-")
-    if exc.hint or not word.replace("-", "").isalpha():
+    if exc.hint:
         return
+    word = text.lower().replace("_", "-").replace(" ", "-")
     close = difflib.get_close_matches(word, TEST_FUNCTION_NAMES, n=1, cutoff=0.6)
+    one_word = word.replace("-", "").isalpha() and exc.message.startswith("unknown name")
+    if not close and not one_word:  # a formula, not a name
+        return
     exc.hint = (f"Did you mean {close[0]}? " if close else "") + (
         f"The built-in test functions are {', '.join(TEST_FUNCTION_NAMES)}."
     )

@@ -8,7 +8,7 @@ block's eight products in 0.815x OpenBLAS's time (a scratch script), and the war
 10-epoch fit in 0.748x (median of 4 rounds of fresh processes taking turns,
 ``python -m bench.experiments.blas_choice --rounds 4 --cold``, Intel Xeon with AVX-512,
 2026-12-01; docs/performance.md). On an AMD EPYC (AVX-512) the same experiment gave
-0.962x and 1.140x, no gain, so the rule keeps OpenBLAS off Intel's CPUs. PyTorch's CPU
+0.962x and 1.140x, no gain, so the rule keeps MKL off other CPUs than Intel's. PyTorch's CPU
 wheel links MKL into ``libtorch_cpu.so`` and exports its Fortran ``sgemm_``; loading that
 library (without importing torch) took 0.16-0.19 s.
 

@@ -60,7 +60,7 @@ from gradlab.engines._numba_gemm import gemm, one_blas_thread
 #: (``_numba_blocks.py``, ``_numba_gemm.py``). numba's cache keys a kernel by its own file's
 #: contents only: this line changes with the helpers, so the cached kernels are
 #: compiled again (``tests/test_numba_cache_keys.py`` checks it, naming the new value).
-HELPERS_SHA256 = "e5dee175560e5aca91573bf2d89f4042ccdb416381bedacdc8e82c58b703b436"
+HELPERS_SHA256 = "1fac60980590a1e73687354da19b677ec09c619180bfc4490deca062e58b5021"
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)

@@ -503,7 +503,11 @@ def test_non_finite_inputs_are_refused() -> None:
         ),
         ({"momentum": 1.0}, "MLPClassifier: momentum must be a number in [0, 1); got 1.0."),
         ({"init_std": 0.0}, "MLPClassifier: init_std must be a number > 0; got 0.0."),
-        ({"epochs": 2.5}, "MLPClassifier: epochs must be an integer >= 1; got 2.5."),
+        ({"epochs": 2.5}, "MLPClassifier: epochs must be an integer in [1, 1000000]; got 2.5."),
+        (
+            {"epochs": 10**7},
+            "MLPClassifier: epochs must be an integer in [1, 1000000]; got 10000000.",
+        ),
         (
             {"engine": "jax"},
             "MLPClassifier: engine must be one of 'auto', 'numpy', 'torch'; got 'jax'.",
@@ -731,3 +735,33 @@ def test_the_classifiers_raise_the_one_not_fitted_error_of_every_estimator(model
         model().predict([[1.0]])
     assert isinstance(info.value, SklearnNotFitted)
     assert isinstance(info.value, UsageError)
+
+
+@pytest.mark.parametrize(
+    ("callbacks", "said"),
+    [
+        ("one", "callbacks must be a list of callbacks; got one EarlyStopping."),
+        ([42], "callbacks[0] is int 42, not a callback."),
+        ("abc", "callbacks must be a list of callbacks; got str."),
+    ],
+)
+def test_callbacks_that_are_not_a_list_of_callbacks_are_named_before_training(
+    callbacks: Any, said: str
+) -> None:
+    """A lone callback failed with "'EarlyStopping' object is not iterable", a number with
+    "'int' object has no attribute 'on_train_begin'" after the network was built."""
+    from gradlab.callbacks import EarlyStopping
+
+    X, y = np.random.default_rng(0).random((30, 4)), np.arange(30) % 3
+    given = EarlyStopping() if callbacks == "one" else callbacks
+    with pytest.raises(UsageError) as caught:
+        SoftmaxRegression(epochs=1).fit(X, y, callbacks=given)
+    assert caught.value.message == f"SoftmaxRegression: {said}"
+
+
+def test_class_names_given_as_one_string_are_refused() -> None:
+    """'abc' was taken as the three names 'a', 'b', 'c'."""
+    X, y = np.random.default_rng(0).random((30, 4)), np.arange(30) % 3
+    with pytest.raises(UsageError, match="class_names must be a sequence of names, one per "
+                       "class; got the string 'abc'"):  # fmt: skip
+        SoftmaxRegression(epochs=1).fit(X, y, class_names="abc")

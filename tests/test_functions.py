@@ -780,7 +780,11 @@ def test_x0_of_the_wrong_length_says_which_variables_the_function_has() -> None:
     ("x0", "message"),
     [
         ("abc", r"x0 must be a number or a sequence of numbers, got 'abc'"),
-        ([[1.0]], r"x0 has 1 value\(s\)"),
+        # a nested x0 said "x0 has 2 value(s) but ... give 2 starting value(s)"
+        (
+            [[1.0]],
+            r"x0 must be flat, one value per variable \(x, y\); got an array of shape \(1, 1\)",
+        ),
         (math.nan, r"x0 must be finite, got \[nan\]"),
     ],
 )

@@ -415,3 +415,55 @@ def test_a_tables_missing_value_or_text_is_named_with_what_to_do(
     assert info.value.message.startswith(f"X must be numbers: X[1, 1] is {shown} (")
     assert info.value.hint is not None
     assert info.value.hint.startswith("Fill or drop the missing values (DataFrame.fillna")
+
+
+def test_available_memory_reads_linuxs_mem_available(tmp_path: Path) -> None:
+    from gradlab.models._input import available_memory
+
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       24000000 kB\nMemAvailable:   1000 kB\n")
+    assert available_memory(str(meminfo)) == 1000 * 1024
+    meminfo.write_text("MemTotal:       24000000 kB\n")  # an old kernel without the line
+    assert available_memory(str(meminfo)) is None
+    assert available_memory(str(tmp_path / "absent")) is None
+
+
+@pytest.mark.parametrize("sized", [True, False], ids=["a length", "no length"])
+def test_a_dataset_that_cannot_fit_in_memory_is_refused_before_it_fills_it(
+    monkeypatch: pytest.MonkeyPatch, sized: bool
+) -> None:
+    """A Dataset whose __len__ claimed 10**12 items was read item by item until the
+    machine ran out of memory (16.7 GB in two minutes)."""
+    torch = pytest.importorskip("torch")
+    from gradlab.errors import ResourceError
+    from gradlab.models import _input
+
+    monkeypatch.setattr(_input, "available_memory", lambda: 10_000_000)  # 10 MB free
+    read = []
+
+    class Claims(torch.utils.data.Dataset):  # type: ignore[misc]
+        def __len__(self) -> int:
+            return 10**12
+
+        def __getitem__(self, i: int) -> tuple[Any, int]:
+            read.append(i)
+            return torch.zeros(784), i % 2
+
+    class Endless(torch.utils.data.IterableDataset):  # type: ignore[misc]
+        def __iter__(self) -> Any:
+            i = 0
+            while True:
+                read.append(i)
+                yield torch.zeros(784), i % 2
+                i += 1
+
+    with pytest.raises(ResourceError) as caught:
+        read_torch_data(Claims() if sized else Endless(), progress=False)
+    holds = (
+        "holds 1,000,000,000,000 items of 3,144 bytes: reading it"
+        if sized
+        else "has yielded 4,096 items so far of 3,144 bytes: reading them"
+    )
+    assert caught.value.message.startswith(f"the Dataset {holds} takes about ")
+    assert "more than the 0.01 GB of memory available." in caught.value.message
+    assert len(read) == (1 if sized else 4096)  # stopped at the first check

@@ -439,7 +439,9 @@ def test_polynomial_regression_takes_the_powers_of_each_feature() -> None:
         ({"lr": -1.0}, r"LinearRegression: lr must be a number > 0 or 'auto'; got -1\.0\."),
         ({"lr": float("nan")}, "lr must be a number > 0 or 'auto'; got nan"),
         ({"lr": "fast"}, "lr must be a number > 0 or 'auto'; got 'fast'"),
-        ({"epochs": 0}, "epochs must be an integer >= 1; got 0"),
+        ({"epochs": 0}, r"epochs must be an integer in \[1, 1000000\]; got 0"),
+        # each epoch keeps a row of history: a mistyped count must not fill the memory
+        ({"epochs": 10**12}, r"epochs must be an integer in \[1, 1000000\]; got 1000000000000"),
         ({"method": "newton"}, "method must be one of 'batch', 'sgd', 'minibatch'; got 'newton'"),
         ({"engine": "jax"}, "engine must be one of 'numpy', 'torch', 'tensorflow'; got 'jax'"),
         ({"loss": "mae"}, "LinearRegression: loss must be one of 'mse', 'half_sse'; got 'mae'"),

@@ -15,7 +15,7 @@ import pytest
 from gradlab.cli import main
 from gradlab.errors import UsageError
 from gradlab.jobs.lr_find import auto_beta, lr_range_test, smooth, suggest
-from gradlab.models import MLPClassifier, SoftmaxRegression
+from gradlab.models import LinearRegression, MLPClassifier, SoftmaxRegression
 
 
 def test_the_smoothing_is_unbiased_from_the_first_step() -> None:
@@ -134,7 +134,11 @@ def test_a_run_from_the_suggestion_trains_without_diverging(
     [
         ({"min_lr": 1.0, "max_lr": 0.1},
          "lr_range_test: min_lr must be below max_lr; got min_lr=1, max_lr=0.1."),
-        ({"steps": 5}, "lr_range_test: steps must be an integer >= 10; got 5."),
+        ({"steps": 5}, "lr_range_test: steps must be an integer in [10, 1000000]; got 5."),
+        (
+            {"steps": 10**9},
+            "lr_range_test: steps must be an integer in [10, 1000000]; got 1000000000.",
+        ),
         ({"beta": 1.0}, "lr_range_test: beta must be a number in [0, 1) or None; got 1.0."),
         ({"diverge": 1}, "lr_range_test: diverge must be a number > 1; got 1."),
         ({"min_lr": 1e-320, "steps": 20},
@@ -224,3 +228,19 @@ def test_the_suggested_train_command_is_quoted_for_a_shell_and_keeps_the_data_fo
         "--optimizer adam --seed 4 --hidden '' --lr 0.0031"
     )
     assert shlex.split(command)[6:9] == ["my data", "--cache-dir", "/c d"]
+
+
+@pytest.mark.parametrize(
+    ("estimator", "what"),
+    [(LinearRegression(), "LinearRegression"), (SoftmaxRegression, "the class SoftmaxRegression")],
+    ids=["a regressor", "a class"],
+)
+def test_the_range_test_names_an_estimator_it_cannot_run(estimator: Any, what: str) -> None:
+    """A regressor failed with AttributeError '_range_test_start', a class with a
+    missing positional argument."""
+    X = np.zeros((20, 3))
+    with pytest.raises(UsageError) as caught:
+        lr_range_test(estimator, X, np.arange(20) % 2)
+    assert caught.value.message == (
+        f"lr_range_test: estimator must be a gradlab classifier; got {what}."
+    )

@@ -117,8 +117,9 @@ def test_make_line_is_seeded_and_in_range() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"n": 1}, "make_line: n must be an integer >= 2; got 1."),
-        ({"n": 10.0}, "make_line: n must be an integer >= 2; got 10.0."),
+        ({"n": 1}, "make_line: n must be an integer in [2, 10000000]; got 1."),
+        ({"n": 10.0}, "make_line: n must be an integer in [2, 10000000]; got 10.0."),
+        ({"n": 10**9}, "make_line: n must be an integer in [2, 10000000]; got 1000000000."),
         ({"noise": -1.0}, "make_line: noise must be a number >= 0; got -1.0."),
         ({"noise": float("inf")}, "make_line: noise must be a number >= 0; got inf."),
         (

@@ -328,6 +328,16 @@ def test_names() -> None:
             lambda: make_schedule("cosine", lr=0.1, T=10),
             "CosineAnnealingLR: no hyperparameter T; it takes T_max, eta_min, lr.",
         ),
+        (  # was Python's "__init__() missing 1 required positional argument"
+            lambda: make_schedule("step", lr=0.1),
+            "StepLR: step_size must be given; it has no default.\n"
+            "For example: make_schedule('step', lr=..., step_size=...).",
+        ),
+        (
+            lambda: make_schedule("step"),
+            "StepLR: lr, step_size must be given; they have no default.\n"
+            "For example: make_schedule('step', lr=..., step_size=...).",
+        ),
     ],
 )
 def test_bad_parameters_are_refused_with_a_clear_message(

@@ -33,8 +33,9 @@ from gradlab.errors import UsageError
 #: The most steps one run of descent on a function may take: every step's point is kept
 #: for the verdict and the pictures (tens of bytes each), so this bounds a run's memory.
 MAX_DESCENT_STEPS = 1_000_000
-#: The most passes over the data (or steps of a range test) one command-line run takes:
-#: each keeps a row of history, so this bounds what a mistyped number can ask for.
+#: The most passes over the data (or steps of a range test) one run takes, from the
+#: command line or an estimator: each keeps a row of history, so this bounds what a
+#: mistyped number can ask for.
 MAX_EPOCHS = 1_000_000
 #: The most points ``gradlab linreg`` generates (16 bytes each, x and y, plus the fit's
 #: copies).

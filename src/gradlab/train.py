@@ -381,3 +381,37 @@ def _abort(callbacks: Sequence[Callback], error: BaseException) -> KeyboardInter
         except Exception:  # the error being reported matters more
             pass
     return None if isinstance(error, KeyboardInterrupt) else stop
+
+
+def checked_callbacks(callbacks: Any, owner: str) -> list[Callback]:
+    """``callbacks`` as a list, each checked to be a :class:`Callback` (or to have its
+    methods), so that a mistake is named before training rather than mid-epoch.
+
+    Raises
+    ------
+    UsageError
+        One callback given alone, a string, something not iterable, or an item that is
+        not a callback (the message names its position and type).
+    """
+    from gradlab.errors import UsageError
+
+    hooks = ("on_train_begin", "on_batch_end", "on_epoch_end", "on_train_end")
+    if isinstance(callbacks, Callback) or all(hasattr(callbacks, h) for h in hooks):
+        raise UsageError(
+            f"{owner}: callbacks must be a list of callbacks; got one {type(callbacks).__name__}.",
+            hint=f"Pass it in a list: callbacks=[{type(callbacks).__name__}(...)].",
+        )
+    if isinstance(callbacks, (str, bytes)) or not hasattr(callbacks, "__iter__"):
+        raise UsageError(
+            f"{owner}: callbacks must be a list of callbacks; got {type(callbacks).__name__}.",
+            hint="Give a list of gradlab.train.Callback objects, or leave callbacks out.",
+        )
+    items = list(callbacks)
+    for i, cb in enumerate(items):
+        if not isinstance(cb, Callback) and not all(hasattr(cb, h) for h in hooks):
+            raise UsageError(
+                f"{owner}: callbacks[{i}] is {type(cb).__name__} {cb!r:.60}, not a callback.",
+                hint="A callback subclasses gradlab.train.Callback and overrides the hooks "
+                "it needs (on_epoch_end, ...).",
+            )
+    return items

@@ -799,6 +799,16 @@ def test_synthetic_noise_makes_it_harder() -> None:
         ),
         ({"noise": float("nan")}, "make_images: noise must be a number >= 0; got nan."),
         ({"noise": -0.1}, "make_images: noise must be a number >= 0; got -0.1."),
+        (  # NumPy's own "Unable to allocate 74.5 GiB" before
+            {"n_train": 10**8},
+            "make_images: 100,000,000 + 10,000 images of 28 x 28 are 78.4 GB of pixels, "
+            "more than the 4 GB it generates.\nAsk for fewer or smaller images.",
+        ),
+        (
+            {"n_train": 10, "shape": (10**5, 10**5)},
+            "make_images: 10 + 10,000 images of 100000 x 100000 are 1e+05 GB of pixels, more "
+            "than the 4 GB it generates.\nAsk for fewer or smaller images.",
+        ),
     ],
 )
 def test_synthetic_bad_parameters_are_named(kwargs: dict[str, object], message: str) -> None:

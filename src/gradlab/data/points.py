@@ -38,7 +38,7 @@ from typing import IO, Any
 import numpy as np
 
 from gradlab.errors import DataError
-from gradlab.params import Constraint, Interval, Predicate, validate
+from gradlab.params import MAX_POINTS, Constraint, Interval, Predicate, validate
 
 __all__ = ["Points", "load_csv", "make_line"]
 
@@ -600,7 +600,7 @@ def _is_finite_range(value: object) -> bool:
 
 #: What each parameter of :func:`make_line` may be.
 MAKE_LINE_PARAMETERS: dict[str, Constraint | list[Constraint]] = {
-    "n": Interval(Integral, 2, None),
+    "n": Interval(Integral, 2, MAX_POINTS),
     "w": Interval(Real, None, None),
     "b": Interval(Real, None, None),
     "noise": Interval(Real, 0, None),

@@ -21,6 +21,7 @@ import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
 from gradlab.data.dataset import ImageDataset
+from gradlab.errors import UsageError
 from gradlab.params import Constraint, Interval, Predicate, validate
 
 __all__ = ["make_images"]
@@ -46,6 +47,9 @@ MAKE_IMAGES_PARAMETERS: dict[str, Constraint | list[Constraint]] = {
     "noise": Interval(Real, 0, None),
 }
 
+#: The most bytes of pixels one call generates (training and test images together):
+#: 4 GB is 5 million images of 28 x 28, far more than a lesson needs; more is a typo.
+MAX_IMAGE_BYTES = 4_000_000_000
 #: Images generated at a time (bounds the memory used; part of the output's definition).
 _CHUNK = 8192
 #: Range of the per-image contrast factor.
@@ -107,6 +111,14 @@ def make_images(
         "make_images",
     )
     height, width = shape
+    pixels = (int(n_train) + int(n_test)) * int(height) * int(width)
+    if pixels > MAX_IMAGE_BYTES:
+        raise UsageError(
+            f"make_images: {int(n_train):,} + {int(n_test):,} images of {height} x {width} "
+            f"are {pixels / 1e9:.3g} GB of pixels, more than the "
+            f"{MAX_IMAGE_BYTES / 1e9:g} GB it generates.",
+            hint="Ask for fewer or smaller images.",
+        )
     proto_rng, train_rng, test_rng = map(
         np.random.default_rng, np.random.SeedSequence(seed).spawn(3)
     )

@@ -300,10 +300,14 @@ def _check_start(function: Function, x0: float | Sequence[float] | npt.ArrayLike
         raise UsageError(f"x0 must be a number or a sequence of numbers, got {x0!r}") from None
     if start.ndim == 0:
         start = start.reshape(1)
-    if start.ndim != 1 or start.shape[0] != function.n_vars:
-        count = start.shape[0] if start.ndim == 1 else start.size
+    if start.ndim > 1:
         raise UsageError(
-            f"x0 has {count} value(s) but {function.text!r} is a function of "
+            f"x0 must be flat, one value per variable ({', '.join(function.variables)}); got "
+            f"an array of shape {start.shape}"
+        )
+    if start.shape[0] != function.n_vars:
+        raise UsageError(
+            f"x0 has {start.shape[0]} value(s) but {function.text!r} is a function of "
             f"{function.variables_text}: give {function.n_vars} starting value(s), "
             f"one per variable ({', '.join(function.variables)})"
         )

@@ -60,7 +60,7 @@ import numpy as np
 
 from gradlab.errors import UsageError
 from gradlab.models._pictures import returned
-from gradlab.params import Constraint, Interval, validate
+from gradlab.params import MAX_EPOCHS, Constraint, Interval, validate
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -83,7 +83,7 @@ LAG_DECADES = 0.25
 _CONSTRAINTS: dict[str, Constraint | list[Constraint]] = {
     "min_lr": Interval(Real, 0, None, closed="neither"),
     "max_lr": Interval(Real, 0, None, closed="neither"),
-    "steps": Interval(Integral, MIN_STEPS, None),
+    "steps": Interval(Integral, MIN_STEPS, MAX_EPOCHS),
     "beta": [Interval(Real, 0, 1, closed="left"), None],
     "diverge": Interval(Real, 1, None, closed="neither"),
 }
@@ -278,6 +278,17 @@ def lr_range_test(
         "diverge": diverge,
     }
     validate(_CONSTRAINTS, settings, "lr_range_test")
+    if isinstance(estimator, type) or not hasattr(estimator, "_range_test_start"):
+        what = (
+            f"the class {estimator.__name__}"
+            if isinstance(estimator, type)
+            else type(estimator).__name__
+        )
+        raise UsageError(
+            f"lr_range_test: estimator must be a gradlab classifier; got {what}.",
+            hint="Give an instance, with the settings to test: SoftmaxRegression() or "
+            "MLPClassifier(optimizer='adam', ...).",
+        )
     if not min_lr < max_lr:
         raise UsageError(
             f"lr_range_test: min_lr must be below max_lr; got min_lr={min_lr:g}, max_lr={max_lr:g}."

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple, TextIO
 
 import numpy as np
 
-from gradlab.errors import DataError
+from gradlab.errors import DataError, ResourceError
 
 #: Seconds a Dataset may take to read before a progress bar appears on stderr.
 PROGRESS_DELAY = 1.0
@@ -357,11 +357,55 @@ def read_torch_data(
         inputs.append(x if is_loader else x[None])
         labels.append(label.reshape(-1) if is_loader else label.reshape(1, *label.shape))
         count += 1
+        if count == 1 or count % _MEMORY_CHECK_EVERY == 0:  # what the whole read will need
+            _check_memory(
+                what,
+                total if total is not None else count,
+                x.nbytes + label.nbytes,
+                "batches" if is_loader else "items",
+                so_far=total is None,
+            )
         bar.update(count)
     bar.close(count)
     if not inputs:
         raise DataError(f"the {what} is empty: it yielded no (input, label) pairs.")
     return np.concatenate(inputs), np.concatenate(labels)
+
+
+#: How often (in items or batches) a read whose length is unknown checks its memory.
+_MEMORY_CHECK_EVERY = 4096
+
+
+def available_memory(meminfo: str = "/proc/meminfo") -> int | None:
+    """Bytes of memory the system could give this process now (Linux's MemAvailable),
+    or None where that is not known."""
+    try:
+        with open(meminfo, encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _check_memory(
+    what: str, units: int, unit_bytes: int, unit: str, *, so_far: bool = False
+) -> None:
+    """Refuse a read of ``units`` items (or batches) of ``unit_bytes`` each that cannot
+    fit: the items are kept, then joined into one array (twice the bytes at the end).
+    ``so_far``: the data has no length, and ``units`` is what it yielded until now."""
+    need = 2 * units * unit_bytes
+    free = available_memory()
+    if free is not None and need > free:
+        holds = f"has yielded {units:,} {unit} so far" if so_far else f"holds {units:,} {unit}"
+        raise ResourceError(
+            f"the {what} {holds} of {unit_bytes:,} bytes: reading "
+            f"{'them' if so_far else 'it'} takes about {need / 1e9:.3g} GB, more than the "
+            f"{free / 1e9:.3g} GB of memory available.",
+            hint="Check the Dataset's __len__, or fit on a part of it (torch.utils.data."
+            "Subset), or free memory first.",
+        )
 
 
 def _length(data: Any) -> int | None:

@@ -61,7 +61,7 @@ from gradlab.models._spec import (
 from gradlab.optim import plain_number
 from gradlab.optim.rules import SGD, Adagrad, Adam, RMSprop, Rule
 from gradlab.optim.schedules import Constant, Schedule, make_schedule
-from gradlab.train import Callback, LearningRate, train
+from gradlab.train import Callback, LearningRate, checked_callbacks, train
 
 #: Rows per block when predicting (float64 products).
 PREDICT_BATCH = 4096
@@ -546,6 +546,13 @@ class NetworkClassifier:
         owner = self._owner
         hp = self._hyperparameters()
         check_hyperparameters(self._kind, hp)
+        callbacks = checked_callbacks(callbacks, owner)
+        if isinstance(class_names, str | bytes):  # a string is a sequence of letters
+            raise UsageError(
+                f"{owner}: class_names must be a sequence of names, one per class; got the "
+                f"string {class_names!r}.",
+                hint="Pass a list: class_names=['cat', 'dog', ...].",
+            )
         if resume and checkpoint is None:
             raise UsageError(f"{owner}: resume needs the checkpoint to resume from.")
         from gradlab.distributed import (

@@ -49,6 +49,7 @@ from gradlab.optim.schedules import (
 from gradlab.params import (
     CLASSIFIER_ENGINES,
     DEVICES,
+    MAX_EPOCHS,
     MAX_THREADS,
     MAX_WIDTH,
     Constraint,
@@ -184,7 +185,7 @@ CONSTRAINTS: Mapping[str, Constraint | list[Constraint]] = MappingProxyType(
             Interval(Real, 0, None, closed="neither"),
             Predicate(lambda v: isinstance(v, str) and v == "auto", "'auto'"),
         ],
-        "epochs": Interval(Integral, 1, None),
+        "epochs": Interval(Integral, 1, MAX_EPOCHS),
         "batch_size": Interval(Integral, 1, None),
         "momentum": Interval(Real, 0, 1, closed="left"),
         "optimizer": [

@@ -45,6 +45,7 @@ from gradlab.optim.schedules import OneCycleLR, Schedule
 from gradlab.optim.spec import ScheduleSpec
 from gradlab.params import (
     LINEAR_ENGINES,
+    MAX_EPOCHS,
     METHODS,
     Constraint,
     Interval,
@@ -375,7 +376,7 @@ _POSITIVE = Interval(Real, 0, None, closed="neither")
 #: Every linear model's parameters but ``loss`` (whose options are the model's own).
 PARAMETERS: dict[str, Constraint | list[Constraint]] = {
     "lr": [_POSITIVE, Predicate(lambda v: isinstance(v, str) and v == "auto", "'auto'")],
-    "epochs": Interval(Integral, 1, None),
+    "epochs": Interval(Integral, 1, MAX_EPOCHS),
     "method": Options(METHODS),
     "batch_size": Interval(Integral, 1, None),
     "engine": Options(LINEAR_ENGINES),

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -444,6 +444,22 @@ def make_schedule(name: str, **hyperparameters: Any) -> Schedule:
         raise UsageError(
             f"{cls.__name__}: no hyperparameter {', '.join(unknown)}; "
             f"it takes {', '.join(sorted(known))}."
+        )
+    missing = [
+        f.name
+        for f in fields(cls)
+        if f.init
+        and f.name not in hyperparameters
+        and f.default is MISSING
+        and f.default_factory is MISSING
+    ]
+    if missing:
+        raise UsageError(
+            f"{cls.__name__}: {', '.join(missing)} must be given; "
+            f"{'it has' if len(missing) == 1 else 'they have'} no default.",
+            hint=f"For example: make_schedule({name!r}, lr=..., "
+            + ", ".join(f"{m}=..." for m in missing if m != "lr")
+            + ").",
         )
     if cls is SequentialLR and "schedules" in hyperparameters:
         subs = hyperparameters["schedules"]

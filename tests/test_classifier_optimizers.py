@@ -356,3 +356,24 @@ def test_softmax_regression_with_sgd_is_told_a_stable_rate() -> None:
     m = SoftmaxRegression(lr=0.9 * bound, epochs=20, batch_size=200, cpu_threads=1).fit(X, y)
     loss = m.history_["train_loss"]
     assert all(b < a for a, b in itertools.pairwise(loss))
+
+
+@pytest.mark.parametrize("kind", ["mlp", "softmax"])
+def test_a_divergence_on_huge_inputs_says_to_standardise_them(kind: str) -> None:
+    """The advice was a rate ten times smaller, again and again (0.005, then 0.0005, ...,
+    then 1e-13), when a feature of 1e30 made every rate diverge."""
+    from gradlab.errors import DivergenceError
+    from gradlab.models import MLPClassifier, SoftmaxRegression
+
+    X = np.random.default_rng(0).random((60, 8))
+    X[:, 0] = 1e30
+    model = MLPClassifier(hidden=(8,), epochs=2, lr=1e-12) if kind == "mlp" else (
+        SoftmaxRegression(epochs=2))  # fmt: skip
+    with pytest.raises(DivergenceError) as caught:
+        model.fit(X, np.arange(60) % 3)
+    assert caught.value.hint == (
+        "The inputs reach 1e+30: a weight of such a feature moves the loss so far that no "
+        "learning rate suits the others. Standardise the features "
+        "(sklearn.preprocessing.StandardScaler, or divide each column by its typical size), "
+        "then train again."
+    )

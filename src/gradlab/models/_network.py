@@ -278,6 +278,11 @@ def validation_split(
     return fit, val
 
 
+#: Inputs above this (in absolute value, after the input scale) are named as the likely
+#: cause of a divergence: standardised features are a few units, pixels scaled to 0..1.
+LARGE_INPUT = 1e3
+
+
 def divergence_advice(
     rule: Rule, kind: str, rows: np.ndarray, scale: float
 ) -> Callable[[float], str | None]:
@@ -297,6 +302,14 @@ def divergence_advice(
     """
 
     def advice(lr: float) -> str | None:
+        largest = float(np.max(np.abs(rows))) * scale if rows.size else 0.0
+        if largest > LARGE_INPUT:  # no rate trains on such inputs: say so first
+            return (
+                f"The inputs reach {largest:.3g}: a weight of such a feature moves the "
+                "loss so far that no learning rate suits the others. Standardise the "
+                "features (sklearn.preprocessing.StandardScaler, or divide each column by "
+                "its typical size), then train again."
+            )
         bound = _step_bound(rule, lr)
         if bound is not None:
             return (

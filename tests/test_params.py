@@ -89,3 +89,16 @@ def test_validate_checks_every_declared_parameter_and_refuses_undeclared_ones():
         validate(table, {"lr": 0.1, "epochs": 0}, "M")
     with pytest.raises(KeyError, match="momentum"):
         validate(table, {"momentum": 0.9}, "M")
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"lr": "0.01"}, {"lr": -1.0}, {"epochs": 2.5}], ids=["a string", "< 0", "float"]
+)
+def test_a_bad_parameter_is_both_a_value_error_and_a_type_error(kwargs: dict) -> None:
+    """As scikit-learn's InvalidParameterError is: 'except TypeError' missed lr='0.01'."""
+    from gradlab.errors import InvalidParameterError
+    from gradlab.models import LinearRegression
+
+    for caught in (TypeError, ValueError, UsageError, InvalidParameterError):
+        with pytest.raises(caught, match="LinearRegression: "):
+            LinearRegression(**kwargs).fit([[1.0], [2.0]], [1.0, 2.0])

@@ -23,6 +23,7 @@ __all__ = [
     "ExitStatus",
     "GradlabError",
     "GradlabWarning",
+    "InvalidParameterError",
     "MissingDependencyError",
     "OutOfMemoryError",
     "ResourceError",
@@ -79,6 +80,12 @@ class UsageError(GradlabError, ValueError):
 
     exit_status = ExitStatus.USAGE
     kind = "usage"
+
+
+class InvalidParameterError(UsageError, TypeError):
+    """A parameter fails its declared constraint (:func:`gradlab.params.validate`): a
+    ValueError and a TypeError both, as scikit-learn's ``InvalidParameterError`` is, since
+    the bad value may be of the wrong type (``lr="0.01"``) or out of range (``lr=-1``)."""
 
 
 class DataError(GradlabError, ValueError):

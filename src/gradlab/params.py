@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from numbers import Integral
 from typing import Any, Literal
 
-from gradlab.errors import UsageError
+from gradlab.errors import InvalidParameterError
 
 #: The most steps one run of descent on a function may take: every step's point is kept
 #: for the verdict and the pictures (tens of bytes each), so this bounds a run's memory.
@@ -200,7 +200,8 @@ def describe(rule: Constraint | list[Constraint]) -> str:
 
 
 def validate_one(name: str, value: Any, rule: Constraint | list[Constraint], owner: str) -> None:
-    """Raise a :class:`UsageError` unless ``value`` satisfies ``rule``.
+    """Raise an :class:`~gradlab.errors.InvalidParameterError` (a :class:`UsageError`,
+    a ValueError and a TypeError) unless ``value`` satisfies ``rule``.
 
     Parameters
     ----------
@@ -216,7 +217,7 @@ def validate_one(name: str, value: Any, rule: Constraint | list[Constraint], own
     rules = rule if isinstance(rule, list) else [rule]
     if any(_accepts(c, value) for c in rules):
         return
-    raise UsageError(f"{owner}: {name} must be {describe(rule)}; got {_short(value)}.")
+    raise InvalidParameterError(f"{owner}: {name} must be {describe(rule)}; got {_short(value)}.")
 
 
 def validate(

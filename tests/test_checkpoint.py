@@ -394,8 +394,10 @@ def test_a_run_folder_given_as_the_checkpoint_points_at_the_file_inside(tmp_path
 
 
 def test_missing_garbage_and_foreign_files_are_named(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match=r"nope\.safetensors: no such checkpoint file"):
+    with pytest.raises(DataError, match=r"nope\.safetensors: no such checkpoint file") as none:
         checkpoint.read(tmp_path / "nope.safetensors")
+    # the hint serves the command line and Python alike
+    assert none.value.hint == "Train first: gradlab train, or fit(..., checkpoint=PATH) in Python."
     garbage = tmp_path / "bad.safetensors"
     garbage.write_bytes(b"\x00" * 64)
     with pytest.raises(DataError, match="not a readable safetensors file") as caught:
@@ -403,7 +405,7 @@ def test_missing_garbage_and_foreign_files_are_named(tmp_path: Path) -> None:
     assert "it does not start as a safetensors file does" in caught.value.message
     assert caught.value.hint == (
         "Use another checkpoint file, or train again (a damaged checkpoint cannot be "
-        "resumed: leave --resume out)."
+        "resumed: leave out --resume, or resume=True in Python)."
     )
     foreign = tmp_path / "other.safetensors"
     save_file({"w": np.zeros(3, np.float32)}, str(foreign))

@@ -92,7 +92,7 @@ HISTORY_COLUMNS = (
 )
 _DAMAGED_HINT = (
     "Use another checkpoint file, or train again (a damaged checkpoint cannot be resumed: "
-    "leave --resume out)."
+    "leave out --resume, or resume=True in Python)."
 )
 #: Parameters added after format 2 was introduced: a file without them had their defaults.
 LATER_PARAMETERS = ("dtype", "n_procs")
@@ -428,7 +428,10 @@ def _read_file(
                     f"{p}: a symbolic link that leads to no file ({exc.strerror}).",
                     hint="Point it at the checkpoint, or name the checkpoint itself.",
                 ) from None
-        raise DataError(f"{p}: no such checkpoint file.", hint="Train first with 'gradlab train'.")
+        raise DataError(
+            f"{p}: no such checkpoint file.",
+            hint="Train first: gradlab train, or fit(..., checkpoint=PATH) in Python.",
+        )
     try:
         with safe_open(str(p), framework="numpy") as f:
             header = f.metadata() or {}

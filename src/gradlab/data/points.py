@@ -243,7 +243,8 @@ def _open_regular(path: Path, max_bytes: int) -> Iterator[IO[bytes]]:
     except FileNotFoundError:
         raise DataError(
             f"{path}: no such file.",
-            hint="Check the path; without a file, the command generates points on a line.",
+            hint="Check the path (gradlab linreg without --csv, or make_line() in Python, "
+            "generates points on a line instead).",
         ) from None
     except IsADirectoryError:
         raise DataError(f"{path}: is a folder, not a CSV file.") from None

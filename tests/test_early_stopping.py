@@ -19,6 +19,7 @@ from gradlab.errors import DataError, ExitStatus, UsageError
 from gradlab.history import History
 from gradlab.models import MLPClassifier, SoftmaxRegression
 from gradlab.models._network import validation_split
+from gradlab.train import Callback
 
 
 def blobs(n: int = 400, d: int = 10, k: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -162,6 +163,27 @@ def test_watching_a_column_training_does_not_record_is_explained() -> None:
         "train_loss)."
     )):  # fmt: skip
         es.on_epoch_end(1, {"epoch": 1, "train_loss": 0.5})
+
+
+def test_an_early_stopping_callback_without_validation_data_is_refused_before_training() -> None:
+    """EarlyStopping(monitor='val_accuracy') given to a fit without early_stopping=True
+    was refused only after the first epoch had trained."""
+    trained = []
+
+    class Count(Callback):
+        def on_batch_end(self, epoch: int, batch: int, stats: Any) -> None:
+            trained.append(batch)
+
+    X, y = np.random.default_rng(0).random((60, 4)), np.arange(60) % 3
+    watcher = EarlyStopping(monitor="val_accuracy")
+    with pytest.raises(UsageError) as caught:
+        SoftmaxRegression(epochs=3).fit(X, y, callbacks=[Count(), watcher])
+    assert str(caught.value) == (
+        "EarlyStopping watches val_accuracy, which this training does not record: it holds "
+        "back no validation data.\nEarly stopping needs a validation split: "
+        "early_stopping=True on the estimator, or --early-stopping N on the command line."
+    )
+    assert trained == []
 
 
 def test_bad_settings_are_named() -> None:

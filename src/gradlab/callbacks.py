@@ -29,6 +29,13 @@ __all__ = ["EarlyStopping"]
 _HIGHER_IS_BETTER = ("val_accuracy", "train_accuracy", "test_accuracy")
 
 
+#: What an EarlyStopping without validation data should do.
+_NEEDS_VALIDATION = (
+    "Early stopping needs a validation split: early_stopping=True on the estimator, or "
+    "--early-stopping N on the command line."
+)
+
+
 class EarlyStopping(Callback):
     """Stop when a validation metric stops improving; restore the best epoch's weights.
 
@@ -102,6 +109,12 @@ class EarlyStopping(Callback):
         self._earlier = (best_epoch, best_weights)
 
     def on_train_begin(self, info: dict[str, Any]) -> None:
+        if info.get("n_validation", 1) == 0:  # said now, not after the first epoch trains
+            raise UsageError(
+                f"EarlyStopping watches {self.monitor}, which this training does not "
+                "record: it holds back no validation data.",
+                hint=_NEEDS_VALIDATION,
+            )
         self._net = info["net"]
         history: History = info["history"]
         self.stop_training = False
@@ -130,8 +143,7 @@ class EarlyStopping(Callback):
             raise UsageError(
                 f"EarlyStopping watches {self.monitor}, which training does not record "
                 f"(it records {', '.join(row)}).",
-                hint="Early stopping needs a validation split: early_stopping=True on the "
-                "estimator, or --early-stopping N on the command line.",
+                hint=_NEEDS_VALIDATION,
             )
         self._see(epoch, row[self.monitor], keep=True)
         if self.wait >= self.patience:

@@ -370,21 +370,17 @@ def _what_is_wrong(p: Path) -> str | None:
 
     A safetensors file starts with the length of its JSON header (8 bytes, little-endian),
     then the header, which starts with '{'; the tensors' bytes follow."""
-    try:
+    try:  # only words for a message: whatever the file holds, this must not raise
         size = p.stat().st_size
         with open(p, "rb") as f:
             start = f.read(9)
-    except OSError:
-        return None
-    if len(start) < 9:
-        return f"it has only {len(start)} byte{'s' if len(start) != 1 else ''}"
-    n = int.from_bytes(start[:8], "little")
-    if start[8:9] != b"{" or n > _MAX_HEADER:
-        return "it does not start as a safetensors file does: it is another kind of file"
-    if 8 + n > size:
-        return f"it ends at byte {size:,}, inside its header: the file was cut short"
-    try:  # only words for a message: whatever the header holds, this must not raise
-        with open(p, "rb") as f:
+            if len(start) < 9:
+                return f"it has only {len(start)} byte{'s' if len(start) != 1 else ''}"
+            n = int.from_bytes(start[:8], "little")
+            if start[8:9] != b"{" or n > _MAX_HEADER:
+                return "it does not start as a safetensors file does: it is another kind of file"
+            if 8 + n > size:
+                return f"it ends at byte {size:,}, inside its header: the file was cut short"
             f.seek(8)
             entries = json.loads(f.read(n))
         end = max(

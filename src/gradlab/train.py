@@ -395,8 +395,11 @@ def checked_callbacks(callbacks: Any, owner: str) -> list[Callback]:
     """
     from gradlab.errors import UsageError
 
-    hooks = ("on_train_begin", "on_batch_end", "on_epoch_end", "on_train_end")
-    if isinstance(callbacks, Callback) or all(hasattr(callbacks, h) for h in hooks):
+    def is_callback(x: Any) -> bool:
+        hooks = ("on_train_begin", "on_batch_end", "on_epoch_end", "on_train_end")
+        return isinstance(x, Callback) or all(hasattr(x, h) for h in hooks)
+
+    if is_callback(callbacks):
         raise UsageError(
             f"{owner}: callbacks must be a list of callbacks; got one {type(callbacks).__name__}.",
             hint=f"Pass it in a list: callbacks=[{type(callbacks).__name__}(...)].",
@@ -408,7 +411,7 @@ def checked_callbacks(callbacks: Any, owner: str) -> list[Callback]:
         )
     items = list(callbacks)
     for i, cb in enumerate(items):
-        if not isinstance(cb, Callback) and not all(hasattr(cb, h) for h in hooks):
+        if not is_callback(cb):
             raise UsageError(
                 f"{owner}: callbacks[{i}] is {type(cb).__name__} {cb!r:.60}, not a callback.",
                 hint="A callback subclasses gradlab.train.Callback and overrides the hooks "

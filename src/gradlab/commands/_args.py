@@ -62,6 +62,17 @@ def _int(text: str, *, minimum: int, maximum: int = MAX_INT) -> int:
     return v
 
 
+def refuse_batch_size_without_minibatch(methods: list[str], flag: str) -> None:
+    """Refuse a ``--batch-size`` given to a run whose descent methods (``flag``: the
+    option that chose them) do not include minibatch, the one method that uses it."""
+    if "minibatch" not in methods:
+        add = "minibatch to --methods" if flag == "--methods" else f"{flag} minibatch"
+        raise UsageError(
+            f"--batch-size is the minibatch method's; {flag} {','.join(methods)} does not use it.",
+            hint=f"Add {add}, or leave --batch-size out.",
+        )
+
+
 def int_from_to(minimum: int, maximum: int) -> Callable[[str], int]:
     """An argparse type: an integer from ``minimum`` to ``maximum``."""
 

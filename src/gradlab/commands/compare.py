@@ -18,6 +18,7 @@ from gradlab.commands._args import (
     positive_float,
     positive_int,
     print_json,
+    refuse_batch_size_without_minibatch,
     schedule_from_args,
     with_flags,
 )
@@ -231,12 +232,8 @@ def _refuse_unused(args: argparse.Namespace) -> None:
                 f"prints its results; {', '.join(unused)} would be ignored.",
                 hint=f"Leave {them} out, or drop --tutorial to compare with your own settings.",
             )
-    elif "--batch-size" in _given(args) and "minibatch" not in args.methods:
-        raise UsageError(
-            f"--batch-size is the minibatch method's; --methods {','.join(args.methods)} "
-            "does not use it.",
-            hint="Add minibatch to --methods, or leave --batch-size out.",
-        )
+    elif args.batch_size is not None:
+        refuse_batch_size_without_minibatch(args.methods, "--methods")
 
 
 def run(args: argparse.Namespace) -> int:

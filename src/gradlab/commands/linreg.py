@@ -25,6 +25,7 @@ from gradlab.commands._args import (
     point_count,
     positive_int,
     print_json,
+    refuse_batch_size_without_minibatch,
     schedule_from_args,
     with_flags,
 )
@@ -188,12 +189,8 @@ OUTPUTS = ("loss.png", "fit.png", "surface.png")
 
 
 def run(args: argparse.Namespace) -> int:
-    method = args.method or "batch"
-    if args.batch_size is not None and method != "minibatch":
-        raise UsageError(
-            f"--batch-size is the minibatch method's; --method {method} does not use it.",
-            hint="Add --method minibatch, or leave --batch-size out.",
-        )
+    if args.batch_size is not None:
+        refuse_batch_size_without_minibatch([args.method or "batch"], "--method")
     schedule = schedule_from_args(args)
     points = load_points(args)
     try:

@@ -396,6 +396,8 @@ def test_a_run_folder_given_as_the_checkpoint_points_at_the_file_inside(tmp_path
 def test_missing_garbage_and_foreign_files_are_named(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"nope\.safetensors: no such checkpoint file") as none:
         checkpoint.read(tmp_path / "nope.safetensors")
+    assert isinstance(none.value, FileNotFoundError)
+    assert none.value.filename == str(tmp_path / "nope.safetensors")
     # the hint serves the command line and Python alike
     assert none.value.hint == "Train first: gradlab train, or fit(..., checkpoint=PATH) in Python."
     garbage = tmp_path / "bad.safetensors"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import gzip
 import io
 import os
@@ -89,9 +90,12 @@ def test_header_without_data_is_refused(tmp_path: Path) -> None:
         load_csv(write(tmp_path, "x,y\n"))
 
 
-def test_missing_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match=r"nope\.csv: no such file"):
+def test_missing_file_is_named_and_caught_as_file_not_found(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"nope\.csv: no such file") as caught:
         load_csv(tmp_path / "nope.csv")
+    assert isinstance(caught.value, FileNotFoundError)
+    assert caught.value.filename == str(tmp_path / "nope.csv")
+    assert caught.value.errno == errno.ENOENT
 
 
 def test_folder_instead_of_file(tmp_path: Path) -> None:

@@ -58,7 +58,7 @@ from typing import Any
 import numpy as np
 
 from gradlab.engines.optstate import UNITS, SavedOptimizer, param_shapes
-from gradlab.errors import DataError, UsageError
+from gradlab.errors import DataError, MissingFileError, UsageError
 from gradlab.history import History
 from gradlab.io import DiskSync, atomic_path
 from gradlab.models._labels import LABEL_KINDS, Classes, label_kind
@@ -420,11 +420,13 @@ def _read_file(
             try:
                 os.stat(p)
             except OSError as exc:
-                raise DataError(
+                raise MissingFileError(
+                    p,
                     f"{p}: a symbolic link that leads to no file ({exc.strerror}).",
                     hint="Point it at the checkpoint, or name the checkpoint itself.",
                 ) from None
-        raise DataError(
+        raise MissingFileError(
+            p,
             f"{p}: no such checkpoint file.",
             hint="Train first: gradlab train, or fit(..., checkpoint=PATH) in Python.",
         )

@@ -8,6 +8,7 @@ traceback. Library users can catch them by the builtin they also subclass
 
 from __future__ import annotations
 
+import errno
 import os
 import shlex
 import sys
@@ -25,6 +26,7 @@ __all__ = [
     "GradlabWarning",
     "InvalidParameterError",
     "MissingDependencyError",
+    "MissingFileError",
     "OutOfMemoryError",
     "ResourceError",
     "UsageError",
@@ -93,6 +95,30 @@ class DataError(GradlabError, ValueError):
 
     exit_status = ExitStatus.USAGE
     kind = "data"
+
+
+class MissingFileError(DataError, FileNotFoundError):
+    """A file given as input does not exist (or is a link that leads to no file).
+
+    A :class:`DataError` (the CLI exits with status 2 and says what to check) and a
+    :class:`FileNotFoundError` both, so Python code catches it as it would catch
+    :func:`open`'s: ``errno`` is ``ENOENT`` and ``filename`` the path.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file that is missing.
+    message : str
+        What is missing, naming the file.
+    hint : str, optional
+        What to do about it.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], message: str, *, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.errno = errno.ENOENT
+        self.strerror = os.strerror(errno.ENOENT)
+        self.filename = os.fspath(path)
 
 
 #: PyTorch's wheels for the CPU alone (PyPI's Linux wheels bring CUDA's, gigabytes of them).

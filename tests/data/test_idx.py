@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import io
 import os
@@ -235,10 +236,12 @@ def test_gzip_with_a_wrong_crc(tmp_path: Path) -> None:
         read_idx(path)
 
 
-def test_missing_file(tmp_path: Path) -> None:
+def test_missing_file_is_a_data_error_and_a_file_not_found_error(tmp_path: Path) -> None:
     path = tmp_path / "nowhere-idx1-ubyte"
-    with pytest.raises(DataError, match=f"cannot read {damaged(path)}: No such file"):
+    with pytest.raises(DataError, match=f"cannot read {damaged(path)}: No such file") as caught:
         read_idx(path)
+    assert isinstance(caught.value, FileNotFoundError)
+    assert (caught.value.errno, caught.value.filename) == (errno.ENOENT, str(path))
 
 
 @pytest.mark.parametrize("dtype", ["int64", "uint16", "float16", "bool", "complex64"])

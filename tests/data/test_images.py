@@ -199,8 +199,11 @@ def test_missing_files_are_listed_with_every_folder_searched(tmp_path: Path) -> 
         )
         + ".*"
         + re.escape(f"is the four files {', '.join(IDX_FILES)}"),
-    ):
+    ) as caught:
         load_images("mnist", data_dir=tmp_path)
+    # Python code may catch it as it catches open()'s error; the first missing file is named
+    assert isinstance(caught.value, FileNotFoundError)
+    assert caught.value.filename == str(tmp_path / TEST_IMAGES)
 
 
 @pytest.mark.parametrize("where", ["data_dir", "cache"])

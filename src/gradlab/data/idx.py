@@ -45,7 +45,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gradlab import io as gio
-from gradlab.errors import DataError, UsageError
+from gradlab.errors import DataError, GradlabError, MissingFileError, UsageError
 
 #: IDX type code -> element type (big-endian, as stored in the file).
 IDX_TYPES: dict[int, np.dtype[Any]] = {
@@ -325,6 +325,10 @@ def _open(
             with gzip.GzipFile(fileobj=metered, mode="rb") as unpacked:
                 yield unpacked, None, metered
     except OSError as exc:
+        if isinstance(exc, GradlabError):  # the caller's own, raised inside the with block
+            raise
+        if isinstance(exc, FileNotFoundError):
+            raise MissingFileError(path, f"cannot read {path}: {exc.strerror}") from None
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 

@@ -22,7 +22,13 @@ import numpy.typing as npt
 from gradlab.data._digits_split import N_TRAIN, split_order
 from gradlab.data.dataset import ImageDataset, check_label_range, check_same_size, check_split
 from gradlab.data.idx import DOWNLOAD_AGAIN, IdxSpec, read_idx
-from gradlab.errors import DataError, DownloadError, GradlabError, UsageError
+from gradlab.errors import (
+    DataError,
+    DownloadError,
+    GradlabError,
+    MissingFileError,
+    UsageError,
+)
 
 __all__ = ["IMAGE_DATASETS", "ImageDataset", "load_images"]
 
@@ -351,7 +357,8 @@ def _find_files(name: str, folders: Sequence[Path], *, hint: str) -> dict[str, P
             )
     missing = [base for base in IDX_FILES if base not in found]
     if missing:
-        raise DataError(
+        raise MissingFileError(
+            folders[0] / missing[0],
             f"cannot find the {name} file(s) {', '.join(missing)} (raw or .gz); "
             f"looked in: {', '.join(map(str, folders))}",
             hint=f"The {name} data set is the four files {', '.join(IDX_FILES)}. {hint}",

@@ -37,7 +37,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from gradlab.errors import DataError
+from gradlab.errors import DataError, MissingFileError
 from gradlab.params import MAX_POINTS, Constraint, Interval, Predicate, validate
 
 __all__ = ["Points", "load_csv", "make_line"]
@@ -241,7 +241,8 @@ def _open_regular(path: Path, max_bytes: int) -> Iterator[IO[bytes]]:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
-        raise DataError(
+        raise MissingFileError(
+            path,
             f"{path}: no such file.",
             hint="Check the path (gradlab linreg without --csv, or make_line() in Python, "
             "generates points on a line instead).",

@@ -10,6 +10,7 @@ import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -92,10 +93,13 @@ def test_non_finite_intercept_init_is_refused() -> None:
     [
         (
             {"powers": (0,)},
-            r"PolynomialRegression: powers must be a non-empty sequence of integers >= 1 "
-            r"or None; got \(0,\)\.",
+            r"PolynomialRegression: powers must be a non-empty sequence of integers in "
+            r"\[1, 1000\] or None; got \(0,\)\.",
         ),
-        ({"degree": 0}, "PolynomialRegression: degree must be an integer >= 1; got 0"),
+        ({"powers": (2, 5000)}, r"powers must be .* in \[1, 1000\] or None; got \(2, 5000\)"),
+        ({"degree": 0}, r"PolynomialRegression: degree must be an integer in \[1, 1000\]; got 0"),
+        # refused before its powers are listed (a billion of them filled the memory)
+        ({"degree": 10**9}, r"degree must be an integer in \[1, 1000\]; got 1000000000"),
     ],
 )
 def test_polynomial_parameters_are_named(kwargs: dict[str, Any], message: str) -> None:
@@ -614,6 +618,33 @@ def test_x_too_large_for_its_sums_of_squares_is_named_before_any_fit(model: Any)
     )
     assert info.value.hint is not None
     assert info.value.hint.startswith("Rescale that column")
+
+
+def test_a_power_too_large_for_float64_names_the_entry_and_its_power() -> None:
+    """It said "the features of X[1, 178]": a column the user never made."""
+    X = np.array([[0.5], [40.0], [2.0]])
+    with pytest.raises(DataError) as info:
+        PolynomialRegression(degree=100, epochs=3).fit(X, [0.0, 1.0, 0.0])
+    assert info.value.message.startswith("X[1, 0]**100 is 1.60694e+160, too large:")
+    assert info.value.hint == (
+        "Powers of values far from 1 outgrow float64: scale X into [-1, 1] first (sklearn."
+        "preprocessing.MaxAbsScaler or StandardScaler), or lower the degree."
+    )
+
+
+def test_polynomial_features_larger_than_the_memory_are_refused_before_they_are_made() -> None:
+    X = np.full((1000, 2), 0.5)
+    with (
+        mock.patch("gradlab.models.linear.available_memory", return_value=10**6),
+        pytest.raises(UsageError) as info,
+    ):
+        PolynomialRegression(degree=100, epochs=1).fit(X, X[:, 0])
+    assert info.value.message == (
+        "degree=100 makes 200 features of 1,000 rows: computing them takes about 0.0032 GB, "
+        "more than the 0.001 GB of memory available."
+    )
+    assert info.value.hint is not None
+    assert "Ask for fewer powers" in info.value.hint
 
 
 def test_a_divergence_whose_advice_cannot_be_computed_is_still_reported() -> None:

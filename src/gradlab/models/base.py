@@ -66,10 +66,20 @@ def _show(v: float) -> str:
     return "NaN" if math.isnan(v) else repr(float(v))
 
 
-def _check_magnitude(F: np.ndarray, name: str) -> None:
+#: What to do about a value too large to fit on (see :func:`_check_magnitude`).
+RESCALE_HINT = (
+    "Rescale that column (divide it by a power of 10, or standardise it with "
+    "sklearn.preprocessing.StandardScaler) and fit again."
+)
+
+
+def _check_magnitude(
+    F: np.ndarray, name_of: Callable[[int, int], str], hint: str = RESCALE_HINT
+) -> None:
     """Refuse a value so large that sums of squares of the column overflow float64: the
     curvature, the auto rate and the closed form would then be inf or nan (an eigenvalue
-    solver that does not converge, a rate of nan)."""
+    solver that does not converge, a rate of nan). ``name_of(i, j)`` names the features'
+    entry ``(i, j)`` in the user's terms."""
     from gradlab.data.points import magnitude_limit
 
     n = F.shape[0]
@@ -78,11 +88,10 @@ def _check_magnitude(F: np.ndarray, name: str) -> None:
     if float(big.max()) > limit:
         i, j = np.unravel_index(int(big.argmax()), F.shape)
         raise DataError(
-            f"{name}[{i}, {j}] is {F[i, j]:g}, too large: the sum of the squares of {n} "
-            "such values, which the fit needs (the loss's curvature, the closed form), "
-            f"overflows float64 (keep every value within {limit:.3g}).",
-            hint="Rescale that column (divide it by a power of 10, or standardise it with "
-            "sklearn.preprocessing.StandardScaler) and fit again.",
+            f"{name_of(int(i), int(j))} is {F[i, j]:g}, too large: the sum of the squares "
+            f"of {n} such values, which the fit needs (the loss's curvature, the closed "
+            f"form), overflows float64 (keep every value within {limit:.3g}).",
+            hint=hint,
         )
 
 
@@ -656,7 +665,7 @@ class GradientDescentModel(BaseEstimator):  # type: ignore[misc]
         ya = self._targets(y, Xa.shape[0])
         self._check_names_and_width(X, Xa, reset=True)
         F = self._features(Xa)
-        _check_magnitude(F, "X" if F is Xa else "the features of X")
+        _check_magnitude(F, self._feature_name, self._rescale_hint)
         w0 = (
             np.zeros(F.shape[1])
             if coef_init is None
@@ -709,6 +718,14 @@ class GradientDescentModel(BaseEstimator):  # type: ignore[misc]
         self.intercept_ = b
         self.history_ = history
         return self
+
+    #: What to do about a feature too large to fit on.
+    _rescale_hint = RESCALE_HINT
+
+    def _feature_name(self, i: int, j: int) -> str:
+        """How a message names entry ``(i, j)`` of the features: ``X[i, j]`` itself, as the
+        features are ``X``'s columns (a subclass with a feature map says more)."""
+        return f"X[{i}, {j}]"
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "coef_"):

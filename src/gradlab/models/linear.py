@@ -16,6 +16,7 @@ from sklearn.base import RegressorMixin
 
 from gradlab.engines import Kind, Reduction
 from gradlab.errors import DataError, UsageError
+from gradlab.models._input import available_memory
 from gradlab.models._pictures import returned
 from gradlab.models.base import (
     _COMMON_ATTRIBUTES,
@@ -360,12 +361,20 @@ def closed_form(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
     return sol[:-1], float(sol[-1])
 
 
+#: The highest power PolynomialRegression takes: a power of 1,000 of any value beyond
+#: 2 (or below 1/2) already lies outside float64's range.
+MAX_POWER = 1000
+
+
 def _is_powers(v: Any) -> bool:
     return (
         isinstance(v, Sequence)
         and not isinstance(v, str)
-        and len(v) > 0
-        and all(isinstance(p, Integral) and not isinstance(p, bool) and int(p) >= 1 for p in v)
+        and 0 < len(v) <= MAX_POWER
+        and all(
+            isinstance(p, Integral) and not isinstance(p, bool) and 1 <= int(p) <= MAX_POWER
+            for p in v
+        )
     )
 
 
@@ -382,10 +391,11 @@ class PolynomialRegression(LinearRegression):
     Parameters
     ----------
     degree : int, default 2
-        Use the powers 1..degree (scikit-learn: ``PolynomialFeatures(degree)`` without
-        the interaction terms).
+        Use the powers 1..degree, at most {MAX_POWER} (scikit-learn:
+        ``PolynomialFeatures(degree)`` without the interaction terms).
     powers : sequence of int, optional
-        Use exactly these powers instead; ``powers=(2,)`` is the tutorial's.
+        Use exactly these powers instead (each in [1, {MAX_POWER}]); ``powers=(2,)`` is
+        the tutorial's.
 {_COMMON_DOC}
     loss : {{"mse", "half_sse"}}, default "mse"
         As :class:`LinearRegression`.
@@ -398,8 +408,11 @@ class PolynomialRegression(LinearRegression):
     """
 
     _parameter_constraints: ClassVar[dict[str, Constraint | list[Constraint]]] = {
-        "degree": Interval(Integral, 1, None),
-        "powers": [Predicate(_is_powers, "a non-empty sequence of integers >= 1"), None],
+        "degree": Interval(Integral, 1, MAX_POWER),
+        "powers": [
+            Predicate(_is_powers, f"a non-empty sequence of integers in [1, {MAX_POWER}]"),
+            None,
+        ],
         **LinearRegression._parameter_constraints,
     }
 
@@ -440,6 +453,7 @@ class PolynomialRegression(LinearRegression):
         """Fit as :meth:`LinearRegression.fit` does, on the powers ``degree`` or ``powers``
         name now; ``powers_`` keeps them, so that ``predict`` uses the fitted powers
         whatever ``set_params`` changes afterwards."""
+        self._validate_params()  # before the powers are listed: degree may be huge
         before = getattr(self, "powers_", None)  # a failed fit leaves the last fit's
         self.powers_ = self._asked_powers()
         try:
@@ -463,5 +477,31 @@ class PolynomialRegression(LinearRegression):
         fitted: tuple[int, ...] | None = getattr(self, "powers_", None)
         return fitted if fitted is not None else self._asked_powers()
 
+    _rescale_hint = (
+        "Powers of values far from 1 outgrow float64: scale X into [-1, 1] first (sklearn."
+        "preprocessing.MaxAbsScaler or StandardScaler), or lower the degree."
+    )
+
+    def _feature_name(self, i: int, j: int) -> str:
+        """Entry ``(i, j)`` of the features: a power of one of ``X``'s entries."""
+        d = self.n_features_in_
+        power = self._powers()[j // d]
+        return f"X[{i}, {j % d}]**{power}" if power != 1 else f"X[{i}, {j % d}]"
+
     def _features(self, X: np.ndarray) -> np.ndarray:
-        return np.hstack([X**p for p in self._powers()])
+        powers = self._powers()
+        need = 2 * X.size * len(powers) * X.itemsize  # the powers, then joined side by side
+        free = available_memory()
+        if free is not None and need > free:
+            asked = (
+                f"powers={self.powers!r}" if self.powers is not None else f"degree={self.degree}"
+            )
+            raise UsageError(
+                f"{asked} makes {X.shape[1] * len(powers):,} features of {X.shape[0]:,} rows: "
+                f"computing them takes about {need / 1e9:.3g} GB, more than the "
+                f"{free / 1e9:.3g} GB of memory available.",
+                hint="Ask for fewer powers (a degree above about 10 rarely helps, and powers "
+                "of values far from 1 overflow).",
+            )
+        with np.errstate(over="ignore"):  # an inf is named by the fit's magnitude check
+            return np.hstack([X**p for p in powers])

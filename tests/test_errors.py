@@ -628,7 +628,7 @@ def test_a_power_too_large_for_float64_names_the_entry_and_its_power() -> None:
     assert info.value.message.startswith("X[1, 0]**100 is 1.60694e+160, too large:")
     assert info.value.hint == (
         "Powers of values far from 1 outgrow float64: scale X into [-1, 1] first (sklearn."
-        "preprocessing.MaxAbsScaler or StandardScaler), or lower the degree."
+        "preprocessing.MaxAbsScaler), or lower the degree."
     )
 
 

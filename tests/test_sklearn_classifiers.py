@@ -160,4 +160,7 @@ def test_a_warning_points_at_the_line_that_called_gradlab(make: str) -> None:
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         model.fit(X, y[:, None])
-    assert [w.filename for w in seen] == [__file__], [(w.filename, w.lineno) for w in seen]
+    # the column-vector y's warning, and for LinearRegression's single epoch the
+    # ConvergenceWarning too: every one points here
+    assert seen, "no warning"
+    assert {w.filename for w in seen} == {__file__}, [(w.filename, w.lineno) for w in seen]

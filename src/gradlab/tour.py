@@ -280,6 +280,7 @@ def linreg_rate_data(
     """
     from gradlab.errors import DivergenceError
     from gradlab.jobs.linreg import fit
+    from gradlab.models.base import short_fits_expected
     from gradlab.viz.regression import surface_extent
 
     x, y = points.X[:, 0], points.y
@@ -287,15 +288,18 @@ def linreg_rate_data(
     keep = _epoch_samples(epochs)
     rates: list[dict[str, Any]] = []
     paths = []
-    closed = fit(points, lr=min(lrs), epochs=1).closed
+    with short_fits_expected():  # one epoch, for the closed form that comes with it
+        closed = fit(points, lr=min(lrs), epochs=1).closed
     for lr in lrs:
         diverged_at = None
         try:
-            result = fit(points, lr=lr, epochs=epochs)
+            with short_fits_expected():  # the sweep shows the slow rates as they are
+                result = fit(points, lr=lr, epochs=epochs)
         except DivergenceError as err:
             diverged_at = err.iteration
             try:  # the finite part of the path
-                result = fit(points, lr=lr, epochs=max(err.iteration - 1, 1))
+                with short_fits_expected():
+                    result = fit(points, lr=lr, epochs=max(err.iteration - 1, 1))
             except DivergenceError:
                 result = None
         if result is None:  # bad from the first step: only the start is known

@@ -124,7 +124,24 @@ def run(
         Where the torch rows run.
     log : callable
         Receives progress messages.
+
+    The fits here are timed, not judged: a regression stopped short (a quick plan's few
+    epochs) does not warn.
     """
+    from gradlab.models.base import short_fits_expected
+
+    with short_fits_expected():
+        return _run(plan, points, data_dir, dataset, device, log)
+
+
+def _run(
+    plan: Plan,
+    points: Path | None,
+    data_dir: Path | None,
+    dataset: str,
+    device: str,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
     start = time.perf_counter()
     load_start = os.getloadavg()[0]
     pts, points_source = tutorial_points(points)  # a bad file is reported before any work

@@ -411,6 +411,8 @@ def compare(
     MissingDependencyError
         An engine's framework is not installed.
     """
+    from gradlab.models.base import short_fits_expected
+
     data = load_problem(problem, seed)
     params = {
         **settings(problem, lr=lr, epochs=epochs, loss=loss),
@@ -441,12 +443,14 @@ def compare(
                 warm = make_model(
                     problem, **{**params, "epochs": 1}, **{**common, "schedule": None}
                 )
-                with contextlib.suppress(DivergenceError):  # the timed fit will say so
+                with contextlib.suppress(DivergenceError), short_fits_expected():
                     warm.fit(data.X, data.y, coef_init=w0, intercept_init=b0)
                 model = make_model(problem, **params, **common)
                 start = time.perf_counter()
                 try:
-                    model.fit(data.X, data.y, coef_init=w0, intercept_init=b0)
+                    # the rows show how far each run got; a warning per row would repeat it
+                    with short_fits_expected():
+                        model.fit(data.X, data.y, coef_init=w0, intercept_init=b0)
                 except DivergenceError as exc:
                     seconds = time.perf_counter() - start
                     rows.append(_diverged_row(exc, seconds, common, params["lr"]))

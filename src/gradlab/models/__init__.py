@@ -16,7 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from gradlab.models.base import NotFittedError
+    from gradlab.models.base import ConvergenceWarning, NotFittedError
     from gradlab.models.classifier import MLPClassifier, SoftmaxRegression, load_classifier
     from gradlab.models.linear import LinearRegression, PolynomialRegression
     from gradlab.models.logistic import LogisticRegression
@@ -26,12 +26,14 @@ _WHERE = {
     "PolynomialRegression": "gradlab.models.linear",
     "LogisticRegression": "gradlab.models.logistic",
     "NotFittedError": "gradlab.models.base",
+    "ConvergenceWarning": "gradlab.models.base",
     "MLPClassifier": "gradlab.models.classifier",
     "SoftmaxRegression": "gradlab.models.classifier",
     "load_classifier": "gradlab.models.classifier",
 }
 
 __all__ = [
+    "ConvergenceWarning",
     "LinearRegression",
     "LogisticRegression",
     "MLPClassifier",

@@ -477,9 +477,13 @@ class PolynomialRegression(LinearRegression):
         fitted: tuple[int, ...] | None = getattr(self, "powers_", None)
         return fitted if fitted is not None else self._asked_powers()
 
+    _scale_advice = (
+        "scale X into [-1, 1] first (sklearn.preprocessing.MaxAbsScaler), so that its powers "
+        "stay comparable"
+    )
     _rescale_hint = (
         "Powers of values far from 1 outgrow float64: scale X into [-1, 1] first (sklearn."
-        "preprocessing.MaxAbsScaler or StandardScaler), or lower the degree."
+        "preprocessing.MaxAbsScaler), or lower the degree."
     )
 
     def _feature_name(self, i: int, j: int) -> str:

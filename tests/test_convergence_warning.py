@@ -1,0 +1,121 @@
+"""A regression that stops far from its least-squares fit says so (ConvergenceWarning), and
+why; fits that end close enough, or are cut short on purpose, stay quiet."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MaxAbsScaler
+
+from gradlab.errors import GradlabWarning
+from gradlab.models import ConvergenceWarning, LinearRegression, PolynomialRegression
+from gradlab.models.base import short_fits_expected
+
+
+def far_from_zero(n: int = 100, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Points like the tutorial's data.csv: x between 20 and 80, a noisy line."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(20, 80, size=n)
+    return x[:, None], 1.3 * x + 8 + rng.normal(0, 10, size=n)
+
+
+def quiet(fit: object) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        fit()  # type: ignore[operator]
+
+
+def test_the_warning_is_scikit_learns_and_gradlabs() -> None:
+    assert issubclass(ConvergenceWarning, SklearnConvergenceWarning)
+    assert issubclass(ConvergenceWarning, GradlabWarning)
+
+
+def test_powers_of_unscaled_inputs_warn_and_say_to_scale_them() -> None:
+    X, y = far_from_zero()
+    with pytest.warns(ConvergenceWarning) as record:
+        PolynomialRegression(degree=2).fit(X, y)
+    message = str(record[0].message)
+    assert message.startswith("PolynomialRegression stopped far from the least-squares fit")
+    assert "(after 1000 epochs of batch descent at lr" in message
+    assert "scale X into [-1, 1] first (sklearn.preprocessing.MaxAbsScaler)" in message
+    # the advice works: scaled, the same model reaches the closed form's R² and is quiet
+    pipe = make_pipeline(MaxAbsScaler(), PolynomialRegression(degree=2))
+    quiet(lambda: pipe.fit(X, y))
+    best = PolynomialRegression(degree=2)
+    w, b = best.closed_form(X / np.abs(X).max(), y)
+    closed = 1 - np.sum((np.hstack([X, X**2]) / [80, 6400] @ w + b - y) ** 2) / np.sum(
+        (y - y.mean()) ** 2
+    )
+    assert pipe.score(X, y) == pytest.approx(closed, abs=0.1)
+
+
+def test_the_message_gives_both_r2_values() -> None:
+    X, y = far_from_zero()
+    with pytest.warns(ConvergenceWarning) as record:
+        model = PolynomialRegression(degree=2).fit(X, y)
+    r2 = model.score(X, y)
+    assert f"explains R² = {r2:.3g} of y's variance" in str(record[0].message)
+
+
+@pytest.mark.parametrize("method", ["sgd", "minibatch"])
+def test_stochastic_descent_that_stops_short_warns_with_its_own_advice(method: str) -> None:
+    X, y = far_from_zero()
+    with pytest.warns(ConvergenceWarning, match="Stochastic steps at a constant rate") as w:
+        LinearRegression(method=method, lr=1e-7, epochs=1).fit(X, y)
+    assert "a rate that falls (schedule='cosine'; --schedule cosine" in str(w[0].message)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sgd_whose_rate_falls_to_zero_ends_close_enough_to_stay_quiet(seed: int) -> None:
+    X, y = far_from_zero(seed=seed)
+    quiet(
+        lambda: LinearRegression(method="sgd", epochs=50, schedule="cosine", random_state=seed).fit(
+            X, y
+        )
+    )
+
+
+def test_too_few_epochs_on_well_scaled_data_advise_more_epochs() -> None:
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(50, 2))
+    y = X @ [2.0, -1.0] + 0.1 * rng.normal(size=50)
+    with pytest.warns(ConvergenceWarning, match=r"Give more epochs, or a larger lr"):
+        LinearRegression(lr=0.001, epochs=5).fit(X, y)
+
+
+def test_the_tutorials_fit_is_close_enough_to_stay_quiet() -> None:
+    """lr 0.0001 for 1,000 epochs leaves the intercept far from its optimum, but explains
+    all but about 0.01 of y's variance that least squares explains."""
+    X, y = far_from_zero()
+    quiet(lambda: LinearRegression(lr=0.0001, epochs=1000).fit(X, y))
+    quiet(lambda: LinearRegression().fit(X, y))
+
+
+def test_a_constant_target_never_warns() -> None:
+    X, _ = far_from_zero()
+    quiet(lambda: LinearRegression(lr=1e-6, epochs=1).fit(X, np.full(len(X), 3.0)))
+
+
+def test_fits_cut_short_on_purpose_can_be_silenced() -> None:
+    X, y = far_from_zero()
+    quiet(lambda: _short(X, y))
+
+
+def _short(X: np.ndarray, y: np.ndarray) -> None:
+    with short_fits_expected():
+        PolynomialRegression(degree=2, epochs=1).fit(X, y)
+
+
+def test_the_comparison_and_the_tours_rate_sweep_stay_quiet() -> None:
+    """Their warm-up epochs and their sweep over too-small rates are short on purpose."""
+    from gradlab.data.points import make_line
+    from gradlab.jobs.compare import compare
+    from gradlab.tour import linreg_rate_data
+
+    quiet(lambda: compare("quadratic", engines=["numpy"], methods=["batch", "sgd"], seed=0))
+    points = make_line(100, w=1.5, b=4.0, noise=1.0, seed=0)
+    quiet(lambda: linreg_rate_data(points, [1e-6, 1e-4], epochs=20, initial=1e-6))

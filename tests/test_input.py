@@ -38,8 +38,40 @@ def test_lists_fit_like_arrays() -> None:
 
 
 def test_rows_of_different_lengths_are_named() -> None:
-    with pytest.raises(DataError, match="X cannot form one array"):
+    with pytest.raises(DataError) as caught:
         SoftmaxRegression().fit([[1.0, 2.0], [3.0]], [0, 1])
+    assert caught.value.message == (
+        "X cannot form one array: X[1] is a row of 1 value but X[0] is a row of 2 values."
+    )
+    assert caught.value.hint == "Give every entry the same shape (pad or drop the short rows)."
+
+
+@pytest.mark.parametrize(
+    ("X", "y", "message"),
+    [
+        (  # deeper in: images of rows
+            [[[1.0, 2.0], [3.0, 4.0]], [[1.0, 2.0], [3.0]]],
+            [0, 1],
+            "X cannot form one array: X[1][1] is a row of 1 value but X[1][0] is a row of "
+            "2 values.",
+        ),
+        (
+            [[1.0, 2.0], [3.0, 4.0]],
+            [0, [1]],
+            "y cannot form one array: y[1] is a row of 1 value but y[0] is one number.",
+        ),
+        (
+            {"a": [1.0, 2.0]},
+            [0],
+            "X is a dict, not array-like: give an array, a list of rows or a pandas object.",
+        ),
+        ({1.0, 2.0}, [0, 1], "X is a set, not array-like"),
+    ],
+)
+def test_odd_containers_are_named_in_plain_words(X: object, y: object, message: str) -> None:
+    with pytest.raises(DataError) as caught:
+        SoftmaxRegression().fit(X, y)
+    assert caught.value.message.startswith(message)
 
 
 def test_pandas_objects_fit_like_arrays_and_give_feature_names() -> None:

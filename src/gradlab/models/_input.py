@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any, NamedTuple, TextIO
 
 import numpy as np
@@ -124,10 +125,42 @@ def to_numpy(data: Any, name: str = "X") -> np.ndarray:
     try:
         arr = np.asarray(data)
     except ValueError as exc:
+        ragged = _ragged(data, name)
+        if ragged is not None:
+            raise DataError(
+                f"{name} cannot form one array: {ragged}.",
+                hint="Give every entry the same shape (pad or drop the short rows).",
+            ) from None
         raise DataError(f"{name} cannot form one array: {exc}") from None
+    if isinstance(data, Mapping | set | frozenset):
+        raise DataError(
+            f"{name} is a {type(data).__name__}, not array-like: give an array, a list of "
+            "rows or a pandas object."
+        )
     if arr.dtype.kind == "c":
         raise DataError(f"Complex data not supported: {name} has dtype {arr.dtype}.")
     return arr
+
+
+def _ragged(data: Any, name: str, depth: int = 0) -> str | None:
+    """Where nested lists stop being one block: ``X[1] has 1 value where X[0] has 2``; None
+    when that cannot be found (NumPy's own message then stands)."""
+    if depth > 32 or not isinstance(data, list | tuple) or not data:
+        return None
+    sizes = [len(v) if isinstance(v, list | tuple | np.ndarray) else None for v in data]
+    for i, size in enumerate(sizes[1:], start=1):
+        if size != sizes[0]:
+            return f"{name}[{i}] is {_entry(size)} but {name}[0] is {_entry(sizes[0])}"
+    for i, v in enumerate(data):
+        inner = _ragged(v, f"{name}[{i}]", depth + 1)
+        if inner is not None:
+            return inner
+    return None
+
+
+def _entry(n: int | None) -> str:
+    """``a row of 3 values``, ``a row of 1 value``; None: ``one number`` (not a row)."""
+    return "one number" if n is None else f"a row of {n} value{'s' * (n != 1)}"
 
 
 def sample_weights(weights: Any, n: int) -> np.ndarray:

@@ -716,6 +716,22 @@ def test_a_run_refused_for_bad_input_leaves_no_folder_behind(
     assert not out.exists()
 
 
+def test_a_run_that_writes_nothing_leaves_not_even_the_parents_it_made(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`gradlab compare --tutorial` (results on stdout only) left an empty runs/ behind."""
+    (tmp_path / "kept").mkdir()
+    for out in (tmp_path / "runs" / "compare", tmp_path / "kept" / "a" / "b"):
+        code, _, _ = run(capsys, "descend", "x**", "--out", str(out))
+        assert code == ExitStatus.USAGE
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"]
+    assert list((tmp_path / "kept").iterdir()) == []
+    with run_lock(tmp_path / "x" / "y") as folder:  # a parent holding a file stays
+        (tmp_path / "x" / "note").write_text("mine")
+        assert folder == tmp_path / "x" / "y"
+    assert sorted(p.name for p in (tmp_path / "x").iterdir()) == ["note"]
+
+
 def test_the_lock_is_released_and_its_file_removed_after_a_run(tmp_path: Path) -> None:
     with run_lock(tmp_path) as folder:
         assert (folder / ".gradlab.lock").read_text().strip() == str(os.getpid())

@@ -383,8 +383,9 @@ def run_lock(folder: str | os.PathLike[str], *, option: str = "--out") -> Iterat
     drops it when the process ends, however it ends, so a killed run never leaves a
     stale lock. On taking the folder, temporary files that a killed run left there
     (``.*.part``, see :func:`atomic_path`) are deleted: no live run can own them. On
-    release the lock file is removed, and so is the folder if this run created it and
-    left nothing in it (a run refused for bad input leaves no trace).
+    release the lock file is removed, and so are the folder and the parents this run
+    created if it left nothing in them (a run refused for bad input leaves no trace, not
+    even an empty ``runs/``).
 
     Raises
     ------
@@ -394,7 +395,8 @@ def run_lock(folder: str | os.PathLike[str], *, option: str = "--out") -> Iterat
     import fcntl
 
     target = Path(folder)
-    created = not target.exists()
+    # the folders this run creates, innermost first (runs/train creates runs/ too)
+    created = [p for p in (target, *target.parents) if not p.exists()]
     check_out_dir(target, create=True, option=option)
     lock_path = target / LOCK_NAME
     while True:
@@ -433,9 +435,11 @@ def run_lock(folder: str | os.PathLike[str], *, option: str = "--out") -> Iterat
         with contextlib.suppress(OSError):
             lock_path.unlink()  # while still holding the lock, so no one else can race us
         os.close(fd)  # releases the lock
-        if created:
-            with contextlib.suppress(OSError):
-                target.rmdir()  # only succeeds when the run wrote nothing
+        for made in created:
+            try:
+                made.rmdir()  # only succeeds when the run wrote nothing there
+            except OSError:
+                break
 
 
 def remove_stale_parts(folder: Path, *, max_depth: int = 3) -> list[Path]:

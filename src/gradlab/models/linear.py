@@ -507,5 +507,4 @@ class PolynomialRegression(LinearRegression):
                 hint="Ask for fewer powers (a degree above about 10 rarely helps, and powers "
                 "of values far from 1 overflow).",
             )
-        with np.errstate(over="ignore"):  # an inf is named by the fit's magnitude check
-            return np.hstack([X**p for p in powers])
+        return np.hstack([X**p for p in powers])

@@ -135,3 +135,25 @@ def test_the_comparison_and_the_tours_rate_sweep_stay_quiet() -> None:
     quiet(lambda: compare("quadratic", engines=["numpy"], methods=["batch", "sgd"], seed=0))
     points = make_line(100, w=1.5, b=4.0, noise=1.0, seed=0)
     quiet(lambda: linreg_rate_data(points, [1e-6, 1e-4], epochs=20, initial=1e-6))
+
+
+def test_large_data_whose_sums_the_fit_never_computed_skips_the_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The check's sums cost a pass and a centred copy of X: where the fit did not compute
+    them (an engine that steps on the data), data over the limit is not checked; sums the
+    fit computed are used whatever the size."""
+    import gradlab.models.base as base
+    from gradlab.engines import Problem
+
+    X, y = far_from_zero()
+    monkeypatch.setattr(base, "CONVERGENCE_CHECK_MAX_VALUES", X.size - 1)
+    model = LinearRegression(lr=1e-7, epochs=1)
+    with short_fits_expected():
+        model.fit(X, y)
+    fresh = Problem(X, y, "squared", "mean")
+    quiet(lambda: model._warn_if_short(fresh))
+    assert "stats" not in vars(fresh)  # not computed for the check
+    fresh.stats  # noqa: B018 (as the fit's auto rate computes them)
+    with pytest.warns(ConvergenceWarning):
+        model._warn_if_short(fresh)

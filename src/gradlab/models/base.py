@@ -98,6 +98,11 @@ CONVERGENCE_FLOOR = 0.01
 #: Wider than this many features the check's least-squares solve (O(d**3)) is skipped.
 CONVERGENCE_CHECK_MAX_D = 200
 
+#: A fit that has not computed the data's sums of products (an explicit rate with
+#: stochastic steps) skips the check above this many input values: the sums would cost a
+#: pass of O(n * d**2) and a centred copy of X (80 MB at 1e7 float64 values).
+CONVERGENCE_CHECK_MAX_VALUES = 10**7
+
 
 # ------------------------------------------------------------------ input at the boundary
 
@@ -767,7 +772,9 @@ class GradientDescentModel(BaseEstimator):  # type: ignore[misc]
         :data:`CONVERGENCE_FLOOR`), saying why that may be and what to do."""
         if problem.kind != "squared" or problem.X.shape[1] > CONVERGENCE_CHECK_MAX_D:
             return
-        stats = problem.stats  # computed already where lr="auto" or the fast path ran
+        if "stats" not in vars(problem) and problem.X.size > CONVERGENCE_CHECK_MAX_VALUES:
+            return  # not computed by the fit (lr="auto" and the fast path compute them)
+        stats = problem.stats
         if not stats.yy > 0:  # y constant: any fit of its mean explains all there is
             return
         try:

@@ -1571,3 +1571,11 @@ def test_an_option_the_run_would_ignore_is_refused(
     assert out == ""
     assert err == f"gradlab {argv[0]}: error: {said}\n{hint}\n"
     assert not (tmp_path / "o").exists()
+
+
+def test_an_out_path_through_a_new_folder_and_back_leaves_no_folder(tmp_path: Path) -> None:
+    """`new/../out` makes only out; new (never made) was listed, and out's real parent
+    missed, by their names."""
+    with run_lock(tmp_path / "new" / ".." / "out"):
+        assert (tmp_path / "out").is_dir()
+    assert list(tmp_path.iterdir()) == []

@@ -22,6 +22,7 @@ from gradlab.errors import (
     DataError,
     ExitStatus,
     MissingDependencyError,
+    MissingFileError,
     UsageError,
     install_command,
 )
@@ -620,12 +621,34 @@ def test_x_too_large_for_its_sums_of_squares_is_named_before_any_fit(model: Any)
     assert info.value.hint.startswith("Rescale that column")
 
 
+def test_a_missing_file_error_survives_pickling_copying_and_a_workers_carry() -> None:
+    """Its constructor differs from OSError's: pickle, copy and the data-parallel launcher's
+    rebuild raised TypeError (a traceback for a worker's missing file)."""
+    import copy
+    import pickle
+
+    from gradlab.distributed.launch import _CarriedError
+
+    error = MissingFileError("x.csv: no such file.", hint="Check the path.", path="/d/x.csv")
+    for again in (
+        pickle.loads(pickle.dumps(error)),
+        copy.copy(error),
+        pickle.loads(pickle.dumps(_CarriedError(error))).rebuild(),
+    ):
+        assert type(again) is MissingFileError
+        assert (again.message, again.hint) == ("x.csv: no such file.", "Check the path.")
+        assert (again.errno, again.filename) == (errno.ENOENT, "/d/x.csv")
+    # rebuilt with another message, as a command adds its flag's name
+    assert type(error)("--csv: x.csv: no such file.", hint="h").filename is None
+
+
 def test_a_power_too_large_for_float64_names_the_entry_and_its_power() -> None:
     """It said "the features of X[1, 178]": a column the user never made."""
     X = np.array([[0.5], [40.0], [2.0]])
     with pytest.raises(DataError) as info:
-        PolynomialRegression(degree=100, epochs=3).fit(X, [0.0, 1.0, 0.0])
-    assert info.value.message.startswith("X[1, 0]**100 is 1.60694e+160, too large:")
+        PolynomialRegression(degree=1000, epochs=3).fit(X, [0.0, 1.0, 0.0])
+    # the lowest power past the limit (3.87e153 for 3 rows), not the first inf
+    assert info.value.message.startswith("X[1, 0]**96 is 6.2771e+153, too large:")
     assert info.value.hint == (
         "Powers of values far from 1 outgrow float64: scale X into [-1, 1] first (sklearn."
         "preprocessing.MaxAbsScaler), or lower the degree."

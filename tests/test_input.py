@@ -41,7 +41,7 @@ def test_rows_of_different_lengths_are_named() -> None:
     with pytest.raises(DataError) as caught:
         SoftmaxRegression().fit([[1.0, 2.0], [3.0]], [0, 1])
     assert caught.value.message == (
-        "X cannot form one array: X[1] is a row of 1 value but X[0] is a row of 2 values."
+        "X cannot form one array: X[1] has 1 entry but X[0] has 2 entries."
     )
     assert caught.value.hint == "Give every entry the same shape (pad or drop the short rows)."
 
@@ -52,13 +52,17 @@ def test_rows_of_different_lengths_are_named() -> None:
         (  # deeper in: images of rows
             [[[1.0, 2.0], [3.0, 4.0]], [[1.0, 2.0], [3.0]]],
             [0, 1],
-            "X cannot form one array: X[1][1] is a row of 1 value but X[1][0] is a row of "
-            "2 values.",
+            "X cannot form one array: X[1][1] has 1 entry but X[1][0] has 2 entries.",
         ),
         (
             [[1.0, 2.0], [3.0, 4.0]],
             [0, [1]],
-            "y cannot form one array: y[1] is a row of 1 value but y[0] is one number.",
+            "y cannot form one array: y[1] has 1 entry but y[0] is one number.",
+        ),
+        (  # a 0-d array is one number (len() of it raised TypeError)
+            [np.array(1.0), np.array([1.0, 2.0])],
+            [0, 1],
+            "X cannot form one array: X[1] has 2 entries but X[0] is one number.",
         ),
         (
             {"a": [1.0, 2.0]},

@@ -421,14 +421,14 @@ def _read_file(
                 os.stat(p)
             except OSError as exc:
                 raise MissingFileError(
-                    p,
                     f"{p}: a symbolic link that leads to no file ({exc.strerror}).",
                     hint="Point it at the checkpoint, or name the checkpoint itself.",
+                    path=p,
                 ) from None
         raise MissingFileError(
-            p,
             f"{p}: no such checkpoint file.",
             hint="Train first: gradlab train, or fit(..., checkpoint=PATH) in Python.",
+            path=p,
         )
     try:
         with safe_open(str(p), framework="numpy") as f:

@@ -106,19 +106,36 @@ class MissingFileError(DataError, FileNotFoundError):
 
     Parameters
     ----------
-    path : str or os.PathLike
-        The file that is missing.
     message : str
         What is missing, naming the file.
     hint : str, optional
         What to do about it.
+    path : str or os.PathLike, optional
+        The file that is missing (``filename``).
     """
 
-    def __init__(self, path: str | os.PathLike[str], message: str, *, hint: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        path: str | os.PathLike[str] | None = None,
+    ) -> None:
         super().__init__(message, hint=hint)
         self.errno = errno.ENOENT
         self.strerror = os.strerror(errno.ENOENT)
-        self.filename = os.fspath(path)
+        self.filename = None if path is None else os.fspath(path)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # OSError's own would call the class with (errno, strerror, filename)
+        return _missing_file, (type(self), self.message, self.hint, self.filename)
+
+
+def _missing_file(
+    cls: type[MissingFileError], message: str, hint: str | None, path: str | None
+) -> MissingFileError:
+    """Unpickle a :class:`MissingFileError` (see its ``__reduce__``)."""
+    return cls(message, hint=hint, path=path)
 
 
 #: PyTorch's wheels for the CPU alone (PyPI's Linux wheels bring CUDA's, gigabytes of them).

@@ -395,9 +395,12 @@ def run_lock(folder: str | os.PathLike[str], *, option: str = "--out") -> Iterat
     import fcntl
 
     target = Path(folder)
-    # the folders this run creates, innermost first (runs/train creates runs/ too)
-    created = [p for p in (target, *target.parents) if not p.exists()]
-    check_out_dir(target, create=True, option=option)
+    created = _make_folders(target)  # runs/train makes runs/ too
+    try:
+        check_out_dir(target, create=True, option=option)  # what could not be made, explained
+    except BaseException:
+        _remove_empty(created)
+        raise
     lock_path = target / LOCK_NAME
     while True:
         try:
@@ -435,11 +438,36 @@ def run_lock(folder: str | os.PathLike[str], *, option: str = "--out") -> Iterat
         with contextlib.suppress(OSError):
             lock_path.unlink()  # while still holding the lock, so no one else can race us
         os.close(fd)  # releases the lock
-        for made in created:
-            try:
-                made.rmdir()  # only succeeds when the run wrote nothing there
-            except OSError:
-                break
+        _remove_empty(created)
+
+
+def _remove_empty(made: list[Path]) -> None:
+    """Remove the folders of :func:`_make_folders`, innermost first, while they are empty."""
+    for folder in reversed(made):
+        try:
+            folder.rmdir()  # only succeeds when the run wrote nothing there
+        except OSError:
+            break
+
+
+def _make_folders(target: Path) -> list[Path]:
+    """Make ``target`` and its missing parents one level at a time, as the path spells them
+    (``new/../out`` makes ``new``, then ``out``); return the folders this call made, outermost
+    first. A level that cannot be made stops it quietly (:func:`check_out_dir` explains)."""
+    made: list[Path] = []
+    parts = target.parts
+    for depth in range(1, len(parts) + 1):
+        level = Path(*parts[:depth])
+        if level.exists():
+            continue
+        try:
+            os.mkdir(level)
+        except FileExistsError:  # made by someone else just now
+            continue
+        except OSError:
+            break
+        made.append(level)
+    return made
 
 
 def remove_stale_parts(folder: Path, *, max_depth: int = 3) -> list[Path]:

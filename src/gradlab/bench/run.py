@@ -113,6 +113,9 @@ def run(
 ) -> dict[str, Any]:
     """Run every table of ``plan``; return plain data (see :mod:`gradlab.bench.report`).
 
+    The fits here are timed, not judged: a regression stopped short (a quick plan's few
+    epochs) does not warn.
+
     Parameters
     ----------
     plan : Plan
@@ -124,9 +127,6 @@ def run(
         Where the torch rows run.
     log : callable
         Receives progress messages.
-
-    The fits here are timed, not judged: a regression stopped short (a quick plan's few
-    epochs) does not warn.
     """
     from gradlab.models.base import short_fits_expected
 

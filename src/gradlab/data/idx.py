@@ -328,7 +328,7 @@ def _open(
         if isinstance(exc, GradlabError):  # the caller's own, raised inside the with block
             raise
         if isinstance(exc, FileNotFoundError):
-            raise MissingFileError(path, f"cannot read {path}: {exc.strerror}") from None
+            raise MissingFileError(f"cannot read {path}: {exc.strerror}", path=path) from None
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 

@@ -358,10 +358,10 @@ def _find_files(name: str, folders: Sequence[Path], *, hint: str) -> dict[str, P
     missing = [base for base in IDX_FILES if base not in found]
     if missing:
         raise MissingFileError(
-            folders[0] / missing[0],
             f"cannot find the {name} file(s) {', '.join(missing)} (raw or .gz); "
             f"looked in: {', '.join(map(str, folders))}",
             hint=f"The {name} data set is the four files {', '.join(IDX_FILES)}. {hint}",
+            path=folders[0] / missing[0],
         )
     return found
 

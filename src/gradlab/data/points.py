@@ -242,10 +242,10 @@ def _open_regular(path: Path, max_bytes: int) -> Iterator[IO[bytes]]:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise MissingFileError(
-            path,
             f"{path}: no such file.",
             hint="Check the path (gradlab linreg without --csv, or make_line() in Python, "
             "generates points on a line instead).",
+            path=path,
         ) from None
     except IsADirectoryError:
         raise DataError(f"{path}: is a folder, not a CSV file.") from None

@@ -635,11 +635,19 @@ class _CarriedError:
         self.cls = type(exc)
         self.message = exc.message
         self.state = dict(vars(exc))
+        # an OSError keeps these outside its __dict__
+        self.os_fields = (
+            (exc.errno, exc.strerror, exc.filename) if isinstance(exc, OSError) else None
+        )
 
     def rebuild(self) -> GradlabError:
-        exc = self.cls.__new__(self.cls)
+        # OSError's allocator for its subclasses (MissingFileError is a ValueError first)
+        new = OSError.__new__ if issubclass(self.cls, OSError) else self.cls.__new__
+        exc = new(self.cls)
         Exception.__init__(exc, self.message)
         vars(exc).update(self.state)
+        if self.os_fields is not None and isinstance(exc, OSError):
+            exc.errno, exc.strerror, exc.filename = self.os_fields
         return exc
 
 

@@ -147,10 +147,13 @@ def _ragged(data: Any, name: str, depth: int = 0) -> str | None:
     when that cannot be found (NumPy's own message then stands)."""
     if depth > 32 or not isinstance(data, list | tuple) or not data:
         return None
-    sizes = [len(v) if isinstance(v, list | tuple | np.ndarray) else None for v in data]
+    sizes = [
+        len(v) if isinstance(v, list | tuple) or (isinstance(v, np.ndarray) and v.ndim) else None
+        for v in data
+    ]
     for i, size in enumerate(sizes[1:], start=1):
         if size != sizes[0]:
-            return f"{name}[{i}] is {_entry(size)} but {name}[0] is {_entry(sizes[0])}"
+            return f"{name}[{i}] {_entry(size)} but {name}[0] {_entry(sizes[0])}"
     for i, v in enumerate(data):
         inner = _ragged(v, f"{name}[{i}]", depth + 1)
         if inner is not None:
@@ -159,8 +162,8 @@ def _ragged(data: Any, name: str, depth: int = 0) -> str | None:
 
 
 def _entry(n: int | None) -> str:
-    """``a row of 3 values``, ``a row of 1 value``; None: ``one number`` (not a row)."""
-    return "one number" if n is None else f"a row of {n} value{'s' * (n != 1)}"
+    """``has 3 entries``, ``has 1 entry``; None: ``is one number`` (not a sequence)."""
+    return "is one number" if n is None else f"has {n} entr{'y' if n == 1 else 'ies'}"
 
 
 def sample_weights(weights: Any, n: int) -> np.ndarray:

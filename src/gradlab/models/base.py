@@ -22,6 +22,7 @@ takes the loop: the closed form is that of ``w <- w - lr * grad`` alone.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import math
 import time
@@ -74,13 +75,23 @@ class ConvergenceWarning(GradlabWarning, SklearnConvergenceWarning):  # type: ig
     apply."""
 
 
+#: Set while fits are stopped short on purpose (see :func:`short_fits_expected`); a
+#: context variable, so that another thread's fits are still checked.
+_SHORT_FITS_EXPECTED: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "gradlab_short_fits_expected", default=False
+)
+
+
 @contextlib.contextmanager
 def short_fits_expected() -> Iterator[None]:
-    """Silence :class:`ConvergenceWarning` for fits stopped short on purpose (a warm-up
-    epoch, a sweep over rates that shows the bad ones too)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    """Skip the :class:`ConvergenceWarning` check for the fits this thread makes in the
+    block: fits stopped short on purpose (a warm-up epoch, a sweep over rates that shows
+    the bad ones too)."""
+    token = _SHORT_FITS_EXPECTED.set(True)
+    try:
         yield
+    finally:
+        _SHORT_FITS_EXPECTED.reset(token)
 
 
 #: A squared-error fit warns when its training loss exceeds the least-squares loss by more
@@ -98,9 +109,10 @@ CONVERGENCE_FLOOR = 0.01
 #: Wider than this many features the check's least-squares solve (O(d**3)) is skipped.
 CONVERGENCE_CHECK_MAX_D = 200
 
-#: A fit that has not computed the data's sums of products (an explicit rate with
-#: stochastic steps) skips the check above this many input values: the sums would cost a
-#: pass of O(n * d**2) and a centred copy of X (80 MB at 1e7 float64 values).
+#: A fit that has not computed the data's sums of products (the NumPy engine computes
+#: them; another engine, or ``fast_paths=False``, may not) skips the check above this many
+#: input values: the sums would cost a pass of O(n * d**2) and a centred copy of X (80 MB
+#: at 1e7 float64 values).
 CONVERGENCE_CHECK_MAX_VALUES = 10**7
 
 
@@ -130,10 +142,12 @@ def _check_magnitude(
     n = F.shape[0]
     limit = magnitude_limit(n)
     big = np.abs(F)
-    if float(big.max()) > limit:
-        i, j = np.unravel_index(int(big.argmax()), F.shape)
+    over = big.max(axis=0) > limit
+    if over.any():
+        j = int(np.argmax(over))  # the first such column: for powers, the lowest power
+        i = int(big[:, j].argmax())
         raise DataError(
-            f"{name_of(int(i), int(j))} is {F[i, j]:g}, too large: the sum of the squares "
+            f"{name_of(i, j)} is {F[i, j]:g}, too large: the sum of the squares "
             f"of {n} such values, which the fit needs (the loss's curvature, the closed "
             f"form), overflows float64 (keep every value within {limit:.3g}).",
             hint=hint,
@@ -769,7 +783,11 @@ class GradientDescentModel(BaseEstimator):  # type: ignore[misc]
     def _warn_if_short(self, problem: Problem) -> None:
         """Warn (:class:`ConvergenceWarning`) when a squared-error fit's training loss lies
         well above the least-squares loss (:data:`CONVERGENCE_EXCESS`,
-        :data:`CONVERGENCE_FLOOR`), saying why that may be and what to do."""
+        :data:`CONVERGENCE_FLOOR`), saying why that may be and what to do. Not for a rule
+        with weight decay, whose optimum is not the least-squares fit."""
+        decay = float(getattr(self.optimizer_, "weight_decay", 0.0))
+        if _SHORT_FITS_EXPECTED.get() or decay:
+            return
         if problem.kind != "squared" or problem.X.shape[1] > CONVERGENCE_CHECK_MAX_D:
             return
         if "stats" not in vars(problem) and problem.X.size > CONVERGENCE_CHECK_MAX_VALUES:
@@ -790,19 +808,31 @@ class GradientDescentModel(BaseEstimator):  # type: ignore[misc]
             return
         name = type(self).__name__
         scale = squared_error_scale(stats.n, problem.reduction)
+        epochs = f"{self.epochs} epoch{'s' * (self.epochs != 1)}"
         what = (
             f"{name} stopped far from the least-squares fit: its training loss is "
             f"{scale * sse:.4g}, the closed form's {scale * least:.4g} (R² "
             f"{1 - sse / stats.yy:.3g} against {1 - least / stats.yy:.3g}; after "
-            f"{self.epochs} epochs of {self.method} descent at lr {self.lr_:.3g})."
+            f"{epochs} of {self.method} descent at lr {self.lr_:.3g})."
         )
-        spread = float(curvatures[-1]) / max(float(curvatures[0]), 1e-300)
+        # the spread of the curvatures that are not 0 up to rounding (a repeated column)
+        top = float(curvatures[-1])
+        kept = curvatures[curvatures > top * len(curvatures) * np.finfo(np.float64).eps]
+        spread = top / float(kept[0]) if len(kept) else 1.0
         if self.method != "batch":
+            larger = (
+                "mini-batches (method='minibatch'; --method minibatch)"
+                if self.method == "sgd"
+                else "larger batches (batch_size; --batch-size)"
+            )
+            falls = (
+                ""
+                if self.schedule_ is not None
+                else ", a rate that falls (schedule='cosine'; --schedule cosine)"
+            )
             advice = (
-                "Stochastic steps at a constant rate end wherever the last batches left "
-                "them, and too few of them stop short: take larger batches, a rate that "
-                "falls (schedule='cosine'; --schedule cosine on the command line) or more "
-                "epochs."
+                "Stochastic steps end wherever the last batches left them, and too few of "
+                f"them stop short: take {larger}{falls} or more epochs."
             )
         elif spread > 1e4:
             fold = f"{spread:.0e}-fold" if spread < 1e15 else "more than 1e+15-fold"
@@ -812,10 +842,7 @@ class GradientDescentModel(BaseEstimator):  # type: ignore[misc]
                 f"{self._scale_advice}, or give many more epochs."
             )
         else:
-            advice = (
-                "Give more epochs, or a larger lr (lr='auto' takes a stable one; --epochs, "
-                "--lr on the command line)."
-            )
+            advice = "Give more epochs, or a larger lr (--epochs, --lr on the command line)."
         warnings.warn(ConvergenceWarning(f"{what} {advice}"), stacklevel=outside_stacklevel())
 
     #: How to even out the features' scales, for :meth:`_warn_if_short`.

@@ -148,6 +148,8 @@ class LinearRegression(RegressorMixin, GradientDescentModel):  # type: ignore[mi
         coef : ndarray of shape (n_weights,)
         intercept : float
         """
+        if not hasattr(self, "coef_"):  # the features follow the parameters: check them
+            self._validate_params()
         Xa = as_features(X)
         return closed_form(self._features(Xa), as_targets(y, Xa.shape[0]))
 

@@ -7,6 +7,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MaxAbsScaler
@@ -225,3 +227,22 @@ def test_large_data_whose_sums_the_fit_never_computed_skips_the_check(
     fresh.stats  # noqa: B018 (as the fit's auto rate computes them)
     with pytest.warns(ConvergenceWarning):
         model._warn_if_short(fresh)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(10, 60),
+    d=st.integers(1, 4),
+    seed=st.integers(0, 2**32 - 1),
+    noise=st.floats(0.0, 3.0),
+    shift=st.floats(-5.0, 5.0),
+)
+def test_a_fit_run_to_its_end_on_reasonably_scaled_data_never_warns(
+    n: int, d: int, seed: int, noise: float, shift: float
+) -> None:
+    """No false alarm: with the auto rate and enough epochs plain descent reaches least
+    squares on data whose scales are within a few units of each other."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)) + shift
+    y = X @ rng.normal(size=d) + 3.0 + noise * rng.normal(size=n)
+    quiet(lambda: LinearRegression(epochs=20_000).fit(X, y))

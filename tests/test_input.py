@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gradlab.errors import DataError
 from gradlab.models import MLPClassifier, SoftmaxRegression, _input
@@ -44,6 +46,28 @@ def test_rows_of_different_lengths_are_named() -> None:
         "X cannot form one array: X[1] has 1 entry but X[0] has 2 entries."
     )
     assert caught.value.hint == "Give every entry the same shape (pad or drop the short rows)."
+
+
+@given(
+    rows=st.integers(2, 6),
+    cols=st.integers(1, 5),
+    bad=st.data(),
+)
+def test_the_first_row_of_another_length_is_the_one_named(
+    rows: int, cols: int, bad: st.DataObject
+) -> None:
+    grid = [[float(i * cols + j) for j in range(cols)] for i in range(rows)]
+    assert to_numpy(grid).shape == (rows, cols)  # rectangular: one array
+    i = bad.draw(st.integers(1, rows - 1), label="short row")
+    length = bad.draw(st.integers(0, cols - 1) | st.integers(cols + 1, cols + 3), label="len")
+    grid[i] = grid[i][:length] + [0.0] * max(0, length - cols)
+    with pytest.raises(DataError) as caught:
+        to_numpy(grid)
+    entries = f"{length} entr{'y' if length == 1 else 'ies'}"
+    assert caught.value.message == (
+        f"X cannot form one array: X[{i}] has {entries} but X[0] has "
+        f"{cols} entr{'y' if cols == 1 else 'ies'}."
+    )
 
 
 @pytest.mark.parametrize(

@@ -791,7 +791,7 @@ class GradientDescentModel(BaseEstimator):  # type: ignore[misc]
         if problem.kind != "squared" or problem.X.shape[1] > CONVERGENCE_CHECK_MAX_D:
             return
         if "stats" not in vars(problem) and problem.X.size > CONVERGENCE_CHECK_MAX_VALUES:
-            return  # not computed by the fit (lr="auto" and the fast path compute them)
+            return  # the fit did not compute them: not worth a pass of its own here
         stats = problem.stats
         if not stats.yy > 0:  # y constant: any fit of its mean explains all there is
             return
@@ -837,8 +837,8 @@ class GradientDescentModel(BaseEstimator):  # type: ignore[misc]
         elif spread > 1e4:
             fold = f"{spread:.0e}-fold" if spread < 1e15 else "more than 1e+15-fold"
             advice = (
-                f"The loss's curvature differs {fold} between directions (features of very "
-                "different scales), and descent crawls along the flat ones: "
+                f"The loss's curvature differs {fold} between directions (features far from "
+                "0 or of very different scales), and descent crawls along the flat ones: "
                 f"{self._scale_advice}, or give many more epochs."
             )
         else:

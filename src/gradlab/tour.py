@@ -288,18 +288,20 @@ def linreg_rate_data(
     keep = _epoch_samples(epochs)
     rates: list[dict[str, Any]] = []
     paths = []
-    with short_fits_expected():  # one epoch, for the closed form that comes with it
-        closed = fit(points, lr=min(lrs), epochs=1).closed
+
+    def sweep_fit(lr: float, epochs: int) -> Any:
+        with short_fits_expected():  # the sweep shows the slow rates as they are
+            return fit(points, lr=lr, epochs=epochs)
+
+    closed = sweep_fit(min(lrs), 1).closed  # one epoch, for the closed form beside it
     for lr in lrs:
         diverged_at = None
         try:
-            with short_fits_expected():  # the sweep shows the slow rates as they are
-                result = fit(points, lr=lr, epochs=epochs)
+            result = sweep_fit(lr, epochs)
         except DivergenceError as err:
             diverged_at = err.iteration
             try:  # the finite part of the path
-                with short_fits_expected():
-                    result = fit(points, lr=lr, epochs=max(err.iteration - 1, 1))
+                result = sweep_fit(lr, max(err.iteration - 1, 1))
             except DivergenceError:
                 result = None
         if result is None:  # bad from the first step: only the start is known

@@ -29,6 +29,7 @@ from gradlab.bench.plan import Plan
 from gradlab.bench.rows import add_ratios
 from gradlab.bench.tables import engines_table, scaling
 from gradlab.errors import install_command
+from gradlab.models.base import short_fits_expected
 
 
 def tutorial_points(path: Path | None) -> tuple[np.ndarray, str]:
@@ -102,6 +103,7 @@ def parallel_section(plan: Plan, data: Any, log: Callable[[str], None]) -> dict[
     )
 
 
+@short_fits_expected()
 def run(
     plan: Plan,
     *,
@@ -128,20 +130,6 @@ def run(
     log : callable
         Receives progress messages.
     """
-    from gradlab.models.base import short_fits_expected
-
-    with short_fits_expected():
-        return _run(plan, points, data_dir, dataset, device, log)
-
-
-def _run(
-    plan: Plan,
-    points: Path | None,
-    data_dir: Path | None,
-    dataset: str,
-    device: str,
-    log: Callable[[str], None],
-) -> dict[str, Any]:
     start = time.perf_counter()
     load_start = os.getloadavg()[0]
     pts, points_source = tutorial_points(points)  # a bad file is reported before any work

@@ -425,57 +425,58 @@ def compare(
         _, _, w, b0 = tutorial_quadratic_data()
         w0 = np.array([w])
     rows = []
-    for engine in engines:
-        if progress is not None:
-            progress(f"fitting with {engine}: {', '.join(methods)}{_STARTING.get(engine, '')}")
-        options = {} if engine == "numpy" else {"dtype": dtype}
-        for method in methods:
-            for optimizer in optimizers:
-                common = {
-                    "method": method,
-                    "engine": engine,
-                    "engine_options": options,
-                    "optimizer": optimizer,
-                    "schedule": schedule,
-                }
-                # one epoch to warm the engine up (imports, compilation), untimed; at a
-                # constant rate, since a schedule fitted to one epoch may not exist
-                warm = make_model(
-                    problem, **{**params, "epochs": 1}, **{**common, "schedule": None}
-                )
-                with contextlib.suppress(DivergenceError), short_fits_expected():
-                    warm.fit(data.X, data.y, coef_init=w0, intercept_init=b0)
-                model = make_model(problem, **params, **common)
-                start = time.perf_counter()
-                try:
-                    # the rows show how far each run got; a warning per row would repeat it
-                    with short_fits_expected():
-                        model.fit(data.X, data.y, coef_init=w0, intercept_init=b0)
-                except DivergenceError as exc:
-                    seconds = time.perf_counter() - start
-                    rows.append(_diverged_row(exc, seconds, common, params["lr"]))
-                    continue
-                seconds = time.perf_counter() - start
-                acc = None
-                if data.X_test is not None and data.y_test is not None:
-                    acc = float(model.score(data.X_test, data.y_test))  # type: ignore[attr-defined]
-                rows.append(
-                    Row(
-                        engine=engine,
-                        method=method,
-                        coef=model.coef_.tolist(),
-                        intercept=model.intercept_,
-                        loss=model.loss_value(data.X, data.y),
-                        steps=model.n_steps_,
-                        seconds=seconds,
-                        history=model.history_["loss"],
-                        step_loss=model.history_.step_loss,
-                        test_accuracy=acc,
-                        optimizer=optimizer if isinstance(optimizer, str) else optimizer.name,
-                        rule=model.optimizer_.config(),
-                        schedule=model.schedule_.config() if model.schedule_ else None,
+    # the rows show how far each run got (warm-up epochs are short on purpose): a
+    # ConvergenceWarning per row would repeat them
+    with short_fits_expected():
+        for engine in engines:
+            if progress is not None:
+                progress(f"fitting with {engine}: {', '.join(methods)}{_STARTING.get(engine, '')}")
+            options = {} if engine == "numpy" else {"dtype": dtype}
+            for method in methods:
+                for optimizer in optimizers:
+                    common = {
+                        "method": method,
+                        "engine": engine,
+                        "engine_options": options,
+                        "optimizer": optimizer,
+                        "schedule": schedule,
+                    }
+                    # one epoch to warm the engine up (imports, compilation), untimed; at a
+                    # constant rate, since a schedule fitted to one epoch may not exist
+                    warm = make_model(
+                        problem, **{**params, "epochs": 1}, **{**common, "schedule": None}
                     )
-                )
+                    with contextlib.suppress(DivergenceError):
+                        warm.fit(data.X, data.y, coef_init=w0, intercept_init=b0)
+                    model = make_model(problem, **params, **common)
+                    start = time.perf_counter()
+                    try:
+                        model.fit(data.X, data.y, coef_init=w0, intercept_init=b0)
+                    except DivergenceError as exc:
+                        seconds = time.perf_counter() - start
+                        rows.append(_diverged_row(exc, seconds, common, params["lr"]))
+                        continue
+                    seconds = time.perf_counter() - start
+                    acc = None
+                    if data.X_test is not None and data.y_test is not None:
+                        acc = float(model.score(data.X_test, data.y_test))  # type: ignore[attr-defined]
+                    rows.append(
+                        Row(
+                            engine=engine,
+                            method=method,
+                            coef=model.coef_.tolist(),
+                            intercept=model.intercept_,
+                            loss=model.loss_value(data.X, data.y),
+                            steps=model.n_steps_,
+                            seconds=seconds,
+                            history=model.history_["loss"],
+                            step_loss=model.history_.step_loss,
+                            test_accuracy=acc,
+                            optimizer=optimizer if isinstance(optimizer, str) else optimizer.name,
+                            rule=model.optimizer_.config(),
+                            schedule=model.schedule_.config() if model.schedule_ else None,
+                        )
+                    )
     return Comparison(data, rows)
 
 

@@ -102,9 +102,9 @@ class ScheduleSpec:
             )
         unknown = sorted(set(options) - set(APPLIES))
         if unknown:
+            own = ", ".join(key for key, applies in APPLIES.items() if name in applies)
             raise UsageError(
-                f"{who}schedule {name!r} takes no option {unknown[0]!r}; the options are "
-                f"{', '.join(APPLIES)}."
+                f"{who}schedule {name!r} takes no option {unknown[0]!r}; its options are {own}."
             )
         spec = cls(name, **options)
         spec.check(owner)

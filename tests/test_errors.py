@@ -141,7 +141,9 @@ def test_logistic_loss_of_labels_not_seen_in_fit_is_named() -> None:
 
 def test_negative_random_state_is_refused() -> None:
     with pytest.raises(
-        UsageError, match="LinearRegression: random_state must be an integer >= 0 or None; got -1"
+        UsageError,
+        match="LinearRegression: random_state must be an integer >= 0, None, or a numpy "
+        "RandomState or Generator; got -1",
     ):
         LinearRegression(random_state=-1).fit([[1.0], [2.0]], [1.0, 2.0])
 
@@ -314,7 +316,8 @@ def test_classifier_predict_before_fit_and_wrong_width() -> None:
         ),
         (
             {"random_state": -3},
-            "MLPClassifier: random_state must be an integer >= 0 or None; got -3.",
+            "MLPClassifier: random_state must be an integer >= 0, None, or a numpy RandomState or "
+            "Generator; got -3.",
         ),
         (
             {"cpu_threads": 0},

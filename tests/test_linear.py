@@ -445,7 +445,8 @@ def test_polynomial_regression_takes_the_powers_of_each_feature() -> None:
         ({"method": "newton"}, "method must be one of 'batch', 'sgd', 'minibatch'; got 'newton'"),
         ({"engine": "jax"}, "engine must be one of 'numpy', 'torch', 'tensorflow'; got 'jax'"),
         ({"loss": "mae"}, "LinearRegression: loss must be one of 'mse', 'half_sse'; got 'mae'"),
-        ({"random_state": -1}, "random_state must be an integer >= 0 or None; got -1"),
+        ({"random_state": -1}, "random_state must be an integer >= 0, None, or a numpy"),
+        ({"random_state": "0"}, r"random_state must be .*; got '0'"),
         ({"engine_options": "fast"}, "engine_options must be a dict of engine options or None"),
     ],
 )
@@ -553,3 +554,11 @@ def test_a_divergence_at_the_first_step_reports_the_start_as_it_was_given() -> N
     assert last["epoch"] == 0
     assert list(last["coef"]) == [1e150]
     assert last["intercept"] == 0.0
+
+
+@pytest.mark.filterwarnings("ignore::gradlab.models.ConvergenceWarning")
+@pytest.mark.parametrize(("method", "steps"), [("batch", 3), ("sgd", 180), ("minibatch", 24)])
+def test_n_iter_counts_epochs_and_n_steps_counts_updates(method: str, steps: int) -> None:
+    X = np.random.default_rng(0).uniform(size=(60, 2))
+    m = LinearRegression(method=method, batch_size=8, epochs=3).fit(X, X @ [1.0, 2.0])
+    assert (m.n_iter_, m.n_steps_) == (3, steps)

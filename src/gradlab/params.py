@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from numbers import Integral
 from typing import Any, Literal
 
+import numpy as np
+
 from gradlab.errors import InvalidParameterError
 
 #: The most steps one run of descent on a function may take: every step's point is kept
@@ -178,6 +180,35 @@ class Predicate:
 
 Constraint = Interval | Options | Predicate | None
 """One allowed form; ``None`` allows the value None."""
+
+#: ``random_state`` in every estimator's table, as scikit-learn takes it: a seed, None (a
+#: fresh seed each fit), or a NumPy random generator to draw the seed from.
+RANDOM_STATE: list[Constraint] = [
+    Interval(Integral, 0, None),
+    None,
+    Predicate(
+        lambda v: isinstance(v, np.random.RandomState | np.random.Generator),
+        "a numpy RandomState or Generator",
+    ),
+]
+
+
+#: What ``random_state`` may be, for annotations.
+SeedLike = int | np.random.RandomState | np.random.Generator | None
+
+
+def draw_seed(random_state: SeedLike) -> int | None:
+    """The seed a fit uses for ``random_state`` (already validated by :data:`RANDOM_STATE`).
+
+    A seed is kept and None stays None; a ``RandomState`` or ``Generator`` gives its next
+    number below 2**31, so it moves on, and two fits with the same generator differ, as
+    in scikit-learn.
+    """
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(np.iinfo(np.int32).max))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(np.iinfo(np.int32).max))
+    return None if random_state is None else int(random_state)
 
 
 def _num(v: float | None) -> str:

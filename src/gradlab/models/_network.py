@@ -61,6 +61,7 @@ from gradlab.models._spec import (
 from gradlab.optim import plain_number
 from gradlab.optim.rules import SGD, Adagrad, Adam, RMSprop, Rule
 from gradlab.optim.schedules import Constant, Schedule, make_schedule
+from gradlab.params import draw_seed
 from gradlab.train import Callback, LearningRate, checked_callbacks, train
 
 #: Rows per block when predicting (float64 products).
@@ -457,6 +458,7 @@ class NetworkClassifier:
 
     _kind: str
     _train_state: TrainState
+    random_state: Any  # a hyperparameter, set by the subclass like the others
     #: With random_state=None, the seed :meth:`_fit_workers` drew for all of its workers.
     _job_seed: int | None = None
     classes_: np.ndarray
@@ -538,12 +540,18 @@ class NetworkClassifier:
         as Keras does, and its checkpoint the last finished epoch.
         """
         before = dict(self.__dict__)
+        asked = self.random_state
         try:
+            if isinstance(asked, np.random.RandomState | np.random.Generator):
+                # this fit's seed, drawn once; the parameter itself is put back below
+                self.random_state = draw_seed(asked)
             return self._fit(X, y, eval_set, classes, class_names, callbacks, checkpoint, resume)
         except Exception:
             self.__dict__.clear()
             self.__dict__.update(before)
             raise
+        finally:
+            self.random_state = asked
 
     def _fit(
         self,
@@ -865,7 +873,8 @@ class NetworkClassifier:
         check_hyperparameters(self._kind, hp)
         setup = self._setup(X, y, None, None, None, None)
         engine = resolve_engine(hp["engine"], hp["device"])
-        seed = int(hp["random_state"]) if hp["random_state"] is not None else 0
+        seed = draw_seed(hp["random_state"])
+        seed = 0 if seed is None else seed
         rule = resolve_optimizer(self._kind, hp)
         from gradlab.models._init import init_params
 

@@ -52,6 +52,7 @@ from gradlab.params import (
     MAX_EPOCHS,
     MAX_THREADS,
     MAX_WIDTH,
+    RANDOM_STATE,
     Constraint,
     Interval,
     Options,
@@ -208,7 +209,7 @@ CONSTRAINTS: Mapping[str, Constraint | list[Constraint]] = MappingProxyType(
         "dtype": Options(DTYPES),
         "cpu_threads": [Options(("auto",)), Interval(Integral, 1, MAX_THREADS), None],
         "n_procs": Interval(Integral, 1, None),
-        "random_state": [Interval(Integral, 0, None), None],
+        "random_state": RANDOM_STATE,
     }
 )
 

@@ -57,10 +57,13 @@ from gradlab.params import (
     LINEAR_ENGINES,
     MAX_EPOCHS,
     METHODS,
+    RANDOM_STATE,
     Constraint,
     Interval,
     Options,
     Predicate,
+    SeedLike,
+    draw_seed,
     validate,
 )
 
@@ -448,7 +451,7 @@ PARAMETERS: dict[str, Constraint | list[Constraint]] = {
     "method": Options(METHODS),
     "batch_size": Interval(Integral, 1, None),
     "engine": Options(LINEAR_ENGINES),
-    "random_state": [Interval(Integral, 0, None), None],
+    "random_state": RANDOM_STATE,
     "explode": _POSITIVE,
     "engine_options": [
         Predicate(
@@ -502,9 +505,9 @@ _COMMON_DOC = """\
         Points per step for ``minibatch`` (scikit-learn's MLP: ``batch_size``).
     engine : {"numpy", "torch", "tensorflow"}, default "numpy"
         Where the arithmetic runs: hand-derived gradients, autograd or GradientTape.
-    random_state : int or None, default 0
+    random_state : int, RandomState, Generator or None, default 0
         Seeds the shuffling of ``sgd`` and ``minibatch`` (the CLI's ``--seed``); None
-        draws a fresh seed each fit.
+        draws a fresh seed each fit, and a NumPy generator gives each fit its next number.
     explode : float, default 1e8
         A loss above ``explode`` times the first loss (or times 1, if the first loss is
         below 1) stops training as diverged.
@@ -547,7 +550,11 @@ _COMMON_ATTRIBUTES = """\
     history_ : History
         ``loss`` per epoch (epoch 0 = before training) with the parameters
         (``w``, ``b``, or ``w1``..``w8``), and ``step_loss`` per step.
+    n_iter_ : int
+        Epochs run (``epochs``), as scikit-learn's SGD estimators count them.
     n_steps_ : int
+        Updates made: ``n_iter_`` times the steps per epoch (1 for ``batch``, one per
+        sample for ``sgd``, one per batch for ``minibatch``).
     optimizer_ : Rule
         The update rule used, with ``lr_`` as its rate.
     schedule_ : Schedule or None
@@ -574,7 +581,7 @@ class GradientDescentModel(BaseEstimator):  # type: ignore[misc]
     batch_size: int
     loss: str
     engine: str
-    random_state: int | None
+    random_state: SeedLike
     explode: float
     engine_options: dict[str, Any] | None
     optimizer: str | Rule
@@ -586,6 +593,7 @@ class GradientDescentModel(BaseEstimator):  # type: ignore[misc]
     lr_: float
     optimizer_: Rule
     schedule_: Schedule | None
+    n_iter_: int
     n_steps_: int
     fit_seconds_: float
     history_: History
@@ -764,7 +772,7 @@ class GradientDescentModel(BaseEstimator):  # type: ignore[misc]
                 method=self.method,  # type: ignore[arg-type]
                 batch_size=self.batch_size,
                 n=n,
-                rng=np.random.default_rng(self.random_state),
+                rng=np.random.default_rng(draw_seed(self.random_state)),
                 guard=guard,
                 schedule=schedule,
                 closed_form=is_plain(rule),
@@ -774,6 +782,7 @@ class GradientDescentModel(BaseEstimator):  # type: ignore[misc]
         self.optimizer_ = rule
         self.schedule_ = schedule
         self.n_steps_ = steps
+        self.n_iter_ = self.epochs
         self.coef_ = w
         self.intercept_ = b
         self.history_ = history

@@ -27,7 +27,7 @@ from gradlab.models._spec import DEFAULTS
 from gradlab.models.base import NotFittedError
 from gradlab.optim.rules import Rule
 from gradlab.optim.schedules import Schedule
-from gradlab.params import Constraint, Interval, Predicate, validate
+from gradlab.params import Constraint, Interval, Predicate, SeedLike, validate
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -407,10 +407,11 @@ class MLPClassifier(_Estimator):
         the callbacks run in worker 0, and a script must call ``fit`` under
         ``if __name__ == "__main__":``. Under ``torchrun`` (``RANK`` and ``WORLD_SIZE`` set)
         leave it at 1: every process fits, and together they are the job's workers.
-    random_state : int or None, default 0
+    random_state : int, RandomState, Generator or None, default 0
         Seeds the initial weights and the shuffles (epoch ``e`` shuffles with
-        ``default_rng([seed, e])``); None draws a seed, kept in ``seed_``. The command
-        line calls it ``--seed``.
+        ``default_rng([seed, e])``); None draws a seed, and a NumPy generator gives each
+        fit its next number; the seed used is kept in ``seed_``. The command line calls
+        it ``--seed``.
 
     Attributes
     ----------
@@ -479,7 +480,7 @@ class MLPClassifier(_Estimator):
         dtype: str = _MLP["dtype"],
         cpu_threads: int | str | None = _MLP["cpu_threads"],
         n_procs: int = _MLP["n_procs"],
-        random_state: int | None = _MLP["random_state"],
+        random_state: SeedLike = _MLP["random_state"],
     ) -> None:
         self.hidden = hidden
         self.lr = lr
@@ -537,7 +538,7 @@ class SoftmaxRegression(_Estimator):
     dtype : {"float32", "float64"}, default "float32"
     cpu_threads : "auto", int or None, default "auto"
     n_procs : int, default 1
-    random_state : int or None, default 0
+    random_state : int, RandomState, Generator or None, default 0
         As for :class:`MLPClassifier`.
 
     Attributes
@@ -570,7 +571,7 @@ class SoftmaxRegression(_Estimator):
         dtype: str = _SOFTMAX["dtype"],
         cpu_threads: int | str | None = _SOFTMAX["cpu_threads"],
         n_procs: int = _SOFTMAX["n_procs"],
-        random_state: int | None = _SOFTMAX["random_state"],
+        random_state: SeedLike = _SOFTMAX["random_state"],
     ) -> None:
         self.lr = lr
         self.epochs = epochs

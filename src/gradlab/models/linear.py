@@ -27,7 +27,7 @@ from gradlab.models.base import (
     as_features,
     as_targets,
 )
-from gradlab.params import Constraint, Interval, Options, Predicate
+from gradlab.params import Constraint, Interval, Options, Predicate, SeedLike
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -100,7 +100,7 @@ class LinearRegression(RegressorMixin, GradientDescentModel):  # type: ignore[mi
         batch_size: int = 32,
         loss: str = "mse",
         engine: str = "numpy",
-        random_state: int | None = 0,
+        random_state: SeedLike = 0,
         explode: float = 1e8,
         engine_options: dict[str, Any] | None = None,
         optimizer: str | Rule = "sgd",
@@ -429,7 +429,7 @@ class PolynomialRegression(LinearRegression):
         batch_size: int = 32,
         loss: str = "mse",
         engine: str = "numpy",
-        random_state: int | None = 0,
+        random_state: SeedLike = 0,
         explode: float = 1e8,
         engine_options: dict[str, Any] | None = None,
         optimizer: str | Rule = "sgd",

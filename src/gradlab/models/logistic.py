@@ -39,7 +39,7 @@ from gradlab.models.base import (
 )
 from gradlab.models.linear import describe_fit, require_fitted
 from gradlab.ops import sigmoid
-from gradlab.params import Constraint, Options
+from gradlab.params import Constraint, Options, SeedLike
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -91,7 +91,7 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):  # type: ignore
         batch_size: int = 32,
         loss: str = "bce",
         engine: str = "numpy",
-        random_state: int | None = 0,
+        random_state: SeedLike = 0,
         explode: float = 1e8,
         engine_options: dict[str, Any] | None = None,
         optimizer: str | Rule = "sgd",

@@ -100,11 +100,38 @@ def test_each_blas_passes_the_blocked_steps_checks(blas: str) -> None:
     assert "failed" not in done.stdout
 
 
-def test_unset_the_blas_is_mkl_exactly_where_pytorch_ships_it_on_an_intel_cpu() -> None:
+def test_unset_the_blas_is_mkl_exactly_where_pytorch_ships_it_and_the_cpu_prefers_it() -> None:
     from gradlab.engines import _numba_gemm
 
-    expected = "mkl" if _mkl_here() and _numba_gemm._intel_cpu() else "openblas"
+    expected = "mkl" if _mkl_here() and _numba_gemm.mkl_preferred() else "openblas"
     assert _chosen("") == expected
+
+
+@pytest.mark.parametrize(
+    ("vendor", "flags", "preferred"),
+    [
+        ("GenuineIntel", "fpu sse2 avx2 avx512f", True),
+        ("GenuineIntel", "fpu sse2 avx2", True),
+        ("AuthenticAMD", "fpu sse2 avx2 fma", True),
+        ("AuthenticAMD", "fpu sse2 avx2 avx512f avx512bw", False),
+        ("HygonGenuine", "fpu sse2 avx2", False),
+    ],
+)
+def test_mkl_is_preferred_on_intel_and_on_amd_without_avx512(
+    tmp_path: Path, vendor: str, flags: str, preferred: bool
+) -> None:
+    from gradlab.engines._numba_gemm import mkl_preferred
+
+    cpu = f"processor\t: {{n}}\nvendor_id\t: {vendor}\ncpu family\t: 23\nflags\t\t: {flags}\n\n"
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(cpu.format(n=0) + cpu.format(n=1))
+    assert mkl_preferred(str(cpuinfo)) is preferred
+
+
+def test_an_unreadable_cpu_description_keeps_openblas(tmp_path: Path) -> None:
+    from gradlab.engines._numba_gemm import mkl_preferred
+
+    assert mkl_preferred(str(tmp_path / "missing")) is False
 
 
 def test_an_unknown_blas_setting_warns_and_counts_as_unset(

@@ -1,16 +1,20 @@
 # mypy: disable-error-code="no-untyped-call,call-arg"
 """The float32 matrix product of the blocked kernels (numba), by a BLAS chosen when the
-kernels load: Intel's MKL where PyTorch ships it and the CPU is Intel's, SciPy's OpenBLAS
-otherwise (what numba's own ``np.dot`` calls).
+kernels load: Intel's MKL where PyTorch ships it and the CPU is one where MKL measured
+faster at the kernels' shapes (:func:`mkl_preferred`), SciPy's OpenBLAS otherwise (what
+numba's own ``np.dot`` calls).
 
 Why: at the MLP's shapes (784-200-200-10, 128-row blocks, one thread each) MKL ran a
 block's eight products in 0.815x OpenBLAS's time (a scratch script), and the warm
 10-epoch fit in 0.748x (median of 4 rounds of fresh processes taking turns,
 ``python -m bench.experiments.blas_choice --rounds 4 --cold``, Intel Xeon with AVX-512,
-2026-12-01; docs/performance.md). On an AMD EPYC (AVX-512) the same experiment gave
-0.962x and 1.140x, no gain, so the rule keeps MKL off other CPUs than Intel's. PyTorch's CPU
-wheel links MKL into ``libtorch_cpu.so`` and exports its Fortran ``sgemm_``; loading that
-library (without importing torch) took 0.16-0.19 s.
+2026-12-01; docs/performance.md). On an AMD EPYC with AVX-512 (Zen 4 class) the same
+experiment gave 0.962x and 1.140x, no gain; on an AMD EPYC with AVX2 only (Zen 1, family
+23, 2026-12-02) 0.641x, where OpenBLAS's Haswell kernels ran these shapes at a third of
+their rate on large squares. So MKL is taken on Intel's CPUs and on AMD's without
+AVX-512. PyTorch's CPU wheel links MKL into ``libtorch_cpu.so`` and exports its Fortran
+``sgemm_``; loading that library (without importing torch) took 0.16-0.19 s, and it is
+loaded only where MKL is taken.
 
 How, so that numba can still cache the kernels: the compiled code calls the product by a
 symbol name of its own (:data:`SGEMM`), not by an address. The address is given to
@@ -64,13 +68,32 @@ def _torch_library() -> ctypes.CDLL | None:
     return lib
 
 
-def _intel_cpu() -> bool:
+def _cpu(cpuinfo: str) -> tuple[set[str], set[str]]:
+    """The vendors and the flags that ``cpuinfo`` (Linux's /proc/cpuinfo) lists; empty
+    where it cannot be read."""
+    vendors: set[str] = set()
+    flags: set[str] = set()
     try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            vendors = {line.split(":")[-1].strip() for line in f if line.startswith("vendor_id")}
+        with open(cpuinfo, encoding="ascii", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "vendor_id":
+                    vendors.add(value.strip())
+                elif key.strip() == "flags":
+                    flags.update(value.split())
     except OSError:
-        return False
-    return vendors == {"GenuineIntel"}
+        pass
+    return vendors, flags
+
+
+def mkl_preferred(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether MKL's products were measured faster than OpenBLAS's at the blocked
+    kernels' shapes on CPUs like this one: Intel's, and AMD's without AVX-512 (see the
+    module's docstring). Unknown vendors and unreadable CPU descriptions keep OpenBLAS."""
+    vendors, flags = _cpu(cpuinfo)
+    if vendors == {"GenuineIntel"}:
+        return True
+    return vendors == {"AuthenticAMD"} and "avx512f" not in flags
 
 
 def _address(function: Any) -> int:
@@ -108,7 +131,8 @@ def choice() -> str:
     if raw not in ("", "auto"):
         warnings.warn(
             f"{ENV}={os.environ[ENV]!r} is not understood: set it to mkl or openblas, or "
-            "leave it unset (MKL where PyTorch ships it and the CPU is Intel's); it counts "
+            "leave it unset (MKL where PyTorch ships it and it is the faster on this CPU); "
+            "it counts "
             "as unset.",
             GradlabWarning,
             stacklevel=2,
@@ -119,8 +143,9 @@ def choice() -> str:
 def _register() -> str:
     """Give the kernels' symbols the chosen BLAS's functions; returns its name."""
     wanted = choice()
-    torch_lib = _torch_library() if wanted != "openblas" else None
-    if torch_lib is not None and (wanted == "mkl" or _intel_cpu()):
+    take_mkl = wanted == "mkl" or (wanted == "auto" and mkl_preferred())
+    torch_lib = _torch_library() if take_mkl else None
+    if torch_lib is not None:
         llvm.add_symbol(SGEMM, _address(torch_lib.sgemm_))
         llvm.add_symbol(THREADS, _address(torch_lib.MKL_Set_Num_Threads_Local))
         return "mkl"

@@ -60,7 +60,7 @@ from gradlab.engines._numba_gemm import gemm, one_blas_thread
 #: (``_numba_blocks.py``, ``_numba_gemm.py``). numba's cache keys a kernel by its own file's
 #: contents only: this line changes with the helpers, so the cached kernels are
 #: compiled again (``tests/test_numba_cache_keys.py`` checks it, naming the new value).
-HELPERS_SHA256 = "1fac60980590a1e73687354da19b677ec09c619180bfc4490deca062e58b5021"
+HELPERS_SHA256 = "0017747ba3b5bcf3baaf2df667f2c5ed659e614d437f110fabe8294646f267be"
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)

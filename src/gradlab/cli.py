@@ -210,10 +210,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             _refuse_unknown(parser, args.command, argv, unknown)
     except _ArgumentError as exc:
         exc.parser.print_usage(sys.stderr)
-        print(f"{exc.parser.prog}: error: {exc.message}", file=sys.stderr)
+        print(_shown(f"{exc.parser.prog}: error: {exc.message}"), file=sys.stderr)
         hint = exc.hint or _dash_hint(argv)
         if hint:
-            print(hint, file=sys.stderr)
+            print(_shown(hint), file=sys.stderr)
         if wants_json:
             _print_error_json("usage", exc.message, hint, ExitStatus.USAGE)
         return ExitStatus.USAGE
@@ -226,9 +226,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         with _stop_signals_as_exceptions(), _warnings_as_lines(name), _stdout_takes_any_name():
             return _run(name, args)
     except GradlabError as exc:
-        print(f"gradlab {name}: error: {exc.message}", file=sys.stderr)
+        print(_shown(f"gradlab {name}: error: {exc.message}"), file=sys.stderr)
         if exc.hint:
-            print(exc.hint, file=sys.stderr)
+            print(_shown(exc.hint), file=sys.stderr)
         if wants_json:
             extra = _divergence_fields(exc) if isinstance(exc, DivergenceError) else {}
             _print_error_json(exc.kind, exc.message, exc.hint, exc.exit_status, **extra)
@@ -249,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from gradlab.io import os_error
 
         err = os_error(exc)
-        print(f"gradlab {name}: error: {err.message}\n{err.hint}", file=sys.stderr)
+        print(_shown(f"gradlab {name}: error: {err.message}\n{err.hint}"), file=sys.stderr)
         if wants_json:
             _print_error_json(err.kind, err.message, err.hint, err.exit_status)
         return int(err.exit_status)
@@ -333,6 +333,15 @@ def _run(name: str, args: argparse.Namespace) -> int:
         return int(_command(name).run(args))
 
 
+def _shown(text: str) -> str:
+    """``text`` as it may reach a terminal: every control character but newlines and tabs
+    (an escape sequence from a file's contents or a path, say) written as its escape."""
+    return "".join(
+        c if c.isprintable() or c in "\n\t" else c.encode("unicode_escape").decode("ascii")
+        for c in text
+    )
+
+
 @contextlib.contextmanager
 def _warnings_as_lines(name: str) -> Iterator[None]:
     """While the block runs, a warning prints as one line, ``gradlab NAME: warning: ...``,
@@ -346,7 +355,7 @@ def _warnings_as_lines(name: str) -> Iterator[None]:
         file: TextIO | None = None,
         line: str | None = None,
     ) -> None:
-        print(f"gradlab {name}: warning: {message}", file=sys.stderr)
+        print(_shown(f"gradlab {name}: warning: {message}"), file=sys.stderr)
 
     with warnings.catch_warnings():
         warnings.showwarning = show

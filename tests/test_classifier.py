@@ -567,7 +567,7 @@ def test_load_of_the_other_model_is_refused_and_load_classifier_takes_either(
 ) -> None:
     X, y = blobs()
     path = SoftmaxRegression(epochs=1).fit(X, y).save(tmp_path / "s.safetensors")
-    with pytest.raises(DataError, match="holds a SoftmaxRegression, not a MLPClassifier"):
+    with pytest.raises(DataError, match="holds a SoftmaxRegression, not an MLPClassifier"):
         MLPClassifier.load(path)
     assert isinstance(load_classifier(path), SoftmaxRegression)
 

@@ -90,7 +90,7 @@ class _Estimator(NetworkClassifier, ClassifierMixin, BaseEstimator):  # type: ig
         model = load_classifier(path)
         if not isinstance(model, cls):
             raise DataError(
-                f"{path} holds a {type(model).__name__}, not a {cls.__name__}.",
+                f"{path} holds {_a(type(model).__name__)}, not {_a(cls.__name__)}.",
                 hint="Load it with gradlab.models.load_classifier(path), or "
                 f"{type(model).__name__}.load(path).",
             )
@@ -614,3 +614,8 @@ def load_classifier(path: str | os.PathLike[str]) -> MLPClassifier | SoftmaxRegr
     model = ESTIMATOR_CLASSES[ckpt.kind](**ckpt.hyperparameters)
     model._restore(ckpt)
     return model  # type: ignore[return-value]
+
+
+def _a(name: str) -> str:
+    """``name`` with its article, as it is read aloud: "an MLPClassifier"."""
+    return f"an {name}" if name[0] in "AEIOU" or name.startswith("MLP") else f"a {name}"

@@ -113,6 +113,12 @@ VARIANTS = [
         "history.epoch is 'x'; it must be a list of numbers.",
     ),
     (
+        "a history longer than the run",
+        setitem("meta.hyperparameters", "epochs", 1),
+        "history.epoch has 2 rows, more than hyperparameters.epochs (1): a run writes one row "
+        "per epoch.",
+    ),
+    (
         "history epochs out of order",
         setitem("meta.history", "epoch", [2, 1]),
         "history.epoch is [2.0, 1.0]; it must be the epochs 1, 2, ..., n in order.",
@@ -406,8 +412,8 @@ def test_missing_garbage_and_foreign_files_are_named(tmp_path: Path) -> None:
         checkpoint.read(garbage)
     assert "it does not start as a safetensors file does" in caught.value.message
     assert caught.value.hint == (
-        "Use another checkpoint file, or train again (a damaged checkpoint cannot be "
-        "resumed: leave out --resume, or resume=True in Python)."
+        "Use another checkpoint file, or train afresh: a damaged checkpoint cannot be "
+        "resumed (drop --resume on the command line, resume=True in Python)."
     )
     foreign = tmp_path / "other.safetensors"
     save_file({"w": np.zeros(3, np.float32)}, str(foreign))
@@ -716,3 +722,62 @@ def test_train_flushes_its_files_after_the_first_epoch_and_at_the_end(
     assert code == 0
     assert len(flushed) == 12
     assert (tmp_path / "history.csv").read_text().splitlines()[-1].startswith("10,")
+
+
+def test_tensors_larger_than_the_free_memory_are_refused_before_they_are_read(
+    good: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a header may claim any sizes (a sparse file of terabytes costs nothing on disk)
+    monkeypatch.setattr(checkpoint, "available_memory", lambda: 1000)
+    with pytest.raises(DataError) as err:
+        checkpoint.read(good)
+    assert err.value.message == (
+        f"{good}: its tensors take 2.6e-06 GB, more than the 1e-06 GB of memory free to read them."
+    )
+    assert "a checkpoint that should be small is damaged" in (err.value.hint or "")
+    checkpoint.read(good, arrays=False)  # the header alone is read without the check
+
+
+def test_a_panic_inside_safetensors_is_reported_as_an_unreadable_file(
+    good: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import safetensors
+
+    class PanicException(BaseException):  # pyo3's, which is not an Exception
+        pass
+
+    def panics(*args: Any, **kwargs: Any) -> Any:
+        raise PanicException("PyObject pointer is null")
+
+    monkeypatch.setattr(safetensors, "safe_open", panics)
+    with pytest.raises(DataError, match="not a readable safetensors file"):
+        checkpoint.read(good)
+
+
+def test_a_checkpoint_without_read_permission_is_said_to_be_unreadable_not_missing(
+    good: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # as root every file is readable: the refusal a user without permission gets
+    def refused(path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(checkpoint, "open", refused, raising=False)
+    with pytest.raises(DataError) as err:
+        checkpoint.read(good)
+    assert err.value.message == f"{good}: cannot be read (Permission denied)."
+    assert err.value.hint == (
+        "Give your user read permission on it (chmod u+r), or copy it somewhere you can read."
+    )
+
+
+def test_control_characters_in_a_checkpoint_reach_the_terminal_escaped(
+    good: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = "\x1b[2J\x1b]0;pwned\x07W9"
+    path = craft(good, tmp_path / "run", setitem("arrays", name, np.zeros(1, np.float32)))
+    code = main(["predict", "--checkpoint", str(path), "--out", str(tmp_path / "p"), "--n", "0"])
+    err = capsys.readouterr().err
+    assert code == ExitStatus.USAGE
+    assert "unexpected tensor(s) \\x1b[2J\\x1b]0;pwned\\x07W9." in err
+    assert "\x1b" not in err
+    assert "\x07" not in err

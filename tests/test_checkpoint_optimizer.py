@@ -201,6 +201,24 @@ def test_a_format_2_checkpoint_resumes_exactly(tmp_path: Path, engine: str) -> N
         assert np.array_equal(resumed.params_[name], value), name
 
 
+def test_a_format_2_checkpoint_with_momentum_and_lr_auto_reads_the_rate_auto_stands_for(
+    tmp_path: Path,
+) -> None:
+    X, y = blobs()
+    new = tmp_path / "new.safetensors"
+    MLPClassifier(hidden=(8,), epochs=1, cpu_threads=1).fit(X, y, checkpoint=new)
+    old = as_format_2(new, tmp_path / "old.safetensors")
+    arrays, meta = parts(old)
+    meta["hyperparameters"]["lr"] = "auto"
+    auto = tmp_path / "auto.safetensors"
+    save_file(arrays, str(auto), metadata={"format": "gradlab-checkpoint-2",
+                                           "meta": json.dumps(meta)})  # fmt: skip
+    by_number, by_auto = checkpoint.read(old), checkpoint.read(auto)
+    assert by_number.optimizer is not None
+    assert by_auto.optimizer is not None
+    assert by_auto.optimizer.config == by_number.optimizer.config
+
+
 def test_a_format_2_checkpoint_without_momentum_loads(tmp_path: Path) -> None:
     X, y = blobs()
     new = SoftmaxRegression(epochs=1).fit(X, y).save(tmp_path / "new.safetensors")

@@ -61,8 +61,9 @@ from gradlab.engines.optstate import UNITS, SavedOptimizer, param_shapes
 from gradlab.errors import DataError, MissingFileError, UsageError
 from gradlab.history import History
 from gradlab.io import DiskSync, atomic_path
+from gradlab.models._input import available_memory
 from gradlab.models._labels import LABEL_KINDS, Classes, label_kind
-from gradlab.models._spec import CONSTRAINTS, DEFAULTS, ESTIMATORS, KINDS
+from gradlab.models._spec import CONSTRAINTS, DEFAULTS, ESTIMATORS, KINDS, base_rate
 from gradlab.optim.rules import SGD, Rule, make_rule
 from gradlab.optim.schedules import Schedule, make_schedule
 from gradlab.params import describe, validate_one
@@ -91,8 +92,8 @@ HISTORY_COLUMNS = (
     "seconds",
 )
 _DAMAGED_HINT = (
-    "Use another checkpoint file, or train again (a damaged checkpoint cannot be resumed: "
-    "leave out --resume, or resume=True in Python)."
+    "Use another checkpoint file, or train afresh: a damaged checkpoint cannot be resumed "
+    "(drop --resume on the command line, resume=True in Python)."
 )
 #: Parameters added after format 2 was introduced: a file without them had their defaults.
 LATER_PARAMETERS = ("dtype", "n_procs")
@@ -397,6 +398,25 @@ def _what_is_wrong(p: Path) -> str | None:
     return None
 
 
+#: Bytes per value of the safetensors dtypes (others count as 8).
+_ITEMSIZE = {"BOOL": 1, "U8": 1, "I8": 1, "F16": 2, "BF16": 2, "I16": 2, "U16": 2,
+             "F32": 4, "I32": 4, "U32": 4}  # fmt: skip
+
+
+def _check_room(p: Path, shapes: Mapping[str, tuple[tuple[int, ...], str]]) -> None:
+    """Refuse to read tensors that would not fit in the memory free now, whatever sizes
+    the file's header claims (a file can be sparse, or its header wrong)."""
+    need = sum(math.prod(shape) * _ITEMSIZE.get(dtype, 8) for shape, dtype in shapes.values())
+    free = available_memory()
+    if free is not None and need > free:
+        raise DataError(
+            f"{p}: its tensors take {need / 1e9:.3g} GB, more than the {free / 1e9:.3g} GB "
+            "of memory free to read them.",
+            hint="Free memory or use a larger machine; a checkpoint that should be small "
+            "is damaged: use another checkpoint file, or train again.",
+        )
+
+
 def _read_file(
     p: Path, *, arrays: bool
 ) -> tuple[int, Any, dict[str, np.ndarray], dict[str, tuple[tuple[int, ...], str]]]:
@@ -430,6 +450,15 @@ def _read_file(
             hint="Train first: gradlab train, or fit(..., checkpoint=PATH) in Python.",
             path=p,
         )
+    try:  # safetensors reports a file it may not read as missing: say what it is
+        with open(p, "rb"):
+            pass
+    except PermissionError as exc:
+        raise DataError(
+            f"{p}: cannot be read ({exc.strerror}).",
+            hint="Give your user read permission on it (chmod u+r), or copy it somewhere "
+            "you can read.",
+        ) from None
     try:
         with safe_open(str(p), framework="numpy") as f:
             header = f.metadata() or {}
@@ -438,8 +467,15 @@ def _read_file(
             for k in names:
                 piece = f.get_slice(k)
                 shapes[k] = (tuple(int(s) for s in piece.get_shape()), str(piece.get_dtype()))
+            if arrays:
+                _check_room(p, shapes)
             tensors = {k: f.get_tensor(k) for k in names} if arrays else {}
-    except Exception as exc:  # safetensors raises its own error types for bad files
+    except DataError:
+        raise
+    except BaseException as exc:  # safetensors raises its own error types for bad files
+        # and a Rust panic (pyo3's PanicException, a BaseException) for some
+        if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+            raise
         raise DataError(
             f"{p}: not a readable safetensors file ({_what_is_wrong(p) or exc}).",
             hint=_DAMAGED_HINT,
@@ -514,13 +550,13 @@ class _Schema:
         input_shape, scale = self.input(meta["input_shape"], meta["input_scale"], sizes)
         classes = self.classes(meta, sizes)
         hp, seed = self.hyperparameters(kind, meta, sizes)
-        history = self.history(meta["history"])
+        history = self.history(meta["history"], int(hp["epochs"]))
         feature_names = self.feature_names(meta.get("feature_names"), sizes)
         engine = meta.get("engine", "numpy")
         if engine not in ("numpy", "torch"):
             raise self.bad("engine", engine, "'numpy' or 'torch'")
         if self.version < 3:
-            optimizer = self.velocity(meta, hp, shapes, sizes)
+            optimizer = self.velocity(kind, meta, hp, shapes, sizes)
             schedule = early = data = None
         else:
             optimizer = self.optimizer_meta(meta.get("optimizer"))
@@ -695,7 +731,9 @@ class _Schema:
         except (UsageError, TypeError) as exc:
             raise self.bad(f"hyperparameters.{name}", value, f"a {tag} config ({exc})") from None
 
-    def history(self, value: Any) -> History:
+    def history(self, value: Any, epochs: int) -> History:
+        """The per-epoch columns; a run writes one row per epoch, so never more rows than
+        its ``epochs`` (checked first: the rows are what a damaged file could inflate)."""
         if not isinstance(value, dict):
             raise self.bad("history", value, "a JSON object of per-epoch columns")
         if not value:
@@ -706,15 +744,20 @@ class _Schema:
         columns: dict[str, list[float]] = {}
         n = None
         for name, col in value.items():
+            if isinstance(col, list) and len(col) > epochs:
+                raise self.fail(
+                    f"history.{name} has {len(col):,} rows, more than hyperparameters.epochs "
+                    f"({epochs:,}): a run writes one row per epoch."
+                )
             if not (isinstance(col, list) and all(_is_number(v) for v in col)):
                 raise self.bad(f"history.{name}", col, "a list of numbers")
             if n is not None and len(col) != n:
                 raise self.fail(f"history.{name} has {len(col)} rows, history.epoch {n}.")
             n = len(col)
             columns[name] = [float(v) for v in col]
-        epochs = columns["epoch"]
-        if epochs != [float(i) for i in range(1, len(epochs) + 1)]:
-            raise self.bad("history.epoch", epochs, "the epochs 1, 2, ..., n in order")
+        numbers = columns["epoch"]
+        if numbers != [float(i) for i in range(1, len(numbers) + 1)]:
+            raise self.bad("history.epoch", numbers, "the epochs 1, 2, ..., n in order")
         for name in ("train_loss", "train_accuracy", "seconds"):
             if not all(math.isfinite(v) for v in columns[name]):
                 raise self.bad(f"history.{name}", columns[name], "finite numbers")
@@ -735,6 +778,7 @@ class _Schema:
 
     def velocity(
         self,
+        kind: str,
         meta: dict[str, Any],
         hp: dict[str, Any],
         shapes: dict[str, tuple[tuple[int, ...], str]],
@@ -774,7 +818,7 @@ class _Schema:
                 units, lr = str(v["units"]), float(v["lr"])
         if not has_velocity:
             return None
-        rate = float(hp["lr"])
+        rate = base_rate(kind, hp)  # lr may be "auto": the rate that stands for
         config = SGD(lr=rate, momentum=float(hp["momentum"])).config()
         return SavedOptimizer(config, 1, {}, units, lr if units == "step" else None)
 

@@ -52,22 +52,22 @@ def run_predict(
     from gradlab.models._network import PlainClassifier
 
     check_out_dir(out, create=True)
-    saved = ckpt_file.read(checkpoint)
-    model = PlainClassifier.from_checkpoint(saved)
+    header = ckpt_file.read(checkpoint, arrays=False)  # the weights once the data fit
     data = load_data(
         dataset,
         data_dir=data_dir,
         cache_dir=cache_dir,
-        seed=saved.seed if seed is None else seed,
+        seed=header.seed if seed is None else seed,
         quiet=quiet,
     )
     ckpt_file.check_compatible(
-        saved,
+        header,
         against=f"the {data.name} data set",
         input_shape=data.image_shape,
         classes=data_classes(data),
         hint="Pass the --dataset the model was trained on.",
     )
+    model = PlainClassifier.from_checkpoint(ckpt_file.read(checkpoint))
     accuracy = model.score(data.X_test, data.y_test)
     files = draw_predictions(model, data, out, n)
     return PredictResult(model, data, accuracy, files)

@@ -501,7 +501,16 @@ def test_gradlab_mirrors_must_serve_the_published_files(
     )
 
 
-@pytest.mark.parametrize("value", ["ftp://127.0.0.1/mnist/", "127.0.0.1:8000/mnist/", "http://"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "ftp://127.0.0.1/mnist/",
+        "127.0.0.1:8000/mnist/",
+        "http://",
+        "http://127.0.0.1:abc/",
+        "http://127.0.0.1:99999/",
+    ],
+)
 def test_gradlab_mirrors_holding_something_else_than_http_urls_is_a_usage_error(
     no_builtin_mirrors: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str
 ) -> None:

@@ -377,9 +377,11 @@ def _check_mirrors(what: str, mirrors: Sequence[str]) -> None:
 
 
 def is_http_url(url: str) -> bool:
-    """True for an ``http://`` or ``https://`` URL with a host."""
+    """True for an ``http://`` or ``https://`` URL with a host (and a port, if any, in
+    0..65535)."""
     try:
         parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018  (read only when asked: raises for 'abc' or 99999)
     except ValueError:  # a bad port, an unclosed [
         return False
     return parts.scheme in ("http", "https") and bool(parts.hostname)

@@ -443,6 +443,15 @@ def test_class_names_of_the_wrong_length_are_named() -> None:
         SoftmaxRegression(epochs=1).fit(X, y, classes=[0, 1, 2], class_names=["a", "b"])
 
 
+def test_a_class_name_given_twice_is_refused() -> None:
+    X, y = blobs()
+    with pytest.raises(DataError) as err:
+        SoftmaxRegression(epochs=1).fit(X, y, classes=[0, 1, 2], class_names=["a", "b", "a"])
+    assert err.value.message == (
+        "class_names gives 'a' to two classes (labels 0 and 2); give each class its own name."
+    )
+
+
 @pytest.mark.parametrize(
     ("y", "message"),
     [

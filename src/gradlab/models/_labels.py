@@ -186,6 +186,14 @@ class Classes:
                     f"there are {len(values)} "
                     f"classes ({_preview(list(values))}); give one name per class."
                 )
+            first: dict[str, int] = {}
+            for i, name in enumerate(names):
+                if name in first:  # the pictures and reports would not tell them apart
+                    raise DataError(
+                        f"class_names gives {name!r} to two classes (labels "
+                        f"{values[first[name]]} and {values[i]}); give each class its own name."
+                    )
+                first[name] = i
         return cls(values, names)
 
     def encode(self, y: np.ndarray, name: str = "y") -> np.ndarray:

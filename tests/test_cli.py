@@ -1058,3 +1058,23 @@ def test_compare_quiet_prints_no_progress(capsys: pytest.CaptureFixture[str]) ->
     assert code == 0
     assert "numpy" in out
     assert err == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("a\x1b[2Jb\x07", "a\\x1b[2Jb\\x07"),  # an escape sequence, a bell
+        ("x\u202ey", "x\\u202ey"),  # a right-to-left override
+        ("bad\udc80name", "bad\\udc80name"),  # a file name's undecodable byte
+        ("caf\xe9 \x9b", "caf\xe9 \\x9b"),  # a C1 control beside Latin text
+        ("模型\u3000文件", "模型\u3000文件"),  # CJK with an ideographic space
+        ("مدل\u200cها", "مدل\u200cها"),  # Persian with a zero-width non-joiner
+        ("line 1\nline 2\tend", "line 1\nline 2\tend"),
+    ],
+)
+def test_messages_show_controls_as_escapes_and_text_of_any_script_as_it_is(
+    text: str, shown: str
+) -> None:
+    from gradlab.cli import _shown
+
+    assert _shown(text) == shown

@@ -515,7 +515,7 @@ def test_the_linear_models_take_a_schedule_by_name_or_dict_as_the_classifiers_do
         ({"name": "cosine", "foo": 1}, "LinearRegression: schedule 'cosine' takes no option "
                                        "'foo'; its options are min_lr, warmup_steps."),
         ({"name": "onecycle", "foo": 1}, "LinearRegression: schedule 'onecycle' takes no "
-                                         "option 'foo'; its options are pct_start."),
+                                         "option 'foo'; its one option is pct_start."),
         ({"gamma": 1.0}, "LinearRegression: schedule {'gamma': 1.0} names no schedule; give its "
                          '"name" (constant, step, exponential, cosine, warmup, onecycle).'),
     ],

@@ -58,7 +58,7 @@ from typing import Any
 import numpy as np
 
 from gradlab.engines.optstate import UNITS, SavedOptimizer, param_shapes
-from gradlab.errors import DataError, MissingFileError, UsageError
+from gradlab.errors import DataError, MissingFileError, ResourceError, UsageError
 from gradlab.history import History
 from gradlab.io import DiskSync, atomic_path
 from gradlab.models._input import available_memory
@@ -66,7 +66,7 @@ from gradlab.models._labels import LABEL_KINDS, Classes, label_kind
 from gradlab.models._spec import CONSTRAINTS, DEFAULTS, ESTIMATORS, KINDS, base_rate
 from gradlab.optim.rules import SGD, Rule, make_rule
 from gradlab.optim.schedules import Schedule, make_schedule
-from gradlab.params import describe, validate_one
+from gradlab.params import MAX_EPOCHS, describe, validate_one
 from gradlab.train import Callback
 
 FORMAT = "gradlab-checkpoint-3"
@@ -408,13 +408,24 @@ def _check_room(p: Path, shapes: Mapping[str, tuple[tuple[int, ...], str]]) -> N
     the file's header claims (a file can be sparse, or its header wrong)."""
     need = sum(math.prod(shape) * _ITEMSIZE.get(dtype, 8) for shape, dtype in shapes.values())
     free = available_memory()
-    if free is not None and need > free:
+    if free is None or need <= free:
+        return
+    said = (
+        f"{p}: its tensors take {need / 1e9:.3g} GB, more than the {free / 1e9:.3g} GB of "
+        "memory free to read them"
+    )
+    try:
+        on_disk = p.stat().st_blocks * 512  # a sparse file holds less than it claims
+    except (OSError, AttributeError):  # st_blocks: not on every system
+        on_disk = need
+    if on_disk < need:
         raise DataError(
-            f"{p}: its tensors take {need / 1e9:.3g} GB, more than the {free / 1e9:.3g} GB "
-            "of memory free to read them.",
-            hint="Free memory or use a larger machine; a checkpoint that should be small "
-            "is damaged: use another checkpoint file, or train again.",
+            f"{said}, and only {on_disk / 1e9:.3g} GB of them are on disk: the file is damaged.",
+            hint=_DAMAGED_HINT,
         )
+    raise ResourceError(
+        f"{said}.", hint="Free some memory, or load the checkpoint on a larger machine."
+    )
 
 
 def _read_file(
@@ -470,7 +481,7 @@ def _read_file(
             if arrays:
                 _check_room(p, shapes)
             tensors = {k: f.get_tensor(k) for k in names} if arrays else {}
-    except DataError:
+    except (DataError, ResourceError):
         raise
     except BaseException as exc:  # safetensors raises its own error types for bad files
         # and a Rust panic (pyo3's PanicException, a BaseException) for some
@@ -550,7 +561,7 @@ class _Schema:
         input_shape, scale = self.input(meta["input_shape"], meta["input_scale"], sizes)
         classes = self.classes(meta, sizes)
         hp, seed = self.hyperparameters(kind, meta, sizes)
-        history = self.history(meta["history"], int(hp["epochs"]))
+        history = self.history(meta["history"])
         feature_names = self.feature_names(meta.get("feature_names"), sizes)
         engine = meta.get("engine", "numpy")
         if engine not in ("numpy", "torch"):
@@ -731,9 +742,11 @@ class _Schema:
         except (UsageError, TypeError) as exc:
             raise self.bad(f"hyperparameters.{name}", value, f"a {tag} config ({exc})") from None
 
-    def history(self, value: Any, epochs: int) -> History:
-        """The per-epoch columns; a run writes one row per epoch, so never more rows than
-        its ``epochs`` (checked first: the rows are what a damaged file could inflate)."""
+    def history(self, value: Any) -> History:
+        """The per-epoch columns: one row per epoch, so never more rows than a run may
+        have epochs (checked first: the rows are what a damaged file could inflate). Not
+        bounded by ``hyperparameters.epochs``: a model resumed with fewer epochs than it
+        had trained keeps its whole history and saves the smaller number."""
         if not isinstance(value, dict):
             raise self.bad("history", value, "a JSON object of per-epoch columns")
         if not value:
@@ -744,10 +757,10 @@ class _Schema:
         columns: dict[str, list[float]] = {}
         n = None
         for name, col in value.items():
-            if isinstance(col, list) and len(col) > epochs:
+            if isinstance(col, list) and len(col) > MAX_EPOCHS:
                 raise self.fail(
-                    f"history.{name} has {len(col):,} rows, more than hyperparameters.epochs "
-                    f"({epochs:,}): a run writes one row per epoch."
+                    f"history.{name} has {len(col):,} rows, more than the {MAX_EPOCHS:,} "
+                    "epochs a run may have: a run writes one row per epoch."
                 )
             if not (isinstance(col, list) and all(_is_number(v) for v in col)):
                 raise self.bad(f"history.{name}", col, "a list of numbers")

@@ -27,6 +27,7 @@ import signal
 import sys
 import threading
 import traceback
+import unicodedata
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -333,11 +334,19 @@ def _run(name: str, args: argparse.Namespace) -> int:
         return int(_command(name).run(args))
 
 
+#: Characters that change what a terminal shows, besides the C0 and C1 controls: the
+#: bidirectional overrides and isolates (text that reads in another order than it is).
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _shown(text: str) -> str:
-    """``text`` as it may reach a terminal: every control character but newlines and tabs
-    (an escape sequence from a file's contents or a path, say) written as its escape."""
+    """``text`` as it may reach a terminal: control characters (but newlines and tabs),
+    bidirectional overrides and lone surrogates (from a file's contents or a path, say)
+    written as their escapes; any other text, in any script, as it is."""
     return "".join(
-        c if c.isprintable() or c in "\n\t" else c.encode("unicode_escape").decode("ascii")
+        c.encode("unicode_escape", "backslashreplace").decode("ascii")
+        if (c not in "\n\t" and unicodedata.category(c) in ("Cc", "Cs")) or c in _BIDI
+        else c
         for c in text
     )
 

@@ -102,10 +102,13 @@ class ScheduleSpec:
             )
         unknown = sorted(set(options) - set(APPLIES))
         if unknown:
-            own = ", ".join(key for key, applies in APPLIES.items() if name in applies)
-            raise UsageError(
-                f"{who}schedule {name!r} takes no option {unknown[0]!r}; its options are {own}."
+            own = [key for key, applies in APPLIES.items() if name in applies]
+            takes = (
+                f"its options are {', '.join(own)}"
+                if len(own) > 1
+                else f"its one option is {own[0]}"
             )
+            raise UsageError(f"{who}schedule {name!r} takes no option {unknown[0]!r}; {takes}.")
         spec = cls(name, **options)
         spec.check(owner)
         return spec

@@ -77,8 +77,8 @@ MLP = {"hidden": (16,), "epochs": 2, "batch_size": 256, "momentum": 0.9, "dtype"
 
 
 @pytest.mark.parametrize("n", [3001, 2049], ids=["last-batch-185", "last-batch-1-row"])
-def test_data_parallel_sgd_is_minibatch_sgd_with_the_global_batch(n: int) -> None:
-    from gradlab.models import MLPClassifier
+def test_data_parallel_sgd_is_minibatch_sgd_with_the_global_batch(n: int, tmp_path: Path) -> None:
+    from gradlab.models import MLPClassifier, load_classifier
 
     X, y = blobs(n)
     Xt, yt = blobs(300)
@@ -90,6 +90,9 @@ def test_data_parallel_sgd_is_minibatch_sgd_with_the_global_batch(n: int) -> Non
         np.testing.assert_allclose(two.history_[column], one.history_[column], rtol=TOL)
     for column in ("train_accuracy", "test_accuracy"):
         np.testing.assert_array_equal(two.history_[column], one.history_[column])
+    # the workers' fitted state came back whole: the model saves, and loads the same
+    loaded = load_classifier(two.save(tmp_path / "two.safetensors"))
+    np.testing.assert_array_equal(loaded.predict_proba(Xt), two.predict_proba(Xt))
 
 
 def test_without_a_random_state_the_workers_of_n_procs_share_one_seed() -> None:

@@ -444,7 +444,7 @@ def _fit_in_worker(model: Any, X: Any, y: Any, kwargs: dict[str, Any]) -> Any:
     model.fit(X, y, **kwargs)  # an error is carried back by the launcher
     if world is not None and not world.leader:
         return None
-    fitted = ("_velocity", "_saved_hp")
+    fitted = ("_train_state", "_input_numbers", "_saved_hp")  # what save() needs too
     return {k: v for k, v in vars(model).items() if k.endswith("_") or k in fitted}
 
 
@@ -533,7 +533,8 @@ class NetworkClassifier:
         resume : bool
             Continue from ``checkpoint`` (its weights, optimizer state and history) up
             to ``epochs``, with this model's hyperparameters; ``random_state=None`` takes
-            the checkpoint's seed. The labels default to the checkpoint's.
+            the checkpoint's seed (a NumPy generator draws a new one). The labels default
+            to the checkpoint's.
 
         A fit that raises an error (a divergence, bad data, ...) leaves the model as it
         was before the call. An interrupted one (Ctrl-C, SIGTERM) keeps what it trained,

@@ -113,6 +113,11 @@ VARIANTS = [
         "history.epoch is 'x'; it must be a list of numbers.",
     ),
     (
+        "a random_state that is not a seed",
+        setitem("meta.hyperparameters", "random_state", -1),
+        "hyperparameters.random_state is -1; it must be an integer >= 0 or None.",
+    ),
+    (
         "history epochs out of order",
         setitem("meta.history", "epoch", [2, 1]),
         "history.epoch is [2.0, 1.0]; it must be the epochs 1, 2, ..., n in order.",

@@ -66,7 +66,7 @@ from gradlab.models._labels import LABEL_KINDS, Classes, label_kind
 from gradlab.models._spec import CONSTRAINTS, DEFAULTS, ESTIMATORS, KINDS, base_rate
 from gradlab.optim.rules import SGD, Rule, make_rule
 from gradlab.optim.schedules import Schedule, make_schedule
-from gradlab.params import MAX_EPOCHS, describe, validate_one
+from gradlab.params import MAX_EPOCHS, SEED, describe, validate_one
 from gradlab.train import Callback
 
 FORMAT = "gradlab-checkpoint-3"
@@ -704,6 +704,8 @@ class _Schema:
         if missing:
             raise self.fail(f"no hyperparameters.{missing[0]} in its metadata.")
         for name, rule in CONSTRAINTS.items():
+            if name == "random_state":  # what JSON can hold: not a NumPy generator
+                rule = SEED
             if name in hp:
                 try:
                     validate_one(name, hp[name], rule, "")

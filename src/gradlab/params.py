@@ -58,11 +58,15 @@ __all__ = [
     "DEVICES",
     "LINEAR_ENGINES",
     "METHODS",
+    "RANDOM_STATE",
+    "SEED",
     "Constraint",
     "Interval",
     "Options",
     "Predicate",
+    "SeedLike",
     "describe",
+    "draw_seed",
     "validate",
     "validate_one",
 ]
@@ -183,9 +187,10 @@ Constraint = Interval | Options | Predicate | None
 
 #: ``random_state`` in every estimator's table, as scikit-learn takes it: a seed, None (a
 #: fresh seed each fit), or a NumPy random generator to draw the seed from.
+#: A seed as a file or the command line can hold it: an integer >= 0, or None.
+SEED: list[Constraint] = [Interval(Integral, 0, None), None]
 RANDOM_STATE: list[Constraint] = [
-    Interval(Integral, 0, None),
-    None,
+    *SEED,
     Predicate(
         lambda v: isinstance(v, np.random.RandomState | np.random.Generator),
         "a numpy RandomState or Generator",

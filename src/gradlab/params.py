@@ -185,10 +185,10 @@ class Predicate:
 Constraint = Interval | Options | Predicate | None
 """One allowed form; ``None`` allows the value None."""
 
-#: ``random_state`` in every estimator's table, as scikit-learn takes it: a seed, None (a
-#: fresh seed each fit), or a NumPy random generator to draw the seed from.
 #: A seed as a file or the command line can hold it: an integer >= 0, or None.
 SEED: list[Constraint] = [Interval(Integral, 0, None), None]
+#: ``random_state`` in every estimator's table, as scikit-learn takes it: a seed, None (a
+#: fresh seed each fit), or a NumPy random generator to draw the seed from.
 RANDOM_STATE: list[Constraint] = [
     *SEED,
     Predicate(

@@ -43,6 +43,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
+from gradlab.engines.cpu_cache import read_cpuinfo
 from gradlab.errors import GradlabWarning
 
 #: The symbols the kernels call: Fortran's ``sgemm`` and ``set_num_threads_local(int)``.
@@ -68,32 +69,16 @@ def _torch_library() -> ctypes.CDLL | None:
     return lib
 
 
-def _cpu(cpuinfo: str) -> tuple[set[str], set[str]]:
-    """The vendors and the flags that ``cpuinfo`` (Linux's /proc/cpuinfo) lists; empty
-    where it cannot be read."""
-    vendors: set[str] = set()
-    flags: set[str] = set()
-    try:
-        with open(cpuinfo, encoding="ascii", errors="replace") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "vendor_id":
-                    vendors.add(value.strip())
-                elif key.strip() == "flags":
-                    flags.update(value.split())
-    except OSError:
-        pass
-    return vendors, flags
-
-
 def mkl_preferred(cpuinfo: str = "/proc/cpuinfo") -> bool:
     """Whether MKL's products were measured faster than OpenBLAS's at the blocked
     kernels' shapes on CPUs like this one: Intel's, and AMD's without AVX-512 (see the
     module's docstring). Unknown vendors and unreadable CPU descriptions keep OpenBLAS."""
-    vendors, flags = _cpu(cpuinfo)
-    if vendors == {"GenuineIntel"}:
+    info = read_cpuinfo(cpuinfo)
+    if info is None:
+        return False
+    if info.vendors == {"GenuineIntel"}:
         return True
-    return vendors == {"AuthenticAMD"} and "avx512f" not in flags
+    return info.vendors == {"AuthenticAMD"} and "avx512f" not in info.flags
 
 
 def _address(function: Any) -> int:

@@ -60,7 +60,7 @@ from gradlab.engines._numba_gemm import gemm, one_blas_thread
 #: (``_numba_blocks.py``, ``_numba_gemm.py``). numba's cache keys a kernel by its own file's
 #: contents only: this line changes with the helpers, so the cached kernels are
 #: compiled again (``tests/test_numba_cache_keys.py`` checks it, naming the new value).
-HELPERS_SHA256 = "0017747ba3b5bcf3baaf2df667f2c5ed659e614d437f110fabe8294646f267be"
+HELPERS_SHA256 = "065f371d0bd36513967f6aa69809161b5fdc5cede6f28aa2655c095d640a89a2"
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)

@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from gradlab import __version__
-from gradlab.engines.cpu_cache import l2_cache_bytes
+from gradlab.engines.cpu_cache import CpuInfo, l2_cache_bytes, parse_cpuinfo, read_cpuinfo
 
 
 def _version(*dists: str) -> str | None:
@@ -69,25 +69,19 @@ def cpu_description(cpuinfo: str) -> dict[str, Any]:
         ``{"model": name or None, "vector": ["AVX-512", "AVX2", ...]}``, the extensions of
         :data:`VECTOR_FLAGS` the first processor lists.
     """
-    model = None
-    flags: set[str] = set()
-    for line in cpuinfo.splitlines():
-        key, _, value = line.partition(":")
-        key = key.strip()
-        if key == "model name" and model is None:
-            model = " ".join(value.split()) or None
-        elif key == "flags" and not flags:
-            flags = set(value.split())
-    return {"model": model, "vector": [name for flag, name in VECTOR_FLAGS if flag in flags]}
+    return _described(parse_cpuinfo(cpuinfo))
+
+
+def _described(info: CpuInfo) -> dict[str, Any]:
+    vector = [name for flag, name in VECTOR_FLAGS if flag in info.flags]
+    return {"model": info.model, "vector": vector}
 
 
 def _cpu() -> dict[str, Any]:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            text = f.read(1 << 20)  # the first processors are enough
-    except OSError:  # not Linux
+    info = read_cpuinfo()
+    if info is None:  # not Linux
         return {"model": platform.processor() or None, "vector": []}
-    return cpu_description(text)
+    return _described(info)
 
 
 def collect() -> dict[str, Any]:
